@@ -1,0 +1,127 @@
+package odata
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Error is the one error type that crosses stage boundaries. Status and Code
+// are what a client may branch on; Message is what a Salesforce user reads;
+// Cause is logged and never sent.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Target  string
+	Cause   error
+}
+
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%s: %s (%v)", e.Code, e.Message, e.Cause)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// WithTarget returns a copy of e naming the part of the request at fault.
+func (e *Error) WithTarget(target string) *Error {
+	c := *e
+	c.Target = target
+	return &c
+}
+
+// Stable error codes. Clients and tests match on these, so they never change.
+const (
+	CodeSyntax           = "SyntaxError"
+	CodeBadRequest       = "BadRequest"
+	CodeTypeMismatch     = "TypeMismatch"
+	CodeNotFound         = "NotFound"
+	CodeUnknownSet       = "UnknownEntitySet"
+	CodeUnknownProperty  = "UnknownProperty"
+	CodeEntityNotFound   = "EntityNotFound"
+	CodeMethodNotAllowed = "MethodNotAllowed"
+	CodeNotAcceptable    = "NotAcceptable"
+	CodeNotImplemented   = "NotImplemented"
+	CodeBadSkipToken     = "InvalidSkipToken"
+	CodeUnavailable      = "SourceUnavailable"
+	CodeTimeout          = "QueryTimeout"
+	CodeInternal         = "InternalError"
+	CodeUnsupportedVer   = "UnsupportedVersion"
+	CodePrecondition     = "PreconditionFailed"
+)
+
+func newError(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// SyntaxError reports malformed request text; pos is the 0-based offset in
+// the offending option or path, which the message shows 1-based.
+func SyntaxError(target string, pos int, format string, args ...any) *Error {
+	e := newError(http.StatusBadRequest, CodeSyntax, format, args...)
+	e.Message = fmt.Sprintf("%s: %s (at position %d)", target, e.Message, pos+1)
+	e.Target = target
+	return e
+}
+
+// BadRequest reports a well-formed request that makes no sense for this service.
+func BadRequest(code, format string, args ...any) *Error {
+	return newError(http.StatusBadRequest, code, format, args...)
+}
+
+// NotFound reports a name or key that does not exist.
+func NotFound(code, format string, args ...any) *Error {
+	return newError(http.StatusNotFound, code, format, args...)
+}
+
+// NotImplemented reports valid OData that this service does not support,
+// naming the feature so the caller knows what to avoid.
+func NotImplemented(feature string) *Error {
+	return newError(http.StatusNotImplemented, CodeNotImplemented,
+		"%s is valid OData but is not supported by this service", feature)
+}
+
+// MethodNotAllowed reports a verb the resource does not accept.
+func MethodNotAllowed(method, resource string) *Error {
+	return newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed,
+		"%s is not allowed on %s", method, resource)
+}
+
+// NotAcceptable reports a response format the service cannot produce.
+func NotAcceptable(format string, args ...any) *Error {
+	return newError(http.StatusNotAcceptable, CodeNotAcceptable, format, args...)
+}
+
+// Unavailable reports that the data source cannot be reached right now.
+func Unavailable(cause error) *Error {
+	e := newError(http.StatusServiceUnavailable, CodeUnavailable,
+		"the database behind this service cannot be reached right now; try again shortly")
+	e.Cause = cause
+	return e
+}
+
+// Timeout reports a query that ran past the statement timeout.
+func Timeout(cause error) *Error {
+	e := newError(http.StatusGatewayTimeout, CodeTimeout,
+		"the query took too long and was cancelled; narrow it with $filter or a smaller $top")
+	e.Cause = cause
+	return e
+}
+
+// Internal wraps an unexpected failure. The cause is logged, never sent.
+func Internal(cause error) *Error {
+	e := newError(http.StatusInternalServerError, CodeInternal, "an unexpected error occurred; the gateway log has the details")
+	e.Cause = cause
+	return e
+}
+
+// AsError returns err as an *Error, wrapping anything else as Internal.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return Internal(err)
+}

@@ -1,0 +1,150 @@
+package uri
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/odatagw/odatagw/odata"
+)
+
+// ParsePath parses the still-escaped resource path below the service root
+// ("Customers(42)/Name"). It splits on '/' before decoding, so that keys may
+// hold an encoded slash (%2F).
+func ParsePath(escaped string) ([]Segment, *odata.Error) {
+	escaped = strings.TrimPrefix(escaped, "/")
+	if escaped == "" {
+		return nil, nil
+	}
+	var segs []Segment
+	pos := 0
+	parts := strings.Split(escaped, "/")
+	for i, raw := range parts {
+		if raw == "" {
+			if i == len(parts)-1 {
+				break // a trailing slash
+			}
+			return nil, odata.SyntaxError("path", pos, "empty path segment")
+		}
+		seg, err := url.PathUnescape(raw)
+		if err != nil {
+			return nil, odata.SyntaxError("path", pos, "malformed percent-encoding in %q", raw)
+		}
+		if len(segs) > 0 && !strings.HasPrefix(seg, "$") && !isIdentifier(strings.SplitN(seg, "(", 2)[0]) && !isQualifiedName(strings.SplitN(seg, "(", 2)[0]) {
+			return nil, odata.NotImplemented("key-as-segment URLs (write the key in parentheses, as Customers(1))")
+		}
+		if len(segs) > 0 && isTerminal(segs[len(segs)-1].Name) {
+			return nil, odata.SyntaxError("path", pos, "nothing may follow %s in the path", segs[len(segs)-1].Name)
+		}
+		s, perr := parseSegment(seg, pos)
+		if perr != nil {
+			return nil, perr
+		}
+		segs = append(segs, s)
+		pos += len(raw) + 1
+	}
+	return segs, nil
+}
+
+// isTerminal reports path segments after which nothing may follow.
+func isTerminal(name string) bool {
+	return name == "$count" || name == "$value" || name == "$ref" || name == "$metadata" || name == "$batch"
+}
+
+func parseSegment(seg string, pos int) (Segment, *odata.Error) {
+	name, rest, hasParen := strings.Cut(seg, "(")
+	s := Segment{Pos: pos, Name: name}
+	if name == "" {
+		return s, odata.SyntaxError("path", pos, "a path segment must start with a name")
+	}
+	if strings.HasPrefix(name, "$") {
+		switch name {
+		case "$metadata", "$batch", "$count", "$value", "$ref", "$each", "$all", "$entity", "$crossjoin", "$filter", "$query", "$root":
+		default:
+			return s, odata.SyntaxError("path", pos, "%s is not an OData path segment", name)
+		}
+		if hasParen {
+			return s, odata.NotImplemented(name + "(...) in the resource path")
+		}
+		return s, nil
+	}
+	if !isIdentifier(name) && !isQualifiedName(name) {
+		return s, odata.SyntaxError("path", pos, "%q is not a valid name", name)
+	}
+	if !hasParen {
+		return s, nil
+	}
+	if strings.Contains(rest, ")(") {
+		return s, odata.NotImplemented("a key after a function call in the resource path")
+	}
+	if !strings.HasSuffix(rest, ")") {
+		return s, odata.SyntaxError("path", pos+len(seg), "the key of %s is not closed with ')'", name)
+	}
+	keys, err := parseKey(rest[:len(rest)-1], pos+len(name)+1)
+	if err != nil {
+		return s, err
+	}
+	s.Key = keys
+	return s, nil
+}
+
+// parseKey reads "1", "'a”b'" or "k1=1,k2='x'".
+func parseKey(text string, offset int) ([]KeyValue, *odata.Error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, odata.NotImplemented("function call with empty parentheses in the resource path")
+	}
+	lx := newLexer("key", text)
+	var keys []KeyValue
+	for {
+		t, err := lx.next()
+		if err != nil {
+			return nil, err
+		}
+		var kv KeyValue
+		if t.kind == tkIdent {
+			eq, err := lx.next()
+			if err != nil {
+				return nil, err
+			}
+			if eq.kind != tkEquals {
+				if strings.HasPrefix(t.text, "@") {
+					return nil, odata.NotImplemented("parameter alias " + t.text + " as a key")
+				}
+				return nil, odata.SyntaxError("key", offset+t.pos, "expected '=' after key name %s, or a literal value", t.text)
+			}
+			kv.Name = t.text
+			if t, err = lx.next(); err != nil {
+				return nil, err
+			}
+			if t.kind == tkIdent && strings.HasPrefix(t.text, "@") {
+				return nil, odata.NotImplemented("parameter alias " + t.text + " as a key value")
+			}
+		} else if len(keys) > 0 {
+			return nil, odata.SyntaxError("key", offset+t.pos, "every part of a compound key needs a name: k1=1,k2=2")
+		}
+		if t.kind == tkMinus {
+			return nil, odata.SyntaxError("key", offset+t.pos, "malformed key value")
+		}
+		if t.kind != tkLiteral {
+			return nil, odata.SyntaxError("key", offset+t.pos, "a key value must be a literal such as 42 or 'text'")
+		}
+		kv.Value = t.lit
+		keys = append(keys, kv)
+		sep, err := lx.next()
+		if err != nil {
+			return nil, err
+		}
+		switch sep.kind {
+		case tkEOF:
+			if len(keys) > 1 && keys[0].Name == "" {
+				return nil, odata.SyntaxError("key", offset, "every part of a compound key needs a name: k1=1,k2=2")
+			}
+			return keys, nil
+		case tkComma:
+			if kv.Name == "" {
+				return nil, odata.SyntaxError("key", offset+sep.pos, "every part of a compound key needs a name: k1=1,k2=2")
+			}
+		default:
+			return nil, odata.SyntaxError("key", offset+sep.pos, "unexpected %q in key", sep.text)
+		}
+	}
+}

@@ -1,0 +1,258 @@
+package uri
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/odatagw/odatagw/odata"
+)
+
+// optionSupport says what the gateway does with each system query option.
+type optionSupport int
+
+const (
+	supported optionSupport = iota
+	notImplemented
+)
+
+var systemOptions = map[string]optionSupport{
+	"$select": supported, "$filter": supported, "$orderby": supported, "$top": supported,
+	"$skip": supported, "$count": supported, "$search": supported, "$format": supported,
+	"$skiptoken": supported,
+	"$expand":    notImplemented, "$apply": notImplemented, "$compute": notImplemented,
+	"$levels": notImplemented, "$index": notImplemented, "$schemaversion": notImplemented,
+	"$deltatoken": notImplemented, "$id": notImplemented,
+}
+
+// Limits bound the size of what the parser accepts, so that one request
+// cannot make it do unbounded work.
+const (
+	MaxQueryLength  = 64 << 10
+	MaxSelectItems  = 1000
+	MaxOrderByItems = 50
+	MaxSearchTerms  = 100
+)
+
+// Parse parses the escaped resource path below the service root and the raw
+// query string of a request.
+func Parse(escapedPath, rawQuery string) (*Request, *odata.Error) {
+	segs, err := ParsePath(escapedPath)
+	if err != nil {
+		return nil, err
+	}
+	q, err := ParseQuery(rawQuery)
+	if err != nil {
+		return nil, err
+	}
+	return &Request{Segments: segs, Query: q}, nil
+}
+
+// canonicalOption maps an option name as written ($Filter, filter, ...) to
+// its canonical form, or "" when it is not a system query option.
+func canonicalOption(name string) string {
+	l := strings.ToLower(name)
+	if !strings.HasPrefix(l, "$") {
+		l = "$" + l
+	}
+	if _, ok := systemOptions[l]; ok {
+		return l
+	}
+	return ""
+}
+
+// ParseQuery parses the raw (still percent-encoded) query string.
+func ParseQuery(raw string) (Query, *odata.Error) {
+	var q Query
+	if len(raw) > MaxQueryLength {
+		return q, odata.BadRequest(odata.CodeBadRequest, "the query string is longer than %d bytes", MaxQueryLength)
+	}
+	if raw == "" {
+		return q, nil
+	}
+	if i := strings.IndexByte(raw, '#'); i >= 0 {
+		return q, odata.SyntaxError("query", i, "'#' must be percent-encoded as %%23 in a query string")
+	}
+	seen := map[string]bool{}
+	for _, pair := range strings.Split(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		rawName, rawValue, hasValue := strings.Cut(pair, "=")
+		name, err := url.PathUnescape(rawName)
+		if err != nil {
+			return q, odata.BadRequest(odata.CodeSyntax, "query option %q has a malformed percent-encoding", rawName)
+		}
+		value, err := url.PathUnescape(rawValue)
+		if err != nil {
+			return q, odata.BadRequest(odata.CodeSyntax, "the value of %s has a malformed percent-encoding", name)
+		}
+		canon := canonicalOption(name)
+		if canon == "$search" && strings.Contains(rawValue, ";") {
+			return q, odata.SyntaxError(canon, strings.IndexByte(rawValue, ';'), "';' must be percent-encoded as %%3B in $search")
+		}
+		if canon == "" {
+			if strings.HasPrefix(name, "$") {
+				return q, odata.BadRequest(odata.CodeBadRequest, "%s is not an OData system query option", name).WithTarget(name)
+			}
+			if strings.HasPrefix(name, "@") {
+				continue // a parameter alias definition; using one is refused where it is used
+			}
+			continue // custom query options are the service's to ignore
+		}
+		if seen[canon] {
+			// the grammar allows repetition; the protocol does not, which the planner reports
+			q.Duplicates = append(q.Duplicates, canon)
+			continue
+		}
+		seen[canon] = true
+		q.Present = append(q.Present, canon)
+		if systemOptions[canon] == notImplemented {
+			return q, odata.NotImplemented(canon).WithTarget(canon)
+		}
+		if !hasValue || value == "" {
+			return q, odata.SyntaxError(canon, 0, "%s needs a value", canon)
+		}
+		if perr := q.setOption(canon, value); perr != nil {
+			return q, perr
+		}
+	}
+	return q, nil
+}
+
+func (q *Query) setOption(name, value string) *odata.Error {
+	var err *odata.Error
+	switch name {
+	case "$filter", "$orderby":
+		if value[0] == ' ' || value[0] == '\t' {
+			return odata.SyntaxError(name, 0, "%s must not start with a space", name)
+		}
+	}
+	switch name {
+	case "$filter":
+		q.Filter, err = ParseExpression(name, value)
+	case "$orderby":
+		q.OrderBy, err = ParseOrderBy(name, value)
+		if err == nil && len(q.OrderBy) > MaxOrderByItems {
+			err = odata.BadRequest(odata.CodeBadRequest, "$orderby has more than %d items", MaxOrderByItems).WithTarget(name)
+		}
+	case "$select":
+		q.Select, err = ParseSelect(name, value)
+		q.HasSelect = true
+	case "$top":
+		q.Top, err = parseNonNegative(name, value)
+	case "$skip":
+		q.Skip, err = parseNonNegative(name, value)
+	case "$count":
+		switch strings.ToLower(value) {
+		case "true":
+			b := true
+			q.Count = &b
+		case "false":
+			b := false
+			q.Count = &b
+		default:
+			err = odata.SyntaxError(name, 0, "$count takes true or false, not %q", value)
+		}
+	case "$search":
+		q.Search, err = ParseSearch(name, value)
+	case "$format":
+		q.Format = value
+	case "$skiptoken":
+		q.SkipToken = value
+	}
+	return err
+}
+
+func parseNonNegative(name, value string) (*int64, *odata.Error) {
+	for i := 0; i < len(value); i++ {
+		if !isDigit(value[i]) {
+			return nil, odata.SyntaxError(name, i, "%s takes a whole number of zero or more, not %q", name, value)
+		}
+	}
+	n, err := strconv.ParseInt(value, 10, 64)
+	if err != nil {
+		return nil, odata.SyntaxError(name, 0, "%s value %s is too large", name, value)
+	}
+	return &n, nil
+}
+
+// ParseSelect parses a $select value into items.
+func ParseSelect(option, text string) ([]SelectItem, *odata.Error) {
+	var items []SelectItem
+	pos := 0
+	for _, part := range splitTopLevel(text, ',') {
+		raw := part
+		trimmed := strings.TrimLeft(raw, " ")
+		p := pos + len(raw) - len(trimmed)
+		item := strings.TrimRight(trimmed, " ")
+		pos += len(raw) + 1
+		switch {
+		case item == "":
+			return nil, odata.SyntaxError(option, p, "empty item in $select")
+		case item == "*":
+			items = append(items, SelectItem{Pos: p, Star: true})
+			continue
+		case strings.HasSuffix(item, ".*"):
+			return nil, odata.NotImplemented("selecting all operations of a schema (" + item + ")").WithTarget(option)
+		case strings.Contains(item, "("):
+			return nil, odata.NotImplemented("nested query options in $select").WithTarget(option)
+		}
+		segs := strings.Split(item, "/")
+		for i, s := range segs {
+			if !isIdentifier(s) {
+				if strings.HasPrefix(s, "@") {
+					return nil, odata.NotImplemented("selecting annotations").WithTarget(option)
+				}
+				if strings.Contains(s, ".") && isQualifiedName(s) {
+					return nil, odata.NotImplemented("type cast or operation " + s + " in $select").WithTarget(option)
+				}
+				return nil, odata.SyntaxError(option, p, "%q is not a property name", s)
+			}
+			_ = i
+		}
+		items = append(items, SelectItem{Pos: p, Path: segs})
+		if len(items) > MaxSelectItems {
+			return nil, odata.BadRequest(odata.CodeBadRequest, "$select has more than %d items", MaxSelectItems).WithTarget(option)
+		}
+	}
+	return items, nil
+}
+
+func splitTopLevel(s string, sep byte) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case sep:
+			if depth == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
+}
+
+// isIdentifier reports an OData simple identifier.
+func isIdentifier(s string) bool {
+	if s == "" || !isIdentStart(s) {
+		return false
+	}
+	l := newLexer("", s)
+	t, err := l.scanWord()
+	return err == nil && t.kind == tkIdent && t.text == s && !strings.Contains(s, ".")
+}
+
+func isQualifiedName(s string) bool {
+	for _, part := range strings.Split(s, ".") {
+		if !isIdentifier(part) {
+			return false
+		}
+	}
+	return true
+}
