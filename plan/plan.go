@@ -1,0 +1,424 @@
+package plan
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/odata/uri"
+)
+
+// Kind is what a request addresses.
+type Kind int
+
+const (
+	KindServiceDocument Kind = iota
+	KindMetadata
+	KindCollection    // Set
+	KindCount         // Set/$count
+	KindEntity        // Set(key)
+	KindProperty      // Set(key)/Prop
+	KindPropertyValue // Set(key)/Prop/$value
+)
+
+var kindNames = [...]string{"the service document", "$metadata", "an entity set", "$count",
+	"a single entity", "a property", "a property's raw value"}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// KeyValue is one bound part of a key.
+type KeyValue struct {
+	Prop  *metadata.Property
+	Value any
+}
+
+// Order is one sort key.
+type Order struct {
+	Expr Expr
+	Desc bool
+}
+
+// Query is what a source runs: one SELECT, described without SQL.
+type Query struct {
+	Set     *metadata.EntitySet
+	Columns []*metadata.Property // values returned for each row, in this order
+	Where   Expr                 // nil: every row
+	OrderBy []Order              // always ends with the key, so the order is total
+	Skip    int64
+	Limit   int   // rows to return at most; 0: no limit
+	After   []any // keyset: rows strictly after these OrderBy values
+}
+
+// Plan is a bound request.
+type Plan struct {
+	Kind     Kind
+	Set      *metadata.EntitySet
+	Key      []KeyValue
+	Property *metadata.Property // KindProperty, KindPropertyValue
+	Select   []*metadata.Property
+	// SelectExplicit is true when $select narrowed the properties; the
+	// context URL then lists them.
+	SelectExplicit bool
+	Query          Query
+	Count          bool   // $count=true
+	Top            *int64 // $top as asked
+	SkipToken      *SkipToken
+	Format         string
+}
+
+// allowed says which system query options apply to which kind of resource;
+// anything else is refused before a query runs.
+var allowed = map[Kind]map[string]bool{
+	KindServiceDocument: {"$format": true},
+	KindMetadata:        {"$format": true},
+	KindCollection: {"$select": true, "$filter": true, "$orderby": true, "$top": true, "$skip": true,
+		"$count": true, "$search": true, "$format": true, "$skiptoken": true},
+	KindCount:         {"$filter": true, "$search": true, "$format": true},
+	KindEntity:        {"$select": true, "$format": true},
+	KindProperty:      {"$format": true},
+	KindPropertyValue: {"$format": true},
+}
+
+// Build binds a parsed request to the service model. method is the HTTP
+// method; only reads are planned here.
+func Build(svc *metadata.Service, req *uri.Request, method string) (*Plan, *odata.Error) {
+	p := &Plan{Format: req.Query.Format}
+	if err := p.bindPath(svc, req.Segments); err != nil {
+		return nil, err
+	}
+	if method != http.MethodGet && method != http.MethodHead {
+		return nil, odata.MethodNotAllowed(method, p.Kind.String())
+	}
+	q := &req.Query
+	if len(q.Duplicates) > 0 {
+		return nil, odata.BadRequest(odata.CodeBadRequest, "%s is given more than once", q.Duplicates[0]).WithTarget(q.Duplicates[0])
+	}
+	for _, name := range q.Present {
+		if !allowed[p.Kind][name] {
+			return nil, odata.BadRequest(odata.CodeBadRequest, "%s does not apply to %s", name, p.Kind).WithTarget(name)
+		}
+	}
+	if p.Set == nil {
+		return p, nil
+	}
+	if err := p.bindOptions(q); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Plan) bindPath(svc *metadata.Service, segs []uri.Segment) *odata.Error {
+	if len(segs) == 0 {
+		p.Kind = KindServiceDocument
+		return nil
+	}
+	first := segs[0]
+	switch first.Name {
+	case "$metadata":
+		p.Kind = KindMetadata
+		return nil
+	case "$batch":
+		return odata.NotImplemented("$batch")
+	case "$all", "$crossjoin", "$entity", "$root", "$query", "$filter", "$each":
+		return odata.NotImplemented(first.Name)
+	}
+	if strings.HasPrefix(first.Name, "$") {
+		return odata.NotFound(odata.CodeNotFound, "%s cannot start a resource path", first.Name)
+	}
+	es, ok := svc.EntitySet(first.Name)
+	if !ok {
+		if strings.Contains(first.Name, ".") {
+			return odata.NotImplemented("functions and actions (" + first.Name + ")")
+		}
+		return odata.NotFound(odata.CodeUnknownSet, "this service has no entity set named %s", first.Name).WithTarget(first.Name)
+	}
+	p.Set = es
+	p.Kind = KindCollection
+	rest := segs[1:]
+	if first.Key != nil {
+		key, err := bindKey(es, first.Key)
+		if err != nil {
+			return err
+		}
+		p.Key = key
+		p.Kind = KindEntity
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	next := rest[0]
+	switch {
+	case next.Name == "$count" && p.Kind == KindCollection:
+		p.Kind = KindCount
+		return nil
+	case next.Name == "$count":
+		return odata.BadRequest(odata.CodeBadRequest, "$count applies to collections, not to a single entity")
+	case next.Name == "$ref":
+		return odata.NotImplemented("entity references ($ref)")
+	case next.Name == "$value":
+		return odata.BadRequest(odata.CodeBadRequest, "%s is not a media entity; address a property's value as %s(key)/Property/$value", es.Name, es.Name)
+	case strings.HasPrefix(next.Name, "$"):
+		return odata.BadRequest(odata.CodeBadRequest, "%s cannot follow %s", next.Name, first.Name)
+	case p.Kind == KindCollection:
+		if strings.Contains(next.Name, ".") {
+			return odata.NotImplemented("type casts and bound operations (" + next.Name + ")")
+		}
+		return odata.BadRequest(odata.CodeBadRequest, "a property of %s needs a key first, as %s(1)/%s", es.Name, es.Name, next.Name)
+	}
+	prop, ok := es.Type.Property(next.Name)
+	if !ok {
+		if strings.Contains(next.Name, ".") {
+			return odata.NotImplemented("type casts and bound operations (" + next.Name + ")")
+		}
+		return odata.NotFound(odata.CodeUnknownProperty, "%s has no property %s", es.Type.Name, next.Name).WithTarget(next.Name)
+	}
+	if next.Key != nil {
+		return odata.BadRequest(odata.CodeBadRequest, "%s is not a collection and takes no key", next.Name)
+	}
+	p.Property = prop
+	p.Kind = KindProperty
+	if len(rest) == 1 {
+		return nil
+	}
+	if rest[1].Name == "$value" && len(rest) == 2 {
+		p.Kind = KindPropertyValue
+		return nil
+	}
+	return odata.BadRequest(odata.CodeBadRequest, "%s is a primitive property; only /$value may follow it", next.Name)
+}
+
+// bindKey matches a key predicate to the key properties and converts values.
+func bindKey(es *metadata.EntitySet, kv []uri.KeyValue) ([]KeyValue, *odata.Error) {
+	keyProps := es.Type.Key
+	if len(kv) != len(keyProps) {
+		return nil, odata.BadRequest(odata.CodeBadRequest, "the key of %s has %d part(s): %s", es.Name, len(keyProps), keyNames(keyProps)).WithTarget("key")
+	}
+	out := make([]KeyValue, len(keyProps))
+	for i, part := range kv {
+		prop := keyProps[i]
+		if part.Name != "" {
+			var ok bool
+			prop, ok = es.Type.Property(part.Name)
+			if !ok || !es.Type.IsKey(prop) {
+				return nil, odata.BadRequest(odata.CodeBadRequest, "%s is not part of the key of %s (%s)", part.Name, es.Name, keyNames(keyProps)).WithTarget("key")
+			}
+		} else if len(kv) > 1 {
+			return nil, odata.BadRequest(odata.CodeBadRequest, "name every part of the compound key of %s", es.Name)
+		}
+		if part.Value.Kind == uri.LitNull {
+			return nil, odata.BadRequest(odata.CodeBadRequest, "a key value cannot be null").WithTarget(prop.Name)
+		}
+		c, err := convertConst(constFromLiteral(part.Value), prop.Type)
+		if err != nil {
+			return nil, odata.BadRequest(odata.CodeTypeMismatch, "key %s: %v", prop.Name, err).WithTarget(prop.Name)
+		}
+		for j := 0; j < i; j++ {
+			if out[j].Prop == prop {
+				return nil, odata.BadRequest(odata.CodeBadRequest, "key part %s is given twice", prop.Name)
+			}
+		}
+		out[i] = KeyValue{Prop: prop, Value: c.Value}
+	}
+	return out, nil
+}
+
+func keyNames(ps []*metadata.Property) string {
+	n := make([]string, len(ps))
+	for i, p := range ps {
+		n[i] = p.Name
+	}
+	return strings.Join(n, ", ")
+}
+
+// KeyExpr is the filter selecting one entity by key.
+func KeyExpr(key []KeyValue) Expr {
+	var e Expr
+	for _, kv := range key {
+		eq := &Binary{Op: OpEq, Left: &PropRef{Prop: kv.Prop}, Right: &Const{Value: kv.Value, T: kv.Prop.Type}, T: metadata.Boolean}
+		if e == nil {
+			e = eq
+		} else {
+			e = &Binary{Op: OpAnd, Left: e, Right: eq, T: metadata.Boolean}
+		}
+	}
+	return e
+}
+
+func and(a, b Expr) Expr {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	return &Binary{Op: OpAnd, Left: a, Right: b, T: metadata.Boolean}
+}
+
+func (p *Plan) bindOptions(q *uri.Query) *odata.Error {
+	es := p.Set
+	typ := es.Type
+	// $select
+	p.Select = typ.Properties
+	if q.HasSelect {
+		sel, explicit, err := bindSelect(typ, q.Select)
+		if err != nil {
+			return err
+		}
+		p.Select, p.SelectExplicit = sel, explicit
+	}
+	// $filter and $search
+	var where Expr
+	if q.Filter != nil {
+		b := &binder{option: "$filter", typ: typ}
+		e, err := b.bindBool(q.Filter)
+		if err != nil {
+			return err
+		}
+		where = e
+	}
+	if q.Search != nil {
+		e, err := bindSearch(typ, q.Search)
+		if err != nil {
+			return err
+		}
+		where = and(where, e)
+	}
+	p.Count = q.Count != nil && *q.Count
+	p.Top = q.Top
+	query := Query{Set: es, Where: where}
+	switch p.Kind {
+	case KindEntity, KindProperty, KindPropertyValue:
+		query.Where = KeyExpr(p.Key)
+		query.Limit = 1
+		if p.Property != nil {
+			p.Select = []*metadata.Property{p.Property}
+		}
+	case KindCollection:
+		order, err := bindOrderBy(typ, q.OrderBy)
+		if err != nil {
+			return err
+		}
+		query.OrderBy = order
+		if q.Skip != nil {
+			query.Skip = *q.Skip
+		}
+	}
+	query.Columns = withKey(p.Select, typ.Key)
+	p.Query = query
+	if q.SkipToken != "" {
+		p.SkipToken = &SkipToken{Raw: q.SkipToken}
+	}
+	return nil
+}
+
+// withKey returns props followed by any key property they lack.
+func withKey(props, key []*metadata.Property) []*metadata.Property {
+	out := append([]*metadata.Property(nil), props...)
+	for _, k := range key {
+		found := false
+		for _, p := range props {
+			if p == k {
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func bindSelect(typ *metadata.EntityType, items []uri.SelectItem) ([]*metadata.Property, bool, *odata.Error) {
+	var out []*metadata.Property
+	seen := map[*metadata.Property]bool{}
+	for _, it := range items {
+		if it.Star {
+			return typ.Properties, false, nil
+		}
+		p, ok := typ.Property(it.Path[0])
+		if !ok {
+			return nil, false, odata.NotFound(odata.CodeUnknownProperty, "$select: %s has no property %s", typ.Name, it.Path[0]).WithTarget("$select")
+		}
+		if len(it.Path) > 1 {
+			return nil, false, odata.BadRequest(odata.CodeBadRequest, "$select: %s is a primitive property and has no member %s", it.Path[0], it.Path[1]).WithTarget("$select")
+		}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out, true, nil
+}
+
+func bindOrderBy(typ *metadata.EntityType, items []uri.OrderItem) ([]Order, *odata.Error) {
+	var out []Order
+	seen := map[*metadata.Property]bool{}
+	b := &binder{option: "$orderby", typ: typ}
+	for _, it := range items {
+		e, err := b.bind(it.Expr)
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := e.(*Const); ok {
+			_ = c
+			continue // ordering by a constant orders nothing
+		}
+		if e.Type() == metadata.Binary {
+			return nil, odata.BadRequest(odata.CodeBadRequest, "$orderby: binary values cannot be sorted").WithTarget("$orderby")
+		}
+		if pr, ok := e.(*PropRef); ok {
+			if seen[pr.Prop] {
+				continue
+			}
+			seen[pr.Prop] = true
+		}
+		out = append(out, Order{Expr: e, Desc: it.Desc})
+	}
+	// the key makes the order total, which keyset paging needs
+	for _, k := range typ.Key {
+		if !seen[k] {
+			out = append(out, Order{Expr: &PropRef{Prop: k}})
+		}
+	}
+	return out, nil
+}
+
+// bindSearch turns $search into a filter: each term matches when any string
+// property contains it, ignoring case.
+func bindSearch(typ *metadata.EntityType, n *uri.SearchNode) (Expr, *odata.Error) {
+	var strs []*metadata.Property
+	for _, p := range typ.Properties {
+		if p.Type == metadata.String {
+			strs = append(strs, p)
+		}
+	}
+	if len(strs) == 0 {
+		return nil, odata.BadRequest(odata.CodeBadRequest, "%s has no text properties to search", typ.Name).WithTarget("$search")
+	}
+	var build func(n *uri.SearchNode) Expr
+	build = func(n *uri.SearchNode) Expr {
+		switch n.Op {
+		case "and", "or":
+			op := OpAnd
+			if n.Op == "or" {
+				op = OpOr
+			}
+			return &Binary{Op: op, Left: build(n.Children[0]), Right: build(n.Children[1]), T: metadata.Boolean}
+		case "not":
+			return &Not{X: build(n.Children[0])}
+		}
+		var e Expr
+		for _, p := range strs {
+			m := &Call{Func: FnSearchMatch, Args: []Expr{&PropRef{Prop: p}, &Const{Value: n.Text, T: metadata.String}}, T: metadata.Boolean}
+			if e == nil {
+				e = m
+			} else {
+				e = &Binary{Op: OpOr, Left: e, Right: m, T: metadata.Boolean}
+			}
+		}
+		return e
+	}
+	return build(n), nil
+}
