@@ -1,0 +1,127 @@
+// Package app wires a gateway from settings: it opens the data sources (or
+// the embedded demo when none is given), builds the HTTP server and runs it
+// until its context ends. main stays small, and tests start whole gateways
+// through the same code.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/demo"
+	"github.com/odatagw/odatagw/server"
+	"github.com/odatagw/odatagw/sources"
+	_ "github.com/odatagw/odatagw/sources/all"
+)
+
+// DefaultListen is where the gateway listens unless told otherwise.
+const DefaultListen = "127.0.0.1:8080"
+
+// Settings is everything a gateway needs, merged from flags, environment
+// and configuration file.
+type Settings struct {
+	Listen          string
+	PublicURL       string
+	SkipTokenSecret string
+	Defaults        config.File // page size and statement timeout for every source
+	Sources         map[string]config.Source
+	Logger          *slog.Logger
+}
+
+// Gateway is a running set of sources behind one HTTP server.
+type Gateway struct {
+	Server   *server.Server
+	settings Settings
+}
+
+// Open opens every source, or the demo when there is none. A source that
+// fails to open stops the start: an admin should see a broken DSN at once.
+func Open(ctx context.Context, s Settings) (*Gateway, error) {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	srv := server.New(server.Config{PublicURL: s.PublicURL, SkipTokenSecret: []byte(s.SkipTokenSecret), Logger: s.Logger})
+	g := &Gateway{Server: srv, settings: s}
+	if len(s.Sources) == 0 {
+		opts := sources.Options{Name: "demo", PageSize: s.Defaults.PageSize, StatementTimeout: s.Defaults.StatementTimeout, Logger: s.Logger}
+		start := time.Now()
+		src, err := demo.Open(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("creating the demo database: %w", err)
+		}
+		s.Logger.Info("demo database created", "duration_ms", time.Since(start).Milliseconds())
+		srv.AddSource("demo", src)
+		return g, nil
+	}
+	names := make([]string, 0, len(s.Sources))
+	for n := range s.Sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		opts := s.Sources[name].Options(name, s.Defaults)
+		opts.Logger = s.Logger
+		src, err := sources.Open(ctx, opts)
+		if err != nil {
+			srv.Close()
+			return nil, fmt.Errorf("source %s: %w", name, err)
+		}
+		srv.AddSource(name, src)
+	}
+	return g, nil
+}
+
+// Close closes every source.
+func (g *Gateway) Close() { g.Server.Close() }
+
+// Serve listens on the settings' address until ctx ends, then shuts down
+// gracefully. ready, when not nil, receives the bound address.
+func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
+	listen := g.settings.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           g.Server.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      150 * time.Second, // above the statement timeout and Salesforce's 120 s
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	base := g.settings.PublicURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+	for _, n := range g.Server.SourceNames() {
+		g.settings.Logger.Info("serving", "source", n, "service_root", base+"/odata/"+n+"/")
+	}
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = hs.Shutdown(shutdown)
+	if errors.Is(err, context.DeadlineExceeded) {
+		hs.Close()
+	}
+	return nil
+}

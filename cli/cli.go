@@ -1,0 +1,174 @@
+// Package cli is the odatagw command line: flags, environment variables
+// and subcommands, turned into app settings.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/odatagw/odatagw/app"
+	"github.com/odatagw/odatagw/config"
+)
+
+// Version is set at build time with -ldflags "-X github.com/odatagw/odatagw/cli.Version=..."
+var Version = ""
+
+type cli struct {
+	Serve   serveCmd   `cmd:"" help:"Serve data sources as OData services (the embedded demo when none is given)."`
+	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+type serveCmd struct {
+	Listen           string        `env:"ODATAGW_LISTEN" placeholder:"HOST:PORT" help:"Address to listen on (default 127.0.0.1:8080)."`
+	Source           []string      `env:"ODATAGW_SOURCE" placeholder:"NAME=DSN" help:"A data source to serve at /odata/NAME/; repeatable. DSN is postgres://... , postgresql://... or sqlite:PATH. In the environment, separate several with commas."`
+	Config           string        `env:"ODATAGW_CONFIG" type:"existingfile" placeholder:"FILE" help:"YAML configuration file with per-source options (schemas, include/exclude, keys, names, page size); see docs/configuration.md."`
+	PublicURL        string        `env:"ODATAGW_PUBLIC_URL" placeholder:"URL" help:"URL clients reach the gateway at, e.g. https://odata.example.com, used in @odata.context and nextLinks (default: taken from each request)."`
+	PageSize         int           `env:"ODATAGW_PAGE_SIZE" placeholder:"N" help:"Server-driven page size for every source (default 1000, at most 2000)."`
+	StatementTimeout time.Duration `env:"ODATAGW_STATEMENT_TIMEOUT" placeholder:"DURATION" help:"Longest a database query may run before the request answers 504 (default 60s; Salesforce gives up at 120s)."`
+	SkiptokenSecret  string        `env:"ODATAGW_SKIPTOKEN_SECRET" placeholder:"SECRET" help:"Secret that signs paging tokens; give every replica the same one (default: random at start, so nextLinks end with a restart)."`
+	LogLevel         string        `env:"ODATAGW_LOG_LEVEL" enum:"debug,info,warn,error," default:"" placeholder:"LEVEL" help:"debug, info, warn or error (default info; debug logs every request)."`
+	LogFormat        string        `env:"ODATAGW_LOG_FORMAT" enum:"text,json," default:"" placeholder:"FORMAT" help:"text or json (default text)."`
+}
+
+type versionCmd struct{}
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	var c cli
+	exit := -1
+	parser, err := kong.New(&c,
+		kong.Name("odatagw"),
+		kong.Description("odatagw serves database tables as OData 4.0/4.01 services that Salesforce Connect can sync and query. Run `odatagw serve` for the embedded demo at http://127.0.0.1:8080/odata/demo/."),
+		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { exit = code; panic(exitPanic{}) }),
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	code := func() (code int) {
+		defer func() {
+			if v := recover(); v != nil {
+				if _, ok := v.(exitPanic); ok {
+					code = exit
+					return
+				}
+				panic(v)
+			}
+		}()
+		kctx, err := parser.Parse(args)
+		if err != nil {
+			parser.Errorf("%s", err)
+			return 2
+		}
+		switch kctx.Command() {
+		case "version":
+			fmt.Fprintln(stdout, "odatagw", version())
+			return 0
+		case "serve":
+			if err := c.Serve.run(stderr); err != nil {
+				fmt.Fprintln(stderr, "odatagw:", err)
+				return 1
+			}
+			return 0
+		}
+		return 2
+	}()
+	return code
+}
+
+type exitPanic struct{}
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
+	var file config.File
+	if s.Config != "" {
+		f, err := config.Load(s.Config)
+		if err != nil {
+			return app.Settings{}, err
+		}
+		file = *f
+	}
+	pick := func(flag, fromFile string) string {
+		if flag != "" {
+			return flag
+		}
+		return fromFile
+	}
+	set := app.Settings{
+		Listen:          pick(s.Listen, file.Listen),
+		PublicURL:       pick(s.PublicURL, file.PublicURL),
+		SkipTokenSecret: pick(s.SkiptokenSecret, file.SkipTokenSecret),
+		Defaults:        file,
+		Sources:         map[string]config.Source{},
+	}
+	if s.PageSize != 0 {
+		set.Defaults.PageSize = s.PageSize
+	}
+	if s.StatementTimeout != 0 {
+		set.Defaults.StatementTimeout = s.StatementTimeout
+	}
+	for name, src := range file.Sources {
+		set.Sources[name] = src
+	}
+	for _, v := range s.Source {
+		name, dsn, err := config.ParseSourceFlag(v)
+		if err != nil {
+			return set, err
+		}
+		src := set.Sources[name] // a flag may give the DSN of a source the file configures
+		src.DSN = dsn
+		set.Sources[name] = src
+	}
+	level := slog.LevelInfo
+	switch strings.ToLower(pick(s.LogLevel, file.LogLevel)) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	if strings.ToLower(pick(s.LogFormat, file.LogFormat)) == "json" {
+		set.Logger = slog.New(slog.NewJSONHandler(stderr, hopts))
+	} else {
+		set.Logger = slog.New(slog.NewTextHandler(stderr, hopts))
+	}
+	return set, nil
+}
+
+func (s *serveCmd) run(stderr io.Writer) error {
+	set, err := s.settings(stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, err := app.Open(ctx, set)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	return g.Serve(ctx, nil)
+}

@@ -1,0 +1,11 @@
+// Command odatagw serves database tables as OData 4.0/4.01 services for
+// Salesforce Connect. See `odatagw --help`.
+package main
+
+import (
+	"os"
+
+	"github.com/odatagw/odatagw/cli"
+)
+
+func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -1,0 +1,125 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/odatagw/odatagw/sources"
+)
+
+// File is the configuration file. Every field may also be set by a flag or
+// an ODATAGW_* environment variable; those win over the file.
+type File struct {
+	Listen           string            `yaml:"listen"`
+	PublicURL        string            `yaml:"public_url"`
+	SkipTokenSecret  string            `yaml:"skiptoken_secret"`
+	LogLevel         string            `yaml:"log_level"`
+	LogFormat        string            `yaml:"log_format"`
+	PageSize         int               `yaml:"page_size"`
+	StatementTimeout time.Duration     `yaml:"statement_timeout"`
+	Sources          map[string]Source `yaml:"sources"`
+}
+
+// Source is one data source's section.
+type Source struct {
+	DSN              string                       `yaml:"dsn"`
+	Schemas          []string                     `yaml:"schemas"`
+	Include          []string                     `yaml:"include"`
+	Exclude          []string                     `yaml:"exclude"`
+	Keys             map[string][]string          `yaml:"keys"`
+	Names            map[string]string            `yaml:"names"`
+	Columns          map[string]map[string]string `yaml:"columns"`
+	PageSize         int                          `yaml:"page_size"`
+	ReadOnly         bool                         `yaml:"read_only"`
+	StatementTimeout time.Duration                `yaml:"statement_timeout"`
+	MaxConnections   int                          `yaml:"max_connections"`
+}
+
+// sourceName is what a source may be called: it becomes a URL path segment.
+var sourceName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
+
+// ValidSourceName reports whether name can name a source.
+func ValidSourceName(name string) error {
+	if !sourceName.MatchString(name) {
+		return fmt.Errorf("source name %q must start with a letter and hold only letters, digits, '-' and '_' (at most 63)", name)
+	}
+	return nil
+}
+
+// Load reads a configuration file. Unknown keys are errors, so that a typo
+// does not silently leave a setting at its default. ${VAR} is replaced by
+// the environment variable, so secrets can stay out of the file.
+func Load(path string) (*File, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	expanded := os.Expand(string(raw), func(v string) string {
+		if v == "$" {
+			return "$"
+		}
+		return os.Getenv(v)
+	})
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader([]byte(expanded)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && err.Error() != "EOF" {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for name, s := range f.Sources {
+		if err := ValidSourceName(name); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if s.DSN == "" {
+			return nil, fmt.Errorf("%s: source %s has no dsn", path, name)
+		}
+	}
+	return &f, nil
+}
+
+// ParseSourceFlag reads NAME=DSN.
+func ParseSourceFlag(v string) (string, string, error) {
+	name, dsn, ok := strings.Cut(v, "=")
+	if !ok || dsn == "" {
+		return "", "", fmt.Errorf("--source %q: write it as NAME=DSN, e.g. erp=postgres://user@localhost/erp", v)
+	}
+	if err := ValidSourceName(name); err != nil {
+		return "", "", err
+	}
+	if _, err := sources.KindOf(dsn); err != nil {
+		return "", "", fmt.Errorf("--source %s: %w", name, err)
+	}
+	return name, dsn, nil
+}
+
+// Options turns a source section into sources.Options, with the global
+// defaults where the section sets nothing.
+func (s Source) Options(name string, defaults File) sources.Options {
+	o := sources.Options{Name: name, DSN: s.DSN, Schemas: s.Schemas, Include: s.Include, Exclude: s.Exclude,
+		Keys: s.Keys, Names: s.Names, Columns: s.Columns, PageSize: s.PageSize, ReadOnly: s.ReadOnly,
+		StatementTimeout: s.StatementTimeout, MaxConns: s.MaxConnections}
+	if o.PageSize == 0 {
+		o.PageSize = defaults.PageSize
+	}
+	if o.StatementTimeout == 0 {
+		o.StatementTimeout = defaults.StatementTimeout
+	}
+	return o
+}
+
+// SourceNames lists the file's sources, sorted.
+func (f *File) SourceNames() []string {
+	names := make([]string, 0, len(f.Sources))
+	for n := range f.Sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,44 @@
+package demo
+
+import (
+	"context"
+	"testing"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/sources"
+)
+
+func TestDemoCoversTheModel(t *testing.T) {
+	src, err := Open(context.Background(), sources.Options{Name: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	svc := src.Metadata()
+	want := map[string]int{"Customers": Customers, "Orders": Orders, "Products": Products}
+	for name, rows := range want {
+		es, ok := svc.EntitySet(name)
+		if !ok {
+			t.Fatalf("missing entity set %s", name)
+		}
+		_ = rows
+		_ = es
+	}
+	lines, ok := svc.EntitySet("OrderLines")
+	if !ok || len(lines.Type.Key) != 2 {
+		t.Fatalf("OrderLines must have a two-column key")
+	}
+	types := map[metadata.Type]bool{}
+	for _, es := range svc.Sets {
+		for _, p := range es.Type.Properties {
+			types[p.Type] = true
+		}
+	}
+	for _, typ := range []metadata.Type{metadata.Boolean, metadata.Int16, metadata.Int32, metadata.Int64,
+		metadata.Decimal, metadata.Double, metadata.String, metadata.Guid, metadata.Date,
+		metadata.DateTimeOffset, metadata.Binary} {
+		if !types[typ] {
+			t.Errorf("the demo has no property of type %s", typ)
+		}
+	}
+}

@@ -1,0 +1,199 @@
+package server
+
+import (
+	"bufio"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/odatagw/odatagw/odata/format"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// page decides how many rows one response holds.
+type page struct {
+	size    int   // server-driven page size
+	top     int64 // rows still asked for by $top; -1: no $top
+	limit   int   // rows to fetch
+	lookOne bool  // fetch one more row than the page, to learn whether more follow
+	applied bool  // odata.maxpagesize was honoured
+}
+
+func (r *request) page() page {
+	pg := page{size: r.plan.Set.PageSize, top: -1}
+	if m := r.prefs.MaxPageSize; m > 0 {
+		pg.applied = true
+		if m < pg.size {
+			pg.size = m
+		}
+	}
+	if r.plan.Top != nil {
+		pg.top = *r.plan.Top
+	}
+	if pg.top >= 0 && pg.top <= int64(pg.size) {
+		pg.limit = int(pg.top)
+	} else {
+		pg.limit, pg.lookOne = pg.size+1, true
+	}
+	return pg
+}
+
+// serveCollection streams one page of an entity set: the count (run beside
+// the page query), the rows as they arrive, and a nextLink that continues
+// after the last row written.
+func (r *request) serveCollection() error {
+	ctx := r.c.Request.Context()
+	q := &r.plan.Query
+	if r.plan.SkipToken != nil {
+		if err := r.srv.signer.Decode(r.svc.Version(), q, r.plan.SkipToken.Raw); err != nil {
+			return err
+		}
+	}
+	pg := r.page()
+	q.Limit = pg.limit
+
+	type countResult struct {
+		n   int64
+		err error
+	}
+	var counted chan countResult
+	if r.plan.Count {
+		counted = make(chan countResult, 1)
+		go func() {
+			n, err := r.src.Count(ctx, q)
+			counted <- countResult{n, err}
+		}()
+	}
+	var rows sources.Rows
+	hasRow := false
+	if pg.limit > 0 {
+		var err error
+		rows, err = r.src.Query(ctx, q)
+		if err != nil {
+			if counted != nil {
+				<-counted
+			}
+			return err
+		}
+		defer rows.Close()
+		hasRow = rows.Next()
+		if !hasRow {
+			if err := rows.Err(); err != nil {
+				if counted != nil {
+					<-counted
+				}
+				return err
+			}
+		}
+	}
+	var count int64
+	if counted != nil {
+		res := <-counted
+		if res.err != nil {
+			return res.err
+		}
+		count = res.n
+	}
+	r.timing.mark("db")
+
+	h := r.c.Writer.Header()
+	h.Set("Content-Type", r.json.ContentType())
+	h.Set("Server-Timing", r.timing.header())
+	if pg.applied {
+		h.Set("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(pg.size))
+	}
+	r.c.Status(http.StatusOK)
+	bw := bufio.NewWriterSize(r.c.Writer, 32<<10)
+	b := make([]byte, 0, 4096)
+	b = append(b, '{')
+	if r.json.Metadata != format.MetadataNone {
+		b = append(b, `"@odata.context":`...)
+		b = format.AppendString(b, r.contextURL(""))
+		b = append(b, ',')
+	}
+	if r.plan.Count {
+		b = append(b, `"@odata.count":`...)
+		b = strconv.AppendInt(b, count, 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"value":[`...)
+	w := newEntityWriter(r)
+	written, bytes := 0, 0
+	more := false
+	var lastSort []any
+	for hasRow {
+		if written == pg.size || (written > 0 && bytes > r.srv.cfg.ResponseBudget) {
+			more = true
+			break
+		}
+		if written > 0 {
+			b = append(b, ',')
+		}
+		b = w.appendEntity(b, rows.Values(), nil)
+		lastSort = rows.Sort()
+		written++
+		if len(b) > 16<<10 {
+			bytes += len(b)
+			if _, err := bw.Write(b); err != nil {
+				return nil // the client went away
+			}
+			b = b[:0]
+		}
+		hasRow = rows.Next()
+	}
+	if rows != nil && !more {
+		if err := rows.Err(); err != nil {
+			// the status is sent; cut the connection so the client sees a
+			// failed response, not a short one that looks whole
+			r.srv.log.Error("query failed while streaming", "source", r.name, "error", err)
+			bw.Flush()
+			panic(http.ErrAbortHandler)
+		}
+	}
+	b = append(b, ']')
+	if more && (pg.top < 0 || int64(written) < pg.top) {
+		b = append(b, `,"@odata.nextLink":`...)
+		b = format.AppendString(b, r.nextLink(pg, written, lastSort))
+	}
+	b = append(b, "}\n"...)
+	bw.Write(b)
+	bw.Flush()
+	return nil
+}
+
+// nextLink repeats the request's own options, as the client wrote them,
+// without $skip (the skiptoken already stands past it), with $top reduced by
+// the rows sent, and with a skiptoken after the last row sent.
+func (r *request) nextLink(pg page, written int, lastSort []any) string {
+	var parts []string
+	for _, pair := range strings.Split(r.c.Request.URL.RawQuery, "&") {
+		if pair == "" {
+			continue
+		}
+		rawName, _, _ := strings.Cut(pair, "=")
+		name, err := url.PathUnescape(rawName)
+		if err != nil {
+			continue
+		}
+		switch canonicalOption(name) {
+		case "$skip", "$skiptoken", "$top":
+			continue
+		}
+		parts = append(parts, pair)
+	}
+	if pg.top >= 0 {
+		parts = append(parts, "$top="+strconv.FormatInt(pg.top-int64(written), 10))
+	}
+	token := r.srv.signer.Encode(r.svc.Version(), &r.plan.Query, lastSort)
+	parts = append(parts, "$skiptoken="+url.QueryEscape(token))
+	return r.root + r.plan.Set.Name + "?" + strings.Join(parts, "&")
+}
+
+func canonicalOption(name string) string {
+	l := strings.ToLower(name)
+	if !strings.HasPrefix(l, "$") {
+		l = "$" + l
+	}
+	return l
+}

@@ -1,0 +1,176 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/odata/format"
+	"github.com/odatagw/odatagw/plan"
+)
+
+// implicitTypes are the Edm types a JSON reader infers from the value
+// itself; full metadata annotates every other type.
+var implicitTypes = map[metadata.Type]bool{metadata.String: true, metadata.Boolean: true,
+	metadata.Int32: true, metadata.Double: true}
+
+// entityWriter writes entities of one plan: the selected properties, and
+// the control information the negotiated metadata level asks for.
+type entityWriter struct {
+	set    *metadata.EntitySet
+	props  []*metadata.Property // written, in order; values are the first len(props) of a row
+	keyPos []int                // positions of the key properties in a row
+	json   format.JSON
+	root   string
+}
+
+func newEntityWriter(r *request) *entityWriter {
+	w := &entityWriter{set: r.plan.Set, props: r.plan.Select, json: r.json, root: r.root}
+	for _, k := range r.plan.Set.Type.Key {
+		for i, c := range r.plan.Query.Columns {
+			if c == k {
+				w.keyPos = append(w.keyPos, i)
+			}
+		}
+	}
+	return w
+}
+
+// entityID is the canonical URL of an entity relative to the service root:
+// Customers(42), OrderLines(OrderId=1,ProductId=2).
+func entityID(set *metadata.EntitySet, values []any, keyPos []int) string {
+	key := set.Type.Key
+	var b strings.Builder
+	b.WriteString(set.Name + "(")
+	for i, k := range key {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if len(key) > 1 {
+			b.WriteString(k.Name + "=")
+		}
+		b.WriteString(url.PathEscape(plan.FormatLiteral(values[keyPos[i]], k.Type)))
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// appendEntity writes one entity object, without the surrounding context.
+func (w *entityWriter) appendEntity(b []byte, values []any, extra func([]byte) []byte) []byte {
+	b = append(b, '{')
+	start := len(b)
+	if extra != nil {
+		b = extra(b)
+	}
+	first := len(b) == start
+	sep := func() {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+	}
+	if w.json.Metadata == format.MetadataFull {
+		id := w.root + entityID(w.set, values, w.keyPos)
+		sep()
+		b = append(b, `"@odata.type":`...)
+		b = format.AppendString(b, "#"+w.set.Type.QualifiedName())
+		b = append(b, `,"@odata.id":`...)
+		b = format.AppendString(b, id)
+		b = append(b, `,"@odata.editLink":`...)
+		b = format.AppendString(b, id)
+	}
+	for i, p := range w.props {
+		if w.json.Metadata == format.MetadataFull && !implicitTypes[p.Type] {
+			sep()
+			b = format.AppendString(b, p.Name+"@odata.type")
+			b = append(b, ':')
+			b = format.AppendString(b, "#"+strings.TrimPrefix(string(p.Type), "Edm."))
+		}
+		sep()
+		b = format.AppendString(b, p.Name)
+		b = append(b, ':')
+		b = format.AppendValue(b, values[i], p.Type, w.json.IEEE754)
+	}
+	return append(b, '}')
+}
+
+// fetchOne runs a single-entity plan and returns its row, or 404.
+func (r *request) fetchOne() ([]any, error) {
+	rows, err := r.src.Query(r.c.Request.Context(), &r.plan.Query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		names := make([]string, len(r.plan.Key))
+		vals := make([]string, len(r.plan.Key))
+		for i, kv := range r.plan.Key {
+			names[i], vals[i] = kv.Prop.Name, plan.FormatLiteral(kv.Value, kv.Prop.Type)
+		}
+		return nil, odata.NotFound(odata.CodeEntityNotFound, "%s has no entity with key %s", r.plan.Set.Name, metadata.KeyString(names, vals))
+	}
+	values := rows.Values()
+	r.timing.mark("db")
+	return values, nil
+}
+
+func (r *request) serveEntity() error {
+	values, err := r.fetchOne()
+	if err != nil {
+		return err
+	}
+	w := newEntityWriter(r)
+	b := w.appendEntity(nil, values, func(b []byte) []byte {
+		if r.json.Metadata == format.MetadataNone {
+			return b
+		}
+		b = append(b, `"@odata.context":`...)
+		return format.AppendString(b, r.contextURL("/$entity"))
+	})
+	return r.sendCached(r.json.ContentType(), b)
+}
+
+func (r *request) serveProperty() error {
+	values, err := r.fetchOne()
+	if err != nil {
+		return err
+	}
+	p := r.plan.Property
+	v := values[0]
+	if v == nil {
+		// a null property has no representation
+		r.c.Status(http.StatusNoContent)
+		return nil
+	}
+	if r.plan.Kind == plan.KindPropertyValue {
+		switch p.Type {
+		case metadata.Binary:
+			return r.sendCached("application/octet-stream", v.([]byte))
+		case metadata.String:
+			return r.sendCached("text/plain;charset=utf-8", []byte(v.(string)))
+		}
+		raw := format.AppendValue(nil, v, p.Type, false)
+		return r.sendCached("text/plain;charset=utf-8", []byte(strings.Trim(string(raw), `"`)))
+	}
+	w := newEntityWriter(r)
+	b := []byte(`{`)
+	if r.json.Metadata != format.MetadataNone {
+		b = append(b, `"@odata.context":`...)
+		b = format.AppendString(b, r.root+"$metadata#"+entityID(r.plan.Set, values, w.keyPos)+"/"+p.Name)
+		b = append(b, ',')
+	}
+	if r.json.Metadata == format.MetadataFull && !implicitTypes[p.Type] {
+		b = append(b, `"value@odata.type":`...)
+		b = format.AppendString(b, "#"+strings.TrimPrefix(string(p.Type), "Edm."))
+		b = append(b, ',')
+	}
+	b = append(b, `"value":`...)
+	b = format.AppendValue(b, v, p.Type, r.json.IEEE754)
+	b = append(b, '}')
+	return r.sendCached(r.json.ContentType(), b)
+}

@@ -1,0 +1,235 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/odata/csdl"
+	"github.com/odatagw/odatagw/odata/format"
+	"github.com/odatagw/odatagw/odata/uri"
+	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// request is one OData request on its way through the pipeline.
+type request struct {
+	c       *gin.Context
+	srv     *Server
+	name    string // source name
+	src     sources.Source
+	svc     *metadata.Service
+	version odata.Version
+	root    string // absolute service root URL, ending in '/'
+	plan    *plan.Plan
+	json    format.JSON
+	prefs   odata.Preferences
+	timing  serverTiming
+}
+
+// serverTiming collects per-stage durations for the Server-Timing header.
+type serverTiming struct {
+	start time.Time
+	marks []string
+}
+
+func (t *serverTiming) mark(name string) {
+	now := time.Now()
+	t.marks = append(t.marks, name+";dur="+strconv.FormatFloat(float64(now.Sub(t.start).Microseconds())/1000, 'f', 2, 64))
+	t.start = now
+}
+
+func (t *serverTiming) header() string { return strings.Join(t.marks, ", ") }
+
+func (s *Server) serveOData(c *gin.Context) {
+	r := &request{c: c, srv: s, name: c.Param("source"), timing: serverTiming{start: time.Now()}}
+	version, verr := odata.NegotiateVersion(c.Request.Header)
+	if verr != nil {
+		writeError(c, s.log, verr)
+		return
+	}
+	r.version = version
+	c.Header("OData-Version", string(version))
+	src, ok := s.Source(r.name)
+	if !ok {
+		writeError(c, s.log, odata.NotFound(odata.CodeNotFound, "there is no data source named %q; service roots are %s", r.name, strings.Join(s.SourceNames(), ", ")))
+		return
+	}
+	r.src, r.svc = src, src.Metadata()
+	r.root = s.baseURL(c.Request) + "/odata/" + r.name + "/"
+	if err := r.serve(); err != nil {
+		writeError(c, s.log, err)
+	}
+}
+
+// escapedSubPath returns the still-encoded path below the service root.
+func (r *request) escapedSubPath() string {
+	p := r.c.Request.URL.EscapedPath()
+	prefix := "/odata/" + r.name
+	if i := strings.Index(p, prefix); i >= 0 {
+		p = p[i+len(prefix):]
+	} else if j := strings.Index(p[len("/odata/"):], "/"); j >= 0 {
+		p = p[len("/odata/")+j:]
+	} else {
+		p = ""
+	}
+	return strings.TrimPrefix(p, "/")
+}
+
+func (r *request) serve() error {
+	req, perr := uri.Parse(r.escapedSubPath(), r.c.Request.URL.RawQuery)
+	r.timing.mark("parse")
+	if perr != nil {
+		return perr
+	}
+	method := r.c.Request.Method
+	p, berr := plan.Build(r.svc, req, method)
+	if berr != nil {
+		if berr.Status == http.StatusMethodNotAllowed && isWrite(method) && len(req.Segments) > 0 && !strings.HasPrefix(req.Segments[0].Name, "$") {
+			if p2, err := plan.Build(r.svc, req, http.MethodGet); err == nil && (p2.Kind == plan.KindCollection || p2.Kind == plan.KindEntity || p2.Kind == plan.KindProperty) {
+				return odata.NotImplemented("creating, updating and deleting entities")
+			}
+		}
+		return berr
+	}
+	r.timing.mark("plan")
+	r.plan = p
+	r.prefs = odata.ParsePrefer(r.c.Request.Header.Values("Prefer"))
+	switch p.Kind {
+	case plan.KindMetadata:
+		return r.serveMetadata()
+	case plan.KindPropertyValue, plan.KindCount:
+		if p.Format != "" {
+			// raw values have one representation; $format may only ask for it
+			if f := strings.ToLower(p.Format); f != "json" && !strings.HasPrefix(f, "text/plain") && !strings.HasPrefix(f, "application/json") {
+				return odata.NotAcceptable("$format=%s is not available for a raw value", p.Format).WithTarget("$format")
+			}
+		}
+	default:
+		j, err := format.Negotiate(p.Format, r.c.GetHeader("Accept"))
+		if err != nil {
+			return err
+		}
+		r.json = j
+	}
+	switch p.Kind {
+	case plan.KindServiceDocument:
+		return r.serveServiceDocument()
+	case plan.KindCollection:
+		return r.serveCollection()
+	case plan.KindCount:
+		return r.serveCount()
+	case plan.KindEntity:
+		return r.serveEntity()
+	case plan.KindProperty, plan.KindPropertyValue:
+		return r.serveProperty()
+	}
+	return odata.Internal(nil)
+}
+
+func isWrite(m string) bool {
+	switch m {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, "MERGE":
+		return true
+	}
+	return false
+}
+
+// sendCached writes a small, fully built response with an ETag, answering
+// 304 when the client already holds it.
+func (r *request) sendCached(contentType string, body []byte) error {
+	sum := sha256.Sum256(body)
+	etag := `W/"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+	r.c.Header("ETag", etag)
+	r.c.Header("Server-Timing", r.timing.header())
+	if inm := r.c.GetHeader("If-None-Match"); inm != "" && etagMatches(inm, etag) {
+		r.c.Status(http.StatusNotModified)
+		return nil
+	}
+	if im := r.c.GetHeader("If-Match"); im != "" && !etagMatches(im, etag) {
+		return &odata.Error{Status: http.StatusPreconditionFailed, Code: odata.CodePrecondition, Message: "the resource has changed since the ETag in If-Match was issued"}
+	}
+	r.c.Data(http.StatusOK, contentType, body)
+	return nil
+}
+
+func etagMatches(header, etag string) bool {
+	weak := strings.TrimPrefix(etag, "W/")
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || t == etag || strings.TrimPrefix(t, "W/") == weak {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *request) serveMetadata() error {
+	asJSON, err := format.WantsJSONMetadata(r.plan.Format, r.c.GetHeader("Accept"))
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if asJSON {
+		if werr := csdl.WriteJSON(&b, r.svc); werr != nil {
+			return odata.Internal(werr)
+		}
+		return r.sendCached("application/json", b.Bytes())
+	}
+	if werr := csdl.WriteXML(&b, r.svc, string(r.version)); werr != nil {
+		return odata.Internal(werr)
+	}
+	return r.sendCached("application/xml", b.Bytes())
+}
+
+func (r *request) serveServiceDocument() error {
+	b := []byte(`{`)
+	if r.json.Metadata != format.MetadataNone {
+		b = append(b, `"@odata.context":`...)
+		b = format.AppendString(b, r.root+"$metadata")
+		b = append(b, ',')
+	}
+	b = append(b, `"value":[`...)
+	for i, es := range r.svc.Sets {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = format.AppendString(b, es.Name)
+		b = append(b, `,"kind":"EntitySet","url":`...)
+		b = format.AppendString(b, es.Name)
+		b = append(b, '}')
+	}
+	b = append(b, "]}"...)
+	return r.sendCached(r.json.ContentType(), b)
+}
+
+func (r *request) serveCount() error {
+	n, err := r.src.Count(r.c.Request.Context(), &r.plan.Query)
+	r.timing.mark("db")
+	if err != nil {
+		return err
+	}
+	return r.sendCached("text/plain;charset=utf-8", []byte(strconv.FormatInt(n, 10)))
+}
+
+// contextURL builds the @odata.context of a response about the plan's set.
+func (r *request) contextURL(suffix string) string {
+	u := r.root + "$metadata#" + r.plan.Set.Name
+	if r.plan.SelectExplicit {
+		names := make([]string, len(r.plan.Select))
+		for i, p := range r.plan.Select {
+			names[i] = p.Name
+		}
+		u += "(" + strings.Join(names, ",") + ")"
+	}
+	return u + suffix
+}

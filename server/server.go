@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// Config configures the HTTP side of the gateway.
+type Config struct {
+	// PublicURL is the URL clients reach the gateway at (scheme and host,
+	// and a path prefix if a proxy adds one), used in @odata.context and
+	// nextLinks. Empty: taken from each request.
+	PublicURL string
+	// SkipTokenSecret signs skiptokens; replicas must share it. Empty: a
+	// random secret, so nextLinks do not survive a restart.
+	SkipTokenSecret []byte
+	// ResponseBudget ends a page early, with a nextLink, once its body
+	// passes this many bytes; Salesforce refuses responses over 8 MB.
+	ResponseBudget int
+	Logger         *slog.Logger
+}
+
+// DefaultResponseBudget keeps pages under Salesforce's 8 MB cap with room
+// for the last row.
+const DefaultResponseBudget = 7 << 20
+
+// Server routes requests to the registered sources.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	signer *plan.Signer
+	engine *gin.Engine
+
+	mu      sync.RWMutex
+	sources map[string]sources.Source
+}
+
+// New returns a server with no sources.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ResponseBudget <= 0 {
+		cfg.ResponseBudget = DefaultResponseBudget
+	}
+	secret := cfg.SkipTokenSecret
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		rand.Read(secret)
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	s := &Server{cfg: cfg, log: cfg.Logger, signer: plan.NewSigner(secret), sources: map[string]sources.Source{}}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = false
+	e.Use(s.recoverer, s.accessLog)
+	e.Any("/odata/:source", s.serveOData)
+	e.Any("/odata/:source/*path", s.serveOData)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/", s.index)
+	e.NoRoute(func(c *gin.Context) {
+		writeError(c, s.log, notFoundRoute(c.Request.URL.Path))
+	})
+	s.engine = e
+	return s
+}
+
+// Handler is the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// AddSource registers a source under name, replacing (and closing) any
+// source of that name.
+func (s *Server) AddSource(name string, src sources.Source) {
+	s.mu.Lock()
+	old := s.sources[name]
+	s.sources[name] = src
+	s.mu.Unlock()
+	if old != nil && old != src {
+		old.Close()
+	}
+}
+
+// Source returns the source registered under name.
+func (s *Server) Source(name string) (sources.Source, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	src, ok := s.sources[name]
+	return src, ok
+}
+
+// SourceNames lists the registered sources, sorted.
+func (s *Server) SourceNames() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	names := make([]string, 0, len(s.sources))
+	for n := range s.sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Close closes every source.
+func (s *Server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, src := range s.sources {
+		src.Close()
+		delete(s.sources, name)
+	}
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz pings every source; it is 503 while any is unreachable.
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
+	defer cancel()
+	status := http.StatusOK
+	report := gin.H{}
+	for _, name := range s.SourceNames() {
+		src, _ := s.Source(name)
+		if err := src.Ping(ctx); err != nil {
+			status = http.StatusServiceUnavailable
+			report[name] = "unreachable"
+			s.log.Warn("source unreachable", "source", name, "error", err)
+		} else {
+			report[name] = "ok"
+		}
+	}
+	c.JSON(status, gin.H{"sources": report})
+}
+
+// index lists the service roots, so that a person who opens the gateway's
+// address sees where to point Salesforce.
+func (s *Server) index(c *gin.Context) {
+	var roots []string
+	for _, n := range s.SourceNames() {
+		roots = append(roots, s.baseURL(c.Request)+"/odata/"+n+"/")
+	}
+	c.JSON(http.StatusOK, gin.H{"service_roots": roots})
+}
+
+// baseURL is the absolute URL of the gateway root, without trailing slash.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) recoverer(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic while serving a request", "panic", v, "path", c.Request.URL.Path)
+			if !c.Writer.Written() {
+				writeError(c, s.log, internalPanic(v))
+			}
+			c.Abort()
+		}
+	}()
+	c.Next()
+}
+
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	s.log.Debug("request", "method", c.Request.Method, "path", c.Request.URL.Path,
+		"query", c.Request.URL.RawQuery, "status", c.Writer.Status(), "bytes", c.Writer.Size(),
+		"duration_ms", float64(time.Since(start).Microseconds())/1000)
+}

@@ -1,0 +1,8 @@
+// Package all links every source kind into the binary: importing it runs
+// each kind's registration.
+package all
+
+import (
+	_ "github.com/odatagw/odatagw/sources/postgres" // postgres:// and postgresql://
+	_ "github.com/odatagw/odatagw/sources/sqlite"   // sqlite:PATH
+)

@@ -1,0 +1,167 @@
+// Package convert turns what database drivers return into the gateway's Go
+// representation of Edm values (see package plan), one function per target
+// type, shared by the source kinds.
+package convert
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/odatagw/odatagw/metadata"
+)
+
+// To converts a driver value to type t. Unknown combinations are errors,
+// never guesses.
+func To(v any, t metadata.Type) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch t {
+	case metadata.Boolean:
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case int64:
+			return x != 0, nil
+		case string:
+			return strconv.ParseBool(x)
+		}
+	case metadata.Byte, metadata.Int16, metadata.Int32, metadata.Int64:
+		switch x := v.(type) {
+		case int64:
+			return x, nil
+		case int32:
+			return int64(x), nil
+		case int16:
+			return int64(x), nil
+		case int8:
+			return int64(x), nil
+		case int:
+			return int64(x), nil
+		case uint8:
+			return int64(x), nil
+		case float64:
+			if x == math.Trunc(x) {
+				return int64(x), nil
+			}
+		case string:
+			return strconv.ParseInt(x, 10, 64)
+		case []byte:
+			return strconv.ParseInt(string(x), 10, 64)
+		}
+	case metadata.Single, metadata.Double:
+		switch x := v.(type) {
+		case float64:
+			return x, nil
+		case float32:
+			return float64(x), nil
+		case int64:
+			return float64(x), nil
+		case string:
+			return strconv.ParseFloat(x, 64)
+		}
+	case metadata.Decimal:
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case []byte:
+			return string(x), nil
+		case float64:
+			return strconv.FormatFloat(x, 'f', -1, 64), nil
+		case int64:
+			return strconv.FormatInt(x, 10), nil
+		case fmt.Stringer:
+			return x.String(), nil
+		}
+	case metadata.String:
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case []byte:
+			return string(x), nil
+		case int64:
+			return strconv.FormatInt(x, 10), nil
+		case float64:
+			return strconv.FormatFloat(x, 'g', -1, 64), nil
+		case bool:
+			return strconv.FormatBool(x), nil
+		case time.Time:
+			return x.Format(time.RFC3339Nano), nil
+		case fmt.Stringer:
+			return x.String(), nil
+		}
+	case metadata.Guid:
+		switch x := v.(type) {
+		case string:
+			return strings.ToLower(x), nil
+		case [16]byte:
+			return FormatUUID(x[:]), nil
+		case []byte:
+			if len(x) == 16 {
+				return FormatUUID(x), nil
+			}
+			return strings.ToLower(string(x)), nil
+		}
+	case metadata.Date:
+		switch x := v.(type) {
+		case time.Time:
+			y, m, d := x.Date()
+			return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
+		case string:
+			return time.Parse("2006-01-02", x[:min(len(x), 10)])
+		}
+	case metadata.DateTimeOffset:
+		switch x := v.(type) {
+		case time.Time:
+			return x.UTC(), nil
+		case string:
+			return ParseTimestamp(x)
+		}
+	case metadata.TimeOfDay, metadata.Duration:
+		switch x := v.(type) {
+		case time.Duration:
+			return x, nil
+		case int64:
+			return time.Duration(x), nil
+		}
+	case metadata.Binary:
+		switch x := v.(type) {
+		case []byte:
+			return x, nil
+		case string:
+			return []byte(x), nil
+		}
+	}
+	return nil, fmt.Errorf("cannot read a %T from the database as %s", v, t)
+}
+
+// FormatUUID writes 16 bytes as 8-4-4-4-12 lower-case hex.
+func FormatUUID(b []byte) string {
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+var timestampLayouts = []string{
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04",
+	"2006-01-02T15:04",
+	"2006-01-02",
+}
+
+// ParseTimestamp reads the text forms SQLite and others use; a time without
+// offset is UTC.
+func ParseTimestamp(s string) (time.Time, error) {
+	for _, l := range timestampLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("cannot read %q as a timestamp", s)
+}

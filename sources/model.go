@@ -1,0 +1,226 @@
+package sources
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/odatagw/odatagw/metadata"
+)
+
+// Table is what introspection found about one table or view.
+type Table struct {
+	Schema     string
+	Name       string
+	IsView     bool
+	Comment    string
+	Columns    []Column
+	PrimaryKey []string   // column names
+	UniqueKeys [][]string // unique indexes over NOT NULL columns, best first
+	ReadOnly   bool       // the database user may not write it
+}
+
+// Column is one column of a table, already mapped to an Edm type.
+type Column struct {
+	Name      string
+	DBType    string
+	Type      metadata.Type // "" when the column's type cannot be served
+	Nullable  bool
+	MaxLength int
+	Precision int
+	Scale     int
+	ScaleSet  bool
+	Computed  bool
+	Comment   string
+}
+
+// Skipped records a table or column left out of the model, and why.
+type Skipped struct {
+	Object string
+	Reason string
+}
+
+// Report is what building a model decided beyond the model itself.
+type Report struct {
+	Skipped []Skipped
+	Renamed []metadata.Rename
+}
+
+// qualified is the name used for a table in config and messages: the bare
+// name in the first schema, schema.name otherwise.
+func qualified(t Table, defaultSchema string) string {
+	if t.Schema == "" || t.Schema == defaultSchema {
+		return t.Name
+	}
+	return t.Schema + "." + t.Name
+}
+
+func matchAny(patterns []string, names ...string) bool {
+	for _, p := range patterns {
+		for _, n := range names {
+			if ok, _ := path.Match(p, n); ok {
+				return true
+			}
+			if strings.EqualFold(p, n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// BuildModel turns introspected tables into a service model following the
+// options: it filters tables, chooses keys, leaves out what cannot be served
+// (saying why) and names sets and properties.
+func BuildModel(tables []Table, opts Options, defaultSchema string) (*metadata.Service, Report, error) {
+	var rep Report
+	type candidate struct {
+		t    Table
+		name string // qualified table name
+		key  []string
+		cols []Column
+	}
+	var cands []candidate
+	for _, t := range tables {
+		qn := qualified(t, defaultSchema)
+		if len(opts.Include) > 0 && !matchAny(opts.Include, qn, t.Name) {
+			continue
+		}
+		if matchAny(opts.Exclude, qn, t.Name) {
+			continue
+		}
+		var cols []Column
+		for _, c := range t.Columns {
+			if c.Type == "" {
+				rep.Skipped = append(rep.Skipped, Skipped{qn + "." + c.Name, "type " + c.DBType + " has no OData equivalent"})
+				continue
+			}
+			cols = append(cols, c)
+		}
+		key := opts.Keys[qn]
+		if key == nil {
+			key = opts.Keys[t.Name]
+		}
+		reason := ""
+		switch {
+		case key != nil:
+			for _, k := range key {
+				if !hasColumn(cols, k) {
+					return nil, rep, fmt.Errorf("key column %q configured for %s does not exist", k, qn)
+				}
+			}
+		case len(t.PrimaryKey) > 0:
+			key = t.PrimaryKey
+		case len(t.UniqueKeys) > 0:
+			key = t.UniqueKeys[0]
+		case t.IsView:
+			reason = "a view needs its key columns named in the configuration (keys: {" + qn + ": [column, ...]})"
+		default:
+			reason = "no primary key and no unique index over NOT NULL columns; name key columns in the configuration (keys: {" + qn + ": [column, ...]})"
+		}
+		if reason == "" {
+			for _, k := range key {
+				if !hasColumn(cols, k) {
+					reason = "key column " + k + " has a type that cannot be served"
+				}
+			}
+		}
+		if reason != "" {
+			rep.Skipped = append(rep.Skipped, Skipped{qn, reason})
+			continue
+		}
+		if len(cols) == 0 {
+			rep.Skipped = append(rep.Skipped, Skipped{qn, "no column can be served"})
+			continue
+		}
+		cands = append(cands, candidate{t: t, name: qn, key: key, cols: cols})
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].name < cands[j].name })
+	originals := make([]string, len(cands))
+	for i, c := range cands {
+		originals[i] = c.name
+	}
+	setNames, renames, err := metadata.AssignNames(originals, opts.Names, "T")
+	if err != nil {
+		return nil, rep, err
+	}
+	rep.Renamed = append(rep.Renamed, renames...)
+	var sets []*metadata.EntitySet
+	for _, c := range cands {
+		colNames := make([]string, len(c.cols))
+		for i, col := range c.cols {
+			colNames[i] = col.Name
+		}
+		overrides := opts.Columns[c.name]
+		if overrides == nil {
+			overrides = opts.Columns[c.t.Name]
+		}
+		propNames, prenames, err := metadata.AssignNames(colNames, overrides, "C")
+		if err != nil {
+			return nil, rep, fmt.Errorf("%s: %w", c.name, err)
+		}
+		// a property may not share its entity type's name in CSDL
+		setName := setNames[c.name]
+		for _, r := range prenames {
+			r.Original = c.name + "." + r.Original
+			rep.Renamed = append(rep.Renamed, r)
+		}
+		props := make([]*metadata.Property, len(c.cols))
+		for i, col := range c.cols {
+			name := propNames[col.Name]
+			if strings.EqualFold(name, setName) {
+				old := name
+				name = name + "_" + "Value"
+				rep.Renamed = append(rep.Renamed, metadata.Rename{Original: c.name + "." + col.Name, Name: name, Reason: "same name as its entity type " + old})
+			}
+			props[i] = &metadata.Property{Name: name, Column: col.Name, Type: col.Type, Nullable: col.Nullable,
+				MaxLength: col.MaxLength, Precision: col.Precision, Scale: col.Scale, ScaleSet: col.ScaleSet,
+				Computed: col.Computed, Description: col.Comment, DBType: col.DBType}
+		}
+		keyProps := make([]string, len(c.key))
+		for i, k := range c.key {
+			keyProps[i] = propNamesFor(props, k)
+		}
+		et, err := metadata.NewEntityType(setName, props, keyProps)
+		if err != nil {
+			return nil, rep, err
+		}
+		sets = append(sets, &metadata.EntitySet{Name: setName, Type: et, Schema: c.t.Schema, Table: c.t.Name,
+			IsView: c.t.IsView, ReadOnly: opts.ReadOnly || c.t.IsView || c.t.ReadOnly, PageSize: opts.PageSize,
+			Description: c.t.Comment})
+	}
+	svc, err := metadata.NewService(sets)
+	return svc, rep, err
+}
+
+func hasColumn(cols []Column, name string) bool {
+	for _, c := range cols {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func propNamesFor(props []*metadata.Property, column string) string {
+	for _, p := range props {
+		if p.Column == column {
+			return p.Name
+		}
+	}
+	return column
+}
+
+// LogReport writes what BuildModel decided to the source's log, so an admin
+// sees at start which tables were left out and which names changed.
+func LogReport(opts Options, svc *metadata.Service, rep Report) {
+	log := opts.Logger.With("source", opts.Name)
+	for _, s := range rep.Skipped {
+		log.Warn("left out of the service", "object", s.Object, "reason", s.Reason)
+	}
+	for _, r := range rep.Renamed {
+		log.Info("name changed for Salesforce", "database_name", r.Original, "odata_name", r.Name, "reason", r.Reason)
+	}
+	log.Info("source ready", "entity_sets", len(svc.Sets), "metadata_version", svc.Version())
+}

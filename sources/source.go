@@ -1,0 +1,132 @@
+package sources
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/plan"
+)
+
+// Rows iterates over the result of a query. Values holds one value per
+// column of the query (plan.Query.Columns); Sort one per sort key
+// (plan.Query.OrderBy), for the next skiptoken. Values are in the Go
+// representation of their Edm type (see package plan).
+type Rows interface {
+	Next() bool
+	Values() []any
+	Sort() []any
+	Err() error
+	Close()
+}
+
+// Source is one registered database, served as one OData service.
+type Source interface {
+	// Metadata is the model the source was introspected into.
+	Metadata() *metadata.Service
+	// Query runs one SELECT and streams its rows.
+	Query(ctx context.Context, q *plan.Query) (Rows, error)
+	// Count counts the rows that q.Where selects, ignoring order and paging.
+	Count(ctx context.Context, q *plan.Query) (int64, error)
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the connections.
+	Close() error
+}
+
+// Options configure one source. Zero values mean the documented defaults.
+type Options struct {
+	Name     string
+	DSN      string
+	Schemas  []string            // schemas to expose (PostgreSQL; default public)
+	Include  []string            // table name patterns to expose (default all)
+	Exclude  []string            // table name patterns to leave out
+	Keys     map[string][]string // table -> key columns, for views and tables without one
+	Names    map[string]string   // table -> entity set name
+	Columns  map[string]map[string]string // table -> column -> property name
+	PageSize int                 // server-driven page size (default 1000, at most 2000)
+	ReadOnly bool
+	// StatementTimeout bounds every query (default 60s, below Salesforce's 120s).
+	StatementTimeout time.Duration
+	MaxConns         int
+	Logger           *slog.Logger
+}
+
+// Defaults and bounds of Options.
+const (
+	DefaultPageSize         = 1000
+	MaxPageSize             = 2000
+	DefaultStatementTimeout = 60 * time.Second
+)
+
+// Normalize fills defaults and clamps the page size.
+func (o *Options) Normalize() {
+	if o.PageSize <= 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.PageSize > MaxPageSize {
+		o.PageSize = MaxPageSize
+	}
+	if o.StatementTimeout <= 0 {
+		o.StatementTimeout = DefaultStatementTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Factory opens a source of one kind.
+type Factory func(ctx context.Context, opts Options) (Source, error)
+
+var (
+	mu      sync.RWMutex
+	kinds   = map[string]Factory{}
+	schemes = map[string]string{}
+)
+
+// Register makes a source kind available under the DSN schemes given.
+func Register(kind string, f Factory, dsnSchemes ...string) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := kinds[kind]; dup {
+		panic("sources: kind registered twice: " + kind)
+	}
+	kinds[kind] = f
+	for _, s := range dsnSchemes {
+		schemes[s] = kind
+	}
+}
+
+// KindOf returns the source kind a DSN names by its scheme.
+func KindOf(dsn string) (string, error) {
+	scheme, _, ok := strings.Cut(dsn, ":")
+	mu.RLock()
+	defer mu.RUnlock()
+	if kind, known := schemes[strings.ToLower(scheme)]; ok && known {
+		return kind, nil
+	}
+	var known []string
+	for s := range schemes {
+		known = append(known, s+":")
+	}
+	sort.Strings(known)
+	return "", fmt.Errorf("the data source URL must start with one of %s", strings.Join(known, ", "))
+}
+
+// Open opens a source of the kind its DSN names.
+func Open(ctx context.Context, opts Options) (Source, error) {
+	opts.Normalize()
+	kind, err := KindOf(opts.DSN)
+	if err != nil {
+		return nil, err
+	}
+	mu.RLock()
+	f := kinds[kind]
+	mu.RUnlock()
+	return f(ctx, opts)
+}

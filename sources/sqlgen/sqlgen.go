@@ -1,0 +1,372 @@
+package sqlgen
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/plan"
+)
+
+// Dialect is what differs between databases.
+type Dialect interface {
+	// QuoteIdent quotes one identifier.
+	QuoteIdent(name string) string
+	// Table names a table, schema-qualified where the database has schemas.
+	Table(schema, name string) string
+	// Column is the expression that reads a property, e.g. "col" or "col"::text.
+	Column(p *metadata.Property) string
+	// Placeholder is the text of parameter n (1-based), typed as t where the
+	// database needs to know.
+	Placeholder(n int, t metadata.Type) string
+	// Param converts a value to what the driver takes for type t.
+	Param(v any, t metadata.Type) any
+	// Bool is a Boolean literal.
+	Bool(b bool) string
+	// NullSafeEq is "a IS NOT DISTINCT FROM b" (negate: IS DISTINCT FROM).
+	NullSafeEq(a, b string, negate bool) string
+	// NullsOrder is the clause that puts nulls first in ascending order and
+	// last in descending order, as OData sorts; "" where that is the default.
+	NullsOrder(desc bool) string
+	// Call renders a function whose arguments are already rendered. pattern
+	// adds a parameter and returns its placeholder, for LIKE patterns.
+	Call(f plan.Func, args []string, types []metadata.Type, result metadata.Type, b *Builder) (string, error)
+	// DivBy is exact division of a by b.
+	DivBy(a, b string) string
+	// Mod is the remainder of a by b.
+	Mod(a, b string, t metadata.Type) string
+}
+
+// Builder accumulates SQL text and its parameters.
+type Builder struct {
+	d       Dialect
+	sb      strings.Builder
+	args    []any
+	negated bool // under an odd number of NOTs
+	// valueDepth counts enclosing places that use a Boolean as a value (an
+	// operand of eq, say); there, too, a comparison must not yield null.
+	valueDepth int
+}
+
+// twoValued reports whether comparisons here must be true or false, never null.
+func (b *Builder) twoValued() bool { return b.negated || b.valueDepth > 0 }
+
+// Arg adds a parameter of type t and returns its placeholder.
+func (b *Builder) Arg(v any, t metadata.Type) string {
+	b.args = append(b.args, b.d.Param(v, t))
+	return b.d.Placeholder(len(b.args), t)
+}
+
+// LikeContains returns a LIKE pattern that matches s anywhere, with the
+// pattern characters of s escaped by backslash.
+func LikeContains(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(s) + "%"
+}
+
+// Select renders the page query for q: the columns, then the sort keys.
+func Select(d Dialect, q *plan.Query) (string, []any, error) {
+	b := &Builder{d: d}
+	b.sb.WriteString("SELECT ")
+	for i, p := range q.Columns {
+		if i > 0 {
+			b.sb.WriteString(", ")
+		}
+		b.sb.WriteString(d.Column(p))
+	}
+	orderSQL := make([]string, len(q.OrderBy))
+	for i, o := range q.OrderBy {
+		s, err := b.expr(o.Expr)
+		if err != nil {
+			return "", nil, err
+		}
+		orderSQL[i] = s
+		b.sb.WriteString(", " + s)
+	}
+	b.sb.WriteString(" FROM " + d.Table(q.Set.Schema, q.Set.Table))
+	where, err := b.where(q, orderSQL)
+	if err != nil {
+		return "", nil, err
+	}
+	if where != "" {
+		b.sb.WriteString(" WHERE " + where)
+	}
+	if len(q.OrderBy) > 0 {
+		b.sb.WriteString(" ORDER BY ")
+		for i, o := range q.OrderBy {
+			if i > 0 {
+				b.sb.WriteString(", ")
+			}
+			b.sb.WriteString(orderSQL[i])
+			if o.Desc {
+				b.sb.WriteString(" DESC")
+			}
+			if plan.MayBeNull(o.Expr) {
+				b.sb.WriteString(d.NullsOrder(o.Desc))
+			}
+		}
+	}
+	if q.Limit > 0 {
+		b.sb.WriteString(" LIMIT " + strconv.Itoa(q.Limit))
+	}
+	if q.Skip > 0 {
+		if q.Limit <= 0 {
+			b.sb.WriteString(" LIMIT -1")
+		}
+		b.sb.WriteString(" OFFSET " + strconv.FormatInt(q.Skip, 10))
+	}
+	return b.sb.String(), b.args, nil
+}
+
+// Count renders SELECT count(*) over the rows q.Where selects.
+func Count(d Dialect, q *plan.Query) (string, []any, error) {
+	b := &Builder{d: d}
+	b.sb.WriteString("SELECT count(*) FROM " + d.Table(q.Set.Schema, q.Set.Table))
+	if q.Where != nil {
+		w, err := b.expr(q.Where)
+		if err != nil {
+			return "", nil, err
+		}
+		b.sb.WriteString(" WHERE " + w)
+	}
+	return b.sb.String(), b.args, nil
+}
+
+func (b *Builder) where(q *plan.Query, orderSQL []string) (string, error) {
+	var parts []string
+	if q.Where != nil {
+		w, err := b.expr(q.Where)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, w)
+	}
+	if q.After != nil {
+		k, err := b.keyset(q, orderSQL)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, k)
+	}
+	return strings.Join(parts, " AND "), nil
+}
+
+// keyset renders "the row comes after q.After in q.OrderBy", with nulls
+// first in ascending order and last in descending order.
+func (b *Builder) keyset(q *plan.Query, orderSQL []string) (string, error) {
+	n := len(q.OrderBy)
+	if len(q.After) != n {
+		return "", fmt.Errorf("keyset has %d values for %d sort keys", len(q.After), n)
+	}
+	var alts []string
+	for i := 0; i < n; i++ {
+		var conj []string
+		for j := 0; j < i; j++ {
+			if q.After[j] == nil {
+				conj = append(conj, orderSQL[j]+" IS NULL")
+			} else {
+				conj = append(conj, orderSQL[j]+" = "+b.Arg(q.After[j], q.OrderBy[j].Expr.Type()))
+			}
+		}
+		o, v, col := q.OrderBy[i], q.After[i], orderSQL[i]
+		nullable := plan.MayBeNull(o.Expr)
+		var after string
+		switch {
+		case v == nil && !o.Desc:
+			after = col + " IS NOT NULL"
+		case v == nil && o.Desc:
+			continue // nothing sorts after null in descending order
+		case !o.Desc:
+			after = col + " > " + b.Arg(v, o.Expr.Type())
+		case nullable:
+			after = "(" + col + " < " + b.Arg(v, o.Expr.Type()) + " OR " + col + " IS NULL)"
+		default:
+			after = col + " < " + b.Arg(v, o.Expr.Type())
+		}
+		conj = append(conj, after)
+		alts = append(alts, strings.Join(conj, " AND "))
+	}
+	if len(alts) == 0 {
+		return b.d.Bool(false), nil
+	}
+	s := "(" + strings.Join(alts, " OR ") + ")"
+	// a leading bound the database can use with an index on the first key
+	if first := q.OrderBy[0]; q.After[0] != nil && !plan.MayBeNull(first.Expr) && n > 1 {
+		op := " >= "
+		if first.Desc {
+			op = " <= "
+		}
+		s = orderSQL[0] + op + b.Arg(q.After[0], first.Expr.Type()) + " AND " + s
+	}
+	return s, nil
+}
+
+func (b *Builder) expr(e plan.Expr) (string, error) {
+	switch v := e.(type) {
+	case *plan.PropRef:
+		return b.d.Column(v.Prop), nil
+	case *plan.Const:
+		if v.Value == nil {
+			return "NULL", nil
+		}
+		if bv, ok := v.Value.(bool); ok {
+			return b.d.Bool(bv), nil
+		}
+		return b.Arg(v.Value, v.T), nil
+	case *plan.Not:
+		b.negated = !b.negated
+		x, err := b.expr(v.X)
+		b.negated = !b.negated
+		if err != nil {
+			return "", err
+		}
+		return "NOT (" + x + ")", nil
+	case *plan.Negate:
+		x, err := b.expr(v.X)
+		return "(-" + x + ")", err
+	case *plan.Binary:
+		return b.binary(v)
+	case *plan.In:
+		return b.in(v)
+	case *plan.Call:
+		args := make([]string, len(v.Args))
+		types := make([]metadata.Type, len(v.Args))
+		for i, a := range v.Args {
+			if c, ok := a.(*plan.Const); ok && v.Func == plan.FnSearchMatch {
+				args[i] = b.Arg(LikeContains(c.Value.(string)), metadata.String)
+			} else {
+				s, err := b.expr(a)
+				if err != nil {
+					return "", err
+				}
+				args[i] = s
+			}
+			types[i] = a.Type()
+		}
+		s, err := b.d.Call(v.Func, args, types, v.T, b)
+		if err != nil {
+			return "", err
+		}
+		if v.Func == plan.FnSearchMatch && plan.MayBeNull(v.Args[0]) {
+			s = "COALESCE(" + s + ", " + b.d.Bool(false) + ")"
+		}
+		return s, nil
+	}
+	return "", fmt.Errorf("sqlgen: unknown expression %T", e)
+}
+
+var sqlOps = map[plan.Op]string{plan.OpEq: "=", plan.OpNe: "<>", plan.OpGt: ">", plan.OpGe: ">=",
+	plan.OpLt: "<", plan.OpLe: "<=", plan.OpAnd: "AND", plan.OpOr: "OR", plan.OpAdd: "+",
+	plan.OpSub: "-", plan.OpMul: "*", plan.OpDiv: "/"}
+
+func isNullConst(e plan.Expr) bool {
+	c, ok := e.(*plan.Const)
+	return ok && c.Value == nil
+}
+
+func (b *Builder) binary(v *plan.Binary) (string, error) {
+	// comparisons with the null literal
+	if v.Op.IsComparison() && (isNullConst(v.Left) || isNullConst(v.Right)) {
+		other := v.Left
+		if isNullConst(v.Left) {
+			other = v.Right
+		}
+		x, err := b.expr(other)
+		if err != nil {
+			return "", err
+		}
+		switch v.Op {
+		case plan.OpEq:
+			return "(" + x + " IS NULL)", nil
+		case plan.OpNe:
+			return "(" + x + " IS NOT NULL)", nil
+		case plan.OpGe, plan.OpLe: // null ge null is true; x ge null is false otherwise
+			return "(" + x + " IS NULL)", nil
+		}
+		return b.d.Bool(false), nil
+	}
+	valueCtx := v.Op.IsComparison() && v.Left.Type() == metadata.Boolean
+	if valueCtx {
+		b.valueDepth++
+	}
+	l, err := b.expr(v.Left)
+	if err != nil {
+		return "", err
+	}
+	r, err := b.expr(v.Right)
+	if err != nil {
+		return "", err
+	}
+	if valueCtx {
+		b.valueDepth--
+	}
+	lNull, rNull := plan.MayBeNull(v.Left), plan.MayBeNull(v.Right)
+	switch v.Op {
+	case plan.OpAnd, plan.OpOr:
+		return "(" + l + " " + sqlOps[v.Op] + " " + r + ")", nil
+	case plan.OpEq, plan.OpNe:
+		if lNull && rNull {
+			return b.d.NullSafeEq(l, r, v.Op == plan.OpNe), nil
+		}
+		cmp := "(" + l + " " + sqlOps[v.Op] + " " + r + ")"
+		if lNull || rNull {
+			if v.Op == plan.OpNe { // null ne value is true
+				return "COALESCE(" + cmp + ", " + b.d.Bool(true) + ")", nil
+			}
+			if b.twoValued() {
+				return "COALESCE(" + cmp + ", " + b.d.Bool(false) + ")", nil
+			}
+		}
+		return cmp, nil
+	case plan.OpGt, plan.OpGe, plan.OpLt, plan.OpLe:
+		cmp := "(" + l + " " + sqlOps[v.Op] + " " + r + ")"
+		if b.twoValued() && (lNull || rNull) {
+			return "COALESCE(" + cmp + ", " + b.d.Bool(false) + ")", nil
+		}
+		return cmp, nil
+	case plan.OpDivBy:
+		return b.d.DivBy(l, r), nil
+	case plan.OpDiv:
+		if !v.T.IsInteger() {
+			return b.d.DivBy(l, r), nil
+		}
+		return "(" + l + " / " + r + ")", nil
+	case plan.OpMod:
+		return b.d.Mod(l, r, v.T), nil
+	}
+	return "(" + l + " " + sqlOps[v.Op] + " " + r + ")", nil
+}
+
+func (b *Builder) in(v *plan.In) (string, error) {
+	x, err := b.expr(v.X)
+	if err != nil {
+		return "", err
+	}
+	var items []string
+	hasNull := false
+	for _, e := range v.List {
+		if isNullConst(e) {
+			hasNull = true
+			continue
+		}
+		s, err := b.expr(e)
+		if err != nil {
+			return "", err
+		}
+		items = append(items, s)
+	}
+	var s string
+	switch {
+	case len(items) == 0:
+		s = "(" + x + " IS NULL)"
+	case hasNull:
+		s = "(" + x + " IN (" + strings.Join(items, ", ") + ") OR " + x + " IS NULL)"
+	default:
+		s = "(" + x + " IN (" + strings.Join(items, ", ") + "))"
+	}
+	if b.twoValued() && plan.MayBeNull(v.X) && !hasNull {
+		s = "COALESCE(" + s + ", " + b.d.Bool(false) + ")"
+	}
+	return s, nil
+}

@@ -1,0 +1,138 @@
+package sqlite
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/sources/sqlgen"
+)
+
+// TimestampLayout is how timestamps are stored and compared: fixed width, so
+// text order is time order.
+const TimestampLayout = "2006-01-02 15:04:05.000"
+
+type dialect struct{}
+
+func (dialect) QuoteIdent(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+func (d dialect) Table(_, name string) string { return d.QuoteIdent(name) }
+
+func (d dialect) Column(p *metadata.Property) string { return d.QuoteIdent(p.Column) }
+
+func (dialect) Placeholder(n int, _ metadata.Type) string { return "?" + strconv.Itoa(n) }
+
+func (dialect) Param(v any, t metadata.Type) any {
+	switch t {
+	case metadata.Boolean:
+		if v.(bool) {
+			return int64(1)
+		}
+		return int64(0)
+	case metadata.Decimal:
+		f, _ := strconv.ParseFloat(v.(string), 64)
+		return f
+	case metadata.Date:
+		return v.(time.Time).Format("2006-01-02")
+	case metadata.DateTimeOffset:
+		return v.(time.Time).UTC().Format(TimestampLayout)
+	case metadata.TimeOfDay:
+		return time.Time{}.Add(v.(time.Duration)).Format("15:04:05")
+	case metadata.Duration:
+		return int64(v.(time.Duration))
+	}
+	return v
+}
+
+func (dialect) Bool(b bool) string {
+	if b {
+		return "TRUE"
+	}
+	return "FALSE"
+}
+
+func (dialect) NullSafeEq(a, b string, negate bool) string {
+	if negate {
+		return "(" + a + " IS NOT " + b + ")"
+	}
+	return "(" + a + " IS " + b + ")"
+}
+
+// NullsOrder is empty: SQLite already sorts nulls first ascending and last descending.
+func (dialect) NullsOrder(bool) string { return "" }
+
+func (dialect) DivBy(a, b string) string { return "(CAST(" + a + " AS REAL) / " + b + ")" }
+
+func (dialect) Mod(a, b string, _ metadata.Type) string { return "(" + a + " % " + b + ")" }
+
+func (dialect) Call(f plan.Func, a []string, types []metadata.Type, _ metadata.Type, _ *sqlgen.Builder) (string, error) {
+	switch f {
+	case plan.FnContains:
+		return "(instr(" + a[0] + ", " + a[1] + ") > 0)", nil
+	case plan.FnStartsWith:
+		return "(substr(" + a[0] + ", 1, length(" + a[1] + ")) = " + a[1] + ")", nil
+	case plan.FnEndsWith:
+		return "(length(" + a[1] + ") = 0 OR substr(" + a[0] + ", -length(" + a[1] + ")) = " + a[1] + ")", nil
+	case plan.FnLength:
+		return "length(" + a[0] + ")", nil
+	case plan.FnIndexOf:
+		return "(instr(" + a[0] + ", " + a[1] + ") - 1)", nil
+	case plan.FnSubstring:
+		if len(a) == 3 {
+			return "substr(" + a[0] + ", (" + a[1] + ") + 1, " + a[2] + ")", nil
+		}
+		return "substr(" + a[0] + ", (" + a[1] + ") + 1)", nil
+	case plan.FnToLower:
+		return "lower(" + a[0] + ")", nil
+	case plan.FnToUpper:
+		return "upper(" + a[0] + ")", nil
+	case plan.FnTrim:
+		return "trim(" + a[0] + ")", nil
+	case plan.FnConcat:
+		return "(" + a[0] + " || " + a[1] + ")", nil
+	case plan.FnYear:
+		return "CAST(strftime('%Y', " + a[0] + ") AS INTEGER)", nil
+	case plan.FnMonth:
+		return "CAST(strftime('%m', " + a[0] + ") AS INTEGER)", nil
+	case plan.FnDay:
+		return "CAST(strftime('%d', " + a[0] + ") AS INTEGER)", nil
+	case plan.FnHour:
+		return "CAST(strftime('%H', " + a[0] + ") AS INTEGER)", nil
+	case plan.FnMinute:
+		return "CAST(strftime('%M', " + a[0] + ") AS INTEGER)", nil
+	case plan.FnSecond:
+		return "CAST(strftime('%S', " + a[0] + ") AS INTEGER)", nil
+	case plan.FnFractionalSeconds:
+		return "(CAST(strftime('%f', " + a[0] + ") AS REAL) - CAST(strftime('%S', " + a[0] + ") AS INTEGER))", nil
+	case plan.FnDate:
+		return "date(" + a[0] + ")", nil
+	case plan.FnTime:
+		return "time(" + a[0] + ")", nil
+	case plan.FnNow:
+		return "strftime('%Y-%m-%d %H:%M:%f', 'now')", nil
+	case plan.FnRound:
+		if types[0].IsInteger() {
+			return a[0], nil
+		}
+		// SQLite rounds half away from zero, as OData does
+		return "round(" + a[0] + ")", nil
+	case plan.FnFloor:
+		if types[0].IsInteger() {
+			return a[0], nil
+		}
+		return "floor(" + a[0] + ")", nil
+	case plan.FnCeiling:
+		if types[0].IsInteger() {
+			return a[0], nil
+		}
+		return "ceiling(" + a[0] + ")", nil
+	case plan.FnSearchMatch:
+		return "(" + a[0] + " LIKE " + a[1] + " ESCAPE '\\')", nil
+	}
+	return "", fmt.Errorf("sqlite: function %s is not supported", f)
+}
