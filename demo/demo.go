@@ -157,7 +157,7 @@ func fill(ctx context.Context, tx *sql.Tx, r *rand.Rand) error {
 			avatar = []byte{0x89, 'P', 'N', 'G', byte(id), byte(id >> 8)}
 		}
 		country := pick(r, countries)
-		created := epoch.Add(time.Duration(r.Int64N(int64(5*365*24*time.Hour)))).Truncate(time.Millisecond)
+		created := epoch.Add(time.Duration(r.Int64N(int64(5 * 365 * 24 * time.Hour)))).Truncate(time.Millisecond)
 		guid := fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xfff, r.Uint64()&0xffffffffffff)
 		if _, err := ins.ExecContext(ctx, id, name, email, phone, pick(r, cities[country]), country,
 			created.Format(sqlite.TimestampLayout), birth, r.IntN(7) > 0, credit, rating, guid, notes, avatar); err != nil {

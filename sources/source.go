@@ -43,13 +43,13 @@ type Source interface {
 type Options struct {
 	Name     string
 	DSN      string
-	Schemas  []string            // schemas to expose (PostgreSQL; default public)
-	Include  []string            // table name patterns to expose (default all)
-	Exclude  []string            // table name patterns to leave out
-	Keys     map[string][]string // table -> key columns, for views and tables without one
-	Names    map[string]string   // table -> entity set name
+	Schemas  []string                     // schemas to expose (PostgreSQL; default public)
+	Include  []string                     // table name patterns to expose (default all)
+	Exclude  []string                     // table name patterns to leave out
+	Keys     map[string][]string          // table -> key columns, for views and tables without one
+	Names    map[string]string            // table -> entity set name
 	Columns  map[string]map[string]string // table -> column -> property name
-	PageSize int                 // server-driven page size (default 1000, at most 2000)
+	PageSize int                          // server-driven page size (default 1000, at most 2000)
 	ReadOnly bool
 	// StatementTimeout bounds every query (default 60s, below Salesforce's 120s).
 	StatementTimeout time.Duration

@@ -1,0 +1,149 @@
+package postgres
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/sources/sqlgen"
+)
+
+// dialect renders SQL for PostgreSQL. textForm marks the properties served
+// in their text form (json, arrays, intervals, ...), read with a ::text cast.
+type dialect struct {
+	textForm map[*metadata.Property]bool
+}
+
+func (dialect) QuoteIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+func (d dialect) Table(schema, name string) string {
+	if schema == "" {
+		return d.QuoteIdent(name)
+	}
+	return pgx.Identifier{schema, name}.Sanitize()
+}
+
+func (d dialect) Column(p *metadata.Property) string {
+	c := d.QuoteIdent(p.Column)
+	if d.textForm[p] {
+		return c + "::text"
+	}
+	return c
+}
+
+// paramCasts types each parameter, so that PostgreSQL never has to guess
+// and indexes on the compared column stay usable.
+var paramCasts = map[metadata.Type]string{
+	metadata.Boolean: "boolean", metadata.Byte: "smallint", metadata.Int16: "smallint",
+	metadata.Int32: "integer", metadata.Int64: "bigint", metadata.Decimal: "numeric",
+	metadata.Single: "real", metadata.Double: "double precision", metadata.String: "text",
+	metadata.Guid: "uuid", metadata.Date: "date", metadata.DateTimeOffset: "timestamptz",
+	metadata.TimeOfDay: "time", metadata.Duration: "interval", metadata.Binary: "bytea",
+}
+
+func (dialect) Placeholder(n int, t metadata.Type) string {
+	return "$" + strconv.Itoa(n) + "::" + paramCasts[t]
+}
+
+func (dialect) Param(v any, t metadata.Type) any {
+	switch t {
+	case metadata.TimeOfDay:
+		return time.Time{}.Add(v.(time.Duration)).Format("15:04:05.999999")
+	}
+	return v
+}
+
+func (dialect) Bool(b bool) string {
+	if b {
+		return "TRUE"
+	}
+	return "FALSE"
+}
+
+func (dialect) NullSafeEq(a, b string, negate bool) string {
+	if negate {
+		return "(" + a + " IS DISTINCT FROM " + b + ")"
+	}
+	return "(" + a + " IS NOT DISTINCT FROM " + b + ")"
+}
+
+// NullsOrder: PostgreSQL sorts nulls last ascending; OData wants them first.
+func (dialect) NullsOrder(desc bool) string {
+	if desc {
+		return " NULLS LAST"
+	}
+	return " NULLS FIRST"
+}
+
+func (dialect) DivBy(a, b string) string { return "(" + a + "::numeric / " + b + ")" }
+
+func (dialect) Mod(a, b string, _ metadata.Type) string { return "(" + a + " % " + b + ")" }
+
+func extract(field, a string) string {
+	return "CAST(EXTRACT(" + field + " FROM " + a + ") AS integer)"
+}
+
+func (dialect) Call(f plan.Func, a []string, types []metadata.Type, _ metadata.Type, _ *sqlgen.Builder) (string, error) {
+	switch f {
+	case plan.FnContains:
+		return "(strpos(" + a[0] + ", " + a[1] + ") > 0)", nil
+	case plan.FnStartsWith:
+		return "starts_with(" + a[0] + ", " + a[1] + ")", nil
+	case plan.FnEndsWith:
+		return "(right(" + a[0] + ", length(" + a[1] + ")) = " + a[1] + ")", nil
+	case plan.FnLength:
+		return "length(" + a[0] + ")", nil
+	case plan.FnIndexOf:
+		return "(strpos(" + a[0] + ", " + a[1] + ") - 1)", nil
+	case plan.FnSubstring:
+		if len(a) == 3 {
+			return "substr(" + a[0] + ", (" + a[1] + ") + 1, " + a[2] + ")", nil
+		}
+		return "substr(" + a[0] + ", (" + a[1] + ") + 1)", nil
+	case plan.FnToLower:
+		return "lower(" + a[0] + ")", nil
+	case plan.FnToUpper:
+		return "upper(" + a[0] + ")", nil
+	case plan.FnTrim:
+		return "btrim(" + a[0] + ")", nil
+	case plan.FnConcat:
+		return "(" + a[0] + " || " + a[1] + ")", nil
+	case plan.FnYear:
+		return extract("YEAR", a[0]), nil
+	case plan.FnMonth:
+		return extract("MONTH", a[0]), nil
+	case plan.FnDay:
+		return extract("DAY", a[0]), nil
+	case plan.FnHour:
+		return extract("HOUR", a[0]), nil
+	case plan.FnMinute:
+		return extract("MINUTE", a[0]), nil
+	case plan.FnSecond:
+		return "CAST(floor(EXTRACT(SECOND FROM " + a[0] + ")) AS integer)", nil
+	case plan.FnFractionalSeconds:
+		return "(EXTRACT(SECOND FROM " + a[0] + ") - floor(EXTRACT(SECOND FROM " + a[0] + ")))", nil
+	case plan.FnDate:
+		return "CAST(" + a[0] + " AS date)", nil
+	case plan.FnTime:
+		return "CAST(" + a[0] + " AS time)", nil
+	case plan.FnNow:
+		return "now()", nil
+	case plan.FnRound, plan.FnFloor, plan.FnCeiling:
+		if types[0].IsInteger() {
+			return a[0], nil
+		}
+		name := map[plan.Func]string{plan.FnRound: "round", plan.FnFloor: "floor", plan.FnCeiling: "ceil"}[f]
+		if f == plan.FnRound && types[0] != metadata.Decimal {
+			// round(double precision) rounds half to even; OData rounds half away from zero
+			return "CAST(round(" + a[0] + "::numeric) AS double precision)", nil
+		}
+		return name + "(" + a[0] + ")", nil
+	case plan.FnSearchMatch:
+		return "(" + a[0] + " ILIKE " + a[1] + ")", nil
+	}
+	return "", fmt.Errorf("postgres: function %s is not supported", f)
+}

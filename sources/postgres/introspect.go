@@ -1,0 +1,189 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/sources"
+)
+
+const tablesSQL = `
+SELECT c.oid, n.nspname, c.relname, c.relkind IN ('v', 'm'), COALESCE(obj_description(c.oid, 'pg_class'), ''),
+       NOT (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE') OR has_table_privilege(c.oid, 'DELETE'))
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
+  AND has_table_privilege(c.oid, 'SELECT')
+ORDER BY n.nspname, c.relname`
+
+// columnsSQL reads each column with its type resolved through domains.
+const columnsSQL = `
+SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod),
+       COALESCE(bt.typname, t.typname), COALESCE(bt.typtype, t.typtype), COALESCE(bt.typcategory, t.typcategory),
+       CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END,
+       a.attnotnull OR (t.typtype = 'd' AND t.typnotnull),
+       a.attidentity <> '' OR a.attgenerated <> '' OR COALESCE(pg_get_expr(d.adbin, d.adrelid), '') LIKE 'nextval(%',
+       COALESCE(col_description(a.attrelid, a.attnum), '')
+FROM pg_attribute a
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum`
+
+// keysSQL lists primary keys and plain unique indexes, primary first, then
+// the narrowest.
+const keysSQL = `
+SELECT i.indrelid, i.indisprimary, array_agg(a.attname ORDER BY k.ord)
+FROM pg_index i
+CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indrelid = ANY($1) AND (i.indisprimary OR i.indisunique) AND i.indisvalid
+  AND i.indpred IS NULL AND i.indexprs IS NULL
+GROUP BY i.indexrelid, i.indrelid, i.indisprimary
+ORDER BY i.indrelid, i.indisprimary DESC, count(*), min(i.indexrelid::text)`
+
+// textTypes are read as they are; other types served as Edm.String are
+// read in their text form.
+var textTypes = map[string]bool{"text": true, "varchar": true, "bpchar": true, "name": true, "citext": true}
+
+// mapType maps a PostgreSQL type (after domains) to an Edm type and facets.
+func mapType(typname, typtype, category string, typmod int) (c sources.Column, textForm bool) {
+	switch typname {
+	case "int2":
+		c.Type = metadata.Int16
+	case "int4":
+		c.Type = metadata.Int32
+	case "int8":
+		c.Type = metadata.Int64
+	case "numeric":
+		c.Type = metadata.Decimal
+		if typmod >= 4 {
+			c.Precision = ((typmod - 4) >> 16) & 0xffff
+			c.Scale = (typmod - 4) & 0xffff
+			c.ScaleSet = true
+		}
+	case "float4":
+		c.Type = metadata.Single
+	case "float8":
+		c.Type = metadata.Double
+	case "bool":
+		c.Type = metadata.Boolean
+	case "uuid":
+		c.Type = metadata.Guid
+	case "date":
+		c.Type = metadata.Date
+	case "timestamptz", "timestamp":
+		c.Type, c.Precision = metadata.DateTimeOffset, 6
+		if typmod >= 0 {
+			c.Precision = typmod
+		}
+	case "bytea":
+		c.Type = metadata.Binary
+	case "varchar", "bpchar":
+		c.Type = metadata.String
+		if typmod >= 4 {
+			c.MaxLength = typmod - 4
+		}
+	case "name":
+		c.Type, c.MaxLength = metadata.String, 63
+	default:
+		// text, json, enums, arrays, intervals, times, network types...:
+		// served as strings in their PostgreSQL text form
+		c.Type = metadata.String
+		textForm = !textTypes[typname]
+	}
+	return c, textForm
+}
+
+func introspect(ctx context.Context, pool *pgxpool.Pool, schemas []string) ([]sources.Table, map[string]bool, error) {
+	rows, err := pool.Query(ctx, tablesSQL, schemas)
+	if err != nil {
+		return nil, nil, err
+	}
+	var tables []sources.Table
+	byOID := map[uint32]int{}
+	var oids []uint32
+	for rows.Next() {
+		var oid uint32
+		var t sources.Table
+		if err := rows.Scan(&oid, &t.Schema, &t.Name, &t.IsView, &t.Comment, &t.ReadOnly); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		byOID[oid] = len(tables)
+		oids = append(oids, oid)
+		tables = append(tables, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	textForm := map[string]bool{}
+	rows, err = pool.Query(ctx, columnsSQL, oids)
+	if err != nil {
+		return nil, nil, err
+	}
+	for rows.Next() {
+		var oid uint32
+		var name, dbType, typname, typtype, category, comment string
+		var typmod int32
+		var notNull, computed bool
+		if err := rows.Scan(&oid, &name, &dbType, &typname, &typtype, &category, &typmod, &notNull, &computed, &comment); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		t := &tables[byOID[oid]]
+		c, text := mapType(typname, typtype, category, int(typmod))
+		c.Name, c.DBType, c.Nullable, c.Computed, c.Comment = name, dbType, !notNull, computed, comment
+		if text {
+			textForm[t.Schema+"."+t.Name+"."+name] = true
+		}
+		t.Columns = append(t.Columns, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	rows, err = pool.Query(ctx, keysSQL, oids)
+	if err != nil {
+		return nil, nil, err
+	}
+	for rows.Next() {
+		var oid uint32
+		var primary bool
+		var cols []string
+		if err := rows.Scan(&oid, &primary, &cols); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		t := &tables[byOID[oid]]
+		if primary {
+			t.PrimaryKey = cols
+			continue
+		}
+		if allNotNull(t, cols) {
+			t.UniqueKeys = append(t.UniqueKeys, cols)
+		}
+	}
+	rows.Close()
+	return tables, textForm, rows.Err()
+}
+
+func allNotNull(t *sources.Table, cols []string) bool {
+	for _, name := range cols {
+		found := false
+		for _, c := range t.Columns {
+			if c.Name == name {
+				found = !c.Nullable
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return len(cols) > 0
+}
+
+

@@ -1,0 +1,296 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/sources"
+	"github.com/odatagw/odatagw/sources/convert"
+	"github.com/odatagw/odatagw/sources/sqlgen"
+)
+
+func init() {
+	sources.Register("postgres", Open, "postgres", "postgresql")
+}
+
+// Source serves one PostgreSQL database.
+type Source struct {
+	pool    *pgxpool.Pool
+	opts    sources.Options
+	svc     *metadata.Service
+	dialect dialect
+}
+
+var _ sources.Source = (*Source)(nil)
+
+// Open connects, introspects the configured schemas and builds the model.
+func Open(ctx context.Context, opts sources.Options) (sources.Source, error) {
+	return OpenSource(ctx, opts)
+}
+
+// OpenSource is Open with the concrete type.
+func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
+	opts.Normalize()
+	cfg, err := pgxpool.ParseConfig(opts.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s", redact(err.Error(), opts.DSN))
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = int32(opts.MaxConns)
+	}
+	rp := cfg.ConnConfig.RuntimeParams
+	rp["timezone"] = "UTC" // date parts of timestamptz are taken in UTC
+	if rp["application_name"] == "" {
+		rp["application_name"] = "odatagw"
+	}
+	// a backstop on the server side; requests carry their own deadline too
+	rp["statement_timeout"] = strconv.FormatInt((opts.StatementTimeout + 5*time.Second).Milliseconds(), 10)
+	cfg.HealthCheckPeriod = 15 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s", redact(err.Error(), opts.DSN))
+	}
+	s := &Source{pool: pool, opts: opts}
+	if err := s.Reload(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// redact removes the password of a DSN from a message.
+func redact(msg, dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if _, pw, ok := strings.Cut(rest[:at], ":"); ok && pw != "" {
+				msg = strings.ReplaceAll(msg, pw, "xxxxx")
+			}
+		}
+	}
+	return msg
+}
+
+// Reload introspects the database again and replaces the model.
+func (s *Source) Reload(ctx context.Context) error {
+	schemas := s.opts.Schemas
+	if len(schemas) == 0 {
+		schemas = []string{"public"}
+	}
+	tables, textForm, err := introspect(ctx, s.pool, schemas)
+	if err != nil {
+		return fmt.Errorf("postgres: reading the schema: %s", redact(err.Error(), s.opts.DSN))
+	}
+	svc, rep, err := sources.BuildModel(tables, s.opts, schemas[0])
+	if err != nil {
+		return err
+	}
+	d := dialect{textForm: map[*metadata.Property]bool{}}
+	for _, es := range svc.Sets {
+		for _, p := range es.Type.Properties {
+			if textForm[es.Schema+"."+es.Table+"."+p.Column] {
+				d.textForm[p] = true
+			}
+		}
+	}
+	sources.LogReport(s.opts, svc, rep)
+	s.svc, s.dialect = svc, d
+	return nil
+}
+
+func (s *Source) Metadata() *metadata.Service { return s.svc }
+
+func (s *Source) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+func (s *Source) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Pool exposes the connection pool, for tests and tools.
+func (s *Source) Pool() *pgxpool.Pool { return s.pool }
+
+func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error) {
+	text, args, err := sqlgen.Select(s.dialect, q)
+	if err != nil {
+		return nil, odata.Internal(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
+	rows, err := s.pool.Query(ctx, text, args...)
+	if err != nil {
+		cancel()
+		return nil, mapError(ctx, err)
+	}
+	types := make([]metadata.Type, 0, len(q.Columns)+len(q.OrderBy))
+	for _, c := range q.Columns {
+		types = append(types, c.Type)
+	}
+	for _, o := range q.OrderBy {
+		types = append(types, o.Expr.Type())
+	}
+	return &pgRows{rows: rows, types: types, nVals: len(q.Columns), ctx: ctx, cancel: cancel}, nil
+}
+
+func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
+	text, args, err := sqlgen.Count(s.dialect, q)
+	if err != nil {
+		return 0, odata.Internal(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
+	defer cancel()
+	var n int64
+	if err := s.pool.QueryRow(ctx, text, args...).Scan(&n); err != nil {
+		return 0, mapError(ctx, err)
+	}
+	return n, nil
+}
+
+// SQL returns the statement and arguments a query would run, for tests and
+// for explaining a request.
+func (s *Source) SQL(q *plan.Query) (string, []any, error) { return sqlgen.Select(s.dialect, q) }
+
+type pgRows struct {
+	rows   pgx.Rows
+	types  []metadata.Type
+	nVals  int
+	values []any
+	sort   []any
+	err    error
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (r *pgRows) Next() bool {
+	if r.err != nil || !r.rows.Next() {
+		return false
+	}
+	raw, err := r.rows.Values()
+	if err != nil {
+		r.err = err
+		return false
+	}
+	for i, v := range raw {
+		c, err := toEdm(v, r.types[i])
+		if err != nil {
+			r.err = fmt.Errorf("column %d: %w", i+1, err)
+			return false
+		}
+		raw[i] = c
+	}
+	r.values, r.sort = raw[:r.nVals], raw[r.nVals:]
+	return true
+}
+
+// toEdm handles the pgx types the shared converter does not know.
+func toEdm(v any, t metadata.Type) (any, error) {
+	switch x := v.(type) {
+	case pgtype.Numeric:
+		if !x.Valid {
+			return nil, nil
+		}
+		if x.NaN {
+			return convert.To("NaN", t)
+		}
+		if x.InfinityModifier != pgtype.Finite {
+			if x.InfinityModifier == pgtype.Infinity {
+				return convert.To("Infinity", t)
+			}
+			return convert.To("-Infinity", t)
+		}
+		dv, err := x.Value()
+		if err != nil {
+			return nil, err
+		}
+		if t == metadata.Double || t == metadata.Single {
+			return strconv.ParseFloat(dv.(string), 64)
+		}
+		return convert.To(dv, t)
+	case pgtype.Time:
+		return convert.To(time.Duration(x.Microseconds)*time.Microsecond, t)
+	case pgtype.Interval:
+		return convert.To(time.Duration(x.Microseconds)*time.Microsecond+time.Duration(x.Days)*24*time.Hour, t)
+	case time.Time:
+		if t == metadata.TimeOfDay {
+			return time.Duration(x.Hour())*time.Hour + time.Duration(x.Minute())*time.Minute + time.Duration(x.Second())*time.Second + time.Duration(x.Nanosecond()), nil
+		}
+	}
+	return convert.To(v, t)
+}
+
+func (r *pgRows) Values() []any { return r.values }
+func (r *pgRows) Sort() []any   { return r.sort }
+
+func (r *pgRows) Err() error {
+	if r.err != nil {
+		return r.err
+	}
+	if err := r.rows.Err(); err != nil {
+		return mapError(r.ctx, err)
+	}
+	return nil
+}
+
+func (r *pgRows) Close() {
+	r.rows.Close()
+	r.cancel()
+}
+
+// mapError turns a database error into the gateway's error family, once:
+// SQLSTATE classes decide the status; the message says what to change.
+func mapError(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return odata.Timeout(err)
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		code := pgErr.Code
+		switch {
+		case code == "57014": // query_canceled: the server-side statement timeout
+			return odata.Timeout(err)
+		case code == "22012":
+			e := odata.BadRequest(odata.CodeBadRequest, "the query divides by zero; check the divisors in $filter")
+			e.Cause = err
+			return e
+		case strings.HasPrefix(code, "22"):
+			e := odata.BadRequest(odata.CodeBadRequest, "a value in the query is out of range or malformed for the database: %s", pgErr.Message)
+			e.Cause = err
+			return e
+		case strings.HasPrefix(code, "08"), code == "57P01", code == "57P02", code == "57P03", code == "53300", code == "53400":
+			return odata.Unavailable(err)
+		case code == "42501":
+			e := &odata.Error{Status: 403, Code: "Forbidden", Message: "the gateway's database user may not read this table; grant it SELECT", Cause: err}
+			return e
+		case code == "42P01", code == "42703":
+			return &odata.Error{Status: 503, Code: odata.CodeUnavailable, Message: "the table changed in the database since the gateway read its schema; reload the data source", Cause: err}
+		}
+		return odata.Internal(err)
+	}
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) || isClosedConn(err) {
+		return odata.Unavailable(err)
+	}
+	return odata.Internal(err)
+}
+
+func isClosedConn(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "conn closed") || strings.Contains(s, "unexpected EOF") || strings.Contains(s, "connection reset") ||
+		strings.Contains(s, "failed to connect") || strings.Contains(s, "broken pipe")
+}
