@@ -147,3 +147,7 @@ func (dialect) Call(f plan.Func, a []string, types []metadata.Type, _ metadata.T
 	}
 	return "", fmt.Errorf("postgres: function %s is not supported", f)
 }
+
+// Dialect returns the PostgreSQL dialect for a model whose properties are
+// all read as they are, for SQL generation tests.
+func Dialect() sqlgen.Dialect { return dialect{} }

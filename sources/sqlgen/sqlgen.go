@@ -43,6 +43,7 @@ type Builder struct {
 	d       Dialect
 	sb      strings.Builder
 	args    []any
+	seen    map[string]int // argument identity -> its number, so equal values share one placeholder
 	negated bool // under an odd number of NOTs
 	// valueDepth counts enclosing places that use a Boolean as a value (an
 	// operand of eq, say); there, too, a comparison must not yield null.
@@ -54,7 +55,15 @@ func (b *Builder) twoValued() bool { return b.negated || b.valueDepth > 0 }
 
 // Arg adds a parameter of type t and returns its placeholder.
 func (b *Builder) Arg(v any, t metadata.Type) string {
+	key := fmt.Sprintf("%s\x00%T\x00%v", t, v, v)
+	if n, ok := b.seen[key]; ok {
+		return b.d.Placeholder(n, t)
+	}
 	b.args = append(b.args, b.d.Param(v, t))
+	if b.seen == nil {
+		b.seen = map[string]int{}
+	}
+	b.seen[key] = len(b.args)
 	return b.d.Placeholder(len(b.args), t)
 }
 

@@ -136,3 +136,6 @@ func (dialect) Call(f plan.Func, a []string, types []metadata.Type, _ metadata.T
 	}
 	return "", fmt.Errorf("sqlite: function %s is not supported", f)
 }
+
+// Dialect returns the SQLite dialect, for SQL generation tests.
+func Dialect() sqlgen.Dialect { return dialect{} }

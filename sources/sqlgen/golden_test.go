@@ -1,0 +1,127 @@
+package sqlgen_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/odatagw/odatagw/internal/testmodel"
+	"github.com/odatagw/odatagw/odata/uri"
+	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/sources/postgres"
+	"github.com/odatagw/odatagw/sources/sqlgen"
+	"github.com/odatagw/odatagw/sources/sqlite"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// splitURL separates path and query and encodes the query the way a
+// client would, so that the parser sees what it sees in production.
+func splitURL(s string) (string, string) {
+	path, query, _ := strings.Cut(s, "?")
+	var parts []string
+	for _, p := range strings.Split(query, "&") {
+		if p == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(p, "=")
+		enc := strings.NewReplacer("%", "%25", " ", "%20", "&", "%26", "#", "%23", "+", "%2B")
+		parts = append(parts, name+"="+enc.Replace(value))
+	}
+	return strings.ReplaceAll(path, " ", "%20"), strings.Join(parts, "&")
+}
+
+func args(a []any) string {
+	out := make([]string, len(a))
+	for i, v := range a {
+		switch x := v.(type) {
+		case time.Time:
+			out[i] = x.Format(time.RFC3339Nano)
+		case []byte:
+			out[i] = fmt.Sprintf("bytes(%x)", x)
+		default:
+			b, _ := json.Marshal(x)
+			out[i] = string(b)
+		}
+	}
+	return "[" + strings.Join(out, ", ") + "]"
+}
+
+// TestGoldenSQL renders every request of testdata/sqlgen/urls.txt for each
+// dialect and compares with testdata/sqlgen/sql.golden.
+func TestGoldenSQL(t *testing.T) {
+	dir := filepath.Join("..", "..", "testdata", "sqlgen")
+	f, err := os.Open(filepath.Join(dir, "urls.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	svc := testmodel.Service()
+	dialects := []struct {
+		name string
+		d    sqlgen.Dialect
+	}{{"postgres", postgres.Dialect()}, {"sqlite", sqlite.Dialect()}}
+	var out strings.Builder
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		path, query := splitURL(line)
+		req, perr := uri.Parse(path, query)
+		if perr != nil {
+			t.Fatalf("%s: %v", line, perr)
+		}
+		p, berr := plan.Build(svc, req, "GET")
+		if berr != nil {
+			t.Fatalf("%s: %v", line, berr)
+		}
+		q := p.Query
+		if q.Limit == 0 && p.Top != nil {
+			q.Limit = int(*p.Top)
+		}
+		fmt.Fprintf(&out, "### %s\n", line)
+		for _, d := range dialects {
+			var sql string
+			var a []any
+			var err error
+			if p.Kind == plan.KindCount {
+				sql, a, err = sqlgen.Count(d.d, &q)
+			} else {
+				sql, a, err = sqlgen.Select(d.d, &q)
+			}
+			if err != nil {
+				t.Fatalf("%s [%s]: %v", line, d.name, err)
+			}
+			fmt.Fprintf(&out, "%s: %s\n%s args: %s\n", d.name, sql, strings.Repeat(" ", len(d.name)), args(a))
+		}
+		out.WriteString("\n")
+	}
+	golden := filepath.Join(dir, "sql.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./sources/sqlgen -update to create it)", err)
+	}
+	if string(want) != out.String() {
+		wl, gl := strings.Split(string(want), "\n"), strings.Split(out.String(), "\n")
+		for i := 0; i < len(wl) && i < len(gl); i++ {
+			if wl[i] != gl[i] {
+				t.Fatalf("sql.golden differs at line %d:\nwant: %s\ngot:  %s\n(run go test ./sources/sqlgen -update after checking the change)", i+1, wl[i], gl[i])
+			}
+		}
+		t.Fatalf("sql.golden differs in length: want %d lines, got %d", len(wl), len(gl))
+	}
+}
