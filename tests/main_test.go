@@ -1,0 +1,178 @@
+package tests
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/odatagw/odatagw/app"
+	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/testdb"
+	"github.com/odatagw/odatagw/sources/sqlite"
+)
+
+// target is one gateway under test with a way to ask its database directly.
+type target struct {
+	name string // "postgres" or "sqlite"
+	root string // service root URL, ending in '/'
+	// rows runs SQL on the database behind the gateway and returns every
+	// value as text.
+	rows func(query string) ([][]string, error)
+}
+
+var (
+	demoTarget *target
+	pgTarget   *target
+	pgDB       *testdb.Postgres
+	pgPool     *pgxpool.Pool
+	pgMissing  string // why the PostgreSQL target is absent
+)
+
+// quietLogger keeps expected warnings (tables left out) out of test output.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	demo, err := app.Open(ctx, app.Settings{Logger: quietLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the demo gateway:", err)
+		return 1
+	}
+	defer demo.Close()
+	demoHTTP := httptest.NewServer(demo.Server.Handler())
+	defer demoHTTP.Close()
+	src, _ := demo.Server.Source("demo")
+	demoTarget = &target{name: "sqlite", root: demoHTTP.URL + "/odata/demo/", rows: sqlRows(src.(*sqlite.Source).DB())}
+
+	admin := os.Getenv(testdb.PostgresEnv)
+	if admin == "" {
+		pgMissing = "PostgreSQL suite skipped: set " + testdb.PostgresEnv + " to run it"
+		fmt.Fprintln(os.Stderr, pgMissing)
+	} else {
+		pgDB, err = testdb.CreatePostgres(ctx, admin, testdb.Fixture("fixture.sql"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "creating the PostgreSQL fixture:", err)
+			return 1
+		}
+		defer pgDB.Drop()
+		pgPool, err = pgxpool.New(ctx, pgDB.DSN)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer pgPool.Close()
+		gw, err := app.Open(ctx, app.Settings{Logger: quietLogger(), Sources: map[string]config.Source{
+			"erp": {DSN: pgDB.DSN, Keys: map[string][]string{"customer_summary": {"customer_id"}}},
+		}})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "starting the PostgreSQL gateway:", err)
+			return 1
+		}
+		defer gw.Close()
+		pgHTTP := httptest.NewServer(gw.Server.Handler())
+		defer pgHTTP.Close()
+		pgTarget = &target{name: "postgres", root: pgHTTP.URL + "/odata/erp/", rows: pgRows(pgPool)}
+	}
+	return m.Run()
+}
+
+// needPostgres returns the PostgreSQL target, or skips (fails in CI).
+func needPostgres(t *testing.T) *target {
+	t.Helper()
+	if pgTarget == nil {
+		if testdb.InCI() {
+			t.Fatal(pgMissing)
+		}
+		t.Skip(pgMissing)
+	}
+	return pgTarget
+}
+
+// targets lists the gateways a scenario runs against.
+func targets(t *testing.T) []*target {
+	if pgTarget == nil && testdb.InCI() {
+		t.Fatal(pgMissing)
+	}
+	if pgTarget == nil {
+		t.Log(pgMissing)
+		return []*target{demoTarget}
+	}
+	return []*target{pgTarget, demoTarget}
+}
+
+func sqlRows(db *sql.DB) func(string) ([][]string, error) {
+	return func(q string) ([][]string, error) {
+		rows, err := db.Query(q)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		var out [][]string
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				return nil, err
+			}
+			out = append(out, texts(vals))
+		}
+		return out, rows.Err()
+	}
+}
+
+func pgRows(pool *pgxpool.Pool) func(string) ([][]string, error) {
+	return func(q string) ([][]string, error) {
+		rows, err := pool.Query(context.Background(), q)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out [][]string
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, texts(vals))
+		}
+		return out, rows.Err()
+	}
+}
+
+func texts(vals []any) []string {
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		if b, ok := v.([]byte); ok {
+			v = string(b)
+		}
+		if dv, ok := v.(driver.Valuer); ok {
+			v, _ = dv.Value()
+		}
+		if v == nil {
+			out[i] = "null"
+		} else {
+			out[i] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
