@@ -185,5 +185,3 @@ func allNotNull(t *sources.Table, cols []string) bool {
 	}
 	return len(cols) > 0
 }
-
-

@@ -44,7 +44,7 @@ type Builder struct {
 	sb      strings.Builder
 	args    []any
 	seen    map[string]int // argument identity -> its number, so equal values share one placeholder
-	negated bool // under an odd number of NOTs
+	negated bool           // under an odd number of NOTs
 	// valueDepth counts enclosing places that use a Boolean as a value (an
 	// operand of eq, say); there, too, a comparison must not yield null.
 	valueDepth int
