@@ -22,15 +22,21 @@ import (
 // that change data.
 func ownGateway(t *testing.T, src config.Source) (*target, *pgxpool.Pool) {
 	t.Helper()
-	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"), testdb.Fixture("slow.sql"))
 	src.DSN = db.DSN
+	return ownGatewayDSN(t, src)
+}
+
+// ownGatewayDSN starts a gateway over the database src.DSN names.
+func ownGatewayDSN(t *testing.T, src config.Source) (*target, *pgxpool.Pool) {
+	t.Helper()
 	ctx := context.Background()
 	gw, err := app.Open(ctx, app.Settings{Logger: quietLogger(), Sources: map[string]config.Source{"erp": src}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(gw.Server.Handler())
-	pool, err := pgxpool.New(ctx, db.DSN)
+	pool, err := pgxpool.New(ctx, src.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
