@@ -24,7 +24,7 @@ import (
 var Version = ""
 
 type cli struct {
-	Serve   serveCmd   `cmd:"" help:"Serve data sources as OData services (the embedded demo when none is given)."`
+	Serve   serveCmd   `cmd:"" default:"withargs" help:"Serve data sources as OData services (the embedded demo when none is given). The default command."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 

@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -21,7 +22,15 @@ func encodeQuery(readable string) string {
 	for _, p := range strings.Split(query, "&") {
 		name, value, _ := strings.Cut(p, "=")
 		enc := strings.NewReplacer("%", "%25", " ", "%20", "&", "%26", "#", "%23", "+", "%2B", "\"", "%22")
-		parts = append(parts, name+"="+enc.Replace(value))
+		var v strings.Builder
+		for _, c := range []byte(enc.Replace(value)) {
+			if c < 0x20 || c == 0x7f {
+				fmt.Fprintf(&v, "%%%02X", c)
+			} else {
+				v.WriteByte(c)
+			}
+		}
+		parts = append(parts, name+"="+v.String())
 	}
 	return path + "?" + strings.Join(parts, "&")
 }
