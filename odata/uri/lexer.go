@@ -86,12 +86,14 @@ func (l *lexer) scan() (token, *odata.Error) {
 	return t, err
 }
 
+// singleCharTokens maps the punctuation that forms a token by itself.
+var singleCharTokens = [256]tokenKind{'(': tkLParen, ')': tkRParen, ',': tkComma, '/': tkSlash,
+	':': tkColon, '=': tkEquals, '*': tkStar, '[': tkJSON, '{': tkJSON}
+
 func (l *lexer) scanToken() (token, *odata.Error) {
 	p := l.pos
 	c := l.src[p]
-	single := map[byte]tokenKind{'(': tkLParen, ')': tkRParen, ',': tkComma, '/': tkSlash,
-		':': tkColon, '=': tkEquals, '*': tkStar, '[': tkJSON, '{': tkJSON}
-	if k, ok := single[c]; ok {
+	if k := singleCharTokens[c]; k != tkEOF {
 		l.pos++
 		return token{kind: k, pos: p, text: string(c)}, nil
 	}

@@ -125,3 +125,17 @@ func TestGoldenSQL(t *testing.T) {
 		t.Fatalf("sql.golden differs in length: want %d lines, got %d", len(wl), len(gl))
 	}
 }
+
+func BenchmarkSelectSQL(b *testing.B) {
+	svc := testmodel.Service()
+	path, query := splitURL("Customers?$select=City,CustomerId&$count=true&$filter=Country eq 'USA' and contains(Name,'Acme')&$orderby=City&$top=26")
+	req, _ := uri.Parse(path, query)
+	p, _ := plan.Build(svc, req, "GET")
+	d := postgres.Dialect()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := sqlgen.Select(d, &p.Query); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
