@@ -111,7 +111,6 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 }
 
-
 // TestStatementTimeout: a query past the statement timeout answers 504.
 func TestStatementTimeout(t *testing.T) {
 	needPostgres(t)

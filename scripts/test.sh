@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test suite of odatagw and says which ones ran.
+#
+# Suites that need a database server run against the URL in
+#   ODATAGW_TEST_POSTGRES_URL   e.g. postgres://postgres@127.0.0.1:5432/postgres
+# Each run creates its own database with a random name there and drops it.
+# Without the variable those suites are skipped and this script says so;
+# with CI=true a missing server fails the run instead.
+#
+# ODATAGW_FUZZTIME sets how long each fuzz target runs (default 10s; 0 skips).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fuzztime="${ODATAGW_FUZZTIME:-10s}"
+say() { printf '%s\n' "$*"; }
+
+say "== odatagw tests"
+if [ -n "${ODATAGW_TEST_POSTGRES_URL:-}" ]; then
+  say "PostgreSQL suites: ON   ($(printf '%s' "$ODATAGW_TEST_POSTGRES_URL" | sed -E 's#://([^:@/]+):[^@/]*@#://\1:***@#'))"
+else
+  say "PostgreSQL suites: OFF  (set ODATAGW_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres to run them)"
+fi
+if command -v xmllint >/dev/null 2>&1; then
+  say "\$metadata XSD validation: ON (xmllint)"
+else
+  say "\$metadata XSD validation: OFF (install xmllint: Debian package libxml2-utils)"
+fi
+say "SQLite demo, parser, planner and SQL suites: ON (need nothing)"
+say ""
+
+go vet ./...
+go test -count=1 -timeout 20m ./...
+
+if [ "$fuzztime" != "0" ]; then
+  say ""
+  say "== fuzzing, $fuzztime per target"
+  go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "$fuzztime" ./odata/uri/
+  go test -run '^$' -fuzz '^FuzzFilter$' -fuzztime "$fuzztime" ./odata/uri/
+  go test -run '^$' -fuzz '^FuzzFilterToSQL$' -fuzztime "$fuzztime" ./sources/sqlgen/
+fi
+say ""
+say "== all suites passed"
