@@ -53,6 +53,23 @@ func (r *request) serveCollection() error {
 	pg := r.page()
 	q.Limit = pg.limit
 
+	// take every query slot this request needs at once: the page query and
+	// the count run side by side on two connections
+	var need int64
+	if pg.limit > 0 {
+		need++
+	}
+	if r.plan.Count {
+		need++
+	}
+	if need > 0 {
+		if err := r.slots.acquire(ctx, need); err != nil {
+			return err
+		}
+	}
+	held := need
+	defer func() { r.slots.release(held) }()
+
 	type countResult struct {
 		n   int64
 		err error
@@ -90,6 +107,8 @@ func (r *request) serveCollection() error {
 	var count int64
 	if counted != nil {
 		res := <-counted
+		r.slots.release(1) // the count's connection is back in the pool
+		held--
 		if res.err != nil {
 			return res.err
 		}

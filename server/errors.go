@@ -49,6 +49,9 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 	if c.Writer.Header().Get("OData-Version") == "" {
 		c.Header("OData-Version", string(odata.V40))
 	}
+	if e.Status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "2")
+	}
 	if e.Status == http.StatusMethodNotAllowed && c.Writer.Header().Get("Allow") == "" {
 		c.Header("Allow", "GET, HEAD")
 	}

@@ -26,6 +26,7 @@ type request struct {
 	srv     *Server
 	name    string // source name
 	src     sources.Source
+	slots   *slots
 	svc     *metadata.Service
 	version odata.Version
 	root    string // absolute service root URL, ending in '/'
@@ -58,12 +59,12 @@ func (s *Server) serveOData(c *gin.Context) {
 	}
 	r.version = version
 	c.Header("OData-Version", string(version))
-	src, ok := s.Source(r.name)
+	e, ok := s.entry(r.name)
 	if !ok {
 		writeError(c, s.log, odata.NotFound(odata.CodeNotFound, "there is no data source named %q; service roots are %s", r.name, strings.Join(s.SourceNames(), ", ")))
 		return
 	}
-	r.src, r.svc = src, src.Metadata()
+	r.src, r.slots, r.svc = e.src, e.slots, e.src.Metadata()
 	r.root = s.baseURL(c.Request) + "/odata/" + r.name + "/"
 	if err := r.serve(); err != nil {
 		writeError(c, s.log, err)
@@ -213,7 +214,11 @@ func (r *request) serveServiceDocument() error {
 }
 
 func (r *request) serveCount() error {
+	if err := r.slots.acquire(r.c.Request.Context(), 1); err != nil {
+		return err
+	}
 	n, err := r.src.Count(r.c.Request.Context(), &r.plan.Query)
+	r.slots.release(1)
 	r.timing.mark("db")
 	if err != nil {
 		return err

@@ -43,7 +43,13 @@ type Server struct {
 	engine *gin.Engine
 
 	mu      sync.RWMutex
-	sources map[string]sources.Source
+	sources map[string]*entry
+}
+
+// entry is a registered source with its query slots.
+type entry struct {
+	src   sources.Source
+	slots *slots
 }
 
 // New returns a server with no sources.
@@ -60,7 +66,7 @@ func New(cfg Config) *Server {
 		rand.Read(secret)
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, log: cfg.Logger, signer: plan.NewSigner(secret), sources: map[string]sources.Source{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, signer: plan.NewSigner(secret), sources: map[string]*entry{}}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.RedirectTrailingSlash = false
@@ -87,19 +93,27 @@ func (s *Server) Handler() http.Handler { return s.engine }
 func (s *Server) AddSource(name string, src sources.Source) {
 	s.mu.Lock()
 	old := s.sources[name]
-	s.sources[name] = src
+	s.sources[name] = &entry{src: src, slots: newSlots(src)}
 	s.mu.Unlock()
-	if old != nil && old != src {
-		old.Close()
+	if old != nil && old.src != src {
+		old.src.Close()
 	}
 }
 
 // Source returns the source registered under name.
 func (s *Server) Source(name string) (sources.Source, bool) {
+	e, ok := s.entry(name)
+	if !ok {
+		return nil, false
+	}
+	return e.src, true
+}
+
+func (s *Server) entry(name string) (*entry, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	src, ok := s.sources[name]
-	return src, ok
+	e, ok := s.sources[name]
+	return e, ok
 }
 
 // SourceNames lists the registered sources, sorted.
@@ -118,8 +132,8 @@ func (s *Server) SourceNames() []string {
 func (s *Server) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for name, src := range s.sources {
-		src.Close()
+	for name, e := range s.sources {
+		e.src.Close()
 		delete(s.sources, name)
 	}
 }

@@ -39,6 +39,17 @@ type Source interface {
 	Close() error
 }
 
+// Capacity is implemented by sources that know how many queries they can
+// run at once (their connection pool size). The server never runs more at
+// once, so that a request needing two connections (page and count) cannot
+// wait forever for the second while others hold the rest.
+type Capacity interface {
+	MaxConcurrentQueries() int
+}
+
+// DefaultMaxConns is the connection pool size when Options.MaxConns is 0.
+const DefaultMaxConns = 10
+
 // Options configure one source. Zero values mean the documented defaults.
 type Options struct {
 	Name     string
@@ -77,6 +88,9 @@ func (o *Options) Normalize() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
 	}
 }
 

@@ -34,7 +34,10 @@ type Source struct {
 	dialect dialect
 }
 
-var _ sources.Source = (*Source)(nil)
+var (
+	_ sources.Source   = (*Source)(nil)
+	_ sources.Capacity = (*Source)(nil)
+)
 
 // Open connects, introspects the configured schemas and builds the model.
 func Open(ctx context.Context, opts sources.Options) (sources.Source, error) {
@@ -48,9 +51,7 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s", redact(err.Error(), opts.DSN))
 	}
-	if opts.MaxConns > 0 {
-		cfg.MaxConns = int32(opts.MaxConns)
-	}
+	cfg.MaxConns = int32(opts.MaxConns)
 	rp := cfg.ConnConfig.RuntimeParams
 	rp["timezone"] = "UTC" // date parts of timestamptz are taken in UTC
 	if rp["application_name"] == "" {
@@ -112,6 +113,9 @@ func (s *Source) Reload(ctx context.Context) error {
 }
 
 func (s *Source) Metadata() *metadata.Service { return s.svc }
+
+// MaxConcurrentQueries is the pool size.
+func (s *Source) MaxConcurrentQueries() int { return s.opts.MaxConns }
 
 func (s *Source) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 

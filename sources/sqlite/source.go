@@ -31,7 +31,10 @@ type Source struct {
 	OnClose func()
 }
 
-var _ sources.Source = (*Source)(nil)
+var (
+	_ sources.Source   = (*Source)(nil)
+	_ sources.Capacity = (*Source)(nil)
+)
 
 // FilePath returns the path a sqlite: DSN names.
 func FilePath(dsn string) string {
@@ -67,12 +70,8 @@ func OpenFile(ctx context.Context, opts sources.Options) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	conns := opts.MaxConns
-	if conns <= 0 {
-		conns = 8
-	}
-	db.SetMaxOpenConns(conns)
-	db.SetMaxIdleConns(conns)
+	db.SetMaxOpenConns(opts.MaxConns)
+	db.SetMaxIdleConns(opts.MaxConns)
 	s := &Source{db: db, opts: opts}
 	if err := s.Reload(ctx); err != nil {
 		db.Close()
@@ -100,6 +99,9 @@ func (s *Source) Reload(ctx context.Context) error {
 }
 
 func (s *Source) Metadata() *metadata.Service { return s.svc }
+
+// MaxConcurrentQueries is the pool size.
+func (s *Source) MaxConcurrentQueries() int { return s.opts.MaxConns }
 
 func (s *Source) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// QueueTimeout is how long a request waits for database capacity before it
+// is answered 503 with Retry-After.
+const QueueTimeout = 30 * time.Second
+
+// slots bounds the queries a source runs at once to its pool size. A
+// request takes every slot it needs in one step, so two requests can never
+// each hold one connection while waiting for a second.
+type slots struct {
+	sem  *semaphore.Weighted
+	size int64
+}
+
+func newSlots(src sources.Source) *slots {
+	n := 8
+	if c, ok := src.(sources.Capacity); ok && c.MaxConcurrentQueries() > 0 {
+		n = c.MaxConcurrentQueries()
+	}
+	if n < 2 {
+		n = 2 // a page with its count needs two
+	}
+	return &slots{sem: semaphore.NewWeighted(int64(n)), size: int64(n)}
+}
+
+// acquire takes n slots, waiting in line at most QueueTimeout.
+func (s *slots) acquire(ctx context.Context, n int64) error {
+	wait, cancel := context.WithTimeout(ctx, QueueTimeout)
+	defer cancel()
+	if err := s.sem.Acquire(wait, n); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return busy()
+	}
+	return nil
+}
+
+func (s *slots) release(n int64) { s.sem.Release(n) }
+
+func busy() *odata.Error {
+	return &odata.Error{Status: http.StatusServiceUnavailable, Code: "Busy",
+		Message: "the data source is busy with other queries; try again in a moment"}
+}
+

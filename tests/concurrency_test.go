@@ -1,0 +1,48 @@
+package tests
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestConcurrentCountsDoNotStarveThePool: a list view with $count=true
+// needs two connections at once. Far more such requests than the pool has
+// connections must all succeed, and soon: none may hold one connection
+// while waiting for a second that others hold.
+func TestConcurrentCountsDoNotStarveThePool(t *testing.T) {
+	for _, tg := range targets(t) {
+		t.Run(tg.name, func(t *testing.T) {
+			const clients, each = 48, 5
+			url := tg.root + encodeQuery("Customers?$select=CustomerId,Name&$count=true&$top=26")
+			start := time.Now()
+			var wg sync.WaitGroup
+			failures := make(chan string, clients*each)
+			client := &http.Client{Timeout: 20 * time.Second}
+			for c := 0; c < clients; c++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < each; i++ {
+						res, err := client.Get(url)
+						if err != nil {
+							failures <- err.Error()
+							return
+						}
+						res.Body.Close()
+						if res.StatusCode != 200 {
+							failures <- res.Status
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(failures)
+			for f := range failures {
+				t.Fatalf("request failed: %s", f)
+			}
+			t.Logf("%d requests by %d clients in %v", clients*each, clients, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
