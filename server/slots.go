@@ -53,4 +53,3 @@ func busy() *odata.Error {
 	return &odata.Error{Status: http.StatusServiceUnavailable, Code: "Busy",
 		Message: "the data source is busy with other queries; try again in a moment"}
 }
-
