@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/odatagw/odatagw/internal/testdb"
 )
 
@@ -74,6 +76,39 @@ func validateXSD(t *testing.T, doc []byte) {
 	}
 }
 
+// validateCSDLJSON checks a CSDL JSON document against the OASIS JSON Schema.
+func validateCSDLJSON(t *testing.T, doc []byte) {
+	t.Helper()
+	if err := csdlJSONError(t, doc); err != nil {
+		t.Fatalf("CSDL JSON does not validate against csdl.schema.json: %v", err)
+	}
+}
+
+func csdlJSONError(t *testing.T, doc []byte) error {
+	t.Helper()
+	sch, err := jsonschema.NewCompiler().Compile(filepath.Join(xsdDir(t), "csdl.schema.json"))
+	if err != nil {
+		t.Fatalf("compiling csdl.schema.json: %v", err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		return err
+	}
+	return sch.Validate(inst)
+}
+
+// TestCSDLSchemaCatchesFaults: the JSON Schema check is able to fail.
+func TestCSDLSchemaCatchesFaults(t *testing.T) {
+	for _, bad := range []string{
+		`{"$Version": 4.01}`,
+		`{"$Version": "4.01", "odatagw": {"T": {"$Kind": "EntityType", "$Key": "Id"}}}`,
+	} {
+		if csdlJSONError(t, []byte(bad)) == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+}
+
 // metadataDoc is the subset of CSDL the semantic checks read.
 type metadataDoc struct {
 	Schemas []struct {
@@ -119,6 +154,7 @@ func TestMetadata(t *testing.T) {
 				t.Fatalf("CSDL JSON: %d %.200s", js.Status, js.Body)
 			}
 			checkGolden(t, "metadata-"+tg.name+".json", js.Body)
+			validateCSDLJSON(t, js.Body)
 			if byAccept := tg.get(t, "$metadata", "Accept", "application/json"); !bytes.Equal(byAccept.Body, js.Body) {
 				t.Error("Accept: application/json must give CSDL JSON")
 			}
