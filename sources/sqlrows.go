@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/plan"
 	"github.com/odatagw/odatagw/sources/convert"
 )
 
@@ -39,17 +40,39 @@ func (r *SQLRows) Next() bool {
 		r.err = err
 		return false
 	}
-	out := make([]any, len(r.raw))
-	for i, v := range r.raw {
-		c, err := convert.To(v, r.types[i])
-		if err != nil {
-			r.err = fmt.Errorf("column %d: %w", i+1, err)
-			return false
-		}
-		out[i] = c
+	out := append([]any(nil), r.raw...)
+	if err := ConvertRow(out, r.types, convert.To); err != nil {
+		r.err = err
+		return false
 	}
 	r.values, r.sort = out[:r.nVals], out[r.nVals:]
 	return true
+}
+
+// ConvertRow converts, in place, one row of driver values to the Edm types
+// of its columns.
+func ConvertRow(row []any, types []metadata.Type, conv func(any, metadata.Type) (any, error)) error {
+	for i, v := range row {
+		c, err := conv(v, types[i])
+		if err != nil {
+			return fmt.Errorf("column %d: %w", i+1, err)
+		}
+		row[i] = c
+	}
+	return nil
+}
+
+// ResultTypes lists the Edm type of every column a query returns: its
+// columns, then its sort keys.
+func ResultTypes(q *plan.Query) []metadata.Type {
+	types := make([]metadata.Type, 0, len(q.Columns)+len(q.OrderBy))
+	for _, c := range q.Columns {
+		types = append(types, c.Type)
+	}
+	for _, o := range q.OrderBy {
+		types = append(types, o.Expr.Type())
+	}
+	return types
 }
 
 func (r *SQLRows) Values() []any { return r.values }

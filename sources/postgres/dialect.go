@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
@@ -87,7 +86,7 @@ func extract(field, a string) string {
 	return "CAST(EXTRACT(" + field + " FROM " + a + ") AS integer)"
 }
 
-func (dialect) Call(f plan.Func, a []string, types []metadata.Type, _ metadata.Type, _ *sqlgen.Builder) (string, error) {
+func (dialect) Call(f plan.Func, a []string, types []metadata.Type) (string, error) {
 	switch f {
 	case plan.FnContains:
 		return "(strpos(" + a[0] + ", " + a[1] + ") > 0)", nil
@@ -95,23 +94,10 @@ func (dialect) Call(f plan.Func, a []string, types []metadata.Type, _ metadata.T
 		return "starts_with(" + a[0] + ", " + a[1] + ")", nil
 	case plan.FnEndsWith:
 		return "(right(" + a[0] + ", length(" + a[1] + ")) = " + a[1] + ")", nil
-	case plan.FnLength:
-		return "length(" + a[0] + ")", nil
 	case plan.FnIndexOf:
 		return "(strpos(" + a[0] + ", " + a[1] + ") - 1)", nil
-	case plan.FnSubstring:
-		if len(a) == 3 {
-			return "substr(" + a[0] + ", (" + a[1] + ") + 1, " + a[2] + ")", nil
-		}
-		return "substr(" + a[0] + ", (" + a[1] + ") + 1)", nil
-	case plan.FnToLower:
-		return "lower(" + a[0] + ")", nil
-	case plan.FnToUpper:
-		return "upper(" + a[0] + ")", nil
 	case plan.FnTrim:
 		return "btrim(" + a[0] + ")", nil
-	case plan.FnConcat:
-		return "(" + a[0] + " || " + a[1] + ")", nil
 	case plan.FnYear:
 		return extract("YEAR", a[0]), nil
 	case plan.FnMonth:
@@ -132,20 +118,15 @@ func (dialect) Call(f plan.Func, a []string, types []metadata.Type, _ metadata.T
 		return "CAST(" + a[0] + " AS time)", nil
 	case plan.FnNow:
 		return "now()", nil
-	case plan.FnRound, plan.FnFloor, plan.FnCeiling:
-		if types[0].IsInteger() {
-			return a[0], nil
-		}
-		name := map[plan.Func]string{plan.FnRound: "round", plan.FnFloor: "floor", plan.FnCeiling: "ceil"}[f]
-		if f == plan.FnRound && types[0] != metadata.Decimal {
+	case plan.FnRound:
+		if types[0] == metadata.Double || types[0] == metadata.Single {
 			// round(double precision) rounds half to even; OData rounds half away from zero
 			return "CAST(round(" + a[0] + "::numeric) AS double precision)", nil
 		}
-		return name + "(" + a[0] + ")", nil
 	case plan.FnSearchMatch:
 		return "(" + a[0] + " ILIKE " + a[1] + ")", nil
 	}
-	return "", fmt.Errorf("postgres: function %s is not supported", f)
+	return "", sqlgen.ErrStandard
 }
 
 // Dialect returns the PostgreSQL dialect for a model whose properties are

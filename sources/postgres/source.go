@@ -138,13 +138,7 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 		cancel()
 		return nil, mapError(ctx, err)
 	}
-	types := make([]metadata.Type, 0, len(q.Columns)+len(q.OrderBy))
-	for _, c := range q.Columns {
-		types = append(types, c.Type)
-	}
-	for _, o := range q.OrderBy {
-		types = append(types, o.Expr.Type())
-	}
+	types := sources.ResultTypes(q)
 	return &pgRows{rows: rows, types: types, nVals: len(q.Columns), ctx: ctx, cancel: cancel}, nil
 }
 
@@ -186,13 +180,9 @@ func (r *pgRows) Next() bool {
 		r.err = err
 		return false
 	}
-	for i, v := range raw {
-		c, err := toEdm(v, r.types[i])
-		if err != nil {
-			r.err = fmt.Errorf("column %d: %w", i+1, err)
-			return false
-		}
-		raw[i] = c
+	if err := sources.ConvertRow(raw, r.types, toEdm); err != nil {
+		r.err = err
+		return false
 	}
 	r.values, r.sort = raw[:r.nVals], raw[r.nVals:]
 	return true

@@ -1,6 +1,7 @@
 package sqlgen
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -29,9 +30,9 @@ type Dialect interface {
 	// NullsOrder is the clause that puts nulls first in ascending order and
 	// last in descending order, as OData sorts; "" where that is the default.
 	NullsOrder(desc bool) string
-	// Call renders a function whose arguments are already rendered. pattern
-	// adds a parameter and returns its placeholder, for LIKE patterns.
-	Call(f plan.Func, args []string, types []metadata.Type, result metadata.Type, b *Builder) (string, error)
+	// Call renders a function whose arguments are already rendered, or
+	// returns ErrStandard to use the standard SQL spelling (StandardCall).
+	Call(f plan.Func, args []string, types []metadata.Type) (string, error)
 	// DivBy is exact division of a by b.
 	DivBy(a, b string) string
 	// Mod is the remainder of a by b.
@@ -253,7 +254,10 @@ func (b *Builder) expr(e plan.Expr) (string, error) {
 			}
 			types[i] = a.Type()
 		}
-		s, err := b.d.Call(v.Func, args, types, v.T, b)
+		s, err := b.d.Call(v.Func, args, types)
+		if errors.Is(err, ErrStandard) {
+			s, err = StandardCall(v.Func, args, types)
+		}
 		if err != nil {
 			return "", err
 		}
@@ -378,4 +382,35 @@ func (b *Builder) in(v *plan.In) (string, error) {
 		s = "COALESCE(" + s + ", " + b.d.Bool(false) + ")"
 	}
 	return s, nil
+}
+
+// ErrStandard tells the builder that a dialect spells a function the
+// standard way.
+var ErrStandard = errors.New("standard SQL function")
+
+// StandardCall renders the functions that PostgreSQL and SQLite spell the
+// same way. OData positions are 0-based, SQL's 1-based.
+func StandardCall(f plan.Func, a []string, types []metadata.Type) (string, error) {
+	switch f {
+	case plan.FnLength:
+		return "length(" + a[0] + ")", nil
+	case plan.FnSubstring:
+		if len(a) == 3 {
+			return "substr(" + a[0] + ", (" + a[1] + ") + 1, " + a[2] + ")", nil
+		}
+		return "substr(" + a[0] + ", (" + a[1] + ") + 1)", nil
+	case plan.FnToLower:
+		return "lower(" + a[0] + ")", nil
+	case plan.FnToUpper:
+		return "upper(" + a[0] + ")", nil
+	case plan.FnConcat:
+		return "(" + a[0] + " || " + a[1] + ")", nil
+	case plan.FnRound, plan.FnFloor, plan.FnCeiling:
+		if types[0].IsInteger() {
+			return a[0], nil // an integer is already whole
+		}
+		name := map[plan.Func]string{plan.FnRound: "round", plan.FnFloor: "floor", plan.FnCeiling: "ceil"}[f]
+		return name + "(" + a[0] + ")", nil
+	}
+	return "", fmt.Errorf("function %s has no SQL form", f)
 }

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -70,7 +69,7 @@ func (dialect) DivBy(a, b string) string { return "(CAST(" + a + " AS REAL) / " 
 
 func (dialect) Mod(a, b string, _ metadata.Type) string { return "(" + a + " % " + b + ")" }
 
-func (dialect) Call(f plan.Func, a []string, types []metadata.Type, _ metadata.Type, _ *sqlgen.Builder) (string, error) {
+func (dialect) Call(f plan.Func, a []string, types []metadata.Type) (string, error) {
 	switch f {
 	case plan.FnContains:
 		return "(instr(" + a[0] + ", " + a[1] + ") > 0)", nil
@@ -78,23 +77,10 @@ func (dialect) Call(f plan.Func, a []string, types []metadata.Type, _ metadata.T
 		return "(substr(" + a[0] + ", 1, length(" + a[1] + ")) = " + a[1] + ")", nil
 	case plan.FnEndsWith:
 		return "(length(" + a[1] + ") = 0 OR substr(" + a[0] + ", -length(" + a[1] + ")) = " + a[1] + ")", nil
-	case plan.FnLength:
-		return "length(" + a[0] + ")", nil
 	case plan.FnIndexOf:
 		return "(instr(" + a[0] + ", " + a[1] + ") - 1)", nil
-	case plan.FnSubstring:
-		if len(a) == 3 {
-			return "substr(" + a[0] + ", (" + a[1] + ") + 1, " + a[2] + ")", nil
-		}
-		return "substr(" + a[0] + ", (" + a[1] + ") + 1)", nil
-	case plan.FnToLower:
-		return "lower(" + a[0] + ")", nil
-	case plan.FnToUpper:
-		return "upper(" + a[0] + ")", nil
 	case plan.FnTrim:
 		return "trim(" + a[0] + ")", nil
-	case plan.FnConcat:
-		return "(" + a[0] + " || " + a[1] + ")", nil
 	case plan.FnYear:
 		return "CAST(strftime('%Y', " + a[0] + ") AS INTEGER)", nil
 	case plan.FnMonth:
@@ -115,26 +101,10 @@ func (dialect) Call(f plan.Func, a []string, types []metadata.Type, _ metadata.T
 		return "time(" + a[0] + ")", nil
 	case plan.FnNow:
 		return "strftime('%Y-%m-%d %H:%M:%f', 'now')", nil
-	case plan.FnRound:
-		if types[0].IsInteger() {
-			return a[0], nil
-		}
-		// SQLite rounds half away from zero, as OData does
-		return "round(" + a[0] + ")", nil
-	case plan.FnFloor:
-		if types[0].IsInteger() {
-			return a[0], nil
-		}
-		return "floor(" + a[0] + ")", nil
-	case plan.FnCeiling:
-		if types[0].IsInteger() {
-			return a[0], nil
-		}
-		return "ceiling(" + a[0] + ")", nil
 	case plan.FnSearchMatch:
 		return "(" + a[0] + " LIKE " + a[1] + " ESCAPE '\\')", nil
 	}
-	return "", fmt.Errorf("sqlite: function %s is not supported", f)
+	return "", sqlgen.ErrStandard
 }
 
 // Dialect returns the SQLite dialect, for SQL generation tests.

@@ -124,13 +124,7 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 		cancel()
 		return nil, mapError(ctx, err)
 	}
-	types := make([]metadata.Type, 0, len(q.Columns)+len(q.OrderBy))
-	for _, c := range q.Columns {
-		types = append(types, c.Type)
-	}
-	for _, o := range q.OrderBy {
-		types = append(types, o.Expr.Type())
-	}
+	types := sources.ResultTypes(q)
 	return &cancelRows{SQLRows: sources.NewSQLRows(rows, types, len(q.Columns)), cancel: cancel, ctx: ctx}, nil
 }
 
