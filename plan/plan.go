@@ -83,8 +83,8 @@ var allowed = map[Kind]map[string]bool{
 // Build binds a parsed request to the service model. method is the HTTP
 // method; only reads are planned here.
 func Build(svc *metadata.Service, req *uri.Request, method string) (*Plan, *odata.Error) {
-	p := &Plan{Format: req.Query.Format}
-	if err := p.bindPath(svc, req.Segments); err != nil {
+	p, err := Target(svc, req)
+	if err != nil {
 		return nil, err
 	}
 	if method != http.MethodGet && method != http.MethodHead {
@@ -103,6 +103,16 @@ func Build(svc *metadata.Service, req *uri.Request, method string) (*Plan, *odat
 		return p, nil
 	}
 	if err := p.bindOptions(q); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Target binds only the resource path: which set, key and property a
+// request addresses.
+func Target(svc *metadata.Service, req *uri.Request) (*Plan, *odata.Error) {
+	p := &Plan{Format: req.Query.Format}
+	if err := p.bindPath(svc, req.Segments); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -305,6 +315,10 @@ func (p *Plan) bindOptions(q *uri.Query) *odata.Error {
 		}
 	}
 	query.Columns = withKey(p.Select, typ.Key)
+	if p.Kind == KindEntity {
+		// a single entity reads every column: its ETag covers the whole row
+		query.Columns = typ.Properties
+	}
 	p.Query = query
 	if q.SkipToken != "" {
 		p.SkipToken = &SkipToken{Raw: q.SkipToken}

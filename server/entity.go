@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,26 +18,54 @@ import (
 var implicitTypes = map[metadata.Type]bool{metadata.String: true, metadata.Boolean: true,
 	metadata.Int32: true, metadata.Double: true}
 
-// entityWriter writes entities of one plan: the selected properties, and
-// the control information the negotiated metadata level asks for.
+// entityWriter writes entities of one set: the chosen properties, and the
+// control information the negotiated metadata level asks for.
 type entityWriter struct {
 	set    *metadata.EntitySet
-	props  []*metadata.Property // written, in order; values are the first len(props) of a row
+	props  []*metadata.Property // written, in order
+	pos    []int                // position of each written property in a row
 	keyPos []int                // positions of the key properties in a row
 	json   format.JSON
 	root   string
+	etags  bool // rows hold every property, so each entity gets @odata.etag
+}
+
+// newRowWriter writes entities whose rows hold columns, showing props.
+func newRowWriter(set *metadata.EntitySet, props, columns []*metadata.Property, j format.JSON, root string) *entityWriter {
+	w := &entityWriter{set: set, props: props, json: j, root: root}
+	index := make(map[*metadata.Property]int, len(columns))
+	for i, c := range columns {
+		index[c] = i
+	}
+	for _, p := range props {
+		w.pos = append(w.pos, index[p])
+	}
+	for _, k := range set.Type.Key {
+		w.keyPos = append(w.keyPos, index[k])
+	}
+	// an ETag covers every property in the type's order; only rows read
+	// that way can carry one
+	w.etags = len(columns) == len(set.Type.Properties)
+	for i := 0; w.etags && i < len(columns); i++ {
+		w.etags = columns[i] == set.Type.Properties[i]
+	}
+	return w
 }
 
 func newEntityWriter(r *request) *entityWriter {
-	w := &entityWriter{set: r.plan.Set, props: r.plan.Select, json: r.json, root: r.root}
-	for _, k := range r.plan.Set.Type.Key {
-		for i, c := range r.plan.Query.Columns {
-			if c == k {
-				w.keyPos = append(w.keyPos, i)
-			}
-		}
+	return newRowWriter(r.plan.Set, r.plan.Select, r.plan.Query.Columns, r.json, r.root)
+}
+
+// entityETag is a weak validator over every property of a row in the
+// type's order: the same row gives the same ETag on every replica.
+func entityETag(set *metadata.EntitySet, row []any) string {
+	var b []byte
+	for i, p := range set.Type.Properties {
+		b = format.AppendValue(b, row[i], p.Type, false)
+		b = append(b, 0)
 	}
-	return w
+	sum := sha256.Sum256(b)
+	return `W/"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 }
 
 // entityID is the canonical URL of an entity relative to the service root:
@@ -71,6 +101,11 @@ func (w *entityWriter) appendEntity(b []byte, values []any, extra func([]byte) [
 		}
 		first = false
 	}
+	if w.etags && w.json.Metadata != format.MetadataNone {
+		sep()
+		b = append(b, `"@odata.etag":`...)
+		b = format.AppendString(b, entityETag(w.set, values))
+	}
 	if w.json.Metadata == format.MetadataFull {
 		id := w.root + entityID(w.set, values, w.keyPos)
 		sep()
@@ -91,7 +126,7 @@ func (w *entityWriter) appendEntity(b []byte, values []any, extra func([]byte) [
 		sep()
 		b = format.AppendString(b, p.Name)
 		b = append(b, ':')
-		b = format.AppendValue(b, values[i], p.Type, w.json.IEEE754)
+		b = format.AppendValue(b, values[w.pos[i]], p.Type, w.json.IEEE754)
 	}
 	return append(b, '}')
 }
@@ -136,7 +171,7 @@ func (r *request) serveEntity() error {
 		b = append(b, `"@odata.context":`...)
 		return format.AppendString(b, r.contextURL("/$entity"))
 	})
-	return r.sendCached(r.json.ContentType(), b)
+	return r.sendWithETag(r.json.ContentType(), b, entityETag(r.plan.Set, values))
 }
 
 func (r *request) serveProperty() error {

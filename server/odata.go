@@ -91,13 +91,17 @@ func (r *request) serve() error {
 	if perr != nil {
 		return perr
 	}
-	method := r.c.Request.Method
-	p, berr := plan.Build(r.svc, req, method)
+	method, merr := writeMethod(r.c.Request)
+	if merr != nil {
+		return merr
+	}
+	if method != "" {
+		return r.serveWrite(method, req)
+	}
+	p, berr := plan.Build(r.svc, req, r.c.Request.Method)
 	if berr != nil {
-		if berr.Status == http.StatusMethodNotAllowed && isWrite(method) && len(req.Segments) > 0 && !strings.HasPrefix(req.Segments[0].Name, "$") {
-			if p2, err := plan.Build(r.svc, req, http.MethodGet); err == nil && (p2.Kind == plan.KindCollection || p2.Kind == plan.KindEntity || p2.Kind == plan.KindProperty) {
-				return odata.NotImplemented("creating, updating and deleting entities")
-			}
+		if berr.Status == http.StatusMethodNotAllowed {
+			r.c.Header("Allow", "GET, HEAD")
 		}
 		return berr
 	}
@@ -136,19 +140,15 @@ func (r *request) serve() error {
 	return odata.Internal(nil)
 }
 
-func isWrite(m string) bool {
-	switch m {
-	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, "MERGE":
-		return true
-	}
-	return false
-}
-
 // sendCached writes a small, fully built response with an ETag, answering
 // 304 when the client already holds it.
 func (r *request) sendCached(contentType string, body []byte) error {
 	sum := sha256.Sum256(body)
-	etag := `W/"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+	return r.sendWithETag(contentType, body, `W/"`+base64.RawURLEncoding.EncodeToString(sum[:12])+`"`)
+}
+
+// sendWithETag writes a small response under a given ETag.
+func (r *request) sendWithETag(contentType string, body []byte, etag string) error {
 	r.c.Header("ETag", etag)
 	r.c.Header("Server-Timing", r.timing.header())
 	if inm := r.c.GetHeader("If-None-Match"); inm != "" && etagMatches(inm, etag) {

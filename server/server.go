@@ -28,7 +28,9 @@ type Config struct {
 	// ResponseBudget ends a page early, with a nextLink, once its body
 	// passes this many bytes; Salesforce refuses responses over 8 MB.
 	ResponseBudget int
-	Logger         *slog.Logger
+	// MaxBodyBytes bounds request bodies, compressed or not (default 8 MB).
+	MaxBodyBytes int
+	Logger       *slog.Logger
 }
 
 // DefaultResponseBudget keeps pages under Salesforce's 8 MB cap with room
@@ -60,6 +62,9 @@ func New(cfg Config) *Server {
 	if cfg.ResponseBudget <= 0 {
 		cfg.ResponseBudget = DefaultResponseBudget
 	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
 	secret := cfg.SkipTokenSecret
 	if len(secret) == 0 {
 		secret = make([]byte, 32)
@@ -75,6 +80,9 @@ func New(cfg Config) *Server {
 	e.Use(s.recoverer, s.accessLog)
 	e.Any("/odata/:source", s.serveOData)
 	e.Any("/odata/:source/*path", s.serveOData)
+	// MERGE is the OData 2.0 update verb some clients still send
+	e.Handle("MERGE", "/odata/:source", s.serveOData)
+	e.Handle("MERGE", "/odata/:source/*path", s.serveOData)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/", s.index)

@@ -51,7 +51,8 @@ var errorScenarios = []errorScenario{
 	{"GET", "Customers(1)/$ref", 501, "NotImplemented", "", "$ref"},
 	{"POST", "$metadata", 405, "MethodNotAllowed", "", ""},
 	{"DELETE", "Customers/$count", 405, "MethodNotAllowed", "", ""},
-	{"POST", "Customers", 501, "NotImplemented", "", "creating, updating and deleting"},
+	{"POST", "$batch", 501, "NotImplemented", "", "$batch"},
+	{"PATCH", "$metadata", 405, "MethodNotAllowed", "", ""},
 }
 
 func TestErrors(t *testing.T) {

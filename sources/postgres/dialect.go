@@ -132,3 +132,16 @@ func (dialect) Call(f plan.Func, a []string, types []metadata.Type) (string, err
 // Dialect returns the PostgreSQL dialect for a model whose properties are
 // all read as they are, for SQL generation tests.
 func Dialect() sqlgen.Dialect { return dialect{} }
+
+// AssignValue casts a text-form value to the column's own type, so that a
+// json, enum or array column accepts it.
+func (d dialect) AssignValue(p *metadata.Property, placeholder string) string {
+	if d.textForm[p] {
+		return placeholder + "::" + p.DBType
+	}
+	return placeholder
+}
+
+func (dialect) DefaultValue(*metadata.Property) string { return "DEFAULT" }
+
+func (dialect) LockSuffix() string { return " FOR UPDATE" }

@@ -109,3 +109,13 @@ func (dialect) Call(f plan.Func, a []string, types []metadata.Type) (string, err
 
 // Dialect returns the SQLite dialect, for SQL generation tests.
 func Dialect() sqlgen.Dialect { return dialect{} }
+
+func (dialect) AssignValue(_ *metadata.Property, placeholder string) string { return placeholder }
+
+// DefaultValue: SQLite has no DEFAULT in UPDATE; a replaced property that
+// the body leaves out becomes null.
+func (dialect) DefaultValue(*metadata.Property) string { return "NULL" }
+
+// LockSuffix is empty: writes run in BEGIN IMMEDIATE transactions, which
+// hold the database's write lock from the start.
+func (dialect) LockSuffix() string { return "" }

@@ -52,7 +52,7 @@ func driverDSN(dsn string) string {
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	return path + sep + "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+	return path + sep + "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
 }
 
 // Open opens the file a sqlite: DSN names and introspects it.

@@ -121,6 +121,9 @@ SELECT i,
        CASE WHEN i % 6 = 0 THEN NULL ELSE (i % 50) / 10.0 END
 FROM generate_series(1, 500) AS i;
 
+-- rows above came with explicit ids; new ones continue after them
+SELECT setval(pg_get_serial_sequence('"Customers"', 'CustomerId'), (SELECT max("CustomerId") FROM "Customers"));
+
 INSERT INTO "Suppliers" SELECT i, 'Supplier ' || i FROM generate_series(1, 60) AS i;
 
 INSERT INTO "Orders"

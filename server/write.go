@@ -1,0 +1,272 @@
+package server
+
+import (
+	"compress/flate"
+	"compress/gzip"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/odata/format"
+	"github.com/odatagw/odatagw/odata/uri"
+	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// DefaultMaxBodyBytes bounds a request body, before and after
+// decompression: Salesforce sends at most 8 MB.
+const DefaultMaxBodyBytes = 8 << 20
+
+// writeMethod returns the verb a request means: POST may carry another in
+// X-HTTP-Method, which Salesforce (and clients behind proxies that allow
+// only GET and POST) use. "" means a read.
+func writeMethod(req *http.Request) (string, *odata.Error) {
+	m := strings.ToUpper(req.Method)
+	if tunnel := strings.TrimSpace(req.Header.Get("X-HTTP-Method")); tunnel != "" {
+		if m != http.MethodPost {
+			return "", odata.BadRequest(odata.CodeBadRequest, "X-HTTP-Method may only come with POST")
+		}
+		m = strings.ToUpper(tunnel)
+		switch m {
+		case http.MethodPatch, http.MethodPut, "MERGE", http.MethodDelete:
+		default:
+			return "", odata.BadRequest(odata.CodeBadRequest, "X-HTTP-Method %s is not one of PATCH, PUT, MERGE, DELETE", tunnel)
+		}
+	}
+	switch m {
+	case http.MethodPost, http.MethodPatch, http.MethodPut, "MERGE", http.MethodDelete:
+		return m, nil
+	}
+	return "", nil
+}
+
+// writeKind maps a verb and the addressed resource to the kind of write.
+func writeKind(method string, target *plan.Plan) (plan.WriteKind, *odata.Error) {
+	switch {
+	case method == http.MethodPost && target.Kind == plan.KindCollection:
+		return plan.WriteCreate, nil
+	case (method == http.MethodPatch || method == "MERGE") && target.Kind == plan.KindEntity:
+		return plan.WriteMerge, nil
+	case method == http.MethodPut && target.Kind == plan.KindEntity:
+		return plan.WriteReplace, nil
+	case method == http.MethodDelete && target.Kind == plan.KindEntity:
+		return plan.WriteDelete, nil
+	case method == http.MethodPut && target.Kind == plan.KindProperty:
+		return plan.WriteSetProperty, nil
+	case method == http.MethodDelete && target.Kind == plan.KindProperty:
+		return plan.WriteClearProperty, nil
+	case target.Kind == plan.KindPropertyValue && (method == http.MethodPut || method == http.MethodDelete):
+		return 0, odata.NotImplemented("writing a raw $value; write the property with {\"value\": ...}")
+	}
+	return 0, odata.MethodNotAllowed(method, target.Kind.String())
+}
+
+func allowFor(k plan.Kind, readOnly bool) string {
+	switch {
+	case readOnly || k == plan.KindServiceDocument || k == plan.KindMetadata || k == plan.KindCount || k == plan.KindPropertyValue:
+		return "GET, HEAD"
+	case k == plan.KindCollection:
+		return "GET, HEAD, POST"
+	}
+	return "GET, HEAD, PATCH, PUT, MERGE, DELETE"
+}
+
+// readBody reads a JSON body, decompressing gzip or deflate, and stops at
+// the limit whether the bytes arrive compressed or not.
+func (r *request) readBody() ([]byte, error) {
+	req := r.c.Request
+	if ct := req.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return nil, &odata.Error{Status: http.StatusUnsupportedMediaType, Code: odata.CodeUnsupportedMedia,
+				Message: "the body must be application/json, not " + ct}
+		}
+	}
+	limit := int64(r.srv.cfg.MaxBodyBytes)
+	tooLarge := &odata.Error{Status: http.StatusRequestEntityTooLarge, Code: odata.CodeBodyTooLarge,
+		Message: "the request body is larger than " + strconv.FormatInt(limit, 10) + " bytes"}
+	if req.ContentLength > limit {
+		return nil, tooLarge
+	}
+	var body io.Reader = io.LimitReader(req.Body, limit+1)
+	switch enc := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		gz, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, odata.BadRequest(odata.CodeBadRequest, "the body is not valid gzip: %v", err)
+		}
+		body = io.LimitReader(gz, limit+1) // bounds a decompression bomb too
+	case "deflate":
+		body = io.LimitReader(flate.NewReader(body), limit+1)
+	default:
+		return nil, &odata.Error{Status: http.StatusUnsupportedMediaType, Code: odata.CodeUnsupportedMedia,
+			Message: "Content-Encoding " + enc + " is not supported; use gzip"}
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return nil, odata.BadRequest(odata.CodeBadRequest, "the body could not be read: %v", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, tooLarge
+	}
+	return b, nil
+}
+
+// serveWrite runs a create, update or delete through the source's Writer.
+func (r *request) serveWrite(method string, req *uri.Request) error {
+	target, err := plan.Target(r.svc, req)
+	if err != nil {
+		return err
+	}
+	if target.Set == nil || target.Kind == plan.KindCount {
+		r.c.Header("Allow", allowFor(target.Kind, true))
+		return odata.MethodNotAllowed(method, target.Kind.String())
+	}
+	kind, kerr := writeKind(method, target)
+	if kerr != nil {
+		r.c.Header("Allow", allowFor(target.Kind, target.Set.ReadOnly))
+		return kerr
+	}
+	set := target.Set
+	writer, ok := r.src.(sources.Writer)
+	if set.ReadOnly || !ok {
+		r.c.Header("Allow", "GET, HEAD")
+		why := "marked read-only"
+		if set.IsView {
+			why = "a view"
+		}
+		e := odata.MethodNotAllowed(method, set.Name)
+		e.Code, e.Message = odata.CodeReadOnly, set.Name+" is read-only ("+why+"); it cannot be changed through this service"
+		return e
+	}
+	var body []byte
+	if kind != plan.WriteDelete && kind != plan.WriteClearProperty {
+		b, rerr := r.readBody()
+		if rerr != nil {
+			return rerr
+		}
+		body = b
+	}
+	w, berr := plan.BuildWrite(r.svc, req, kind, body)
+	if berr != nil {
+		return berr
+	}
+	r.timing.mark("plan")
+	ctx := r.c.Request.Context()
+	if err := r.slots.acquire(ctx, 1); err != nil {
+		return err
+	}
+	defer r.slots.release(1)
+	check := r.precondition(w)
+	r.prefs = odata.ParsePrefer(r.c.Request.Header.Values("Prefer"))
+	switch kind {
+	case plan.WriteCreate:
+		row, err := writer.Insert(ctx, set, w.Assign)
+		r.timing.mark("db")
+		if err != nil {
+			var oe *odata.Error
+			if r.c.GetHeader("If-None-Match") == "*" && errors.As(err, &oe) && oe.Status == http.StatusConflict {
+				return &odata.Error{Status: http.StatusPreconditionFailed, Code: odata.CodePrecondition,
+					Message: "an entity with this key already exists (If-None-Match: *)", Cause: err}
+			}
+			return err
+		}
+		return r.respondWritten(set, row, http.StatusCreated)
+	case plan.WriteDelete:
+		err := writer.Delete(ctx, set, w.Key, check)
+		r.timing.mark("db")
+		if err != nil {
+			return r.notFound(set, w.Key, err)
+		}
+		r.c.Header("Server-Timing", r.timing.header())
+		r.c.Status(http.StatusNoContent)
+		return nil
+	}
+	row, uerr := writer.Update(ctx, set, w.Key, w.Assign, check)
+	r.timing.mark("db")
+	if uerr != nil {
+		return r.notFound(set, w.Key, uerr)
+	}
+	return r.respondWritten(set, row, http.StatusOK)
+}
+
+func (r *request) notFound(set *metadata.EntitySet, key []plan.KeyValue, err error) error {
+	if !errors.Is(err, sources.ErrNotFound) {
+		return err
+	}
+	names := make([]string, len(key))
+	vals := make([]string, len(key))
+	for i, kv := range key {
+		names[i], vals[i] = kv.Prop.Name, plan.FormatLiteral(kv.Value, kv.Prop.Type)
+	}
+	return odata.NotFound(odata.CodeEntityNotFound, "%s has no entity with key %s", set.Name, metadata.KeyString(names, vals))
+}
+
+// precondition builds the check a source runs on the locked current row:
+// If-Match against its ETag, and keys or computed values the body repeats
+// against their current values.
+func (r *request) precondition(w *plan.Write) func([]any) error {
+	ifMatch := r.c.GetHeader("If-Match")
+	props := w.Set.Type.Properties
+	return func(current []any) error {
+		if ifMatch != "" && !etagMatches(ifMatch, entityETag(w.Set, current)) {
+			return &odata.Error{Status: http.StatusPreconditionFailed, Code: odata.CodePrecondition,
+				Message: "the entity changed since it was read (If-Match does not match its ETag); read it again and retry"}
+		}
+		for _, u := range w.Unchanged {
+			for i, p := range props {
+				if p == u.Prop && !plan.SameValue(current[i], u.Value) {
+					e := odata.BadRequest(odata.CodeInvalidValue, "%s is computed by the database and cannot be changed", p.Name)
+					e.Target = p.Name
+					return e
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// respondWritten answers a create (201) or update (204, or 200 with the
+// entity when the client prefers a representation).
+func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int) error {
+	j, err := format.Negotiate(r.c.Query("$format"), r.c.GetHeader("Accept"))
+	if err != nil {
+		j = format.JSON{}
+	}
+	w := newRowWriter(set, set.Type.Properties, set.Type.Properties, j, r.root)
+	id := r.root + entityID(set, row, w.keyPos)
+	h := r.c.Writer.Header()
+	h.Set("ETag", entityETag(set, row))
+	h.Set("Server-Timing", r.timing.header())
+	if status == http.StatusCreated {
+		h.Set("Location", id)
+		h.Set("OData-EntityId", id)
+	}
+	wantBody := (status == http.StatusCreated && !r.prefs.ReturnMinimal) || (status == http.StatusOK && r.prefs.ReturnFull)
+	if r.prefs.ReturnMinimal || r.prefs.ReturnFull {
+		pref := "return=minimal"
+		if r.prefs.ReturnFull {
+			pref = "return=representation"
+		}
+		h.Set("Preference-Applied", pref)
+	}
+	if !wantBody {
+		r.c.Status(http.StatusNoContent)
+		return nil
+	}
+	b := w.appendEntity(nil, row, func(b []byte) []byte {
+		if j.Metadata == format.MetadataNone {
+			return b
+		}
+		b = append(b, `"@odata.context":`...)
+		return format.AppendString(b, r.root+"$metadata#"+set.Name+"/$entity")
+	})
+	r.c.Data(status, j.ContentType(), b)
+	return nil
+}

@@ -1,0 +1,208 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/sources"
+	"github.com/odatagw/odatagw/sources/sqlgen"
+)
+
+var _ sources.Writer = (*Source)(nil)
+
+func rowTypes(set *metadata.EntitySet) []metadata.Type {
+	types := make([]metadata.Type, len(set.Type.Properties))
+	for i, p := range set.Type.Properties {
+		types[i] = p.Type
+	}
+	return types
+}
+
+// queryRow runs a statement that returns at most one row of every property.
+func queryRow(ctx context.Context, tx pgx.Tx, set *metadata.EntitySet, sql string, args []any) ([]any, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, sources.ErrNotFound
+	}
+	raw, err := rows.Values()
+	if err != nil {
+		return nil, err
+	}
+	if err := sources.ConvertRow(raw, rowTypes(set), toEdm); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return raw, rows.Err()
+}
+
+// inTx runs fn in one transaction, again when PostgreSQL reports a
+// serialization failure or deadlock, a bounded number of times.
+func (s *Source) inTx(ctx context.Context, set *metadata.EntitySet, fn func(tx pgx.Tx) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
+	defer cancel()
+	var err error
+	for attempt := 1; attempt <= sources.MaxWriteAttempts; attempt++ {
+		err = pgx.BeginFunc(ctx, s.pool, fn)
+		if !retryable(err) {
+			break
+		}
+		time.Sleep(time.Duration(attempt*attempt)*10*time.Millisecond + time.Duration(rand.IntN(10))*time.Millisecond)
+	}
+	if err == nil {
+		return nil
+	}
+	var oe *odata.Error
+	if errors.As(err, &oe) || errors.Is(err, sources.ErrNotFound) {
+		return err
+	}
+	if retryable(err) {
+		return &odata.Error{Status: 503, Code: odata.CodeUnavailable, Cause: err,
+			Message: "the change collided with other changes to the same rows too often; try again"}
+	}
+	return s.mapWriteError(ctx, err, set)
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+func (s *Source) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
+	sql, args := sqlgen.Insert(s.dialect, set, values)
+	var row []any
+	err := s.inTx(ctx, set, func(tx pgx.Tx) error {
+		var err error
+		row, err = queryRow(ctx, tx, set, sql, args)
+		return err
+	})
+	return row, err
+}
+
+func (s *Source) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
+	lock, largs := sqlgen.LockRow(s.dialect, set, key)
+	var row []any
+	err := s.inTx(ctx, set, func(tx pgx.Tx) error {
+		current, err := queryRow(ctx, tx, set, lock, largs)
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(current); err != nil {
+				return err
+			}
+		}
+		if len(values) == 0 {
+			row = current
+			return nil
+		}
+		sql, args := sqlgen.Update(s.dialect, set, key, values)
+		row, err = queryRow(ctx, tx, set, sql, args)
+		return err
+	})
+	return row, err
+}
+
+func (s *Source) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
+	lock, largs := sqlgen.LockRow(s.dialect, set, key)
+	sql, args := sqlgen.Delete(s.dialect, set, key)
+	return s.inTx(ctx, set, func(tx pgx.Tx) error {
+		current, err := queryRow(ctx, tx, set, lock, largs)
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(current); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, sql, args...)
+		return err
+	})
+}
+
+// detailColumns reads the column list of a constraint violation's detail:
+// Key (a, b)=(1, 2) already exists.
+var detailColumns = regexp.MustCompile(`^Key \((.+?)\)=`)
+
+// propertiesOf maps database column names to the set's property names.
+func propertiesOf(set *metadata.EntitySet, cols []string) []string {
+	var out []string
+	for _, c := range cols {
+		c = strings.Trim(strings.TrimSpace(c), `"`)
+		name := c
+		for _, p := range set.Type.Properties {
+			if p.Column == c {
+				name = p.Name
+			}
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// mapWriteError turns a failed write into a message that says what to
+// change: which property, which constraint. SQL stays in the log.
+func (s *Source) mapWriteError(ctx context.Context, err error, set *metadata.EntitySet) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return mapError(ctx, err)
+	}
+	var props []string
+	if m := detailColumns.FindStringSubmatch(pgErr.Detail); m != nil {
+		props = propertiesOf(set, strings.Split(m[1], ","))
+	}
+	if pgErr.ColumnName != "" {
+		props = propertiesOf(set, []string{pgErr.ColumnName})
+	}
+	target := ""
+	if len(props) > 0 {
+		target = props[0]
+	}
+	e := func(status int, code, format string, args ...any) error {
+		return &odata.Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...), Target: target, Cause: err}
+	}
+	switch pgErr.Code {
+	case "23505":
+		return e(409, odata.CodeConflict, "%s already has an entity with the same %s (unique constraint %s); choose another value",
+			set.Name, strings.Join(props, ", "), pgErr.ConstraintName)
+	case "23503":
+		if strings.Contains(pgErr.Detail, "still referenced") {
+			return e(409, odata.CodeConflict, "this %s entity is still referenced from %s (foreign key %s); remove or change those first",
+				set.Name, pgErr.TableName, pgErr.ConstraintName)
+		}
+		return e(409, odata.CodeConflict, "%s does not name an existing row (foreign key %s); use a value that exists",
+			strings.Join(props, ", "), pgErr.ConstraintName)
+	case "23502":
+		return e(400, odata.CodeInvalidValue, "%s cannot be empty", target)
+	case "23514":
+		return e(400, odata.CodeInvalidValue, "the values break the rule %s of %s; check them", pgErr.ConstraintName, set.Name)
+	case "23P01":
+		return e(409, odata.CodeConflict, "the values overlap another %s entity (exclusion constraint %s)", set.Name, pgErr.ConstraintName)
+	case "42501":
+		return e(403, odata.CodeForbidden, "the gateway's database user may not change %s", set.Name)
+	case "25006":
+		return e(403, odata.CodeForbidden, "the database is read-only")
+	}
+	if strings.HasPrefix(pgErr.Code, "22") {
+		return e(400, odata.CodeInvalidValue, "a value does not fit the database: %s", pgErr.Message)
+	}
+	return mapError(ctx, err)
+}

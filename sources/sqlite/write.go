@@ -1,0 +1,206 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	sqlitedriver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/sources"
+	"github.com/odatagw/odatagw/sources/convert"
+	"github.com/odatagw/odatagw/sources/sqlgen"
+)
+
+var _ sources.Writer = (*Source)(nil)
+
+func rowTypes(set *metadata.EntitySet) []metadata.Type {
+	types := make([]metadata.Type, len(set.Type.Properties))
+	for i, p := range set.Type.Properties {
+		types[i] = p.Type
+	}
+	return types
+}
+
+func queryRow(ctx context.Context, tx *sql.Tx, set *metadata.EntitySet, text string, args []any) ([]any, error) {
+	rows, err := tx.QueryContext(ctx, text, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, sources.ErrNotFound
+	}
+	n := len(set.Type.Properties)
+	raw := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range raw {
+		ptrs[i] = &raw[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	if err := sources.ConvertRow(raw, rowTypes(set), convert.To); err != nil {
+		return nil, err
+	}
+	return raw, rows.Close()
+}
+
+// inTx runs fn in one IMMEDIATE transaction, again while the database is
+// busy, a bounded number of times.
+func (s *Source) inTx(ctx context.Context, set *metadata.EntitySet, fn func(tx *sql.Tx) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
+	defer cancel()
+	var err error
+	for attempt := 1; attempt <= sources.MaxWriteAttempts; attempt++ {
+		err = func() error {
+			tx, err := s.db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if err := fn(tx); err != nil {
+				return err
+			}
+			return tx.Commit()
+		}()
+		if !busy(err) {
+			break
+		}
+		time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
+	}
+	if err == nil {
+		return nil
+	}
+	var oe *odata.Error
+	if errors.As(err, &oe) || errors.Is(err, sources.ErrNotFound) {
+		return err
+	}
+	if busy(err) {
+		return &odata.Error{Status: 503, Code: odata.CodeUnavailable, Cause: err,
+			Message: "the database is busy with other changes; try again"}
+	}
+	return mapWriteError(ctx, err, set)
+}
+
+func sqliteCode(err error) int {
+	var se *sqlitedriver.Error
+	if errors.As(err, &se) {
+		return se.Code()
+	}
+	return 0
+}
+
+func busy(err error) bool {
+	c := sqliteCode(err) & 0xff
+	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+}
+
+func (s *Source) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
+	text, args := sqlgen.Insert(dialect{}, set, values)
+	var row []any
+	err := s.inTx(ctx, set, func(tx *sql.Tx) error {
+		var err error
+		row, err = queryRow(ctx, tx, set, text, args)
+		return err
+	})
+	return row, err
+}
+
+func (s *Source) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
+	lock, largs := sqlgen.LockRow(dialect{}, set, key)
+	var row []any
+	err := s.inTx(ctx, set, func(tx *sql.Tx) error {
+		current, err := queryRow(ctx, tx, set, lock, largs)
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(current); err != nil {
+				return err
+			}
+		}
+		if len(values) == 0 {
+			row = current
+			return nil
+		}
+		text, args := sqlgen.Update(dialect{}, set, key, values)
+		row, err = queryRow(ctx, tx, set, text, args)
+		return err
+	})
+	return row, err
+}
+
+func (s *Source) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
+	lock, largs := sqlgen.LockRow(dialect{}, set, key)
+	text, args := sqlgen.Delete(dialect{}, set, key)
+	return s.inTx(ctx, set, func(tx *sql.Tx) error {
+		current, err := queryRow(ctx, tx, set, lock, largs)
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(current); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, text, args...)
+		return err
+	})
+}
+
+// constraintColumns reads "UNIQUE constraint failed: T.a, T.b".
+var constraintColumns = regexp.MustCompile(`constraint failed: ([^()]+)`)
+
+func mapWriteError(ctx context.Context, err error, set *metadata.EntitySet) error {
+	code := sqliteCode(err)
+	var props []string
+	if m := constraintColumns.FindStringSubmatch(err.Error()); m != nil {
+		for _, part := range strings.Split(m[1], ",") {
+			col := strings.TrimSpace(part)
+			if i := strings.LastIndex(col, "."); i >= 0 {
+				col = col[i+1:]
+			}
+			name := col
+			for _, p := range set.Type.Properties {
+				if p.Column == col {
+					name = p.Name
+				}
+			}
+			props = append(props, strings.TrimSpace(name))
+		}
+	}
+	target := ""
+	if len(props) > 0 {
+		target = props[0]
+	}
+	e := func(status int, c, format string, args ...any) error {
+		return &odata.Error{Status: status, Code: c, Message: fmt.Sprintf(format, args...), Target: target, Cause: err}
+	}
+	switch code {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return e(409, odata.CodeConflict, "%s already has an entity with the same %s; choose another value", set.Name, strings.Join(props, ", "))
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		target = ""
+		return e(409, odata.CodeConflict, "the change breaks a reference between %s and another table (foreign key); a referenced row must exist, and a referenced row cannot be removed", set.Name)
+	case sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+		return e(400, odata.CodeInvalidValue, "%s cannot be empty", target)
+	case sqlite3.SQLITE_CONSTRAINT_CHECK:
+		target = ""
+		return e(400, odata.CodeInvalidValue, "the values break a rule of %s (%s); check them", set.Name, strings.Join(props, ", "))
+	case sqlite3.SQLITE_READONLY:
+		return e(403, odata.CodeForbidden, "the database file is read-only")
+	}
+	return mapError(ctx, err)
+}

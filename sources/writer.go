@@ -1,0 +1,29 @@
+package sources
+
+import (
+	"context"
+	"errors"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/plan"
+)
+
+// Writer is implemented by sources that can change data. Each call is one
+// transaction: it happens completely or not at all. Rows go in and out as
+// one value per property of the set's entity type, in the type's order.
+type Writer interface {
+	// Insert adds a row and returns it as stored, computed columns filled.
+	Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error)
+	// Update locks the row with that key, passes it to check (which may
+	// refuse the change), applies values and returns the row as stored.
+	Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func(current []any) error) ([]any, error)
+	// Delete locks the row, passes it to check, and removes it.
+	Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func(current []any) error) error
+}
+
+// ErrNotFound is returned by Update and Delete when no row has the key.
+var ErrNotFound = errors.New("no row has that key")
+
+// MaxWriteAttempts bounds how often a write that lost a serialization
+// conflict or deadlock is tried again before the client gets 503.
+const MaxWriteAttempts = 4
