@@ -21,12 +21,12 @@ import (
 type WriteKind int
 
 const (
-	WriteCreate         WriteKind = iota // POST Set
-	WriteMerge                           // PATCH or MERGE Set(key): the given properties change
-	WriteReplace                         // PUT Set(key): absent properties return to their default
-	WriteDelete                          // DELETE Set(key)
-	WriteSetProperty                     // PUT Set(key)/Prop
-	WriteClearProperty                   // DELETE Set(key)/Prop
+	WriteCreate        WriteKind = iota // POST Set
+	WriteMerge                          // PATCH or MERGE Set(key): the given properties change
+	WriteReplace                        // PUT Set(key): absent properties return to their default
+	WriteDelete                         // DELETE Set(key)
+	WriteSetProperty                    // PUT Set(key)/Prop
+	WriteClearProperty                  // DELETE Set(key)/Prop
 )
 
 var writeNames = [...]string{"create", "update", "replace", "delete", "set property", "clear property"}

@@ -37,6 +37,7 @@ if [ "$fuzztime" != "0" ]; then
   go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "$fuzztime" ./odata/uri/
   go test -run '^$' -fuzz '^FuzzFilter$' -fuzztime "$fuzztime" ./odata/uri/
   go test -run '^$' -fuzz '^FuzzFilterToSQL$' -fuzztime "$fuzztime" ./sources/sqlgen/
+  go test -run '^$' -fuzz '^FuzzWriteBody$' -fuzztime "$fuzztime" ./plan/
 fi
 say ""
 say "== all suites passed"
