@@ -47,7 +47,8 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
-	srv := server.New(server.Config{PublicURL: s.PublicURL, SkipTokenSecret: []byte(s.SkipTokenSecret), Logger: s.Logger})
+	srv := server.New(server.Config{PublicURL: s.PublicURL, SkipTokenSecret: []byte(s.SkipTokenSecret),
+		MaxBodyBytes: s.Defaults.MaxBodyBytes, Logger: s.Logger})
 	g := &Gateway{Server: srv, settings: s}
 	if len(s.Sources) == 0 {
 		opts := sources.Options{Name: "demo", PageSize: s.Defaults.PageSize, StatementTimeout: s.Defaults.StatementTimeout, Logger: s.Logger}

@@ -35,6 +35,7 @@ type serveCmd struct {
 	PublicURL        string        `env:"ODATAGW_PUBLIC_URL" placeholder:"URL" help:"URL clients reach the gateway at, e.g. https://odata.example.com, used in @odata.context and nextLinks (default: taken from each request)."`
 	PageSize         int           `env:"ODATAGW_PAGE_SIZE" placeholder:"N" help:"Server-driven page size for every source (default 1000, at most 2000)."`
 	StatementTimeout time.Duration `env:"ODATAGW_STATEMENT_TIMEOUT" placeholder:"DURATION" help:"Longest a database query may run before the request answers 504 (default 60s; Salesforce gives up at 120s)."`
+	MaxBodyBytes     int           `env:"ODATAGW_MAX_BODY_BYTES" placeholder:"N" help:"Largest request body accepted, before and after gzip decompression; larger ones get 413 (default 8388608, Salesforce's 8 MB)."`
 	SkiptokenSecret  string        `env:"ODATAGW_SKIPTOKEN_SECRET" placeholder:"SECRET" help:"Secret that signs paging tokens; give every replica the same one (default: random at start, so nextLinks end with a restart)."`
 	LogLevel         string        `env:"ODATAGW_LOG_LEVEL" enum:"debug,info,warn,error," default:"" placeholder:"LEVEL" help:"debug, info, warn or error (default info; debug logs every request)."`
 	LogFormat        string        `env:"ODATAGW_LOG_FORMAT" enum:"text,json," default:"" placeholder:"FORMAT" help:"text or json (default text)."`
@@ -127,6 +128,9 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 	}
 	if s.StatementTimeout != 0 {
 		set.Defaults.StatementTimeout = s.StatementTimeout
+	}
+	if s.MaxBodyBytes != 0 {
+		set.Defaults.MaxBodyBytes = s.MaxBodyBytes
 	}
 	for name, src := range file.Sources {
 		set.Sources[name] = src

@@ -24,6 +24,7 @@ type File struct {
 	LogFormat        string            `yaml:"log_format"`
 	PageSize         int               `yaml:"page_size"`
 	StatementTimeout time.Duration     `yaml:"statement_timeout"`
+	MaxBodyBytes     int               `yaml:"max_body_bytes"`
 	Sources          map[string]Source `yaml:"sources"`
 }
 

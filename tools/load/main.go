@@ -9,6 +9,10 @@
 //	go run ./tools/load -url 'http://127.0.0.1:8080/odata/demo/Customers?$select=CustomerId,Name&$count=true&$top=26' -c 16 -d 10s
 //	go run ./tools/load -url 'http://127.0.0.1:8080/odata/erp/events({rand:1-200000})' -c 16 -d 10s
 //	go run ./tools/load -follow -pid 1234 -url 'http://127.0.0.1:8080/odata/erp/events?$select=id,kind'
+//	go run ./tools/load -X POST -body '{"id":{seq},"kind":"x","amount":1,"at":"2024-01-01T00:00:00Z"}' -url 'http://127.0.0.1:8080/odata/erp/events'
+//
+// {rand:A-B} in the URL or body becomes a random integer in [A,B]; {seq}
+// in the body a number unique to the run.
 package main
 
 import (
@@ -26,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,6 +48,8 @@ func main() {
 	follow := flag.Bool("follow", false, "follow @odata.nextLink from -url to the end, once, and report pages and memory")
 	pid := flag.Int("pid", 0, "with -follow: the gateway's process id, to sample its resident memory")
 	header := flag.String("H", "", "extra header, Name: value")
+	method := flag.String("X", http.MethodGet, "request method")
+	body := flag.String("body", "", "request body (JSON); {seq} and {rand:A-B} are replaced per request")
 	flag.Parse()
 	if err := checkLoopback(*target); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -59,7 +66,7 @@ func main() {
 		followLinks(client, *target, *header, *pid)
 		return
 	}
-	repeat(client, *target, *header, *conc, *dur, *n)
+	repeat(client, request{method: *method, url: *target, header: *header, body: *body}, *conc, *dur, *n)
 }
 
 // checkLoopback refuses any target that is not this machine.
@@ -83,6 +90,9 @@ func checkLoopback(raw string) error {
 var randPattern = regexp.MustCompile(`\{rand:(\d+)-(\d+)\}`)
 
 func expand(u string, r *rand.Rand) string {
+	if r == nil {
+		return u
+	}
 	return randPattern.ReplaceAllStringFunc(u, func(m string) string {
 		p := randPattern.FindStringSubmatch(m)
 		lo, _ := strconv.Atoi(p[1])
@@ -91,15 +101,34 @@ func expand(u string, r *rand.Rand) string {
 	})
 }
 
-func newRequest(u, header string) *http.Request {
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	if name, value, ok := strings.Cut(header, ":"); ok {
+// request is what each repetition sends.
+type request struct {
+	method, url, header, body string
+}
+
+var seq atomic.Int64
+
+func (rq request) build(r *rand.Rand) *http.Request {
+	var body io.Reader
+	if rq.body != "" {
+		b := strings.ReplaceAll(rq.body, "{seq}", strconv.FormatInt(1_000_000+seq.Add(1), 10))
+		body = strings.NewReader(expand(b, r))
+	}
+	req, _ := http.NewRequest(rq.method, expand(rq.url, r), body)
+	if rq.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if name, value, ok := strings.Cut(rq.header, ":"); ok {
 		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
 	return req
 }
 
-func repeat(client *http.Client, target, header string, conc int, dur time.Duration, limit int) {
+func newRequest(u, header string) *http.Request {
+	return request{method: http.MethodGet, url: u, header: header}.build(nil)
+}
+
+func repeat(client *http.Client, rq request, conc int, dur time.Duration, limit int) {
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
@@ -124,13 +153,13 @@ func repeat(client *http.Client, target, header string, conc int, dur time.Durat
 				sent++
 				mu.Unlock()
 				t0 := time.Now()
-				res, err := client.Do(newRequest(expand(target, r), header))
+				res, err := client.Do(rq.build(r))
 				var nb int64
 				ok := err == nil
 				if err == nil {
 					nb, _ = io.Copy(io.Discard, res.Body)
 					res.Body.Close()
-					ok = res.StatusCode == 200
+					ok = res.StatusCode >= 200 && res.StatusCode < 300
 				}
 				d := time.Since(t0)
 				mu.Lock()
@@ -152,7 +181,7 @@ func repeat(client *http.Client, target, header string, conc int, dur time.Durat
 		}
 		return latencies[min(len(latencies)-1, int(p*float64(len(latencies))))]
 	}
-	fmt.Printf("url          %s\n", target)
+	fmt.Printf("request      %s %s\n", rq.method, rq.url)
 	fmt.Printf("clients      %d for %v\n", conc, elapsed.Round(time.Millisecond))
 	fmt.Printf("requests     %d (%d failed)\n", len(latencies), errors)
 	fmt.Printf("throughput   %.0f req/s, %.1f MB/s\n", float64(len(latencies))/elapsed.Seconds(), float64(bytes)/elapsed.Seconds()/1e6)
