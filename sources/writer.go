@@ -27,3 +27,11 @@ var ErrNotFound = errors.New("no row has that key")
 // MaxWriteAttempts bounds how often a write that lost a serialization
 // conflict or deadlock is tried again before the client gets 503.
 const MaxWriteAttempts = 4
+
+// Transactor is implemented by writers that can put several writes in one
+// transaction: fn's writes all happen, or none does. A source retries the
+// whole of fn after a serialization failure or deadlock, so fn must only
+// collect its results, not act on them, until Atomically returns.
+type Transactor interface {
+	Atomically(ctx context.Context, fn func(w Writer) error) error
+}

@@ -55,7 +55,7 @@ func queryRow(ctx context.Context, tx pgx.Tx, set *metadata.EntitySet, sql strin
 
 // inTx runs fn in one transaction, again when PostgreSQL reports a
 // serialization failure or deadlock, a bounded number of times.
-func (s *Source) inTx(ctx context.Context, set *metadata.EntitySet, fn func(tx pgx.Tx) error) error {
+func (s *Source) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	var err error
@@ -77,7 +77,7 @@ func (s *Source) inTx(ctx context.Context, set *metadata.EntitySet, fn func(tx p
 		return &odata.Error{Status: 503, Code: odata.CodeUnavailable, Cause: err,
 			Message: "the change collided with other changes to the same rows too often; try again"}
 	}
-	return s.mapWriteError(ctx, err, set)
+	return mapError(ctx, err)
 }
 
 func retryable(err error) bool {
@@ -85,57 +85,98 @@ func retryable(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
+// txWriter writes inside one open transaction.
+type txWriter struct {
+	s  *Source
+	tx pgx.Tx
+}
+
+var (
+	_ sources.Writer     = txWriter{}
+	_ sources.Transactor = (*Source)(nil)
+)
+
+// Atomically runs every write of fn in one transaction.
+func (s *Source) Atomically(ctx context.Context, fn func(sources.Writer) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(txWriter{s, tx}) })
+}
+
 func (s *Source) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
-	sql, args := sqlgen.Insert(s.dialect, set, values)
 	var row []any
-	err := s.inTx(ctx, set, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		row, err = queryRow(ctx, tx, set, sql, args)
+		row, err = txWriter{s, tx}.Insert(ctx, set, values)
 		return err
 	})
 	return row, err
 }
 
 func (s *Source) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
-	lock, largs := sqlgen.LockRow(s.dialect, set, key)
 	var row []any
-	err := s.inTx(ctx, set, func(tx pgx.Tx) error {
-		current, err := queryRow(ctx, tx, set, lock, largs)
-		if err != nil {
-			return err
-		}
-		if check != nil {
-			if err := check(current); err != nil {
-				return err
-			}
-		}
-		if len(values) == 0 {
-			row = current
-			return nil
-		}
-		sql, args := sqlgen.Update(s.dialect, set, key, values)
-		row, err = queryRow(ctx, tx, set, sql, args)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		row, err = txWriter{s, tx}.Update(ctx, set, key, values, check)
 		return err
 	})
 	return row, err
 }
 
 func (s *Source) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
-	lock, largs := sqlgen.LockRow(s.dialect, set, key)
-	sql, args := sqlgen.Delete(s.dialect, set, key)
-	return s.inTx(ctx, set, func(tx pgx.Tx) error {
-		current, err := queryRow(ctx, tx, set, lock, largs)
-		if err != nil {
+	return s.inTx(ctx, func(tx pgx.Tx) error { return txWriter{s, tx}.Delete(ctx, set, key, check) })
+}
+
+// Errors inside a transaction are mapped at once, naming the set, so that
+// a change set of several sets reports the right one; inTx passes mapped
+// errors through and retries only raw serialization failures.
+
+func (w txWriter) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
+	sql, args := sqlgen.Insert(w.s.dialect, set, values)
+	row, err := queryRow(ctx, w.tx, set, sql, args)
+	return row, w.s.mapInTx(ctx, err, set)
+}
+
+func (w txWriter) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
+	lock, largs := sqlgen.LockRow(w.s.dialect, set, key)
+	current, err := queryRow(ctx, w.tx, set, lock, largs)
+	if err != nil {
+		return nil, w.s.mapInTx(ctx, err, set)
+	}
+	if check != nil {
+		if err := check(current); err != nil {
+			return nil, err
+		}
+	}
+	if len(values) == 0 {
+		return current, nil
+	}
+	sql, args := sqlgen.Update(w.s.dialect, set, key, values)
+	row, err := queryRow(ctx, w.tx, set, sql, args)
+	return row, w.s.mapInTx(ctx, err, set)
+}
+
+func (w txWriter) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
+	lock, largs := sqlgen.LockRow(w.s.dialect, set, key)
+	current, err := queryRow(ctx, w.tx, set, lock, largs)
+	if err != nil {
+		return w.s.mapInTx(ctx, err, set)
+	}
+	if check != nil {
+		if err := check(current); err != nil {
 			return err
 		}
-		if check != nil {
-			if err := check(current); err != nil {
-				return err
-			}
-		}
-		_, err = tx.Exec(ctx, sql, args...)
+	}
+	sql, args := sqlgen.Delete(w.s.dialect, set, key)
+	_, err = w.tx.Exec(ctx, sql, args...)
+	return w.s.mapInTx(ctx, err, set)
+}
+
+// mapInTx maps a database error inside a transaction, except those the
+// transaction retries.
+func (s *Source) mapInTx(ctx context.Context, err error, set *metadata.EntitySet) error {
+	if err == nil || errors.Is(err, sources.ErrNotFound) || retryable(err) {
 		return err
-	})
+	}
+	return s.mapWriteError(ctx, err, set)
 }
 
 // detailColumns reads the column list of a constraint violation's detail:

@@ -59,7 +59,7 @@ func queryRow(ctx context.Context, tx *sql.Tx, set *metadata.EntitySet, text str
 
 // inTx runs fn in one IMMEDIATE transaction, again while the database is
 // busy, a bounded number of times.
-func (s *Source) inTx(ctx context.Context, set *metadata.EntitySet, fn func(tx *sql.Tx) error) error {
+func (s *Source) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	var err error
@@ -91,7 +91,7 @@ func (s *Source) inTx(ctx context.Context, set *metadata.EntitySet, fn func(tx *
 		return &odata.Error{Status: 503, Code: odata.CodeUnavailable, Cause: err,
 			Message: "the database is busy with other changes; try again"}
 	}
-	return mapWriteError(ctx, err, set)
+	return mapError(ctx, err)
 }
 
 func sqliteCode(err error) int {
@@ -107,57 +107,89 @@ func busy(err error) bool {
 	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
 }
 
+// txWriter writes inside one open transaction.
+type txWriter struct{ tx *sql.Tx }
+
+var (
+	_ sources.Writer     = txWriter{}
+	_ sources.Transactor = (*Source)(nil)
+)
+
+// Atomically runs every write of fn in one transaction.
+func (s *Source) Atomically(ctx context.Context, fn func(sources.Writer) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(txWriter{tx}) })
+}
+
 func (s *Source) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
-	text, args := sqlgen.Insert(dialect{}, set, values)
 	var row []any
-	err := s.inTx(ctx, set, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		row, err = queryRow(ctx, tx, set, text, args)
+		row, err = txWriter{tx}.Insert(ctx, set, values)
 		return err
 	})
 	return row, err
 }
 
 func (s *Source) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
-	lock, largs := sqlgen.LockRow(dialect{}, set, key)
 	var row []any
-	err := s.inTx(ctx, set, func(tx *sql.Tx) error {
-		current, err := queryRow(ctx, tx, set, lock, largs)
-		if err != nil {
-			return err
-		}
-		if check != nil {
-			if err := check(current); err != nil {
-				return err
-			}
-		}
-		if len(values) == 0 {
-			row = current
-			return nil
-		}
-		text, args := sqlgen.Update(dialect{}, set, key, values)
-		row, err = queryRow(ctx, tx, set, text, args)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		row, err = txWriter{tx}.Update(ctx, set, key, values, check)
 		return err
 	})
 	return row, err
 }
 
 func (s *Source) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return txWriter{tx}.Delete(ctx, set, key, check) })
+}
+
+func (w txWriter) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
+	text, args := sqlgen.Insert(dialect{}, set, values)
+	row, err := queryRow(ctx, w.tx, set, text, args)
+	return row, mapInTx(ctx, err, set)
+}
+
+func (w txWriter) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
 	lock, largs := sqlgen.LockRow(dialect{}, set, key)
-	text, args := sqlgen.Delete(dialect{}, set, key)
-	return s.inTx(ctx, set, func(tx *sql.Tx) error {
-		current, err := queryRow(ctx, tx, set, lock, largs)
-		if err != nil {
+	current, err := queryRow(ctx, w.tx, set, lock, largs)
+	if err != nil {
+		return nil, mapInTx(ctx, err, set)
+	}
+	if check != nil {
+		if err := check(current); err != nil {
+			return nil, err
+		}
+	}
+	if len(values) == 0 {
+		return current, nil
+	}
+	text, args := sqlgen.Update(dialect{}, set, key, values)
+	row, err := queryRow(ctx, w.tx, set, text, args)
+	return row, mapInTx(ctx, err, set)
+}
+
+func (w txWriter) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
+	lock, largs := sqlgen.LockRow(dialect{}, set, key)
+	current, err := queryRow(ctx, w.tx, set, lock, largs)
+	if err != nil {
+		return mapInTx(ctx, err, set)
+	}
+	if check != nil {
+		if err := check(current); err != nil {
 			return err
 		}
-		if check != nil {
-			if err := check(current); err != nil {
-				return err
-			}
-		}
-		_, err = tx.ExecContext(ctx, text, args...)
+	}
+	text, args := sqlgen.Delete(dialect{}, set, key)
+	_, err = w.tx.ExecContext(ctx, text, args...)
+	return mapInTx(ctx, err, set)
+}
+
+func mapInTx(ctx context.Context, err error, set *metadata.EntitySet) error {
+	if err == nil || errors.Is(err, sources.ErrNotFound) || busy(err) {
 		return err
-	})
+	}
+	return mapWriteError(ctx, err, set)
 }
 
 // constraintColumns reads "UNIQUE constraint failed: T.a, T.b".
