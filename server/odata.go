@@ -95,6 +95,9 @@ func (r *request) serve() error {
 	if merr != nil {
 		return merr
 	}
+	if len(req.Segments) == 1 && req.Segments[0].Name == "$batch" {
+		return r.serveBatch(r.c.Request.Method)
+	}
 	if method != "" {
 		return r.serveWrite(method, req)
 	}

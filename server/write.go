@@ -76,11 +76,12 @@ func allowFor(k plan.Kind, readOnly bool) string {
 	return "GET, HEAD, PATCH, PUT, MERGE, DELETE"
 }
 
-// readBody reads a JSON body, decompressing gzip or deflate, and stops at
-// the limit whether the bytes arrive compressed or not.
-func (r *request) readBody() ([]byte, error) {
+// readBody reads a body, decompressing gzip or deflate, and stops at the
+// limit whether the bytes arrive compressed or not. jsonOnly refuses any
+// Content-Type but JSON.
+func (r *request) readBody(jsonOnly bool) ([]byte, error) {
 	req := r.c.Request
-	if ct := req.Header.Get("Content-Type"); ct != "" {
+	if ct := req.Header.Get("Content-Type"); ct != "" && jsonOnly {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return nil, &odata.Error{Status: http.StatusUnsupportedMediaType, Code: odata.CodeUnsupportedMedia,
@@ -135,6 +136,11 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 	}
 	set := target.Set
 	writer, ok := r.src.(sources.Writer)
+	// inside a change set, the batch's open transaction does the writing
+	tx, inTx := r.c.Request.Context().Value(txWriterKey{}).(sources.Writer)
+	if inTx {
+		writer = tx
+	}
 	if set.ReadOnly || !ok {
 		r.c.Header("Allow", "GET, HEAD")
 		why := "marked read-only"
@@ -147,7 +153,7 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 	}
 	var body []byte
 	if kind != plan.WriteDelete && kind != plan.WriteClearProperty {
-		b, rerr := r.readBody()
+		b, rerr := r.readBody(true)
 		if rerr != nil {
 			return rerr
 		}
@@ -159,10 +165,12 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 	}
 	r.timing.mark("plan")
 	ctx := r.c.Request.Context()
-	if err := r.slots.acquire(ctx, 1); err != nil {
-		return err
+	if !inTx { // a change set holds its connection already
+		if err := r.slots.acquire(ctx, 1); err != nil {
+			return err
+		}
+		defer r.slots.release(1)
 	}
-	defer r.slots.release(1)
 	check := r.precondition(w)
 	r.prefs = odata.ParsePrefer(r.c.Request.Header.Values("Prefer"))
 	switch kind {

@@ -46,12 +46,12 @@ var errorScenarios = []errorScenario{
 	{"GET", "Customers?$filter=Name eq @p&@p='x'", 501, "NotImplemented", "$filter", "alias"},
 	{"GET", "Customers?$filter=matchesPattern(Name,'^A')", 501, "NotImplemented", "$filter", "matchespattern"},
 	{"GET", "Customers?$filter=isof(Name,Edm.String)", 501, "NotImplemented", "$filter", ""},
-	{"GET", "$batch", 501, "NotImplemented", "", "$batch"},
+	{"GET", "$batch", 405, "MethodNotAllowed", "", ""},
 	{"GET", "Customers/1", 501, "NotImplemented", "", "key-as-segment"},
 	{"GET", "Customers(1)/$ref", 501, "NotImplemented", "", "$ref"},
 	{"POST", "$metadata", 405, "MethodNotAllowed", "", ""},
 	{"DELETE", "Customers/$count", 405, "MethodNotAllowed", "", ""},
-	{"POST", "$batch", 501, "NotImplemented", "", "$batch"},
+	{"POST", "$batch", 415, "UnsupportedMediaType", "", "multipart/mixed"},
 	{"PATCH", "$metadata", 405, "MethodNotAllowed", "", ""},
 }
 

@@ -1,0 +1,550 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// MaxBatchRequests bounds the requests of one $batch.
+const MaxBatchRequests = 1000
+
+// batchPart is one request of a batch.
+type batchPart struct {
+	id        string // Content-ID or JSON id
+	method    string
+	url       string
+	header    http.Header
+	body      []byte
+	group     string // change set or atomicity group; "" for none
+	dependsOn []string
+}
+
+// batchResult is the answer to one part.
+type batchResult struct {
+	id     string
+	status int
+	header http.Header
+	body   []byte
+}
+
+// txWriterKey carries the writer of an open transaction into the
+// sub-requests of a change set.
+type txWriterKey struct{}
+
+// inBatchKey marks the sub-requests of a batch.
+type inBatchKey struct{}
+
+// recorder is the ResponseWriter a sub-request writes into.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}
+func (r *recorder) WriteHeader(s int) {
+	if r.status == 0 {
+		r.status = s
+	}
+}
+
+// serveBatch answers POST $batch: parts run in order, each through the
+// whole pipeline; the writes of one change set (multipart) or atomicity
+// group (JSON) share one transaction and happen all or not at all.
+func (r *request) serveBatch(method string) error {
+	if method != http.MethodPost {
+		r.c.Header("Allow", "POST")
+		return odata.MethodNotAllowed(method, "$batch")
+	}
+	if r.c.Request.Context().Value(inBatchKey{}) != nil {
+		return odata.BadRequest(odata.CodeBadRequest, "a $batch cannot contain another $batch")
+	}
+	ct := r.c.GetHeader("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return &odata.Error{Status: http.StatusUnsupportedMediaType, Code: odata.CodeUnsupportedMedia,
+			Message: "$batch needs Content-Type application/json or multipart/mixed with a boundary"}
+	}
+	body, berr := r.readBody(false)
+	if berr != nil {
+		return berr
+	}
+	var parts []batchPart
+	switch mt {
+	case "application/json":
+		parts, err = parseJSONBatch(body)
+	case "multipart/mixed":
+		parts, err = parseMultipartBatch(body, params["boundary"])
+	default:
+		return &odata.Error{Status: http.StatusUnsupportedMediaType, Code: odata.CodeUnsupportedMedia,
+			Message: "$batch needs Content-Type application/json or multipart/mixed, not " + mt}
+	}
+	if err != nil {
+		return odata.BadRequest(odata.CodeBadRequest, "the $batch body is malformed: %v", err)
+	}
+	if len(parts) > MaxBatchRequests {
+		return odata.BadRequest(odata.CodeBadRequest, "a $batch may hold at most %d requests", MaxBatchRequests)
+	}
+	results, rerr := r.runBatch(parts)
+	if rerr != nil {
+		return rerr
+	}
+	if mt == "application/json" {
+		return r.writeJSONBatch(results)
+	}
+	return r.writeMultipartBatch(parts, results)
+}
+
+func (r *request) runBatch(parts []batchPart) ([]batchResult, error) {
+	ctx := r.c.Request.Context()
+	results := make([]batchResult, 0, len(parts))
+	byID := map[string]*batchResult{}
+	failed := map[string]bool{}
+	for i := 0; i < len(parts); {
+		j := i + 1
+		if g := parts[i].group; g != "" {
+			for j < len(parts) && parts[j].group == g {
+				j++
+			}
+		}
+		group := parts[i:j]
+		var out []batchResult
+		blocked := ""
+		for _, p := range group {
+			for _, d := range p.dependsOn {
+				if failed[d] {
+					blocked = d
+				}
+			}
+		}
+		switch {
+		case blocked != "":
+			for _, p := range group {
+				out = append(out, failedDependency(p.id, blocked))
+			}
+		case parts[i].group == "":
+			out = []batchResult{r.dispatch(ctx, parts[i], byID, nil)}
+		default:
+			var err error
+			out, err = r.runChangeSet(ctx, group, byID)
+			if err != nil {
+				return nil, err
+			}
+		}
+		for k := range out {
+			results = append(results, out[k])
+			byID[out[k].id] = &results[len(results)-1]
+			if out[k].status >= 400 {
+				failed[out[k].id] = true
+			}
+		}
+		i = j
+	}
+	return results, nil
+}
+
+func failedDependency(id, on string) batchResult {
+	body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": "FailedDependency",
+		"message": "not run: request " + on + ", which it depends on or shares a change set with, failed", "details": []any{}}})
+	return batchResult{id: id, status: http.StatusFailedDependency,
+		header: http.Header{"Content-Type": {"application/json"}}, body: body}
+}
+
+var errChangeSetFailed = errors.New("change set failed")
+
+// runChangeSet runs a group of writes in one transaction. When one fails,
+// the transaction rolls back: that request keeps its error, the others
+// answer 424.
+func (r *request) runChangeSet(ctx context.Context, group []batchPart, byID map[string]*batchResult) ([]batchResult, error) {
+	for _, p := range group {
+		if p.method == http.MethodGet || p.method == http.MethodHead {
+			return nil, odata.BadRequest(odata.CodeBadRequest, "a change set may hold only changes; %s %s is a read", p.method, p.url)
+		}
+	}
+	tr, ok := r.src.(sources.Transactor)
+	if !ok {
+		return nil, odata.NotImplemented("change sets on this data source")
+	}
+	if err := r.slots.acquire(ctx, 1); err != nil {
+		return nil, err
+	}
+	defer r.slots.release(1)
+	var out []batchResult
+	failedAt := -1
+	err := tr.Atomically(ctx, func(w sources.Writer) error {
+		out, failedAt = out[:0], -1
+		local := map[string]*batchResult{}
+		for k, v := range byID {
+			local[k] = v
+		}
+		for k, p := range group {
+			res := r.dispatch(ctx, p, local, w)
+			out = append(out, res)
+			local[res.id] = &out[len(out)-1]
+			if res.status >= 400 {
+				failedAt = k
+				return errChangeSetFailed
+			}
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		return out, nil
+	case errors.Is(err, errChangeSetFailed):
+		all := make([]batchResult, len(group))
+		for k, p := range group {
+			if k == failedAt {
+				all[k] = out[k]
+			} else {
+				all[k] = failedDependency(p.id, group[failedAt].id)
+			}
+		}
+		return all, nil
+	}
+	// the commit itself failed: every request of the group reports it
+	e := odata.AsError(err)
+	all := make([]batchResult, len(group))
+	for k, p := range group {
+		body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": e.Code, "message": e.Message, "details": []any{}}})
+		all[k] = batchResult{id: p.id, status: e.Status, header: http.Header{"Content-Type": {"application/json"}}, body: body}
+	}
+	return all, nil
+}
+
+// resolve turns a part's URL into a path below this service root: relative
+// to the root, an absolute path, an absolute URL, or $id/... naming the
+// entity an earlier request created.
+func (r *request) resolve(raw string, byID map[string]*batchResult) (string, error) {
+	if strings.HasPrefix(raw, "$") {
+		ref, rest, _ := strings.Cut(raw[1:], "/")
+		prev, ok := byID[ref]
+		if !ok && ref != "" && !strings.HasPrefix(ref, "metadata") && !strings.HasPrefix(ref, "batch") {
+			return "", fmt.Errorf("$%s refers to no earlier request of this batch", ref)
+		}
+		if ok {
+			loc := prev.header.Get("Location")
+			if loc == "" {
+				return "", fmt.Errorf("request %s created no entity to refer to", ref)
+			}
+			raw = loc
+			if rest != "" {
+				raw += "/" + rest
+			}
+		}
+	}
+	root, _ := url.Parse(r.root)
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("malformed URL %q", raw)
+	}
+	switch {
+	case u.IsAbs() || strings.HasPrefix(raw, "/"):
+		if !strings.HasPrefix(u.EscapedPath(), root.EscapedPath()) {
+			return "", fmt.Errorf("%q is not below the service root %s", raw, r.root)
+		}
+		return u.RequestURI(), nil
+	}
+	return root.EscapedPath() + raw, nil
+}
+
+// dispatch runs one part through the server, inside tx when given.
+func (r *request) dispatch(ctx context.Context, p batchPart, byID map[string]*batchResult, tx sources.Writer) (res batchResult) {
+	res.id = p.id
+	target, err := r.resolve(p.url, byID)
+	if err != nil {
+		e := odata.BadRequest(odata.CodeBadRequest, "%v", err)
+		return errorResult(p.id, e)
+	}
+	ctx = context.WithValue(ctx, inBatchKey{}, true)
+	if tx != nil {
+		ctx = context.WithValue(ctx, txWriterKey{}, tx)
+	}
+	req, err := http.NewRequestWithContext(ctx, p.method, "http://batch"+target, bytes.NewReader(p.body))
+	if err != nil {
+		return errorResult(p.id, odata.BadRequest(odata.CodeBadRequest, "request %s: %v", p.id, err))
+	}
+	req.Host = r.c.Request.Host
+	req.TLS = r.c.Request.TLS
+	for k, v := range p.header {
+		req.Header[k] = v
+	}
+	if req.Header.Get("Content-Type") == "" && len(p.body) > 0 {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := &recorder{header: http.Header{}}
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				rec.status = http.StatusInternalServerError
+			}
+		}()
+		r.srv.engine.ServeHTTP(rec, req)
+	}()
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	return batchResult{id: p.id, status: rec.status, header: rec.header, body: rec.body.Bytes()}
+}
+
+func errorResult(id string, e *odata.Error) batchResult {
+	body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": e.Code, "message": e.Message, "details": []any{}}})
+	return batchResult{id: id, status: e.Status, header: http.Header{"Content-Type": {"application/json"}}, body: body}
+}
+
+// JSON batch format (OData 4.01)
+
+type jsonRequest struct {
+	ID             string            `json:"id"`
+	Method         string            `json:"method"`
+	URL            string            `json:"url"`
+	AtomicityGroup string            `json:"atomicityGroup"`
+	DependsOn      []string          `json:"dependsOn"`
+	Headers        map[string]string `json:"headers"`
+	Body           json.RawMessage   `json:"body"`
+}
+
+func parseJSONBatch(body []byte) ([]batchPart, error) {
+	var doc struct {
+		Requests []jsonRequest `json:"requests"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	closed := map[string]bool{}
+	var parts []batchPart
+	for i, q := range doc.Requests {
+		if q.ID == "" {
+			return nil, fmt.Errorf("request %d has no id", i+1)
+		}
+		if seen[q.ID] {
+			return nil, fmt.Errorf("id %q is used twice", q.ID)
+		}
+		seen[q.ID] = true
+		if q.Method == "" || q.URL == "" {
+			return nil, fmt.Errorf("request %s needs a method and a url", q.ID)
+		}
+		if g := q.AtomicityGroup; g != "" {
+			if closed[g] {
+				return nil, fmt.Errorf("the requests of atomicity group %q must be adjacent", g)
+			}
+			if i > 0 && doc.Requests[i-1].AtomicityGroup != g && doc.Requests[i-1].AtomicityGroup != "" {
+				closed[doc.Requests[i-1].AtomicityGroup] = true
+			}
+		} else if i > 0 && doc.Requests[i-1].AtomicityGroup != "" {
+			closed[doc.Requests[i-1].AtomicityGroup] = true
+		}
+		for _, d := range q.DependsOn {
+			if !seen[d] || d == q.ID {
+				return nil, fmt.Errorf("request %s depends on %q, which does not come before it", q.ID, d)
+			}
+		}
+		h := http.Header{}
+		for k, v := range q.Headers {
+			h.Set(k, v)
+		}
+		var b []byte
+		if len(q.Body) > 0 && string(q.Body) != "null" {
+			var s string
+			if json.Unmarshal(q.Body, &s) == nil {
+				b = []byte(s)
+			} else {
+				b = q.Body
+			}
+		}
+		parts = append(parts, batchPart{id: q.ID, method: strings.ToUpper(q.Method), url: q.URL, header: h,
+			body: b, group: q.AtomicityGroup, dependsOn: q.DependsOn})
+	}
+	return parts, nil
+}
+
+func (r *request) writeJSONBatch(results []batchResult) error {
+	var b bytes.Buffer
+	b.WriteString(`{"responses":[`)
+	for i, res := range results {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		headers := map[string]string{}
+		for _, k := range []string{"Content-Type", "Location", "OData-EntityId", "ETag", "Preference-Applied", "OData-Version"} {
+			if v := res.header.Get(k); v != "" {
+				headers[strings.ToLower(k)] = v
+			}
+		}
+		item := map[string]any{"id": res.id, "status": res.status, "headers": headers}
+		if len(res.body) > 0 {
+			if json.Valid(res.body) {
+				item["body"] = json.RawMessage(res.body)
+			} else {
+				item["body"] = string(res.body)
+			}
+		}
+		enc, _ := json.Marshal(item)
+		b.Write(enc)
+	}
+	b.WriteString("]}")
+	r.c.Data(http.StatusOK, "application/json", b.Bytes())
+	return nil
+}
+
+// multipart batch format (OData 4.0)
+
+func parseMultipartBatch(body []byte, boundary string) ([]batchPart, error) {
+	if boundary == "" {
+		return nil, errors.New("multipart/mixed needs a boundary")
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	var parts []batchPart
+	sets := 0
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return parts, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		mt, params, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
+		if mt == "multipart/mixed" {
+			sets++
+			group := "changeset" + strconv.Itoa(sets)
+			inner := multipart.NewReader(part, params["boundary"])
+			for {
+				ip, err := inner.NextPart()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return nil, err
+				}
+				bp, err := readHTTPPart(ip, len(parts))
+				if err != nil {
+					return nil, err
+				}
+				bp.group = group
+				parts = append(parts, bp)
+			}
+			continue
+		}
+		bp, err := readHTTPPart(part, len(parts))
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, bp)
+	}
+}
+
+// readHTTPPart reads an application/http part: request line, headers, body.
+func readHTTPPart(part *multipart.Part, index int) (batchPart, error) {
+	id := strings.TrimSpace(part.Header.Get("Content-ID"))
+	if id == "" {
+		id = "part" + strconv.Itoa(index+1)
+	}
+	br := bufio.NewReader(part)
+	line, err := br.ReadString('\n')
+	if err != nil && line == "" {
+		return batchPart{}, fmt.Errorf("part %s has no request line", id)
+	}
+	fields := strings.Fields(line)
+	if len(fields) < 2 {
+		return batchPart{}, fmt.Errorf("part %s: malformed request line %q", id, strings.TrimSpace(line))
+	}
+	mh, err := textproto.NewReader(br).ReadMIMEHeader()
+	if err != nil && err != io.EOF {
+		return batchPart{}, fmt.Errorf("part %s: %v", id, err)
+	}
+	body, _ := io.ReadAll(br)
+	body = bytes.TrimRight(body, "\r\n")
+	return batchPart{id: id, method: strings.ToUpper(fields[0]), url: fields[1], header: http.Header(mh), body: body}, nil
+}
+
+func (r *request) writeMultipartBatch(parts []batchPart, results []batchResult) error {
+	var b bytes.Buffer
+	boundary := "batchresponse_" + randomHex()
+	mw := multipart.NewWriter(&b)
+	mw.SetBoundary(boundary)
+	for i := 0; i < len(results); {
+		group := parts[i].group
+		j := i + 1
+		for group != "" && j < len(results) && parts[j].group == group {
+			j++
+		}
+		if group == "" {
+			writeHTTPPart(mw, results[i])
+			i = j
+			continue
+		}
+		// a failed change set answers with one response: the failure
+		failed := -1
+		for k := i; k < j; k++ {
+			if results[k].status >= 400 && results[k].status != http.StatusFailedDependency {
+				failed = k
+			}
+		}
+		if failed >= 0 {
+			writeHTTPPart(mw, results[failed])
+			i = j
+			continue
+		}
+		var cs bytes.Buffer
+		cw := multipart.NewWriter(&cs)
+		cw.SetBoundary("changesetresponse_" + randomHex())
+		for k := i; k < j; k++ {
+			writeHTTPPart(cw, results[k])
+		}
+		cw.Close()
+		pw, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"multipart/mixed; boundary=" + cw.Boundary()}})
+		pw.Write(cs.Bytes())
+		i = j
+	}
+	mw.Close()
+	r.c.Data(http.StatusOK, "multipart/mixed; boundary="+boundary, b.Bytes())
+	return nil
+}
+
+func writeHTTPPart(mw *multipart.Writer, res batchResult) {
+	h := textproto.MIMEHeader{"Content-Type": {"application/http"}, "Content-Transfer-Encoding": {"binary"}}
+	if !strings.HasPrefix(res.id, "part") {
+		h.Set("Content-ID", res.id)
+	}
+	pw, _ := mw.CreatePart(h)
+	fmt.Fprintf(pw, "HTTP/1.1 %d %s\r\n", res.status, http.StatusText(res.status))
+	for _, k := range []string{"Content-Type", "Location", "OData-EntityId", "ETag", "Preference-Applied", "OData-Version"} {
+		if v := res.header.Get(k); v != "" {
+			fmt.Fprintf(pw, "%s: %s\r\n", k, v)
+		}
+	}
+	pw.Write([]byte("\r\n"))
+	pw.Write(res.body)
+}
+
+func randomHex() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
