@@ -27,6 +27,14 @@ func ownGateway(t *testing.T, src config.Source) (*target, *pgxpool.Pool) {
 	return ownGatewayDSN(t, src)
 }
 
+// ownGatewayFor is ownGateway with the default configuration, for
+// PostgreSQL-only tests.
+func ownGatewayFor(t *testing.T) (*target, *pgxpool.Pool) {
+	t.Helper()
+	needPostgres(t)
+	return ownGateway(t, config.Source{})
+}
+
 // ownGatewayDSN starts a gateway over the database src.DSN names.
 func ownGatewayDSN(t *testing.T, src config.Source) (*target, *pgxpool.Pool) {
 	t.Helper()

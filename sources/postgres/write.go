@@ -64,7 +64,8 @@ func (s *Source) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		if !retryable(err) {
 			break
 		}
-		time.Sleep(time.Duration(attempt*attempt)*10*time.Millisecond + time.Duration(rand.IntN(10))*time.Millisecond)
+		// back off, with jitter, so that the colliding transactions part ways
+		time.Sleep(time.Duration(attempt*attempt)*10*time.Millisecond + time.Duration(rand.IntN(20*attempt))*time.Millisecond)
 	}
 	if err == nil {
 		return nil
@@ -85,27 +86,43 @@ func retryable(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
-// txWriter writes inside one open transaction.
+// txWriter writes inside one open transaction. A serialization failure or
+// deadlock dooms the transaction: the writer remembers it, reports 503 to
+// its caller, and atomically then retries the whole transaction.
 type txWriter struct {
-	s  *Source
-	tx pgx.Tx
+	s        *Source
+	tx       pgx.Tx
+	conflict error
 }
 
 var (
-	_ sources.Writer     = txWriter{}
+	_ sources.Writer     = (*txWriter)(nil)
 	_ sources.Transactor = (*Source)(nil)
 )
 
+// atomically runs fn in one transaction, retried as a whole after a
+// conflict any of its writes met.
+func (s *Source) atomically(ctx context.Context, fn func(w *txWriter) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		w := &txWriter{s: s, tx: tx}
+		err := fn(w)
+		if w.conflict != nil {
+			return w.conflict
+		}
+		return err
+	})
+}
+
 // Atomically runs every write of fn in one transaction.
 func (s *Source) Atomically(ctx context.Context, fn func(sources.Writer) error) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(txWriter{s, tx}) })
+	return s.atomically(ctx, func(w *txWriter) error { return fn(w) })
 }
 
 func (s *Source) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
 	var row []any
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.atomically(ctx, func(w *txWriter) error {
 		var err error
-		row, err = txWriter{s, tx}.Insert(ctx, set, values)
+		row, err = w.Insert(ctx, set, values)
 		return err
 	})
 	return row, err
@@ -113,33 +130,33 @@ func (s *Source) Insert(ctx context.Context, set *metadata.EntitySet, values []p
 
 func (s *Source) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
 	var row []any
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.atomically(ctx, func(w *txWriter) error {
 		var err error
-		row, err = txWriter{s, tx}.Update(ctx, set, key, values, check)
+		row, err = w.Update(ctx, set, key, values, check)
 		return err
 	})
 	return row, err
 }
 
 func (s *Source) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error { return txWriter{s, tx}.Delete(ctx, set, key, check) })
+	return s.atomically(ctx, func(w *txWriter) error { return w.Delete(ctx, set, key, check) })
 }
 
 // Errors inside a transaction are mapped at once, naming the set, so that
 // a change set of several sets reports the right one; inTx passes mapped
 // errors through and retries only raw serialization failures.
 
-func (w txWriter) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
+func (w *txWriter) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
 	sql, args := sqlgen.Insert(w.s.dialect, set, values)
 	row, err := queryRow(ctx, w.tx, set, sql, args)
-	return row, w.s.mapInTx(ctx, err, set)
+	return row, w.mapInTx(ctx, err, set)
 }
 
-func (w txWriter) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
+func (w *txWriter) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
 	lock, largs := sqlgen.LockRow(w.s.dialect, set, key)
 	current, err := queryRow(ctx, w.tx, set, lock, largs)
 	if err != nil {
-		return nil, w.s.mapInTx(ctx, err, set)
+		return nil, w.mapInTx(ctx, err, set)
 	}
 	if check != nil {
 		if err := check(current); err != nil {
@@ -151,14 +168,14 @@ func (w txWriter) Update(ctx context.Context, set *metadata.EntitySet, key []pla
 	}
 	sql, args := sqlgen.Update(w.s.dialect, set, key, values)
 	row, err := queryRow(ctx, w.tx, set, sql, args)
-	return row, w.s.mapInTx(ctx, err, set)
+	return row, w.mapInTx(ctx, err, set)
 }
 
-func (w txWriter) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
+func (w *txWriter) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
 	lock, largs := sqlgen.LockRow(w.s.dialect, set, key)
 	current, err := queryRow(ctx, w.tx, set, lock, largs)
 	if err != nil {
-		return w.s.mapInTx(ctx, err, set)
+		return w.mapInTx(ctx, err, set)
 	}
 	if check != nil {
 		if err := check(current); err != nil {
@@ -167,16 +184,21 @@ func (w txWriter) Delete(ctx context.Context, set *metadata.EntitySet, key []pla
 	}
 	sql, args := sqlgen.Delete(w.s.dialect, set, key)
 	_, err = w.tx.Exec(ctx, sql, args...)
-	return w.s.mapInTx(ctx, err, set)
+	return w.mapInTx(ctx, err, set)
 }
 
-// mapInTx maps a database error inside a transaction, except those the
-// transaction retries.
-func (s *Source) mapInTx(ctx context.Context, err error, set *metadata.EntitySet) error {
-	if err == nil || errors.Is(err, sources.ErrNotFound) || retryable(err) {
+// mapInTx maps a database error inside a transaction; a conflict is
+// remembered for the retry.
+func (w *txWriter) mapInTx(ctx context.Context, err error, set *metadata.EntitySet) error {
+	switch {
+	case err == nil || errors.Is(err, sources.ErrNotFound):
 		return err
+	case retryable(err):
+		w.conflict = err
+		return &odata.Error{Status: 503, Code: odata.CodeUnavailable, Cause: err,
+			Message: "the change collided with other changes to the same rows; it is tried again"}
 	}
-	return s.mapWriteError(ctx, err, set)
+	return w.s.mapWriteError(ctx, err, set)
 }
 
 // detailColumns reads the column list of a constraint violation's detail:

@@ -107,24 +107,39 @@ func busy(err error) bool {
 	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
 }
 
-// txWriter writes inside one open transaction.
-type txWriter struct{ tx *sql.Tx }
+// txWriter writes inside one open transaction. A busy database dooms the
+// transaction: the writer remembers it and atomically retries the whole.
+type txWriter struct {
+	tx       *sql.Tx
+	conflict error
+}
 
 var (
-	_ sources.Writer     = txWriter{}
+	_ sources.Writer     = (*txWriter)(nil)
 	_ sources.Transactor = (*Source)(nil)
 )
 
+func (s *Source) atomically(ctx context.Context, fn func(w *txWriter) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		w := &txWriter{tx: tx}
+		err := fn(w)
+		if w.conflict != nil {
+			return w.conflict
+		}
+		return err
+	})
+}
+
 // Atomically runs every write of fn in one transaction.
 func (s *Source) Atomically(ctx context.Context, fn func(sources.Writer) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(txWriter{tx}) })
+	return s.atomically(ctx, func(w *txWriter) error { return fn(w) })
 }
 
 func (s *Source) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
 	var row []any
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.atomically(ctx, func(w *txWriter) error {
 		var err error
-		row, err = txWriter{tx}.Insert(ctx, set, values)
+		row, err = w.Insert(ctx, set, values)
 		return err
 	})
 	return row, err
@@ -132,29 +147,29 @@ func (s *Source) Insert(ctx context.Context, set *metadata.EntitySet, values []p
 
 func (s *Source) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
 	var row []any
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.atomically(ctx, func(w *txWriter) error {
 		var err error
-		row, err = txWriter{tx}.Update(ctx, set, key, values, check)
+		row, err = w.Update(ctx, set, key, values, check)
 		return err
 	})
 	return row, err
 }
 
 func (s *Source) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return txWriter{tx}.Delete(ctx, set, key, check) })
+	return s.atomically(ctx, func(w *txWriter) error { return w.Delete(ctx, set, key, check) })
 }
 
-func (w txWriter) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
+func (w *txWriter) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
 	text, args := sqlgen.Insert(dialect{}, set, values)
 	row, err := queryRow(ctx, w.tx, set, text, args)
-	return row, mapInTx(ctx, err, set)
+	return row, w.mapInTx(ctx, err, set)
 }
 
-func (w txWriter) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
+func (w *txWriter) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
 	lock, largs := sqlgen.LockRow(dialect{}, set, key)
 	current, err := queryRow(ctx, w.tx, set, lock, largs)
 	if err != nil {
-		return nil, mapInTx(ctx, err, set)
+		return nil, w.mapInTx(ctx, err, set)
 	}
 	if check != nil {
 		if err := check(current); err != nil {
@@ -166,14 +181,14 @@ func (w txWriter) Update(ctx context.Context, set *metadata.EntitySet, key []pla
 	}
 	text, args := sqlgen.Update(dialect{}, set, key, values)
 	row, err := queryRow(ctx, w.tx, set, text, args)
-	return row, mapInTx(ctx, err, set)
+	return row, w.mapInTx(ctx, err, set)
 }
 
-func (w txWriter) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
+func (w *txWriter) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
 	lock, largs := sqlgen.LockRow(dialect{}, set, key)
 	current, err := queryRow(ctx, w.tx, set, lock, largs)
 	if err != nil {
-		return mapInTx(ctx, err, set)
+		return w.mapInTx(ctx, err, set)
 	}
 	if check != nil {
 		if err := check(current); err != nil {
@@ -182,12 +197,17 @@ func (w txWriter) Delete(ctx context.Context, set *metadata.EntitySet, key []pla
 	}
 	text, args := sqlgen.Delete(dialect{}, set, key)
 	_, err = w.tx.ExecContext(ctx, text, args...)
-	return mapInTx(ctx, err, set)
+	return w.mapInTx(ctx, err, set)
 }
 
-func mapInTx(ctx context.Context, err error, set *metadata.EntitySet) error {
-	if err == nil || errors.Is(err, sources.ErrNotFound) || busy(err) {
+func (w *txWriter) mapInTx(ctx context.Context, err error, set *metadata.EntitySet) error {
+	switch {
+	case err == nil || errors.Is(err, sources.ErrNotFound):
 		return err
+	case busy(err):
+		w.conflict = err
+		return &odata.Error{Status: 503, Code: odata.CodeUnavailable, Cause: err,
+			Message: "the database is busy with other changes; it is tried again"}
 	}
 	return mapWriteError(ctx, err, set)
 }
