@@ -16,18 +16,9 @@ import (
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/plan"
 	"github.com/odatagw/odatagw/sources"
-	"github.com/odatagw/odatagw/sources/sqlgen"
 )
 
 var _ sources.Writer = (*Source)(nil)
-
-func rowTypes(set *metadata.EntitySet) []metadata.Type {
-	types := make([]metadata.Type, len(set.Type.Properties))
-	for i, p := range set.Type.Properties {
-		types[i] = p.Type
-	}
-	return types
-}
 
 // queryRow runs a statement that returns at most one row of every property.
 func queryRow(ctx context.Context, tx pgx.Tx, set *metadata.EntitySet, sql string, args []any) ([]any, error) {
@@ -46,7 +37,7 @@ func queryRow(ctx context.Context, tx pgx.Tx, set *metadata.EntitySet, sql strin
 	if err != nil {
 		return nil, err
 	}
-	if err := sources.ConvertRow(raw, rowTypes(set), toEdm); err != nil {
+	if err := sources.ConvertRow(raw, sources.RowTypes(set), toEdm); err != nil {
 		return nil, err
 	}
 	rows.Close()
@@ -97,6 +88,7 @@ type txWriter struct {
 
 var (
 	_ sources.Writer     = (*txWriter)(nil)
+	_ sources.Executor   = (*txWriter)(nil)
 	_ sources.Transactor = (*Source)(nil)
 )
 
@@ -147,51 +139,36 @@ func (s *Source) Delete(ctx context.Context, set *metadata.EntitySet, key []plan
 // errors through and retries only raw serialization failures.
 
 func (w *txWriter) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
-	sql, args := sqlgen.Insert(w.s.dialect, set, values)
-	row, err := queryRow(ctx, w.tx, set, sql, args)
+	row, err := sources.InsertRow(ctx, w, w.s.dialect, set, values)
 	return row, w.mapInTx(ctx, err, set)
 }
 
 func (w *txWriter) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
-	lock, largs := sqlgen.LockRow(w.s.dialect, set, key)
-	current, err := queryRow(ctx, w.tx, set, lock, largs)
-	if err != nil {
-		return nil, w.mapInTx(ctx, err, set)
-	}
-	if check != nil {
-		if err := check(current); err != nil {
-			return nil, err
-		}
-	}
-	if len(values) == 0 {
-		return current, nil
-	}
-	sql, args := sqlgen.Update(w.s.dialect, set, key, values)
-	row, err := queryRow(ctx, w.tx, set, sql, args)
+	row, err := sources.UpdateRow(ctx, w, w.s.dialect, set, key, values, check)
 	return row, w.mapInTx(ctx, err, set)
 }
 
 func (w *txWriter) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
-	lock, largs := sqlgen.LockRow(w.s.dialect, set, key)
-	current, err := queryRow(ctx, w.tx, set, lock, largs)
-	if err != nil {
-		return w.mapInTx(ctx, err, set)
-	}
-	if check != nil {
-		if err := check(current); err != nil {
-			return err
-		}
-	}
-	sql, args := sqlgen.Delete(w.s.dialect, set, key)
-	_, err = w.tx.Exec(ctx, sql, args...)
-	return w.mapInTx(ctx, err, set)
+	return w.mapInTx(ctx, sources.DeleteRow(ctx, w, w.s.dialect, set, key, check), set)
+}
+
+// QueryRow runs a statement that returns at most one row of every property.
+func (w *txWriter) QueryRow(ctx context.Context, set *metadata.EntitySet, sql string, args []any) ([]any, error) {
+	return queryRow(ctx, w.tx, set, sql, args)
+}
+
+// Exec runs a statement that returns no rows.
+func (w *txWriter) Exec(ctx context.Context, sql string, args []any) error {
+	_, err := w.tx.Exec(ctx, sql, args...)
+	return err
 }
 
 // mapInTx maps a database error inside a transaction; a conflict is
 // remembered for the retry.
 func (w *txWriter) mapInTx(ctx context.Context, err error, set *metadata.EntitySet) error {
+	var oe *odata.Error
 	switch {
-	case err == nil || errors.Is(err, sources.ErrNotFound):
+	case err == nil || errors.Is(err, sources.ErrNotFound) || errors.As(err, &oe):
 		return err
 	case retryable(err):
 		w.conflict = err

@@ -17,18 +17,9 @@ import (
 	"github.com/odatagw/odatagw/plan"
 	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/convert"
-	"github.com/odatagw/odatagw/sources/sqlgen"
 )
 
 var _ sources.Writer = (*Source)(nil)
-
-func rowTypes(set *metadata.EntitySet) []metadata.Type {
-	types := make([]metadata.Type, len(set.Type.Properties))
-	for i, p := range set.Type.Properties {
-		types[i] = p.Type
-	}
-	return types
-}
 
 func queryRow(ctx context.Context, tx *sql.Tx, set *metadata.EntitySet, text string, args []any) ([]any, error) {
 	rows, err := tx.QueryContext(ctx, text, args...)
@@ -51,7 +42,7 @@ func queryRow(ctx context.Context, tx *sql.Tx, set *metadata.EntitySet, text str
 	if err := rows.Scan(ptrs...); err != nil {
 		return nil, err
 	}
-	if err := sources.ConvertRow(raw, rowTypes(set), convert.To); err != nil {
+	if err := sources.ConvertRow(raw, sources.RowTypes(set), convert.To); err != nil {
 		return nil, err
 	}
 	return raw, rows.Close()
@@ -116,6 +107,7 @@ type txWriter struct {
 
 var (
 	_ sources.Writer     = (*txWriter)(nil)
+	_ sources.Executor   = (*txWriter)(nil)
 	_ sources.Transactor = (*Source)(nil)
 )
 
@@ -160,49 +152,34 @@ func (s *Source) Delete(ctx context.Context, set *metadata.EntitySet, key []plan
 }
 
 func (w *txWriter) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
-	text, args := sqlgen.Insert(dialect{}, set, values)
-	row, err := queryRow(ctx, w.tx, set, text, args)
+	row, err := sources.InsertRow(ctx, w, dialect{}, set, values)
 	return row, w.mapInTx(ctx, err, set)
 }
 
 func (w *txWriter) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
-	lock, largs := sqlgen.LockRow(dialect{}, set, key)
-	current, err := queryRow(ctx, w.tx, set, lock, largs)
-	if err != nil {
-		return nil, w.mapInTx(ctx, err, set)
-	}
-	if check != nil {
-		if err := check(current); err != nil {
-			return nil, err
-		}
-	}
-	if len(values) == 0 {
-		return current, nil
-	}
-	text, args := sqlgen.Update(dialect{}, set, key, values)
-	row, err := queryRow(ctx, w.tx, set, text, args)
+	row, err := sources.UpdateRow(ctx, w, dialect{}, set, key, values, check)
 	return row, w.mapInTx(ctx, err, set)
 }
 
 func (w *txWriter) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
-	lock, largs := sqlgen.LockRow(dialect{}, set, key)
-	current, err := queryRow(ctx, w.tx, set, lock, largs)
-	if err != nil {
-		return w.mapInTx(ctx, err, set)
-	}
-	if check != nil {
-		if err := check(current); err != nil {
-			return err
-		}
-	}
-	text, args := sqlgen.Delete(dialect{}, set, key)
-	_, err = w.tx.ExecContext(ctx, text, args...)
-	return w.mapInTx(ctx, err, set)
+	return w.mapInTx(ctx, sources.DeleteRow(ctx, w, dialect{}, set, key, check), set)
+}
+
+// QueryRow runs a statement that returns at most one row of every property.
+func (w *txWriter) QueryRow(ctx context.Context, set *metadata.EntitySet, text string, args []any) ([]any, error) {
+	return queryRow(ctx, w.tx, set, text, args)
+}
+
+// Exec runs a statement that returns no rows.
+func (w *txWriter) Exec(ctx context.Context, text string, args []any) error {
+	_, err := w.tx.ExecContext(ctx, text, args...)
+	return err
 }
 
 func (w *txWriter) mapInTx(ctx context.Context, err error, set *metadata.EntitySet) error {
+	var oe *odata.Error
 	switch {
-	case err == nil || errors.Is(err, sources.ErrNotFound):
+	case err == nil || errors.Is(err, sources.ErrNotFound) || errors.As(err, &oe):
 		return err
 	case busy(err):
 		w.conflict = err
