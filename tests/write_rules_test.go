@@ -4,8 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"os"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/testdb"
 )
 
 // TestDatabaseRulesMapToErrors: rules only the database knows (a CHECK on
@@ -90,4 +98,45 @@ func TestDeadlocksAreRetried(t *testing.T) {
 	var after int64
 	pool.QueryRow(context.Background(), `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`).Scan(&after)
 	t.Logf("%d deadlocks detected by PostgreSQL and retried", after-before)
+}
+
+// TestTablesTheUserCannotWriteAreReadOnly: a gateway connected as a role
+// with SELECT only serves every table read-only and says so.
+func TestTablesTheUserCannotWriteAreReadOnly(t *testing.T) {
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	role := "odatagw_reader_" + db.Name[len("odatagw_test_"):]
+	admin, err := pgx.Connect(context.Background(), db.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	for _, q := range []string{
+		`CREATE ROLE ` + role + ` LOGIN`,
+		`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ` + role,
+	} {
+		if _, err := admin.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		db.Drop() // the role owns nothing, but holds grants in the database
+		if c, err := pgx.Connect(context.Background(), os.Getenv(testdb.PostgresEnv)); err == nil {
+			c.Exec(context.Background(), `DROP ROLE IF EXISTS `+role)
+			c.Close(context.Background())
+		}
+	})
+	u, _ := url.Parse(db.DSN)
+	u.User = url.User(role)
+	tg, _ := ownGatewayDSN(t, config.Source{DSN: u.String()})
+	r := tg.send(t, "PATCH", "Customers(1)", `{"City":"x"}`)
+	if r.Status != 405 || r.Header.Get("Allow") != "GET, HEAD" || errorCode(t, r) != "ReadOnly" {
+		t.Fatalf("write as a read-only role: %d %s %s", r.Status, r.Header.Get("Allow"), r.Body)
+	}
+	if !strings.Contains(string(tg.get(t, "$metadata").Body), `<EntitySet Name="Customers" EntityType="odatagw.Customers">`) {
+		t.Error("$metadata does not annotate Customers as read-only")
+	}
+	if r := tg.get(t, "Customers(1)"); r.Status != 200 {
+		t.Errorf("reading as the read-only role: %d", r.Status)
+	}
 }
