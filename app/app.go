@@ -14,6 +14,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/config"
 	"github.com/odatagw/odatagw/demo"
 	"github.com/odatagw/odatagw/server"
@@ -47,8 +48,9 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
+	cacheHeader := s.Defaults.Cache.Header == nil || *s.Defaults.Cache.Header
 	srv := server.New(server.Config{PublicURL: s.PublicURL, SkipTokenSecret: []byte(s.SkipTokenSecret),
-		MaxBodyBytes: s.Defaults.MaxBodyBytes, Logger: s.Logger})
+		MaxBodyBytes: s.Defaults.MaxBodyBytes, CacheHeader: cacheHeader, Logger: s.Logger})
 	g := &Gateway{Server: srv, settings: s}
 	if len(s.Sources) == 0 {
 		opts := sources.Options{Name: "demo", PageSize: s.Defaults.PageSize, StatementTimeout: s.Defaults.StatementTimeout, Logger: s.Logger}
@@ -58,7 +60,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 			return nil, fmt.Errorf("creating the demo database: %w", err)
 		}
 		s.Logger.Info("demo database created", "duration_ms", time.Since(start).Milliseconds())
-		srv.AddSource("demo", src)
+		srv.AddSource("demo", withCache(src, "demo", s.Defaults, config.Source{}, s.Logger))
 		return g, nil
 	}
 	names := make([]string, 0, len(s.Sources))
@@ -74,9 +76,33 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 			srv.Close()
 			return nil, fmt.Errorf("source %s: %w", name, err)
 		}
-		srv.AddSource(name, src)
+		srv.AddSource(name, withCache(src, name, s.Defaults, s.Sources[name], s.Logger))
 	}
 	return g, nil
+}
+
+// withCache puts the query cache in front of a source, unless its TTL is 0
+// everywhere.
+func withCache(src sources.Source, name string, defaults config.File, sc config.Source, log *slog.Logger) sources.Source {
+	ttl := cache.DefaultTTL
+	if t := defaults.Cache.TTL; t != nil {
+		ttl = *t
+	}
+	if sc.CacheTTL != nil {
+		ttl = *sc.CacheTTL
+	}
+	anySet := false
+	for _, t := range sc.SetCacheTTL {
+		anySet = anySet || t > 0
+	}
+	if ttl <= 0 && !anySet {
+		return src
+	}
+	if ttl <= 0 {
+		ttl = -1 // off, except for the sets that say otherwise
+	}
+	return cache.Wrap(src, cache.Options{Name: name, MaxBytes: defaults.Cache.MaxBytes, TTL: ttl,
+		SetTTL: sc.SetCacheTTL, StaleWhileRevalidate: defaults.Cache.StaleWhileRevalidate, Logger: log})
 }
 
 // Close closes every source.

@@ -36,6 +36,9 @@ type serveCmd struct {
 	PageSize         int           `env:"ODATAGW_PAGE_SIZE" placeholder:"N" help:"Server-driven page size for every source (default 1000, at most 2000)."`
 	StatementTimeout time.Duration `env:"ODATAGW_STATEMENT_TIMEOUT" placeholder:"DURATION" help:"Longest a database query may run before the request answers 504 (default 60s; Salesforce gives up at 120s)."`
 	MaxBodyBytes     int           `env:"ODATAGW_MAX_BODY_BYTES" placeholder:"N" help:"Largest request body accepted, before and after gzip decompression; larger ones get 413 (default 8388608, Salesforce's 8 MB)."`
+	CacheTTL         string        `env:"ODATAGW_CACHE_TTL" placeholder:"DURATION" help:"How long a cached answer is used (default 30s; 0 turns the query cache off). Writes through the gateway invalidate at once; changes made directly in the database show after at most this long."`
+	CacheMaxBytes    int64         `env:"ODATAGW_CACHE_MAX_BYTES" placeholder:"N" help:"Bound of each source's query cache in bytes (default 268435456)."`
+	NoCacheHeader    bool          `env:"ODATAGW_NO_CACHE_HEADER" help:"Do not send the X-Cache response header."`
 	SkiptokenSecret  string        `env:"ODATAGW_SKIPTOKEN_SECRET" placeholder:"SECRET" help:"Secret that signs paging tokens; give every replica the same one (default: random at start, so nextLinks end with a restart)."`
 	LogLevel         string        `env:"ODATAGW_LOG_LEVEL" enum:"debug,info,warn,error," default:"" placeholder:"LEVEL" help:"debug, info, warn or error (default info; debug logs every request)."`
 	LogFormat        string        `env:"ODATAGW_LOG_FORMAT" enum:"text,json," default:"" placeholder:"FORMAT" help:"text or json (default text)."`
@@ -131,6 +134,23 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 	}
 	if s.MaxBodyBytes != 0 {
 		set.Defaults.MaxBodyBytes = s.MaxBodyBytes
+	}
+	if s.CacheTTL != "" {
+		d, err := time.ParseDuration(s.CacheTTL)
+		if s.CacheTTL == "0" {
+			d, err = 0, nil
+		}
+		if err != nil || d < 0 {
+			return set, fmt.Errorf("--cache-ttl %q: write a duration such as 30s, or 0 to turn the cache off", s.CacheTTL)
+		}
+		set.Defaults.Cache.TTL = &d
+	}
+	if s.CacheMaxBytes != 0 {
+		set.Defaults.Cache.MaxBytes = s.CacheMaxBytes
+	}
+	if s.NoCacheHeader {
+		off := false
+		set.Defaults.Cache.Header = &off
 	}
 	for name, src := range file.Sources {
 		set.Sources[name] = src

@@ -25,7 +25,22 @@ type File struct {
 	PageSize         int               `yaml:"page_size"`
 	StatementTimeout time.Duration     `yaml:"statement_timeout"`
 	MaxBodyBytes     int               `yaml:"max_body_bytes"`
+	Cache            Cache             `yaml:"cache"`
 	Sources          map[string]Source `yaml:"sources"`
+}
+
+// Cache configures the query cache of every source.
+type Cache struct {
+	// TTL is how long a cached answer is used (default 30s); 0 turns the
+	// cache off. A source or set may say otherwise.
+	TTL *time.Duration `yaml:"ttl"`
+	// MaxBytes bounds each source's cache (default 256 MB).
+	MaxBytes int64 `yaml:"max_bytes"`
+	// StaleWhileRevalidate lets an expired answer be used once more while
+	// one refresh runs.
+	StaleWhileRevalidate bool `yaml:"stale_while_revalidate"`
+	// Header sends X-Cache: hit, miss or stale (default true).
+	Header *bool `yaml:"header"`
 }
 
 // Source is one data source's section.
@@ -41,6 +56,10 @@ type Source struct {
 	ReadOnly         bool                         `yaml:"read_only"`
 	StatementTimeout time.Duration                `yaml:"statement_timeout"`
 	MaxConnections   int                          `yaml:"max_connections"`
+	// CacheTTL overrides the cache TTL for this source (0: no cache);
+	// SetCacheTTL per entity set, by set name.
+	CacheTTL    *time.Duration           `yaml:"cache_ttl"`
+	SetCacheTTL map[string]time.Duration `yaml:"set_cache_ttl"`
 }
 
 // sourceName is what a source may be called: it becomes a URL path segment.

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -54,4 +55,54 @@ func writeCanonical(b *strings.Builder, e Expr) {
 		}
 		b.WriteString(")")
 	}
+}
+
+// QueryKey is the canonical text of everything a query's answer depends
+// on: the same query written with options in another order, other spacing
+// or other literal spellings gives the same key; any change to set,
+// columns, filter, order, paging position or limits gives another.
+func QueryKey(q *Query) string {
+	var b strings.Builder
+	b.WriteString(q.Set.Name)
+	b.WriteString("|cols:")
+	for i, c := range q.Columns {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(c.Name)
+	}
+	b.WriteString("|where:")
+	if q.Where != nil {
+		writeCanonical(&b, q.Where)
+	}
+	b.WriteString("|order:")
+	for i, o := range q.OrderBy {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeCanonical(&b, o.Expr)
+		if o.Desc {
+			b.WriteString(" desc")
+		}
+	}
+	b.WriteString("|after:")
+	for i, v := range q.After {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(FormatLiteral(v, q.OrderBy[i].Expr.Type()))
+	}
+	b.WriteString("|skip:" + strconv.FormatInt(q.Skip, 10) + "|limit:" + strconv.Itoa(q.Limit))
+	return b.String()
+}
+
+// CountKey is the canonical text of what a count depends on: the set and
+// the filter, nothing else.
+func CountKey(q *Query) string {
+	var b strings.Builder
+	b.WriteString(q.Set.Name + "|count|where:")
+	if q.Where != nil {
+		writeCanonical(&b, q.Where)
+	}
+	return b.String()
 }

@@ -156,3 +156,46 @@ func BenchmarkPlan(b *testing.B) {
 		}
 	}
 }
+
+// TestQueryKeyIsCanonical: equivalent requests share a cache key; any
+// difference in meaning gives another.
+func TestQueryKeyIsCanonical(t *testing.T) {
+	key := func(query string) string {
+		p, status, code := build(t, "Customers", query)
+		if p == nil {
+			t.Fatalf("%s: %d %s", query, status, code)
+		}
+		q := p.Query
+		q.Limit = 27
+		return plan.QueryKey(&q) + " / " + plan.CountKey(&q)
+	}
+	same := []string{
+		"$select=Name,City&$filter=Country%20eq%20'USA'&$top=26&$count=true",
+		"$count=true&$top=26&$filter=Country%20eq%20%27USA%27&$select=Name,City",
+		"$select=Name,City&$filter=(Country%20eq%20'USA')&$top=26",
+		"$select=Name,City,Name&$filter=Country%20%20eq%20%20'USA'&$TOP=26",
+		"select=Name,City&filter=Country+eq+'USA'",
+	}
+	base := key(same[0])
+	for _, q := range same[1:] {
+		if k := key(q); k != base {
+			t.Errorf("%s\n gives %s\n, not %s", q, k, base)
+		}
+	}
+	different := []string{
+		"$select=Name,City&$filter=Country%20eq%20'US'",
+		"$select=Name&$filter=Country%20eq%20'USA'",
+		"$select=Name,City&$filter=Country%20eq%20'USA'&$skip=1",
+		"$select=Name,City&$filter=Country%20eq%20'USA'&$orderby=City",
+		"$select=Name,City&$filter=Country%20ne%20'USA'",
+		"$select=City,Name&$filter=Country%20eq%20'USA'",
+	}
+	seen := map[string]string{base: same[0]}
+	for _, q := range different {
+		k := key(q)
+		if prev, dup := seen[k]; dup {
+			t.Errorf("%s and %s share a key", q, prev)
+		}
+		seen[k] = q
+	}
+}

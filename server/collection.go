@@ -116,6 +116,7 @@ func (r *request) serveCollection() error {
 	}
 	r.timing.mark("db")
 
+	r.cacheHeader()
 	h := r.c.Writer.Header()
 	h.Set("Content-Type", r.json.ContentType())
 	h.Set("Server-Timing", r.timing.header())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/csdl"
@@ -52,6 +53,7 @@ func (t *serverTiming) header() string { return strings.Join(t.marks, ", ") }
 
 func (s *Server) serveOData(c *gin.Context) {
 	r := &request{c: c, srv: s, name: c.Param("source"), timing: serverTiming{start: time.Now()}}
+	c.Request = c.Request.WithContext(cache.WithStatus(c.Request.Context()))
 	version, verr := odata.NegotiateVersion(c.Request.Header)
 	if verr != nil {
 		writeError(c, s.log, verr)
@@ -150,8 +152,19 @@ func (r *request) sendCached(contentType string, body []byte) error {
 	return r.sendWithETag(contentType, body, `W/"`+base64.RawURLEncoding.EncodeToString(sum[:12])+`"`)
 }
 
+// cacheHeader says what the query cache did, when it took part.
+func (r *request) cacheHeader() {
+	if !r.srv.cfg.CacheHeader {
+		return
+	}
+	if st := cache.StatusOf(r.c.Request.Context()).String(); st != "" && st != "bypass" {
+		r.c.Header("X-Cache", st)
+	}
+}
+
 // sendWithETag writes a small response under a given ETag.
 func (r *request) sendWithETag(contentType string, body []byte, etag string) error {
+	r.cacheHeader()
 	r.c.Header("ETag", etag)
 	r.c.Header("Server-Timing", r.timing.header())
 	if inm := r.c.GetHeader("If-None-Match"); inm != "" && etagMatches(inm, etag) {

@@ -30,7 +30,10 @@ type Config struct {
 	ResponseBudget int
 	// MaxBodyBytes bounds request bodies, compressed or not (default 8 MB).
 	MaxBodyBytes int
-	Logger       *slog.Logger
+	// CacheHeader sends X-Cache: hit, miss or stale on answers the query
+	// cache took part in.
+	CacheHeader bool
+	Logger      *slog.Logger
 }
 
 // DefaultResponseBudget keeps pages under Salesforce's 8 MB cap with room
@@ -85,6 +88,7 @@ func New(cfg Config) *Server {
 	e.Handle("MERGE", "/odata/:source/*path", s.serveOData)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metrics)
 	e.GET("/", s.index)
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, notFoundRoute(c.Request.URL.Path))

@@ -15,8 +15,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/odatagw/odatagw/app"
+	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/config"
 	"github.com/odatagw/odatagw/internal/testdb"
+	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/sqlite"
 )
 
@@ -37,6 +39,21 @@ var (
 	pgMissing  string // why the PostgreSQL target is absent
 )
 
+// uncached turns the query cache off: most suites must reach the database
+// on every request to prove what they prove. The cache has suites of its own.
+func uncached() config.File {
+	off := time.Duration(0)
+	return config.File{Cache: config.Cache{TTL: &off}}
+}
+
+// unwrap returns the source behind a query cache.
+func unwrap(src sources.Source) sources.Source {
+	if c, ok := src.(*cache.Source); ok {
+		return c.Inner()
+	}
+	return src
+}
+
 // quietLogger keeps expected warnings (tables left out) out of test output.
 func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -49,7 +66,7 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	demo, err := app.Open(ctx, app.Settings{Logger: quietLogger()})
+	demo, err := app.Open(ctx, app.Settings{Logger: quietLogger(), Defaults: uncached()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the demo gateway:", err)
 		return 1
@@ -58,7 +75,7 @@ func run(m *testing.M) int {
 	demoHTTP := httptest.NewServer(demo.Server.Handler())
 	defer demoHTTP.Close()
 	src, _ := demo.Server.Source("demo")
-	demoTarget = &target{name: "sqlite", root: demoHTTP.URL + "/odata/demo/", rows: sqlRows(src.(*sqlite.Source).DB())}
+	demoTarget = &target{name: "sqlite", root: demoHTTP.URL + "/odata/demo/", rows: sqlRows(unwrap(src).(*sqlite.Source).DB())}
 
 	admin := os.Getenv(testdb.PostgresEnv)
 	if admin == "" {
@@ -77,7 +94,7 @@ func run(m *testing.M) int {
 			return 1
 		}
 		defer pgPool.Close()
-		gw, err := app.Open(ctx, app.Settings{Logger: quietLogger(), Sources: map[string]config.Source{
+		gw, err := app.Open(ctx, app.Settings{Logger: quietLogger(), Defaults: uncached(), Sources: map[string]config.Source{
 			"erp": {DSN: pgDB.DSN, Keys: map[string][]string{"customer_summary": {"customer_id"}}},
 		}})
 		if err != nil {

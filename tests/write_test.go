@@ -23,14 +23,14 @@ func writeTargets(t *testing.T) []*target {
 		tg, _ := ownGateway(t, config.Source{Keys: map[string][]string{"customer_summary": {"customer_id"}}})
 		out = append(out, tg)
 	}
-	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger()})
+	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Defaults: uncached()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(gw.Server.Handler())
 	t.Cleanup(func() { srv.Close(); gw.Close() })
 	src, _ := gw.Server.Source("demo")
-	out = append(out, &target{name: "sqlite", root: srv.URL + "/odata/demo/", rows: sqlRows(src.(*sqlite.Source).DB())})
+	out = append(out, &target{name: "sqlite", root: srv.URL + "/odata/demo/", rows: sqlRows(unwrap(src).(*sqlite.Source).DB())})
 	return out
 }
 

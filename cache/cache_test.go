@@ -1,0 +1,205 @@
+package cache_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/odatagw/odatagw/cache"
+	"github.com/odatagw/odatagw/demo"
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata/uri"
+	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// counting wraps the real demo source and counts the queries that reach
+// it; delay makes each one slow enough for concurrent callers to meet.
+type counting struct {
+	sources.Source
+	queries, counts atomic.Int64
+	delay           time.Duration
+}
+
+func (c *counting) Query(ctx context.Context, q *plan.Query) (sources.Rows, error) {
+	c.queries.Add(1)
+	time.Sleep(c.delay)
+	return c.Source.Query(ctx, q)
+}
+
+func (c *counting) Count(ctx context.Context, q *plan.Query) (int64, error) {
+	c.counts.Add(1)
+	return c.Source.Count(ctx, q)
+}
+
+func (c *counting) Insert(ctx context.Context, set *metadata.EntitySet, v []plan.Assignment) ([]any, error) {
+	return c.Source.(sources.Writer).Insert(ctx, set, v)
+}
+
+func (c *counting) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, v []plan.Assignment, check func([]any) error) ([]any, error) {
+	return c.Source.(sources.Writer).Update(ctx, set, key, v, check)
+}
+
+func (c *counting) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
+	return c.Source.(sources.Writer).Delete(ctx, set, key, check)
+}
+
+var (
+	demoOnce sync.Once
+	demoSrc  sources.Source
+	demoErr  error
+)
+
+func demoSource(t *testing.T) sources.Source {
+	demoOnce.Do(func() { demoSrc, demoErr = demo.Open(context.Background(), sources.Options{Name: "demo"}) })
+	if demoErr != nil {
+		t.Fatal(demoErr)
+	}
+	return demoSrc
+}
+
+func query(t *testing.T, src sources.Source, q string) *plan.Query {
+	t.Helper()
+	path, raw, _ := strings.Cut(q, "?")
+	req, err := uri.Parse(path, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, berr := plan.Build(src.Metadata(), req, "GET")
+	if berr != nil {
+		t.Fatal(berr)
+	}
+	p.Query.Limit = 27
+	return &p.Query
+}
+
+func read(t *testing.T, c *cache.Source, q *plan.Query) (rows [][]any, status string) {
+	t.Helper()
+	ctx := cache.WithStatus(context.Background())
+	rs, err := c.Query(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		rows = append(rows, append([]any(nil), rs.Values()...))
+	}
+	return rows, cache.StatusOf(ctx).String()
+}
+
+func TestHitsDoNotReachTheDatabase(t *testing.T) {
+	inner := &counting{Source: demoSource(t)}
+	c := cache.Wrap(inner, cache.Options{TTL: time.Minute})
+	q := query(t, inner, "Customers?$select=CustomerId,Name&$filter=Country%20eq%20'USA'")
+	first, st1 := read(t, c, q)
+	second, st2 := read(t, c, q)
+	if st1 != "miss" || st2 != "hit" || inner.queries.Load() != 1 {
+		t.Fatalf("statuses %s, %s; %d queries reached the database", st1, st2, inner.queries.Load())
+	}
+	if fmt.Sprint(first) != fmt.Sprint(second) {
+		t.Fatal("the hit differs from the miss")
+	}
+}
+
+func TestWritesInvalidateAtOnce(t *testing.T) {
+	inner := &counting{Source: demoSource(t)}
+	c := cache.Wrap(inner, cache.Options{TTL: time.Hour})
+	q := query(t, inner, "Customers?$select=CustomerId,City&$filter=CustomerId%20eq%207")
+	before, _ := read(t, c, q)
+	es, _ := inner.Metadata().EntitySet("Customers")
+	city, _ := es.Type.Property("City")
+	id, _ := es.Type.Property("CustomerId")
+	newCity := fmt.Sprintf("Bumped %d", time.Now().UnixNano())
+	if _, err := c.Update(context.Background(), es, []plan.KeyValue{{Prop: id, Value: int64(7)}}, []plan.Assignment{{Prop: city, Value: newCity}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	after, st := read(t, c, q)
+	if st != "miss" || after[0][1] != newCity {
+		t.Fatalf("after the write: %s %v (before %v)", st, after, before)
+	}
+}
+
+func TestIdenticalMissesCollapse(t *testing.T) {
+	inner := &counting{Source: demoSource(t), delay: 100 * time.Millisecond}
+	c := cache.Wrap(inner, cache.Options{TTL: time.Minute})
+	q := query(t, inner, "Orders?$select=OrderId&$filter=Total%20gt%20100")
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			read(t, c, q)
+		}()
+	}
+	wg.Wait()
+	if n := inner.queries.Load(); n != 1 {
+		t.Fatalf("50 identical concurrent misses ran %d queries", n)
+	}
+}
+
+func TestMemoryStaysWithinTheBound(t *testing.T) {
+	inner := &counting{Source: demoSource(t)}
+	const bound = 256 << 10
+	c := cache.Wrap(inner, cache.Options{TTL: time.Minute, MaxBytes: bound})
+	for i := 0; i < 400; i++ {
+		read(t, c, query(t, inner, fmt.Sprintf("Customers?$filter=CustomerId%%20gt%%20%d", i*20)))
+		if b := c.Bytes(); b > bound {
+			t.Fatalf("after %d queries the cache holds %d bytes, over its bound of %d", i+1, b, bound)
+		}
+	}
+	if c.Stats("Customers").Evictions.Load() == 0 {
+		t.Fatal("nothing was evicted; the test proved nothing")
+	}
+}
+
+func TestTTLZeroForASetBypasses(t *testing.T) {
+	inner := &counting{Source: demoSource(t)}
+	c := cache.Wrap(inner, cache.Options{TTL: time.Minute, SetTTL: map[string]time.Duration{"Orders": 0}})
+	q := query(t, inner, "Orders?$select=OrderId")
+	read(t, c, q)
+	_, st := read(t, c, q)
+	if st != "bypass" || inner.queries.Load() != 2 {
+		t.Fatalf("status %s, %d queries", st, inner.queries.Load())
+	}
+}
+
+func TestStaleWhileRevalidate(t *testing.T) {
+	inner := &counting{Source: demoSource(t)}
+	c := cache.Wrap(inner, cache.Options{TTL: 100 * time.Millisecond, StaleWhileRevalidate: true})
+	q := query(t, inner, "Products?$select=ProductId")
+	read(t, c, q)
+	time.Sleep(150 * time.Millisecond)
+	if _, st := read(t, c, q); st != "stale" {
+		t.Fatalf("past the TTL: %s, want stale", st)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for inner.queries.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no refresh ran")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, st := read(t, c, q); st != "hit" {
+		t.Fatalf("after the refresh: %s, want hit", st)
+	}
+}
+
+func TestCountsAreCachedApart(t *testing.T) {
+	inner := &counting{Source: demoSource(t)}
+	c := cache.Wrap(inner, cache.Options{TTL: time.Minute})
+	for page := 0; page < 5; page++ {
+		q := query(t, inner, fmt.Sprintf("Orders?$select=OrderId&$filter=Priority%%20eq%%202&$skip=%d", page*26))
+		read(t, c, q)
+		if _, err := c.Count(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := inner.counts.Load(); n != 1 {
+		t.Fatalf("paging five pages counted %d times", n)
+	}
+}

@@ -1,0 +1,228 @@
+package cache
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/sources"
+)
+
+var (
+	_ sources.Source     = (*Source)(nil)
+	_ sources.Writer     = (*Source)(nil)
+	_ sources.Transactor = (*Source)(nil)
+	_ sources.Capacity   = (*Source)(nil)
+)
+
+func (c *Source) Metadata() *metadata.Service    { return c.inner.Metadata() }
+func (c *Source) Ping(ctx context.Context) error { return c.inner.Ping(ctx) }
+func (c *Source) Close() error                   { c.store.Flush(); return c.inner.Close() }
+func (c *Source) MaxConcurrentQueries() int {
+	if cp, ok := c.inner.(sources.Capacity); ok {
+		return cp.MaxConcurrentQueries()
+	}
+	return 0
+}
+
+// Query answers from the cache, or runs the query once for every caller
+// asking the same at the same time and keeps its rows.
+func (c *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error) {
+	ttl := c.ttl(q.Set.Name)
+	if ttl <= 0 || q.Limit <= 0 || q.Limit > MaxCachedRows {
+		record(ctx, statusBypass)
+		return c.inner.Query(ctx, q)
+	}
+	key := c.key("rows", q, plan.QueryKey(q))
+	stats := c.Stats(q.Set.Name)
+	if e, stale := c.lookup(key); e != nil {
+		if stale {
+			stats.Stale.Add(1)
+			record(ctx, statusStale)
+			go c.refresh(key, q, ttl)
+		} else {
+			stats.Hits.Add(1)
+			record(ctx, statusHit)
+		}
+		return &cachedRows{e: e, i: -1}, nil
+	}
+	stats.Misses.Add(1)
+	record(ctx, statusMiss)
+	e, err := c.group.do(ctx, key, func(ctx context.Context) (*entry, error) { return c.load(ctx, key, q, ttl) })
+	if err != nil {
+		return nil, err
+	}
+	return &cachedRows{e: e, i: -1}, nil
+}
+
+// load reads every row of a page and keeps it.
+func (c *Source) load(ctx context.Context, key string, q *plan.Query, ttl time.Duration) (*entry, error) {
+	rows, err := c.inner.Query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	e := &entry{nValues: len(q.Columns)}
+	for rows.Next() {
+		row := make([]any, 0, len(q.Columns)+len(q.OrderBy))
+		row = append(row, rows.Values()...)
+		row = append(row, rows.Sort()...)
+		e.rows = append(e.rows, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	c.put(key, q.Set.Name, e, ttl)
+	return e, nil
+}
+
+// refresh reloads a stale entry in the background, once.
+func (c *Source) refresh(key string, q *plan.Query, ttl time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	qc := *q
+	fresh := c.key("rows", &qc, plan.QueryKey(&qc))
+	if fresh != key {
+		return // a write moved the generation on; the next read loads anew
+	}
+	if _, err := c.group.do(ctx, key, func(ctx context.Context) (*entry, error) { return c.load(ctx, key, &qc, ttl) }); err != nil {
+		c.opts.Logger.Warn("refreshing a cached page failed", "source", c.opts.Name, "set", q.Set.Name, "error", err)
+	}
+}
+
+// Count answers from the cache, or counts once for concurrent callers.
+func (c *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
+	ttl := c.ttl(q.Set.Name)
+	if ttl <= 0 {
+		record(ctx, statusBypass)
+		return c.inner.Count(ctx, q)
+	}
+	key := c.key("count", q, plan.CountKey(q))
+	stats := c.Stats(q.Set.Name)
+	if e, stale := c.lookup(key); e != nil {
+		if stale {
+			stats.Stale.Add(1)
+			record(ctx, statusStale)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				c.group.do(ctx, key, func(ctx context.Context) (*entry, error) { return c.loadCount(ctx, key, q, ttl) })
+			}()
+		} else {
+			stats.Hits.Add(1)
+			record(ctx, statusHit)
+		}
+		return e.count, nil
+	}
+	stats.Misses.Add(1)
+	record(ctx, statusMiss)
+	e, err := c.group.do(ctx, key, func(ctx context.Context) (*entry, error) { return c.loadCount(ctx, key, q, ttl) })
+	if err != nil {
+		return 0, err
+	}
+	return e.count, nil
+}
+
+func (c *Source) loadCount(ctx context.Context, key string, q *plan.Query, ttl time.Duration) (*entry, error) {
+	n, err := c.inner.Count(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	e := &entry{count: n}
+	c.put(key, q.Set.Name, e, ttl)
+	return e, nil
+}
+
+// cachedRows iterates over a cached page.
+type cachedRows struct {
+	e *entry
+	i int
+}
+
+func (r *cachedRows) Next() bool {
+	r.i++
+	return r.i < len(r.e.rows)
+}
+func (r *cachedRows) Values() []any { return r.e.rows[r.i][:r.e.nValues] }
+func (r *cachedRows) Sort() []any   { return r.e.rows[r.i][r.e.nValues:] }
+func (r *cachedRows) Err() error    { return nil }
+func (r *cachedRows) Close()        {}
+
+// writes pass through and move the set's generation on before they answer
+
+func (c *Source) writer() (sources.Writer, error) {
+	w, ok := c.inner.(sources.Writer)
+	if !ok {
+		return nil, &odata.Error{Status: http.StatusMethodNotAllowed, Code: odata.CodeReadOnly, Message: "this data source is read-only"}
+	}
+	return w, nil
+}
+
+func (c *Source) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
+	w, err := c.writer()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Bump(set.Name)
+	return w.Insert(ctx, set, values)
+}
+
+func (c *Source) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
+	w, err := c.writer()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Bump(set.Name)
+	return w.Update(ctx, set, key, values, check)
+}
+
+func (c *Source) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
+	w, err := c.writer()
+	if err != nil {
+		return err
+	}
+	defer c.Bump(set.Name)
+	return w.Delete(ctx, set, key, check)
+}
+
+// Atomically runs fn's writes in one transaction of the inner source and
+// moves on the generation of every set they touched.
+func (c *Source) Atomically(ctx context.Context, fn func(sources.Writer) error) error {
+	tr, ok := c.inner.(sources.Transactor)
+	if !ok {
+		return odata.NotImplemented("change sets on this data source")
+	}
+	touched := map[string]bool{}
+	defer func() {
+		for s := range touched {
+			c.Bump(s)
+		}
+	}()
+	return tr.Atomically(ctx, func(w sources.Writer) error {
+		return fn(&recordingWriter{w: w, touched: touched})
+	})
+}
+
+// recordingWriter notes the sets a transaction writes to.
+type recordingWriter struct {
+	w       sources.Writer
+	touched map[string]bool
+}
+
+func (r *recordingWriter) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
+	r.touched[set.Name] = true
+	return r.w.Insert(ctx, set, values)
+}
+
+func (r *recordingWriter) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
+	r.touched[set.Name] = true
+	return r.w.Update(ctx, set, key, values, check)
+}
+
+func (r *recordingWriter) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
+	r.touched[set.Name] = true
+	return r.w.Delete(ctx, set, key, check)
+}
