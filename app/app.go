@@ -40,6 +40,7 @@ type Settings struct {
 type Gateway struct {
 	Server   *server.Server
 	settings Settings
+	bus      *cache.RedisBus
 }
 
 // Open opens every source, or the demo when there is none. A source that
@@ -48,10 +49,23 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
+	var bus *cache.RedisBus
+	checks := map[string]func() error{}
+	if s.Defaults.Redis != "" {
+		var err error
+		if bus, err = cache.NewRedisBus(s.Defaults.Redis, s.Defaults.RedisPrefix, s.Logger); err != nil {
+			return nil, fmt.Errorf("--redis: %w", err)
+		}
+		checks["redis"] = bus.Err
+	}
 	cacheHeader := s.Defaults.Cache.Header == nil || *s.Defaults.Cache.Header
 	srv := server.New(server.Config{PublicURL: s.PublicURL, SkipTokenSecret: []byte(s.SkipTokenSecret),
-		MaxBodyBytes: s.Defaults.MaxBodyBytes, CacheHeader: cacheHeader, Logger: s.Logger})
-	g := &Gateway{Server: srv, settings: s}
+		MaxBodyBytes: s.Defaults.MaxBodyBytes, CacheHeader: cacheHeader, Checks: checks, Logger: s.Logger})
+	g := &Gateway{Server: srv, settings: s, bus: bus}
+	var busIface cache.Bus
+	if bus != nil {
+		busIface = bus
+	}
 	if len(s.Sources) == 0 {
 		opts := sources.Options{Name: "demo", PageSize: s.Defaults.PageSize, StatementTimeout: s.Defaults.StatementTimeout, Logger: s.Logger}
 		start := time.Now()
@@ -60,7 +74,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 			return nil, fmt.Errorf("creating the demo database: %w", err)
 		}
 		s.Logger.Info("demo database created", "duration_ms", time.Since(start).Milliseconds())
-		srv.AddSource("demo", withCache(src, "demo", s.Defaults, config.Source{}, s.Logger))
+		srv.AddSource("demo", withCache(src, "demo", s.Defaults, config.Source{}, busIface, s.Logger))
 		return g, nil
 	}
 	names := make([]string, 0, len(s.Sources))
@@ -73,17 +87,17 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		opts.Logger = s.Logger
 		src, err := sources.Open(ctx, opts)
 		if err != nil {
-			srv.Close()
+			g.Close()
 			return nil, fmt.Errorf("source %s: %w", name, err)
 		}
-		srv.AddSource(name, withCache(src, name, s.Defaults, s.Sources[name], s.Logger))
+		srv.AddSource(name, withCache(src, name, s.Defaults, s.Sources[name], busIface, s.Logger))
 	}
 	return g, nil
 }
 
 // withCache puts the query cache in front of a source, unless its TTL is 0
 // everywhere.
-func withCache(src sources.Source, name string, defaults config.File, sc config.Source, log *slog.Logger) sources.Source {
+func withCache(src sources.Source, name string, defaults config.File, sc config.Source, bus cache.Bus, log *slog.Logger) sources.Source {
 	ttl := cache.DefaultTTL
 	if t := defaults.Cache.TTL; t != nil {
 		ttl = *t
@@ -102,11 +116,16 @@ func withCache(src sources.Source, name string, defaults config.File, sc config.
 		ttl = -1 // off, except for the sets that say otherwise
 	}
 	return cache.Wrap(src, cache.Options{Name: name, MaxBytes: defaults.Cache.MaxBytes, TTL: ttl,
-		SetTTL: sc.SetCacheTTL, StaleWhileRevalidate: defaults.Cache.StaleWhileRevalidate, Logger: log})
+		SetTTL: sc.SetCacheTTL, StaleWhileRevalidate: defaults.Cache.StaleWhileRevalidate, Bus: bus, Logger: log})
 }
 
-// Close closes every source.
-func (g *Gateway) Close() { g.Server.Close() }
+// Close closes every source and the Redis connection.
+func (g *Gateway) Close() {
+	g.Server.Close()
+	if g.bus != nil {
+		g.bus.Close()
+	}
+}
 
 // Serve listens on the settings' address until ctx ends, then shuts down
 // gracefully. ready, when not nil, receives the bound address.

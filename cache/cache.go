@@ -34,7 +34,9 @@ type Options struct {
 	// StaleWhileRevalidate lets an entry past its TTL answer once more
 	// while one refresh runs.
 	StaleWhileRevalidate bool
-	Logger               *slog.Logger
+	// Bus, when set, shares write invalidations with other replicas.
+	Bus    Bus
+	Logger *slog.Logger
 }
 
 // Source is a source with a query cache in front.
@@ -91,6 +93,16 @@ func Wrap(inner sources.Source, opts Options) *Source {
 		gens: map[string]*atomic.Uint64{}, stats: map[string]*SetStats{}}
 	c.store = gocache.New(opts.TTL, time.Minute)
 	c.store.OnEvicted(func(key string, _ any) { c.forget(key) })
+	if opts.Bus != nil {
+		opts.Bus.Subscribe(func(source, set string) {
+			switch {
+			case source == "" && set == "":
+				c.flushLocal("")
+			case source == opts.Name:
+				c.flushLocal(set)
+			}
+		})
+	}
 	return c
 }
 
@@ -123,9 +135,15 @@ func (c *Source) gen(set string) *atomic.Uint64 {
 	return g
 }
 
-// Bump makes every cached answer about set unreachable: later reads go to
-// the database. Writes through the gateway call it before they answer.
-func (c *Source) Bump(set string) { c.gen(set).Add(1) }
+// Bump makes every cached answer about set unreachable, here and, through
+// the bus, on the other replicas: later reads go to the database. Writes
+// through the gateway call it before they answer.
+func (c *Source) Bump(set string) {
+	c.gen(set).Add(1)
+	if c.opts.Bus != nil {
+		c.opts.Bus.Publish(c.opts.Name, set)
+	}
+}
 
 // Stats returns the figures of a set.
 func (c *Source) Stats(set string) *SetStats {
@@ -233,18 +251,23 @@ func (c *Source) forget(key string) {
 	}
 }
 
-// Flush drops every entry of a set, or of the whole source when set is "".
+// Flush drops every entry of a set, or of the whole source when set is "",
+// here and on the other replicas.
 func (c *Source) Flush(set string) {
+	c.flushLocal(set)
+	if c.opts.Bus != nil {
+		c.opts.Bus.Publish(c.opts.Name, set)
+	}
+}
+
+// flushLocal drops entries in this process only.
+func (c *Source) flushLocal(set string) {
 	if set == "" {
 		c.gensMu.RLock()
-		sets := make([]string, 0, len(c.gens))
-		for s := range c.gens {
-			sets = append(sets, s)
+		for _, g := range c.gens {
+			g.Add(1)
 		}
 		c.gensMu.RUnlock()
-		for _, s := range sets {
-			c.Bump(s)
-		}
 		c.store.Flush()
 		c.mu.Lock()
 		c.lru.Init()
@@ -253,7 +276,7 @@ func (c *Source) Flush(set string) {
 		c.mu.Unlock()
 		return
 	}
-	c.Bump(set)
+	c.gen(set).Add(1)
 }
 
 // entrySize estimates the memory an entry holds.

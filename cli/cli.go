@@ -39,6 +39,7 @@ type serveCmd struct {
 	CacheTTL         string        `env:"ODATAGW_CACHE_TTL" placeholder:"DURATION" help:"How long a cached answer is used (default 30s; 0 turns the query cache off). Writes through the gateway invalidate at once; changes made directly in the database show after at most this long."`
 	CacheMaxBytes    int64         `env:"ODATAGW_CACHE_MAX_BYTES" placeholder:"N" help:"Bound of each source's query cache in bytes (default 268435456)."`
 	NoCacheHeader    bool          `env:"ODATAGW_NO_CACHE_HEADER" help:"Do not send the X-Cache response header."`
+	Redis            string        `env:"ODATAGW_REDIS" placeholder:"URL" help:"Redis (redis://host:6379/0) through which replicas share write invalidations of their query caches. Without it each replica sees other replicas' writes after at most the cache TTL."`
 	SkiptokenSecret  string        `env:"ODATAGW_SKIPTOKEN_SECRET" placeholder:"SECRET" help:"Secret that signs paging tokens; give every replica the same one (default: random at start, so nextLinks end with a restart)."`
 	LogLevel         string        `env:"ODATAGW_LOG_LEVEL" enum:"debug,info,warn,error," default:"" placeholder:"LEVEL" help:"debug, info, warn or error (default info; debug logs every request)."`
 	LogFormat        string        `env:"ODATAGW_LOG_FORMAT" enum:"text,json," default:"" placeholder:"FORMAT" help:"text or json (default text)."`
@@ -144,6 +145,9 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 			return set, fmt.Errorf("--cache-ttl %q: write a duration such as 30s, or 0 to turn the cache off", s.CacheTTL)
 		}
 		set.Defaults.Cache.TTL = &d
+	}
+	if s.Redis != "" {
+		set.Defaults.Redis = s.Redis
 	}
 	if s.CacheMaxBytes != 0 {
 		set.Defaults.Cache.MaxBytes = s.CacheMaxBytes

@@ -26,6 +26,8 @@ type File struct {
 	StatementTimeout time.Duration     `yaml:"statement_timeout"`
 	MaxBodyBytes     int               `yaml:"max_body_bytes"`
 	Cache            Cache             `yaml:"cache"`
+	Redis            string            `yaml:"redis"`
+	RedisPrefix      string            `yaml:"redis_prefix"`
 	Sources          map[string]Source `yaml:"sources"`
 }
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test suite of odatagw and says which ones ran.
 #
-# Suites that need a database server run against the URL in
+# Suites that need a server run against the URLs in
 #   ODATAGW_TEST_POSTGRES_URL   e.g. postgres://postgres@127.0.0.1:5432/postgres
-# Each run creates its own database with a random name there and drops it.
+#   ODATAGW_TEST_REDIS_URL      e.g. redis://127.0.0.1:6379/0
+# Each run creates its own database with a random name and drops it; Redis
+# suites use channels with a random prefix.
 # Without the variable those suites are skipped and this script says so;
 # with CI=true a missing server fails the run instead.
 #
@@ -19,6 +21,11 @@ if [ -n "${ODATAGW_TEST_POSTGRES_URL:-}" ]; then
   say "PostgreSQL suites: ON   ($(printf '%s' "$ODATAGW_TEST_POSTGRES_URL" | sed -E 's#://([^:@/]+):[^@/]*@#://\1:***@#'))"
 else
   say "PostgreSQL suites: OFF  (set ODATAGW_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres to run them)"
+fi
+if [ -n "${ODATAGW_TEST_REDIS_URL:-}" ]; then
+  say "Redis suites (replica invalidations): ON   (${ODATAGW_TEST_REDIS_URL})"
+else
+  say "Redis suites (replica invalidations): OFF  (set ODATAGW_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run them)"
 fi
 if command -v xmllint >/dev/null 2>&1; then
   say "\$metadata XSD validation: ON (xmllint)"

@@ -33,7 +33,10 @@ type Config struct {
 	// CacheHeader sends X-Cache: hit, miss or stale on answers the query
 	// cache took part in.
 	CacheHeader bool
-	Logger      *slog.Logger
+	// Checks are dependencies /readyz reports without failing: the gateway
+	// serves without them, less well (Redis, for one).
+	Checks map[string]func() error
+	Logger *slog.Logger
 }
 
 // DefaultResponseBudget keeps pages under Salesforce's 8 MB cap with room
@@ -170,7 +173,19 @@ func (s *Server) readyz(c *gin.Context) {
 			report[name] = "ok"
 		}
 	}
-	c.JSON(status, gin.H{"sources": report})
+	body := gin.H{"sources": report}
+	if len(s.cfg.Checks) > 0 {
+		deps := gin.H{}
+		for name, check := range s.cfg.Checks {
+			if err := check(); err != nil {
+				deps[name] = "degraded: " + err.Error()
+			} else {
+				deps[name] = "ok"
+			}
+		}
+		body["dependencies"] = deps
+	}
+	c.JSON(status, body)
 }
 
 // index lists the service roots, so that a person who opens the gateway's

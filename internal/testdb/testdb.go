@@ -2,6 +2,7 @@
 // servers named by environment variables:
 //
 //	ODATAGW_TEST_POSTGRES_URL  e.g. postgres://postgres@127.0.0.1:5432/postgres
+//	ODATAGW_TEST_REDIS_URL     e.g. redis://127.0.0.1:6379/0
 //
 // Each call creates a database with a random name and drops it when the
 // test (or TestMain) ends. Without the variable a test is skipped, saying
@@ -136,4 +137,19 @@ func Redact(u string) string {
 		return "(unparsable URL)"
 	}
 	return strings.Replace(parsed.Redacted(), "xxxxx", "***", 1)
+}
+
+// RedisEnv names the variable that points the tests at Redis.
+const RedisEnv = "ODATAGW_TEST_REDIS_URL"
+
+// RedisURL returns the Redis URL, or skips (fails in CI) without one.
+func RedisURL(t testing.TB) string {
+	u := os.Getenv(RedisEnv)
+	if u == "" {
+		if InCI() {
+			t.Fatalf("%s is not set; CI must run the Redis suites", RedisEnv)
+		}
+		t.Skipf("Redis suite skipped: set %s=redis://127.0.0.1:6379/0 to run it", RedisEnv)
+	}
+	return u
 }

@@ -1,0 +1,200 @@
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Bus carries write invalidations between replicas of the gateway.
+type Bus interface {
+	// Publish tells the other replicas that a set of a source changed.
+	Publish(source, set string)
+	// Subscribe delivers the other replicas' messages: a set changed, or
+	// (set "") anything may have changed, after messages could be lost.
+	Subscribe(fn func(source, set string))
+	// Err is nil while the bus works, else what is wrong.
+	Err() error
+	Close() error
+}
+
+// RedisBus is a Bus over Redis pub/sub. When Redis cannot be reached the
+// gateway keeps serving: caches fall back to their TTL, the log says so
+// once, and Err reports it; once the subscription is back, every cache is
+// flushed, since invalidations may have been missed meanwhile.
+type RedisBus struct {
+	client  *redis.Client
+	channel string
+	self    string
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	handlers []func(source, set string)
+	ps       *redis.PubSub // the live subscription, closed by Close to unblock a read
+	lastErr  atomic.Pointer[error]
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+type busMessage struct {
+	Replica string `json:"r"`
+	Source  string `json:"s"`
+	Set     string `json:"t"`
+}
+
+// NewRedisBus connects to the Redis at url (redis://host:port/db) and
+// listens on prefix + ":invalidate". It does not fail when Redis is down.
+func NewRedisBus(url, prefix string, log *slog.Logger) (*RedisBus, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	opt.MaxRetries = 1
+	id := make([]byte, 8)
+	rand.Read(id)
+	if prefix == "" {
+		prefix = "odatagw"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &RedisBus{client: redis.NewClient(opt), channel: prefix + ":invalidate", self: hex.EncodeToString(id),
+		log: log, cancel: cancel, done: make(chan struct{})}
+	go b.listen(ctx)
+	return b, nil
+}
+
+func (b *RedisBus) setErr(err error) {
+	prev := b.lastErr.Swap(&err)
+	wasOK := prev == nil || *prev == nil
+	switch {
+	case err != nil && wasOK:
+		b.log.Warn("Redis unreachable: caches fall back to their TTL for changes made through other replicas", "error", err)
+	case err == nil && !wasOK:
+		b.log.Info("Redis reachable again; invalidations are shared again")
+	}
+}
+
+// Err reports the last problem with Redis, or nil.
+func (b *RedisBus) Err() error {
+	if p := b.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (b *RedisBus) Publish(source, set string) {
+	msg, _ := json.Marshal(busMessage{Replica: b.self, Source: source, Set: set})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := b.client.Publish(ctx, b.channel, msg).Err(); err != nil {
+		b.setErr(err)
+	}
+}
+
+func (b *RedisBus) Subscribe(fn func(source, set string)) {
+	b.mu.Lock()
+	b.handlers = append(b.handlers, fn)
+	b.mu.Unlock()
+}
+
+func (b *RedisBus) deliver(source, set string) {
+	b.mu.Lock()
+	hs := append([]func(string, string){}, b.handlers...)
+	b.mu.Unlock()
+	for _, h := range hs {
+		h(source, set)
+	}
+}
+
+// listen keeps a subscription open, reconnecting with a bounded backoff.
+func (b *RedisBus) listen(ctx context.Context) {
+	defer close(b.done)
+	backoff := 100 * time.Millisecond
+	subscribed := false
+	for ctx.Err() == nil {
+		ps := b.client.Subscribe(ctx, b.channel)
+		b.mu.Lock()
+		b.ps = ps
+		b.mu.Unlock()
+		_, err := ps.Receive(ctx) // the subscription confirmation
+		if err == nil {
+			b.setErr(nil)
+			backoff = 100 * time.Millisecond
+			if subscribed {
+				// messages may have been missed while away: start afresh
+				b.deliver("", "")
+			}
+			subscribed = true
+			err = b.receive(ctx, ps)
+		}
+		ps.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		b.setErr(err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < 5*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+func (b *RedisBus) receive(ctx context.Context, ps *redis.PubSub) error {
+	for {
+		// the read is bounded by its timeout, not by ctx: look at ctx each turn
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		m, err := ps.ReceiveTimeout(ctx, 5*time.Second)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			var netErr interface{ Timeout() bool }
+			if errors.As(err, &netErr) && netErr.Timeout() {
+				// quiet channel: prove the connection still works
+				if perr := ps.Ping(ctx); perr != nil {
+					return perr
+				}
+				continue
+			}
+			return err
+		}
+		msg, ok := m.(*redis.Message)
+		if !ok {
+			continue
+		}
+		var bm busMessage
+		if json.Unmarshal([]byte(msg.Payload), &bm) != nil || bm.Replica == b.self {
+			continue
+		}
+		b.deliver(bm.Source, bm.Set)
+	}
+}
+
+func (b *RedisBus) Close() error {
+	b.cancel()
+	b.mu.Lock()
+	if b.ps != nil {
+		b.ps.Close()
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.done:
+	case <-time.After(10 * time.Second):
+		b.log.Warn("the Redis listener did not stop in time")
+	}
+	return b.client.Close()
+}

@@ -1,0 +1,112 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/odatagw/odatagw/app"
+	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/testdb"
+)
+
+// replica starts one gateway over a shared database and Redis, with a
+// long TTL, so that only invalidations can make it see another's writes.
+func replica(t *testing.T, dsn, redisURL, prefix string) *target {
+	t.Helper()
+	hour := time.Hour
+	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(),
+		Defaults: config.File{Cache: config.Cache{TTL: &hour}, Redis: redisURL, RedisPrefix: prefix},
+		Sources:  map[string]config.Source{"erp": {DSN: dsn}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw.Server.Handler())
+	t.Cleanup(func() { srv.Close(); gw.Close() })
+	return &target{name: "postgres", root: srv.URL + "/odata/erp/"}
+}
+
+// eventually polls a condition for a bounded time.
+func eventually(t *testing.T, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func cityOf(t *testing.T, tg *target, id string) (string, string) {
+	r := tg.get(t, "Customers("+id+")?$select=City")
+	return r.JSON(t)["City"].(string), r.Header.Get("X-Cache")
+}
+
+func TestReplicasShareInvalidations(t *testing.T) {
+	needPostgres(t)
+	redisURL := testdb.RedisURL(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	prefix := "odatagw_test_" + db.Name[len("odatagw_test_"):]
+	a := replica(t, db.DSN, redisURL, prefix)
+	b := replica(t, db.DSN, redisURL, prefix)
+	time.Sleep(200 * time.Millisecond) // both subscribed
+	cityOf(t, a, "5")
+	if _, st := cityOf(t, a, "5"); st != "hit" {
+		t.Fatalf("A is not caching: %s", st)
+	}
+	if r := b.send(t, "PATCH", "Customers(5)", `{"City":"From B"}`); r.Status != 204 {
+		t.Fatalf("write on B: %d %s", r.Status, r.Body)
+	}
+	eventually(t, 2*time.Second, "A sees B's write", func() bool {
+		c, _ := cityOf(t, a, "5")
+		return c == "From B"
+	})
+}
+
+func TestRedisOutageKeepsServing(t *testing.T) {
+	needPostgres(t)
+	redisURL := testdb.RedisURL(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	ru, _ := url.Parse(redisURL)
+	px := startProxy(t, ru.Host)
+	ru.Host = px.ln.Addr().String()
+	prefix := "odatagw_test_" + db.Name[len("odatagw_test_"):]
+	a := replica(t, db.DSN, ru.String(), prefix)
+	b := replica(t, db.DSN, ru.String(), prefix)
+	time.Sleep(200 * time.Millisecond)
+	cityOf(t, a, "6")
+
+	px.setUp(false) // Redis goes away
+	if r := b.send(t, "PATCH", "Customers(6)", `{"City":"During outage"}`); r.Status != 204 {
+		t.Fatalf("write on B while Redis is away: %d %s", r.Status, r.Body)
+	}
+	if c, st := cityOf(t, a, "6"); c == "During outage" || st != "hit" {
+		t.Logf("A already saw the write (%s, %s)", c, st)
+	}
+	readyB := do(t, "GET", strings.TrimSuffix(b.root, "/odata/erp/")+"/readyz", nil)
+	var ready struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	json.Unmarshal(readyB.Body, &ready)
+	if readyB.Status != 200 || !strings.HasPrefix(ready.Dependencies["redis"], "degraded") {
+		t.Fatalf("readyz while Redis is away: %d %s", readyB.Status, readyB.Body)
+	}
+	if c, _ := cityOf(t, b, "6"); c != "During outage" {
+		t.Fatalf("B does not see its own write: %s", c)
+	}
+
+	px.setUp(true) // Redis is back: A resubscribes and starts afresh
+	eventually(t, 10*time.Second, "A sees the write made during the outage", func() bool {
+		c, _ := cityOf(t, a, "6")
+		return c == "During outage"
+	})
+	eventually(t, 10*time.Second, "readyz recovers", func() bool {
+		r := do(t, "GET", strings.TrimSuffix(b.root, "/odata/erp/")+"/readyz", nil)
+		return strings.Contains(string(r.Body), `"redis":"ok"`)
+	})
+}
