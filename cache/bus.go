@@ -90,6 +90,31 @@ func (b *RedisBus) Err() error {
 	return nil
 }
 
+// PublishFlush asks every replica listening on prefix to drop the entries
+// of one set of a source, or all of the source's when set is "", or all of
+// every source's when source is "" too. It is what `odatagw cache flush`
+// sends; it needs no running gateway of its own.
+func PublishFlush(ctx context.Context, url, prefix, source, set string) error {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return err
+	}
+	if prefix == "" {
+		prefix = "odatagw"
+	}
+	client := redis.NewClient(opt)
+	defer client.Close()
+	msg, _ := json.Marshal(busMessage{Replica: "cli", Source: source, Set: set})
+	n, err := client.Publish(ctx, prefix+":invalidate", msg).Result()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errors.New("no gateway is listening on that Redis; nothing was flushed")
+	}
+	return nil
+}
+
 func (b *RedisBus) Publish(source, set string) {
 	msg, _ := json.Marshal(busMessage{Replica: b.self, Source: source, Set: set})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -17,6 +17,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/odatagw/odatagw/app"
+	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/config"
 )
 
@@ -25,7 +26,39 @@ var Version = ""
 
 type cli struct {
 	Serve   serveCmd   `cmd:"" default:"withargs" help:"Serve data sources as OData services (the embedded demo when none is given). The default command."`
+	Cache   cacheCmd   `cmd:"" help:"Manage the query caches of running gateways."`
 	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+type cacheCmd struct {
+	Flush cacheFlushCmd `cmd:"" help:"Drop cached answers on every gateway that shares a Redis, at once."`
+}
+
+type cacheFlushCmd struct {
+	Redis       string `env:"ODATAGW_REDIS" required:"" placeholder:"URL" help:"The Redis the gateways were started with (--redis)."`
+	RedisPrefix string `env:"ODATAGW_REDIS_PREFIX" placeholder:"PREFIX" help:"Their redis_prefix, if set."`
+	Source      string `placeholder:"NAME" help:"Only this data source (default: every source)."`
+	Set         string `placeholder:"SET" help:"Only this entity set of --source (default: every set)."`
+}
+
+func (f *cacheFlushCmd) run(stdout io.Writer) error {
+	if f.Set != "" && f.Source == "" {
+		return fmt.Errorf("--set needs --source")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cache.PublishFlush(ctx, f.Redis, f.RedisPrefix, f.Source, f.Set); err != nil {
+		return err
+	}
+	what := "every source"
+	switch {
+	case f.Set != "":
+		what = f.Source + "/" + f.Set
+	case f.Source != "":
+		what = f.Source
+	}
+	fmt.Fprintln(stdout, "flushed", what, "on every listening gateway")
+	return nil
 }
 
 type serveCmd struct {
@@ -40,6 +73,7 @@ type serveCmd struct {
 	CacheMaxBytes    int64         `env:"ODATAGW_CACHE_MAX_BYTES" placeholder:"N" help:"Bound of each source's query cache in bytes (default 268435456)."`
 	NoCacheHeader    bool          `env:"ODATAGW_NO_CACHE_HEADER" help:"Do not send the X-Cache response header."`
 	Redis            string        `env:"ODATAGW_REDIS" placeholder:"URL" help:"Redis (redis://host:6379/0) through which replicas share write invalidations of their query caches. Without it each replica sees other replicas' writes after at most the cache TTL."`
+	RedisPrefix      string        `env:"ODATAGW_REDIS_PREFIX" placeholder:"PREFIX" help:"Names the Redis channel, when several gateway deployments share one Redis (default odatagw)."`
 	SkiptokenSecret  string        `env:"ODATAGW_SKIPTOKEN_SECRET" placeholder:"SECRET" help:"Secret that signs paging tokens; give every replica the same one (default: random at start, so nextLinks end with a restart)."`
 	LogLevel         string        `env:"ODATAGW_LOG_LEVEL" enum:"debug,info,warn,error," default:"" placeholder:"LEVEL" help:"debug, info, warn or error (default info; debug logs every request)."`
 	LogFormat        string        `env:"ODATAGW_LOG_FORMAT" enum:"text,json," default:"" placeholder:"FORMAT" help:"text or json (default text)."`
@@ -80,6 +114,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		switch kctx.Command() {
 		case "version":
 			fmt.Fprintln(stdout, "odatagw", version())
+			return 0
+		case "cache flush":
+			if err := c.Cache.Flush.run(stdout); err != nil {
+				fmt.Fprintln(stderr, "odatagw:", err)
+				return 1
+			}
 			return 0
 		case "serve":
 			if err := c.Serve.run(stderr); err != nil {
@@ -148,6 +188,9 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 	}
 	if s.Redis != "" {
 		set.Defaults.Redis = s.Redis
+	}
+	if s.RedisPrefix != "" {
+		set.Defaults.RedisPrefix = s.RedisPrefix
 	}
 	if s.CacheMaxBytes != 0 {
 		set.Defaults.Cache.MaxBytes = s.CacheMaxBytes

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/odatagw/odatagw/app"
+	"github.com/odatagw/odatagw/cli"
 	"github.com/odatagw/odatagw/config"
 	"github.com/odatagw/odatagw/internal/testdb"
 )
@@ -108,5 +111,37 @@ func TestRedisOutageKeepsServing(t *testing.T) {
 	eventually(t, 10*time.Second, "readyz recovers", func() bool {
 		r := do(t, "GET", strings.TrimSuffix(b.root, "/odata/erp/")+"/readyz", nil)
 		return strings.Contains(string(r.Body), `"redis":"ok"`)
+	})
+}
+
+// TestCacheFlushCommand: a change made directly in the database, which no
+// write through the gateway announced, shows on a caching replica as soon
+// as an admin runs `odatagw cache flush`.
+func TestCacheFlushCommand(t *testing.T) {
+	needPostgres(t)
+	redisURL := testdb.RedisURL(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	prefix := "odatagw_test_" + db.Name[len("odatagw_test_"):]
+	a := replica(t, db.DSN, redisURL, prefix)
+	time.Sleep(200 * time.Millisecond)
+	cityOf(t, a, "8")
+	conn, err := pgx.Connect(context.Background(), db.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `UPDATE "Customers" SET "City" = 'Behind the gateway' WHERE "CustomerId" = 8`); err != nil {
+		t.Fatal(err)
+	}
+	if c, st := cityOf(t, a, "8"); st != "hit" || c == "Behind the gateway" {
+		t.Fatalf("before the flush: %s %s; the cache should still answer", c, st)
+	}
+	var out, errOut strings.Builder
+	if code := cli.Main([]string{"cache", "flush", "--redis", redisURL, "--redis-prefix", prefix, "--source", "erp", "--set", "Customers"}, &out, &errOut); code != 0 {
+		t.Fatalf("cache flush: exit %d: %s", code, errOut.String())
+	}
+	eventually(t, 2*time.Second, "the replica drops its entries", func() bool {
+		c, _ := cityOf(t, a, "8")
+		return c == "Behind the gateway"
 	})
 }
