@@ -116,7 +116,8 @@ func withCache(src sources.Source, name string, defaults config.File, sc config.
 		ttl = -1 // off, except for the sets that say otherwise
 	}
 	return cache.Wrap(src, cache.Options{Name: name, MaxBytes: defaults.Cache.MaxBytes, TTL: ttl,
-		SetTTL: sc.SetCacheTTL, StaleWhileRevalidate: defaults.Cache.StaleWhileRevalidate, Bus: bus, Logger: log})
+		SetTTL: sc.SetCacheTTL, StaleWhileRevalidate: defaults.Cache.StaleWhileRevalidate, Bus: bus,
+		WatchChanges: sc.ListenChanges, Logger: log})
 }
 
 // Close closes every source and the Redis connection.

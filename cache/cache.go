@@ -2,6 +2,7 @@ package cache
 
 import (
 	"container/list"
+	"context"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -35,8 +36,11 @@ type Options struct {
 	// while one refresh runs.
 	StaleWhileRevalidate bool
 	// Bus, when set, shares write invalidations with other replicas.
-	Bus    Bus
-	Logger *slog.Logger
+	Bus Bus
+	// WatchChanges listens for changes made behind the gateway, where the
+	// source can tell (sources.ChangeWatcher), and drops their entries.
+	WatchChanges bool
+	Logger       *slog.Logger
 }
 
 // Source is a source with a query cache in front.
@@ -56,6 +60,8 @@ type Source struct {
 
 	statsMu sync.Mutex
 	stats   map[string]*SetStats
+
+	stopWatch context.CancelFunc
 }
 
 // SetStats are the figures of one entity set.
@@ -93,6 +99,11 @@ func Wrap(inner sources.Source, opts Options) *Source {
 		gens: map[string]*atomic.Uint64{}, stats: map[string]*SetStats{}}
 	c.store = gocache.New(opts.TTL, time.Minute)
 	c.store.OnEvicted(func(key string, _ any) { c.forget(key) })
+	if w, ok := inner.(sources.ChangeWatcher); ok && opts.WatchChanges {
+		ctx, cancel := context.WithCancel(context.Background())
+		c.stopWatch = cancel
+		go w.Watch(ctx, c.flushLocal)
+	}
 	if opts.Bus != nil {
 		opts.Bus.Subscribe(func(source, set string) {
 			switch {

@@ -19,6 +19,7 @@ import (
 	"github.com/odatagw/odatagw/app"
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/sources/postgres"
 )
 
 // Version is set at build time with -ldflags "-X github.com/odatagw/odatagw/cli.Version=..."
@@ -27,7 +28,13 @@ var Version = ""
 type cli struct {
 	Serve   serveCmd   `cmd:"" default:"withargs" help:"Serve data sources as OData services (the embedded demo when none is given). The default command."`
 	Cache   cacheCmd   `cmd:"" help:"Manage the query caches of running gateways."`
+	Trigger triggerCmd `cmd:"" help:"Print the SQL that makes changes to a PostgreSQL table reach the gateways' caches at once (with listen_changes: true)."`
 	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+type triggerCmd struct {
+	Table  string `arg:"" help:"The table, as named in the database."`
+	Schema string `default:"public" help:"Its schema."`
 }
 
 type cacheCmd struct {
@@ -114,6 +121,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		switch kctx.Command() {
 		case "version":
 			fmt.Fprintln(stdout, "odatagw", version())
+			return 0
+		case "trigger <table>":
+			fmt.Fprint(stdout, postgres.TriggerSQL(c.Trigger.Schema, c.Trigger.Table))
 			return 0
 		case "cache flush":
 			if err := c.Cache.Flush.run(stdout); err != nil {

@@ -62,6 +62,9 @@ type Source struct {
 	// SetCacheTTL per entity set, by set name.
 	CacheTTL    *time.Duration           `yaml:"cache_ttl"`
 	SetCacheTTL map[string]time.Duration `yaml:"set_cache_ttl"`
+	// ListenChanges makes changes made directly in the database visible at
+	// once (PostgreSQL, with the trigger `odatagw trigger` prints).
+	ListenChanges bool `yaml:"listen_changes"`
 }
 
 // sourceName is what a source may be called: it becomes a URL path segment.

@@ -144,3 +144,12 @@ func Open(ctx context.Context, opts Options) (Source, error) {
 	mu.RUnlock()
 	return f(ctx, opts)
 }
+
+// ChangeWatcher is implemented by sources that can tell when rows change
+// behind the gateway's back (PostgreSQL through LISTEN/NOTIFY and a trigger
+// the admin installs). Watch calls changed with the name of the entity set
+// that changed, or "" when changes may have been missed (after a
+// reconnection), until ctx ends.
+type ChangeWatcher interface {
+	Watch(ctx context.Context, changed func(set string))
+}

@@ -145,3 +145,44 @@ func TestCacheFlushCommand(t *testing.T) {
 		return c == "Behind the gateway"
 	})
 }
+
+// TestListenChanges: with listen_changes and the trigger `odatagw trigger`
+// prints, a change made directly in the database reaches the cache at once.
+func TestListenChanges(t *testing.T) {
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	conn, err := pgx.Connect(context.Background(), db.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var out strings.Builder
+	if code := cli.Main([]string{"trigger", "Customers"}, &out, &out); code != 0 {
+		t.Fatalf("odatagw trigger: %d %s", code, out.String())
+	}
+	if _, err := conn.Exec(context.Background(), out.String()); err != nil {
+		t.Fatalf("installing the printed trigger: %v", err)
+	}
+	hour := time.Hour
+	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(),
+		Defaults: config.File{Cache: config.Cache{TTL: &hour}},
+		Sources:  map[string]config.Source{"erp": {DSN: db.DSN, ListenChanges: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw.Server.Handler())
+	defer func() { srv.Close(); gw.Close() }()
+	tg := &target{name: "postgres", root: srv.URL + "/odata/erp/"}
+	time.Sleep(200 * time.Millisecond) // listening
+	cityOf(t, tg, "9")
+	if _, st := cityOf(t, tg, "9"); st != "hit" {
+		t.Fatalf("not cached: %s", st)
+	}
+	if _, err := conn.Exec(context.Background(), `UPDATE "Customers" SET "City" = 'Told by NOTIFY' WHERE "CustomerId" = 9`); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "the cache drops the changed set", func() bool {
+		c, _ := cityOf(t, tg, "9")
+		return c == "Told by NOTIFY"
+	})
+}

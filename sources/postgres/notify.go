@@ -1,0 +1,83 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/odatagw/odatagw/sources"
+)
+
+// NotifyChannel is the channel the change trigger notifies.
+const NotifyChannel = "odatagw_changes"
+
+var _ sources.ChangeWatcher = (*Source)(nil)
+
+// TriggerSQL is what an admin runs to make changes to a table, made by
+// anything, reach the gateways' caches at once: a statement-level trigger
+// that sends the table's name on NotifyChannel.
+func TriggerSQL(schema, table string) string {
+	t := pgx.Identifier{schema, table}.Sanitize()
+	name := pgx.Identifier{"odatagw_notify_" + table}.Sanitize()
+	return fmt.Sprintf(`CREATE OR REPLACE FUNCTION odatagw_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('%s', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
+  RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS %s ON %s;
+CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s
+  FOR EACH STATEMENT EXECUTE FUNCTION odatagw_notify_change();
+`, NotifyChannel, name, t, name, t)
+}
+
+// Watch listens on NotifyChannel on a connection of its own (not one of
+// the pool's, which serve queries) and reconnects with a bounded backoff.
+func (s *Source) Watch(ctx context.Context, changed func(set string)) {
+	backoff := 100 * time.Millisecond
+	first := true
+	for ctx.Err() == nil {
+		err := s.listen(ctx, changed, !first)
+		first = false
+		if ctx.Err() != nil {
+			return
+		}
+		s.opts.Logger.Warn("listening for table changes failed; retrying", "source", s.opts.Name, "error", redact(err.Error(), s.opts.DSN))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < 5*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+func (s *Source) listen(ctx context.Context, changed func(string), reconnected bool) error {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+		return err
+	}
+	if reconnected {
+		changed("") // notifications may have been missed meanwhile
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		schema, table, _ := strings.Cut(n.Payload, ".")
+		for _, es := range s.Metadata().Sets {
+			if es.Schema == schema && es.Table == table {
+				changed(es.Name)
+			}
+		}
+	}
+}
