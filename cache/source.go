@@ -28,7 +28,34 @@ func (c *Source) MaxConcurrentQueries() int {
 	return 0
 }
 
-// Query answers from the cache, or runs the query once for every caller
+// answer returns the entry under key: fresh from the cache (a hit), past
+// its TTL while one refresh runs (stale), or loaded once for every caller
+// asking at the same time (a miss).
+func (c *Source) answer(ctx context.Context, set, key string, load func(context.Context) (*entry, error)) (*entry, error) {
+	stats := c.Stats(set)
+	if e, stale := c.lookup(key); e != nil {
+		if stale {
+			stats.Stale.Add(1)
+			record(ctx, statusStale)
+			go func() {
+				bg, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if _, err := c.group.do(bg, key, load); err != nil {
+					c.opts.Logger.Warn("refreshing a cached answer failed", "source", c.opts.Name, "set", set, "error", err)
+				}
+			}()
+		} else {
+			stats.Hits.Add(1)
+			record(ctx, statusHit)
+		}
+		return e, nil
+	}
+	stats.Misses.Add(1)
+	record(ctx, statusMiss)
+	return c.group.do(ctx, key, load)
+}
+
+// Query answers a page from the cache, or runs it once for every caller
 // asking the same at the same time and keeps its rows.
 func (c *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error) {
 	ttl := c.ttl(q.Set.Name)
@@ -37,21 +64,7 @@ func (c *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 		return c.inner.Query(ctx, q)
 	}
 	key := c.key("rows", q, plan.QueryKey(q))
-	stats := c.Stats(q.Set.Name)
-	if e, stale := c.lookup(key); e != nil {
-		if stale {
-			stats.Stale.Add(1)
-			record(ctx, statusStale)
-			go c.refresh(key, q, ttl)
-		} else {
-			stats.Hits.Add(1)
-			record(ctx, statusHit)
-		}
-		return &cachedRows{e: e, i: -1}, nil
-	}
-	stats.Misses.Add(1)
-	record(ctx, statusMiss)
-	e, err := c.group.do(ctx, key, func(ctx context.Context) (*entry, error) { return c.load(ctx, key, q, ttl) })
+	e, err := c.answer(ctx, q.Set.Name, key, func(ctx context.Context) (*entry, error) { return c.load(ctx, key, q, ttl) })
 	if err != nil {
 		return nil, err
 	}
@@ -79,21 +92,7 @@ func (c *Source) load(ctx context.Context, key string, q *plan.Query, ttl time.D
 	return e, nil
 }
 
-// refresh reloads a stale entry in the background, once.
-func (c *Source) refresh(key string, q *plan.Query, ttl time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	qc := *q
-	fresh := c.key("rows", &qc, plan.QueryKey(&qc))
-	if fresh != key {
-		return // a write moved the generation on; the next read loads anew
-	}
-	if _, err := c.group.do(ctx, key, func(ctx context.Context) (*entry, error) { return c.load(ctx, key, &qc, ttl) }); err != nil {
-		c.opts.Logger.Warn("refreshing a cached page failed", "source", c.opts.Name, "set", q.Set.Name, "error", err)
-	}
-}
-
-// Count answers from the cache, or counts once for concurrent callers.
+// Count answers a count from the cache, or counts once for concurrent callers.
 func (c *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 	ttl := c.ttl(q.Set.Name)
 	if ttl <= 0 {
@@ -101,39 +100,19 @@ func (c *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 		return c.inner.Count(ctx, q)
 	}
 	key := c.key("count", q, plan.CountKey(q))
-	stats := c.Stats(q.Set.Name)
-	if e, stale := c.lookup(key); e != nil {
-		if stale {
-			stats.Stale.Add(1)
-			record(ctx, statusStale)
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				c.group.do(ctx, key, func(ctx context.Context) (*entry, error) { return c.loadCount(ctx, key, q, ttl) })
-			}()
-		} else {
-			stats.Hits.Add(1)
-			record(ctx, statusHit)
+	e, err := c.answer(ctx, q.Set.Name, key, func(ctx context.Context) (*entry, error) {
+		n, err := c.inner.Count(ctx, q)
+		if err != nil {
+			return nil, err
 		}
-		return e.count, nil
-	}
-	stats.Misses.Add(1)
-	record(ctx, statusMiss)
-	e, err := c.group.do(ctx, key, func(ctx context.Context) (*entry, error) { return c.loadCount(ctx, key, q, ttl) })
+		e := &entry{count: n}
+		c.put(key, q.Set.Name, e, ttl)
+		return e, nil
+	})
 	if err != nil {
 		return 0, err
 	}
 	return e.count, nil
-}
-
-func (c *Source) loadCount(ctx context.Context, key string, q *plan.Query, ttl time.Duration) (*entry, error) {
-	n, err := c.inner.Count(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	e := &entry{count: n}
-	c.put(key, q.Set.Name, e, ttl)
-	return e, nil
 }
 
 // cachedRows iterates over a cached page.
