@@ -16,11 +16,17 @@ var (
 	_ sources.Writer     = (*Source)(nil)
 	_ sources.Transactor = (*Source)(nil)
 	_ sources.Capacity   = (*Source)(nil)
+	_ sources.Buffering  = (*Source)(nil)
 )
 
 func (c *Source) Metadata() *metadata.Service    { return c.inner.Metadata() }
 func (c *Source) Ping(ctx context.Context) error { return c.inner.Ping(ctx) }
 func (c *Source) Close() error                   { c.store.Flush(); return c.inner.Close() }
+
+// Buffers reports whether answers about set are read whole before they
+// return: pages of sets the cache keeps are.
+func (c *Source) Buffers(set string) bool { return c.ttl(set) > 0 }
+
 func (c *Source) MaxConcurrentQueries() int {
 	if cp, ok := c.inner.(sources.Capacity); ok {
 		return cp.MaxConcurrentQueries()

@@ -62,12 +62,10 @@ func (r *request) serveCollection() error {
 	if r.plan.Count {
 		need++
 	}
-	if need > 0 {
-		if err := r.slots.acquire(ctx, need); err != nil {
-			return err
-		}
+	held, err := r.querySlots(r.plan.Set.Name, need)
+	if err != nil {
+		return err
 	}
-	held := need
 	defer func() { r.slots.release(held) }()
 
 	type countResult struct {
@@ -107,8 +105,10 @@ func (r *request) serveCollection() error {
 	var count int64
 	if counted != nil {
 		res := <-counted
-		r.slots.release(1) // the count's connection is back in the pool
-		held--
+		if held > 0 {
+			r.slots.release(1) // the count's connection is back in the pool
+			held--
+		}
 		if res.err != nil {
 			return res.err
 		}

@@ -133,10 +133,11 @@ func (w *entityWriter) appendEntity(b []byte, values []any, extra func([]byte) [
 
 // fetchOne runs a single-entity plan and returns its row, or 404.
 func (r *request) fetchOne() ([]any, error) {
-	if err := r.slots.acquire(r.c.Request.Context(), 1); err != nil {
+	held, err := r.querySlots(r.plan.Set.Name, 1)
+	if err != nil {
 		return nil, err
 	}
-	defer r.slots.release(1)
+	defer r.slots.release(held)
 	rows, err := r.src.Query(r.c.Request.Context(), &r.plan.Query)
 	if err != nil {
 		return nil, err

@@ -230,11 +230,12 @@ func (r *request) serveServiceDocument() error {
 }
 
 func (r *request) serveCount() error {
-	if err := r.slots.acquire(r.c.Request.Context(), 1); err != nil {
-		return err
+	held, serr := r.querySlots(r.plan.Set.Name, 1)
+	if serr != nil {
+		return serr
 	}
 	n, err := r.src.Count(r.c.Request.Context(), &r.plan.Query)
-	r.slots.release(1)
+	r.slots.release(held)
 	r.timing.mark("db")
 	if err != nil {
 		return err

@@ -53,3 +53,17 @@ func busy() *odata.Error {
 	return &odata.Error{Status: http.StatusServiceUnavailable, Code: "Busy",
 		Message: "the data source is busy with other queries; try again in a moment"}
 }
+
+// querySlots takes n slots for a request on set, unless the source reads
+// that set's answers whole (then the request never holds one connection
+// while waiting for another, and a cache hit must not queue behind slow
+// queries). It returns how many it took.
+func (r *request) querySlots(set string, n int64) (int64, error) {
+	if b, ok := r.src.(sources.Buffering); ok && b.Buffers(set) {
+		return 0, nil
+	}
+	if err := r.slots.acquire(r.c.Request.Context(), n); err != nil {
+		return 0, err
+	}
+	return n, nil
+}

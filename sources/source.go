@@ -47,6 +47,13 @@ type Capacity interface {
 	MaxConcurrentQueries() int
 }
 
+// Buffering is implemented by sources that read every answer for a set
+// whole before returning it (the query cache does), so that a caller never
+// holds a connection while it waits for another, and needs no query slots.
+type Buffering interface {
+	Buffers(set string) bool
+}
+
 // DefaultMaxConns is the connection pool size when Options.MaxConns is 0.
 const DefaultMaxConns = 10
 

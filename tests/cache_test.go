@@ -2,9 +2,12 @@ package tests
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/odatagw/odatagw/app"
 	"github.com/odatagw/odatagw/config"
@@ -92,5 +95,47 @@ func TestReadAfterWriteThroughTheCache(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// TestCacheHitsDoNotQueueBehindSlowQueries: while slow queries hold every
+// connection slot of a source, a cache hit on another set is answered, and
+// the slow queries are still running when it is.
+func TestCacheHitsDoNotQueueBehindSlowQueries(t *testing.T) {
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"), testdb.Fixture("slow.sql"))
+	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Sources: map[string]config.Source{
+		"erp": {DSN: db.DSN, MaxConnections: 2, StatementTimeout: 20 * time.Second,
+			Keys: map[string][]string{"slow_rows": {"id"}}, SetCacheTTL: map[string]time.Duration{"slow_rows": 0}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw.Server.Handler())
+	defer func() { srv.Close(); gw.Close() }()
+	_, pool := ownGatewayDSN(t, config.Source{DSN: db.DSN})
+	tg := &target{name: "postgres", root: srv.URL + "/odata/erp/"}
+	tg.get(t, "Customers?$top=5&$count=true") // warm
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := 0; i < 3; i++ { // more slow requests than the two slots
+		go func(i int) {
+			req, _ := http.NewRequestWithContext(ctx, "GET", tg.root+"slow_rows?$filter=id%20gt%20"+fmt.Sprint(i), nil)
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+		}(i)
+	}
+	active := func() int {
+		var n int
+		pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%slow_rows%' AND state = 'active' AND pid <> pg_backend_pid()`).Scan(&n)
+		return n
+	}
+	eventually(t, 5*time.Second, "the slow queries hold both slots", func() bool { return active() == 2 })
+	r := tg.get(t, "Customers?$top=5&$count=true")
+	if r.Status != 200 || r.Header.Get("X-Cache") != "hit" {
+		t.Fatalf("cached request: %d %s", r.Status, r.Header.Get("X-Cache"))
+	}
+	if active() == 0 {
+		t.Fatal("the slow queries had finished: the cache hit waited for them")
 	}
 }
