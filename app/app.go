@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/config"
 	"github.com/odatagw/odatagw/demo"
+	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/server"
 	"github.com/odatagw/odatagw/sources"
 	_ "github.com/odatagw/odatagw/sources/all"
@@ -59,8 +61,11 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		checks["redis"] = bus.Err
 	}
 	cacheHeader := s.Defaults.Cache.Header == nil || *s.Defaults.Cache.Header
+	lim := limitsFrom(s.Defaults.Limits)
 	srv := server.New(server.Config{PublicURL: s.PublicURL, SkipTokenSecret: []byte(s.SkipTokenSecret),
-		MaxBodyBytes: s.Defaults.MaxBodyBytes, CacheHeader: cacheHeader, Checks: checks, Logger: s.Logger})
+		MaxBodyBytes: s.Defaults.MaxBodyBytes, CacheHeader: cacheHeader, Checks: checks, Logger: s.Logger,
+		Limits: &lim, RateLimit: s.Defaults.Limits.RateLimit, ClientIPHeader: s.Defaults.Limits.ClientIPHeader,
+		QueueTimeout: s.Defaults.Limits.QueueTimeout})
 	g := &Gateway{Server: srv, settings: s, bus: bus}
 	var busIface cache.Bus
 	if bus != nil {
@@ -93,6 +98,27 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		srv.AddSource(name, withCache(src, name, s.Defaults, s.Sources[name], busIface, s.Logger))
 	}
 	return g, nil
+}
+
+// limitsFrom fills the limits the configuration leaves at zero with the defaults.
+func limitsFrom(c config.Limits) odata.Limits {
+	l := odata.DefaultLimits()
+	set := func(dst *int, v int) {
+		if v > 0 {
+			*dst = v
+		}
+	}
+	set(&l.MaxURLLength, c.MaxURLLength)
+	set(&l.MaxFilterDepth, c.MaxFilterDepth)
+	set(&l.MaxFilterNodes, c.MaxFilterNodes)
+	set(&l.MaxSelectItems, c.MaxSelectItems)
+	set(&l.MaxOrderByItems, c.MaxOrderByItems)
+	set(&l.MaxInItems, c.MaxInItems)
+	set(&l.MaxSearchTerms, c.MaxSearchTerms)
+	if c.MaxTop > 0 {
+		l.MaxTop = c.MaxTop
+	}
+	return l
 }
 
 // withCache puts the query cache in front of a source, unless its TTL is 0
@@ -139,6 +165,15 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 	if err != nil {
 		return err
 	}
+	scheme := "http"
+	if t := g.settings.Defaults.TLS; t.Cert != "" || t.Key != "" {
+		cfg, err := tlsConfig(t.Cert, t.Key, t.ClientCA, g.settings.Logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln, scheme = tls.NewListener(ln, cfg), "https"
+	}
 	hs := &http.Server{
 		Handler:           g.Server.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -149,7 +184,7 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 	}
 	base := g.settings.PublicURL
 	if base == "" {
-		base = "http://" + ln.Addr().String()
+		base = scheme + "://" + ln.Addr().String()
 	}
 	for _, n := range g.Server.SourceNames() {
 		g.settings.Logger.Info("serving", "source", n, "service_root", base+"/odata/"+n+"/")

@@ -81,6 +81,12 @@ type serveCmd struct {
 	NoCacheHeader    bool          `env:"ODATAGW_NO_CACHE_HEADER" help:"Do not send the X-Cache response header."`
 	Redis            string        `env:"ODATAGW_REDIS" placeholder:"URL" help:"Redis (redis://host:6379/0) through which replicas share write invalidations of their query caches. Without it each replica sees other replicas' writes after at most the cache TTL."`
 	RedisPrefix      string        `env:"ODATAGW_REDIS_PREFIX" placeholder:"PREFIX" help:"Names the Redis channel, when several gateway deployments share one Redis (default odatagw)."`
+	TLSCert          string        `env:"ODATAGW_TLS_CERT" name:"tls-cert" type:"existingfile" placeholder:"FILE" help:"Serve HTTPS with this PEM certificate (chain); reloaded when the file changes. TLS 1.2 or later."`
+	TLSKey           string        `env:"ODATAGW_TLS_KEY" name:"tls-key" type:"existingfile" placeholder:"FILE" help:"The certificate's PEM private key."`
+	TLSClientCA      string        `env:"ODATAGW_TLS_CLIENT_CA" name:"tls-client-ca" type:"existingfile" placeholder:"FILE" help:"Require client certificates signed by this PEM CA (Salesforce's two-way TLS)."`
+	RateLimit        float64       `env:"ODATAGW_RATE_LIMIT" placeholder:"N" help:"Requests per second each client may send; more get 429 with Retry-After (default 0: no limit). All of an org's Salesforce traffic comes from few addresses: size it for that."`
+	ClientIPHeader   string        `env:"ODATAGW_CLIENT_IP_HEADER" placeholder:"HEADER" help:"Header in which a trusted proxy in front gives the caller's address (e.g. X-Forwarded-For), for the rate limit."`
+	QueueTimeout     time.Duration `env:"ODATAGW_QUEUE_TIMEOUT" placeholder:"DURATION" help:"How long a request waits for a free database connection before it answers 503 with Retry-After (default 30s)."`
 	SkiptokenSecret  string        `env:"ODATAGW_SKIPTOKEN_SECRET" placeholder:"SECRET" help:"Secret that signs paging tokens; give every replica the same one (default: random at start, so nextLinks end with a restart)."`
 	LogLevel         string        `env:"ODATAGW_LOG_LEVEL" enum:"debug,info,warn,error," default:"" placeholder:"LEVEL" help:"debug, info, warn or error (default info; debug logs every request)."`
 	LogFormat        string        `env:"ODATAGW_LOG_FORMAT" enum:"text,json," default:"" placeholder:"FORMAT" help:"text or json (default text)."`
@@ -198,6 +204,21 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 	}
 	if s.Redis != "" {
 		set.Defaults.Redis = s.Redis
+	}
+	if s.TLSCert != "" || s.TLSKey != "" {
+		set.Defaults.TLS.Cert, set.Defaults.TLS.Key = s.TLSCert, s.TLSKey
+	}
+	if s.TLSClientCA != "" {
+		set.Defaults.TLS.ClientCA = s.TLSClientCA
+	}
+	if s.RateLimit != 0 {
+		set.Defaults.Limits.RateLimit = s.RateLimit
+	}
+	if s.ClientIPHeader != "" {
+		set.Defaults.Limits.ClientIPHeader = s.ClientIPHeader
+	}
+	if s.QueueTimeout != 0 {
+		set.Defaults.Limits.QueueTimeout = s.QueueTimeout
 	}
 	if s.RedisPrefix != "" {
 		set.Defaults.RedisPrefix = s.RedisPrefix

@@ -26,9 +26,34 @@ type File struct {
 	StatementTimeout time.Duration     `yaml:"statement_timeout"`
 	MaxBodyBytes     int               `yaml:"max_body_bytes"`
 	Cache            Cache             `yaml:"cache"`
+	Limits           Limits            `yaml:"limits"`
+	TLS              TLS               `yaml:"tls"`
 	Redis            string            `yaml:"redis"`
 	RedisPrefix      string            `yaml:"redis_prefix"`
 	Sources          map[string]Source `yaml:"sources"`
+}
+
+// Limits bound what one request may ask and how fast a client may ask;
+// zero values keep the defaults (see docs/configuration.md).
+type Limits struct {
+	MaxURLLength    int           `yaml:"max_url_length"`
+	MaxFilterDepth  int           `yaml:"max_filter_depth"`
+	MaxFilterNodes  int           `yaml:"max_filter_nodes"`
+	MaxSelectItems  int           `yaml:"max_select_items"`
+	MaxOrderByItems int           `yaml:"max_orderby_items"`
+	MaxInItems      int           `yaml:"max_in_items"`
+	MaxSearchTerms  int           `yaml:"max_search_terms"`
+	MaxTop          int64         `yaml:"max_top"`
+	RateLimit       float64       `yaml:"rate_limit"`
+	ClientIPHeader  string        `yaml:"client_ip_header"`
+	QueueTimeout    time.Duration `yaml:"queue_timeout"`
+}
+
+// TLS makes the gateway serve HTTPS.
+type TLS struct {
+	Cert     string `yaml:"cert"`
+	Key      string `yaml:"key"`
+	ClientCA string `yaml:"client_ca"` // verify client certificates against this CA
 }
 
 // Cache configures the query cache of every source.

@@ -10,18 +10,12 @@ import (
 	"github.com/odatagw/odatagw/odata/uri"
 )
 
-// Limits on the size of an expression, so that one request cannot make the
-// database do unbounded work.
-const (
-	MaxExprNodes = 500
-	MaxInList    = 1000
-)
-
 // binder types one expression against one entity type.
 type binder struct {
 	option string
 	typ    *metadata.EntityType
 	nodes  int
+	lim    odata.Limits
 }
 
 func (b *binder) typeErr(n uri.Node, format string, args ...any) *odata.Error {
@@ -51,8 +45,8 @@ func typeName(t metadata.Type) string {
 
 func (b *binder) bind(n uri.Node) (Expr, *odata.Error) {
 	b.nodes++
-	if b.nodes > MaxExprNodes {
-		return nil, odata.BadRequest(odata.CodeBadRequest, "%s has more than %d terms; split the query", b.option, MaxExprNodes).WithTarget(b.option)
+	if b.nodes > b.lim.MaxFilterNodes {
+		return nil, odata.LimitExceeded(b.option, "%s has more than %d terms; split the query", b.option, b.lim.MaxFilterNodes)
 	}
 	switch v := n.(type) {
 	case *uri.Literal:
@@ -284,8 +278,8 @@ func (b *binder) bindArithmetic(v *uri.Binary, op Op, l, r Expr) (Expr, *odata.E
 }
 
 func (b *binder) bindIn(v *uri.In) (Expr, *odata.Error) {
-	if len(v.List) > MaxInList {
-		return nil, odata.BadRequest(odata.CodeBadRequest, "the list after 'in' has more than %d values", MaxInList).WithTarget(b.option)
+	if len(v.List) > b.lim.MaxInItems {
+		return nil, odata.LimitExceeded(b.option, "the list after 'in' has more than %d values", b.lim.MaxInItems)
 	}
 	x, err := b.bind(v.Left)
 	if err != nil {

@@ -83,6 +83,11 @@ var allowed = map[Kind]map[string]bool{
 // Build binds a parsed request to the service model. method is the HTTP
 // method; only reads are planned here.
 func Build(svc *metadata.Service, req *uri.Request, method string) (*Plan, *odata.Error) {
+	return BuildWith(svc, req, method, odata.DefaultLimits())
+}
+
+// BuildWith is Build within the given limits.
+func BuildWith(svc *metadata.Service, req *uri.Request, method string, lim odata.Limits) (*Plan, *odata.Error) {
 	p, err := Target(svc, req)
 	if err != nil {
 		return nil, err
@@ -102,7 +107,7 @@ func Build(svc *metadata.Service, req *uri.Request, method string) (*Plan, *odat
 	if p.Set == nil {
 		return p, nil
 	}
-	if err := p.bindOptions(q); err != nil {
+	if err := p.bindOptions(q, lim); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -265,7 +270,7 @@ func and(a, b Expr) Expr {
 	return &Binary{Op: OpAnd, Left: a, Right: b, T: metadata.Boolean}
 }
 
-func (p *Plan) bindOptions(q *uri.Query) *odata.Error {
+func (p *Plan) bindOptions(q *uri.Query, lim odata.Limits) *odata.Error {
 	es := p.Set
 	typ := es.Type
 	// $select
@@ -280,7 +285,7 @@ func (p *Plan) bindOptions(q *uri.Query) *odata.Error {
 	// $filter and $search
 	var where Expr
 	if q.Filter != nil {
-		b := &binder{option: "$filter", typ: typ}
+		b := &binder{option: "$filter", typ: typ, lim: lim}
 		e, err := b.bindBool(q.Filter)
 		if err != nil {
 			return err
@@ -305,7 +310,7 @@ func (p *Plan) bindOptions(q *uri.Query) *odata.Error {
 			p.Select = []*metadata.Property{p.Property}
 		}
 	case KindCollection:
-		order, err := bindOrderBy(typ, q.OrderBy)
+		order, err := bindOrderBy(typ, q.OrderBy, lim)
 		if err != nil {
 			return err
 		}
@@ -366,10 +371,10 @@ func bindSelect(typ *metadata.EntityType, items []uri.SelectItem) ([]*metadata.P
 	return out, true, nil
 }
 
-func bindOrderBy(typ *metadata.EntityType, items []uri.OrderItem) ([]Order, *odata.Error) {
+func bindOrderBy(typ *metadata.EntityType, items []uri.OrderItem, lim odata.Limits) ([]Order, *odata.Error) {
 	var out []Order
 	seen := map[*metadata.Property]bool{}
-	b := &binder{option: "$orderby", typ: typ}
+	b := &binder{option: "$orderby", typ: typ, lim: lim}
 	for _, it := range items {
 		e, err := b.bind(it.Expr)
 		if err != nil {

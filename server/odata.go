@@ -88,7 +88,7 @@ func (r *request) escapedSubPath() string {
 }
 
 func (r *request) serve() error {
-	req, perr := uri.Parse(r.escapedSubPath(), r.c.Request.URL.RawQuery)
+	req, perr := uri.ParseWith(r.escapedSubPath(), r.c.Request.URL.RawQuery, r.srv.limits)
 	r.timing.mark("parse")
 	if perr != nil {
 		return perr
@@ -103,7 +103,7 @@ func (r *request) serve() error {
 	if method != "" {
 		return r.serveWrite(method, req)
 	}
-	p, berr := plan.Build(r.svc, req, r.c.Request.Method)
+	p, berr := plan.BuildWith(r.svc, req, r.c.Request.Method, r.srv.limits)
 	if berr != nil {
 		if berr.Status == http.StatusMethodNotAllowed {
 			r.c.Header("Allow", "GET, HEAD")

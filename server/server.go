@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/plan"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -36,7 +37,17 @@ type Config struct {
 	// Checks are dependencies /readyz reports without failing: the gateway
 	// serves without them, less well (Redis, for one).
 	Checks map[string]func() error
-	Logger *slog.Logger
+	// Limits bound what one request may ask (zero: the defaults).
+	Limits *odata.Limits
+	// RateLimit is requests per second per client (0: no limit);
+	// ClientIPHeader names the header a trusted proxy puts the caller's
+	// address in (e.g. X-Forwarded-For), when there is one.
+	RateLimit      float64
+	ClientIPHeader string
+	// QueueTimeout is how long a request waits for a database connection
+	// before it answers 503 (default 30 s).
+	QueueTimeout time.Duration
+	Logger       *slog.Logger
 }
 
 // DefaultResponseBudget keeps pages under Salesforce's 8 MB cap with room
@@ -49,6 +60,9 @@ type Server struct {
 	log    *slog.Logger
 	signer *plan.Signer
 	engine *gin.Engine
+
+	limits  odata.Limits
+	limiter *clientLimiter
 
 	mu      sync.RWMutex
 	sources map[string]*entry
@@ -77,13 +91,24 @@ func New(cfg Config) *Server {
 		rand.Read(secret)
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, log: cfg.Logger, signer: plan.NewSigner(secret), sources: map[string]*entry{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, signer: plan.NewSigner(secret), sources: map[string]*entry{},
+		limits: odata.DefaultLimits()}
+	if cfg.Limits != nil {
+		s.limits = *cfg.Limits
+	}
+	if cfg.QueueTimeout <= 0 {
+		s.cfg.QueueTimeout = QueueTimeout
+	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = false
 	e.Use(s.recoverer, s.accessLog)
+	if cfg.RateLimit > 0 {
+		s.limiter = newClientLimiter(cfg.RateLimit, cfg.ClientIPHeader)
+		e.Use(s.rateLimit)
+	}
 	e.Any("/odata/:source", s.serveOData)
 	e.Any("/odata/:source/*path", s.serveOData)
 	// MERGE is the OData 2.0 update verb some clients still send
@@ -108,7 +133,7 @@ func (s *Server) Handler() http.Handler { return s.engine }
 func (s *Server) AddSource(name string, src sources.Source) {
 	s.mu.Lock()
 	old := s.sources[name]
-	s.sources[name] = &entry{src: src, slots: newSlots(src)}
+	s.sources[name] = &entry{src: src, slots: newSlots(src, s.cfg.QueueTimeout)}
 	s.mu.Unlock()
 	if old != nil && old.src != src {
 		old.src.Close()

@@ -12,18 +12,19 @@ import (
 )
 
 // QueueTimeout is how long a request waits for database capacity before it
-// is answered 503 with Retry-After.
+// is answered 503 with Retry-After, unless configured otherwise.
 const QueueTimeout = 30 * time.Second
 
 // slots bounds the queries a source runs at once to its pool size. A
 // request takes every slot it needs in one step, so two requests can never
 // each hold one connection while waiting for a second.
 type slots struct {
-	sem  *semaphore.Weighted
-	size int64
+	sem     *semaphore.Weighted
+	size    int64
+	timeout time.Duration
 }
 
-func newSlots(src sources.Source) *slots {
+func newSlots(src sources.Source, timeout time.Duration) *slots {
 	n := 8
 	if c, ok := src.(sources.Capacity); ok && c.MaxConcurrentQueries() > 0 {
 		n = c.MaxConcurrentQueries()
@@ -31,12 +32,12 @@ func newSlots(src sources.Source) *slots {
 	if n < 2 {
 		n = 2 // a page with its count needs two
 	}
-	return &slots{sem: semaphore.NewWeighted(int64(n)), size: int64(n)}
+	return &slots{sem: semaphore.NewWeighted(int64(n)), size: int64(n), timeout: timeout}
 }
 
 // acquire takes n slots, waiting in line at most QueueTimeout.
 func (s *slots) acquire(ctx context.Context, n int64) error {
-	wait, cancel := context.WithTimeout(ctx, QueueTimeout)
+	wait, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if err := s.sem.Acquire(wait, n); err != nil {
 		if ctx.Err() != nil {

@@ -32,16 +32,19 @@ var binaryLevels = [][]string{
 }
 
 type exprParser struct {
-	lx    *lexer
-	depth int
+	lx       *lexer
+	depth    int
+	maxDepth int
 }
 
-// maxDepth bounds nesting so that hostile input cannot exhaust the stack.
-const maxDepth = 100
-
-// ParseExpression parses a whole $filter (or other) expression.
+// ParseExpression parses a whole $filter (or other) expression within the
+// default limits.
 func ParseExpression(option, text string) (Node, *odata.Error) {
-	p := &exprParser{lx: newLexer(option, text)}
+	return parseExpression(option, text, odata.DefaultLimits())
+}
+
+func parseExpression(option, text string, lim odata.Limits) (Node, *odata.Error) {
+	p := &exprParser{lx: newLexer(option, text), maxDepth: lim.MaxFilterDepth}
 	n, err := p.parseLevel(0)
 	if err != nil {
 		return nil, err
@@ -54,7 +57,11 @@ func ParseExpression(option, text string) (Node, *odata.Error) {
 
 // ParseOrderBy parses a $orderby value: expressions with optional asc/desc.
 func ParseOrderBy(option, text string) ([]OrderItem, *odata.Error) {
-	p := &exprParser{lx: newLexer(option, text)}
+	return parseOrderBy(option, text, odata.DefaultLimits())
+}
+
+func parseOrderBy(option, text string, lim odata.Limits) ([]OrderItem, *odata.Error) {
+	p := &exprParser{lx: newLexer(option, text), maxDepth: lim.MaxFilterDepth}
 	var items []OrderItem
 	for {
 		n, err := p.parseLevel(0)
@@ -227,8 +234,8 @@ func (p *exprParser) parseUnary() (Node, *odata.Error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.depth > maxDepth {
-		return nil, p.lx.errorf(t.pos, "expression is nested more than %d levels deep", maxDepth)
+	if p.depth > p.maxDepth {
+		return nil, odata.LimitExceeded(p.lx.option, "%s is nested more than %d levels deep (at position %d)", p.lx.option, p.maxDepth, t.pos+1)
 	}
 	if t.kind == tkMinus {
 		p.lx.next()

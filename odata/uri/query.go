@@ -25,28 +25,30 @@ var systemOptions = map[string]optionSupport{
 	"$deltatoken": notImplemented, "$id": notImplemented,
 }
 
-// Limits bound the size of what the parser accepts, so that one request
-// cannot make it do unbounded work.
-const (
-	MaxQueryLength  = 64 << 10
-	MaxSelectItems  = 1000
-	MaxOrderByItems = 50
-	MaxSearchTerms  = 100
-)
-
 // Parse parses the escaped resource path below the service root and the raw
-// query string of a request.
+// query string of a request, within the default limits.
 func Parse(escapedPath, rawQuery string) (*Request, *odata.Error) {
+	return ParseWith(escapedPath, rawQuery, odata.DefaultLimits())
+}
+
+// ParseWith is Parse within the given limits.
+func ParseWith(escapedPath, rawQuery string, lim odata.Limits) (*Request, *odata.Error) {
+	if lim.MaxURLLength > 0 && len(escapedPath)+len(rawQuery) > lim.MaxURLLength {
+		return nil, &odata.Error{Status: 414, Code: odata.CodeLimitExceeded,
+			Message: "the URL is longer than " + itoaInt(lim.MaxURLLength) + " bytes; the gateway's administrator can raise this limit"}
+	}
 	segs, err := ParsePath(escapedPath)
 	if err != nil {
 		return nil, err
 	}
-	q, err := ParseQuery(rawQuery)
+	q, err := ParseQueryWith(rawQuery, lim)
 	if err != nil {
 		return nil, err
 	}
 	return &Request{Segments: segs, Query: q}, nil
 }
+
+func itoaInt(n int) string { return strconv.Itoa(n) }
 
 // canonicalOption maps an option name as written ($Filter, filter, ...) to
 // its canonical form, or "" when it is not a system query option.
@@ -61,12 +63,13 @@ func canonicalOption(name string) string {
 	return ""
 }
 
-// ParseQuery parses the raw (still percent-encoded) query string.
-func ParseQuery(raw string) (Query, *odata.Error) {
+// ParseQuery parses the raw (still percent-encoded) query string within
+// the default limits.
+func ParseQuery(raw string) (Query, *odata.Error) { return ParseQueryWith(raw, odata.DefaultLimits()) }
+
+// ParseQueryWith is ParseQuery within the given limits.
+func ParseQueryWith(raw string, lim odata.Limits) (Query, *odata.Error) {
 	var q Query
-	if len(raw) > MaxQueryLength {
-		return q, odata.BadRequest(odata.CodeBadRequest, "the query string is longer than %d bytes", MaxQueryLength)
-	}
 	if raw == "" {
 		return q, nil
 	}
@@ -113,14 +116,14 @@ func ParseQuery(raw string) (Query, *odata.Error) {
 		if !hasValue || value == "" {
 			return q, odata.SyntaxError(canon, 0, "%s needs a value", canon)
 		}
-		if perr := q.setOption(canon, value); perr != nil {
+		if perr := q.setOption(canon, value, lim); perr != nil {
 			return q, perr
 		}
 	}
 	return q, nil
 }
 
-func (q *Query) setOption(name, value string) *odata.Error {
+func (q *Query) setOption(name, value string, lim odata.Limits) *odata.Error {
 	var err *odata.Error
 	switch name {
 	case "$filter", "$orderby":
@@ -130,17 +133,23 @@ func (q *Query) setOption(name, value string) *odata.Error {
 	}
 	switch name {
 	case "$filter":
-		q.Filter, err = ParseExpression(name, value)
+		q.Filter, err = parseExpression(name, value, lim)
 	case "$orderby":
-		q.OrderBy, err = ParseOrderBy(name, value)
-		if err == nil && len(q.OrderBy) > MaxOrderByItems {
-			err = odata.BadRequest(odata.CodeBadRequest, "$orderby has more than %d items", MaxOrderByItems).WithTarget(name)
+		q.OrderBy, err = parseOrderBy(name, value, lim)
+		if err == nil && len(q.OrderBy) > lim.MaxOrderByItems {
+			err = odata.LimitExceeded(name, "$orderby has more than %d items", lim.MaxOrderByItems)
 		}
 	case "$select":
 		q.Select, err = ParseSelect(name, value)
+		if err == nil && len(q.Select) > lim.MaxSelectItems {
+			err = odata.LimitExceeded(name, "$select has more than %d items", lim.MaxSelectItems)
+		}
 		q.HasSelect = true
 	case "$top":
 		q.Top, err = parseNonNegative(name, value)
+		if err == nil && lim.MaxTop > 0 && *q.Top > lim.MaxTop {
+			err = odata.LimitExceeded(name, "$top may be at most %d; page through larger results with the nextLink", lim.MaxTop)
+		}
 	case "$skip":
 		q.Skip, err = parseNonNegative(name, value)
 	case "$count":
@@ -155,7 +164,7 @@ func (q *Query) setOption(name, value string) *odata.Error {
 			err = odata.SyntaxError(name, 0, "$count takes true or false, not %q", value)
 		}
 	case "$search":
-		q.Search, err = ParseSearch(name, value)
+		q.Search, err = parseSearch(name, value, lim.MaxSearchTerms)
 	case "$format":
 		q.Format = value
 	case "$skiptoken":
@@ -212,9 +221,6 @@ func ParseSelect(option, text string) ([]SelectItem, *odata.Error) {
 			_ = i
 		}
 		items = append(items, SelectItem{Pos: p, Path: segs})
-		if len(items) > MaxSelectItems {
-			return nil, odata.BadRequest(odata.CodeBadRequest, "$select has more than %d items", MaxSelectItems).WithTarget(option)
-		}
 	}
 	return items, nil
 }

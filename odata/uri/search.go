@@ -10,7 +10,11 @@ import (
 // with AND (also implied by a space), OR, NOT and parentheses. AND binds
 // tighter than OR; operators are upper case, as the grammar says.
 func ParseSearch(option, text string) (*SearchNode, *odata.Error) {
-	s := &searchParser{option: option, src: text}
+	return parseSearch(option, text, odata.DefaultLimits().MaxSearchTerms)
+}
+
+func parseSearch(option, text string, maxTerms int) (*SearchNode, *odata.Error) {
+	s := &searchParser{option: option, src: text, maxTerms: maxTerms}
 	if t := strings.TrimSpace(text); len(t) >= 2 && t[0] == '\'' && t[len(t)-1] == '\'' {
 		// the grammar's "incomplete" form: one single-quoted phrase
 		phrase := strings.ReplaceAll(t[1:len(t)-1], "''", "'")
@@ -42,11 +46,12 @@ type searchToken struct {
 }
 
 type searchParser struct {
-	option string
-	src    string
-	toks   []searchToken
-	i      int
-	terms  int
+	option   string
+	src      string
+	toks     []searchToken
+	i        int
+	terms    int
+	maxTerms int
 }
 
 func (s *searchParser) tokenize() *odata.Error {
@@ -176,8 +181,8 @@ func (s *searchParser) parseUnary() (*SearchNode, *odata.Error) {
 		}
 	}
 	s.terms++
-	if s.terms > MaxSearchTerms {
-		return nil, odata.BadRequest(odata.CodeBadRequest, "$search has more than %d terms", MaxSearchTerms).WithTarget(s.option)
+	if s.terms > s.maxTerms {
+		return nil, odata.LimitExceeded(s.option, "$search has more than %d terms", s.maxTerms)
 	}
 	return &SearchNode{Op: "term", Text: t.text}, nil
 }

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
+
+	"github.com/odatagw/odatagw/odata"
+)
+
+// clientLimiter gives each client address a token bucket of rps requests
+// per second (bursts of twice that), so that one client's flood cannot
+// starve the others. Buckets of clients unseen for a while are dropped.
+type clientLimiter struct {
+	rps    rate.Limit
+	burst  int
+	header string // client address header set by a trusted proxy, or ""
+
+	mu      sync.Mutex
+	clients map[string]*clientBucket
+	swept   time.Time
+}
+
+type clientBucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newClientLimiter(rps float64, header string) *clientLimiter {
+	return &clientLimiter{rps: rate.Limit(rps), burst: int(math.Max(1, 2*rps)), header: header,
+		clients: map[string]*clientBucket{}, swept: time.Now()}
+}
+
+// clientOf names the caller: the header's first address when a trusted
+// proxy sets one, else the connection's address.
+func (l *clientLimiter) clientOf(r *http.Request) string {
+	if l.header != "" {
+		if v := r.Header.Get(l.header); v != "" {
+			return strings.TrimSpace(strings.Split(v, ",")[0])
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// allow takes a token for the client, or says how long until one is there.
+func (l *clientLimiter) allow(client string) (bool, time.Duration) {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > time.Minute {
+		for k, b := range l.clients {
+			if now.Sub(b.seen) > 5*time.Minute {
+				delete(l.clients, k)
+			}
+		}
+		l.swept = now
+	}
+	b, ok := l.clients[client]
+	if !ok {
+		b = &clientBucket{lim: rate.NewLimiter(l.rps, l.burst)}
+		l.clients[client] = b
+	}
+	b.seen = now
+	res := b.lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+func (s *Server) rateLimit(c *gin.Context) {
+	ok, wait := s.limiter.allow(s.limiter.clientOf(c.Request))
+	if !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		c.Header("Retry-After", strconv.Itoa(secs))
+		writeError(c, s.log, &odata.Error{Status: http.StatusTooManyRequests, Code: "TooManyRequests",
+			Message: "this client sends more requests than the gateway allows; slow down and retry after " + strconv.Itoa(secs) + " s"})
+		c.Abort()
+		return
+	}
+	c.Next()
+}

@@ -1,0 +1,138 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/odatagw/odatagw/app"
+	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/testdb"
+)
+
+// limitedDemo starts a demo gateway with small limits, so each can be
+// passed with a short request.
+func limitedDemo(t *testing.T, lim config.Limits) *target {
+	t.Helper()
+	defaults := uncached()
+	defaults.Limits = lim
+	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Defaults: defaults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw.Server.Handler())
+	t.Cleanup(func() { srv.Close(); gw.Close() })
+	return &target{name: "sqlite", root: srv.URL + "/odata/demo/"}
+}
+
+func TestEveryLimitAnswersClearly(t *testing.T) {
+	tg := limitedDemo(t, config.Limits{MaxURLLength: 300, MaxFilterDepth: 4, MaxFilterNodes: 12, MaxSelectItems: 3,
+		MaxOrderByItems: 2, MaxInItems: 3, MaxSearchTerms: 3, MaxTop: 100})
+	cases := []struct {
+		url    string
+		status int
+		target string
+	}{
+		{"Customers?$filter=Name eq '" + strings.Repeat("x", 300) + "'", 414, ""},
+		{"Customers?$filter=((((((CustomerId eq 1))))))", 400, "$filter"},
+		{"Customers?$filter=CustomerId eq 1 or CustomerId eq 2 or CustomerId eq 3 or CustomerId eq 4 or CustomerId eq 5", 400, "$filter"},
+		{"Customers?$select=CustomerId,Name,City,Country", 400, "$select"},
+		{"Customers?$orderby=City,Country,Name", 400, "$orderby"},
+		{"Customers?$filter=CustomerId in (1,2,3,4)", 400, "$filter"},
+		{"Customers?$search=a b c d", 400, "$search"},
+		{"Customers?$top=101", 400, "$top"},
+	}
+	for _, c := range cases {
+		r := tg.get(t, c.url)
+		if r.Status != c.status {
+			t.Errorf("%.60s: status %d, want %d: %s", c.url, r.Status, c.status, r.Body)
+			continue
+		}
+		e := r.JSON(t)["error"].(map[string]any)
+		if e["code"] != "LimitExceeded" || (c.target != "" && e["target"] != c.target) {
+			t.Errorf("%.60s: %v", c.url, e)
+		}
+	}
+	// just inside each limit is fine
+	for _, ok := range []string{"Customers?$select=CustomerId,Name,City&$orderby=City,Name&$top=100",
+		"Customers?$filter=CustomerId in (1,2,3)&$search=a b c"} {
+		if r := tg.get(t, ok); r.Status != 200 {
+			t.Errorf("%s: %d %s", ok, r.Status, r.Body)
+		}
+	}
+}
+
+// TestRateLimitIsPerClient: one client flooding gets 429 with Retry-After;
+// another client's requests still succeed.
+func TestRateLimitIsPerClient(t *testing.T) {
+	tg := limitedDemo(t, config.Limits{RateLimit: 5})
+	from := func(ip string) *http.Client {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: 10 * time.Second}
+	}
+	flooder, other := from("127.0.0.2"), from("127.0.0.3")
+	limited := 0
+	for i := 0; i < 40; i++ { // bounded flood
+		res, err := flooder.Get(tg.root + "Customers/$count")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == 429 {
+			limited++
+			if res.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		}
+	}
+	if limited == 0 {
+		t.Fatal("40 requests at once were never limited at 5 per second")
+	}
+	for i := 0; i < 3; i++ {
+		res, err := other.Get(tg.root + "Customers/$count")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("the other client got %d while the first flooded", res.StatusCode)
+		}
+	}
+	t.Logf("%d of 40 flooding requests limited", limited)
+}
+
+// TestQueueTimeout: with every connection busy, a request waits at most
+// the queue timeout, then answers 503 with Retry-After.
+func TestQueueTimeout(t *testing.T) {
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"), testdb.Fixture("slow.sql"))
+	defaults := uncached()
+	defaults.Limits.QueueTimeout = 300 * time.Millisecond
+	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Defaults: defaults, Sources: map[string]config.Source{
+		"erp": {DSN: db.DSN, MaxConnections: 2, Keys: map[string][]string{"slow_rows": {"id"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw.Server.Handler())
+	defer func() { srv.Close(); gw.Close() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := 0; i < 2; i++ {
+		go func(i int) {
+			req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/odata/erp/slow_rows?$filter=id%%20gt%%20%d", srv.URL, i), nil)
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+		}(i)
+	}
+	time.Sleep(500 * time.Millisecond) // both slow queries hold the two slots
+	r := do(t, "GET", srv.URL+"/odata/erp/Customers(1)", nil)
+	if r.Status != 503 || r.Header.Get("Retry-After") == "" || errorCode(t, r) != "Busy" {
+		t.Fatalf("a request past the queue timeout: %d %v %s", r.Status, r.Header.Get("Retry-After"), r.Body)
+	}
+}
