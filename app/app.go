@@ -174,12 +174,19 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 		}
 		ln, scheme = tls.NewListener(ln, cfg), "https"
 	}
+	lim := g.settings.Defaults.Limits
+	orDefault := func(d, def time.Duration) time.Duration {
+		if d > 0 {
+			return d
+		}
+		return def
+	}
 	hs := &http.Server{
 		Handler:           g.Server.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      150 * time.Second, // above the statement timeout and Salesforce's 120 s
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: orDefault(lim.ReadHeaderTimeout, 10*time.Second), // a slow-loris client is cut here
+		ReadTimeout:       orDefault(lim.ReadTimeout, 60*time.Second),
+		WriteTimeout:      orDefault(lim.WriteTimeout, 150*time.Second), // above the statement timeout and Salesforce's 120 s
+		IdleTimeout:       orDefault(lim.IdleTimeout, 120*time.Second),
 		MaxHeaderBytes:    64 << 10,
 	}
 	base := g.settings.PublicURL

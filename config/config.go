@@ -36,17 +36,23 @@ type File struct {
 // Limits bound what one request may ask and how fast a client may ask;
 // zero values keep the defaults (see docs/configuration.md).
 type Limits struct {
-	MaxURLLength    int           `yaml:"max_url_length"`
-	MaxFilterDepth  int           `yaml:"max_filter_depth"`
-	MaxFilterNodes  int           `yaml:"max_filter_nodes"`
-	MaxSelectItems  int           `yaml:"max_select_items"`
-	MaxOrderByItems int           `yaml:"max_orderby_items"`
-	MaxInItems      int           `yaml:"max_in_items"`
-	MaxSearchTerms  int           `yaml:"max_search_terms"`
-	MaxTop          int64         `yaml:"max_top"`
-	RateLimit       float64       `yaml:"rate_limit"`
-	ClientIPHeader  string        `yaml:"client_ip_header"`
-	QueueTimeout    time.Duration `yaml:"queue_timeout"`
+	MaxURLLength    int     `yaml:"max_url_length"`
+	MaxFilterDepth  int     `yaml:"max_filter_depth"`
+	MaxFilterNodes  int     `yaml:"max_filter_nodes"`
+	MaxSelectItems  int     `yaml:"max_select_items"`
+	MaxOrderByItems int     `yaml:"max_orderby_items"`
+	MaxInItems      int     `yaml:"max_in_items"`
+	MaxSearchTerms  int     `yaml:"max_search_terms"`
+	MaxTop          int64   `yaml:"max_top"`
+	RateLimit       float64 `yaml:"rate_limit"`
+	// server timeouts: sending the headers, the whole request, writing the
+	// answer, an idle keep-alive connection
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	ClientIPHeader    string        `yaml:"client_ip_header"`
+	QueueTimeout      time.Duration `yaml:"queue_timeout"`
 }
 
 // TLS makes the gateway serve HTTPS.

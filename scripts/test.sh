@@ -45,6 +45,8 @@ if [ "$fuzztime" != "0" ]; then
   go test -run '^$' -fuzz '^FuzzFilter$' -fuzztime "$fuzztime" ./odata/uri/
   go test -run '^$' -fuzz '^FuzzFilterToSQL$' -fuzztime "$fuzztime" ./sources/sqlgen/
   go test -run '^$' -fuzz '^FuzzWriteBody$' -fuzztime "$fuzztime" ./plan/
+  go test -run '^$' -fuzz '^FuzzHeaders$' -fuzztime "$fuzztime" ./odata/
+  go test -run '^$' -fuzz '^FuzzNegotiate$' -fuzztime "$fuzztime" ./odata/format/
 fi
 say ""
 say "== all suites passed"
