@@ -12,7 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/odatagw/odatagw/cache"
@@ -43,6 +46,7 @@ type Gateway struct {
 	Server   *server.Server
 	settings Settings
 	bus      *cache.RedisBus
+	stop     context.CancelFunc // ends the watchers
 }
 
 // Open opens every source, or the demo when there is none. A source that
@@ -66,10 +70,16 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		MaxBodyBytes: s.Defaults.MaxBodyBytes, CacheHeader: cacheHeader, Checks: checks, Logger: s.Logger,
 		Limits: &lim, RateLimit: s.Defaults.Limits.RateLimit, ClientIPHeader: s.Defaults.Limits.ClientIPHeader,
 		QueueTimeout: s.Defaults.Limits.QueueTimeout})
-	g := &Gateway{Server: srv, settings: s, bus: bus}
+	watchCtx, stop := context.WithCancel(context.Background())
+	g := &Gateway{Server: srv, settings: s, bus: bus, stop: stop}
 	var busIface cache.Bus
 	if bus != nil {
 		busIface = bus
+		bus.Subscribe(func(m cache.Message) {
+			if m.Kind == cache.KindReload {
+				g.Reload(watchCtx, m.Source, false)
+			}
+		})
 	}
 	if len(s.Sources) == 0 {
 		opts := sources.Options{Name: "demo", PageSize: s.Defaults.PageSize, StatementTimeout: s.Defaults.StatementTimeout, Logger: s.Logger}
@@ -95,9 +105,64 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 			g.Close()
 			return nil, fmt.Errorf("source %s: %w", name, err)
 		}
-		srv.AddSource(name, withCache(src, name, s.Defaults, s.Sources[name], busIface, s.Logger))
+		wrapped := withCache(src, name, s.Defaults, s.Sources[name], busIface, s.Logger)
+		srv.AddSource(name, wrapped)
+		g.watch(watchCtx, name, wrapped, s.Sources[name].ListenChanges)
 	}
 	return g, nil
+}
+
+// watch listens for changes made behind the gateway and for reload
+// requests, where the source can hear them (PostgreSQL's NOTIFY).
+func (g *Gateway) watch(ctx context.Context, name string, src sources.Source, listenChanges bool) {
+	w, ok := src.(sources.ChangeWatcher)
+	if !ok {
+		return
+	}
+	on := sources.WatchEvents{Reload: func() { g.Reload(ctx, name, false) }}
+	if c, cached := src.(*cache.Source); cached && listenChanges {
+		on.Changed = c.FlushLocal
+	}
+	go w.Watch(ctx, on)
+}
+
+// Reload reads a source's schema again and swaps in the new model, telling
+// the other replicas to do the same when propagate is set. A reload that
+// removes or renames what Salesforce may have synced is logged as a
+// warning: its next sync would create new objects and fields.
+func (g *Gateway) Reload(ctx context.Context, name string, propagate bool) error {
+	src, ok := g.Server.Source(name)
+	if !ok {
+		return fmt.Errorf("no source named %q", name)
+	}
+	r, ok := src.(sources.Reloader)
+	if !ok {
+		return fmt.Errorf("source %s cannot be reloaded", name)
+	}
+	log := g.settings.Logger.With("source", name)
+	changes, err := r.Reload(ctx)
+	if err != nil {
+		log.Error("reloading the schema failed; the old model keeps serving", "error", err)
+		return err
+	}
+	if len(changes.RemovedSets)+len(changes.RemovedProperties) > 0 {
+		log.Warn("names Salesforce may have synced are gone; its next sync creates new objects or fields for their replacements",
+			"removed_sets", changes.RemovedSets, "removed_properties", changes.RemovedProperties,
+			"added_sets", changes.AddedSets, "added_properties", changes.AddedProperties)
+	} else {
+		log.Info("schema reloaded", "added_sets", changes.AddedSets, "added_properties", changes.AddedProperties)
+	}
+	if propagate && g.bus != nil {
+		g.bus.Publish(cache.Message{Kind: cache.KindReload, Source: name})
+	}
+	return nil
+}
+
+// ReloadAll reloads every source, as SIGHUP asks.
+func (g *Gateway) ReloadAll(ctx context.Context) {
+	for _, name := range g.Server.SourceNames() {
+		g.Reload(ctx, name, true)
+	}
 }
 
 // limitsFrom fills the limits the configuration leaves at zero with the defaults.
@@ -142,12 +207,12 @@ func withCache(src sources.Source, name string, defaults config.File, sc config.
 		ttl = -1 // off, except for the sets that say otherwise
 	}
 	return cache.Wrap(src, cache.Options{Name: name, MaxBytes: defaults.Cache.MaxBytes, TTL: ttl,
-		SetTTL: sc.SetCacheTTL, StaleWhileRevalidate: defaults.Cache.StaleWhileRevalidate, Bus: bus,
-		WatchChanges: sc.ListenChanges, Logger: log})
+		SetTTL: sc.SetCacheTTL, StaleWhileRevalidate: defaults.Cache.StaleWhileRevalidate, Bus: bus, Logger: log})
 }
 
 // Close closes every source and the Redis connection.
 func (g *Gateway) Close() {
+	g.stop()
 	g.Server.Close()
 	if g.bus != nil {
 		g.bus.Close()
@@ -201,6 +266,20 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				g.settings.Logger.Info("SIGHUP: reloading every source's schema")
+				g.ReloadAll(ctx)
+			}
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err

@@ -14,13 +14,28 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Bus carries write invalidations between replicas of the gateway.
+// Message is what replicas tell each other.
+type Message struct {
+	Kind   string // KindInvalidate or KindReload
+	Source string // "" with KindInvalidate: every source
+	Set    string // "" with KindInvalidate: every set of the source
+}
+
+// Kinds of Message.
+const (
+	KindInvalidate = ""
+	KindReload     = "reload"
+)
+
+// Bus carries write invalidations and metadata reloads between replicas
+// of the gateway.
 type Bus interface {
-	// Publish tells the other replicas that a set of a source changed.
-	Publish(source, set string)
-	// Subscribe delivers the other replicas' messages: a set changed, or
-	// (set "") anything may have changed, after messages could be lost.
-	Subscribe(fn func(source, set string))
+	// Publish tells the other replicas.
+	Publish(m Message)
+	// Subscribe delivers the other replicas' messages; after a lost
+	// connection, an invalidation of everything, since messages could
+	// have been missed.
+	Subscribe(fn func(m Message))
 	// Err is nil while the bus works, else what is wrong.
 	Err() error
 	Close() error
@@ -37,7 +52,7 @@ type RedisBus struct {
 	log     *slog.Logger
 
 	mu       sync.Mutex
-	handlers []func(source, set string)
+	handlers []func(Message)
 	ps       *redis.PubSub // the live subscription, closed by Close to unblock a read
 	lastErr  atomic.Pointer[error]
 	cancel   context.CancelFunc
@@ -46,6 +61,7 @@ type RedisBus struct {
 
 type busMessage struct {
 	Replica string `json:"r"`
+	Kind    string `json:"k,omitempty"`
 	Source  string `json:"s"`
 	Set     string `json:"t"`
 }
@@ -115,8 +131,8 @@ func PublishFlush(ctx context.Context, url, prefix, source, set string) error {
 	return nil
 }
 
-func (b *RedisBus) Publish(source, set string) {
-	msg, _ := json.Marshal(busMessage{Replica: b.self, Source: source, Set: set})
+func (b *RedisBus) Publish(m Message) {
+	msg, _ := json.Marshal(busMessage{Replica: b.self, Kind: m.Kind, Source: m.Source, Set: m.Set})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := b.client.Publish(ctx, b.channel, msg).Err(); err != nil {
@@ -124,18 +140,18 @@ func (b *RedisBus) Publish(source, set string) {
 	}
 }
 
-func (b *RedisBus) Subscribe(fn func(source, set string)) {
+func (b *RedisBus) Subscribe(fn func(Message)) {
 	b.mu.Lock()
 	b.handlers = append(b.handlers, fn)
 	b.mu.Unlock()
 }
 
-func (b *RedisBus) deliver(source, set string) {
+func (b *RedisBus) deliver(m Message) {
 	b.mu.Lock()
-	hs := append([]func(string, string){}, b.handlers...)
+	hs := append([]func(Message){}, b.handlers...)
 	b.mu.Unlock()
 	for _, h := range hs {
-		h(source, set)
+		h(m)
 	}
 }
 
@@ -155,7 +171,7 @@ func (b *RedisBus) listen(ctx context.Context) {
 			backoff = 100 * time.Millisecond
 			if subscribed {
 				// messages may have been missed while away: start afresh
-				b.deliver("", "")
+				b.deliver(Message{})
 			}
 			subscribed = true
 			err = b.receive(ctx, ps)
@@ -205,7 +221,7 @@ func (b *RedisBus) receive(ctx context.Context, ps *redis.PubSub) error {
 		if json.Unmarshal([]byte(msg.Payload), &bm) != nil || bm.Replica == b.self {
 			continue
 		}
-		b.deliver(bm.Source, bm.Set)
+		b.deliver(Message{Kind: bm.Kind, Source: bm.Source, Set: bm.Set})
 	}
 }
 

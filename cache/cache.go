@@ -2,7 +2,6 @@ package cache
 
 import (
 	"container/list"
-	"context"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -36,11 +35,8 @@ type Options struct {
 	// while one refresh runs.
 	StaleWhileRevalidate bool
 	// Bus, when set, shares write invalidations with other replicas.
-	Bus Bus
-	// WatchChanges listens for changes made behind the gateway, where the
-	// source can tell (sources.ChangeWatcher), and drops their entries.
-	WatchChanges bool
-	Logger       *slog.Logger
+	Bus    Bus
+	Logger *slog.Logger
 }
 
 // Source is a source with a query cache in front.
@@ -60,8 +56,6 @@ type Source struct {
 
 	statsMu sync.Mutex
 	stats   map[string]*SetStats
-
-	stopWatch context.CancelFunc
 }
 
 // SetStats are the figures of one entity set.
@@ -99,18 +93,14 @@ func Wrap(inner sources.Source, opts Options) *Source {
 		gens: map[string]*atomic.Uint64{}, stats: map[string]*SetStats{}}
 	c.store = gocache.New(opts.TTL, time.Minute)
 	c.store.OnEvicted(func(key string, _ any) { c.forget(key) })
-	if w, ok := inner.(sources.ChangeWatcher); ok && opts.WatchChanges {
-		ctx, cancel := context.WithCancel(context.Background())
-		c.stopWatch = cancel
-		go w.Watch(ctx, c.flushLocal)
-	}
 	if opts.Bus != nil {
-		opts.Bus.Subscribe(func(source, set string) {
+		opts.Bus.Subscribe(func(m Message) {
 			switch {
-			case source == "" && set == "":
-				c.flushLocal("")
-			case source == opts.Name:
-				c.flushLocal(set)
+			case m.Kind != KindInvalidate:
+			case m.Source == "":
+				c.FlushLocal("")
+			case m.Source == opts.Name:
+				c.FlushLocal(m.Set)
 			}
 		})
 	}
@@ -152,7 +142,7 @@ func (c *Source) gen(set string) *atomic.Uint64 {
 func (c *Source) Bump(set string) {
 	c.gen(set).Add(1)
 	if c.opts.Bus != nil {
-		c.opts.Bus.Publish(c.opts.Name, set)
+		c.opts.Bus.Publish(Message{Source: c.opts.Name, Set: set})
 	}
 }
 
@@ -265,14 +255,14 @@ func (c *Source) forget(key string) {
 // Flush drops every entry of a set, or of the whole source when set is "",
 // here and on the other replicas.
 func (c *Source) Flush(set string) {
-	c.flushLocal(set)
+	c.FlushLocal(set)
 	if c.opts.Bus != nil {
-		c.opts.Bus.Publish(c.opts.Name, set)
+		c.opts.Bus.Publish(Message{Source: c.opts.Name, Set: set})
 	}
 }
 
-// flushLocal drops entries in this process only.
-func (c *Source) flushLocal(set string) {
+// FlushLocal drops entries in this process only.
+func (c *Source) FlushLocal(set string) {
 	if set == "" {
 		c.gensMu.RLock()
 		for _, g := range c.gens {

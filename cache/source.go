@@ -17,11 +17,29 @@ var (
 	_ sources.Transactor = (*Source)(nil)
 	_ sources.Capacity   = (*Source)(nil)
 	_ sources.Buffering  = (*Source)(nil)
+	_ sources.Reloader   = (*Source)(nil)
 )
 
 func (c *Source) Metadata() *metadata.Service    { return c.inner.Metadata() }
 func (c *Source) Ping(ctx context.Context) error { return c.inner.Ping(ctx) }
 func (c *Source) Close() error                   { c.store.Flush(); return c.inner.Close() }
+
+// Reload reloads the inner source's model. Every key holds the metadata
+// version, so answers about the old model are not used again.
+func (c *Source) Reload(ctx context.Context) (sources.Changes, error) {
+	r, ok := c.inner.(sources.Reloader)
+	if !ok {
+		return sources.Changes{}, odata.NotImplemented("reloading this data source")
+	}
+	return r.Reload(ctx)
+}
+
+// Watch passes change notifications through.
+func (c *Source) Watch(ctx context.Context, on sources.WatchEvents) {
+	if w, ok := c.inner.(sources.ChangeWatcher); ok {
+		w.Watch(ctx, on)
+	}
+}
 
 // Buffers reports whether answers about set are read whole before they
 // return: pages of sets the cache keeps are.

@@ -66,6 +66,9 @@ type Property struct {
 	Computed    bool // filled by the database; clients may not set it
 	Description string
 	DBType      string // database type as declared, for reports
+	// TextForm: the source reads the column in its text form (a json, enum
+	// or array column served as Edm.String).
+	TextForm bool
 }
 
 // EntityType is the shape of the entities of one set.

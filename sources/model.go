@@ -33,6 +33,7 @@ type Column struct {
 	ScaleSet  bool
 	Computed  bool
 	Comment   string
+	TextForm  bool // read in its text form (see metadata.Property)
 }
 
 // Skipped records a table or column left out of the model, and why.
@@ -176,7 +177,7 @@ func BuildModel(tables []Table, opts Options, defaultSchema string) (*metadata.S
 			}
 			props[i] = &metadata.Property{Name: name, Column: col.Name, Type: col.Type, Nullable: col.Nullable,
 				MaxLength: col.MaxLength, Precision: col.Precision, Scale: col.Scale, ScaleSet: col.ScaleSet,
-				Computed: col.Computed, Description: col.Comment, DBType: col.DBType}
+				Computed: col.Computed, Description: col.Comment, DBType: col.DBType, TextForm: col.TextForm}
 		}
 		keyProps := make([]string, len(c.key))
 		for i, k := range c.key {

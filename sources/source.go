@@ -152,11 +152,18 @@ func Open(ctx context.Context, opts Options) (Source, error) {
 	return f(ctx, opts)
 }
 
-// ChangeWatcher is implemented by sources that can tell when rows change
-// behind the gateway's back (PostgreSQL through LISTEN/NOTIFY and a trigger
-// the admin installs). Watch calls changed with the name of the entity set
-// that changed, or "" when changes may have been missed (after a
-// reconnection), until ctx ends.
+// ChangeWatcher is implemented by sources that hear about changes made
+// behind the gateway's back (PostgreSQL, through LISTEN/NOTIFY). Watch
+// runs until ctx ends.
 type ChangeWatcher interface {
-	Watch(ctx context.Context, changed func(set string))
+	Watch(ctx context.Context, on WatchEvents)
+}
+
+// WatchEvents are what a ChangeWatcher reports.
+type WatchEvents struct {
+	// Changed gets the entity set whose table changed, or "" when changes
+	// may have been missed (after a reconnection).
+	Changed func(set string)
+	// Reload is called when an admin asks for the schema to be read again.
+	Reload func()
 }

@@ -38,8 +38,9 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// runGateway starts the binary and waits until it logs its service root.
-func runGateway(t *testing.T, bin string, env []string, args ...string) (string, *strings.Builder) {
+// runGateway starts the binary and waits until it logs its service root;
+// it returns the root and the process id.
+func runGateway(t *testing.T, bin string, env []string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -78,13 +79,13 @@ func runGateway(t *testing.T, bin string, env []string, args ...string) (string,
 	})
 	select {
 	case root := <-ready:
-		return root, logs
+		return root, cmd.Process.Pid
 	case <-exited:
 		t.Fatalf("the gateway exited:\n%s", logs.String())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("the gateway did not start:\n%s", logs.String())
 	}
-	return "", nil
+	return "", 0
 }
 
 func fetch(t *testing.T, url string) (int, string) {

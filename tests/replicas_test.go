@@ -21,6 +21,13 @@ import (
 // long TTL, so that only invalidations can make it see another's writes.
 func replica(t *testing.T, dsn, redisURL, prefix string) *target {
 	t.Helper()
+	tg, _ := replicaGateway(t, dsn, redisURL, prefix)
+	return tg
+}
+
+// replicaGateway is replica, also returning the gateway.
+func replicaGateway(t *testing.T, dsn, redisURL, prefix string) (*target, *app.Gateway) {
+	t.Helper()
 	hour := time.Hour
 	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(),
 		Defaults: config.File{Cache: config.Cache{TTL: &hour}, Redis: redisURL, RedisPrefix: prefix},
@@ -30,7 +37,7 @@ func replica(t *testing.T, dsn, redisURL, prefix string) *target {
 	}
 	srv := httptest.NewServer(gw.Server.Handler())
 	t.Cleanup(func() { srv.Close(); gw.Close() })
-	return &target{name: "postgres", root: srv.URL + "/odata/erp/"}
+	return &target{name: "postgres", root: srv.URL + "/odata/erp/"}, gw
 }
 
 // eventually polls a condition for a bounded time.

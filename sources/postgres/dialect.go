@@ -11,11 +11,9 @@ import (
 	"github.com/odatagw/odatagw/sources/sqlgen"
 )
 
-// dialect renders SQL for PostgreSQL. textForm marks the properties served
-// in their text form (json, arrays, intervals, ...), read with a ::text cast.
-type dialect struct {
-	textForm map[*metadata.Property]bool
-}
+// dialect renders SQL for PostgreSQL. Properties served in their text form
+// (json, arrays, intervals, ...) are read with a ::text cast.
+type dialect struct{}
 
 func (dialect) QuoteIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
 
@@ -28,7 +26,7 @@ func (d dialect) Table(schema, name string) string {
 
 func (d dialect) Column(p *metadata.Property) string {
 	c := d.QuoteIdent(p.Column)
-	if d.textForm[p] {
+	if p.TextForm {
 		return c + "::text"
 	}
 	return c
@@ -135,8 +133,8 @@ func Dialect() sqlgen.Dialect { return dialect{} }
 
 // AssignValue casts a text-form value to the column's own type, so that a
 // json, enum or array column accepts it.
-func (d dialect) AssignValue(p *metadata.Property, placeholder string) string {
-	if d.textForm[p] {
+func (dialect) AssignValue(p *metadata.Property, placeholder string) string {
+	if p.TextForm {
 		return placeholder + "::" + p.DBType
 	}
 	return placeholder

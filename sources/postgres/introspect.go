@@ -97,10 +97,10 @@ func mapType(typname, typtype, category string, typmod int) (c sources.Column, t
 	return c, textForm
 }
 
-func introspect(ctx context.Context, pool *pgxpool.Pool, schemas []string) ([]sources.Table, map[string]bool, error) {
+func introspect(ctx context.Context, pool *pgxpool.Pool, schemas []string) ([]sources.Table, error) {
 	rows, err := pool.Query(ctx, tablesSQL, schemas)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var tables []sources.Table
 	byOID := map[uint32]int{}
@@ -110,7 +110,7 @@ func introspect(ctx context.Context, pool *pgxpool.Pool, schemas []string) ([]so
 		var t sources.Table
 		if err := rows.Scan(&oid, &t.Schema, &t.Name, &t.IsView, &t.Comment, &t.ReadOnly); err != nil {
 			rows.Close()
-			return nil, nil, err
+			return nil, err
 		}
 		byOID[oid] = len(tables)
 		oids = append(oids, oid)
@@ -118,12 +118,11 @@ func introspect(ctx context.Context, pool *pgxpool.Pool, schemas []string) ([]so
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	textForm := map[string]bool{}
 	rows, err = pool.Query(ctx, columnsSQL, oids)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for rows.Next() {
 		var oid uint32
@@ -132,23 +131,20 @@ func introspect(ctx context.Context, pool *pgxpool.Pool, schemas []string) ([]so
 		var notNull, computed bool
 		if err := rows.Scan(&oid, &name, &dbType, &typname, &typtype, &category, &typmod, &notNull, &computed, &comment); err != nil {
 			rows.Close()
-			return nil, nil, err
+			return nil, err
 		}
 		t := &tables[byOID[oid]]
 		c, text := mapType(typname, typtype, category, int(typmod))
-		c.Name, c.DBType, c.Nullable, c.Computed, c.Comment = name, dbType, !notNull, computed, comment
-		if text {
-			textForm[t.Schema+"."+t.Name+"."+name] = true
-		}
+		c.Name, c.DBType, c.Nullable, c.Computed, c.Comment, c.TextForm = name, dbType, !notNull, computed, comment, text
 		t.Columns = append(t.Columns, c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	rows, err = pool.Query(ctx, keysSQL, oids)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for rows.Next() {
 		var oid uint32
@@ -156,7 +152,7 @@ func introspect(ctx context.Context, pool *pgxpool.Pool, schemas []string) ([]so
 		var cols []string
 		if err := rows.Scan(&oid, &primary, &cols); err != nil {
 			rows.Close()
-			return nil, nil, err
+			return nil, err
 		}
 		t := &tables[byOID[oid]]
 		if primary {
@@ -168,7 +164,7 @@ func introspect(ctx context.Context, pool *pgxpool.Pool, schemas []string) ([]so
 		}
 	}
 	rows.Close()
-	return tables, textForm, rows.Err()
+	return tables, rows.Err()
 }
 
 func allNotNull(t *sources.Table, cols []string) bool {

@@ -14,6 +14,10 @@ import (
 // NotifyChannel is the channel the change trigger notifies.
 const NotifyChannel = "odatagw_changes"
 
+// ReloadChannel is where an admin asks every gateway to read the schema
+// again: NOTIFY odatagw, 'reload'.
+const ReloadChannel = "odatagw"
+
 var _ sources.ChangeWatcher = (*Source)(nil)
 
 // TriggerSQL is what an admin runs to make changes to a table, made by
@@ -35,11 +39,11 @@ CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s
 
 // Watch listens on NotifyChannel on a connection of its own (not one of
 // the pool's, which serve queries) and reconnects with a bounded backoff.
-func (s *Source) Watch(ctx context.Context, changed func(set string)) {
+func (s *Source) Watch(ctx context.Context, on sources.WatchEvents) {
 	backoff := 100 * time.Millisecond
 	first := true
 	for ctx.Err() == nil {
-		err := s.listen(ctx, changed, !first)
+		err := s.listen(ctx, on, !first)
 		first = false
 		if ctx.Err() != nil {
 			return
@@ -56,27 +60,33 @@ func (s *Source) Watch(ctx context.Context, changed func(set string)) {
 	}
 }
 
-func (s *Source) listen(ctx context.Context, changed func(string), reconnected bool) error {
+func (s *Source) listen(ctx context.Context, on sources.WatchEvents, reconnected bool) error {
 	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel+"; LISTEN "+ReloadChannel); err != nil {
 		return err
 	}
-	if reconnected {
-		changed("") // notifications may have been missed meanwhile
+	if reconnected && on.Changed != nil {
+		on.Changed("") // notifications may have been missed meanwhile
 	}
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
+		if n.Channel == ReloadChannel {
+			if n.Payload == "reload" && on.Reload != nil {
+				on.Reload()
+			}
+			continue
+		}
 		schema, table, _ := strings.Cut(n.Payload, ".")
 		for _, es := range s.Metadata().Sets {
-			if es.Schema == schema && es.Table == table {
-				changed(es.Name)
+			if es.Schema == schema && es.Table == table && on.Changed != nil {
+				on.Changed(es.Name)
 			}
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,8 +32,9 @@ func init() {
 type Source struct {
 	pool    *pgxpool.Pool
 	opts    sources.Options
-	svc     *metadata.Service
+	svc     atomic.Pointer[metadata.Service] // swapped whole by Reload
 	dialect dialect
+	reload  sync.Mutex // one reload at a time
 }
 
 var (
@@ -65,7 +68,7 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 		return nil, fmt.Errorf("postgres: %s", redact(err.Error(), opts.DSN))
 	}
 	s := &Source{pool: pool, opts: opts}
-	if err := s.Reload(ctx); err != nil {
+	if _, err := s.Reload(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -85,34 +88,31 @@ func redact(msg, dsn string) string {
 	return msg
 }
 
-// Reload introspects the database again and replaces the model.
-func (s *Source) Reload(ctx context.Context) error {
+// Reload introspects the database again and swaps in the new model;
+// requests already planned finish on the old one. It returns what changed
+// in names a client may have synced.
+func (s *Source) Reload(ctx context.Context) (sources.Changes, error) {
+	s.reload.Lock()
+	defer s.reload.Unlock()
 	schemas := s.opts.Schemas
 	if len(schemas) == 0 {
 		schemas = []string{"public"}
 	}
-	tables, textForm, err := introspect(ctx, s.pool, schemas)
+	tables, err := introspect(ctx, s.pool, schemas)
 	if err != nil {
-		return fmt.Errorf("postgres: reading the schema: %s", redact(err.Error(), s.opts.DSN))
+		return sources.Changes{}, fmt.Errorf("postgres: reading the schema: %s", redact(err.Error(), s.opts.DSN))
 	}
 	svc, rep, err := sources.BuildModel(tables, s.opts, schemas[0])
 	if err != nil {
-		return err
-	}
-	d := dialect{textForm: map[*metadata.Property]bool{}}
-	for _, es := range svc.Sets {
-		for _, p := range es.Type.Properties {
-			if textForm[es.Schema+"."+es.Table+"."+p.Column] {
-				d.textForm[p] = true
-			}
-		}
+		return sources.Changes{}, err
 	}
 	sources.LogReport(s.opts, svc, rep)
-	s.svc, s.dialect = svc, d
-	return nil
+	changes := sources.Compare(s.svc.Load(), svc)
+	s.svc.Store(svc)
+	return changes, nil
 }
 
-func (s *Source) Metadata() *metadata.Service { return s.svc }
+func (s *Source) Metadata() *metadata.Service { return s.svc.Load() }
 
 // MaxConcurrentQueries is the pool size.
 func (s *Source) MaxConcurrentQueries() int { return s.opts.MaxConns }

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
@@ -24,9 +26,10 @@ func init() {
 
 // Source serves one SQLite database file.
 type Source struct {
-	db   *sql.DB
-	svc  *metadata.Service
-	opts sources.Options
+	db     *sql.DB
+	svc    atomic.Pointer[metadata.Service] // swapped whole by Reload
+	reload sync.Mutex
+	opts   sources.Options
 	// OnClose runs after the database is closed (the demo removes its file).
 	OnClose func()
 }
@@ -73,7 +76,7 @@ func OpenFile(ctx context.Context, opts sources.Options) (*Source, error) {
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
 	s := &Source{db: db, opts: opts}
-	if err := s.Reload(ctx); err != nil {
+	if _, err := s.Reload(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -83,22 +86,25 @@ func OpenFile(ctx context.Context, opts sources.Options) (*Source, error) {
 // DB exposes the database handle, for loading data.
 func (s *Source) DB() *sql.DB { return s.db }
 
-// Reload introspects the database again and replaces the model.
-func (s *Source) Reload(ctx context.Context) error {
+// Reload introspects the database again and swaps in the new model.
+func (s *Source) Reload(ctx context.Context) (sources.Changes, error) {
+	s.reload.Lock()
+	defer s.reload.Unlock()
 	tables, err := introspect(ctx, s.db)
 	if err != nil {
-		return fmt.Errorf("sqlite: reading the schema: %w", err)
+		return sources.Changes{}, fmt.Errorf("sqlite: reading the schema: %w", err)
 	}
 	svc, rep, err := sources.BuildModel(tables, s.opts, "")
 	if err != nil {
-		return err
+		return sources.Changes{}, err
 	}
 	sources.LogReport(s.opts, svc, rep)
-	s.svc = svc
-	return nil
+	changes := sources.Compare(s.svc.Load(), svc)
+	s.svc.Store(svc)
+	return changes, nil
 }
 
-func (s *Source) Metadata() *metadata.Service { return s.svc }
+func (s *Source) Metadata() *metadata.Service { return s.svc.Load() }
 
 // MaxConcurrentQueries is the pool size.
 func (s *Source) MaxConcurrentQueries() int { return s.opts.MaxConns }
