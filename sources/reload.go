@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"sort"
+	"sync/atomic"
 
 	"github.com/odatagw/odatagw/metadata"
 )
@@ -79,4 +80,17 @@ func setOf(p string) string {
 		}
 	}
 	return p
+}
+
+// Rebuild builds a model from freshly introspected tables, logs what it
+// decided, swaps it into current and reports what changed.
+func Rebuild(tables []Table, opts Options, defaultSchema string, current *atomic.Pointer[metadata.Service]) (Changes, error) {
+	svc, rep, err := BuildModel(tables, opts, defaultSchema)
+	if err != nil {
+		return Changes{}, err
+	}
+	LogReport(opts, svc, rep)
+	changes := Compare(current.Load(), svc)
+	current.Store(svc)
+	return changes, nil
 }

@@ -35,3 +35,31 @@ const MaxWriteAttempts = 4
 type Transactor interface {
 	Atomically(ctx context.Context, fn func(w Writer) error) error
 }
+
+// OneShot makes a Writer of a Transactor: each write in a transaction of
+// its own. Source kinds embed it, so they write one way only.
+type OneShot struct{ T Transactor }
+
+func (o OneShot) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
+	var row []any
+	err := o.T.Atomically(ctx, func(w Writer) error {
+		var err error
+		row, err = w.Insert(ctx, set, values)
+		return err
+	})
+	return row, err
+}
+
+func (o OneShot) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
+	var row []any
+	err := o.T.Atomically(ctx, func(w Writer) error {
+		var err error
+		row, err = w.Update(ctx, set, key, values, check)
+		return err
+	})
+	return row, err
+}
+
+func (o OneShot) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
+	return o.T.Atomically(ctx, func(w Writer) error { return w.Delete(ctx, set, key, check) })
+}

@@ -30,11 +30,12 @@ func init() {
 
 // Source serves one PostgreSQL database.
 type Source struct {
-	pool    *pgxpool.Pool
-	opts    sources.Options
-	svc     atomic.Pointer[metadata.Service] // swapped whole by Reload
-	dialect dialect
-	reload  sync.Mutex // one reload at a time
+	sources.OneShot // each write in a transaction of its own
+	pool            *pgxpool.Pool
+	opts            sources.Options
+	svc             atomic.Pointer[metadata.Service] // swapped whole by Reload
+	dialect         dialect
+	reload          sync.Mutex // one reload at a time
 }
 
 var (
@@ -68,6 +69,7 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 		return nil, fmt.Errorf("postgres: %s", redact(err.Error(), opts.DSN))
 	}
 	s := &Source{pool: pool, opts: opts}
+	s.OneShot = sources.OneShot{T: s}
 	if _, err := s.Reload(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -102,14 +104,7 @@ func (s *Source) Reload(ctx context.Context) (sources.Changes, error) {
 	if err != nil {
 		return sources.Changes{}, fmt.Errorf("postgres: reading the schema: %s", redact(err.Error(), s.opts.DSN))
 	}
-	svc, rep, err := sources.BuildModel(tables, s.opts, schemas[0])
-	if err != nil {
-		return sources.Changes{}, err
-	}
-	sources.LogReport(s.opts, svc, rep)
-	changes := sources.Compare(s.svc.Load(), svc)
-	s.svc.Store(svc)
-	return changes, nil
+	return sources.Rebuild(tables, s.opts, schemas[0], &s.svc)
 }
 
 func (s *Source) Metadata() *metadata.Service { return s.svc.Load() }

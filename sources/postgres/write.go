@@ -110,34 +110,6 @@ func (s *Source) Atomically(ctx context.Context, fn func(sources.Writer) error) 
 	return s.atomically(ctx, func(w *txWriter) error { return fn(w) })
 }
 
-func (s *Source) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
-	var row []any
-	err := s.atomically(ctx, func(w *txWriter) error {
-		var err error
-		row, err = w.Insert(ctx, set, values)
-		return err
-	})
-	return row, err
-}
-
-func (s *Source) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
-	var row []any
-	err := s.atomically(ctx, func(w *txWriter) error {
-		var err error
-		row, err = w.Update(ctx, set, key, values, check)
-		return err
-	})
-	return row, err
-}
-
-func (s *Source) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
-	return s.atomically(ctx, func(w *txWriter) error { return w.Delete(ctx, set, key, check) })
-}
-
-// Errors inside a transaction are mapped at once, naming the set, so that
-// a change set of several sets reports the right one; inTx passes mapped
-// errors through and retries only raw serialization failures.
-
 func (w *txWriter) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
 	row, err := sources.InsertRow(ctx, w, w.s.dialect, set, values)
 	return row, w.mapInTx(ctx, err, set)

@@ -26,10 +26,11 @@ func init() {
 
 // Source serves one SQLite database file.
 type Source struct {
-	db     *sql.DB
-	svc    atomic.Pointer[metadata.Service] // swapped whole by Reload
-	reload sync.Mutex
-	opts   sources.Options
+	sources.OneShot // each write in a transaction of its own
+	db              *sql.DB
+	svc             atomic.Pointer[metadata.Service] // swapped whole by Reload
+	reload          sync.Mutex
+	opts            sources.Options
 	// OnClose runs after the database is closed (the demo removes its file).
 	OnClose func()
 }
@@ -76,6 +77,7 @@ func OpenFile(ctx context.Context, opts sources.Options) (*Source, error) {
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
 	s := &Source{db: db, opts: opts}
+	s.OneShot = sources.OneShot{T: s}
 	if _, err := s.Reload(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -94,14 +96,7 @@ func (s *Source) Reload(ctx context.Context) (sources.Changes, error) {
 	if err != nil {
 		return sources.Changes{}, fmt.Errorf("sqlite: reading the schema: %w", err)
 	}
-	svc, rep, err := sources.BuildModel(tables, s.opts, "")
-	if err != nil {
-		return sources.Changes{}, err
-	}
-	sources.LogReport(s.opts, svc, rep)
-	changes := sources.Compare(s.svc.Load(), svc)
-	s.svc.Store(svc)
-	return changes, nil
+	return sources.Rebuild(tables, s.opts, "", &s.svc)
 }
 
 func (s *Source) Metadata() *metadata.Service { return s.svc.Load() }

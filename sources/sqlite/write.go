@@ -127,30 +127,6 @@ func (s *Source) Atomically(ctx context.Context, fn func(sources.Writer) error) 
 	return s.atomically(ctx, func(w *txWriter) error { return fn(w) })
 }
 
-func (s *Source) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
-	var row []any
-	err := s.atomically(ctx, func(w *txWriter) error {
-		var err error
-		row, err = w.Insert(ctx, set, values)
-		return err
-	})
-	return row, err
-}
-
-func (s *Source) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
-	var row []any
-	err := s.atomically(ctx, func(w *txWriter) error {
-		var err error
-		row, err = w.Update(ctx, set, key, values, check)
-		return err
-	})
-	return row, err
-}
-
-func (s *Source) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
-	return s.atomically(ctx, func(w *txWriter) error { return w.Delete(ctx, set, key, check) })
-}
-
 func (w *txWriter) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
 	row, err := sources.InsertRow(ctx, w, dialect{}, set, values)
 	return row, w.mapInTx(ctx, err, set)
