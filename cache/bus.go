@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/odatagw/odatagw/internal/retry"
 )
 
 // Message is what replicas tell each other.
@@ -158,38 +160,24 @@ func (b *RedisBus) deliver(m Message) {
 // listen keeps a subscription open, reconnecting with a bounded backoff.
 func (b *RedisBus) listen(ctx context.Context) {
 	defer close(b.done)
-	backoff := 100 * time.Millisecond
 	subscribed := false
-	for ctx.Err() == nil {
+	retry.Forever(ctx, func(ctx context.Context, _ bool) error {
 		ps := b.client.Subscribe(ctx, b.channel)
+		defer ps.Close()
 		b.mu.Lock()
 		b.ps = ps
 		b.mu.Unlock()
-		_, err := ps.Receive(ctx) // the subscription confirmation
-		if err == nil {
-			b.setErr(nil)
-			backoff = 100 * time.Millisecond
-			if subscribed {
-				// messages may have been missed while away: start afresh
-				b.deliver(Message{})
-			}
-			subscribed = true
-			err = b.receive(ctx, ps)
+		if _, err := ps.Receive(ctx); err != nil { // the subscription confirmation
+			return err
 		}
-		ps.Close()
-		if ctx.Err() != nil {
-			return
+		b.setErr(nil)
+		if subscribed {
+			// messages may have been missed while away: start afresh
+			b.deliver(Message{})
 		}
-		b.setErr(err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		if backoff < 5*time.Second {
-			backoff *= 2
-		}
-	}
+		subscribed = true
+		return b.receive(ctx, ps)
+	}, b.setErr)
 }
 
 func (b *RedisBus) receive(ctx context.Context, ps *redis.PubSub) error {

@@ -2,8 +2,10 @@ package sources
 
 import (
 	"context"
+	"errors"
 
 	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/plan"
 	"github.com/odatagw/odatagw/sources/sqlgen"
 )
@@ -65,4 +67,28 @@ func DeleteRow(ctx context.Context, ex Executor, d sqlgen.WriteDialect, set *met
 	}
 	sql, args := sqlgen.Delete(d, set, key)
 	return ex.Exec(ctx, sql, args)
+}
+
+// TxErrors maps the errors of writes inside one transaction, the same way
+// for every kind: errors the write steps raise themselves (*odata.Error,
+// ErrNotFound) pass through; a conflict the database resolves by aborting
+// (deadlock, serialization failure, busy) dooms the transaction, is
+// remembered in Conflict so that the transaction is tried again whole, and
+// is reported as 503 meanwhile; anything else goes to the kind's mapping.
+type TxErrors struct {
+	Conflict error
+}
+
+// Map applies the rules; isConflict and mapErr are the kind's.
+func (t *TxErrors) Map(err error, isConflict func(error) bool, mapErr func(error) error) error {
+	var oe *odata.Error
+	switch {
+	case err == nil || errors.Is(err, ErrNotFound) || errors.As(err, &oe):
+		return err
+	case isConflict(err):
+		t.Conflict = err
+		return &odata.Error{Status: 503, Code: odata.CodeUnavailable, Cause: err,
+			Message: "the change collided with other changes; it is tried again"}
+	}
+	return mapErr(err)
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/odatagw/odatagw/internal/retry"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -40,24 +40,11 @@ CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s
 // Watch listens on NotifyChannel on a connection of its own (not one of
 // the pool's, which serve queries) and reconnects with a bounded backoff.
 func (s *Source) Watch(ctx context.Context, on sources.WatchEvents) {
-	backoff := 100 * time.Millisecond
-	first := true
-	for ctx.Err() == nil {
-		err := s.listen(ctx, on, !first)
-		first = false
-		if ctx.Err() != nil {
-			return
-		}
+	retry.Forever(ctx, func(ctx context.Context, first bool) error {
+		return s.listen(ctx, on, !first)
+	}, func(err error) {
 		s.opts.Logger.Warn("listening for table changes failed; retrying", "source", s.opts.Name, "error", redact(err.Error(), s.opts.DSN))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		if backoff < 5*time.Second {
-			backoff *= 2
-		}
-	}
+	})
 }
 
 func (s *Source) listen(ctx context.Context, on sources.WatchEvents, reconnected bool) error {

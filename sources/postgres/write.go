@@ -81,9 +81,9 @@ func retryable(err error) bool {
 // deadlock dooms the transaction: the writer remembers it, reports 503 to
 // its caller, and atomically then retries the whole transaction.
 type txWriter struct {
-	s        *Source
-	tx       pgx.Tx
-	conflict error
+	sources.TxErrors
+	s  *Source
+	tx pgx.Tx
 }
 
 var (
@@ -98,8 +98,8 @@ func (s *Source) atomically(ctx context.Context, fn func(w *txWriter) error) err
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		w := &txWriter{s: s, tx: tx}
 		err := fn(w)
-		if w.conflict != nil {
-			return w.conflict
+		if w.Conflict != nil {
+			return w.Conflict
 		}
 		return err
 	})
@@ -135,19 +135,9 @@ func (w *txWriter) Exec(ctx context.Context, sql string, args []any) error {
 	return err
 }
 
-// mapInTx maps a database error inside a transaction; a conflict is
-// remembered for the retry.
+// mapInTx maps a database error inside a transaction.
 func (w *txWriter) mapInTx(ctx context.Context, err error, set *metadata.EntitySet) error {
-	var oe *odata.Error
-	switch {
-	case err == nil || errors.Is(err, sources.ErrNotFound) || errors.As(err, &oe):
-		return err
-	case retryable(err):
-		w.conflict = err
-		return &odata.Error{Status: 503, Code: odata.CodeUnavailable, Cause: err,
-			Message: "the change collided with other changes to the same rows; it is tried again"}
-	}
-	return w.s.mapWriteError(ctx, err, set)
+	return w.Map(err, retryable, func(err error) error { return w.s.mapWriteError(ctx, err, set) })
 }
 
 // detailColumns reads the column list of a constraint violation's detail:

@@ -101,8 +101,8 @@ func busy(err error) bool {
 // txWriter writes inside one open transaction. A busy database dooms the
 // transaction: the writer remembers it and atomically retries the whole.
 type txWriter struct {
-	tx       *sql.Tx
-	conflict error
+	sources.TxErrors
+	tx *sql.Tx
 }
 
 var (
@@ -115,8 +115,8 @@ func (s *Source) atomically(ctx context.Context, fn func(w *txWriter) error) err
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		w := &txWriter{tx: tx}
 		err := fn(w)
-		if w.conflict != nil {
-			return w.conflict
+		if w.Conflict != nil {
+			return w.Conflict
 		}
 		return err
 	})
@@ -152,17 +152,9 @@ func (w *txWriter) Exec(ctx context.Context, text string, args []any) error {
 	return err
 }
 
+// mapInTx maps a database error inside a transaction.
 func (w *txWriter) mapInTx(ctx context.Context, err error, set *metadata.EntitySet) error {
-	var oe *odata.Error
-	switch {
-	case err == nil || errors.Is(err, sources.ErrNotFound) || errors.As(err, &oe):
-		return err
-	case busy(err):
-		w.conflict = err
-		return &odata.Error{Status: 503, Code: odata.CodeUnavailable, Cause: err,
-			Message: "the database is busy with other changes; it is tried again"}
-	}
-	return mapWriteError(ctx, err, set)
+	return w.Map(err, busy, func(err error) error { return mapWriteError(ctx, err, set) })
 }
 
 // constraintColumns reads "UNIQUE constraint failed: T.a, T.b".
