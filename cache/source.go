@@ -229,3 +229,11 @@ func (r *recordingWriter) Delete(ctx context.Context, set *metadata.EntitySet, k
 	r.touched[set.Name] = true
 	return r.w.Delete(ctx, set, key, check)
 }
+
+// Report passes on what building the inner source's model decided.
+func (c *Source) Report() sources.Report {
+	if r, ok := c.inner.(sources.Reporter); ok {
+		return r.Report()
+	}
+	return sources.Report{}
+}

@@ -82,15 +82,49 @@ func setOf(p string) string {
 	return p
 }
 
+// Model is a source's current service model together with what building it
+// decided, swapped as one so that a report always describes the model
+// being served.
+type Model struct {
+	p atomic.Pointer[built]
+}
+
+type built struct {
+	svc *metadata.Service
+	rep Report
+}
+
+// Service is the current model (nil before the first build).
+func (m *Model) Service() *metadata.Service {
+	if b := m.p.Load(); b != nil {
+		return b.svc
+	}
+	return nil
+}
+
+// Report is what building the current model left out and renamed.
+func (m *Model) Report() Report {
+	if b := m.p.Load(); b != nil {
+		return b.rep
+	}
+	return Report{}
+}
+
+// Reporter is implemented by sources that keep what building their model
+// decided, for compatibility reports.
+type Reporter interface {
+	Report() Report
+}
+
 // Rebuild builds a model from freshly introspected tables, logs what it
 // decided, swaps it into current and reports what changed.
-func Rebuild(tables []Table, opts Options, defaultSchema string, current *atomic.Pointer[metadata.Service]) (Changes, error) {
+func Rebuild(tables []Table, opts Options, defaultSchema string, current *Model) (Changes, error) {
 	svc, rep, err := BuildModel(tables, opts, defaultSchema)
 	if err != nil {
 		return Changes{}, err
 	}
 	LogReport(opts, svc, rep)
-	changes := Compare(current.Load(), svc)
-	current.Store(svc)
+	changes := Compare(current.Service(), svc)
+	current.p.Store(&built{svc: svc, rep: rep})
 	return changes, nil
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,7 +32,7 @@ type Source struct {
 	sources.OneShot // each write in a transaction of its own
 	pool            *pgxpool.Pool
 	opts            sources.Options
-	svc             atomic.Pointer[metadata.Service] // swapped whole by Reload
+	svc             sources.Model // swapped whole by Reload
 	dialect         dialect
 	reload          sync.Mutex // one reload at a time
 }
@@ -107,7 +106,10 @@ func (s *Source) Reload(ctx context.Context) (sources.Changes, error) {
 	return sources.Rebuild(tables, s.opts, schemas[0], &s.svc)
 }
 
-func (s *Source) Metadata() *metadata.Service { return s.svc.Load() }
+func (s *Source) Metadata() *metadata.Service { return s.svc.Service() }
+
+// Report is what building the current model left out and renamed.
+func (s *Source) Report() sources.Report { return s.svc.Report() }
 
 // MaxConcurrentQueries is the pool size.
 func (s *Source) MaxConcurrentQueries() int { return s.opts.MaxConns }

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
@@ -28,7 +27,7 @@ func init() {
 type Source struct {
 	sources.OneShot // each write in a transaction of its own
 	db              *sql.DB
-	svc             atomic.Pointer[metadata.Service] // swapped whole by Reload
+	svc             sources.Model // swapped whole by Reload
 	reload          sync.Mutex
 	opts            sources.Options
 	// OnClose runs after the database is closed (the demo removes its file).
@@ -99,7 +98,10 @@ func (s *Source) Reload(ctx context.Context) (sources.Changes, error) {
 	return sources.Rebuild(tables, s.opts, "", &s.svc)
 }
 
-func (s *Source) Metadata() *metadata.Service { return s.svc.Load() }
+func (s *Source) Metadata() *metadata.Service { return s.svc.Service() }
+
+// Report is what building the current model left out and renamed.
+func (s *Source) Report() sources.Report { return s.svc.Report() }
 
 // MaxConcurrentQueries is the pool size.
 func (s *Source) MaxConcurrentQueries() int { return s.opts.MaxConns }

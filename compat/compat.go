@@ -1,0 +1,192 @@
+// Package compat tells an admin what Salesforce Connect will make of a
+// source: the object each table becomes, the field type each column
+// becomes, and every problem that would make a sync fail or lose data,
+// with what to do about it. `odatagw check` prints it and the admin API
+// and page show it.
+package compat
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// Severity orders problems: an error loses a table or field in
+// Salesforce, a warning may lose data or surprise users, info explains a
+// decision.
+type Severity string
+
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+	Info    Severity = "info"
+)
+
+// Problem is one thing an admin should know, and what to do about it.
+type Problem struct {
+	Severity Severity `json:"severity"`
+	Object   string   `json:"object"` // table or table.column, as the database names it
+	Message  string   `json:"message"`
+	Fix      string   `json:"fix,omitempty"`
+}
+
+// Field is one column as Salesforce will see it.
+type Field struct {
+	Name           string `json:"name"`   // OData property name; the Salesforce field is Name__c
+	Column         string `json:"column"` // database column
+	DBType         string `json:"db_type,omitempty"`
+	EdmType        string `json:"edm_type"`
+	SalesforceType string `json:"salesforce_type"` // "" when sync does not support it
+	Key            bool   `json:"key,omitempty"`
+	Nullable       bool   `json:"nullable"`
+	ReadOnly       bool   `json:"read_only,omitempty"` // computed by the database
+}
+
+// Table is one entity set: one Salesforce external object.
+type Table struct {
+	EntitySet string    `json:"entity_set"` // the external object is EntitySet__x
+	Table     string    `json:"table"`      // schema.table as the database names it
+	View      bool      `json:"view,omitempty"`
+	Writable  bool      `json:"writable"`
+	Key       []string  `json:"key"`
+	Fields    []Field   `json:"fields"`
+	Problems  []Problem `json:"problems,omitempty"`
+}
+
+// Report is the whole source.
+type Report struct {
+	Tables   []Table   `json:"tables"`
+	Problems []Problem `json:"problems,omitempty"` // what was left out of the service entirely
+	Errors   int       `json:"errors"`
+	Warnings int       `json:"warnings"`
+}
+
+// MaxFields is where a warning about the number of fields starts: each
+// column becomes a custom field, and Salesforce's per-object custom field
+// allowance is 100 in its smallest editions.
+const MaxFields = 100
+
+// TextDefaultLength is the length Salesforce gives a string field whose
+// length the metadata does not state.
+const TextDefaultLength = 128
+
+// SalesforceType is the field type Salesforce's sync creates for a
+// property, following its documented mapping; "" when sync skips it.
+func SalesforceType(p *metadata.Property) string {
+	switch p.Type {
+	case metadata.Boolean:
+		return "Checkbox"
+	case metadata.Byte, metadata.Int16, metadata.Int32, metadata.Int64, metadata.Single, metadata.Double, metadata.Decimal:
+		return "Number"
+	case metadata.Date:
+		return "Date/Time (time 00:00)"
+	case metadata.DateTimeOffset:
+		return "Date/Time"
+	case metadata.Guid:
+		return "Text(36)"
+	case metadata.String:
+		switch {
+		case p.MaxLength == 0:
+			return fmt.Sprintf("Text(%d)", TextDefaultLength)
+		case p.MaxLength <= 255:
+			return fmt.Sprintf("Text(%d)", p.MaxLength)
+		default:
+			return fmt.Sprintf("Long Text Area(%d)", p.MaxLength)
+		}
+	case metadata.Binary:
+		return "Text Area (base64)"
+	}
+	return ""
+}
+
+// Build makes the report for a model and what building it decided.
+func Build(svc *metadata.Service, rep sources.Report) Report {
+	var r Report
+	for _, es := range svc.Sets {
+		r.Tables = append(r.Tables, table(es))
+	}
+	for _, s := range rep.Skipped {
+		r.Problems = append(r.Problems, Problem{Severity: Error, Object: s.Object,
+			Message: "left out of the service: " + s.Reason,
+			Fix:     fixFor(s.Reason)})
+	}
+	sort.SliceStable(r.Problems, func(i, j int) bool { return r.Problems[i].Object < r.Problems[j].Object })
+	count := func(ps []Problem) {
+		for _, p := range ps {
+			switch p.Severity {
+			case Error:
+				r.Errors++
+			case Warning:
+				r.Warnings++
+			}
+		}
+	}
+	count(r.Problems)
+	for _, t := range r.Tables {
+		count(t.Problems)
+	}
+	return r
+}
+
+func fixFor(reason string) string {
+	switch {
+	case strings.Contains(reason, "keys:"):
+		return "" // the reason already says which setting to add
+	case strings.Contains(reason, "has no OData equivalent"):
+		return "Salesforce cannot show this type; if the data matters, expose a view that casts the column to text or a number"
+	}
+	return ""
+}
+
+func dbName(es *metadata.EntitySet) string {
+	if es.Schema == "" {
+		return es.Table
+	}
+	return es.Schema + "." + es.Table
+}
+
+func table(es *metadata.EntitySet) Table {
+	t := Table{EntitySet: es.Name, Table: dbName(es), View: es.IsView, Writable: !es.ReadOnly}
+	for _, k := range es.Type.Key {
+		t.Key = append(t.Key, k.Name)
+	}
+	add := func(sev Severity, object, msg, fix string) {
+		t.Problems = append(t.Problems, Problem{Severity: sev, Object: object, Message: msg, Fix: fix})
+	}
+	if es.Name != es.Table {
+		add(Info, t.Table, fmt.Sprintf("served as %s (external object %s__x): the database name is not a valid Salesforce API name or collides with another", es.Name, es.Name),
+			"to choose the name yourself, set names: {"+es.Table+": Name} in the source")
+	}
+	if len(es.Type.Key) > 1 {
+		add(Info, t.Table, "composite key ("+strings.Join(t.Key, ", ")+"): Salesforce's External ID joins the key values", "")
+	}
+	for _, p := range es.Type.Properties {
+		f := Field{Name: p.Name, Column: p.Column, DBType: p.DBType, EdmType: string(p.Type),
+			SalesforceType: SalesforceType(p), Key: es.Type.IsKey(p), Nullable: p.Nullable, ReadOnly: p.Computed}
+		t.Fields = append(t.Fields, f)
+		obj := t.Table + "." + p.Column
+		if p.Name != p.Column {
+			add(Info, obj, fmt.Sprintf("served as field %s__c: the column name is not a valid Salesforce API name or collides with another", p.Name),
+				"to choose the name yourself, set columns: {"+es.Table+": {"+p.Column+": Name}} in the source")
+		}
+		switch {
+		case f.SalesforceType == "":
+			add(Warning, obj, fmt.Sprintf("%s is not synced by Salesforce: the field will be missing from the external object", p.Type),
+				"if users need it, expose a view that casts the column to text")
+		case p.Type == metadata.String && p.MaxLength == 0:
+			add(Warning, obj, fmt.Sprintf("unbounded text becomes Text(%d) in Salesforce: longer values are cut in list views and reports", TextDefaultLength),
+				"declare the column with a length (varchar(n)), or after the sync change the field to Long Text Area in Salesforce")
+		case p.Type == metadata.Decimal && (p.Precision == 0 || p.Precision > 18):
+			add(Warning, obj, "Salesforce numbers hold at most 18 digits: larger values lose precision",
+				"declare the column numeric(p,s) with p at most 18, or serve it as text through a view")
+		}
+	}
+	if n := len(es.Type.Properties); n > MaxFields {
+		add(Warning, t.Table, fmt.Sprintf("%d columns: each becomes a custom field, and Salesforce allows %d per object in its smallest editions", n, MaxFields),
+			"leave columns Salesforce does not need out through a view")
+	}
+	return t
+}

@@ -1,0 +1,60 @@
+package compat
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteText prints the report for a terminal: per table its object, key
+// and fields, then every problem with what to do.
+func (r Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	for _, t := range r.Tables {
+		kind := "table"
+		if t.View {
+			kind = "view"
+		}
+		access := "writable"
+		if !t.Writable {
+			access = "read-only"
+		}
+		fmt.Fprintf(&b, "%s %s -> entity set %s, external object %s__x (%s), key %s\n",
+			kind, t.Table, t.EntitySet, t.EntitySet, access, strings.Join(t.Key, ", "))
+		tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  column\tproperty\tEdm type\tSalesforce field\t")
+		for _, f := range t.Fields {
+			sf := f.SalesforceType
+			if sf == "" {
+				sf = "(not synced)"
+			}
+			if f.Key {
+				sf += ", External ID"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", f.Column, f.Name, f.EdmType, sf)
+		}
+		tw.Flush()
+		for _, p := range t.Problems {
+			writeProblem(&b, p)
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Problems) > 0 {
+		b.WriteString("left out of the service:\n")
+		for _, p := range r.Problems {
+			writeProblem(&b, p)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "%d entity sets, %d errors, %d warnings\n", len(r.Tables), r.Errors, r.Warnings)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeProblem(b *strings.Builder, p Problem) {
+	fmt.Fprintf(b, "  %s: %s: %s\n", p.Severity, p.Object, p.Message)
+	if p.Fix != "" {
+		fmt.Fprintf(b, "    fix: %s\n", p.Fix)
+	}
+}
