@@ -14,7 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sort"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +22,7 @@ import (
 	"github.com/odatagw/odatagw/config"
 	"github.com/odatagw/odatagw/demo"
 	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/registry"
 	"github.com/odatagw/odatagw/server"
 	"github.com/odatagw/odatagw/sources"
 	_ "github.com/odatagw/odatagw/sources/all"
@@ -39,6 +40,20 @@ type Settings struct {
 	Defaults        config.File // page size and statement timeout for every source
 	Sources         map[string]config.Source
 	Logger          *slog.Logger
+
+	// State is where registrations are kept: an SQLite file path or a
+	// postgres:// URL shared by replicas. Empty: no store; sources come
+	// from Sources only and the admin API cannot change them.
+	State string
+	// SecretKey seals DSN passwords in the state store.
+	SecretKey string
+	// StatePoll is how often to look for changes other replicas made
+	// (default 2 s).
+	StatePoll time.Duration
+	// AdminListen is the admin API and page's address; empty: none.
+	AdminListen string
+	// AdminToken is the admin credential; required with AdminListen.
+	AdminToken string
 }
 
 // Gateway is a running set of sources behind one HTTP server.
@@ -46,7 +61,14 @@ type Gateway struct {
 	Server   *server.Server
 	settings Settings
 	bus      *cache.RedisBus
-	stop     context.CancelFunc // ends the watchers
+	store    *registry.Store
+	regs     registrations
+	watchCtx context.Context    // lives as long as the gateway
+	stop     context.CancelFunc // ends watchCtx: the watchers and the store poll
+
+	addrMu    sync.Mutex
+	baseURL   string // where the OData listener is reached, once serving
+	adminAddr string
 }
 
 // Open opens every source, or the demo when there is none. A source that
@@ -71,45 +93,64 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		Limits: &lim, RateLimit: s.Defaults.Limits.RateLimit, ClientIPHeader: s.Defaults.Limits.ClientIPHeader,
 		QueueTimeout: s.Defaults.Limits.QueueTimeout})
 	watchCtx, stop := context.WithCancel(context.Background())
-	g := &Gateway{Server: srv, settings: s, bus: bus, stop: stop}
-	var busIface cache.Bus
+	g := &Gateway{Server: srv, settings: s, bus: bus, stop: stop, watchCtx: watchCtx,
+		regs: registrations{byName: map[string]*managed{}}}
 	if bus != nil {
-		busIface = bus
 		bus.Subscribe(func(m cache.Message) {
 			if m.Kind == cache.KindReload {
-				g.Reload(watchCtx, m.Source, false)
+				g.reload(watchCtx, m.Source, false)
 			}
 		})
 	}
-	if len(s.Sources) == 0 {
+	if err := g.openSources(ctx); err != nil {
+		g.Close()
+		return nil, err
+	}
+	if len(g.Server.SourceNames()) == 0 && len(g.regs.byName) == 0 {
 		opts := sources.Options{Name: "demo", PageSize: s.Defaults.PageSize, StatementTimeout: s.Defaults.StatementTimeout, Logger: s.Logger}
 		start := time.Now()
 		src, err := demo.Open(ctx, opts)
 		if err != nil {
+			g.Close()
 			return nil, fmt.Errorf("creating the demo database: %w", err)
 		}
 		s.Logger.Info("demo database created", "duration_ms", time.Since(start).Milliseconds())
-		srv.AddSource("demo", withCache(src, "demo", s.Defaults, config.Source{}, busIface, s.Logger))
-		return g, nil
+		g.install("demo", withCache(src, "demo", s.Defaults, config.Source{}, g.busIface(), s.Logger),
+			registry.Source{Name: "demo", DSN: "sqlite:(embedded demo, in memory)", Origin: originDemo, ReadOnly: false})
 	}
-	names := make([]string, 0, len(s.Sources))
-	for n := range s.Sources {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		opts := s.Sources[name].Options(name, s.Defaults)
-		opts.Logger = s.Logger
-		src, err := sources.Open(ctx, opts)
-		if err != nil {
-			g.Close()
-			return nil, fmt.Errorf("source %s: %w", name, err)
+	if g.store != nil {
+		every := s.StatePoll
+		if every <= 0 {
+			every = DefaultStatePoll
 		}
-		wrapped := withCache(src, name, s.Defaults, s.Sources[name], busIface, s.Logger)
-		srv.AddSource(name, wrapped)
-		g.watch(watchCtx, name, wrapped, s.Sources[name].ListenChanges)
+		go g.follow(watchCtx, every)
 	}
 	return g, nil
+}
+
+// openSources opens the configured sources, through the state store when
+// there is one (which adds those registered at run time).
+func (g *Gateway) openSources(ctx context.Context) error {
+	s := g.settings
+	if s.State == "" {
+		for _, name := range sortedNames(s.Sources) {
+			src, err := g.openSource(ctx, name, s.Sources[name])
+			if err != nil {
+				return fmt.Errorf("source %s: %w", name, err)
+			}
+			g.install(name, src, registry.FromConfig(name, s.Sources[name], registry.OriginConfig))
+		}
+		return nil
+	}
+	store, err := registry.Open(ctx, s.State, s.SecretKey)
+	if err != nil {
+		return err
+	}
+	g.store = store
+	if err := g.registerConfigured(ctx); err != nil {
+		return err
+	}
+	return g.openRegistered(ctx)
 }
 
 // watch listens for changes made behind the gateway and for reload
@@ -119,31 +160,37 @@ func (g *Gateway) watch(ctx context.Context, name string, src sources.Source, li
 	if !ok {
 		return
 	}
-	on := sources.WatchEvents{Reload: func() { g.Reload(ctx, name, false) }}
+	on := sources.WatchEvents{Reload: func() { g.reload(ctx, name, false) }}
 	if c, cached := src.(*cache.Source); cached && listenChanges {
 		on.Changed = c.FlushLocal
 	}
 	go w.Watch(ctx, on)
 }
 
-// Reload reads a source's schema again and swaps in the new model, telling
+// Reload reads a source's schema again, swaps in the new model and tells
+// the other replicas to do the same; the admin API calls it.
+func (g *Gateway) Reload(ctx context.Context, name string) (sources.Changes, error) {
+	return g.reload(ctx, name, true)
+}
+
+// reload reads a source's schema again and swaps in the new model, telling
 // the other replicas to do the same when propagate is set. A reload that
 // removes or renames what Salesforce may have synced is logged as a
 // warning: its next sync would create new objects and fields.
-func (g *Gateway) Reload(ctx context.Context, name string, propagate bool) error {
+func (g *Gateway) reload(ctx context.Context, name string, propagate bool) (sources.Changes, error) {
 	src, ok := g.Server.Source(name)
 	if !ok {
-		return fmt.Errorf("no source named %q", name)
+		return sources.Changes{}, registry.ErrNotFound
 	}
 	r, ok := src.(sources.Reloader)
 	if !ok {
-		return fmt.Errorf("source %s cannot be reloaded", name)
+		return sources.Changes{}, fmt.Errorf("source %s cannot be reloaded", name)
 	}
 	log := g.settings.Logger.With("source", name)
 	changes, err := r.Reload(ctx)
 	if err != nil {
 		log.Error("reloading the schema failed; the old model keeps serving", "error", err)
-		return err
+		return changes, err
 	}
 	if len(changes.RemovedSets)+len(changes.RemovedProperties) > 0 {
 		log.Warn("names Salesforce may have synced are gone; its next sync creates new objects or fields for their replacements",
@@ -155,13 +202,13 @@ func (g *Gateway) Reload(ctx context.Context, name string, propagate bool) error
 	if propagate && g.bus != nil {
 		g.bus.Publish(cache.Message{Kind: cache.KindReload, Source: name})
 	}
-	return nil
+	return changes, nil
 }
 
 // ReloadAll reloads every source, as SIGHUP asks.
 func (g *Gateway) ReloadAll(ctx context.Context) {
 	for _, name := range g.Server.SourceNames() {
-		g.Reload(ctx, name, true)
+		g.reload(ctx, name, true)
 	}
 }
 
@@ -210,12 +257,15 @@ func withCache(src sources.Source, name string, defaults config.File, sc config.
 		SetTTL: sc.SetCacheTTL, StaleWhileRevalidate: defaults.Cache.StaleWhileRevalidate, Bus: bus, Logger: log})
 }
 
-// Close closes every source and the Redis connection.
+// Close closes every source, the state store and the Redis connection.
 func (g *Gateway) Close() {
 	g.stop()
 	g.Server.Close()
 	if g.bus != nil {
 		g.bus.Close()
+	}
+	if g.store != nil {
+		g.store.Close()
 	}
 }
 
@@ -258,6 +308,16 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 	if base == "" {
 		base = scheme + "://" + ln.Addr().String()
 	}
+	g.addrMu.Lock()
+	g.baseURL = scheme + "://" + ln.Addr().String()
+	g.addrMu.Unlock()
+	var adminSrv *http.Server
+	if g.settings.AdminListen != "" {
+		if adminSrv, err = g.serveAdmin(); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	for _, n := range g.Server.SourceNames() {
 		g.settings.Logger.Info("serving", "source", n, "service_root", base+"/odata/"+n+"/")
 	}
@@ -287,6 +347,9 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if adminSrv != nil {
+		adminSrv.Shutdown(shutdown)
+	}
 	err = hs.Shutdown(shutdown)
 	if errors.Is(err, context.DeadlineExceeded) {
 		hs.Close()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -28,6 +29,8 @@ var Version = ""
 type cli struct {
 	Serve   serveCmd   `cmd:"" default:"withargs" help:"Serve data sources as OData services (the embedded demo when none is given). The default command."`
 	Cache   cacheCmd   `cmd:"" help:"Manage the query caches of running gateways."`
+	Source  sourceCmd  `cmd:"" help:"Manage the data sources of a running gateway through its admin API."`
+	Check   checkCmd   `cmd:"" help:"Print, without serving, what Salesforce would get from a database: each table's external object, key and field types, and every problem with what to do."`
 	Trigger triggerCmd `cmd:"" help:"Print the SQL that makes changes to a PostgreSQL table reach the gateways' caches at once (with listen_changes: true)."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
@@ -88,6 +91,9 @@ type serveCmd struct {
 	ClientIPHeader   string        `env:"ODATAGW_CLIENT_IP_HEADER" placeholder:"HEADER" help:"Header in which a trusted proxy in front gives the caller's address (e.g. X-Forwarded-For), for the rate limit."`
 	QueueTimeout     time.Duration `env:"ODATAGW_QUEUE_TIMEOUT" placeholder:"DURATION" help:"How long a request waits for a free database connection before it answers 503 with Retry-After (default 30s)."`
 	SkiptokenSecret  string        `env:"ODATAGW_SKIPTOKEN_SECRET" placeholder:"SECRET" help:"Secret that signs paging tokens; give every replica the same one (default: random at start, so nextLinks end with a restart)."`
+	State            string        `env:"ODATAGW_STATE" placeholder:"PATH|URL" help:"Where registered data sources are kept: an SQLite file (default $XDG_STATE_HOME/odatagw/state.db), a postgres:// URL that replicas share, or none."`
+	AdminListen      string        `env:"ODATAGW_ADMIN_LISTEN" default:"127.0.0.1:8081" placeholder:"HOST:PORT" help:"Address of the admin page and API, or off. Keep it private."`
+	AdminTokenFile   string        `env:"ODATAGW_ADMIN_TOKEN_FILE" placeholder:"FILE" help:"When ODATAGW_ADMIN_TOKEN is not set, the admin token is read from this file, created with a random token if missing (default: admin-token beside the state)."`
 	LogLevel         string        `env:"ODATAGW_LOG_LEVEL" enum:"debug,info,warn,error," default:"" placeholder:"LEVEL" help:"debug, info, warn or error (default info; debug logs every request)."`
 	LogFormat        string        `env:"ODATAGW_LOG_FORMAT" enum:"text,json," default:"" placeholder:"FORMAT" help:"text or json (default text)."`
 }
@@ -130,6 +136,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case "trigger <table>":
 			fmt.Fprint(stdout, postgres.TriggerSQL(c.Trigger.Schema, c.Trigger.Table))
+			return 0
+		case "check <dsn>":
+			if err := c.Check.run(stdinOrEmpty, stdout); err != nil {
+				fmt.Fprintln(stderr, "odatagw:", err)
+				return 1
+			}
+			return 0
+		case "source list", "source add <name> <dsn>", "source update <name>", "source remove <name>", "source test <dsn>", "source reload <name>":
+			if err := c.Source.run(kctx.Command(), stdinOrEmpty, stdout); err != nil {
+				fmt.Fprintln(stderr, "odatagw:", err)
+				return 1
+			}
 			return 0
 		case "cache flush":
 			if err := c.Cache.Flush.run(stdout); err != nil {
@@ -257,8 +275,62 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 	} else {
 		set.Logger = slog.New(slog.NewTextHandler(stderr, hopts))
 	}
-	return set, nil
+	return set, s.stateSettings(&set)
 }
+
+// stateSettings fills the state store, secret key and admin listener.
+// Without ODATAGW_SECRET_KEY a file store gets a key file beside it; a
+// shared PostgreSQL store needs the key from the operator, the same on
+// every replica. Without ODATAGW_ADMIN_TOKEN the token is kept in a file
+// readable by its owner only, which `odatagw source` reads.
+func (s *serveCmd) stateSettings(set *app.Settings) error {
+	state := s.State
+	switch state {
+	case "":
+		state = defaultState()
+	case "none", "off":
+		state = ""
+	}
+	set.State = state
+	set.SecretKey = os.Getenv("ODATAGW_SECRET_KEY")
+	if set.SecretKey == "" && isFileState(state) {
+		path := filepath.Join(filesDir(state), "secret.key")
+		key, created, err := secretFile(path)
+		if err != nil {
+			return fmt.Errorf("secret key: %w", err)
+		}
+		set.SecretKey = key
+		if created {
+			set.Logger.Info("made a key to seal DSN passwords in the state store; set ODATAGW_SECRET_KEY to keep it off this disk", "key_file", path)
+		}
+	}
+	if s.AdminListen == "off" || s.AdminListen == "" {
+		return nil
+	}
+	set.AdminListen = s.AdminListen
+	set.AdminToken = os.Getenv("ODATAGW_ADMIN_TOKEN")
+	if set.AdminToken == "" {
+		path := s.AdminTokenFile
+		if path == "" {
+			path = filepath.Join(filesDir(state), "admin-token")
+		}
+		tok, created, err := secretFile(path)
+		if err != nil {
+			return fmt.Errorf("admin token: %w", err)
+		}
+		set.AdminToken = tok
+		if created {
+			set.Logger.Info("made an admin token; sign in to the admin page with the content of this file", "token_file", path)
+		} else {
+			set.Logger.Info("admin token read from file", "token_file", path)
+		}
+	}
+	return nil
+}
+
+func configDefaults() config.File { return config.File{} }
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func (s *serveCmd) run(stderr io.Writer) error {
 	set, err := s.settings(stderr)

@@ -23,7 +23,7 @@ func (r Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "%s %s -> entity set %s, external object %s__x (%s), key %s\n",
 			kind, t.Table, t.EntitySet, t.EntitySet, access, strings.Join(t.Key, ", "))
 		tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  column\tproperty\tEdm type\tSalesforce field\t")
+		fmt.Fprintln(tw, "  column\tproperty\tEdm type\tSalesforce field")
 		for _, f := range t.Fields {
 			sf := f.SalesforceType
 			if sf == "" {
@@ -32,7 +32,7 @@ func (r Report) WriteText(w io.Writer) error {
 			if f.Key {
 				sf += ", External ID"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", f.Column, f.Name, f.EdmType, sf)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", f.Column, f.Name, f.EdmType, sf)
 		}
 		tw.Flush()
 		for _, p := range t.Problems {

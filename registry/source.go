@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -149,3 +150,16 @@ func SameSettings(a, b Source) bool {
 	jb, _ := json.Marshal(b.options())
 	return a.DSN == b.DSN && a.Password == b.Password && string(ja) == string(jb) && a.Origin == b.Origin
 }
+
+// FieldError is a refused registration, with the field to fix: the admin
+// page shows the message next to that field.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// ErrFromConfig refuses API changes to a source the configuration file or
+// a flag gives: the next start would undo them.
+var ErrFromConfig = errors.New("this source comes from the gateway's configuration (--source or the configuration file); change it there, or remove it there to manage it here")

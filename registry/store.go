@@ -70,6 +70,10 @@ func Open(ctx context.Context, location, secretKey string) (*Store, error) {
 			}
 		}
 		s.location = path
+		// the file holds sealed passwords: readable by its owner only
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600); err == nil {
+			f.Close()
+		}
 		s.db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("state store %s: %w", path, err)

@@ -61,11 +61,12 @@ func (s *Server) serveOData(c *gin.Context) {
 	}
 	r.version = version
 	c.Header("OData-Version", string(version))
-	e, ok := s.entry(r.name)
+	e, ok := s.acquire(r.name)
 	if !ok {
 		writeError(c, s.log, odata.NotFound(odata.CodeNotFound, "there is no data source named %q; service roots are %s", r.name, strings.Join(s.SourceNames(), ", ")))
 		return
 	}
+	defer e.release()
 	r.src, r.slots, r.svc = e.src, e.slots, e.src.Metadata()
 	r.root = s.baseURL(c.Request) + "/odata/" + r.name + "/"
 	if err := r.serve(); err != nil {

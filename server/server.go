@@ -68,10 +68,13 @@ type Server struct {
 	sources map[string]*entry
 }
 
-// entry is a registered source with its query slots.
+// entry is a registered source with its query slots and the requests
+// running on it, so that a replaced or removed source is closed only when
+// they have finished.
 type entry struct {
-	src   sources.Source
-	slots *slots
+	src      sources.Source
+	slots    *slots
+	inflight sync.WaitGroup
 }
 
 // New returns a server with no sources.
@@ -128,17 +131,72 @@ func New(cfg Config) *Server {
 // Handler is the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// AddSource registers a source under name, replacing (and closing) any
-// source of that name.
-func (s *Server) AddSource(name string, src sources.Source) {
+// DrainTimeout bounds how long a replaced or removed source waits for its
+// requests before it is closed anyway: past the statement timeout and
+// Salesforce's own 120 s, nothing useful is still running.
+const DrainTimeout = 150 * time.Second
+
+// AddSource registers a source under name. A source it replaces keeps
+// serving the requests that started on it and is closed when they end;
+// the channel is closed then.
+func (s *Server) AddSource(name string, src sources.Source) <-chan struct{} {
 	s.mu.Lock()
 	old := s.sources[name]
 	s.sources[name] = &entry{src: src, slots: newSlots(src, s.cfg.QueueTimeout)}
 	s.mu.Unlock()
-	if old != nil && old.src != src {
-		old.src.Close()
+	if old == nil || old.src == src {
+		done := make(chan struct{})
+		close(done)
+		return done
 	}
+	return s.drain(name, old)
 }
+
+// RemoveSource stops routing requests to a source, lets those running
+// finish and closes it; the channel is closed then. ok is false when no
+// source has that name.
+func (s *Server) RemoveSource(name string) (drained <-chan struct{}, ok bool) {
+	s.mu.Lock()
+	old, ok := s.sources[name]
+	delete(s.sources, name)
+	s.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	return s.drain(name, old), true
+}
+
+func (s *Server) drain(name string, e *entry) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		finished := make(chan struct{})
+		go func() { e.inflight.Wait(); close(finished) }()
+		select {
+		case <-finished:
+		case <-time.After(DrainTimeout):
+			s.log.Warn("closing a replaced source while requests still run on it", "source", name)
+		}
+		e.src.Close()
+	}()
+	return done
+}
+
+// acquire returns the source registered under name and counts the request
+// as running on it; the caller must call release.
+func (s *Server) acquire(name string) (*entry, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, ok := s.sources[name]
+	if ok {
+		// under the read lock: a source is removed under the write lock,
+		// so no request joins it once its drain has begun
+		e.inflight.Add(1)
+	}
+	return e, ok
+}
+
+func (e *entry) release() { e.inflight.Done() }
 
 // Source returns the source registered under name.
 func (s *Server) Source(name string) (sources.Source, bool) {

@@ -44,7 +44,12 @@ func runGateway(t *testing.T, bin string, env []string, args ...string) (string,
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	// each gateway keeps its state in the test's own directory, and has no
+	// admin listener unless the test asks for one (the default port would
+	// be shared between tests)
+	dir := t.TempDir()
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir, "ODATAGW_STATE="+filepath.Join(dir, "state.db"), "ODATAGW_ADMIN_LISTEN=off")
+	cmd.Env = append(cmd.Env, env...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

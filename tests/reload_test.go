@@ -120,7 +120,7 @@ func TestReloadReachesReplicas(t *testing.T) {
 	_ = a
 	time.Sleep(200 * time.Millisecond)
 	execSQL(t, db.DSN, `ALTER TABLE "Suppliers" ADD COLUMN "Country" text`)
-	if err := ga.Reload(context.Background(), "erp", true); err != nil {
+	if _, err := ga.Reload(context.Background(), "erp"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 3*time.Second, "replica B serves the new column", func() bool {

@@ -1,0 +1,327 @@
+// Package admin is the gateway's admin listener: a JSON API to register,
+// change, test, reload and remove data sources, and the embedded admin
+// page that uses it. Every request needs the admin token.
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/odatagw/odatagw/compat"
+	"github.com/odatagw/odatagw/registry"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// Status is one source as the API lists it: its registration (never its
+// password) and how it is doing.
+type Status struct {
+	registry.Source
+	State       string     `json:"state"` // serving, failed
+	Connected   bool       `json:"connected"`
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	EntitySets  []string   `json:"entity_sets"`
+	ServiceURL  string     `json:"service_url"`
+	Cache       *Cache     `json:"cache,omitempty"`
+}
+
+// Cache is a source's query-cache figures.
+type Cache struct {
+	Bytes     int64 `json:"bytes"`
+	Hits      int64 `json:"hits"`
+	Misses    int64 `json:"misses"`
+	Stale     int64 `json:"stale"`
+	Evictions int64 `json:"evictions"`
+}
+
+// Manager is what the API drives: the running gateway.
+type Manager interface {
+	List(ctx context.Context) []Status
+	Get(ctx context.Context, name string) (Status, error)
+	Test(ctx context.Context, src registry.Source) (compat.Report, error)
+	Create(ctx context.Context, src registry.Source) (registry.Source, error)
+	Update(ctx context.Context, src registry.Source, ifVersion int64) (registry.Source, error)
+	Delete(ctx context.Context, name string, ifVersion int64) error
+	Reload(ctx context.Context, name string) (sources.Changes, error)
+	Report(ctx context.Context, name string) (compat.Report, error)
+}
+
+// Config configures the admin listener.
+type Config struct {
+	Token   string // the admin credential, sent as "Authorization: Bearer TOKEN"
+	Manager Manager
+	Logger  *slog.Logger
+}
+
+// Handler serves the API under /api/ and the admin page at /.
+func Handler(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a := &api{m: cfg.Manager, log: cfg.Logger, token: sha256.Sum256([]byte(cfg.Token)), failures: map[string]*failure{}}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.Use(gin.Recovery(), a.headers)
+	e.GET("/", page)
+	e.GET("/ui/*file", asset)
+	api := e.Group("/api", a.authenticate)
+	api.GET("/session", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"ok": true}) })
+	api.GET("/sources", a.list)
+	api.POST("/sources", a.create)
+	api.POST("/test", a.test)
+	api.GET("/sources/:name", a.get)
+	api.PUT("/sources/:name", a.update)
+	api.DELETE("/sources/:name", a.remove)
+	api.POST("/sources/:name/reload", a.reload)
+	api.GET("/sources/:name/report", a.report)
+	e.NoRoute(func(c *gin.Context) {
+		fail(c, http.StatusNotFound, "NotFound", "", "no such admin resource: "+c.Request.URL.Path)
+	})
+	return e
+}
+
+type api struct {
+	m     Manager
+	log   *slog.Logger
+	token [32]byte
+
+	mu       sync.Mutex
+	failures map[string]*failure // by client address
+}
+
+type failure struct {
+	count int
+	last  time.Time
+}
+
+// headers keep the admin page from being framed or its answers cached.
+func (a *api) headers(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+	c.Next()
+}
+
+// authenticate checks the bearer token in constant time. Repeated
+// failures from one address wait longer and longer before their 401, so
+// guessing is slow.
+func (a *api) authenticate(c *gin.Context) {
+	given, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	sum := sha256.Sum256([]byte(strings.TrimSpace(given)))
+	if ok && subtle.ConstantTimeCompare(sum[:], a.token[:]) == 1 {
+		a.mu.Lock()
+		delete(a.failures, c.ClientIP())
+		a.mu.Unlock()
+		c.Next()
+		return
+	}
+	delay := a.failed(c.ClientIP())
+	a.log.Warn("admin authentication failed", "client", c.ClientIP(), "path", c.Request.URL.Path)
+	select {
+	case <-time.After(delay):
+	case <-c.Request.Context().Done():
+	}
+	c.Header("WWW-Authenticate", `Bearer realm="odatagw admin"`)
+	fail(c, http.StatusUnauthorized, "Unauthorized", "", "sign in with the admin token")
+	c.Abort()
+}
+
+// failed counts a failure and returns how long to hold its answer: 0 for
+// the first few, then doubling up to 5 s; forgotten after 10 idle minutes.
+func (a *api) failed(client string) time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	for k, f := range a.failures {
+		if now.Sub(f.last) > 10*time.Minute {
+			delete(a.failures, k)
+		}
+	}
+	f := a.failures[client]
+	if f == nil {
+		f = &failure{}
+		a.failures[client] = f
+	}
+	f.count++
+	f.last = now
+	if f.count <= 3 {
+		return 0
+	}
+	d := 100 * time.Millisecond << min(f.count-4, 6)
+	return min(d, 5*time.Second)
+}
+
+// fail answers with the API's error shape; field names the input at fault.
+func fail(c *gin.Context, status int, code, field, msg string) {
+	body := gin.H{"code": code, "message": msg}
+	if field != "" {
+		body["field"] = field
+	}
+	c.AbortWithStatusJSON(status, gin.H{"error": body})
+}
+
+// failWith maps the manager's errors to statuses.
+func (a *api) failWith(c *gin.Context, err error) {
+	var fe *registry.FieldError
+	switch {
+	case errors.As(err, &fe):
+		fail(c, http.StatusUnprocessableEntity, "InvalidSource", fe.Field, fe.Message)
+	case errors.Is(err, registry.ErrNotFound):
+		fail(c, http.StatusNotFound, "NotFound", "", "no source named "+strconv.Quote(c.Param("name")))
+	case errors.Is(err, registry.ErrExists):
+		fail(c, http.StatusConflict, "Exists", "name", "a source of that name exists")
+	case errors.Is(err, registry.ErrChanged):
+		fail(c, http.StatusPreconditionFailed, "Changed", "", "the source was changed by someone else since you read it; reload it and try again")
+	case errors.Is(err, registry.ErrFromConfig):
+		fail(c, http.StatusConflict, "FromConfiguration", "", err.Error())
+	case errors.Is(err, registry.ErrNoSecretKey):
+		fail(c, http.StatusUnprocessableEntity, "NoSecretKey", "password", err.Error())
+	default:
+		a.log.Error("admin request failed", "path", c.Request.URL.Path, "error", err)
+		fail(c, http.StatusInternalServerError, "Internal", "", err.Error())
+	}
+}
+
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// ifMatch reads If-Match: 0 when absent or "*".
+func ifMatch(c *gin.Context) (int64, bool) {
+	v := strings.TrimSpace(c.GetHeader("If-Match"))
+	if v == "" || v == "*" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)
+	if err != nil {
+		fail(c, http.StatusBadRequest, "BadIfMatch", "", "If-Match must be the ETag a GET returned")
+		return 0, false
+	}
+	return n, true
+}
+
+func (a *api) list(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"sources": a.m.List(c.Request.Context())})
+}
+
+func (a *api) get(c *gin.Context) {
+	st, err := a.m.Get(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	c.Header("ETag", etag(st.Version))
+	c.JSON(http.StatusOK, st)
+}
+
+// readSource decodes a registration, refusing unknown fields so that a
+// typo is not silently ignored.
+func readSource(c *gin.Context) (registry.Source, bool) {
+	var src registry.Source
+	dec := jsonDecoder(c)
+	if err := dec.Decode(&src); err != nil {
+		fail(c, http.StatusBadRequest, "BadJSON", jsonField(err), "the body is not a source: "+err.Error())
+		return src, false
+	}
+	src.PasswordSet, src.Version, src.Origin, src.UpdatedAt = false, 0, "", time.Time{}
+	return src, true
+}
+
+func (a *api) create(c *gin.Context) {
+	src, ok := readSource(c)
+	if !ok {
+		return
+	}
+	saved, err := a.m.Create(c.Request.Context(), src)
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	a.log.Info("source added", "source", saved.Name, "dsn", saved.DSN, "client", c.ClientIP())
+	c.Header("ETag", etag(saved.Version))
+	c.Header("Location", "/api/sources/"+saved.Name)
+	c.JSON(http.StatusCreated, saved.Public())
+}
+
+func (a *api) update(c *gin.Context) {
+	version, ok := ifMatch(c)
+	if !ok {
+		return
+	}
+	src, ok := readSource(c)
+	if !ok {
+		return
+	}
+	if src.Name != "" && src.Name != c.Param("name") {
+		fail(c, http.StatusUnprocessableEntity, "InvalidSource", "name", "a source cannot be renamed: add one under the new name and remove this one")
+		return
+	}
+	src.Name = c.Param("name")
+	saved, err := a.m.Update(c.Request.Context(), src, version)
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	a.log.Info("source changed", "source", saved.Name, "dsn", saved.DSN, "client", c.ClientIP())
+	c.Header("ETag", etag(saved.Version))
+	c.JSON(http.StatusOK, saved.Public())
+}
+
+func (a *api) remove(c *gin.Context) {
+	version, ok := ifMatch(c)
+	if !ok {
+		return
+	}
+	if err := a.m.Delete(c.Request.Context(), c.Param("name"), version); err != nil {
+		a.failWith(c, err)
+		return
+	}
+	a.log.Info("source removed", "source", c.Param("name"), "client", c.ClientIP())
+	c.Status(http.StatusNoContent)
+}
+
+func (a *api) test(c *gin.Context) {
+	src, ok := readSource(c)
+	if !ok {
+		return
+	}
+	rep, err := a.m.Test(c.Request.Context(), src)
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rep)
+}
+
+func (a *api) reload(c *gin.Context) {
+	changes, err := a.m.Reload(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	body := gin.H{"added_sets": changes.AddedSets, "removed_sets": changes.RemovedSets,
+		"added_properties": changes.AddedProperties, "removed_properties": changes.RemovedProperties}
+	if len(changes.RemovedSets)+len(changes.RemovedProperties) > 0 {
+		body["warning"] = "names Salesforce may have synced are gone: its next sync creates new objects or fields for their replacements"
+	}
+	c.JSON(http.StatusOK, body)
+}
+
+func (a *api) report(c *gin.Context) {
+	rep, err := a.m.Report(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rep)
+}

@@ -1,0 +1,145 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/odatagw/odatagw/compat"
+	"github.com/odatagw/odatagw/registry"
+)
+
+// Client talks to a gateway's admin API; `odatagw source` uses it.
+type Client struct {
+	BaseURL string // e.g. http://127.0.0.1:8081
+	Token   string
+	HTTP    *http.Client
+}
+
+// APIError is an error answer of the admin API.
+type APIError struct {
+	Status  int
+	Code    string `json:"code"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func (e *APIError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s", e.Field, e.Message)
+	}
+	return e.Message
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body any, ifMatch string, out any) (string, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return "", err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, rd)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 2 * time.Minute}
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("the admin API at %s does not answer: %w", c.BaseURL, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	if res.StatusCode >= 300 {
+		var wrap struct {
+			Error APIError `json:"error"`
+		}
+		if json.Unmarshal(raw, &wrap) != nil || wrap.Error.Message == "" {
+			wrap.Error.Message = fmt.Sprintf("the admin API answered %s", res.Status)
+		}
+		wrap.Error.Status = res.StatusCode
+		return "", &wrap.Error
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return "", fmt.Errorf("reading the admin API's answer: %w", err)
+		}
+	}
+	return res.Header.Get("ETag"), nil
+}
+
+func sourcePath(name string) string { return "/api/sources/" + url.PathEscape(name) }
+
+// List lists the sources with their status.
+func (c *Client) List(ctx context.Context) ([]Status, error) {
+	var out struct {
+		Sources []Status `json:"sources"`
+	}
+	_, err := c.do(ctx, http.MethodGet, "/api/sources", nil, "", &out)
+	return out.Sources, err
+}
+
+// Get returns one source and its ETag.
+func (c *Client) Get(ctx context.Context, name string) (Status, string, error) {
+	var st Status
+	etag, err := c.do(ctx, http.MethodGet, sourcePath(name), nil, "", &st)
+	return st, etag, err
+}
+
+// Create adds a source.
+func (c *Client) Create(ctx context.Context, src registry.Source) (registry.Source, error) {
+	var out registry.Source
+	_, err := c.do(ctx, http.MethodPost, "/api/sources", src, "", &out)
+	return out, err
+}
+
+// Update replaces a source; etag, when set, must match the stored one.
+func (c *Client) Update(ctx context.Context, src registry.Source, etag string) (registry.Source, error) {
+	var out registry.Source
+	_, err := c.do(ctx, http.MethodPut, sourcePath(src.Name), src, etag, &out)
+	return out, err
+}
+
+// Delete removes a source.
+func (c *Client) Delete(ctx context.Context, name, etag string) error {
+	_, err := c.do(ctx, http.MethodDelete, sourcePath(name), nil, etag, nil)
+	return err
+}
+
+// Test checks a source without saving it.
+func (c *Client) Test(ctx context.Context, src registry.Source) (compat.Report, error) {
+	var rep compat.Report
+	_, err := c.do(ctx, http.MethodPost, "/api/test", src, "", &rep)
+	return rep, err
+}
+
+// Reload reads a source's schema again.
+func (c *Client) Reload(ctx context.Context, name string) (map[string]any, error) {
+	var out map[string]any
+	_, err := c.do(ctx, http.MethodPost, sourcePath(name)+"/reload", nil, "", &out)
+	return out, err
+}
+
+// Report is a served source's compatibility report.
+func (c *Client) Report(ctx context.Context, name string) (compat.Report, error) {
+	var rep compat.Report
+	_, err := c.do(ctx, http.MethodGet, sourcePath(name)+"/report", nil, "", &rep)
+	return rep, err
+}

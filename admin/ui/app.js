@@ -1,0 +1,327 @@
+// The admin page: signs in with the admin token (kept for this tab only),
+// then lists, adds, tests, reloads and removes data sources through the
+// admin API. Every value from the server is set as text, never as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let token = sessionStorage.getItem("odatagw-admin-token") || "";
+let current = null; // the source shown in the detail panel
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+async function call(method, path, body, headers) {
+  const h = Object.assign({ Authorization: "Bearer " + token }, headers || {});
+  if (body !== undefined) h["Content-Type"] = "application/json";
+  const res = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  let data = null;
+  if (res.status !== 204) {
+    try { data = await res.json(); } catch (_) { data = null; }
+  }
+  if (res.status === 401 && path !== "/api/session") {
+    signOut("Your session ended: sign in again.");
+  }
+  return { ok: res.ok, status: res.status, data, etag: res.headers.get("ETag") };
+}
+
+function notice(msg) { $("notice").textContent = msg || ""; }
+
+function showFieldError(form, field, msg) {
+  const input = form.querySelector('[name="' + field + '"]');
+  const box = input ? $(input.id + "-error") : null;
+  if (!input || !box) return false;
+  box.textContent = msg;
+  box.hidden = false;
+  input.setAttribute("aria-invalid", "true");
+  return input;
+}
+
+function clearErrors(form) {
+  form.querySelectorAll(".error").forEach((e) => { e.hidden = true; e.textContent = ""; });
+  form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
+}
+
+// showError puts an API error next to its field, or under the form.
+function showError(form, generalId, err) {
+  const e = (err && err.error) || { message: "The gateway did not answer." };
+  const input = e.field ? showFieldError(form, e.field, e.message) : false;
+  if (input) { input.focus(); return; }
+  const g = $(generalId);
+  g.textContent = e.message;
+  g.hidden = false;
+}
+
+// ---- sign in ----
+
+async function signIn(ev) {
+  ev.preventDefault();
+  const form = $("signin");
+  clearErrors(form);
+  const value = $("token").value.trim();
+  if (!value) {
+    showFieldError(form, "token", "Enter the admin token.").focus();
+    return;
+  }
+  token = value;
+  const r = await call("GET", "/api/session");
+  if (!r.ok) {
+    token = "";
+    showFieldError(form, "token", r.status === 401 ? "This token is not accepted." : "The gateway did not answer (" + r.status + ").").focus();
+    return;
+  }
+  sessionStorage.setItem("odatagw-admin-token", token);
+  $("token").value = "";
+  await enter();
+}
+
+function signOut(msg) {
+  token = "";
+  sessionStorage.removeItem("odatagw-admin-token");
+  $("app-view").hidden = true;
+  $("signout").hidden = true;
+  $("signin-view").hidden = false;
+  notice(msg || "");
+  $("token").focus();
+}
+
+async function enter() {
+  $("signin-view").hidden = true;
+  $("app-view").hidden = false;
+  $("signout").hidden = false;
+  notice("");
+  await refresh();
+  $("sources-title").focus();
+}
+
+// ---- sources list ----
+
+async function refresh() {
+  const r = await call("GET", "/api/sources");
+  if (!r.ok) return;
+  const body = $("sources").querySelector("tbody");
+  body.replaceChildren();
+  const list = r.data.sources || [];
+  $("no-sources").hidden = list.length > 0;
+  for (const s of list) {
+    const tr = el("tr");
+    tr.dataset.source = s.name;
+    tr.append(el("td", s.name));
+    const state = s.state === "serving" && !s.connected ? "unreachable" : s.state;
+    const st = el("td", state, "state-" + state);
+    if (s.last_error) st.title = s.last_error;
+    tr.append(st);
+    tr.append(el("td", s.dsn, "mono"));
+    tr.append(el("td", (s.entity_sets || []).length));
+    tr.append(el("td", s.service_url, "mono"));
+    const td = el("td");
+    const b = el("button", "Details");
+    b.type = "button";
+    b.setAttribute("aria-label", "Details of " + s.name);
+    b.addEventListener("click", () => showDetail(s.name));
+    td.append(b);
+    tr.append(td);
+    body.append(tr);
+  }
+}
+
+// ---- detail ----
+
+async function showDetail(name) {
+  const r = await call("GET", "/api/sources/" + encodeURIComponent(name));
+  if (!r.ok) { notice((r.data && r.data.error && r.data.error.message) || "Cannot read " + name); return; }
+  current = { status: r.data, etag: r.etag };
+  const s = r.data;
+  $("detail").hidden = false;
+  $("detail-title").textContent = s.name;
+  let status = s.state === "serving" ? (s.connected ? "Serving; the database answers." : "Serving, but the database does not answer.") : "Not serving.";
+  if (s.last_error) status += " Last error: " + s.last_error;
+  if (s.cache) status += " Cache: " + s.cache.hits + " hits, " + s.cache.misses + " misses, " + Math.round(s.cache.bytes / 1024) + " KB.";
+  $("detail-status").textContent = status;
+  $("remove").hidden = s.origin === "config";
+  renderConnect(s);
+  $("report-summary").textContent = "Loading…";
+  $("report").replaceChildren();
+  $("detail").focus();
+  const rep = await call("GET", "/api/sources/" + encodeURIComponent(name) + "/report");
+  if (rep.ok) renderReport(rep.data, $("report"), $("report-summary"));
+  else $("report-summary").textContent = (rep.data && rep.data.error && rep.data.error.message) || "No report: the source is not serving.";
+}
+
+function renderConnect(s) {
+  const writable = !s.read_only;
+  const rows = [
+    ["Type", "Salesforce Connect: OData 4.01 (or 4.0)"],
+    ["URL", s.service_url],
+    ["Connection Timeout", "120 seconds"],
+    ["Writable External Objects", writable ? "Checked" : "Unchecked (the source is read-only)"],
+    ["High Data Volume", "Unchecked"],
+    ["Server Driven Pagination", "Checked (pages of up to " + (s.page_size || 1000) + " rows)"],
+    ["Request Row Counts", "Checked"],
+    ["Enable Search", "Checked"],
+    ["Format", "JSON"],
+    ["Special Compatibility", "None"],
+    ["Identity Type", "Named Principal"],
+    ["Authentication Protocol", "No Authentication, with access restricted by client certificates (two-way TLS) or a proxy in front of the gateway"],
+  ];
+  const dl = $("connect");
+  dl.replaceChildren();
+  for (const [k, v] of rows) {
+    dl.append(el("dt", k));
+    const dd = el("dd", v);
+    if (k === "URL") dd.className = "mono";
+    dl.append(dd);
+  }
+}
+
+function renderReport(rep, box, summary) {
+  summary.textContent = (rep.tables || []).length + " entity sets (external objects), " + rep.errors + " errors, " + rep.warnings + " warnings.";
+  box.replaceChildren();
+  for (const t of rep.tables || []) {
+    box.append(el("h4", t.entity_set + "__x  ←  " + (t.view ? "view " : "table ") + t.table + (t.writable ? "" : " (read-only)")));
+    const wrap = el("div", null, "scroll");
+    const table = el("table");
+    const head = el("tr");
+    for (const h of ["Column", "Field", "Edm type", "Salesforce field"]) { const th = el("th", h); th.scope = "col"; head.append(th); }
+    const thead = el("thead"); thead.append(head); table.append(thead);
+    const tbody = el("tbody");
+    for (const f of t.fields || []) {
+      const tr = el("tr");
+      tr.append(el("td", f.column, "mono"));
+      tr.append(el("td", f.name + "__c", "mono"));
+      tr.append(el("td", f.edm_type));
+      tr.append(el("td", (f.salesforce_type || "not synced") + (f.key ? ", External ID" : "")));
+      tbody.append(tr);
+    }
+    table.append(tbody);
+    wrap.append(table);
+    box.append(wrap);
+    problems(t.problems, box);
+  }
+  if ((rep.problems || []).length) {
+    box.append(el("h4", "Left out of the service"));
+    problems(rep.problems, box);
+  }
+}
+
+function problems(list, box) {
+  if (!list || !list.length) return;
+  const ul = el("ul");
+  for (const p of list) {
+    const li = el("li", null, "problem-" + p.severity);
+    li.append(el("strong", p.severity + ": "));
+    li.append(document.createTextNode(p.object + ": " + p.message));
+    if (p.fix) { li.append(el("br")); li.append(document.createTextNode("What to do: " + p.fix)); }
+    ul.append(li);
+  }
+  box.append(ul);
+}
+
+async function reload() {
+  if (!current) return;
+  const b = $("reload");
+  b.disabled = true;
+  const r = await call("POST", "/api/sources/" + encodeURIComponent(current.status.name) + "/reload");
+  b.disabled = false;
+  if (!r.ok) { notice((r.data && r.data.error && r.data.error.message) || "Reload failed."); return; }
+  notice(r.data.warning ? "Reloaded. Warning: " + r.data.warning : "Schema reloaded.");
+  await showDetail(current.status.name);
+  await refresh();
+}
+
+async function remove() {
+  if (!current) return;
+  const name = current.status.name;
+  if (!window.confirm("Remove " + name + "? Salesforce loses access to its objects.")) return;
+  const r = await call("DELETE", "/api/sources/" + encodeURIComponent(name), undefined, current.etag ? { "If-Match": current.etag } : {});
+  if (!r.ok) { notice((r.data && r.data.error && r.data.error.message) || "Remove failed."); return; }
+  closeDetail();
+  notice(name + " removed.");
+  await refresh();
+}
+
+function closeDetail() {
+  $("detail").hidden = true;
+  current = null;
+  $("sources-title").focus();
+}
+
+// ---- add / test ----
+
+function formSource() {
+  const f = $("add");
+  const schemas = f.schemas.value.split(",").map((s) => s.trim()).filter(Boolean);
+  const s = { name: f.name.value.trim(), dsn: f.dsn.value.trim(), read_only: f.read_only.checked };
+  if (f.password.value) s.password = f.password.value;
+  if (schemas.length) s.schemas = schemas;
+  return s;
+}
+
+function checkForm(form, s) {
+  let first = null;
+  if (!s.name) first = showFieldError(form, "name", "Give the source a name.");
+  if (!s.dsn) first = first || showFieldError(form, "dsn", "Give the database URL.");
+  if (first) first.focus();
+  return !first;
+}
+
+async function test() {
+  const form = $("add");
+  clearErrors(form);
+  const s = formSource();
+  if (!s.name) s.name = "test";
+  if (!s.dsn) { showFieldError(form, "dsn", "Give the database URL.").focus(); return; }
+  const b = $("test");
+  b.disabled = true;
+  notice("Connecting…");
+  const r = await call("POST", "/api/test", s);
+  b.disabled = false;
+  const out = $("test-result");
+  if (!r.ok) { notice(""); out.hidden = true; showError(form, "add-error", r.data); return; }
+  notice("The connection works.");
+  out.hidden = false;
+  out.replaceChildren(el("h3", "Test result"));
+  const summary = el("p");
+  out.append(summary);
+  const box = el("div");
+  out.append(box);
+  renderReport(r.data, box, summary);
+}
+
+async function add(ev) {
+  ev.preventDefault();
+  const form = $("add");
+  clearErrors(form);
+  const s = formSource();
+  if (!checkForm(form, s)) return;
+  const b = form.querySelector('button[type="submit"]');
+  b.disabled = true;
+  notice("Connecting and reading the schema…");
+  const r = await call("POST", "/api/sources", s);
+  b.disabled = false;
+  if (!r.ok) { notice(""); showError(form, "add-error", r.data); return; }
+  form.reset();
+  $("test-result").hidden = true;
+  notice(r.data.name + " added: Salesforce can reach it now.");
+  await refresh();
+  await showDetail(r.data.name);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("signin").addEventListener("submit", signIn);
+  $("signout").addEventListener("click", () => signOut("Signed out."));
+  $("add").addEventListener("submit", add);
+  $("test").addEventListener("click", test);
+  $("reload").addEventListener("click", reload);
+  $("remove").addEventListener("click", remove);
+  $("close-detail").addEventListener("click", closeDetail);
+  $("sources-title").tabIndex = -1;
+  if (token) {
+    call("GET", "/api/session").then((r) => (r.ok ? enter() : signOut()));
+  } else {
+    $("token").focus();
+  }
+});

@@ -1,0 +1,519 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/odatagw/odatagw/admin"
+	"github.com/odatagw/odatagw/cache"
+	"github.com/odatagw/odatagw/compat"
+	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/registry"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// OpenTimeout bounds connecting to and introspecting a source that is
+// being added or changed, so that an unreachable host answers the admin
+// in reasonable time.
+const OpenTimeout = 20 * time.Second
+
+// DefaultStatePoll is how often a gateway looks for registrations other
+// replicas changed in a shared state store.
+const DefaultStatePoll = 2 * time.Second
+
+// retryFailed is how long a registration that failed to open waits before
+// it is tried again.
+const retryFailed = 30 * time.Second
+
+// managed is a registration the gateway serves, or tried to.
+type managed struct {
+	reg     registry.Source // with its password; never shown
+	stop    context.CancelFunc
+	err     error
+	errAt   time.Time
+	serving bool
+}
+
+// registrations is the gateway's side of the registry: what it serves and
+// at which version, changed one registration at a time.
+type registrations struct {
+	mu     sync.Mutex
+	byName map[string]*managed
+}
+
+// openSource connects to and introspects a source, with the cache in front.
+func (g *Gateway) openSource(ctx context.Context, name string, cfg config.Source) (sources.Source, error) {
+	opts := cfg.Options(name, g.settings.Defaults)
+	opts.Logger = g.settings.Logger
+	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
+	defer cancel()
+	src, err := sources.Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return withCache(src, name, g.settings.Defaults, cfg, g.busIface(), g.settings.Logger), nil
+}
+
+func (g *Gateway) busIface() cache.Bus {
+	if g.bus == nil {
+		return nil
+	}
+	return g.bus
+}
+
+// install puts an opened source in service under its registration. A
+// source it replaces finishes the requests running on it, then closes.
+func (g *Gateway) install(name string, src sources.Source, reg registry.Source) <-chan struct{} {
+	g.regs.mu.Lock()
+	defer g.regs.mu.Unlock()
+	if old := g.regs.byName[name]; old != nil && old.stop != nil {
+		old.stop()
+	}
+	wctx, stop := context.WithCancel(g.watchCtx)
+	done := g.Server.AddSource(name, src)
+	g.watch(wctx, name, src, reg.ListenChanges)
+	g.regs.byName[name] = &managed{reg: reg, stop: stop, serving: true}
+	return done
+}
+
+// uninstall takes a source out of service; it closes once its requests end.
+func (g *Gateway) uninstall(name string) <-chan struct{} {
+	g.regs.mu.Lock()
+	defer g.regs.mu.Unlock()
+	if old := g.regs.byName[name]; old != nil && old.stop != nil {
+		old.stop()
+	}
+	delete(g.regs.byName, name)
+	done, ok := g.Server.RemoveSource(name)
+	if !ok {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return done
+}
+
+// failed records a registration that could not be opened; the old
+// source, if any, keeps serving.
+func (g *Gateway) failed(reg registry.Source, err error) {
+	g.regs.mu.Lock()
+	defer g.regs.mu.Unlock()
+	m := g.regs.byName[reg.Name]
+	if m == nil {
+		m = &managed{}
+		g.regs.byName[reg.Name] = m
+	}
+	if !m.serving {
+		m.reg = reg
+	}
+	m.err, m.errAt = err, time.Now()
+	// the version that failed counts as seen, so that the poll does not
+	// retry it at once; retryFailed decides when
+	m.reg.Version = reg.Version
+}
+
+// registerConfigured puts the sources of flags and the configuration file
+// in the store, so that the API and the other replicas see them. A
+// registration is written only when it differs from the stored one.
+func (g *Gateway) registerConfigured(ctx context.Context) error {
+	for _, name := range sortedNames(g.settings.Sources) {
+		want := registry.FromConfig(name, g.settings.Sources[name], registry.OriginConfig)
+		have, err := g.store.Get(ctx, name)
+		switch {
+		case errors.Is(err, registry.ErrNotFound):
+			_, err = g.store.Create(ctx, want)
+		case err != nil:
+			// a stored password that cannot be opened is replaced by the configured one
+			_, err = g.store.Update(ctx, want, 0)
+		case !registry.SameSettings(have, want):
+			if have.Origin == registry.OriginAPI {
+				g.settings.Logger.Warn("the configuration takes over a source registered through the admin API", "source", name)
+			}
+			_, err = g.store.Update(ctx, want, 0)
+		}
+		if err != nil {
+			return fmt.Errorf("registering source %s in the state store: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// openRegistered opens every registration in the store. Sources from the
+// configuration must open (a broken DSN in a file should stop the start);
+// one registered through the API that fails is reported and retried, so
+// that one unreachable database does not keep the others down.
+func (g *Gateway) openRegistered(ctx context.Context) error {
+	regs, broken, err := g.store.List(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the state store: %w", err)
+	}
+	for name, err := range broken {
+		g.settings.Logger.Error("a registered source cannot be used", "source", name, "error", err)
+		g.failed(registry.Source{Name: name, Origin: registry.OriginAPI}, err)
+	}
+	for _, reg := range regs {
+		src, err := g.openSource(ctx, reg.Name, reg.Config())
+		if err != nil {
+			if reg.Origin == registry.OriginConfig {
+				return fmt.Errorf("source %s: %w", reg.Name, err)
+			}
+			g.settings.Logger.Error("a registered source failed to open; retrying later", "source", reg.Name, "error", err)
+			g.failed(reg, err)
+			continue
+		}
+		g.install(reg.Name, src, reg)
+	}
+	return nil
+}
+
+// follow keeps this gateway in step with the store: registrations other
+// replicas (or this one's API) added, changed or removed are applied
+// within one poll, and failed ones are retried.
+func (g *Gateway) follow(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			g.syncStore(ctx)
+		}
+	}
+}
+
+func (g *Gateway) syncStore(ctx context.Context) {
+	versions, err := g.store.Versions(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			g.settings.Logger.Warn("reading the state store failed; serving the sources as they are", "error", err)
+		}
+		return
+	}
+	var changed, gone []string
+	g.regs.mu.Lock()
+	for name, v := range versions {
+		m := g.regs.byName[name]
+		if m == nil || m.reg.Version != v || (m.err != nil && time.Since(m.errAt) > retryFailed) {
+			changed = append(changed, name)
+		}
+	}
+	for name, m := range g.regs.byName {
+		if _, ok := versions[name]; !ok && m.reg.Origin != originDemo {
+			gone = append(gone, name)
+		}
+	}
+	g.regs.mu.Unlock()
+	for _, name := range gone {
+		g.settings.Logger.Info("source removed from the registry; draining it", "source", name)
+		g.uninstall(name)
+	}
+	for _, name := range changed {
+		reg, err := g.store.Get(ctx, name)
+		if errors.Is(err, registry.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			g.failed(registry.Source{Name: name, Version: versions[name], Origin: registry.OriginAPI}, err)
+			continue
+		}
+		g.apply(ctx, reg)
+	}
+}
+
+// apply opens a registration and swaps it in, unless a newer one was
+// applied meanwhile.
+func (g *Gateway) apply(ctx context.Context, reg registry.Source) {
+	src, err := g.openSource(ctx, reg.Name, reg.Config())
+	if err != nil {
+		g.settings.Logger.Error("a registered source failed to open; the previous one, if any, keeps serving", "source", reg.Name, "error", err)
+		g.failed(reg, err)
+		return
+	}
+	g.regs.mu.Lock()
+	m := g.regs.byName[reg.Name]
+	stale := m != nil && m.serving && m.err == nil && m.reg.Version >= reg.Version
+	g.regs.mu.Unlock()
+	if stale {
+		src.Close()
+		return
+	}
+	g.install(reg.Name, src, reg)
+	g.settings.Logger.Info("source registration applied", "source", reg.Name, "version", reg.Version)
+}
+
+const originDemo = "demo"
+
+func sortedNames(m map[string]config.Source) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ---- admin.Manager ----
+
+var _ admin.Manager = (*Gateway)(nil)
+
+// validate checks what can be checked without connecting.
+func validate(src registry.Source) error {
+	if err := config.ValidSourceName(src.Name); err != nil {
+		return &registry.FieldError{Field: "name", Message: err.Error()}
+	}
+	if strings.TrimSpace(src.DSN) == "" {
+		return &registry.FieldError{Field: "dsn", Message: "give the database's connection URL, e.g. postgres://user@host:5432/db"}
+	}
+	if _, err := sources.KindOf(src.DSN); err != nil {
+		return &registry.FieldError{Field: "dsn", Message: err.Error()}
+	}
+	if src.PageSize < 0 || src.PageSize > sources.MaxPageSize {
+		return &registry.FieldError{Field: "page_size", Message: fmt.Sprintf("between 1 and %d, or 0 for the default", sources.MaxPageSize)}
+	}
+	return nil
+}
+
+// normalize moves a password given in the DSN to the Password field.
+func normalize(src registry.Source) registry.Source {
+	dsn, pw := registry.SplitPassword(strings.TrimSpace(src.DSN))
+	src.DSN = dsn
+	if pw != "" {
+		src.Password = pw
+	}
+	return src
+}
+
+// connectError is a failure to open a source, as the admin sees it next
+// to the DSN field; the password never appears in it.
+func connectError(src registry.Source, err error) error {
+	msg := err.Error()
+	if src.Password != "" {
+		msg = strings.ReplaceAll(msg, src.Password, "xxxxx")
+	}
+	return &registry.FieldError{Field: "dsn", Message: msg}
+}
+
+func (g *Gateway) needStore() error {
+	if g.store == nil {
+		return errors.New("this gateway runs without a state store (--state), so sources can only be given by flags or the configuration file")
+	}
+	return nil
+}
+
+// Test opens a source without saving or serving it and reports what
+// Salesforce would make of it.
+func (g *Gateway) Test(ctx context.Context, src registry.Source) (compat.Report, error) {
+	src = normalize(src)
+	if src.Name == "" {
+		src.Name = "test"
+	}
+	if err := validate(src); err != nil {
+		return compat.Report{}, err
+	}
+	opts := src.Config().Options(src.Name, g.settings.Defaults)
+	opts.Logger = discardLogger
+	opts.MaxConns = 2
+	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
+	defer cancel()
+	s, err := sources.Open(ctx, opts)
+	if err != nil {
+		return compat.Report{}, connectError(src, err)
+	}
+	defer s.Close()
+	return reportOf(s), nil
+}
+
+func reportOf(s sources.Source) compat.Report {
+	var rep sources.Report
+	if r, ok := s.(sources.Reporter); ok {
+		rep = r.Report()
+	}
+	return compat.Build(s.Metadata(), rep)
+}
+
+// Create tests a new source, saves it and serves it.
+func (g *Gateway) Create(ctx context.Context, src registry.Source) (registry.Source, error) {
+	if err := g.needStore(); err != nil {
+		return registry.Source{}, err
+	}
+	src = normalize(src)
+	src.Origin = registry.OriginAPI
+	if err := validate(src); err != nil {
+		return registry.Source{}, err
+	}
+	if src.Password != "" && !g.store.HasKey() {
+		return registry.Source{}, registry.ErrNoSecretKey
+	}
+	if _, err := g.store.Get(ctx, src.Name); err == nil {
+		return registry.Source{}, registry.ErrExists
+	}
+	if _, served := g.Server.Source(src.Name); served {
+		return registry.Source{}, registry.ErrExists
+	}
+	s, err := g.openSource(ctx, src.Name, src.Config())
+	if err != nil {
+		return registry.Source{}, connectError(src, err)
+	}
+	saved, err := g.store.Create(ctx, src)
+	if err != nil {
+		s.Close()
+		return registry.Source{}, err
+	}
+	g.install(saved.Name, s, saved)
+	return saved, nil
+}
+
+// Update tests the changed source and swaps it in; requests running on
+// the old one finish there. A change that fails leaves the old serving.
+func (g *Gateway) Update(ctx context.Context, src registry.Source, ifVersion int64) (registry.Source, error) {
+	if err := g.needStore(); err != nil {
+		return registry.Source{}, err
+	}
+	cur, err := g.store.Get(ctx, src.Name)
+	if err != nil {
+		return registry.Source{}, err
+	}
+	if ifVersion != 0 && cur.Version != ifVersion {
+		return registry.Source{}, registry.ErrChanged
+	}
+	if cur.Origin == registry.OriginConfig {
+		return registry.Source{}, registry.ErrFromConfig
+	}
+	src = normalize(src)
+	if src.Password == "" {
+		src.Password = cur.Password // unchanged unless a new one is given
+	}
+	src.Origin = registry.OriginAPI
+	if err := validate(src); err != nil {
+		return registry.Source{}, err
+	}
+	s, err := g.openSource(ctx, src.Name, src.Config())
+	if err != nil {
+		return registry.Source{}, connectError(src, err)
+	}
+	saved, err := g.store.Update(ctx, src, cur.Version)
+	if err != nil {
+		s.Close()
+		return registry.Source{}, err
+	}
+	g.install(saved.Name, s, saved)
+	return saved, nil
+}
+
+// Delete unregisters a source and drains it.
+func (g *Gateway) Delete(ctx context.Context, name string, ifVersion int64) error {
+	g.regs.mu.Lock()
+	m := g.regs.byName[name]
+	g.regs.mu.Unlock()
+	if m != nil && m.reg.Origin == originDemo {
+		g.uninstall(name)
+		return nil
+	}
+	if err := g.needStore(); err != nil {
+		return err
+	}
+	cur, err := g.store.Get(ctx, name)
+	if err != nil && !errors.Is(err, registry.ErrNotFound) {
+		// a registration whose password cannot be opened can still be removed
+		if ifVersion != 0 {
+			return err
+		}
+	} else if err == nil && cur.Origin == registry.OriginConfig {
+		return registry.ErrFromConfig
+	}
+	if err := g.store.Delete(ctx, name, ifVersion); err != nil {
+		return err
+	}
+	g.uninstall(name)
+	return nil
+}
+
+// List reports every source the gateway serves or failed to.
+func (g *Gateway) List(ctx context.Context) []admin.Status {
+	g.regs.mu.Lock()
+	names := make([]string, 0, len(g.regs.byName))
+	for n := range g.regs.byName {
+		names = append(names, n)
+	}
+	g.regs.mu.Unlock()
+	sort.Strings(names)
+	out := make([]admin.Status, 0, len(names))
+	for _, n := range names {
+		if st, err := g.Get(ctx, n); err == nil {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// Get reports one source: its registration, whether its database
+// answers, its sets and cache figures.
+func (g *Gateway) Get(ctx context.Context, name string) (admin.Status, error) {
+	g.regs.mu.Lock()
+	m, ok := g.regs.byName[name]
+	var st admin.Status
+	if ok {
+		st.Source = m.reg.Public()
+		st.State = "serving"
+		if m.err != nil {
+			st.LastError = m.err.Error()
+			at := m.errAt.UTC()
+			st.LastErrorAt = &at
+			if !m.serving {
+				st.State = "failed"
+			}
+		}
+	}
+	g.regs.mu.Unlock()
+	if !ok {
+		return st, registry.ErrNotFound
+	}
+	st.ServiceURL = g.serviceRoot(name)
+	st.EntitySets = []string{}
+	if src, serving := g.Server.Source(name); serving {
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		st.Connected = src.Ping(pctx) == nil
+		cancel()
+		for _, es := range src.Metadata().Sets {
+			st.EntitySets = append(st.EntitySets, es.Name)
+		}
+		if c, ok := src.(*cache.Source); ok {
+			fig := &admin.Cache{Bytes: c.Bytes()}
+			for _, set := range c.SetNames() {
+				s := c.Stats(set)
+				fig.Hits += s.Hits.Load()
+				fig.Misses += s.Misses.Load()
+				fig.Stale += s.Stale.Load()
+				fig.Evictions += s.Evictions.Load()
+			}
+			st.Cache = fig
+		}
+	}
+	return st, nil
+}
+
+// Report is the compatibility report of a served source.
+func (g *Gateway) Report(ctx context.Context, name string) (compat.Report, error) {
+	src, ok := g.Server.Source(name)
+	if !ok {
+		return compat.Report{}, registry.ErrNotFound
+	}
+	return reportOf(src), nil
+}
+
+// serviceRoot is the URL to give Salesforce for a source.
+func (g *Gateway) serviceRoot(name string) string {
+	g.addrMu.Lock()
+	base := g.baseURL
+	g.addrMu.Unlock()
+	if g.settings.PublicURL != "" {
+		base = strings.TrimRight(g.settings.PublicURL, "/")
+	}
+	return base + "/odata/" + name + "/"
+}

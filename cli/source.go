@@ -1,0 +1,302 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/odatagw/odatagw/admin"
+	"github.com/odatagw/odatagw/compat"
+	"github.com/odatagw/odatagw/registry"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// adminFlags say where the admin API is and how to sign in to it.
+type adminFlags struct {
+	Admin          string `env:"ODATAGW_ADMIN_URL" default:"http://127.0.0.1:8081" placeholder:"URL" help:"The gateway's admin API (its --admin-listen)."`
+	AdminTokenFile string `env:"ODATAGW_ADMIN_TOKEN_FILE" placeholder:"FILE" help:"File holding the admin token, when ODATAGW_ADMIN_TOKEN is not set (default: the file a gateway on this machine writes beside its state)."`
+}
+
+func (a adminFlags) client() (*admin.Client, error) {
+	tok, err := readToken(a.AdminTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	return &admin.Client{BaseURL: a.Admin, Token: tok}, nil
+}
+
+// sourceOptions are the options a registration may set.
+type sourceOptions struct {
+	Schema         []string `placeholder:"SCHEMA" help:"PostgreSQL schema to serve; repeatable (default public)."`
+	Include        []string `placeholder:"PATTERN" help:"Serve only tables matching; repeatable."`
+	Exclude        []string `placeholder:"PATTERN" help:"Leave out tables matching; repeatable."`
+	PageSize       int      `placeholder:"N" help:"Server-driven page size (default 1000, at most 2000)."`
+	ReadOnly       *bool    `help:"Refuse writes from Salesforce (--read-only, or --read-only=false)."`
+	MaxConnections int      `placeholder:"N" help:"Connection pool size (default 10)."`
+	PasswordStdin  bool     `help:"Read the database password from standard input, so it stays out of the shell history."`
+}
+
+func (o sourceOptions) apply(src *registry.Source, stdin io.Reader) error {
+	if len(o.Schema) > 0 {
+		src.Schemas = o.Schema
+	}
+	if len(o.Include) > 0 {
+		src.Include = o.Include
+	}
+	if len(o.Exclude) > 0 {
+		src.Exclude = o.Exclude
+	}
+	if o.PageSize != 0 {
+		src.PageSize = o.PageSize
+	}
+	if o.ReadOnly != nil {
+		src.ReadOnly = *o.ReadOnly
+	}
+	if o.MaxConnections != 0 {
+		src.MaxConnections = o.MaxConnections
+	}
+	if o.PasswordStdin {
+		b, err := io.ReadAll(io.LimitReader(stdin, 4096))
+		if err != nil {
+			return err
+		}
+		src.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	return nil
+}
+
+type sourceCmd struct {
+	List   sourceListCmd   `cmd:"" help:"List the data sources of a running gateway with their status."`
+	Add    sourceAddCmd    `cmd:"" help:"Register a data source: the gateway connects and reads its schema first, and serves it at once."`
+	Update sourceUpdateCmd `cmd:"" help:"Change a data source; it is swapped in only if it works, and requests in flight finish on the old one."`
+	Remove sourceRemoveCmd `cmd:"" help:"Unregister a data source; requests in flight finish first."`
+	Test   sourceTestCmd   `cmd:"" help:"Test a DSN through the gateway without saving it, and print what Salesforce would get."`
+	Reload sourceReloadCmd `cmd:"" help:"Read a source's schema again, after a change in the database."`
+}
+
+type sourceListCmd struct {
+	adminFlags
+	JSON bool `help:"Print JSON."`
+}
+
+type sourceAddCmd struct {
+	adminFlags
+	sourceOptions
+	Name string `arg:"" help:"Name: the service root becomes /odata/NAME/."`
+	DSN  string `arg:"" help:"postgres://user@host:5432/db or sqlite:/path/file.db; a password in it is stored encrypted."`
+}
+
+type sourceUpdateCmd struct {
+	adminFlags
+	sourceOptions
+	Name string `arg:""`
+	DSN  string `placeholder:"DSN" help:"New DSN (default: unchanged; the saved password is kept unless a new one is given)."`
+}
+
+type sourceRemoveCmd struct {
+	adminFlags
+	Name string `arg:""`
+}
+
+type sourceTestCmd struct {
+	adminFlags
+	sourceOptions
+	DSN  string `arg:""`
+	JSON bool   `help:"Print the report as JSON."`
+}
+
+type sourceReloadCmd struct {
+	adminFlags
+	Name string `arg:""`
+}
+
+type checkCmd struct {
+	sourceOptions
+	DSN  string   `arg:"" help:"The database to check: postgres://... or sqlite:PATH."`
+	Key  []string `placeholder:"TABLE=COL[,COL]" help:"Key columns for a view or keyless table; repeatable."`
+	JSON bool     `help:"Print the report as JSON."`
+}
+
+func ctxTimeout() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 2*time.Minute)
+}
+
+func (c *sourceCmd) run(command string, stdin io.Reader, stdout io.Writer) error {
+	ctx, cancel := ctxTimeout()
+	defer cancel()
+	switch command {
+	case "source list":
+		cl, err := c.List.client()
+		if err != nil {
+			return err
+		}
+		list, err := cl.List(ctx)
+		if err != nil {
+			return err
+		}
+		if c.List.JSON {
+			return printJSON(stdout, list)
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tSTATE\tSETS\tORIGIN\tDSN\tSERVICE URL")
+		for _, s := range list {
+			state := s.State
+			if state == "serving" && !s.Connected {
+				state = "unreachable"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, state, len(s.EntitySets), s.Origin, s.DSN, s.ServiceURL)
+		}
+		tw.Flush()
+		for _, s := range list {
+			if s.LastError != "" {
+				fmt.Fprintf(stdout, "%s: last error: %s\n", s.Name, s.LastError)
+			}
+		}
+		return nil
+	case "source add <name> <dsn>":
+		cl, err := c.Add.client()
+		if err != nil {
+			return err
+		}
+		src := registry.Source{Name: c.Add.Name, DSN: c.Add.DSN}
+		if err := c.Add.apply(&src, stdin); err != nil {
+			return err
+		}
+		saved, err := cl.Create(ctx, src)
+		if err != nil {
+			return err
+		}
+		st, _, err := cl.Get(ctx, saved.Name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "added %s: %d entity sets at %s\n", saved.Name, len(st.EntitySets), st.ServiceURL)
+		return nil
+	case "source update <name>":
+		cl, err := c.Update.client()
+		if err != nil {
+			return err
+		}
+		st, etag, err := cl.Get(ctx, c.Update.Name)
+		if err != nil {
+			return err
+		}
+		src := st.Source
+		src.Password = ""
+		if c.Update.DSN != "" {
+			src.DSN = c.Update.DSN
+		}
+		if err := c.Update.apply(&src, stdin); err != nil {
+			return err
+		}
+		saved, err := cl.Update(ctx, src, etag)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "updated %s (version %d)\n", saved.Name, saved.Version)
+		return nil
+	case "source remove <name>":
+		cl, err := c.Remove.client()
+		if err != nil {
+			return err
+		}
+		if err := cl.Delete(ctx, c.Remove.Name, ""); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "removed %s\n", c.Remove.Name)
+		return nil
+	case "source test <dsn>":
+		cl, err := c.Test.client()
+		if err != nil {
+			return err
+		}
+		src := registry.Source{Name: "test", DSN: c.Test.DSN}
+		if err := c.Test.apply(&src, stdin); err != nil {
+			return err
+		}
+		rep, err := cl.Test(ctx, src)
+		if err != nil {
+			return err
+		}
+		if c.Test.JSON {
+			return printJSON(stdout, rep)
+		}
+		return rep.WriteText(stdout)
+	case "source reload <name>":
+		cl, err := c.Reload.client()
+		if err != nil {
+			return err
+		}
+		out, err := cl.Reload(ctx, c.Reload.Name)
+		if err != nil {
+			return err
+		}
+		if w, ok := out["warning"].(string); ok {
+			fmt.Fprintln(stdout, "warning:", w)
+		}
+		return printJSON(stdout, out)
+	}
+	return fmt.Errorf("unknown command %s", command)
+}
+
+// run opens the database directly, without a gateway, and prints the
+// compatibility report.
+func (c *checkCmd) run(stdin io.Reader, stdout io.Writer) error {
+	src := registry.Source{Name: "check", DSN: c.DSN}
+	if err := c.apply(&src, stdin); err != nil {
+		return err
+	}
+	if _, err := sources.KindOf(src.DSN); err != nil {
+		return err
+	}
+	opts := src.Config().Options("check", configDefaults())
+	opts.Logger = quiet()
+	opts.MaxConns = 2
+	for _, k := range c.Key {
+		table, cols, ok := strings.Cut(k, "=")
+		if !ok || cols == "" {
+			return fmt.Errorf("--key %q: write TABLE=COLUMN[,COLUMN]", k)
+		}
+		if opts.Keys == nil {
+			opts.Keys = map[string][]string{}
+		}
+		opts.Keys[table] = strings.Split(cols, ",")
+	}
+	ctx, cancel := ctxTimeout()
+	defer cancel()
+	s, err := sources.Open(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("%s: %s", registry.Redact(c.DSN), redactIn(err.Error(), c.DSN))
+	}
+	defer s.Close()
+	var rep sources.Report
+	if r, ok := s.(sources.Reporter); ok {
+		rep = r.Report()
+	}
+	report := compat.Build(s.Metadata(), rep)
+	if c.JSON {
+		return printJSON(stdout, report)
+	}
+	return report.WriteText(stdout)
+}
+
+func redactIn(msg, dsn string) string {
+	if _, pw := registry.SplitPassword(dsn); pw != "" {
+		return strings.ReplaceAll(msg, pw, "xxxxx")
+	}
+	return msg
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// stdinOrEmpty is the process's standard input.
+var stdinOrEmpty io.Reader = os.Stdin
