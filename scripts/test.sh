@@ -32,6 +32,12 @@ if command -v xmllint >/dev/null 2>&1; then
 else
   say "\$metadata XSD validation: OFF (install xmllint: Debian package libxml2-utils)"
 fi
+chromium_bin="${ODATAGW_TEST_CHROMIUM:-$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)}"
+if [ -n "$chromium_bin" ]; then
+  say "Admin page in a headless browser: ON ($chromium_bin; screenshots in test-output/; needs the PostgreSQL suites)"
+else
+  say "Admin page in a headless browser: OFF (install Debian's chromium, or set ODATAGW_TEST_CHROMIUM)"
+fi
 say "SQLite demo, parser, planner and SQL suites: ON (need nothing)"
 say ""
 

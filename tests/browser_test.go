@@ -1,0 +1,183 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/odatagw/odatagw/internal/testdb"
+)
+
+// chromium finds Debian's chromium; CI installs it (.ci/run), elsewhere
+// the test skips without it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("ODATAGW_TEST_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if testdb.InCI() {
+		t.Fatal("no chromium: the admin page's browser test needs it (apt-get install chromium)")
+	}
+	t.Skip("no chromium on this machine (set ODATAGW_TEST_CHROMIUM or apt-get install chromium)")
+	return ""
+}
+
+// screenshotDir is where the browser test keeps its screenshots.
+func screenshotDir(t *testing.T) string {
+	dir := filepath.Join(testdb.Root(), "test-output")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestAdminPageInBrowser drives the admin page in headless Chromium the
+// way an admin would, with the keyboard: sign in (a wrong token first),
+// add a source with a bad DSN and see the error next to the field, fix it
+// and see the source's entity sets, report and Salesforce settings; then
+// the same page on a phone-sized screen.
+func TestAdminPageInBrowser(t *testing.T) {
+	exe := chromium(t)
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "k", nil)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 1000), chromedp.UserDataDir(t.TempDir()))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelTimeout()
+
+	// start the browser on the test's context: the per-step contexts
+	// below must not own it
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+	var shot func(string)
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		step, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(step, steps...); err != nil {
+			shot("admin-page-failed.png")
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		return s
+	}
+	evalString := func(js string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("evaluating %s: %v", js, err)
+		}
+		return s
+	}
+	shot = func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		path := filepath.Join(screenshotDir(t), name)
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+	id := func(s string) chromedp.ID { return chromedp.ID(s) }
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+	// sign in: a wrong token shows an error at the field; the right one,
+	// typed and submitted with Enter, opens the page
+	do("opening the page", chromedp.Navigate(ag.admin+"/"), chromedp.WaitVisible(id("token")))
+	if focused := evalString(`document.activeElement.id`); focused != "token" {
+		t.Errorf("the token field should have the focus, %q has it", focused)
+	}
+	do("wrong token", chromedp.SendKeys(id("token"), "not-the-token"+kb.Enter), chromedp.WaitVisible(id("token-error")))
+	if msg := text("#token-error"); !strings.Contains(msg, "not accepted") {
+		t.Errorf("wrong token message: %q", msg)
+	}
+	do("right token", chromedp.Evaluate[chromedp.Void](`document.getElementById("token").value = ""`), chromedp.SendKeys(id("token"), ag.token+kb.Enter),
+		chromedp.WaitVisible(id("app-view")),
+		chromedp.WaitVisible(css(`#sources tbody tr[data-source="demo"]`)))
+
+	// a DSN that cannot connect: the error is shown at the DSN field,
+	// which gets the focus
+	do("adding with a bad DSN",
+		chromedp.SendKeys(id("f-name"), "erp"),
+		chromedp.SendKeys(id("f-dsn"), "postgres://postgres@127.0.0.1:1/nowhere"+kb.Enter),
+		chromedp.WaitVisible(id("f-dsn-error")))
+	if msg := text("#f-dsn-error"); !strings.Contains(msg, "connect") {
+		t.Errorf("DSN field error: %q", msg)
+	}
+	if state := evalString(`document.getElementById("f-dsn").getAttribute("aria-invalid") + "/" + document.activeElement.id`); state != "true/f-dsn" {
+		t.Errorf("the DSN field should be marked invalid and focused: %s", state)
+	}
+	shot("admin-page-field-error.png")
+
+	// fixed: the source is added, listed, and its details shown
+	do("adding the source",
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("f-dsn").value = ""`),
+		chromedp.SendKeys(id("f-dsn"), db.DSN+kb.Enter),
+		chromedp.WaitVisible(css(`#sources tbody tr[data-source="erp"]`)),
+		chromedp.WaitVisible(id("detail")),
+		chromedp.WaitVisible(css("#report h4")))
+	if row := text(`#sources tbody tr[data-source="erp"]`); !strings.Contains(row, "serving") || !strings.Contains(row, "/odata/erp/") {
+		t.Errorf("listed as %q", row)
+	}
+	report := text("#report")
+	for _, want := range []string{"Customers__x", "CustomerId__c", "Checkbox", "no_key_log"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if connect := text("#connect"); !strings.Contains(connect, ag.odata+"/odata/erp/") || !strings.Contains(connect, "OData 4.01") {
+		t.Errorf("Connect Salesforce panel: %q", connect)
+	}
+	if status := text("#detail-status"); !strings.Contains(status, "the database answers") {
+		t.Errorf("status: %q", status)
+	}
+	if r := do2(t, "GET", ag.odata+"/odata/erp/Customers?$top=1"); r.Status != 200 {
+		t.Errorf("the added source is not served: %d", r.Status)
+	}
+	shot("admin-page-source.png")
+
+	// a phone-sized screen: nothing wider than the screen but the tables'
+	// own scroll boxes
+	do("narrow screen", chromedp.EmulateViewport(375, 800), chromedp.Sleep(200*time.Millisecond))
+	if w := evalString(`document.documentElement.scrollWidth + "/" + document.documentElement.clientWidth`); func() bool {
+		var sw, cw int
+		fmt.Sscanf(w, "%d/%d", &sw, &cw)
+		return sw > cw
+	}() {
+		t.Errorf("the page scrolls sideways on a narrow screen (scroll/client width %s)", w)
+	}
+	shot("admin-page-narrow.png")
+}
+
+// do2 is do without a body, for use where do is shadowed.
+func do2(t *testing.T, method, url string) response { return do(t, method, url, nil) }
