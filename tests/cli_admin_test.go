@@ -1,0 +1,111 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/odatagw/odatagw/internal/testdb"
+)
+
+// TestSourceCommands drives a running binary's admin API with the
+// `odatagw source` commands, signing in through the token file the
+// gateway wrote, and checks `odatagw check` without a gateway.
+func TestSourceCommands(t *testing.T) {
+	needPostgres(t)
+	bin := buildBinary(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	cfgDB := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	stateDir := t.TempDir()
+	adminAddr := freePort(t)
+	root, _ := runGateway(t, bin, []string{
+		"ODATAGW_STATE=" + filepath.Join(stateDir, "state.db"),
+		"ODATAGW_ADMIN_LISTEN=" + adminAddr,
+	}, "serve", "--listen", freePort(t), "--source", "cfg="+cfgDB.DSN)
+	base := strings.TrimSuffix(root, "/odata/cfg/")
+
+	// the token file is private to its owner
+	tokenFile := filepath.Join(stateDir, "admin-token")
+	info, err := os.Stat(tokenFile)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("admin token file: %v %v", info, err)
+	}
+	cli := func(wantOK bool, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "ODATAGW_ADMIN_URL=http://"+adminAddr, "ODATAGW_ADMIN_TOKEN_FILE="+tokenFile, "ODATAGW_ADMIN_TOKEN=")
+		out, err := cmd.CombinedOutput()
+		if (err == nil) != wantOK {
+			t.Fatalf("odatagw %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	steps := []struct {
+		args   []string
+		ok     bool
+		want   []string
+		absent []string
+	}{
+		{[]string{"source", "list"}, true, []string{"cfg", "serving", "config"}, nil},
+		{[]string{"source", "test", db.DSN}, true, []string{"Customers__x", "External ID", "left out of the service", "no_key_log"}, nil},
+		{[]string{"source", "add", "erp", db.DSN, "--read-only"}, true, []string{"added erp", "/odata/erp/"}, nil},
+		{[]string{"source", "list"}, true, []string{"erp", "api", "cfg"}, nil},
+		{[]string{"source", "add", "erp", db.DSN}, false, []string{"exists"}, nil},
+		{[]string{"source", "update", "erp", "--read-only=false", "--page-size", "250"}, true, []string{"updated erp"}, nil},
+		{[]string{"source", "update", "erp", "--dsn", "postgres://postgres@127.0.0.1:1/x"}, false, []string{"dsn:", "connect"}, nil},
+		{[]string{"source", "reload", "erp"}, true, []string{"added_sets"}, nil},
+		{[]string{"source", "remove", "cfg"}, false, []string{"configuration"}, nil},
+		{[]string{"source", "remove", "erp"}, true, []string{"removed erp"}, nil},
+		{[]string{"source", "list"}, true, []string{"cfg"}, []string{"erp "}},
+		{[]string{"source", "remove", "erp"}, false, []string{"no source named"}, nil},
+	}
+	for _, s := range steps {
+		out := cli(s.ok, s.args...)
+		for _, w := range s.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("odatagw %s: output lacks %q:\n%s", strings.Join(s.args, " "), w, out)
+			}
+		}
+		for _, a := range s.absent {
+			if strings.Contains(out, a) {
+				t.Errorf("odatagw %s: output has %q:\n%s", strings.Join(s.args, " "), a, out)
+			}
+		}
+		if strings.Join(s.args[:2], " ") == "source add" && s.ok {
+			// served at once, with its settings
+			if status, _ := fetch(t, base+"/odata/erp/Customers?$top=1"); status != 200 {
+				t.Errorf("after add: %d", status)
+			}
+		}
+	}
+	// a wrong token is refused
+	cmd := exec.Command(bin, "source", "list")
+	cmd.Env = append(os.Environ(), "ODATAGW_ADMIN_URL=http://"+adminAddr, "ODATAGW_ADMIN_TOKEN=wrong")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "admin token") {
+		t.Errorf("wrong token: %v %s", err, out)
+	}
+
+	// check reads the database directly and explains each problem
+	out := cli(true, "check", db.DSN)
+	for _, want := range []string{
+		"table public.Customers -> entity set Customers, external object Customers__x (writable), key CustomerId",
+		"CustomerId   CustomerId   Edm.Int32           Number, External ID",
+		"Checkbox",
+		"error: no_key_log: left out of the service: no primary key",
+		"unbounded text becomes Text(128)",
+		"served as order_lines_2024_",
+		"entity sets, 3 errors,",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q", want)
+		}
+	}
+	if out := cli(true, "check", db.DSN, "--key", "customer_summary=customer_id", "--json"); !strings.Contains(out, `"entity_set": "customer_summary"`) {
+		t.Errorf("check --key did not serve the keyed table:\n%.500s", out)
+	}
+	if out := cli(false, "check", "postgres://postgres:hunter2-secret@127.0.0.1:5432/no_such_database"); strings.Contains(out, "hunter2-secret") || !strings.Contains(out, "no_such_database") {
+		t.Errorf("check of a missing database: %s", out)
+	}
+}
