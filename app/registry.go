@@ -121,6 +121,24 @@ func (g *Gateway) failed(reg registry.Source, err error) {
 // in the store, so that the API and the other replicas see them. A
 // registration is written only when it differs from the stored one.
 func (g *Gateway) registerConfigured(ctx context.Context) error {
+	if !g.store.Shared() {
+		// a source taken out of this gateway's configuration leaves its
+		// own store too; in a shared store another replica may still
+		// configure it, and an admin can remove it through the API
+		names, err := g.store.Names(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the state store: %w", err)
+		}
+		for _, name := range names {
+			if _, configured := g.settings.Sources[name]; configured {
+				continue
+			}
+			if reg, err := g.store.Get(ctx, name); err == nil && reg.Origin == registry.OriginConfig {
+				g.store.Delete(ctx, name, 0)
+				g.settings.Logger.Info("source no longer configured; unregistered", "source", name)
+			}
+		}
+	}
 	for _, name := range sortedNames(g.settings.Sources) {
 		want := registry.FromConfig(name, g.settings.Sources[name], registry.OriginConfig)
 		have, err := g.store.Get(ctx, name)
@@ -258,6 +276,14 @@ func sortedNames(m map[string]config.Source) []string {
 	return names
 }
 
+// configured reports whether this gateway's flags or configuration file
+// give the source: changes through the API would be undone at its next
+// start. A source another replica configures may be changed here.
+func (g *Gateway) configured(reg registry.Source) bool {
+	_, ok := g.settings.Sources[reg.Name]
+	return ok && reg.Origin == registry.OriginConfig
+}
+
 // ---- admin.Manager ----
 
 var _ admin.Manager = (*Gateway)(nil)
@@ -382,7 +408,7 @@ func (g *Gateway) Update(ctx context.Context, src registry.Source, ifVersion int
 	if ifVersion != 0 && cur.Version != ifVersion {
 		return registry.Source{}, registry.ErrChanged
 	}
-	if cur.Origin == registry.OriginConfig {
+	if g.configured(cur) {
 		return registry.Source{}, registry.ErrFromConfig
 	}
 	src = normalize(src)
@@ -424,7 +450,7 @@ func (g *Gateway) Delete(ctx context.Context, name string, ifVersion int64) erro
 		if ifVersion != 0 {
 			return err
 		}
-	} else if err == nil && cur.Origin == registry.OriginConfig {
+	} else if err == nil && g.configured(cur) {
 		return registry.ErrFromConfig
 	}
 	if err := g.store.Delete(ctx, name, ifVersion); err != nil {

@@ -33,6 +33,7 @@ type adminGateway struct {
 	// answers keeps every admin API body this test received, to look for
 	// secrets in
 	answers *syncBuffer
+	stop    func() // stops and closes the gateway; safe to call twice
 }
 
 func randomHex(n int) string {
@@ -68,11 +69,15 @@ func startAdminGateway(t *testing.T, state, key string, srcs map[string]config.S
 	}
 	ag.admin = "http://" + gw.AdminAddr()
 	ag.gw = gw
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		gw.Close()
-	})
+	var once sync.Once
+	ag.stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			gw.Close()
+		})
+	}
+	t.Cleanup(ag.stop)
 	return ag
 }
 
@@ -391,5 +396,19 @@ func TestAdminConfiguredSources(t *testing.T) {
 	}
 	if r := ag.api(t, "POST", "/api/sources", map[string]any{"name": "erp", "dsn": data.DSN}); r.Status != 409 {
 		t.Errorf("adding a name that exists: %d %s", r.Status, r.Body)
+	}
+	// a source added through the API survives a restart; one taken out of
+	// the configuration is unregistered
+	if r := ag.api(t, "POST", "/api/sources", map[string]any{"name": "crm", "dsn": data.DSN}); r.Status != 201 {
+		t.Fatalf("adding crm: %d %s", r.Status, r.Body)
+	}
+	ag.stop()
+	again := startAdminGateway(t, state, "k", nil)
+	list := string(again.api(t, "GET", "/api/sources", nil).Body)
+	if !strings.Contains(list, `"name":"crm"`) || strings.Contains(list, `"name":"erp"`) || strings.Contains(list, `"name":"demo"`) {
+		t.Errorf("after a restart without erp in the configuration: %s", list)
+	}
+	if r := do(t, "GET", again.odata+"/odata/crm/Customers?$top=1", nil); r.Status != 200 {
+		t.Errorf("crm after a restart: %d", r.Status)
 	}
 }
