@@ -12,11 +12,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/odatagw/odatagw/auth"
 	"github.com/odatagw/odatagw/compat"
 	"github.com/odatagw/odatagw/registry"
 	"github.com/odatagw/odatagw/sources"
@@ -54,6 +54,12 @@ type Manager interface {
 	Delete(ctx context.Context, name string, ifVersion int64) error
 	Reload(ctx context.Context, name string) (sources.Changes, error)
 	Report(ctx context.Context, name string) (compat.Report, error)
+
+	Users(ctx context.Context) ([]registry.User, error)
+	// AddUser and UpdateUser return a token user's new token, once.
+	AddUser(ctx context.Context, u registry.User, password string) (registry.User, string, error)
+	UpdateUser(ctx context.Context, name, role, password string, rotate bool) (registry.User, string, error)
+	RemoveUser(ctx context.Context, name string) error
 }
 
 // Config configures the admin listener.
@@ -68,7 +74,7 @@ func Handler(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	a := &api{m: cfg.Manager, log: cfg.Logger, token: sha256.Sum256([]byte(cfg.Token)), failures: map[string]*failure{}}
+	a := &api{m: cfg.Manager, log: cfg.Logger, token: sha256.Sum256([]byte(cfg.Token)), throttle: auth.NewThrottle()}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(gin.Recovery(), a.headers)
@@ -84,6 +90,10 @@ func Handler(cfg Config) http.Handler {
 	api.DELETE("/sources/:name", a.remove)
 	api.POST("/sources/:name/reload", a.reload)
 	api.GET("/sources/:name/report", a.report)
+	api.GET("/users", a.users)
+	api.POST("/users", a.addUser)
+	api.PUT("/users/:user", a.updateUser)
+	api.DELETE("/users/:user", a.removeUser)
 	e.NoRoute(func(c *gin.Context) {
 		fail(c, http.StatusNotFound, "NotFound", "", "no such admin resource: "+c.Request.URL.Path)
 	})
@@ -91,17 +101,10 @@ func Handler(cfg Config) http.Handler {
 }
 
 type api struct {
-	m     Manager
-	log   *slog.Logger
-	token [32]byte
-
-	mu       sync.Mutex
-	failures map[string]*failure // by client address
-}
-
-type failure struct {
-	count int
-	last  time.Time
+	m        Manager
+	log      *slog.Logger
+	token    [32]byte
+	throttle *auth.Throttle
 }
 
 // headers keep the admin page from being framed or its answers cached.
@@ -121,13 +124,11 @@ func (a *api) authenticate(c *gin.Context) {
 	given, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	sum := sha256.Sum256([]byte(strings.TrimSpace(given)))
 	if ok && subtle.ConstantTimeCompare(sum[:], a.token[:]) == 1 {
-		a.mu.Lock()
-		delete(a.failures, c.ClientIP())
-		a.mu.Unlock()
+		a.throttle.Succeeded(c.ClientIP())
 		c.Next()
 		return
 	}
-	delay := a.failed(c.ClientIP())
+	delay := a.throttle.Failed(c.ClientIP())
 	a.log.Warn("admin authentication failed", "client", c.ClientIP(), "path", c.Request.URL.Path)
 	select {
 	case <-time.After(delay):
@@ -136,31 +137,6 @@ func (a *api) authenticate(c *gin.Context) {
 	c.Header("WWW-Authenticate", `Bearer realm="odatagw admin"`)
 	fail(c, http.StatusUnauthorized, "Unauthorized", "", "sign in with the admin token")
 	c.Abort()
-}
-
-// failed counts a failure and returns how long to hold its answer: 0 for
-// the first few, then doubling up to 5 s; forgotten after 10 idle minutes.
-func (a *api) failed(client string) time.Duration {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := time.Now()
-	for k, f := range a.failures {
-		if now.Sub(f.last) > 10*time.Minute {
-			delete(a.failures, k)
-		}
-	}
-	f := a.failures[client]
-	if f == nil {
-		f = &failure{}
-		a.failures[client] = f
-	}
-	f.count++
-	f.last = now
-	if f.count <= 3 {
-		return 0
-	}
-	d := 100 * time.Millisecond << min(f.count-4, 6)
-	return min(d, 5*time.Second)
 }
 
 // fail answers with the API's error shape; field names the input at fault.
@@ -180,6 +156,10 @@ func (a *api) failWith(c *gin.Context, err error) {
 		fail(c, http.StatusUnprocessableEntity, "InvalidSource", fe.Field, fe.Message)
 	case errors.Is(err, registry.ErrNotFound):
 		fail(c, http.StatusNotFound, "NotFound", "", "no source named "+strconv.Quote(c.Param("name")))
+	case errors.Is(err, registry.ErrNoUser):
+		fail(c, http.StatusNotFound, "NotFound", "", "no user named "+strconv.Quote(c.Param("user")))
+	case errors.Is(err, registry.ErrUserExists):
+		fail(c, http.StatusConflict, "Exists", "name", "a user of that name exists")
 	case errors.Is(err, registry.ErrExists):
 		fail(c, http.StatusConflict, "Exists", "name", "a source of that name exists")
 	case errors.Is(err, registry.ErrChanged):
@@ -324,4 +304,77 @@ func (a *api) report(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, rep)
+}
+
+// userRequest adds or changes a user; the password and token are never
+// answered back, except a new token, once.
+type userRequest struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"` // password (default) or token
+	Password string `json:"password"`
+	Role     string `json:"role"`
+	Rotate   bool   `json:"rotate_token"`
+}
+
+type userAnswer struct {
+	registry.User
+	Token string `json:"token,omitempty"`
+}
+
+func (a *api) users(c *gin.Context) {
+	us, err := a.m.Users(c.Request.Context())
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	if us == nil {
+		us = []registry.User{}
+	}
+	c.JSON(http.StatusOK, gin.H{"users": us})
+}
+
+func (a *api) readUser(c *gin.Context) (userRequest, bool) {
+	var u userRequest
+	if err := jsonDecoder(c).Decode(&u); err != nil {
+		fail(c, http.StatusBadRequest, "BadJSON", jsonField(err), "the body is not a user: "+err.Error())
+		return u, false
+	}
+	return u, true
+}
+
+func (a *api) addUser(c *gin.Context) {
+	u, ok := a.readUser(c)
+	if !ok {
+		return
+	}
+	saved, token, err := a.m.AddUser(c.Request.Context(), registry.User{Name: u.Name, Kind: u.Kind, Role: u.Role}, u.Password)
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	a.log.Info("user added", "user", saved.Name, "kind", saved.Kind, "client", c.ClientIP())
+	c.JSON(http.StatusCreated, userAnswer{User: saved, Token: token})
+}
+
+func (a *api) updateUser(c *gin.Context) {
+	u, ok := a.readUser(c)
+	if !ok {
+		return
+	}
+	saved, token, err := a.m.UpdateUser(c.Request.Context(), c.Param("user"), u.Role, u.Password, u.Rotate)
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	a.log.Info("user changed", "user", saved.Name, "client", c.ClientIP())
+	c.JSON(http.StatusOK, userAnswer{User: saved, Token: token})
+}
+
+func (a *api) removeUser(c *gin.Context) {
+	if err := a.m.RemoveUser(c.Request.Context(), c.Param("user")); err != nil {
+		a.failWith(c, err)
+		return
+	}
+	a.log.Info("user removed", "user", c.Param("user"), "client", c.ClientIP())
+	c.Status(http.StatusNoContent)
 }

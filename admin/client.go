@@ -143,3 +143,39 @@ func (c *Client) Report(ctx context.Context, name string) (compat.Report, error)
 	_, err := c.do(ctx, http.MethodGet, sourcePath(name)+"/report", nil, "", &rep)
 	return rep, err
 }
+
+// UserAnswer is a user as the API answers it, with a new token once.
+type UserAnswer struct {
+	registry.User
+	Token string `json:"token,omitempty"`
+}
+
+// Users lists the gateway's users.
+func (c *Client) Users(ctx context.Context) ([]registry.User, error) {
+	var out struct {
+		Users []registry.User `json:"users"`
+	}
+	_, err := c.do(ctx, http.MethodGet, "/api/users", nil, "", &out)
+	return out.Users, err
+}
+
+// AddUser adds a user: kind "password" with password, or "token".
+func (c *Client) AddUser(ctx context.Context, name, kind, password, role string) (UserAnswer, error) {
+	var out UserAnswer
+	_, err := c.do(ctx, http.MethodPost, "/api/users", map[string]any{"name": name, "kind": kind, "password": password, "role": role}, "", &out)
+	return out, err
+}
+
+// UpdateUser sets a user's role and, when given, password; rotate gives a
+// token user a new token.
+func (c *Client) UpdateUser(ctx context.Context, name, role, password string, rotate bool) (UserAnswer, error) {
+	var out UserAnswer
+	_, err := c.do(ctx, http.MethodPut, "/api/users/"+url.PathEscape(name), map[string]any{"role": role, "password": password, "rotate_token": rotate}, "", &out)
+	return out, err
+}
+
+// RemoveUser removes a user.
+func (c *Client) RemoveUser(ctx context.Context, name string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/api/users/"+url.PathEscape(name), nil, "", nil)
+	return err
+}

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/odatagw/odatagw/auth"
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/config"
 	"github.com/odatagw/odatagw/demo"
@@ -54,17 +55,22 @@ type Settings struct {
 	AdminListen string
 	// AdminToken is the admin credential; required with AdminListen.
 	AdminToken string
+	// AuditLog is a file the audit records are appended to as JSON lines;
+	// empty: they go to Logger.
+	AuditLog string
 }
 
 // Gateway is a running set of sources behind one HTTP server.
 type Gateway struct {
-	Server   *server.Server
-	settings Settings
-	bus      *cache.RedisBus
-	store    *registry.Store
-	regs     registrations
-	watchCtx context.Context    // lives as long as the gateway
-	stop     context.CancelFunc // ends watchCtx: the watchers and the store poll
+	Server     *server.Server
+	settings   Settings
+	bus        *cache.RedisBus
+	store      *registry.Store
+	authShared *auth.Shared // users and checked credentials, for every source
+	auditFile  *os.File
+	regs       registrations
+	watchCtx   context.Context    // lives as long as the gateway
+	stop       context.CancelFunc // ends watchCtx: the watchers and the store poll
 
 	addrMu    sync.Mutex
 	baseURL   string // where the OData listener is reached, once serving
@@ -86,15 +92,25 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		}
 		checks["redis"] = bus.Err
 	}
+	audit := s.Logger
+	var auditFile *os.File
+	if s.AuditLog != "" {
+		f, err := os.OpenFile(s.AuditLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("--audit-log: %w", err)
+		}
+		auditFile = f
+		audit = slog.New(slog.NewJSONHandler(f, nil))
+	}
 	cacheHeader := s.Defaults.Cache.Header == nil || *s.Defaults.Cache.Header
 	lim := limitsFrom(s.Defaults.Limits)
 	srv := server.New(server.Config{PublicURL: s.PublicURL, SkipTokenSecret: []byte(s.SkipTokenSecret),
 		MaxBodyBytes: s.Defaults.MaxBodyBytes, CacheHeader: cacheHeader, Checks: checks, Logger: s.Logger,
 		Limits: &lim, RateLimit: s.Defaults.Limits.RateLimit, ClientIPHeader: s.Defaults.Limits.ClientIPHeader,
-		QueueTimeout: s.Defaults.Limits.QueueTimeout})
+		QueueTimeout: s.Defaults.Limits.QueueTimeout, Audit: audit})
 	watchCtx, stop := context.WithCancel(context.Background())
-	g := &Gateway{Server: srv, settings: s, bus: bus, stop: stop, watchCtx: watchCtx,
-		regs: registrations{byName: map[string]*managed{}}}
+	g := &Gateway{Server: srv, settings: s, bus: bus, stop: stop, watchCtx: watchCtx, auditFile: auditFile,
+		regs: registrations{byName: map[string]*managed{}}, authShared: auth.NewShared(nil, s.Logger)}
 	if bus != nil {
 		bus.Subscribe(func(m cache.Message) {
 			if m.Kind == cache.KindReload {
@@ -115,8 +131,15 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 			return nil, fmt.Errorf("creating the demo database: %w", err)
 		}
 		s.Logger.Info("demo database created", "duration_ms", time.Since(start).Milliseconds())
-		g.install("demo", withCache(src, "demo", s.Defaults, config.Source{}, g.busIface(), s.Logger),
-			registry.Source{Name: "demo", DSN: "sqlite:(embedded demo, in memory)", Origin: originDemo, ReadOnly: false})
+		// the demo holds made-up data, so anyone may call it
+		policy := config.Auth{Anonymous: true}
+		guard, err := auth.NewGuard("demo", policy, g.authShared)
+		if err != nil {
+			g.Close()
+			return nil, err
+		}
+		g.install("demo", opened{src: withCache(src, "demo", s.Defaults, config.Source{}, g.busIface(), s.Logger), guard: guard},
+			registry.Source{Name: "demo", DSN: "sqlite:(embedded demo, in memory)", Origin: originDemo, Auth: policy})
 	}
 	if g.store != nil {
 		every := s.StatePoll
@@ -147,6 +170,7 @@ func (g *Gateway) openSources(ctx context.Context) error {
 		return err
 	}
 	g.store = store
+	g.authShared.Users = store
 	if err := g.registerConfigured(ctx); err != nil {
 		return err
 	}
@@ -266,6 +290,9 @@ func (g *Gateway) Close() {
 	}
 	if g.store != nil {
 		g.store.Close()
+	}
+	if g.auditFile != nil {
+		g.auditFile.Close()
 	}
 }
 

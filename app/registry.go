@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/odatagw/odatagw/admin"
+	"github.com/odatagw/odatagw/auth"
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/compat"
 	"github.com/odatagw/odatagw/config"
@@ -46,17 +47,54 @@ type registrations struct {
 	byName map[string]*managed
 }
 
-// openSource connects to and introspects a source, with the cache in front.
-func (g *Gateway) openSource(ctx context.Context, name string, cfg config.Source) (sources.Source, error) {
+// opened is a source ready to serve, with the guard of its policy.
+type opened struct {
+	src   sources.Source
+	guard *auth.Guard
+}
+
+func (o opened) Close() {
+	o.src.Close()
+	o.guard.Close()
+}
+
+// openSource connects to and introspects a source, with the cache in
+// front, and prepares its access policy.
+func (g *Gateway) openSource(ctx context.Context, name string, cfg config.Source) (opened, error) {
+	guard, err := auth.NewGuard(name, cfg.Auth, g.authShared)
+	if err != nil {
+		return opened{}, &registry.FieldError{Field: "auth", Message: err.Error()}
+	}
 	opts := cfg.Options(name, g.settings.Defaults)
 	opts.Logger = g.settings.Logger
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
 	src, err := sources.Open(ctx, opts)
 	if err != nil {
-		return nil, err
+		guard.Close()
+		return opened{}, err
 	}
-	return withCache(src, name, g.settings.Defaults, cfg, g.busIface(), g.settings.Logger), nil
+	if cfg.Auth.PerUser {
+		if a, ok := src.(sources.CallerAware); !ok || !a.ActsAsCaller() {
+			src.Close()
+			guard.Close()
+			return opened{}, &registry.FieldError{Field: "auth", Message: "per_user needs a PostgreSQL source (roles and row-level security)"}
+		}
+	}
+	if !cfg.Auth.Any() {
+		g.settings.Logger.Warn("the source accepts no credentials, so every request gets 401: configure its auth (basic, token_header, bearer, or anonymous behind a restricting proxy); see docs/security.md", "source", name)
+	}
+	return opened{src: withCache(src, name, g.settings.Defaults, cfg, g.busIface(), g.settings.Logger), guard: guard}, nil
+}
+
+// configFor is the configuration to open a registration with: a source the
+// configuration file gives is opened from the file, which holds what the
+// store never keeps (a bearer secret).
+func (g *Gateway) configFor(reg registry.Source) config.Source {
+	if c, ok := g.settings.Sources[reg.Name]; ok && reg.Origin == registry.OriginConfig {
+		return c
+	}
+	return reg.Config()
 }
 
 func (g *Gateway) busIface() cache.Bus {
@@ -68,15 +106,15 @@ func (g *Gateway) busIface() cache.Bus {
 
 // install puts an opened source in service under its registration. A
 // source it replaces finishes the requests running on it, then closes.
-func (g *Gateway) install(name string, src sources.Source, reg registry.Source) <-chan struct{} {
+func (g *Gateway) install(name string, o opened, reg registry.Source) <-chan struct{} {
 	g.regs.mu.Lock()
 	defer g.regs.mu.Unlock()
 	if old := g.regs.byName[name]; old != nil && old.stop != nil {
 		old.stop()
 	}
 	wctx, stop := context.WithCancel(g.watchCtx)
-	done := g.Server.AddSource(name, src)
-	g.watch(wctx, name, src, reg.ListenChanges)
+	done := g.Server.AddSource(name, o.src, o.guard)
+	g.watch(wctx, name, o.src, reg.ListenChanges)
 	g.regs.byName[name] = &managed{reg: reg, stop: stop, serving: true}
 	return done
 }
@@ -175,7 +213,7 @@ func (g *Gateway) openRegistered(ctx context.Context) error {
 		g.failed(registry.Source{Name: name, Origin: registry.OriginAPI}, err)
 	}
 	for _, reg := range regs {
-		src, err := g.openSource(ctx, reg.Name, reg.Config())
+		src, err := g.openSource(ctx, reg.Name, g.configFor(reg))
 		if err != nil {
 			if reg.Origin == registry.OriginConfig {
 				return fmt.Errorf("source %s: %w", reg.Name, err)
@@ -247,7 +285,7 @@ func (g *Gateway) syncStore(ctx context.Context) {
 // apply opens a registration and swaps it in, unless a newer one was
 // applied meanwhile.
 func (g *Gateway) apply(ctx context.Context, reg registry.Source) {
-	src, err := g.openSource(ctx, reg.Name, reg.Config())
+	src, err := g.openSource(ctx, reg.Name, g.configFor(reg))
 	if err != nil {
 		g.settings.Logger.Error("a registered source failed to open; the previous one, if any, keeps serving", "source", reg.Name, "error", err)
 		g.failed(reg, err)
@@ -315,9 +353,14 @@ func normalize(src registry.Source) registry.Source {
 	return src
 }
 
-// connectError is a failure to open a source, as the admin sees it next
-// to the DSN field; the password never appears in it.
-func connectError(src registry.Source, err error) error {
+// openError is a failure to open a source, as the admin sees it next to
+// the field at fault (the DSN, unless the policy is); the password never
+// appears in it.
+func openError(src registry.Source, err error) error {
+	var fe *registry.FieldError
+	if errors.As(err, &fe) {
+		return err
+	}
 	msg := err.Error()
 	if src.Password != "" {
 		msg = strings.ReplaceAll(msg, src.Password, "xxxxx")
@@ -349,7 +392,7 @@ func (g *Gateway) Test(ctx context.Context, src registry.Source) (compat.Report,
 	defer cancel()
 	s, err := sources.Open(ctx, opts)
 	if err != nil {
-		return compat.Report{}, connectError(src, err)
+		return compat.Report{}, openError(src, err)
 	}
 	defer s.Close()
 	return reportOf(s), nil
@@ -384,7 +427,7 @@ func (g *Gateway) Create(ctx context.Context, src registry.Source) (registry.Sou
 	}
 	s, err := g.openSource(ctx, src.Name, src.Config())
 	if err != nil {
-		return registry.Source{}, connectError(src, err)
+		return registry.Source{}, openError(src, err)
 	}
 	saved, err := g.store.Create(ctx, src)
 	if err != nil {
@@ -421,7 +464,7 @@ func (g *Gateway) Update(ctx context.Context, src registry.Source, ifVersion int
 	}
 	s, err := g.openSource(ctx, src.Name, src.Config())
 	if err != nil {
-		return registry.Source{}, connectError(src, err)
+		return registry.Source{}, openError(src, err)
 	}
 	saved, err := g.store.Update(ctx, src, cur.Version)
 	if err != nil {
@@ -542,4 +585,39 @@ func (g *Gateway) serviceRoot(name string) string {
 		base = strings.TrimRight(g.settings.PublicURL, "/")
 	}
 	return base + "/odata/" + name + "/"
+}
+
+// Users lists the gateway's users.
+func (g *Gateway) Users(ctx context.Context) ([]registry.User, error) {
+	if err := g.needStore(); err != nil {
+		return nil, err
+	}
+	return g.store.Users(ctx)
+}
+
+// AddUser adds a user who may call sources that accept Basic or tokens.
+func (g *Gateway) AddUser(ctx context.Context, u registry.User, password string) (registry.User, string, error) {
+	if err := g.needStore(); err != nil {
+		return registry.User{}, "", err
+	}
+	return g.store.AddUser(ctx, u, password)
+}
+
+// UpdateUser changes a user; credentials this gateway checked before are
+// checked again.
+func (g *Gateway) UpdateUser(ctx context.Context, name, role, password string, rotate bool) (registry.User, string, error) {
+	if err := g.needStore(); err != nil {
+		return registry.User{}, "", err
+	}
+	defer g.authShared.Forget()
+	return g.store.UpdateUser(ctx, name, role, password, rotate)
+}
+
+// RemoveUser removes a user; it is refused at once on this gateway.
+func (g *Gateway) RemoveUser(ctx context.Context, name string) error {
+	if err := g.needStore(); err != nil {
+		return err
+	}
+	defer g.authShared.Forget()
+	return g.store.RemoveUser(ctx, name)
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"container/list"
+	"context"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -176,8 +177,16 @@ func (c *Source) SetNames() []string {
 	return names
 }
 
-func (c *Source) key(kind string, q *plan.Query, text string) string {
-	return kind + "|" + c.inner.Metadata().Version() + "|g" + strconv.FormatUint(c.gen(q.Set.Name).Load(), 10) + "|" + text
+// key names a cached answer: the query's canonical text, the model and
+// write generation it was read under, and, where the source acts as each
+// caller (row-level security), the caller, so that no user is answered
+// from another's rows.
+func (c *Source) key(ctx context.Context, kind string, q *plan.Query, text string) string {
+	scope := ""
+	if caller, ok := sources.CallerOf(ctx); ok {
+		scope = "|as " + caller.Scope()
+	}
+	return kind + "|" + c.inner.Metadata().Version() + "|g" + strconv.FormatUint(c.gen(q.Set.Name).Load(), 10) + scope + "|" + text
 }
 
 // lookup returns a usable entry and whether it is stale.

@@ -87,7 +87,7 @@ func (c *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 		record(ctx, statusBypass)
 		return c.inner.Query(ctx, q)
 	}
-	key := c.key("rows", q, plan.QueryKey(q))
+	key := c.key(ctx, "rows", q, plan.QueryKey(q))
 	e, err := c.answer(ctx, q.Set.Name, key, func(ctx context.Context) (*entry, error) { return c.load(ctx, key, q, ttl) })
 	if err != nil {
 		return nil, err
@@ -123,7 +123,7 @@ func (c *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 		record(ctx, statusBypass)
 		return c.inner.Count(ctx, q)
 	}
-	key := c.key("count", q, plan.CountKey(q))
+	key := c.key(ctx, "count", q, plan.CountKey(q))
 	e, err := c.answer(ctx, q.Set.Name, key, func(ctx context.Context) (*entry, error) {
 		n, err := c.inner.Count(ctx, q)
 		if err != nil {
@@ -236,4 +236,10 @@ func (c *Source) Report() sources.Report {
 		return r.Report()
 	}
 	return sources.Report{}
+}
+
+// ActsAsCaller passes on whether the inner source can act as each caller.
+func (c *Source) ActsAsCaller() bool {
+	a, ok := c.inner.(sources.CallerAware)
+	return ok && a.ActsAsCaller()
 }

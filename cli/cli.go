@@ -30,6 +30,7 @@ type cli struct {
 	Serve   serveCmd   `cmd:"" default:"withargs" help:"Serve data sources as OData services (the embedded demo when none is given). The default command."`
 	Cache   cacheCmd   `cmd:"" help:"Manage the query caches of running gateways."`
 	Source  sourceCmd  `cmd:"" help:"Manage the data sources of a running gateway through its admin API."`
+	User    userCmd    `cmd:"" help:"Manage the users who may call sources with passwords or API tokens, through a running gateway's admin API."`
 	Check   checkCmd   `cmd:"" help:"Print, without serving, what Salesforce would get from a database: each table's external object, key and field types, and every problem with what to do."`
 	Trigger triggerCmd `cmd:"" help:"Print the SQL that makes changes to a PostgreSQL table reach the gateways' caches at once (with listen_changes: true)."`
 	Version versionCmd `cmd:"" help:"Print the version."`
@@ -74,6 +75,8 @@ func (f *cacheFlushCmd) run(stdout io.Writer) error {
 type serveCmd struct {
 	Listen           string        `env:"ODATAGW_LISTEN" placeholder:"HOST:PORT" help:"Address to listen on (default 127.0.0.1:8080)."`
 	Source           []string      `env:"ODATAGW_SOURCE" placeholder:"NAME=DSN" help:"A data source to serve at /odata/NAME/; repeatable. DSN is postgres://... , postgresql://... or sqlite:PATH. In the environment, separate several with commas."`
+	Anonymous        bool          `env:"ODATAGW_ANONYMOUS" help:"Let callers without credentials use the sources given by --source. Only where nobody else can reach the gateway (a proxy or client certificates restrict access); see docs/security.md."`
+	AuditLog         string        `env:"ODATAGW_AUDIT_LOG" placeholder:"FILE" help:"Append the audit log (every write, every refused credential) to this file as JSON lines (default: the main log)."`
 	Config           string        `env:"ODATAGW_CONFIG" type:"existingfile" placeholder:"FILE" help:"YAML configuration file with per-source options (schemas, include/exclude, keys, names, page size); see docs/configuration.md."`
 	PublicURL        string        `env:"ODATAGW_PUBLIC_URL" placeholder:"URL" help:"URL clients reach the gateway at, e.g. https://odata.example.com, used in @odata.context and nextLinks (default: taken from each request)."`
 	PageSize         int           `env:"ODATAGW_PAGE_SIZE" placeholder:"N" help:"Server-driven page size for every source (default 1000, at most 2000)."`
@@ -145,6 +148,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case "source list", "source add <name> <dsn>", "source update <name>", "source remove <name>", "source test <dsn>", "source reload <name>":
 			if err := c.Source.run(kctx.Command(), stdinOrEmpty, stdout); err != nil {
+				fmt.Fprintln(stderr, "odatagw:", err)
+				return 1
+			}
+			return 0
+		case "user list", "user add <name>", "user update <name>", "user remove <name>":
+			if err := c.User.run(kctx.Command(), stdinOrEmpty, stdout); err != nil {
 				fmt.Fprintln(stderr, "odatagw:", err)
 				return 1
 			}
@@ -258,6 +267,9 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 		}
 		src := set.Sources[name] // a flag may give the DSN of a source the file configures
 		src.DSN = dsn
+		if s.Anonymous {
+			src.Auth.Anonymous = true
+		}
 		set.Sources[name] = src
 	}
 	level := slog.LevelInfo
@@ -275,6 +287,7 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 	} else {
 		set.Logger = slog.New(slog.NewTextHandler(stderr, hopts))
 	}
+	set.AuditLog = s.AuditLog
 	return set, s.stateSettings(&set)
 }
 

@@ -39,6 +39,9 @@ type sourceOptions struct {
 	ReadOnly       *bool    `help:"Refuse writes from Salesforce (--read-only, or --read-only=false)."`
 	MaxConnections int      `placeholder:"N" help:"Connection pool size (default 10)."`
 	PasswordStdin  bool     `help:"Read the database password from standard input, so it stays out of the shell history."`
+	Basic          *bool    `help:"Accept the gateway's users with their passwords (HTTP Basic)."`
+	TokenHeader    string   `placeholder:"HEADER" help:"Accept the gateway's token users' API tokens in this header (e.g. X-Api-Key)."`
+	Anonymous      *bool    `help:"Let callers without credentials in (only behind a proxy that restricts access)."`
 }
 
 func (o sourceOptions) apply(src *registry.Source, stdin io.Reader) error {
@@ -59,6 +62,15 @@ func (o sourceOptions) apply(src *registry.Source, stdin io.Reader) error {
 	}
 	if o.MaxConnections != 0 {
 		src.MaxConnections = o.MaxConnections
+	}
+	if o.Basic != nil {
+		src.Auth.Basic = *o.Basic
+	}
+	if o.TokenHeader != "" {
+		src.Auth.TokenHeader = o.TokenHeader
+	}
+	if o.Anonymous != nil {
+		src.Auth.Anonymous = *o.Anonymous
 	}
 	if o.PasswordStdin {
 		b, err := io.ReadAll(io.LimitReader(stdin, 4096))

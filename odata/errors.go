@@ -44,6 +44,7 @@ const (
 	CodeBodyTooLarge     = "BodyTooLarge"
 	CodeUnsupportedMedia = "UnsupportedMediaType"
 	CodeForbidden        = "Forbidden"
+	CodeUnauthorized     = "Unauthorized"
 	CodeNotFound         = "NotFound"
 	CodeUnknownSet       = "UnknownEntitySet"
 	CodeUnknownProperty  = "UnknownProperty"

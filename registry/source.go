@@ -36,6 +36,7 @@ type Source struct {
 	CacheTTL         *Duration                    `json:"cache_ttl,omitempty"`
 	SetCacheTTL      map[string]Duration          `json:"set_cache_ttl,omitempty"`
 	ListenChanges    bool                         `json:"listen_changes,omitempty"`
+	Auth             config.Auth                  `json:"auth"`
 
 	Origin    string    `json:"origin"`
 	Version   int64     `json:"version"`
@@ -71,7 +72,7 @@ func (s Source) Config() config.Source {
 	c := config.Source{DSN: s.FullDSN(), Schemas: s.Schemas, Include: s.Include, Exclude: s.Exclude,
 		Keys: s.Keys, Names: s.Names, Columns: s.Columns, PageSize: s.PageSize, ReadOnly: s.ReadOnly,
 		StatementTimeout: time.Duration(s.StatementTimeout), MaxConnections: s.MaxConnections,
-		ListenChanges: s.ListenChanges}
+		ListenChanges: s.ListenChanges, Auth: s.Auth}
 	if s.CacheTTL != nil {
 		d := time.Duration(*s.CacheTTL)
 		c.CacheTTL = &d
@@ -91,7 +92,7 @@ func FromConfig(name string, c config.Source, origin string) Source {
 	s := Source{Name: name, DSN: dsn, Password: pw, Schemas: c.Schemas, Include: c.Include, Exclude: c.Exclude,
 		Keys: c.Keys, Names: c.Names, Columns: c.Columns, PageSize: c.PageSize, ReadOnly: c.ReadOnly,
 		StatementTimeout: Duration(c.StatementTimeout), MaxConnections: c.MaxConnections,
-		ListenChanges: c.ListenChanges, Origin: origin}
+		ListenChanges: c.ListenChanges, Auth: c.Auth, Origin: origin}
 	if c.CacheTTL != nil {
 		d := Duration(*c.CacheTTL)
 		s.CacheTTL = &d
@@ -128,18 +129,19 @@ type options struct {
 	CacheTTL         *Duration                    `json:"cache_ttl,omitempty"`
 	SetCacheTTL      map[string]Duration          `json:"set_cache_ttl,omitempty"`
 	ListenChanges    bool                         `json:"listen_changes,omitempty"`
+	Auth             config.Auth                  `json:"auth"`
 }
 
 func (s Source) options() options {
 	return options{Schemas: s.Schemas, Include: s.Include, Exclude: s.Exclude, Keys: s.Keys, Names: s.Names,
 		Columns: s.Columns, PageSize: s.PageSize, ReadOnly: s.ReadOnly, StatementTimeout: s.StatementTimeout,
-		MaxConnections: s.MaxConnections, CacheTTL: s.CacheTTL, SetCacheTTL: s.SetCacheTTL, ListenChanges: s.ListenChanges}
+		MaxConnections: s.MaxConnections, CacheTTL: s.CacheTTL, SetCacheTTL: s.SetCacheTTL, ListenChanges: s.ListenChanges, Auth: s.Auth}
 }
 
 func (o options) apply(s *Source) {
 	s.Schemas, s.Include, s.Exclude, s.Keys, s.Names, s.Columns = o.Schemas, o.Include, o.Exclude, o.Keys, o.Names, o.Columns
 	s.PageSize, s.ReadOnly, s.StatementTimeout, s.MaxConnections = o.PageSize, o.ReadOnly, o.StatementTimeout, o.MaxConnections
-	s.CacheTTL, s.SetCacheTTL, s.ListenChanges = o.CacheTTL, o.SetCacheTTL, o.ListenChanges
+	s.CacheTTL, s.SetCacheTTL, s.ListenChanges, s.Auth = o.CacheTTL, o.SetCacheTTL, o.ListenChanges, o.Auth
 }
 
 // SameSettings reports whether two registrations would open the same

@@ -93,7 +93,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	var err error
 	for try := 0; try < 3; try++ {
 		if _, err = s.db.ExecContext(ctx, schema); err == nil {
-			return nil
+			if _, err = s.db.ExecContext(ctx, usersSchema); err == nil {
+				return nil
+			}
 		}
 		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/odatagw/odatagw/auth"
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
@@ -35,6 +36,10 @@ type request struct {
 	json    format.JSON
 	prefs   odata.Preferences
 	timing  serverTiming
+
+	guard     *auth.Guard
+	principal *auth.Principal
+	written   *written // set by a write, for the audit log
 }
 
 // serverTiming collects per-stage durations for the Server-Timing header.
@@ -67,10 +72,26 @@ func (s *Server) serveOData(c *gin.Context) {
 		return
 	}
 	defer e.release()
-	r.src, r.slots, r.svc = e.src, e.slots, e.src.Metadata()
+	r.src, r.slots, r.guard = e.src, e.slots, e.guard
+	if r.guard == nil {
+		writeError(c, s.log, &odata.Error{Status: http.StatusUnauthorized, Code: odata.CodeUnauthorized, Message: "this source accepts no credentials"})
+		return
+	}
+	if err := r.authenticate(r.guard); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	if err := r.csrf(); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	r.svc = e.src.Metadata()
 	r.root = s.baseURL(c.Request) + "/odata/" + r.name + "/"
 	if err := r.serve(); err != nil {
 		writeError(c, s.log, err)
+	}
+	if r.written != nil {
+		s.auditWrite(r, c.Writer.Status())
 	}
 }
 
@@ -112,6 +133,9 @@ func (r *request) serve() error {
 		return berr
 	}
 	r.timing.mark("plan")
+	if err := r.mayRead(p); err != nil {
+		return err
+	}
 	r.plan = p
 	r.prefs = odata.ParsePrefer(r.c.Request.Header.Values("Prefer"))
 	switch p.Kind {

@@ -2,10 +2,8 @@ package server
 
 import (
 	"math"
-	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,18 +38,7 @@ func newClientLimiter(rps float64, header string) *clientLimiter {
 
 // clientOf names the caller: the header's first address when a trusted
 // proxy sets one, else the connection's address.
-func (l *clientLimiter) clientOf(r *http.Request) string {
-	if l.header != "" {
-		if v := r.Header.Get(l.header); v != "" {
-			return strings.TrimSpace(strings.Split(v, ",")[0])
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+func (l *clientLimiter) clientOf(r *http.Request) string { return clientAddress(r, l.header) }
 
 // allow takes a token for the client, or says how long until one is there.
 func (l *clientLimiter) allow(client string) (bool, time.Duration) {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/odatagw/odatagw/auth"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/plan"
 	"github.com/odatagw/odatagw/sources"
@@ -48,6 +50,9 @@ type Config struct {
 	// before it answers 503 (default 30 s).
 	QueueTimeout time.Duration
 	Logger       *slog.Logger
+	// Audit receives one record per write and per refused credential
+	// (default: Logger).
+	Audit *slog.Logger
 }
 
 // DefaultResponseBudget keeps pages under Salesforce's 8 MB cap with room
@@ -61,8 +66,11 @@ type Server struct {
 	signer *plan.Signer
 	engine *gin.Engine
 
-	limits  odata.Limits
-	limiter *clientLimiter
+	limits   odata.Limits
+	limiter  *clientLimiter
+	throttle *auth.Throttle
+	csrfKey  []byte
+	audit    *slog.Logger
 
 	mu      sync.RWMutex
 	sources map[string]*entry
@@ -73,6 +81,7 @@ type Server struct {
 // they have finished.
 type entry struct {
 	src      sources.Source
+	guard    *auth.Guard
 	slots    *slots
 	inflight sync.WaitGroup
 }
@@ -94,8 +103,12 @@ func New(cfg Config) *Server {
 		rand.Read(secret)
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	csrfKey := sha256.Sum256(append([]byte("odatagw csrf\x00"), secret...))
 	s := &Server{cfg: cfg, log: cfg.Logger, signer: plan.NewSigner(secret), sources: map[string]*entry{},
-		limits: odata.DefaultLimits()}
+		limits: odata.DefaultLimits(), throttle: auth.NewThrottle(), csrfKey: csrfKey[:], audit: cfg.Audit}
+	if s.audit == nil {
+		s.audit = cfg.Logger
+	}
 	if cfg.Limits != nil {
 		s.limits = *cfg.Limits
 	}
@@ -136,13 +149,13 @@ func (s *Server) Handler() http.Handler { return s.engine }
 // Salesforce's own 120 s, nothing useful is still running.
 const DrainTimeout = 150 * time.Second
 
-// AddSource registers a source under name. A source it replaces keeps
-// serving the requests that started on it and is closed when they end;
-// the channel is closed then.
-func (s *Server) AddSource(name string, src sources.Source) <-chan struct{} {
+// AddSource registers a source under name, with the guard that decides
+// who may call it. A source it replaces keeps serving the requests that
+// started on it and is closed when they end; the channel is closed then.
+func (s *Server) AddSource(name string, src sources.Source, guard *auth.Guard) <-chan struct{} {
 	s.mu.Lock()
 	old := s.sources[name]
-	s.sources[name] = &entry{src: src, slots: newSlots(src, s.cfg.QueueTimeout)}
+	s.sources[name] = &entry{src: src, guard: guard, slots: newSlots(src, s.cfg.QueueTimeout)}
 	s.mu.Unlock()
 	if old == nil || old.src == src {
 		done := make(chan struct{})
@@ -178,6 +191,9 @@ func (s *Server) drain(name string, e *entry) <-chan struct{} {
 			s.log.Warn("closing a replaced source while requests still run on it", "source", name)
 		}
 		e.src.Close()
+		if e.guard != nil {
+			e.guard.Close()
+		}
 	}()
 	return done
 }
@@ -232,6 +248,9 @@ func (s *Server) Close() {
 	defer s.mu.Unlock()
 	for name, e := range s.sources {
 		e.src.Close()
+		if e.guard != nil {
+			e.guard.Close()
+		}
 		delete(s.sources, name)
 	}
 }

@@ -135,6 +135,10 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		return kerr
 	}
 	set := target.Set
+	if err := r.mayWrite(set.Name); err != nil {
+		return err
+	}
+	r.written = &written{set: set.Name, method: method, key: writtenKey(target.Key)}
 	writer, ok := r.src.(sources.Writer)
 	// inside a change set, the batch's open transaction does the writing
 	tx, inTx := r.c.Request.Context().Value(txWriterKey{}).(sources.Writer)
@@ -277,4 +281,17 @@ func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int)
 	})
 	r.c.Data(status, j.ContentType(), b)
 	return nil
+}
+
+// writtenKey spells a key for the audit log, as in the URL.
+func writtenKey(key []plan.KeyValue) string {
+	if len(key) == 0 {
+		return ""
+	}
+	names := make([]string, len(key))
+	vals := make([]string, len(key))
+	for i, kv := range key {
+		names[i], vals[i] = kv.Prop.Name, plan.FormatLiteral(kv.Value, kv.Prop.Type)
+	}
+	return metadata.KeyString(names, vals)
 }

@@ -100,6 +100,9 @@ func (ag *adminGateway) api(t *testing.T, method, path string, body any, headers
 	return r
 }
 
+// anon is the access policy of sources these tests read without credentials.
+var anon = map[string]any{"anonymous": true}
+
 func apiError(t *testing.T, r response) (code, field string) {
 	t.Helper()
 	var body struct {
@@ -166,7 +169,7 @@ func TestAdminSourceLifecycle(t *testing.T) {
 	dsn := strings.Replace(db.DSN, "postgres@", "postgres:"+password+"@", 1)
 	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "operator key", nil)
 
-	r := ag.api(t, "POST", "/api/sources", map[string]any{"name": "erp", "dsn": dsn, "keys": map[string][]string{"slow_rows": {"id"}}})
+	r := ag.api(t, "POST", "/api/sources", map[string]any{"auth": anon, "name": "erp", "dsn": dsn, "keys": map[string][]string{"slow_rows": {"id"}}})
 	if r.Status != 201 {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
@@ -209,7 +212,7 @@ func TestAdminSourceLifecycle(t *testing.T) {
 		}()
 	}
 	for i, size := range []int{500, 300, 700, 200, 1000} {
-		r := ag.api(t, "PUT", "/api/sources/erp", map[string]any{"dsn": db.DSN, "page_size": size, "keys": map[string][]string{"slow_rows": {"id"}}}, "If-Match", etag)
+		r := ag.api(t, "PUT", "/api/sources/erp", map[string]any{"auth": anon, "dsn": db.DSN, "page_size": size, "keys": map[string][]string{"slow_rows": {"id"}}}, "If-Match", etag)
 		if r.Status != 200 {
 			t.Fatalf("update %d: %d %s", i, r.Status, r.Body)
 		}
@@ -346,14 +349,14 @@ func TestAdminSharedState(t *testing.T) {
 	a := startAdminGateway(t, state.DSN, "shared key", nil)
 	b := startAdminGateway(t, state.DSN, "shared key", nil)
 
-	if r := a.api(t, "POST", "/api/sources", map[string]any{"name": "erp", "dsn": dsn}); r.Status != 201 {
+	if r := a.api(t, "POST", "/api/sources", map[string]any{"auth": anon, "name": "erp", "dsn": dsn}); r.Status != 201 {
 		t.Fatalf("create on A: %d %s", r.Status, r.Body)
 	}
 	eventually(t, 10*time.Second, "B serves the source A added", func() bool {
 		return do(t, "GET", b.odata+"/odata/erp/Customers?$top=1", nil).Status == 200
 	})
 	got := b.api(t, "GET", "/api/sources/erp", nil)
-	if r := b.api(t, "PUT", "/api/sources/erp", map[string]any{"dsn": data.DSN, "read_only": true}, "If-Match", got.Header.Get("ETag")); r.Status != 200 {
+	if r := b.api(t, "PUT", "/api/sources/erp", map[string]any{"auth": anon, "dsn": data.DSN, "read_only": true}, "If-Match", got.Header.Get("ETag")); r.Status != 200 {
 		t.Fatalf("update on B: %d %s", r.Status, r.Body)
 	}
 	eventually(t, 10*time.Second, "A applies B's change (read-only: writes refused)", func() bool {
@@ -381,7 +384,7 @@ func TestAdminConfiguredSources(t *testing.T) {
 	needPostgres(t)
 	data := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
 	state := filepath.Join(t.TempDir(), "state.db")
-	ag := startAdminGateway(t, state, "k", map[string]config.Source{"erp": {DSN: data.DSN}})
+	ag := startAdminGateway(t, state, "k", map[string]config.Source{"erp": {DSN: data.DSN, Auth: config.Auth{Anonymous: true}}})
 	st := ag.api(t, "GET", "/api/sources/erp", nil)
 	if st.Status != 200 || !strings.Contains(string(st.Body), `"origin":"config"`) {
 		t.Fatalf("configured source: %d %s", st.Status, st.Body)
@@ -399,7 +402,7 @@ func TestAdminConfiguredSources(t *testing.T) {
 	}
 	// a source added through the API survives a restart; one taken out of
 	// the configuration is unregistered
-	if r := ag.api(t, "POST", "/api/sources", map[string]any{"name": "crm", "dsn": data.DSN}); r.Status != 201 {
+	if r := ag.api(t, "POST", "/api/sources", map[string]any{"auth": anon, "name": "crm", "dsn": data.DSN}); r.Status != 201 {
 		t.Fatalf("adding crm: %d %s", r.Status, r.Body)
 	}
 	ag.stop()

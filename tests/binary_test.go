@@ -48,7 +48,7 @@ func runGateway(t *testing.T, bin string, env []string, args ...string) (string,
 	// admin listener unless the test asks for one (the default port would
 	// be shared between tests)
 	dir := t.TempDir()
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir, "ODATAGW_STATE="+filepath.Join(dir, "state.db"), "ODATAGW_ADMIN_LISTEN=off")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir, "ODATAGW_STATE="+filepath.Join(dir, "state.db"), "ODATAGW_ADMIN_LISTEN=off", "ODATAGW_ANONYMOUS=true")
 	cmd.Env = append(cmd.Env, env...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -152,6 +152,7 @@ sources:
     keys: {customer_summary: [customer_id]}
     names: {customer_summary: CustomerSummary}
     columns: {Customers: {Email: EmailAddress}}
+    auth: {anonymous: true}
 `, pgDB.DSN)), 0o600)
 		addr := freePort(t)
 		// no arguments at all: serve is the default command

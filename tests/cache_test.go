@@ -20,8 +20,8 @@ func cachedGateway(t *testing.T) *target {
 	t.Helper()
 	needPostgres(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
-	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Sources: map[string]config.Source{
-		"erp": {DSN: db.DSN, Keys: map[string][]string{"customer_summary": {"customer_id"}}}}})
+	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Sources: anyone(map[string]config.Source{
+		"erp": {DSN: db.DSN, Keys: map[string][]string{"customer_summary": {"customer_id"}}}})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,9 +104,9 @@ func TestReadAfterWriteThroughTheCache(t *testing.T) {
 func TestCacheHitsDoNotQueueBehindSlowQueries(t *testing.T) {
 	needPostgres(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"), testdb.Fixture("slow.sql"))
-	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Sources: map[string]config.Source{
+	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Sources: anyone(map[string]config.Source{
 		"erp": {DSN: db.DSN, MaxConnections: 2, StatementTimeout: 20 * time.Second,
-			Keys: map[string][]string{"slow_rows": {"id"}}, SetCacheTTL: map[string]time.Duration{"slow_rows": 0}}}})
+			Keys: map[string][]string{"slow_rows": {"id"}}, SetCacheTTL: map[string]time.Duration{"slow_rows": 0}}})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func TestSourceCommands(t *testing.T) {
 	}{
 		{[]string{"source", "list"}, true, []string{"cfg", "serving", "config"}, nil},
 		{[]string{"source", "test", db.DSN}, true, []string{"Customers__x", "External ID", "left out of the service", "no_key_log"}, nil},
-		{[]string{"source", "add", "erp", db.DSN, "--read-only"}, true, []string{"added erp", "/odata/erp/"}, nil},
+		{[]string{"source", "add", "erp", db.DSN, "--read-only", "--anonymous"}, true, []string{"added erp", "/odata/erp/"}, nil},
 		{[]string{"source", "list"}, true, []string{"erp", "api", "cfg"}, nil},
 		{[]string{"source", "add", "erp", db.DSN}, false, []string{"exists"}, nil},
 		{[]string{"source", "update", "erp", "--read-only=false", "--page-size", "250"}, true, []string{"updated erp"}, nil},

@@ -113,8 +113,8 @@ func TestQueueTimeout(t *testing.T) {
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"), testdb.Fixture("slow.sql"))
 	defaults := uncached()
 	defaults.Limits.QueueTimeout = 300 * time.Millisecond
-	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Defaults: defaults, Sources: map[string]config.Source{
-		"erp": {DSN: db.DSN, MaxConnections: 2, Keys: map[string][]string{"slow_rows": {"id"}}}}})
+	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Defaults: defaults, Sources: anyone(map[string]config.Source{
+		"erp": {DSN: db.DSN, MaxConnections: 2, Keys: map[string][]string{"slow_rows": {"id"}}}})})
 	if err != nil {
 		t.Fatal(err)
 	}

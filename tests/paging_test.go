@@ -39,7 +39,7 @@ func ownGatewayFor(t *testing.T) (*target, *pgxpool.Pool) {
 func ownGatewayDSN(t *testing.T, src config.Source) (*target, *pgxpool.Pool) {
 	t.Helper()
 	ctx := context.Background()
-	gw, err := app.Open(ctx, app.Settings{Logger: quietLogger(), Defaults: uncached(), Sources: map[string]config.Source{"erp": src}})
+	gw, err := app.Open(ctx, app.Settings{Logger: quietLogger(), Defaults: uncached(), Sources: anyone(map[string]config.Source{"erp": src})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func TestReloadOnNotify(t *testing.T) {
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
 	logs := &syncBuffer{}
 	gw, err := app.Open(context.Background(), app.Settings{Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		Sources: map[string]config.Source{"erp": {DSN: db.DSN}}})
+		Sources: anyone(map[string]config.Source{"erp": {DSN: db.DSN}})})
 	if err != nil {
 		t.Fatal(err)
 	}

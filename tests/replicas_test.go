@@ -31,7 +31,7 @@ func replicaGateway(t *testing.T, dsn, redisURL, prefix string) (*target, *app.G
 	hour := time.Hour
 	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(),
 		Defaults: config.File{Cache: config.Cache{TTL: &hour}, Redis: redisURL, RedisPrefix: prefix},
-		Sources:  map[string]config.Source{"erp": {DSN: dsn}}})
+		Sources:  anyone(map[string]config.Source{"erp": {DSN: dsn}})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestListenChanges(t *testing.T) {
 	hour := time.Hour
 	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(),
 		Defaults: config.File{Cache: config.Cache{TTL: &hour}},
-		Sources:  map[string]config.Source{"erp": {DSN: db.DSN, ListenChanges: true}}})
+		Sources:  anyone(map[string]config.Source{"erp": {DSN: db.DSN, ListenChanges: true}})})
 	if err != nil {
 		t.Fatal(err)
 	}

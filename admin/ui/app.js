@@ -31,8 +31,10 @@ async function call(method, path, body, headers) {
 function notice(msg) { $("notice").textContent = msg || ""; }
 
 function showFieldError(form, field, msg) {
+  if (field === "auth") field = "basic"; // the policy's errors show under its fieldset
   const input = form.querySelector('[name="' + field + '"]');
-  const box = input ? $(input.id + "-error") : null;
+  let box = input ? $(input.id + "-error") : null;
+  if (field === "basic") box = $("f-auth-error");
   if (!input || !box) return false;
   box.textContent = msg;
   box.hidden = false;
@@ -164,9 +166,7 @@ function renderConnect(s) {
     ["Enable Search", "Checked"],
     ["Format", "JSON"],
     ["Special Compatibility", "None"],
-    ["Identity Type", "Named Principal"],
-    ["Authentication Protocol", "No Authentication, with access restricted by client certificates (two-way TLS) or a proxy in front of the gateway"],
-  ];
+  ].concat(authRows(s.auth || {}));
   const dl = $("connect");
   dl.replaceChildren();
   for (const [k, v] of rows) {
@@ -175,6 +175,28 @@ function renderConnect(s) {
     if (k === "URL") dd.className = "mono";
     dl.append(dd);
   }
+}
+
+// authRows says which identity and protocol to choose in Salesforce for
+// the source's policy.
+function authRows(a) {
+  if (a.basic) return [
+    ["Identity Type", "Named Principal (one gateway user for the org) or Per User (a gateway user per Salesforce user)"],
+    ["Authentication Protocol", "Password Authentication, with a gateway user's name and password (odatagw user add)"],
+  ];
+  if (a.bearer) return [
+    ["Identity Type", "Named Principal or Per User"],
+    ["Authentication Protocol", "OAuth 2.0, with an auth provider whose tokens carry issuer " + (a.bearer.issuer || "?") + " and audience " + (a.bearer.audience || "?")],
+  ];
+  if (a.token_header) return [
+    ["Identity Type", "Named Principal"],
+    ["Authentication Protocol", "No Authentication, with a custom header " + a.token_header + " holding a gateway user's API token"],
+  ];
+  if (a.anonymous) return [
+    ["Identity Type", "Anonymous"],
+    ["Authentication Protocol", "No Authentication (anyone who reaches the gateway may call: restrict access at a proxy or with client certificates)"],
+  ];
+  return [["Authentication", "This source accepts no credentials yet: every request is refused. Change its auth settings."]];
 }
 
 function renderReport(rep, box, summary) {
@@ -255,6 +277,8 @@ function formSource() {
   const f = $("add");
   const schemas = f.schemas.value.split(",").map((s) => s.trim()).filter(Boolean);
   const s = { name: f.name.value.trim(), dsn: f.dsn.value.trim(), read_only: f.read_only.checked };
+  s.auth = { basic: f.basic.checked, anonymous: f.anonymous.checked };
+  if (f.token.checked) s.auth.token_header = f.token_header.value.trim();
   if (f.password.value) s.password = f.password.value;
   if (schemas.length) s.schemas = schemas;
   return s;

@@ -130,13 +130,35 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 		return nil, odata.Internal(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
-	rows, err := s.pool.Query(ctx, text, args...)
+	var tx pgx.Tx
+	var rows pgx.Rows
+	if c, ok := sources.CallerOf(ctx); ok {
+		if tx, err = s.callerTx(ctx, c); err != nil {
+			cancel()
+			return nil, mapOwnError(ctx, err)
+		}
+		rows, err = tx.Query(ctx, text, args...)
+	} else {
+		rows, err = s.pool.Query(ctx, text, args...)
+	}
 	if err != nil {
+		if tx != nil {
+			tx.Rollback(context.WithoutCancel(ctx))
+		}
 		cancel()
 		return nil, mapError(ctx, err)
 	}
 	types := sources.ResultTypes(q)
-	return &pgRows{rows: rows, types: types, nVals: len(q.Columns), ctx: ctx, cancel: cancel}, nil
+	return &pgRows{rows: rows, types: types, nVals: len(q.Columns), ctx: ctx, cancel: cancel, tx: tx}, nil
+}
+
+// mapOwnError passes on errors already in the gateway's family.
+func mapOwnError(ctx context.Context, err error) error {
+	var oe *odata.Error
+	if errors.As(err, &oe) {
+		return err
+	}
+	return mapError(ctx, err)
 }
 
 func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
@@ -147,6 +169,17 @@ func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	var n int64
+	if c, ok := sources.CallerOf(ctx); ok {
+		tx, err := s.callerTx(ctx, c)
+		if err != nil {
+			return 0, mapOwnError(ctx, err)
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		if err := tx.QueryRow(ctx, text, args...).Scan(&n); err != nil {
+			return 0, mapError(ctx, err)
+		}
+		return n, nil
+	}
 	if err := s.pool.QueryRow(ctx, text, args...).Scan(&n); err != nil {
 		return 0, mapError(ctx, err)
 	}
@@ -166,6 +199,7 @@ type pgRows struct {
 	err    error
 	ctx    context.Context
 	cancel context.CancelFunc
+	tx     pgx.Tx // the caller's read-only transaction, if any
 }
 
 func (r *pgRows) Next() bool {
@@ -236,6 +270,9 @@ func (r *pgRows) Err() error {
 
 func (r *pgRows) Close() {
 	r.rows.Close()
+	if r.tx != nil {
+		r.tx.Rollback(context.WithoutCancel(r.ctx)) // read-only: nothing to keep
+	}
 	r.cancel()
 }
 

@@ -51,7 +51,14 @@ func (s *Source) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	defer cancel()
 	var err error
 	for attempt := 1; attempt <= sources.MaxWriteAttempts; attempt++ {
-		err = pgx.BeginFunc(ctx, s.pool, fn)
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if c, ok := sources.CallerOf(ctx); ok {
+				if err := assume(ctx, tx, c); err != nil {
+					return err
+				}
+			}
+			return fn(tx)
+		})
 		if !retryable(err) {
 			break
 		}

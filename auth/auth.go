@@ -1,0 +1,302 @@
+// Package auth decides who is calling a data source and what they may do:
+// it checks the credentials Salesforce can present (HTTP Basic against the
+// gateway's users, API tokens in a custom header, JWT bearer tokens), lets
+// anonymous callers in only where a source allows it, answers whether a
+// caller may read or write an entity set, and names the database role a
+// caller runs as.
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/registry"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	User   string
+	Method string // basic, token, bearer, anonymous
+	Role   string // database role, for per-user access
+	Claims map[string]any
+}
+
+// Users is where Basic and token credentials are checked: the registry.
+type Users interface {
+	CheckPassword(ctx context.Context, name, password string) (registry.User, bool, error)
+	CheckToken(ctx context.Context, token string) (registry.User, bool, error)
+}
+
+// ErrUnauthorized is every authentication failure: the answer never says
+// which part was wrong.
+var ErrUnauthorized = errors.New("authentication required: the credentials are missing or not accepted")
+
+// Shared is what every source's guard shares: the users and the
+// credentials already checked.
+type Shared struct {
+	Users  Users // nil: no state store, so no users
+	Logger *slog.Logger
+
+	mu       sync.Mutex
+	verified map[[32]byte]verifiedEntry
+}
+
+type verifiedEntry struct {
+	p       Principal
+	expires time.Time
+}
+
+// VerifiedTTL is how long a checked password or token is trusted without
+// checking again: bcrypt costs tens of milliseconds, and Salesforce sends
+// the credential with every request. A removed user or changed password
+// takes effect at once on the gateway that made the change (Forget) and
+// within this time on the others.
+const VerifiedTTL = 30 * time.Second
+
+// NewShared returns the state every guard of a gateway shares.
+func NewShared(users Users, log *slog.Logger) *Shared {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Shared{Users: users, Logger: log, verified: map[[32]byte]verifiedEntry{}}
+}
+
+// Forget drops every checked credential, after a user changed.
+func (s *Shared) Forget() {
+	s.mu.Lock()
+	clear(s.verified)
+	s.mu.Unlock()
+}
+
+func (s *Shared) remembered(k [32]byte) (Principal, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.verified[k]
+	if !ok || time.Now().After(e.expires) {
+		delete(s.verified, k)
+		return Principal{}, false
+	}
+	return e.p, true
+}
+
+func (s *Shared) remember(k [32]byte, p Principal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.verified) > 10000 { // bounded: drop all rather than grow
+		clear(s.verified)
+	}
+	s.verified[k] = verifiedEntry{p: p, expires: time.Now().Add(VerifiedTTL)}
+}
+
+// credentialKey names a checked credential in memory without keeping it.
+func credentialKey(kind, user, secret string) [32]byte {
+	return sha256.Sum256([]byte("odatagw credential\x00" + kind + "\x00" + user + "\x00" + secret))
+}
+
+// Guard enforces one source's policy.
+type Guard struct {
+	source string
+	policy config.Auth
+	shared *Shared
+	bearer *bearer
+	stop   context.CancelFunc
+}
+
+// NewGuard prepares a source's policy: it checks the policy and, for
+// bearer tokens, loads the key or starts following the JWKS URL.
+func NewGuard(source string, p config.Auth, shared *Shared) (*Guard, error) {
+	ctx, stop := context.WithCancel(context.Background())
+	g := &Guard{source: source, policy: p, shared: shared, stop: stop}
+	if (p.Basic || p.TokenHeader != "") && shared.Users == nil {
+		stop()
+		return nil, errors.New("basic and token_header need the gateway's users, kept in the state store (--state)")
+	}
+	if p.TokenHeader != "" && http.CanonicalHeaderKey(p.TokenHeader) == "Authorization" {
+		stop()
+		return nil, errors.New("token_header must be a custom header, not Authorization")
+	}
+	if p.Bearer != nil {
+		b, err := newBearer(ctx, *p.Bearer, shared.Logger)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		g.bearer = b
+	}
+	return g, nil
+}
+
+// Close stops following a JWKS URL.
+func (g *Guard) Close() { g.stop() }
+
+// Policy is the policy the guard enforces.
+func (g *Guard) Policy() config.Auth { return g.policy }
+
+// Challenge is the WWW-Authenticate value of a 401: the schemes this
+// source accepts.
+func (g *Guard) Challenge() string {
+	realm := `realm="odatagw ` + g.source + `"`
+	var c []string
+	if g.policy.Basic {
+		c = append(c, `Basic `+realm+`, charset="UTF-8"`)
+	}
+	if g.bearer != nil {
+		c = append(c, `Bearer `+realm)
+	}
+	if len(c) == 0 {
+		// a token header alone has no registered scheme; say where it goes
+		c = append(c, `ApiKey `+realm+`, header="`+g.policy.TokenHeader+`"`)
+	}
+	return strings.Join(c, ", ")
+}
+
+// Authenticate finds the caller of r. Credentials of a kind the source
+// does not accept are ignored; a credential it accepts must be right.
+func (g *Guard) Authenticate(r *http.Request) (*Principal, error) {
+	ctx := r.Context()
+	authz := r.Header.Get("Authorization")
+	scheme, value, _ := strings.Cut(authz, " ")
+	switch {
+	case g.policy.Basic && strings.EqualFold(scheme, "Basic"):
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			return nil, ErrUnauthorized
+		}
+		return g.checkPassword(ctx, user, pass)
+	case g.bearer != nil && strings.EqualFold(scheme, "Bearer"):
+		return g.bearer.check(strings.TrimSpace(value), g.policy.RoleClaim)
+	}
+	if h := g.policy.TokenHeader; h != "" {
+		if tok := strings.TrimSpace(r.Header.Get(h)); tok != "" {
+			return g.checkToken(ctx, tok)
+		}
+	}
+	if g.policy.Anonymous {
+		return &Principal{Method: "anonymous"}, nil
+	}
+	return nil, ErrUnauthorized
+}
+
+func (g *Guard) checkPassword(ctx context.Context, user, pass string) (*Principal, error) {
+	k := credentialKey("basic", user, pass)
+	if p, ok := g.shared.remembered(k); ok {
+		return &p, nil
+	}
+	u, ok, err := g.shared.Users.CheckPassword(ctx, user, pass)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrUnauthorized
+	}
+	p := Principal{User: u.Name, Method: "basic", Role: u.Role}
+	g.shared.remember(k, p)
+	return &p, nil
+}
+
+func (g *Guard) checkToken(ctx context.Context, tok string) (*Principal, error) {
+	k := credentialKey("token", "", tok)
+	if p, ok := g.shared.remembered(k); ok {
+		return &p, nil
+	}
+	u, ok, err := g.shared.Users.CheckToken(ctx, tok)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrUnauthorized
+	}
+	p := Principal{User: u.Name, Method: "token", Role: u.Role}
+	g.shared.remember(k, p)
+	return &p, nil
+}
+
+// allowed reports whether user is on a list; an empty list is nobody
+// but "*" is every authenticated caller.
+func allowed(list []string, p *Principal) bool {
+	for _, n := range list {
+		if n == "*" && p.Method != "anonymous" {
+			return true
+		}
+		if n == p.User && p.User != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Guard) lists(set string) (readers, writers []string, narrowed bool) {
+	readers, writers = g.policy.Readers, g.policy.Writers
+	if a, ok := g.policy.Sets[set]; ok {
+		if a.Readers != nil {
+			readers = a.Readers
+		}
+		if a.Writers != nil {
+			writers = a.Writers
+		}
+		narrowed = true
+	}
+	return readers, writers, narrowed
+}
+
+// MayRead reports whether p may read set ("" for the service document and
+// $metadata, which every caller let in may read).
+func (g *Guard) MayRead(p *Principal, set string) bool {
+	readers, _, _ := g.lists(set)
+	if set == "" || readers == nil {
+		return true
+	}
+	return allowed(readers, p)
+}
+
+// MayWrite reports whether p may change set. Without a Writers list the
+// readers may write (the database's own grants still apply).
+func (g *Guard) MayWrite(p *Principal, set string) bool {
+	readers, writers, _ := g.lists(set)
+	if writers == nil {
+		return readers == nil || allowed(readers, p)
+	}
+	return allowed(writers, p)
+}
+
+// Caller is what the source must act as for p, when the policy runs each
+// caller as its own database role. ok is false when the policy does not.
+func (g *Guard) Caller(p *Principal) (c sources.Caller, ok bool, err error) {
+	if !g.policy.PerUser {
+		return c, false, nil
+	}
+	if p.Role == "" {
+		return c, true, errors.New("no database role is mapped to this user; an admin sets one with odatagw user update NAME --role ROLE (or the token's role claim)")
+	}
+	claims := map[string]any{}
+	for k, v := range p.Claims {
+		claims[k] = v
+	}
+	claims["sub"] = p.User
+	claims["role"] = p.Role
+	b, _ := json.Marshal(claims)
+	return sources.Caller{User: p.User, Role: p.Role, Claims: string(b)}, true, nil
+}
+
+// Names the users a policy mentions, for checks at start.
+func (g *Guard) Names() []string {
+	var n []string
+	n = append(n, g.policy.Readers...)
+	n = append(n, g.policy.Writers...)
+	for _, a := range g.policy.Sets {
+		n = append(n, a.Readers...)
+		n = append(n, a.Writers...)
+	}
+	slices.Sort(n)
+	return slices.Compact(n)
+}

@@ -1,0 +1,113 @@
+package auth
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/odatagw/odatagw/config"
+)
+
+// bearer checks JWT bearer tokens for one source.
+type bearer struct {
+	cfg     config.Bearer
+	keyfunc jwt.Keyfunc
+	methods []string
+}
+
+// Leeway is the clock difference tolerated on exp and nbf.
+const Leeway = 30 * time.Second
+
+func newBearer(ctx context.Context, c config.Bearer, log *slog.Logger) (*bearer, error) {
+	b := &bearer{cfg: c}
+	asymmetric := []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+	n := 0
+	if c.JWKSURL != "" {
+		n++
+		k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{c.JWKSURL}, keyfunc.Override{
+			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
+				return func(_ context.Context, err error) {
+					log.Warn("fetching the JWKS failed; the keys fetched before keep working", "jwks_url", u, "error", err)
+				}
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("bearer: jwks_url %s: %w", c.JWKSURL, err)
+		}
+		b.keyfunc, b.methods = k.Keyfunc, asymmetric
+	}
+	if c.KeyFile != "" {
+		n++
+		key, err := readPublicKey(c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("bearer: key_file %s: %w", c.KeyFile, err)
+		}
+		b.keyfunc = func(*jwt.Token) (any, error) { return key, nil }
+		b.methods = asymmetric
+	}
+	if c.Secret != "" {
+		n++
+		if len(c.Secret) < 32 {
+			return nil, errors.New("bearer: secret must be at least 32 characters")
+		}
+		secret := []byte(c.Secret)
+		b.keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
+		b.methods = []string{"HS256", "HS384", "HS512"}
+	}
+	if n != 1 {
+		return nil, errors.New("bearer: give exactly one of jwks_url, key_file and secret")
+	}
+	if c.Issuer == "" || c.Audience == "" {
+		return nil, errors.New("bearer: give the issuer and audience the tokens must carry")
+	}
+	return b, nil
+}
+
+func readPublicKey(path string) (crypto.PublicKey, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil {
+		return nil, errors.New("no PEM block")
+	}
+	if cert, err := x509.ParseCertificate(block.Bytes); err == nil {
+		return cert.PublicKey, nil
+	}
+	return x509.ParsePKIXPublicKey(block.Bytes)
+}
+
+// check verifies a token: signature, algorithm, issuer, audience, expiry
+// (required) and not-before; the user is the configured claim.
+func (b *bearer) check(token, roleClaim string) (*Principal, error) {
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(token, claims, b.keyfunc,
+		jwt.WithValidMethods(b.methods), jwt.WithIssuer(b.cfg.Issuer), jwt.WithAudience(b.cfg.Audience),
+		jwt.WithExpirationRequired(), jwt.WithLeeway(Leeway))
+	if err != nil {
+		return nil, ErrUnauthorized
+	}
+	userClaim := b.cfg.UserClaim
+	if userClaim == "" {
+		userClaim = "sub"
+	}
+	user, _ := claims[userClaim].(string)
+	if user == "" {
+		return nil, ErrUnauthorized
+	}
+	p := &Principal{User: user, Method: "bearer", Claims: claims}
+	if roleClaim != "" {
+		p.Role, _ = claims[roleClaim].(string)
+	}
+	return p, nil
+}

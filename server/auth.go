@@ -1,0 +1,206 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/odatagw/odatagw/auth"
+	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/sources"
+)
+
+type principalKey struct{}
+
+// principalOf returns the caller a batch part inherits from its $batch.
+func principalOf(ctx context.Context) (*auth.Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(*auth.Principal)
+	return p, ok
+}
+
+// clientAddress names the caller for rate limits, throttling and the
+// audit log: the first address in the trusted proxy's header when one is
+// configured and set, else the connection's address.
+func clientAddress(r *http.Request, header string) string {
+	if header != "" {
+		if v := r.Header.Get(header); v != "" {
+			return strings.TrimSpace(strings.Split(v, ",")[0])
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// authenticate finds the request's caller under the source's policy and
+// puts it (and, for per-user access, the database role to act as) in the
+// request's context. Failures answer 401 with the schemes the source
+// accepts, after a delay that grows while one address keeps failing.
+func (r *request) authenticate(guard *auth.Guard) error {
+	req := r.c.Request
+	ctx := req.Context()
+	if p, ok := principalOf(ctx); ok {
+		r.principal = p // a part of a $batch runs as its $batch
+		return nil
+	}
+	client := clientAddress(req, r.srv.cfg.ClientIPHeader)
+	p, err := guard.Authenticate(req)
+	if err != nil {
+		if !errors.Is(err, auth.ErrUnauthorized) {
+			return &odata.Error{Status: http.StatusServiceUnavailable, Code: odata.CodeUnavailable, Cause: err,
+				Message: "credentials cannot be checked right now; try again in a moment"}
+		}
+		r.srv.auditAuthFailure(r, client)
+		if d := r.srv.throttle.Failed(client); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+		}
+		r.c.Header("WWW-Authenticate", guard.Challenge())
+		return &odata.Error{Status: http.StatusUnauthorized, Code: odata.CodeUnauthorized, Message: auth.ErrUnauthorized.Error()}
+	}
+	if p.Method != "anonymous" {
+		r.srv.throttle.Succeeded(client)
+	}
+	r.principal = p
+	ctx = context.WithValue(ctx, principalKey{}, p)
+	caller, perUser, cerr := guard.Caller(p)
+	if cerr != nil {
+		return &odata.Error{Status: http.StatusForbidden, Code: odata.CodeForbidden, Message: cerr.Error()}
+	}
+	if perUser {
+		ctx = sources.WithCaller(ctx, caller)
+	}
+	r.c.Request = req.WithContext(ctx)
+	return nil
+}
+
+func forbidden(p *auth.Principal, what, set string) *odata.Error {
+	who := p.User
+	if who == "" {
+		who = "an anonymous caller"
+	}
+	return &odata.Error{Status: http.StatusForbidden, Code: odata.CodeForbidden, Target: set,
+		Message: who + " may not " + what + " " + set + "; an admin of the gateway grants it in the source's auth readers/writers"}
+}
+
+// mayRead checks the source's readers for the plan's set.
+func (r *request) mayRead(p *plan.Plan) error {
+	set := ""
+	if p.Set != nil {
+		set = p.Set.Name
+	}
+	if r.guard.MayRead(r.principal, set) {
+		return nil
+	}
+	return forbidden(r.principal, "read", set)
+}
+
+// mayWrite checks the source's writers for a set.
+func (r *request) mayWrite(set string) error {
+	if r.guard.MayWrite(r.principal, set) {
+		return nil
+	}
+	return forbidden(r.principal, "change", set)
+}
+
+// CSRF tokens follow the SAP convention Salesforce supports: a GET with
+// "X-CSRF-Token: Fetch" gets a token in that header and in a cookie; a
+// write must send both back. The token is a nonce with an HMAC over the
+// source, the caller and the nonce, so any replica sharing the skiptoken
+// secret accepts it and a token of one user is worthless to another.
+const (
+	csrfHeader = "X-CSRF-Token"
+	csrfCookie = "odatagw_csrf"
+)
+
+func (s *Server) csrfMAC(source, user string, nonce []byte) []byte {
+	m := hmac.New(sha256.New, s.csrfKey)
+	m.Write([]byte(source + "\x00" + user + "\x00"))
+	m.Write(nonce)
+	return m.Sum(nil)[:18]
+}
+
+func (s *Server) newCSRFToken(source, user string) string {
+	nonce := make([]byte, 18)
+	rand.Read(nonce)
+	return base64.RawURLEncoding.EncodeToString(nonce) + "." + base64.RawURLEncoding.EncodeToString(s.csrfMAC(source, user, nonce))
+}
+
+func (s *Server) validCSRFToken(source, user, token string) bool {
+	n, m, ok := strings.Cut(token, ".")
+	nonce, err1 := base64.RawURLEncoding.DecodeString(n)
+	mac, err2 := base64.RawURLEncoding.DecodeString(m)
+	return ok && err1 == nil && err2 == nil && len(nonce) == 18 && hmac.Equal(mac, s.csrfMAC(source, user, nonce))
+}
+
+// csrf hands out tokens and checks them on writes, where the source asks.
+func (r *request) csrf() error {
+	if !r.guard.Policy().CSRF {
+		return nil
+	}
+	req := r.c.Request
+	if req.Context().Value(inBatchKey{}) != nil {
+		return nil // the $batch carrying this part was checked
+	}
+	user := r.principal.User
+	if req.Method == http.MethodGet || req.Method == http.MethodHead {
+		if strings.EqualFold(req.Header.Get(csrfHeader), "Fetch") {
+			tok := r.srv.newCSRFToken(r.name, user)
+			r.c.Header(csrfHeader, tok)
+			http.SetCookie(r.c.Writer, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/odata/" + r.name + "/",
+				HttpOnly: true, Secure: req.TLS != nil, SameSite: http.SameSiteStrictMode})
+		}
+		return nil
+	}
+	tok := req.Header.Get(csrfHeader)
+	cookie, err := req.Cookie(csrfCookie)
+	if tok == "" || err != nil || cookie.Value != tok || !r.srv.validCSRFToken(r.name, user, tok) {
+		r.c.Header(csrfHeader, "Required")
+		return &odata.Error{Status: http.StatusForbidden, Code: "CSRFTokenRequired",
+			Message: "this source requires a CSRF token for changes: GET the service root with X-CSRF-Token: Fetch and send the token back with its cookie"}
+	}
+	return nil
+}
+
+// auditAuthFailure records a refused credential: who it claimed to be
+// (for Basic), never the secret.
+func (s *Server) auditAuthFailure(r *request, client string) {
+	scheme, _, _ := strings.Cut(r.c.GetHeader("Authorization"), " ")
+	claimed := ""
+	if u, _, ok := r.c.Request.BasicAuth(); ok {
+		claimed = u
+	}
+	if scheme == "" {
+		scheme = "none"
+	}
+	s.audit.Warn("audit", "event", "auth_failure", "source", r.name, "client", client, "scheme", scheme,
+		"claimed_user", claimed, "method", r.c.Request.Method, "path", r.c.Request.URL.Path)
+}
+
+// auditWrite records a change: who, what set and key, and its outcome.
+func (s *Server) auditWrite(r *request, status int) {
+	w := r.written
+	user, how := "", ""
+	if r.principal != nil {
+		user, how = r.principal.User, r.principal.Method
+	}
+	s.audit.Info("audit", "event", "write", "source", r.name, "set", w.set, "key", w.key, "method", w.method,
+		"user", user, "auth", how, "client", clientAddress(r.c.Request, s.cfg.ClientIPHeader), "status", status)
+}
+
+// written is what a write request changed, for the audit log.
+type written struct {
+	set, key, method string
+}
