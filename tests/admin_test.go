@@ -42,16 +42,20 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func startAdminGateway(t *testing.T, state, key string, srcs map[string]config.Source) *adminGateway {
+func startAdminGateway(t *testing.T, state, key string, srcs map[string]config.Source, mods ...func(*app.Settings)) *adminGateway {
 	t.Helper()
 	logs := &syncBuffer{}
 	ag := &adminGateway{token: "admin-" + randomHex(12), logs: logs, answers: &syncBuffer{}}
-	gw, err := app.Open(context.Background(), app.Settings{
+	set := app.Settings{
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Defaults: uncached(), Sources: srcs, Listen: "127.0.0.1:0",
 		State: state, SecretKey: key, StatePoll: 200 * time.Millisecond,
 		AdminListen: "127.0.0.1:0", AdminToken: ag.token,
-	})
+	}
+	for _, m := range mods {
+		m(&set)
+	}
+	gw, err := app.Open(context.Background(), set)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,95 @@
+package tests
+
+import (
+	"encoding/base64"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/odatagw/odatagw/app"
+	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/testdb"
+)
+
+// TestPerUserRowLevelSecurity: two Salesforce users over one table, each
+// mapped to a database role, see only the rows PostgreSQL's row-level
+// security gives their role, also when the query cache answers; a user
+// without a role is refused.
+func TestPerUserRowLevelSecurity(t *testing.T) {
+	needPostgres(t)
+	suffix := randomHex(4)
+	eu, us := "odatagw_test_eu_"+suffix, "odatagw_test_us_"+suffix
+	admin := testdb.PostgresURL(t)
+	// roles belong to the server, not the database: dropped after it
+	t.Cleanup(func() {
+		for _, r := range []string{eu, us} {
+			execSQL(t, admin, `DROP ROLE IF EXISTS `+r)
+		}
+	})
+	db := newFixtureDB(t)
+	execSQL(t, db.DSN,
+		`CREATE ROLE `+eu+` NOLOGIN`, `CREATE ROLE `+us+` NOLOGIN`,
+		`GRANT USAGE ON SCHEMA public TO `+eu+`, `+us,
+		`GRANT SELECT, UPDATE ON "Customers" TO `+eu+`, `+us,
+		`ALTER TABLE "Customers" ENABLE ROW LEVEL SECURITY`,
+		// the role decides the region; the claims must name the same user the gateway set
+		fmt.Sprintf(`CREATE POLICY regional ON "Customers" USING (
+			(("Country" = 'Germany' AND current_user = '%s') OR ("Country" IN ('USA', 'US') AND current_user = '%s'))
+			AND current_setting('request.jwt.claims', true)::json->>'sub' = current_setting('odatagw.user', true))`, eu, us),
+	)
+	hour := time.Hour
+	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "k",
+		map[string]config.Source{"erp": {DSN: db.DSN, Auth: config.Auth{Basic: true, PerUser: true}}},
+		func(s *app.Settings) { s.Defaults = config.File{Cache: config.Cache{TTL: &hour}} })
+	pw := "long-enough-password"
+	for user, role := range map[string]string{"anna": eu, "ulysses": us, "norole": ""} {
+		if r := ag.api(t, "POST", "/api/users", map[string]any{"name": user, "password": pw, "role": role}); r.Status != 201 {
+			t.Fatalf("add %s: %d %s", user, r.Status, r.Body)
+		}
+	}
+	as := func(u string) []string {
+		return []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+pw)), "Content-Type", "application/json"}
+	}
+	root := ag.odata + "/odata/erp/"
+	var euCount, usCount string
+	execQuery(t, db.DSN, `SELECT count(*)::text FROM "Customers" WHERE "Country" = 'Germany'`, &euCount)
+	execQuery(t, db.DSN, `SELECT count(*)::text FROM "Customers" WHERE "Country" IN ('USA', 'US')`, &usCount)
+
+	for round := 1; round <= 2; round++ { // the second round is answered by the cache
+		for user, want := range map[string]string{"anna": euCount, "ulysses": usCount} {
+			r := do(t, "GET", root+"Customers/$count", nil, as(user)...)
+			if r.Status != 200 || strings.TrimSpace(string(r.Body)) != want {
+				t.Errorf("round %d: %s counts %s (%d), want %s", round, user, r.Body, r.Status, want)
+			}
+			if round == 2 && r.Header.Get("X-Cache") != "hit" {
+				t.Errorf("round 2: %s's count was not a cache hit (%q)", user, r.Header.Get("X-Cache"))
+			}
+			page := do(t, "GET", root+"Customers?$select=Country&$top=50", nil, as(user)...)
+			body := string(page.Body)
+			if page.Status != 200 {
+				t.Fatalf("%s's page: %d %s", user, page.Status, body)
+			}
+			if user == "anna" && (strings.Contains(body, `"USA"`) || !strings.Contains(body, `"Germany"`)) {
+				t.Errorf("round %d: anna sees other regions: %.300s", round, body)
+			}
+			if user == "ulysses" && (strings.Contains(body, `"Germany"`) || !strings.Contains(body, `"USA"`)) {
+				t.Errorf("round %d: ulysses sees other regions: %.300s", round, body)
+			}
+		}
+	}
+	// writes run as the role too: anna cannot touch a US customer
+	var usID, deID int
+	execQuery(t, db.DSN, `SELECT min("CustomerId") FROM "Customers" WHERE "Country" = 'USA'`, &usID)
+	execQuery(t, db.DSN, `SELECT min("CustomerId") FROM "Customers" WHERE "Country" = 'Germany'`, &deID)
+	if r := do(t, "PATCH", root+fmt.Sprintf("Customers(%d)", usID), []byte(`{"City":"Berlin"}`), as("anna")...); r.Status != 404 {
+		t.Errorf("anna updating a US customer: %d %s", r.Status, r.Body)
+	}
+	if r := do(t, "PATCH", root+fmt.Sprintf("Customers(%d)", deID), []byte(`{"City":"Berlin"}`), as("anna")...); r.Status != 204 {
+		t.Errorf("anna updating a German customer: %d %s", r.Status, r.Body)
+	}
+	if r := do(t, "GET", root+"Customers/$count", nil, as("norole")...); r.Status != 403 {
+		t.Errorf("a user without a role: %d %s", r.Status, r.Body)
+	}
+}
