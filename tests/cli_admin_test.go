@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,6 +81,48 @@ func TestSourceCommands(t *testing.T) {
 			}
 		}
 	}
+	// users: a password user and a token user, for a source that takes both
+	run := func(stdin string, args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "ODATAGW_ADMIN_URL=http://"+adminAddr, "ODATAGW_ADMIN_TOKEN_FILE="+tokenFile, "ODATAGW_ADMIN_TOKEN=")
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	password := "pw-" + randomHex(10)
+	if out, err := run(password+"\n", "user", "add", "alice", "--password-stdin"); err != nil || !strings.Contains(out, "added password user alice") {
+		t.Fatalf("user add: %v %s", err, out)
+	}
+	if out, err := run("short\n", "user", "add", "bob", "--password-stdin"); err == nil || !strings.Contains(out, "password: at least") {
+		t.Errorf("a short password: %v %s", err, out)
+	}
+	out, err := run("", "user", "add", "robot", "--token")
+	token := strings.TrimSpace(out[strings.LastIndex(out, ":")+1:])
+	if err != nil || !strings.HasPrefix(token, "odgw_") {
+		t.Fatalf("user add --token: %v %s", err, out)
+	}
+	if out, err := run("", "user", "list"); err != nil || !strings.Contains(out, "alice") || !strings.Contains(out, "robot") || strings.Contains(out, token) {
+		t.Errorf("user list: %v %s", err, out)
+	}
+	cli(true, "source", "add", "crm", db.DSN, "--basic", "--token-header", "X-Api-Key")
+	for _, h := range [][]string{
+		{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:"+password))},
+		{"X-Api-Key", token},
+	} {
+		if r := do(t, "GET", base+"/odata/crm/Customers?$top=1", nil, h...); r.Status != 200 {
+			t.Errorf("crm with %s: %d", h[0], r.Status)
+		}
+	}
+	if r := do(t, "GET", base+"/odata/crm/Customers?$top=1", nil); r.Status != 401 {
+		t.Errorf("crm without credentials: %d", r.Status)
+	}
+	if out, err := run("", "user", "remove", "robot"); err != nil || !strings.Contains(out, "removed robot") {
+		t.Errorf("user remove: %v %s", err, out)
+	}
+	if r := do(t, "GET", base+"/odata/crm/Customers?$top=1", nil, "X-Api-Key", token); r.Status != 401 {
+		t.Errorf("a removed token user: %d", r.Status)
+	}
+
 	// a wrong token is refused
 	cmd := exec.Command(bin, "source", "list")
 	cmd.Env = append(os.Environ(), "ODATAGW_ADMIN_URL=http://"+adminAddr, "ODATAGW_ADMIN_TOKEN=wrong")
@@ -88,7 +131,7 @@ func TestSourceCommands(t *testing.T) {
 	}
 
 	// check reads the database directly and explains each problem
-	out := cli(true, "check", db.DSN)
+	out = cli(true, "check", db.DSN)
 	for _, want := range []string{
 		"table public.Customers -> entity set Customers, external object Customers__x (writable), key CustomerId",
 		"CustomerId   CustomerId   Edm.Int32           Number, External ID",
