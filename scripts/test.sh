@@ -44,6 +44,26 @@ say ""
 go vet ./...
 go test -count=1 -timeout 20m ./...
 
+# The end-to-end suites write every gateway's log to test-output/logs/ and
+# the secrets they used (passwords, tokens, DSN passwords, admin tokens) to
+# test-output/secrets.txt; none may appear in any log.
+say ""
+say "== secret scan of the suites' logs"
+if [ -s test-output/secrets.txt ]; then
+  nsecrets=$(grep -c . test-output/secrets.txt)
+  nlogs=$(find test-output/logs -name '*.log' | wc -l)
+  if grep -rlF -f test-output/secrets.txt test-output/logs/ >/tmp/odatagw-secret-hits.$$ 2>/dev/null; then
+    say "FAIL: a secret used by the tests appears in these logs:"
+    cat /tmp/odatagw-secret-hits.$$
+    rm -f /tmp/odatagw-secret-hits.$$
+    exit 1
+  fi
+  rm -f /tmp/odatagw-secret-hits.$$
+  say "$nsecrets secrets, $nlogs log files ($(cat test-output/logs/*.log | wc -l) lines): none found"
+else
+  say "no secrets recorded (the suites that use them did not run)"
+fi
+
 if [ "$fuzztime" != "0" ]; then
   say ""
   say "== fuzzing, $fuzztime per target"

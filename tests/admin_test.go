@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"io"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -46,8 +47,9 @@ func startAdminGateway(t *testing.T, state, key string, srcs map[string]config.S
 	t.Helper()
 	logs := &syncBuffer{}
 	ag := &adminGateway{token: "admin-" + randomHex(12), logs: logs, answers: &syncBuffer{}}
+	recordSecret(t, ag.token)
 	set := app.Settings{
-		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:   slog.New(slog.NewTextHandler(io.MultiWriter(logs, logFile(t)), &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Defaults: uncached(), Sources: srcs, Listen: "127.0.0.1:0",
 		State: state, SecretKey: key, StatePoll: 200 * time.Millisecond,
 		AdminListen: "127.0.0.1:0", AdminToken: ag.token,
@@ -170,6 +172,7 @@ func TestAdminSourceLifecycle(t *testing.T) {
 	needPostgres(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"), testdb.Fixture("slow.sql"))
 	password := "pw-" + randomHex(8) // trust auth ignores it; it must still never show
+	recordSecret(t, password)
 	dsn := strings.Replace(db.DSN, "postgres@", "postgres:"+password+"@", 1)
 	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "operator key", nil)
 
@@ -349,6 +352,7 @@ func TestAdminSharedState(t *testing.T) {
 	state := testdb.NewPostgres(t)
 	data := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
 	password := "pw-" + randomHex(8)
+	recordSecret(t, password)
 	dsn := strings.Replace(data.DSN, "postgres@", "postgres:"+password+"@", 1)
 	a := startAdminGateway(t, state.DSN, "shared key", nil)
 	b := startAdminGateway(t, state.DSN, "shared key", nil)

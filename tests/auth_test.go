@@ -109,6 +109,7 @@ func TestCredentials(t *testing.T) {
 	tr := ag.api(t, "POST", "/api/users", map[string]any{"name": "robot", "kind": "token"})
 	var robot struct{ Token string }
 	json.Unmarshal(tr.Body, &robot)
+	recordSecret(t, alicePassword, robot.Token)
 	if tr.Status != 201 || !strings.HasPrefix(robot.Token, "odgw_") {
 		t.Fatalf("add robot: %d %s", tr.Status, tr.Body)
 	}
@@ -147,6 +148,9 @@ func TestCredentials(t *testing.T) {
 		{"garbage bearer", []string{"Authorization", "Bearer not.a.token"}, 401},
 	}
 	for _, c := range cases {
+		if len(c.header) == 2 {
+			recordSecret(t, strings.TrimPrefix(strings.TrimPrefix(c.header[1], "Bearer "), "Basic "))
+		}
 		r := do(t, "GET", url, nil, c.header...)
 		if r.Status != c.status {
 			t.Errorf("%s: %d, want %d: %s", c.name, r.Status, c.status, r.Body)
@@ -189,6 +193,7 @@ func TestCredentials(t *testing.T) {
 	rot := ag.api(t, "PUT", "/api/users/robot", map[string]any{"rotate_token": true})
 	var rotated struct{ Token string }
 	json.Unmarshal(rot.Body, &rotated)
+	recordSecret(t, rotated.Token)
 	if rot.Status != 200 || rotated.Token == "" || rotated.Token == robot.Token {
 		t.Fatalf("rotate: %d %s", rot.Status, rot.Body)
 	}
@@ -264,7 +269,8 @@ func TestAuthorization(t *testing.T) {
 	policy := config.Auth{Basic: true, Readers: []string{"*"}, Writers: []string{"alice"},
 		Sets: map[string]config.Access{"Suppliers": {Readers: []string{"alice"}}}}
 	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "k", map[string]config.Source{"erp": {DSN: db.DSN, Auth: policy}})
-	pw := "long-enough-password"
+	pw := "long-enough-password-" + randomHex(4)
+	recordSecret(t, pw)
 	for _, u := range []string{"alice", "bob"} {
 		if r := ag.api(t, "POST", "/api/users", map[string]any{"name": u, "password": pw}); r.Status != 201 {
 			t.Fatalf("add %s: %d %s", u, r.Status, r.Body)
@@ -318,7 +324,8 @@ func TestCSRF(t *testing.T) {
 	db := newFixtureDB(t)
 	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "k", map[string]config.Source{
 		"erp": {DSN: db.DSN, Auth: config.Auth{Basic: true, CSRF: true}}})
-	pw := "long-enough-password"
+	pw := "long-enough-password-" + randomHex(4)
+	recordSecret(t, pw)
 	for _, u := range []string{"alice", "bob"} {
 		ag.api(t, "POST", "/api/users", map[string]any{"name": u, "password": pw})
 	}
@@ -341,6 +348,7 @@ func TestCSRF(t *testing.T) {
 	if f.Status != 200 || token == "" || cookie == "" {
 		t.Fatalf("fetch: %d token %q cookie %q", f.Status, token, cookie)
 	}
+	recordSecret(t, token)
 	cases := []struct {
 		name, user, token, cookie string
 		status                    int

@@ -55,6 +55,7 @@ func runGateway(t *testing.T, bin string, env []string, args ...string) (string,
 		t.Fatal(err)
 	}
 	logs := &strings.Builder{}
+	file := logFile(t)
 	ready := make(chan string, 1)
 	exited := make(chan struct{})
 	go func() {
@@ -63,6 +64,7 @@ func runGateway(t *testing.T, bin string, env []string, args ...string) (string,
 		for sc.Scan() {
 			line := sc.Text()
 			logs.WriteString(line + "\n")
+			file.Write([]byte(line + "\n"))
 			if i := strings.Index(line, "service_root="); i >= 0 {
 				select {
 				case ready <- strings.Fields(line[i+len("service_root="):])[0]:

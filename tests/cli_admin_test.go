@@ -90,6 +90,7 @@ func TestSourceCommands(t *testing.T) {
 		return string(out), err
 	}
 	password := "pw-" + randomHex(10)
+	recordSecret(t, password)
 	if out, err := run(password+"\n", "user", "add", "alice", "--password-stdin"); err != nil || !strings.Contains(out, "added password user alice") {
 		t.Fatalf("user add: %v %s", err, out)
 	}
@@ -100,6 +101,10 @@ func TestSourceCommands(t *testing.T) {
 	token := strings.TrimSpace(out[strings.LastIndex(out, ":")+1:])
 	if err != nil || !strings.HasPrefix(token, "odgw_") {
 		t.Fatalf("user add --token: %v %s", err, out)
+	}
+	recordSecret(t, token)
+	if b, err := os.ReadFile(tokenFile); err == nil {
+		recordSecret(t, string(b))
 	}
 	if out, err := run("", "user", "list"); err != nil || !strings.Contains(out, "alice") || !strings.Contains(out, "robot") || strings.Contains(out, token) {
 		t.Errorf("user list: %v %s", err, out)

@@ -64,6 +64,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	resetSecretScan()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	demo, err := app.Open(ctx, app.Settings{Logger: quietLogger(), Defaults: uncached()})

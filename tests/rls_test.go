@@ -43,7 +43,8 @@ func TestPerUserRowLevelSecurity(t *testing.T) {
 	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "k",
 		map[string]config.Source{"erp": {DSN: db.DSN, Auth: config.Auth{Basic: true, PerUser: true}}},
 		func(s *app.Settings) { s.Defaults = config.File{Cache: config.Cache{TTL: &hour}} })
-	pw := "long-enough-password"
+	pw := "long-enough-password-" + randomHex(4)
+	recordSecret(t, pw)
 	for user, role := range map[string]string{"anna": eu, "ulysses": us, "norole": ""} {
 		if r := ag.api(t, "POST", "/api/users", map[string]any{"name": user, "password": pw, "role": role}); r.Status != 201 {
 			t.Fatalf("add %s: %d %s", user, r.Status, r.Body)
