@@ -2,11 +2,11 @@ package tests
 
 import (
 	"context"
-	"io"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
