@@ -73,6 +73,7 @@ if [ "$fuzztime" != "0" ]; then
   go test -run '^$' -fuzz '^FuzzWriteBody$' -fuzztime "$fuzztime" ./plan/
   go test -run '^$' -fuzz '^FuzzHeaders$' -fuzztime "$fuzztime" ./odata/
   go test -run '^$' -fuzz '^FuzzNegotiate$' -fuzztime "$fuzztime" ./odata/format/
+  go test -run '^$' -fuzz '^FuzzAuthenticate$' -fuzztime "$fuzztime" ./auth/
 fi
 say ""
 say "== all suites passed"
