@@ -89,13 +89,16 @@ func (s *Shared) remembered(k [32]byte) (Principal, bool) {
 	return e.p, true
 }
 
-func (s *Shared) remember(k [32]byte, p Principal) {
+func (s *Shared) remember(k [32]byte, p Principal, until time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.verified) > 10000 { // bounded: drop all rather than grow
 		clear(s.verified)
 	}
-	s.verified[k] = verifiedEntry{p: p, expires: time.Now().Add(VerifiedTTL)}
+	if max := time.Now().Add(VerifiedTTL); until.IsZero() || until.After(max) {
+		until = max
+	}
+	s.verified[k] = verifiedEntry{p: p, expires: until}
 }
 
 // credentialKey names a checked credential in memory without keeping it.
@@ -174,7 +177,7 @@ func (g *Guard) Authenticate(r *http.Request) (*Principal, error) {
 		}
 		return g.checkPassword(ctx, user, pass)
 	case g.bearer != nil && strings.EqualFold(scheme, "Bearer"):
-		return g.bearer.check(strings.TrimSpace(value), g.policy.RoleClaim)
+		return g.checkBearer(strings.TrimSpace(value))
 	}
 	if h := g.policy.TokenHeader; h != "" {
 		if tok := strings.TrimSpace(r.Header.Get(h)); tok != "" {
@@ -185,6 +188,23 @@ func (g *Guard) Authenticate(r *http.Request) (*Principal, error) {
 		return &Principal{Method: "anonymous"}, nil
 	}
 	return nil, ErrUnauthorized
+}
+
+// checkBearer verifies a token once and trusts it until it expires (at
+// most VerifiedTTL): a signature check costs more than the rest of a
+// cached answer. The key includes the source, whose issuer and audience
+// the token was checked against.
+func (g *Guard) checkBearer(token string) (*Principal, error) {
+	k := credentialKey("bearer", g.source, token)
+	if p, ok := g.shared.remembered(k); ok {
+		return &p, nil
+	}
+	p, exp, err := g.bearer.check(token, g.policy.RoleClaim)
+	if err != nil {
+		return nil, err
+	}
+	g.shared.remember(k, *p, exp)
+	return p, nil
 }
 
 func (g *Guard) checkPassword(ctx context.Context, user, pass string) (*Principal, error) {
@@ -200,7 +220,7 @@ func (g *Guard) checkPassword(ctx context.Context, user, pass string) (*Principa
 		return nil, ErrUnauthorized
 	}
 	p := Principal{User: u.Name, Method: "basic", Role: u.Role}
-	g.shared.remember(k, p)
+	g.shared.remember(k, p, time.Time{})
 	return &p, nil
 }
 
@@ -217,7 +237,7 @@ func (g *Guard) checkToken(ctx context.Context, tok string) (*Principal, error) 
 		return nil, ErrUnauthorized
 	}
 	p := Principal{User: u.Name, Method: "token", Role: u.Role}
-	g.shared.remember(k, p)
+	g.shared.remember(k, p, time.Time{})
 	return &p, nil
 }
 

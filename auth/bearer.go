@@ -89,13 +89,17 @@ func readPublicKey(path string) (crypto.PublicKey, error) {
 
 // check verifies a token: signature, algorithm, issuer, audience, expiry
 // (required) and not-before; the user is the configured claim.
-func (b *bearer) check(token, roleClaim string) (*Principal, error) {
+func (b *bearer) check(token, roleClaim string) (*Principal, time.Time, error) {
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, b.keyfunc,
 		jwt.WithValidMethods(b.methods), jwt.WithIssuer(b.cfg.Issuer), jwt.WithAudience(b.cfg.Audience),
 		jwt.WithExpirationRequired(), jwt.WithLeeway(Leeway))
 	if err != nil {
-		return nil, ErrUnauthorized
+		return nil, time.Time{}, ErrUnauthorized
+	}
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return nil, time.Time{}, ErrUnauthorized
 	}
 	userClaim := b.cfg.UserClaim
 	if userClaim == "" {
@@ -103,11 +107,11 @@ func (b *bearer) check(token, roleClaim string) (*Principal, error) {
 	}
 	user, _ := claims[userClaim].(string)
 	if user == "" {
-		return nil, ErrUnauthorized
+		return nil, time.Time{}, ErrUnauthorized
 	}
 	p := &Principal{User: user, Method: "bearer", Claims: claims}
 	if roleClaim != "" {
 		p.Role, _ = claims[roleClaim].(string)
 	}
-	return p, nil
+	return p, exp.Time, nil
 }

@@ -45,7 +45,7 @@ func TestPerUserRowLevelSecurity(t *testing.T) {
 		func(s *app.Settings) { s.Defaults = config.File{Cache: config.Cache{TTL: &hour}} })
 	pw := "long-enough-password-" + randomHex(4)
 	recordSecret(t, pw)
-	for user, role := range map[string]string{"anna": eu, "ulysses": us, "norole": ""} {
+	for user, role := range map[string]string{"anna": eu, "ulysses": us, "norole": "", "ghost": "odatagw_test_missing_" + suffix} {
 		if r := ag.api(t, "POST", "/api/users", map[string]any{"name": user, "password": pw, "role": role}); r.Status != 201 {
 			t.Fatalf("add %s: %d %s", user, r.Status, r.Body)
 		}
@@ -92,5 +92,22 @@ func TestPerUserRowLevelSecurity(t *testing.T) {
 	}
 	if r := do(t, "GET", root+"Customers/$count", nil, as("norole")...); r.Status != 403 {
 		t.Errorf("a user without a role: %d %s", r.Status, r.Body)
+	}
+	if r := do(t, "GET", root+"Customers?$top=1", nil, as("ghost")...); r.Status != 403 || !strings.Contains(string(r.Body), "role") {
+		t.Errorf("a user whose role does not exist: %d %s", r.Status, r.Body)
+	}
+	// a query that fails inside the caller's transaction leaves no broken
+	// connection behind: the next requests on every pooled connection work
+	for i := 0; i < 30; i++ {
+		r := do(t, "GET", root+"Customers?$filter=CustomerId%20div%200%20eq%201&$top=1", nil, as("anna")...)
+		if r.Status != 400 {
+			t.Fatalf("division by zero as anna: %d %s", r.Status, r.Body)
+		}
+	}
+	for i := 0; i < 30; i++ {
+		r := do(t, "GET", root+fmt.Sprintf("Customers?$filter=CustomerId%%20ge%%20%d&$top=1&$select=Country", i), nil, as("ulysses")...)
+		if r.Status != 200 || strings.Contains(string(r.Body), "Germany") {
+			t.Fatalf("request %d after the failures: %d %s", i, r.Status, r.Body)
+		}
 	}
 }

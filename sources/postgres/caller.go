@@ -19,11 +19,15 @@ import (
 // current_setting('request.jwt.claims', true)::json->>'sub' and
 // current_setting('odatagw.user', true).
 func assume(ctx context.Context, tx pgx.Tx, c sources.Caller) error {
-	_, err := tx.Exec(ctx, `SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('odatagw.user', $3, true)`,
-		c.Role, c.Claims, c.User)
-	if err == nil {
-		return nil
+	if _, err := tx.Exec(ctx, assumeSQL, c.Role, c.Claims, c.User); err != nil {
+		return assumeError(err)
 	}
+	return nil
+}
+
+const assumeSQL = `SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('odatagw.user', $3, true)`
+
+func assumeError(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.Code == "42501" || pgErr.Code == "22023" || pgErr.Code == "42704") {
 		// no such role, or the gateway's user may not take it
@@ -33,17 +37,45 @@ func assume(ctx context.Context, tx pgx.Tx, c sources.Caller) error {
 	return err
 }
 
-// callerTx begins a transaction for a read on behalf of a caller.
-func (s *Source) callerTx(ctx context.Context, c sources.Caller) (pgx.Tx, error) {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+// callerRead runs one read on behalf of a caller, in a read-only
+// transaction that assumes the caller's role. The four statements (BEGIN,
+// the settings, the query, ROLLBACK) go to the server in one pipeline, so
+// acting as the caller costs no extra round trips. A connection left in a
+// failed transaction is not returned to the pool: pgxpool closes any
+// connection released outside idle state.
+func (s *Source) callerRead(ctx context.Context, c sources.Caller, sql string, args []any) (pgx.Rows, func(), error) {
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := assume(ctx, tx, c); err != nil {
-		tx.Rollback(context.WithoutCancel(ctx))
-		return nil, err
+	b := &pgx.Batch{}
+	b.Queue("BEGIN READ ONLY")
+	b.Queue(assumeSQL, c.Role, c.Claims, c.User)
+	b.Queue(sql, args...)
+	b.Queue("ROLLBACK")
+	br := conn.SendBatch(ctx, b)
+	fail := func(err error) (pgx.Rows, func(), error) {
+		br.Close()
+		conn.Release()
+		return nil, nil, err
 	}
-	return tx, nil
+	if _, err := br.Exec(); err != nil {
+		return fail(err)
+	}
+	if _, err := br.Exec(); err != nil {
+		return fail(assumeError(err))
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return fail(err)
+	}
+	done := func() {
+		rows.Close()
+		br.Exec() // the ROLLBACK's result
+		br.Close()
+		conn.Release()
+	}
+	return rows, done, nil
 }
 
 // ActsAsCaller: every transaction can assume the caller's role.

@@ -130,26 +130,19 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 		return nil, odata.Internal(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
-	var tx pgx.Tx
 	var rows pgx.Rows
+	var done func()
 	if c, ok := sources.CallerOf(ctx); ok {
-		if tx, err = s.callerTx(ctx, c); err != nil {
-			cancel()
-			return nil, mapOwnError(ctx, err)
-		}
-		rows, err = tx.Query(ctx, text, args...)
+		rows, done, err = s.callerRead(ctx, c, text, args)
 	} else {
 		rows, err = s.pool.Query(ctx, text, args...)
 	}
 	if err != nil {
-		if tx != nil {
-			tx.Rollback(context.WithoutCancel(ctx))
-		}
 		cancel()
-		return nil, mapError(ctx, err)
+		return nil, mapOwnError(ctx, err)
 	}
 	types := sources.ResultTypes(q)
-	return &pgRows{rows: rows, types: types, nVals: len(q.Columns), ctx: ctx, cancel: cancel, tx: tx}, nil
+	return &pgRows{rows: rows, types: types, nVals: len(q.Columns), ctx: ctx, cancel: cancel, done: done}, nil
 }
 
 // mapOwnError passes on errors already in the gateway's family.
@@ -170,12 +163,18 @@ func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 	defer cancel()
 	var n int64
 	if c, ok := sources.CallerOf(ctx); ok {
-		tx, err := s.callerTx(ctx, c)
+		rows, done, err := s.callerRead(ctx, c, text, args)
 		if err != nil {
 			return 0, mapOwnError(ctx, err)
 		}
-		defer tx.Rollback(context.WithoutCancel(ctx))
-		if err := tx.QueryRow(ctx, text, args...).Scan(&n); err != nil {
+		defer done()
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return 0, mapError(ctx, err)
+			}
+			return 0, mapError(ctx, errors.New("count returned no row"))
+		}
+		if err := rows.Scan(&n); err != nil {
 			return 0, mapError(ctx, err)
 		}
 		return n, nil
@@ -199,7 +198,7 @@ type pgRows struct {
 	err    error
 	ctx    context.Context
 	cancel context.CancelFunc
-	tx     pgx.Tx // the caller's read-only transaction, if any
+	done   func() // ends the caller's read-only transaction, if any
 }
 
 func (r *pgRows) Next() bool {
@@ -270,8 +269,8 @@ func (r *pgRows) Err() error {
 
 func (r *pgRows) Close() {
 	r.rows.Close()
-	if r.tx != nil {
-		r.tx.Rollback(context.WithoutCancel(r.ctx)) // read-only: nothing to keep
+	if r.done != nil {
+		r.done() // read-only: nothing to keep
 	}
 	r.cancel()
 }
