@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -21,7 +22,7 @@ func (g *Gateway) serveAdmin() (*http.Server, error) {
 	}
 	ln, err := net.Listen("tcp", g.settings.AdminListen)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("admin listener: %w (another gateway on this machine? give this one --admin-listen HOST:PORT, or off)", err)
 	}
 	hs := &http.Server{
 		Handler:           admin.Handler(admin.Config{Token: g.settings.AdminToken, Manager: g, Logger: g.settings.Logger}),
