@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +58,31 @@ func TestParseSourceFlag(t *testing.T) {
 		if _, _, err := ParseSourceFlag(bad); err == nil {
 			t.Errorf("%q must be refused", bad)
 		}
+	}
+}
+
+// TestDocumentedExample loads the annotated example of
+// docs/configuration.md, so that the documentation stays loadable.
+func TestDocumentedExample(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	start := strings.Index(text, "```yaml\n")
+	end := strings.Index(text[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("no yaml block in docs/configuration.md")
+	}
+	path := filepath.Join(t.TempDir(), "example.yaml")
+	os.WriteFile(path, []byte(text[start+8:start+8+end]), 0o600)
+	f, err := Load(path)
+	if err != nil {
+		t.Fatalf("the documented example does not load: %v", err)
+	}
+	a := f.Sources["erp"].Auth
+	if !a.Basic || a.TokenHeader != "X-Api-Key" || a.Bearer == nil || a.Bearer.Audience != "odatagw-erp" ||
+		a.Sets["Salaries"].Writers[0] != "hr" || a.RoleClaim != "db_role" || !f.Sources["archive"].Auth.Anonymous {
+		t.Errorf("auth read as %+v", a)
 	}
 }
