@@ -139,7 +139,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 			return nil, err
 		}
 		g.install("demo", opened{src: withCache(src, "demo", s.Defaults, config.Source{}, g.busIface(), s.Logger), guard: guard},
-			registry.Source{Name: "demo", DSN: "sqlite:(embedded demo, in memory)", Origin: originDemo, Auth: policy})
+			registry.Source{Name: "demo", DSN: "sqlite:(embedded demo, in memory)", Origin: originDemo, Settings: registry.Settings{Auth: policy}})
 	}
 	if g.store != nil {
 		every := s.StatePoll

@@ -100,8 +100,8 @@ func TestStore(t *testing.T) {
 		ctx := context.Background()
 		s := open()
 		ttl := Duration(5 * time.Second)
-		in := Source{Name: "erp", DSN: "postgres://app@db/erp", Password: "s3cret", Schemas: []string{"sales"},
-			ReadOnly: true, CacheTTL: &ttl, Keys: map[string][]string{"v": {"id"}}, Origin: OriginAPI}
+		in := Source{Name: "erp", DSN: "postgres://app@db/erp", Password: "s3cret", Origin: OriginAPI,
+			Settings: Settings{Schemas: []string{"sales"}, ReadOnly: true, CacheTTL: &ttl, Keys: map[string][]string{"v": {"id"}}}}
 		created, err := s.Create(ctx, in)
 		if err != nil {
 			t.Fatal(err)

@@ -19,10 +19,20 @@ const (
 // the password: it is given in the DSN or in Password when saving, sealed
 // apart, and only PasswordSet tells that there is one.
 type Source struct {
-	Name             string                       `json:"name"`
-	DSN              string                       `json:"dsn"`
-	Password         string                       `json:"password,omitempty"` // write-only
-	PasswordSet      bool                         `json:"password_set"`
+	Name        string `json:"name"`
+	DSN         string `json:"dsn"`
+	Password    string `json:"password,omitempty"` // write-only
+	PasswordSet bool   `json:"password_set"`
+	Settings           // its fields appear at the top level in JSON
+
+	Origin    string    `json:"origin"`
+	Version   int64     `json:"version"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Settings is everything a registration sets besides its name and DSN; the
+// store keeps it as JSON.
+type Settings struct {
 	Schemas          []string                     `json:"schemas,omitempty"`
 	Include          []string                     `json:"include,omitempty"`
 	Exclude          []string                     `json:"exclude,omitempty"`
@@ -37,10 +47,6 @@ type Source struct {
 	SetCacheTTL      map[string]Duration          `json:"set_cache_ttl,omitempty"`
 	ListenChanges    bool                         `json:"listen_changes,omitempty"`
 	Auth             config.Auth                  `json:"auth"`
-
-	Origin    string    `json:"origin"`
-	Version   int64     `json:"version"`
-	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Duration is a time.Duration written as "30s" in JSON.
@@ -89,10 +95,10 @@ func (s Source) Config() config.Source {
 // FromConfig is a configuration file section as a registration.
 func FromConfig(name string, c config.Source, origin string) Source {
 	dsn, pw := SplitPassword(c.DSN)
-	s := Source{Name: name, DSN: dsn, Password: pw, Schemas: c.Schemas, Include: c.Include, Exclude: c.Exclude,
-		Keys: c.Keys, Names: c.Names, Columns: c.Columns, PageSize: c.PageSize, ReadOnly: c.ReadOnly,
-		StatementTimeout: Duration(c.StatementTimeout), MaxConnections: c.MaxConnections,
-		ListenChanges: c.ListenChanges, Auth: c.Auth, Origin: origin}
+	s := Source{Name: name, DSN: dsn, Password: pw, Origin: origin, Settings: Settings{Schemas: c.Schemas,
+		Include: c.Include, Exclude: c.Exclude, Keys: c.Keys, Names: c.Names, Columns: c.Columns,
+		PageSize: c.PageSize, ReadOnly: c.ReadOnly, StatementTimeout: Duration(c.StatementTimeout),
+		MaxConnections: c.MaxConnections, ListenChanges: c.ListenChanges, Auth: c.Auth}}
 	if c.CacheTTL != nil {
 		d := Duration(*c.CacheTTL)
 		s.CacheTTL = &d
@@ -113,43 +119,12 @@ func (s Source) Public() Source {
 	return s
 }
 
-// options is what the store keeps in its options column: everything but
-// the identity, DSN and password.
-type options struct {
-	Schemas          []string                     `json:"schemas,omitempty"`
-	Include          []string                     `json:"include,omitempty"`
-	Exclude          []string                     `json:"exclude,omitempty"`
-	Keys             map[string][]string          `json:"keys,omitempty"`
-	Names            map[string]string            `json:"names,omitempty"`
-	Columns          map[string]map[string]string `json:"columns,omitempty"`
-	PageSize         int                          `json:"page_size,omitempty"`
-	ReadOnly         bool                         `json:"read_only,omitempty"`
-	StatementTimeout Duration                     `json:"statement_timeout,omitempty"`
-	MaxConnections   int                          `json:"max_connections,omitempty"`
-	CacheTTL         *Duration                    `json:"cache_ttl,omitempty"`
-	SetCacheTTL      map[string]Duration          `json:"set_cache_ttl,omitempty"`
-	ListenChanges    bool                         `json:"listen_changes,omitempty"`
-	Auth             config.Auth                  `json:"auth"`
-}
-
-func (s Source) options() options {
-	return options{Schemas: s.Schemas, Include: s.Include, Exclude: s.Exclude, Keys: s.Keys, Names: s.Names,
-		Columns: s.Columns, PageSize: s.PageSize, ReadOnly: s.ReadOnly, StatementTimeout: s.StatementTimeout,
-		MaxConnections: s.MaxConnections, CacheTTL: s.CacheTTL, SetCacheTTL: s.SetCacheTTL, ListenChanges: s.ListenChanges, Auth: s.Auth}
-}
-
-func (o options) apply(s *Source) {
-	s.Schemas, s.Include, s.Exclude, s.Keys, s.Names, s.Columns = o.Schemas, o.Include, o.Exclude, o.Keys, o.Names, o.Columns
-	s.PageSize, s.ReadOnly, s.StatementTimeout, s.MaxConnections = o.PageSize, o.ReadOnly, o.StatementTimeout, o.MaxConnections
-	s.CacheTTL, s.SetCacheTTL, s.ListenChanges, s.Auth = o.CacheTTL, o.SetCacheTTL, o.ListenChanges, o.Auth
-}
-
 // SameSettings reports whether two registrations would open the same
 // source, so that registering a configuration file's sources at each start
 // does not bump versions needlessly.
 func SameSettings(a, b Source) bool {
-	ja, _ := json.Marshal(a.options())
-	jb, _ := json.Marshal(b.options())
+	ja, _ := json.Marshal(a.Settings)
+	jb, _ := json.Marshal(b.Settings)
 	return a.DSN == b.DSN && a.Password == b.Password && string(ja) == string(jb) && a.Origin == b.Origin
 }
 

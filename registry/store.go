@@ -126,11 +126,9 @@ func (s *Store) scan(row interface{ Scan(...any) error }) (Source, error) {
 	if err := row.Scan(&src.Name, &src.DSN, &password, &opts, &src.Origin, &src.Version, &updated); err != nil {
 		return src, err
 	}
-	var o options
-	if err := json.Unmarshal([]byte(opts), &o); err != nil {
+	if err := json.Unmarshal([]byte(opts), &src.Settings); err != nil {
 		return src, fmt.Errorf("source %s: damaged options: %w", src.Name, err)
 	}
-	o.apply(&src)
 	src.UpdatedAt, _ = time.Parse(time.RFC3339Nano, updated)
 	if password.Valid && password.String != "" {
 		pw, err := s.box.open(password.String, src.Name)
@@ -214,7 +212,7 @@ func (s *Store) row(src Source) (password any, opts string, err error) {
 		}
 		password = sealed
 	}
-	b, err := json.Marshal(src.options())
+	b, err := json.Marshal(src.Settings)
 	return password, string(b), err
 }
 
