@@ -62,7 +62,9 @@ func (c *Source) answer(ctx context.Context, set, key string, load func(context.
 			stats.Stale.Add(1)
 			record(ctx, statusStale)
 			go func() {
-				bg, cancel := context.WithTimeout(context.Background(), time.Minute)
+				// the refresh outlives the request but keeps what it carries:
+				// on a per-user source, the caller it must run as
+				bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 				defer cancel()
 				if _, err := c.group.do(bg, key, load); err != nil {
 					c.opts.Logger.Warn("refreshing a cached answer failed", "source", c.opts.Name, "set", set, "error", err)

@@ -19,26 +19,7 @@ import (
 // without a role is refused.
 func TestPerUserRowLevelSecurity(t *testing.T) {
 	needPostgres(t)
-	suffix := randomHex(4)
-	eu, us := "odatagw_test_eu_"+suffix, "odatagw_test_us_"+suffix
-	admin := testdb.PostgresURL(t)
-	// roles belong to the server, not the database: dropped after it
-	t.Cleanup(func() {
-		for _, r := range []string{eu, us} {
-			execSQL(t, admin, `DROP ROLE IF EXISTS `+r)
-		}
-	})
-	db := newFixtureDB(t)
-	execSQL(t, db.DSN,
-		`CREATE ROLE `+eu+` NOLOGIN`, `CREATE ROLE `+us+` NOLOGIN`,
-		`GRANT USAGE ON SCHEMA public TO `+eu+`, `+us,
-		`GRANT SELECT, UPDATE ON "Customers" TO `+eu+`, `+us,
-		`ALTER TABLE "Customers" ENABLE ROW LEVEL SECURITY`,
-		// the role decides the region; the claims must name the same user the gateway set
-		fmt.Sprintf(`CREATE POLICY regional ON "Customers" USING (
-			(("Country" = 'Germany' AND current_user = '%s') OR ("Country" IN ('USA', 'US') AND current_user = '%s'))
-			AND current_setting('request.jwt.claims', true)::json->>'sub' = current_setting('odatagw.user', true))`, eu, us),
-	)
+	db, eu, us, suffix := regionalDB(t)
 	hour := time.Hour
 	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "k",
 		map[string]config.Source{"erp": {DSN: db.DSN, Auth: config.Auth{Basic: true, PerUser: true}}},
@@ -109,5 +90,64 @@ func TestPerUserRowLevelSecurity(t *testing.T) {
 		if r.Status != 200 || strings.Contains(string(r.Body), "Germany") {
 			t.Fatalf("request %d after the failures: %d %s", i, r.Status, r.Body)
 		}
+	}
+}
+
+// regionalDB makes a fixture database whose Customers are split by
+// row-level security between two new roles (dropped after the database).
+func regionalDB(t *testing.T) (db *testdb.Postgres, eu, us, suffix string) {
+	suffix = randomHex(4)
+	eu, us = "odatagw_test_eu_"+suffix, "odatagw_test_us_"+suffix
+	admin := testdb.PostgresURL(t)
+	// roles belong to the server, not the database: dropped after it
+	t.Cleanup(func() {
+		for _, r := range []string{eu, us} {
+			execSQL(t, admin, `DROP ROLE IF EXISTS `+r)
+		}
+	})
+	db = newFixtureDB(t)
+	execSQL(t, db.DSN,
+		`CREATE ROLE `+eu+` NOLOGIN`, `CREATE ROLE `+us+` NOLOGIN`,
+		`GRANT USAGE ON SCHEMA public TO `+eu+`, `+us,
+		`GRANT SELECT, UPDATE ON "Customers" TO `+eu+`, `+us,
+		`ALTER TABLE "Customers" ENABLE ROW LEVEL SECURITY`,
+		// the role decides the region; the claims must name the same user the gateway set
+		fmt.Sprintf(`CREATE POLICY regional ON "Customers" USING (
+			(("Country" = 'Germany' AND current_user = '%s') OR ("Country" IN ('USA', 'US') AND current_user = '%s'))
+			AND current_setting('request.jwt.claims', true)::json->>'sub' = current_setting('odatagw.user', true))`, eu, us),
+	)
+	return db, eu, us, suffix
+}
+
+// TestPerUserStaleRefresh: with stale-while-revalidate, the refresh that
+// runs after the answer has gone out still runs as the caller, so the
+// refreshed entry holds only that caller's rows.
+func TestPerUserStaleRefresh(t *testing.T) {
+	needPostgres(t)
+	db, eu, _, _ := regionalDB(t)
+	ttl := 300 * time.Millisecond
+	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "k",
+		map[string]config.Source{"erp": {DSN: db.DSN, Auth: config.Auth{Basic: true, PerUser: true}}},
+		func(s *app.Settings) {
+			s.Defaults = config.File{Cache: config.Cache{TTL: &ttl, StaleWhileRevalidate: true}}
+		})
+	pw := "long-enough-password-" + randomHex(4)
+	recordSecret(t, pw)
+	if r := ag.api(t, "POST", "/api/users", map[string]any{"name": "anna", "password": pw, "role": eu}); r.Status != 201 {
+		t.Fatalf("add anna: %d", r.Status)
+	}
+	auth := []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("anna:"+pw))}
+	url := ag.odata + "/odata/erp/Customers?$select=Country&$top=200"
+	seen := map[string]bool{}
+	for i := 0; i < 6; i++ { // miss, then stale answers with refreshes behind them, then hits
+		r := do(t, "GET", url, nil, auth...)
+		seen[r.Header.Get("X-Cache")] = true
+		if r.Status != 200 || strings.Contains(string(r.Body), `"USA"`) {
+			t.Fatalf("request %d (%s): anna sees other regions: %d %.200s", i, r.Header.Get("X-Cache"), r.Status, r.Body)
+		}
+		time.Sleep(ttl + 100*time.Millisecond)
+	}
+	if !seen["stale"] {
+		t.Fatalf("no stale answer was served (saw %v); the test did not reach the refresh", seen)
 	}
 }
