@@ -179,6 +179,11 @@ func (g *Gateway) registerConfigured(ctx context.Context) error {
 	}
 	for _, name := range sortedNames(g.settings.Sources) {
 		want := registry.FromConfig(name, g.settings.Sources[name], registry.OriginConfig)
+		if !g.store.HasKey() {
+			// without the operator's key nothing can be sealed: the
+			// password stays in the configuration, which opens the source
+			want.Password = ""
+		}
 		have, err := g.store.Get(ctx, name)
 		switch {
 		case errors.Is(err, registry.ErrNotFound):

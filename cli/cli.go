@@ -292,10 +292,10 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 }
 
 // stateSettings fills the state store, secret key and admin listener.
-// Without ODATAGW_SECRET_KEY a file store gets a key file beside it; a
-// shared PostgreSQL store needs the key from the operator, the same on
-// every replica. Without ODATAGW_ADMIN_TOKEN the token is kept in a file
-// readable by its owner only, which `odatagw source` reads.
+// The key that seals DSN passwords comes from the operator
+// (ODATAGW_SECRET_KEY) and is never written down by the gateway. Without
+// ODATAGW_ADMIN_TOKEN the admin token is kept in a file readable by its
+// owner only, which `odatagw source` reads.
 func (s *serveCmd) stateSettings(set *app.Settings) error {
 	state := s.State
 	switch state {
@@ -306,17 +306,6 @@ func (s *serveCmd) stateSettings(set *app.Settings) error {
 	}
 	set.State = state
 	set.SecretKey = os.Getenv("ODATAGW_SECRET_KEY")
-	if set.SecretKey == "" && isFileState(state) {
-		path := filepath.Join(filesDir(state), "secret.key")
-		key, created, err := secretFile(path)
-		if err != nil {
-			return fmt.Errorf("secret key: %w", err)
-		}
-		set.SecretKey = key
-		if created {
-			set.Logger.Info("made a key to seal DSN passwords in the state store; set ODATAGW_SECRET_KEY to keep it off this disk", "key_file", path)
-		}
-	}
 	if s.AdminListen == "off" || s.AdminListen == "" {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -421,5 +422,39 @@ func TestAdminConfiguredSources(t *testing.T) {
 	}
 	if r := do(t, "GET", again.odata+"/odata/crm/Customers?$top=1", nil); r.Status != 200 {
 		t.Errorf("crm after a restart: %d", r.Status)
+	}
+}
+
+// TestAdminWithoutSecretKey: without the operator's key, the API refuses to
+// store a password (at the password field), while a configured source
+// with a password still serves, its password kept out of the store.
+func TestAdminWithoutSecretKey(t *testing.T) {
+	needPostgres(t)
+	data := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	password := "pw-" + randomHex(8)
+	recordSecret(t, password)
+	dsn := strings.Replace(data.DSN, "postgres@", "postgres:"+password+"@", 1)
+	state := filepath.Join(t.TempDir(), "state.db")
+	ag := startAdminGateway(t, state, "", map[string]config.Source{"erp": {DSN: dsn, Auth: config.Auth{Anonymous: true}}})
+	if r := do(t, "GET", ag.odata+"/odata/erp/Customers?$top=1", nil); r.Status != 200 {
+		t.Fatalf("configured source with a password: %d %s", r.Status, r.Body)
+	}
+	r := ag.api(t, "POST", "/api/sources", map[string]any{"name": "crm", "dsn": dsn, "auth": anon})
+	if code, field := apiError(t, r); r.Status != 422 || code != "NoSecretKey" || field != "password" || !strings.Contains(string(r.Body), "ODATAGW_SECRET_KEY") {
+		t.Fatalf("a password without a key: %d %s", r.Status, r.Body)
+	}
+	if r := ag.api(t, "POST", "/api/sources", map[string]any{"name": "crm", "dsn": data.DSN, "auth": anon}); r.Status != 201 {
+		t.Fatalf("a DSN without a password needs no key: %d %s", r.Status, r.Body)
+	}
+	ag.stop()
+	raw, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), password) {
+		t.Error("the password is in the state file")
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(state), "secret.key")); err == nil {
+		t.Error("the gateway wrote a key file")
 	}
 }
