@@ -26,13 +26,17 @@ import (
 // password) and how it is doing.
 type Status struct {
 	registry.Source
-	State       string     `json:"state"` // serving, failed
-	Connected   bool       `json:"connected"`
-	LastError   string     `json:"last_error,omitempty"`
-	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
-	EntitySets  []string   `json:"entity_sets"`
-	ServiceURL  string     `json:"service_url"`
-	Cache       *Cache     `json:"cache,omitempty"`
+	State string `json:"state"` // serving, failed
+	// ServingVersion is the version of the registration this gateway
+	// serves; it trails Version while a change is applied or after one
+	// failed here.
+	ServingVersion int64      `json:"serving_version,omitempty"`
+	Connected      bool       `json:"connected"`
+	LastError      string     `json:"last_error,omitempty"`
+	LastErrorAt    *time.Time `json:"last_error_at,omitempty"`
+	EntitySets     []string   `json:"entity_sets"`
+	ServiceURL     string     `json:"service_url"`
+	Cache          *Cache     `json:"cache,omitempty"`
 }
 
 // Cache is a source's query-cache figures.

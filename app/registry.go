@@ -33,7 +33,8 @@ const retryFailed = 30 * time.Second
 
 // managed is a registration the gateway serves, or tried to.
 type managed struct {
-	reg     registry.Source // with its password; never shown
+	reg     registry.Source // the registration serving (or that failed, when none serves); its password is never shown
+	seen    int64           // the latest version of the store looked at: a failed one counts, so the poll waits retryFailed
 	stop    context.CancelFunc
 	err     error
 	errAt   time.Time
@@ -115,7 +116,7 @@ func (g *Gateway) install(name string, o opened, reg registry.Source) <-chan str
 	wctx, stop := context.WithCancel(g.watchCtx)
 	done := g.Server.AddSource(name, o.src, o.guard)
 	g.watch(wctx, name, o.src, reg.ListenChanges)
-	g.regs.byName[name] = &managed{reg: reg, stop: stop, serving: true}
+	g.regs.byName[name] = &managed{reg: reg, seen: reg.Version, stop: stop, serving: true}
 	return done
 }
 
@@ -149,10 +150,7 @@ func (g *Gateway) failed(reg registry.Source, err error) {
 	if !m.serving {
 		m.reg = reg
 	}
-	m.err, m.errAt = err, time.Now()
-	// the version that failed counts as seen, so that the poll does not
-	// retry it at once; retryFailed decides when
-	m.reg.Version = reg.Version
+	m.err, m.errAt, m.seen = err, time.Now(), reg.Version
 }
 
 // registerConfigured puts the sources of flags and the configuration file
@@ -260,7 +258,7 @@ func (g *Gateway) syncStore(ctx context.Context) {
 	g.regs.mu.Lock()
 	for name, v := range versions {
 		m := g.regs.byName[name]
-		if m == nil || m.reg.Version != v || (m.err != nil && time.Since(m.errAt) > retryFailed) {
+		if m == nil || m.seen != v || (m.err != nil && time.Since(m.errAt) > retryFailed) {
 			changed = append(changed, name)
 		}
 	}
@@ -534,6 +532,7 @@ func (g *Gateway) Get(ctx context.Context, name string) (admin.Status, error) {
 	var st admin.Status
 	if ok {
 		st.Source = m.reg.Public()
+		st.ServingVersion = m.reg.Version
 		st.State = "serving"
 		if m.err != nil {
 			st.LastError = m.err.Error()
@@ -547,6 +546,16 @@ func (g *Gateway) Get(ctx context.Context, name string) (admin.Status, error) {
 	g.regs.mu.Unlock()
 	if !ok {
 		return st, registry.ErrNotFound
+	}
+	if g.store != nil && st.Origin != originDemo {
+		// what is registered, which may be newer than what serves (a change
+		// made elsewhere and not applied here yet, or one that failed)
+		if stored, err := g.store.Get(ctx, name); err == nil {
+			st.Source = stored.Public()
+		}
+	}
+	if st.State != "serving" {
+		st.ServingVersion = 0
 	}
 	st.ServiceURL = g.serviceRoot(name)
 	st.EntitySets = []string{}
