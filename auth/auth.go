@@ -13,10 +13,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/odatagw/odatagw/config"
 	"github.com/odatagw/odatagw/registry"
@@ -49,6 +52,14 @@ type Shared struct {
 
 	mu       sync.Mutex
 	verified map[[32]byte]verifiedEntry
+
+	// checks runs one check per credential at a time: sixteen requests
+	// arriving together with one new password cost one bcrypt, not
+	// sixteen. hashing bounds the bcrypt checks running at once to half
+	// the cores, so a flood of wrong passwords cannot take every CPU from
+	// the requests that carry right ones.
+	checks  singleflight.Group
+	hashing chan struct{}
 }
 
 type verifiedEntry struct {
@@ -68,7 +79,8 @@ func NewShared(users Users, log *slog.Logger) *Shared {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Shared{Users: users, Logger: log, verified: map[[32]byte]verifiedEntry{}}
+	return &Shared{Users: users, Logger: log, verified: map[[32]byte]verifiedEntry{},
+		hashing: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 }
 
 // Forget drops every checked credential, after a user changed.
@@ -212,15 +224,32 @@ func (g *Guard) checkPassword(ctx context.Context, user, pass string) (*Principa
 	if p, ok := g.shared.remembered(k); ok {
 		return &p, nil
 	}
-	u, ok, err := g.shared.Users.CheckPassword(ctx, user, pass)
+	v, err, _ := g.shared.checks.Do(string(k[:]), func() (any, error) {
+		// the check serves every request waiting for it: the first one
+		// leaving must not fail the others
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		select {
+		case g.shared.hashing <- struct{}{}:
+			defer func() { <-g.shared.hashing }()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		u, ok, err := g.shared.Users.CheckPassword(ctx, user, pass)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ErrUnauthorized
+		}
+		p := Principal{User: u.Name, Method: "basic", Role: u.Role}
+		g.shared.remember(k, p, time.Time{})
+		return p, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, ErrUnauthorized
-	}
-	p := Principal{User: u.Name, Method: "basic", Role: u.Role}
-	g.shared.remember(k, p, time.Time{})
+	p := v.(Principal)
 	return &p, nil
 }
 
