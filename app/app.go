@@ -113,8 +113,13 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		regs: registrations{byName: map[string]*managed{}}, authShared: auth.NewShared(nil, s.Logger)}
 	if bus != nil {
 		bus.Subscribe(func(m cache.Message) {
-			if m.Kind == cache.KindReload {
+			switch m.Kind {
+			case cache.KindReload:
 				g.reload(watchCtx, m.Source, false)
+			case cache.KindRegistry:
+				if g.store != nil {
+					go g.syncStore(watchCtx)
+				}
 			}
 		})
 	}

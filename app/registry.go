@@ -246,6 +246,14 @@ func (g *Gateway) follow(ctx context.Context, every time.Duration) {
 	}
 }
 
+// tellReplicas asks the replicas sharing a Redis to look at the store now
+// rather than at their next poll.
+func (g *Gateway) tellReplicas() {
+	if g.bus != nil {
+		g.bus.Publish(cache.Message{Kind: cache.KindRegistry})
+	}
+}
+
 func (g *Gateway) syncStore(ctx context.Context) {
 	versions, err := g.store.Versions(ctx)
 	if err != nil {
@@ -438,6 +446,7 @@ func (g *Gateway) Create(ctx context.Context, src registry.Source) (registry.Sou
 		return registry.Source{}, err
 	}
 	g.install(saved.Name, s, saved)
+	g.tellReplicas()
 	return saved, nil
 }
 
@@ -475,6 +484,7 @@ func (g *Gateway) Update(ctx context.Context, src registry.Source, ifVersion int
 		return registry.Source{}, err
 	}
 	g.install(saved.Name, s, saved)
+	g.tellReplicas()
 	return saved, nil
 }
 
@@ -503,6 +513,7 @@ func (g *Gateway) Delete(ctx context.Context, name string, ifVersion int64) erro
 		return err
 	}
 	g.uninstall(name)
+	g.tellReplicas()
 	return nil
 }
 

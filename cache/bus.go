@@ -18,7 +18,7 @@ import (
 
 // Message is what replicas tell each other.
 type Message struct {
-	Kind   string // KindInvalidate or KindReload
+	Kind   string // KindInvalidate, KindReload or KindRegistry
 	Source string // "" with KindInvalidate: every source
 	Set    string // "" with KindInvalidate: every set of the source
 }
@@ -27,6 +27,9 @@ type Message struct {
 const (
 	KindInvalidate = ""
 	KindReload     = "reload"
+	// KindRegistry: registrations changed in the shared state store; look
+	// now instead of at the next poll.
+	KindRegistry = "registry"
 )
 
 // Bus carries write invalidations and metadata reloads between replicas
@@ -36,8 +39,8 @@ type Bus interface {
 	Publish(m Message)
 	// Subscribe delivers the other replicas' messages; after a lost
 	// connection, an invalidation of everything, since messages could
-	// have been missed.
-	Subscribe(fn func(m Message))
+	// have been missed. The returned function ends the subscription.
+	Subscribe(fn func(m Message)) (unsubscribe func())
 	// Err is nil while the bus works, else what is wrong.
 	Err() error
 	Close() error
@@ -54,7 +57,8 @@ type RedisBus struct {
 	log     *slog.Logger
 
 	mu       sync.Mutex
-	handlers []func(Message)
+	handlers map[int]func(Message)
+	nextID   int
 	ps       *redis.PubSub // the live subscription, closed by Close to unblock a read
 	lastErr  atomic.Pointer[error]
 	cancel   context.CancelFunc
@@ -83,7 +87,7 @@ func NewRedisBus(url, prefix string, log *slog.Logger) (*RedisBus, error) {
 		prefix = "odatagw"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &RedisBus{client: redis.NewClient(opt), channel: prefix + ":invalidate", self: hex.EncodeToString(id),
+	b := &RedisBus{client: redis.NewClient(opt), channel: prefix + ":invalidate", self: hex.EncodeToString(id), handlers: map[int]func(Message){},
 		log: log, cancel: cancel, done: make(chan struct{})}
 	go b.listen(ctx)
 	return b, nil
@@ -142,15 +146,25 @@ func (b *RedisBus) Publish(m Message) {
 	}
 }
 
-func (b *RedisBus) Subscribe(fn func(Message)) {
+func (b *RedisBus) Subscribe(fn func(Message)) func() {
 	b.mu.Lock()
-	b.handlers = append(b.handlers, fn)
+	b.nextID++
+	id := b.nextID
+	b.handlers[id] = fn
 	b.mu.Unlock()
+	return func() {
+		b.mu.Lock()
+		delete(b.handlers, id)
+		b.mu.Unlock()
+	}
 }
 
 func (b *RedisBus) deliver(m Message) {
 	b.mu.Lock()
-	hs := append([]func(Message){}, b.handlers...)
+	hs := make([]func(Message), 0, len(b.handlers))
+	for _, h := range b.handlers {
+		hs = append(hs, h)
+	}
 	b.mu.Unlock()
 	for _, h := range hs {
 		h(m)

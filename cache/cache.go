@@ -57,6 +57,8 @@ type Source struct {
 
 	statsMu sync.Mutex
 	stats   map[string]*SetStats
+
+	unsubscribe func() // leaves the bus when the source closes
 }
 
 // SetStats are the figures of one entity set.
@@ -95,7 +97,7 @@ func Wrap(inner sources.Source, opts Options) *Source {
 	c.store = gocache.New(opts.TTL, time.Minute)
 	c.store.OnEvicted(func(key string, _ any) { c.forget(key) })
 	if opts.Bus != nil {
-		opts.Bus.Subscribe(func(m Message) {
+		c.unsubscribe = opts.Bus.Subscribe(func(m Message) {
 			switch {
 			case m.Kind != KindInvalidate:
 			case m.Source == "":

@@ -22,7 +22,13 @@ var (
 
 func (c *Source) Metadata() *metadata.Service    { return c.inner.Metadata() }
 func (c *Source) Ping(ctx context.Context) error { return c.inner.Ping(ctx) }
-func (c *Source) Close() error                   { c.store.Flush(); return c.inner.Close() }
+func (c *Source) Close() error {
+	if c.unsubscribe != nil {
+		c.unsubscribe() // a replaced source must not stay subscribed, nor in memory
+	}
+	c.store.Flush()
+	return c.inner.Close()
+}
 
 // Reload reloads the inner source's model. Every key holds the metadata
 // version, so answers about the old model are not used again.

@@ -458,3 +458,33 @@ func TestAdminWithoutSecretKey(t *testing.T) {
 		t.Error("the gateway wrote a key file")
 	}
 }
+
+// TestAdminSharedStateWithRedis: with a Redis, a change on one gateway
+// tells the others to look at the store at once, instead of at their next
+// poll (set to an hour here, so only the message can explain the pick-up).
+func TestAdminSharedStateWithRedis(t *testing.T) {
+	needPostgres(t)
+	redisURL := testdb.RedisURL(t)
+	state := testdb.NewPostgres(t)
+	data := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	prefix := "odatagw_test_" + randomHex(4)
+	withRedis := func(s *app.Settings) {
+		s.Defaults.Redis, s.Defaults.RedisPrefix = redisURL, prefix
+		s.StatePoll = time.Hour
+	}
+	a := startAdminGateway(t, state.DSN, "k", nil, withRedis)
+	b := startAdminGateway(t, state.DSN, "k", nil, withRedis)
+	time.Sleep(300 * time.Millisecond) // both subscribed
+	if r := a.api(t, "POST", "/api/sources", map[string]any{"name": "erp", "dsn": data.DSN, "auth": anon}); r.Status != 201 {
+		t.Fatalf("create on A: %d %s", r.Status, r.Body)
+	}
+	eventually(t, 5*time.Second, "B serves the source A added, told over Redis", func() bool {
+		return do(t, "GET", b.odata+"/odata/erp/Customers?$top=1", nil).Status == 200
+	})
+	if r := a.api(t, "DELETE", "/api/sources/erp", nil); r.Status != 204 {
+		t.Fatalf("delete on A: %d", r.Status)
+	}
+	eventually(t, 5*time.Second, "B drops it", func() bool {
+		return do(t, "GET", b.odata+"/odata/erp/Customers?$top=1", nil).Status == 404
+	})
+}
