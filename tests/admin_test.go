@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -487,4 +488,40 @@ func TestAdminSharedStateWithRedis(t *testing.T) {
 	eventually(t, 5*time.Second, "B drops it", func() bool {
 		return do(t, "GET", b.odata+"/odata/erp/Customers?$top=1", nil).Status == 404
 	})
+}
+
+// TestSwapsDoNotLeak changes a source fifty times: each change opens a new
+// pool and cache and drains the old ones, which must leave nothing
+// running behind (goroutines of pools, watchers, caches).
+func TestSwapsDoNotLeak(t *testing.T) {
+	needPostgres(t)
+	data := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "k", nil)
+	r := ag.api(t, "POST", "/api/sources", map[string]any{"name": "erp", "dsn": data.DSN, "auth": anon})
+	if r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	etag := r.Header.Get("ETag")
+	change := func(i int) {
+		r := ag.api(t, "PUT", "/api/sources/erp", map[string]any{"dsn": data.DSN, "auth": anon, "page_size": 100 + i}, "If-Match", etag)
+		if r.Status != 200 {
+			t.Fatalf("change %d: %d %s", i, r.Status, r.Body)
+		}
+		etag = r.Header.Get("ETag")
+		do(t, "GET", ag.odata+"/odata/erp/Customers?$top=1", nil)
+	}
+	for i := 0; i < 5; i++ { // settle: the first swaps start what stays (idle HTTP connections)
+		change(i)
+	}
+	time.Sleep(300 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	for i := 5; i < 55; i++ {
+		change(i)
+	}
+	var after int
+	eventually(t, 10*time.Second, "the replaced sources' goroutines end", func() bool {
+		after = runtime.NumGoroutine()
+		return after <= before+5
+	})
+	t.Logf("goroutines: %d before 50 changes, %d after", before, after)
 }
