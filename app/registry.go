@@ -436,11 +436,17 @@ func (g *Gateway) Create(ctx context.Context, src registry.Source) (registry.Sou
 	if _, served := g.Server.Source(src.Name); served {
 		return registry.Source{}, registry.ErrExists
 	}
+	return g.openAndSave(ctx, src, func(src registry.Source) (registry.Source, error) { return g.store.Create(ctx, src) })
+}
+
+// openAndSave opens a registration, saves it only if it works, and swaps
+// it in; the other replicas are told.
+func (g *Gateway) openAndSave(ctx context.Context, src registry.Source, save func(registry.Source) (registry.Source, error)) (registry.Source, error) {
 	s, err := g.openSource(ctx, src.Name, src.Config())
 	if err != nil {
 		return registry.Source{}, openError(src, err)
 	}
-	saved, err := g.store.Create(ctx, src)
+	saved, err := save(src)
 	if err != nil {
 		s.Close()
 		return registry.Source{}, err
@@ -474,18 +480,7 @@ func (g *Gateway) Update(ctx context.Context, src registry.Source, ifVersion int
 	if err := validate(src); err != nil {
 		return registry.Source{}, err
 	}
-	s, err := g.openSource(ctx, src.Name, src.Config())
-	if err != nil {
-		return registry.Source{}, openError(src, err)
-	}
-	saved, err := g.store.Update(ctx, src, cur.Version)
-	if err != nil {
-		s.Close()
-		return registry.Source{}, err
-	}
-	g.install(saved.Name, s, saved)
-	g.tellReplicas()
-	return saved, nil
+	return g.openAndSave(ctx, src, func(src registry.Source) (registry.Source, error) { return g.store.Update(ctx, src, cur.Version) })
 }
 
 // Delete unregisters a source and drains it.

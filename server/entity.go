@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/odatagw/odatagw/metadata"
-	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/format"
 	"github.com/odatagw/odatagw/plan"
 )
@@ -147,12 +146,7 @@ func (r *request) fetchOne() ([]any, error) {
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		names := make([]string, len(r.plan.Key))
-		vals := make([]string, len(r.plan.Key))
-		for i, kv := range r.plan.Key {
-			names[i], vals[i] = kv.Prop.Name, plan.FormatLiteral(kv.Value, kv.Prop.Type)
-		}
-		return nil, odata.NotFound(odata.CodeEntityNotFound, "%s has no entity with key %s", r.plan.Set.Name, metadata.KeyString(names, vals))
+		return nil, entityNotFound(r.plan.Set, r.plan.Key)
 	}
 	values := rows.Values()
 	r.timing.mark("db")

@@ -138,7 +138,7 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 	if err := r.mayWrite(set.Name); err != nil {
 		return err
 	}
-	r.written = &written{set: set.Name, method: method, key: writtenKey(target.Key)}
+	r.written = &written{set: set.Name, method: method, key: keyText(target.Key)}
 	writer, ok := r.src.(sources.Writer)
 	// inside a change set, the batch's open transaction does the writing
 	tx, inTx := r.c.Request.Context().Value(txWriterKey{}).(sources.Writer)
@@ -212,12 +212,12 @@ func (r *request) notFound(set *metadata.EntitySet, key []plan.KeyValue, err err
 	if !errors.Is(err, sources.ErrNotFound) {
 		return err
 	}
-	names := make([]string, len(key))
-	vals := make([]string, len(key))
-	for i, kv := range key {
-		names[i], vals[i] = kv.Prop.Name, plan.FormatLiteral(kv.Value, kv.Prop.Type)
-	}
-	return odata.NotFound(odata.CodeEntityNotFound, "%s has no entity with key %s", set.Name, metadata.KeyString(names, vals))
+	return entityNotFound(set, key)
+}
+
+// entityNotFound is the 404 for a key no row has.
+func entityNotFound(set *metadata.EntitySet, key []plan.KeyValue) error {
+	return odata.NotFound(odata.CodeEntityNotFound, "%s has no entity with key %s", set.Name, keyText(key))
 }
 
 // precondition builds the check a source runs on the locked current row:
@@ -283,8 +283,8 @@ func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int)
 	return nil
 }
 
-// writtenKey spells a key for the audit log, as in the URL.
-func writtenKey(key []plan.KeyValue) string {
+// keyText spells a key as in the URL: 42, or OrderId=1,ProductId=2.
+func keyText(key []plan.KeyValue) string {
 	if len(key) == 0 {
 		return ""
 	}
