@@ -74,7 +74,7 @@ func (f *cacheFlushCmd) run(stdout io.Writer) error {
 
 type serveCmd struct {
 	Listen           string        `env:"ODATAGW_LISTEN" placeholder:"HOST:PORT" help:"Address to listen on (default 127.0.0.1:8080)."`
-	Source           []string      `env:"ODATAGW_SOURCE" placeholder:"NAME=DSN" help:"A data source to serve at /odata/NAME/; repeatable. DSN is postgres://... , postgresql://... or sqlite:PATH. In the environment, separate several with commas."`
+	Source           []string      `env:"ODATAGW_SOURCE" placeholder:"NAME=DSN" help:"A data source to serve at /odata/NAME/; repeatable. DSN is postgres://... , postgresql://... or sqlite:PATH. In the environment, separate several with commas. Callers need credentials configured in --config (auth) unless --anonymous is given; otherwise every request gets 401."`
 	Anonymous        bool          `env:"ODATAGW_ANONYMOUS" help:"Let callers without credentials use the sources given by --source. Only where nobody else can reach the gateway (a proxy or client certificates restrict access); see docs/security.md."`
 	AuditLog         string        `env:"ODATAGW_AUDIT_LOG" placeholder:"FILE" help:"Append the audit log (every write, every refused credential) to this file as JSON lines (default: the main log)."`
 	Config           string        `env:"ODATAGW_CONFIG" type:"existingfile" placeholder:"FILE" help:"YAML configuration file with per-source options (schemas, include/exclude, keys, names, page size); see docs/configuration.md."`
@@ -94,7 +94,7 @@ type serveCmd struct {
 	ClientIPHeader   string        `env:"ODATAGW_CLIENT_IP_HEADER" placeholder:"HEADER" help:"Header in which a trusted proxy in front gives the caller's address (e.g. X-Forwarded-For), for the rate limit."`
 	QueueTimeout     time.Duration `env:"ODATAGW_QUEUE_TIMEOUT" placeholder:"DURATION" help:"How long a request waits for a free database connection before it answers 503 with Retry-After (default 30s)."`
 	SkiptokenSecret  string        `env:"ODATAGW_SKIPTOKEN_SECRET" placeholder:"SECRET" help:"Secret that signs paging tokens; give every replica the same one (default: random at start, so nextLinks end with a restart)."`
-	State            string        `env:"ODATAGW_STATE" placeholder:"PATH|URL" help:"Where registered data sources are kept: an SQLite file (default $XDG_STATE_HOME/odatagw/state.db), a postgres:// URL that replicas share, or none."`
+	State            string        `env:"ODATAGW_STATE" placeholder:"PATH|URL" help:"Where registered data sources and users are kept: an SQLite file (default $XDG_STATE_HOME/odatagw/state.db, else ~/.local/state/odatagw/state.db), a postgres:// URL that replicas share, or none. DSN passwords in it are sealed with ODATAGW_SECRET_KEY; without that variable none can be saved through the admin API."`
 	AdminListen      string        `env:"ODATAGW_ADMIN_LISTEN" default:"127.0.0.1:8081" placeholder:"HOST:PORT" help:"Address of the admin page and API, or off. Keep it private."`
 	AdminTokenFile   string        `env:"ODATAGW_ADMIN_TOKEN_FILE" placeholder:"FILE" help:"When ODATAGW_ADMIN_TOKEN is not set, the admin token is read from this file, created with a random token if missing (default: admin-token beside the state)."`
 	LogLevel         string        `env:"ODATAGW_LOG_LEVEL" enum:"debug,info,warn,error," default:"" placeholder:"LEVEL" help:"debug, info, warn or error (default info; debug logs every request)."`
