@@ -16,9 +16,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/odatagw/odatagw/auth"
-	"github.com/odatagw/odatagw/compat"
-	"github.com/odatagw/odatagw/registry"
+	"github.com/odatagw/odatagw/admin/registry"
+	"github.com/odatagw/odatagw/internal/auth"
+	"github.com/odatagw/odatagw/metadata/salesforce"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -52,12 +52,12 @@ type Cache struct {
 type Manager interface {
 	List(ctx context.Context) []Status
 	Get(ctx context.Context, name string) (Status, error)
-	Test(ctx context.Context, src registry.Source) (compat.Report, error)
+	Test(ctx context.Context, src registry.Source) (salesforce.Report, error)
 	Create(ctx context.Context, src registry.Source) (registry.Source, error)
 	Update(ctx context.Context, src registry.Source, ifVersion int64) (registry.Source, error)
 	Delete(ctx context.Context, name string, ifVersion int64) error
 	Reload(ctx context.Context, name string) (sources.Changes, error)
-	Report(ctx context.Context, name string) (compat.Report, error)
+	Report(ctx context.Context, name string) (salesforce.Report, error)
 
 	Users(ctx context.Context) ([]registry.User, error)
 	// AddUser and UpdateUser return a token user's new token, once.

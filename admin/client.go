@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/odatagw/odatagw/compat"
-	"github.com/odatagw/odatagw/registry"
+	"github.com/odatagw/odatagw/admin/registry"
+	"github.com/odatagw/odatagw/metadata/salesforce"
 )
 
 // Client talks to a gateway's admin API; `odatagw source` uses it.
@@ -124,8 +124,8 @@ func (c *Client) Delete(ctx context.Context, name, etag string) error {
 }
 
 // Test checks a source without saving it.
-func (c *Client) Test(ctx context.Context, src registry.Source) (compat.Report, error) {
-	var rep compat.Report
+func (c *Client) Test(ctx context.Context, src registry.Source) (salesforce.Report, error) {
+	var rep salesforce.Report
 	_, err := c.do(ctx, http.MethodPost, "/api/test", src, "", &rep)
 	return rep, err
 }
@@ -138,8 +138,8 @@ func (c *Client) Reload(ctx context.Context, name string) (map[string]any, error
 }
 
 // Report is a served source's compatibility report.
-func (c *Client) Report(ctx context.Context, name string) (compat.Report, error) {
-	var rep compat.Report
+func (c *Client) Report(ctx context.Context, name string) (salesforce.Report, error) {
+	var rep salesforce.Report
 	_, err := c.do(ctx, http.MethodGet, sourcePath(name)+"/report", nil, "", &rep)
 	return rep, err
 }

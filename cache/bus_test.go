@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/odatagw/odatagw/demo"
 	"github.com/odatagw/odatagw/internal/testdb"
 	"github.com/odatagw/odatagw/sources"
+	"github.com/odatagw/odatagw/sources/demo"
 )
 
 // TestClosedSourceLeavesTheBus: a source replaced at run time must stop

@@ -11,7 +11,7 @@ import (
 
 	gocache "github.com/patrickmn/go-cache"
 
-	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
 )
 

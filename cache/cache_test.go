@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/odatagw/odatagw/cache"
-	"github.com/odatagw/odatagw/demo"
 	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/uri"
-	"github.com/odatagw/odatagw/plan"
 	"github.com/odatagw/odatagw/sources"
+	"github.com/odatagw/odatagw/sources/demo"
 )
 
 // counting wraps the real demo source and counts the queries that reach

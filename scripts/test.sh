@@ -70,10 +70,10 @@ if [ "$fuzztime" != "0" ]; then
   go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "$fuzztime" ./odata/uri/
   go test -run '^$' -fuzz '^FuzzFilter$' -fuzztime "$fuzztime" ./odata/uri/
   go test -run '^$' -fuzz '^FuzzFilterToSQL$' -fuzztime "$fuzztime" ./sources/sqlgen/
-  go test -run '^$' -fuzz '^FuzzWriteBody$' -fuzztime "$fuzztime" ./plan/
+  go test -run '^$' -fuzz '^FuzzWriteBody$' -fuzztime "$fuzztime" ./odata/plan/
   go test -run '^$' -fuzz '^FuzzHeaders$' -fuzztime "$fuzztime" ./odata/
   go test -run '^$' -fuzz '^FuzzNegotiate$' -fuzztime "$fuzztime" ./odata/format/
-  go test -run '^$' -fuzz '^FuzzAuthenticate$' -fuzztime "$fuzztime" ./auth/
+  go test -run '^$' -fuzz '^FuzzAuthenticate$' -fuzztime "$fuzztime" ./internal/auth/
 fi
 say ""
 say "== all suites passed"

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/odatagw/odatagw/metadata"
-	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/odata/plan"
 )
 
 // Rows iterates over the result of a query. Values holds one value per

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/odatagw/odatagw/metadata"
-	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources/convert"
 )
 

@@ -6,7 +6,7 @@ import (
 
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
-	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources/sqlgen"
 )
 

@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"github.com/odatagw/odatagw/metadata"
-	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/odata/plan"
 )
 
 // Writer is implemented by sources that can change data. Each call is one

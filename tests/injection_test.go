@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/config"
 )
 
 // injections are hostile inputs through every option. Each must answer 200

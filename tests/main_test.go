@@ -14,9 +14,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/odatagw/odatagw/app"
 	"github.com/odatagw/odatagw/cache"
-	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/app"
+	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/testdb"
 	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/sqlite"

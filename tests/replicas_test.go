@@ -11,9 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/odatagw/odatagw/app"
-	"github.com/odatagw/odatagw/cli"
-	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/app"
+	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/testdb"
 )
 
@@ -143,9 +142,8 @@ func TestCacheFlushCommand(t *testing.T) {
 	if c, st := cityOf(t, a, "8"); st != "hit" || c == "Behind the gateway" {
 		t.Fatalf("before the flush: %s %s; the cache should still answer", c, st)
 	}
-	var out, errOut strings.Builder
-	if code := cli.Main([]string{"cache", "flush", "--redis", redisURL, "--redis-prefix", prefix, "--source", "erp", "--set", "Customers"}, &out, &errOut); code != 0 {
-		t.Fatalf("cache flush: exit %d: %s", code, errOut.String())
+	if _, errOut, code := runCLI(t, "cache", "flush", "--redis", redisURL, "--redis-prefix", prefix, "--source", "erp", "--set", "Customers"); code != 0 {
+		t.Fatalf("cache flush: exit %d: %s", code, errOut)
 	}
 	eventually(t, 2*time.Second, "the replica drops its entries", func() bool {
 		c, _ := cityOf(t, a, "8")
@@ -163,11 +161,11 @@ func TestListenChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	var out strings.Builder
-	if code := cli.Main([]string{"trigger", "Customers"}, &out, &out); code != 0 {
-		t.Fatalf("odatagw trigger: %d %s", code, out.String())
+	out, errOut, code := runCLI(t, "trigger", "Customers")
+	if code != 0 {
+		t.Fatalf("odatagw trigger: %d %s", code, errOut)
 	}
-	if _, err := conn.Exec(context.Background(), out.String()); err != nil {
+	if _, err := conn.Exec(context.Background(), out); err != nil {
 		t.Fatalf("installing the printed trigger: %v", err)
 	}
 	hour := time.Hour

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/testdb"
 )
 

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odatagw/odatagw/app"
-	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/app"
+	"github.com/odatagw/odatagw/internal/config"
 )
 
 type pki struct {

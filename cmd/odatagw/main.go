@@ -2,10 +2,6 @@
 // Salesforce Connect. See `odatagw --help`.
 package main
 
-import (
-	"os"
+import "os"
 
-	"github.com/odatagw/odatagw/cli"
-)
-
-func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

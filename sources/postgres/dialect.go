@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/odatagw/odatagw/metadata"
-	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources/sqlgen"
 )
 

@@ -17,7 +17,7 @@ import (
 
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
-	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/convert"
 	"github.com/odatagw/odatagw/sources/sqlgen"

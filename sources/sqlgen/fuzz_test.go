@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/odatagw/odatagw/internal/testmodel"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/uri"
-	"github.com/odatagw/odatagw/plan"
 	"github.com/odatagw/odatagw/sources/postgres"
 	"github.com/odatagw/odatagw/sources/sqlgen"
 	"github.com/odatagw/odatagw/sources/sqlite"

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/odatagw/odatagw/metadata"
-	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/odata/plan"
 )
 
 // Dialect is what differs between databases.

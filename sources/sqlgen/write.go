@@ -4,7 +4,7 @@ import (
 	"strings"
 
 	"github.com/odatagw/odatagw/metadata"
-	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/odata/plan"
 )
 
 // WriteDialect is what writes need beyond reads.

@@ -13,9 +13,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/odatagw/odatagw/auth"
+	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/odata"
-	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
 )
 

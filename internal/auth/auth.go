@@ -21,8 +21,8 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/odatagw/odatagw/config"
-	"github.com/odatagw/odatagw/registry"
+	"github.com/odatagw/odatagw/admin/registry"
+	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/sources"
 )
 

@@ -13,8 +13,8 @@ import (
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/format"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/uri"
-	"github.com/odatagw/odatagw/plan"
 	"github.com/odatagw/odatagw/sources"
 )
 

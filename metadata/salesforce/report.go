@@ -1,9 +1,9 @@
-// Package compat tells an admin what Salesforce Connect will make of a
+// Package salesforce tells an admin what Salesforce Connect will make of a
 // source: the object each table becomes, the field type each column
 // becomes, and every problem that would make a sync fail or lose data,
 // with what to do about it. `odatagw check` prints it and the admin API
 // and page show it.
-package compat
+package salesforce
 
 import (
 	"fmt"

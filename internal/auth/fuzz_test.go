@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/odatagw/odatagw/config"
-	"github.com/odatagw/odatagw/registry"
+	"github.com/odatagw/odatagw/admin/registry"
+	"github.com/odatagw/odatagw/internal/config"
 )
 
 // FuzzAuthenticate throws arbitrary Authorization and token headers at a

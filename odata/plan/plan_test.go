@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/odatagw/odatagw/internal/testmodel"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/uri"
-	"github.com/odatagw/odatagw/plan"
 )
 
 func build(t testing.TB, path, query string) (*plan.Plan, int, string) {

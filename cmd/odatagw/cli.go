@@ -1,6 +1,7 @@
-// Package cli is the odatagw command line: flags, environment variables
-// and subcommands, turned into app settings.
-package cli
+// The command line: flags, environment variables and subcommands, turned
+// into app settings.
+
+package main
 
 import (
 	"context"
@@ -17,9 +18,9 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/odatagw/odatagw/app"
 	"github.com/odatagw/odatagw/cache"
-	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/app"
+	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/sources/postgres"
 )
 
@@ -103,8 +104,8 @@ type serveCmd struct {
 
 type versionCmd struct{}
 
-// Main runs the command line and returns the exit code.
-func Main(args []string, stdout, stderr io.Writer) int {
+// run runs the command line and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
 	var c cli
 	exit := -1
 	parser, err := kong.New(&c,

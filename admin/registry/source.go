@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/config"
 )
 
 // Origin says where a registration came from.

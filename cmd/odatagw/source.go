@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/odatagw/odatagw/admin"
-	"github.com/odatagw/odatagw/compat"
-	"github.com/odatagw/odatagw/registry"
+	"github.com/odatagw/odatagw/admin/registry"
+	"github.com/odatagw/odatagw/metadata/salesforce"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -290,7 +290,7 @@ func (c *checkCmd) run(stdin io.Reader, stdout io.Writer) error {
 	if r, ok := s.(sources.Reporter); ok {
 		rep = r.Report()
 	}
-	report := compat.Build(s.Metadata(), rep)
+	report := salesforce.Build(s.Metadata(), rep)
 	if c.JSON {
 		return printJSON(stdout, report)
 	}

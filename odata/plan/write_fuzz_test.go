@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/odatagw/odatagw/internal/testmodel"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/uri"
-	"github.com/odatagw/odatagw/plan"
 )
 
 // FuzzWriteBody: any body for any write kind binds or fails with a clean

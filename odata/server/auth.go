@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/odatagw/odatagw/auth"
+	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/odata"
-	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
 )
 

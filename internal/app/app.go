@@ -18,15 +18,15 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/odatagw/odatagw/auth"
+	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/cache"
-	"github.com/odatagw/odatagw/config"
-	"github.com/odatagw/odatagw/demo"
+	"github.com/odatagw/odatagw/internal/auth"
+	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/odata"
-	"github.com/odatagw/odatagw/registry"
-	"github.com/odatagw/odatagw/server"
+	"github.com/odatagw/odatagw/odata/server"
 	"github.com/odatagw/odatagw/sources"
 	_ "github.com/odatagw/odatagw/sources/all"
+	"github.com/odatagw/odatagw/sources/demo"
 )
 
 // DefaultListen is where the gateway listens unless told otherwise.

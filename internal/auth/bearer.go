@@ -14,7 +14,7 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/config"
 )
 
 // bearer checks JWT bearer tokens for one source.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata/format"
-	"github.com/odatagw/odatagw/plan"
+	"github.com/odatagw/odatagw/odata/plan"
 )
 
 // implicitTypes are the Edm types a JSON reader infers from the value

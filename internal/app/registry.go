@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/odatagw/odatagw/admin"
-	"github.com/odatagw/odatagw/auth"
+	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/cache"
-	"github.com/odatagw/odatagw/compat"
-	"github.com/odatagw/odatagw/config"
-	"github.com/odatagw/odatagw/registry"
+	"github.com/odatagw/odatagw/internal/auth"
+	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/metadata/salesforce"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -388,13 +388,13 @@ func (g *Gateway) needStore() error {
 
 // Test opens a source without saving or serving it and reports what
 // Salesforce would make of it.
-func (g *Gateway) Test(ctx context.Context, src registry.Source) (compat.Report, error) {
+func (g *Gateway) Test(ctx context.Context, src registry.Source) (salesforce.Report, error) {
 	src = normalize(src)
 	if src.Name == "" {
 		src.Name = "test"
 	}
 	if err := validate(src); err != nil {
-		return compat.Report{}, err
+		return salesforce.Report{}, err
 	}
 	opts := src.Config().Options(src.Name, g.settings.Defaults)
 	opts.Logger = discardLogger
@@ -403,18 +403,18 @@ func (g *Gateway) Test(ctx context.Context, src registry.Source) (compat.Report,
 	defer cancel()
 	s, err := sources.Open(ctx, opts)
 	if err != nil {
-		return compat.Report{}, openError(src, err)
+		return salesforce.Report{}, openError(src, err)
 	}
 	defer s.Close()
 	return reportOf(s), nil
 }
 
-func reportOf(s sources.Source) compat.Report {
+func reportOf(s sources.Source) salesforce.Report {
 	var rep sources.Report
 	if r, ok := s.(sources.Reporter); ok {
 		rep = r.Report()
 	}
-	return compat.Build(s.Metadata(), rep)
+	return salesforce.Build(s.Metadata(), rep)
 }
 
 // Create tests a new source, saves it and serves it.
@@ -588,10 +588,10 @@ func (g *Gateway) Get(ctx context.Context, name string) (admin.Status, error) {
 }
 
 // Report is the compatibility report of a served source.
-func (g *Gateway) Report(ctx context.Context, name string) (compat.Report, error) {
+func (g *Gateway) Report(ctx context.Context, name string) (salesforce.Report, error) {
 	src, ok := g.Server.Source(name)
 	if !ok {
-		return compat.Report{}, registry.ErrNotFound
+		return salesforce.Report{}, registry.ErrNotFound
 	}
 	return reportOf(src), nil
 }

@@ -3,7 +3,7 @@ package auth
 import (
 	"testing"
 
-	"github.com/odatagw/odatagw/config"
+	"github.com/odatagw/odatagw/internal/config"
 )
 
 func TestPolicy(t *testing.T) {

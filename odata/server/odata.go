@@ -11,14 +11,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/odatagw/odatagw/auth"
 	"github.com/odatagw/odatagw/cache"
+	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/csdl"
 	"github.com/odatagw/odatagw/odata/format"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/uri"
-	"github.com/odatagw/odatagw/plan"
 	"github.com/odatagw/odatagw/sources"
 )
 
