@@ -58,6 +58,11 @@ const (
 	CodeInternal         = "InternalError"
 	CodeUnsupportedVer   = "UnsupportedVersion"
 	CodePrecondition     = "PreconditionFailed"
+	CodeLimitExceeded    = "LimitExceeded"
+	CodeTooManyRequests  = "TooManyRequests"
+	CodeBusy             = "Busy"
+	CodeCSRFRequired     = "CSRFTokenRequired"
+	CodeFailedDependency = "FailedDependency"
 )
 
 func newError(status int, code, format string, args ...any) *Error {
@@ -99,6 +104,36 @@ func MethodNotAllowed(method, resource string) *Error {
 // NotAcceptable reports a response format the service cannot produce.
 func NotAcceptable(format string, args ...any) *Error {
 	return newError(http.StatusNotAcceptable, CodeNotAcceptable, format, args...)
+}
+
+// TooManyRequests reports a client past its rate limit.
+func TooManyRequests(format string, args ...any) *Error {
+	return newError(http.StatusTooManyRequests, CodeTooManyRequests, format, args...)
+}
+
+// Busy reports a request that waited too long for a database connection.
+func Busy() *Error {
+	return newError(http.StatusServiceUnavailable, CodeBusy,
+		"the data source is busy with other queries; try again in a moment")
+}
+
+// CSRFRequired refuses a change that lacks a valid CSRF token.
+func CSRFRequired() *Error {
+	return newError(http.StatusForbidden, CodeCSRFRequired,
+		"this source requires a CSRF token for changes: GET the service root with X-CSRF-Token: Fetch and send the token back with its cookie")
+}
+
+// FailedDependency answers a $batch request that did not run because one
+// it depends on, or shares a change set with, failed.
+func FailedDependency(on string) *Error {
+	return newError(http.StatusFailedDependency, CodeFailedDependency,
+		"not run: request %s, which it depends on or shares a change set with, failed", on)
+}
+
+// Forbidden refuses what the caller, or the gateway's own database user,
+// may not do.
+func Forbidden(format string, args ...any) *Error {
+	return newError(http.StatusForbidden, CodeForbidden, format, args...)
 }
 
 // Unavailable reports that the data source cannot be reached right now.

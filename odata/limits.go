@@ -24,9 +24,6 @@ func DefaultLimits() Limits {
 		MaxOrderByItems: 20, MaxInItems: 1000, MaxSearchTerms: 50, MaxTop: 1_000_000}
 }
 
-// CodeLimitExceeded marks a request past one of the Limits.
-const CodeLimitExceeded = "LimitExceeded"
-
 // LimitExceeded reports a request past a limit, naming the option.
 func LimitExceeded(target, format string, args ...any) *Error {
 	e := newError(http.StatusBadRequest, CodeLimitExceeded, format, args...)

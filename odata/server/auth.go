@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -17,14 +16,6 @@ import (
 	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
 )
-
-type principalKey struct{}
-
-// principalOf returns the caller a batch part inherits from its $batch.
-func principalOf(ctx context.Context) (*auth.Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(*auth.Principal)
-	return p, ok
-}
 
 // clientAddress names the caller for rate limits, throttling and the
 // audit log: the first address in the trusted proxy's header when one is
@@ -47,13 +38,9 @@ func clientAddress(r *http.Request, header string) string {
 // request's context. Failures answer 401 with the schemes the source
 // accepts, after a delay that grows while one address keeps failing.
 func (r *request) authenticate(guard *auth.Guard) error {
-	req := r.c.Request
+	req := r.req
 	ctx := req.Context()
-	if p, ok := principalOf(ctx); ok {
-		r.principal = p // a part of a $batch runs as its $batch
-		return nil
-	}
-	client := clientAddress(req, r.srv.cfg.ClientIPHeader)
+	client := r.client
 	p, err := guard.Authenticate(req)
 	if err != nil {
 		if !errors.Is(err, auth.ErrUnauthorized) {
@@ -67,14 +54,13 @@ func (r *request) authenticate(guard *auth.Guard) error {
 			case <-ctx.Done():
 			}
 		}
-		r.c.Header("WWW-Authenticate", guard.Challenge())
+		r.w.Header().Set("WWW-Authenticate", guard.Challenge())
 		return &odata.Error{Status: http.StatusUnauthorized, Code: odata.CodeUnauthorized, Message: auth.ErrUnauthorized.Error()}
 	}
 	if p.Method != "anonymous" {
 		r.srv.throttle.Succeeded(client)
 	}
 	r.principal = p
-	ctx = context.WithValue(ctx, principalKey{}, p)
 	caller, perUser, cerr := guard.Caller(p)
 	if cerr != nil {
 		return &odata.Error{Status: http.StatusForbidden, Code: odata.CodeForbidden, Message: cerr.Error()}
@@ -82,7 +68,7 @@ func (r *request) authenticate(guard *auth.Guard) error {
 	if perUser {
 		ctx = sources.WithCaller(ctx, caller)
 	}
-	r.c.Request = req.WithContext(ctx)
+	r.req = req.WithContext(ctx)
 	return nil
 }
 
@@ -150,16 +136,16 @@ func (r *request) csrf() error {
 	if !r.guard.Policy().CSRF {
 		return nil
 	}
-	req := r.c.Request
-	if req.Context().Value(inBatchKey{}) != nil {
+	req := r.req
+	if r.inBatch {
 		return nil // the $batch carrying this part was checked
 	}
 	user := r.principal.User
 	if req.Method == http.MethodGet || req.Method == http.MethodHead {
 		if strings.EqualFold(req.Header.Get(csrfHeader), "Fetch") {
 			tok := r.srv.newCSRFToken(r.name, user)
-			r.c.Header(csrfHeader, tok)
-			http.SetCookie(r.c.Writer, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/odata/" + r.name + "/",
+			r.w.Header().Set(csrfHeader, tok)
+			http.SetCookie(r.w, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/odata/" + r.name + "/",
 				HttpOnly: true, Secure: req.TLS != nil, SameSite: http.SameSiteStrictMode})
 		}
 		return nil
@@ -167,9 +153,8 @@ func (r *request) csrf() error {
 	tok := req.Header.Get(csrfHeader)
 	cookie, err := req.Cookie(csrfCookie)
 	if tok == "" || err != nil || cookie.Value != tok || !r.srv.validCSRFToken(r.name, user, tok) {
-		r.c.Header(csrfHeader, "Required")
-		return &odata.Error{Status: http.StatusForbidden, Code: "CSRFTokenRequired",
-			Message: "this source requires a CSRF token for changes: GET the service root with X-CSRF-Token: Fetch and send the token back with its cookie"}
+		r.w.Header().Set(csrfHeader, "Required")
+		return odata.CSRFRequired()
 	}
 	return nil
 }
@@ -177,16 +162,16 @@ func (r *request) csrf() error {
 // auditAuthFailure records a refused credential: who it claimed to be
 // (for Basic), never the secret.
 func (s *Server) auditAuthFailure(r *request, client string) {
-	scheme, _, _ := strings.Cut(r.c.GetHeader("Authorization"), " ")
+	scheme, _, _ := strings.Cut(r.req.Header.Get("Authorization"), " ")
 	claimed := ""
-	if u, _, ok := r.c.Request.BasicAuth(); ok {
+	if u, _, ok := r.req.BasicAuth(); ok {
 		claimed = u
 	}
 	if scheme == "" {
 		scheme = "none"
 	}
 	s.audit.Warn("audit", "event", "auth_failure", "source", r.name, "client", client, "scheme", scheme,
-		"claimed_user", claimed, "method", r.c.Request.Method, "path", r.c.Request.URL.Path)
+		"claimed_user", claimed, "method", r.req.Method, "path", r.req.URL.Path)
 }
 
 // auditWrite records a change: who, what set and key, and its outcome.
@@ -197,7 +182,7 @@ func (s *Server) auditWrite(r *request, status int) {
 		user, how = r.principal.User, r.principal.Method
 	}
 	s.audit.Info("audit", "event", "write", "source", r.name, "set", w.set, "key", w.key, "method", w.method,
-		"user", user, "auth", how, "client", clientAddress(r.c.Request, s.cfg.ClientIPHeader), "status", status)
+		"user", user, "auth", how, "client", r.client, "status", status)
 }
 
 // written is what a write request changed, for the audit log.

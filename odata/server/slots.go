@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -43,17 +42,12 @@ func (s *slots) acquire(ctx context.Context, n int64) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return busy()
+		return odata.Busy()
 	}
 	return nil
 }
 
 func (s *slots) release(n int64) { s.sem.Release(n) }
-
-func busy() *odata.Error {
-	return &odata.Error{Status: http.StatusServiceUnavailable, Code: "Busy",
-		Message: "the data source is busy with other queries; try again in a moment"}
-}
 
 // querySlots takes n slots for a request on set, unless the source reads
 // that set's answers whole (then the request never holds one connection
@@ -63,7 +57,7 @@ func (r *request) querySlots(set string, n int64) (int64, error) {
 	if b, ok := r.src.(sources.Buffering); ok && b.Buffers(set) {
 		return 0, nil
 	}
-	if err := r.slots.acquire(r.c.Request.Context(), n); err != nil {
+	if err := r.slots.acquire(r.req.Context(), n); err != nil {
 		return 0, err
 	}
 	return n, nil

@@ -301,7 +301,8 @@ func mapError(ctx context.Context, err error) error {
 		case strings.HasPrefix(code, "08"), code == "57P01", code == "57P02", code == "57P03", code == "53300", code == "53400":
 			return odata.Unavailable(err)
 		case code == "42501":
-			e := &odata.Error{Status: 403, Code: "Forbidden", Message: "the gateway's database user may not read this table; grant it SELECT", Cause: err}
+			e := odata.Forbidden("the gateway's database user may not read this table; grant it SELECT")
+			e.Cause = err
 			return e
 		case code == "42P01", code == "42703":
 			return &odata.Error{Status: 503, Code: odata.CodeUnavailable, Message: "the table changed in the database since the gateway read its schema; reload the data source", Cause: err}
