@@ -136,3 +136,47 @@ func TestQueueTimeout(t *testing.T) {
 		t.Fatalf("a request past the queue timeout: %d %v %s", r.Status, r.Header.Get("Retry-After"), r.Body)
 	}
 }
+
+// TestBatchPartsChargeTheirCaller: the parts of a $batch count against the
+// rate limit of the client that sent it. Another client's batch right
+// after a large one is untouched, and a part's own client address header
+// cannot move it to another bucket.
+func TestBatchPartsChargeTheirCaller(t *testing.T) {
+	tg := limitedDemo(t, config.Limits{RateLimit: 5, ClientIPHeader: "X-Forwarded-For"})
+	// partFrom, when set, gives each part a client address header of its own
+	batch := func(from string, parts int, partFrom bool) map[int]int {
+		var reqs []string
+		for i := 0; i < parts; i++ {
+			headers := ""
+			if partFrom {
+				headers = fmt.Sprintf(`,"headers":{"X-Forwarded-For":"198.51.100.%d"}`, i+1)
+			}
+			reqs = append(reqs, fmt.Sprintf(`{"id":"r%d","method":"GET","url":"Customers/$count"%s}`, i, headers))
+		}
+		res := do(t, http.MethodPost, tg.root+"$batch", []byte(`{"requests":[`+strings.Join(reqs, ",")+`]}`),
+			"Content-Type", "application/json", "X-Forwarded-For", from)
+		if res.Status != 200 {
+			t.Fatalf("$batch from %s: %d %s", from, res.Status, res.Body)
+		}
+		statuses := map[int]int{}
+		for _, r := range res.JSON(t)["responses"].([]any) {
+			var s int
+			fmt.Sscan(fmt.Sprint(r.(map[string]any)["status"]), &s)
+			statuses[s]++
+		}
+		return statuses
+	}
+	big := batch("192.0.2.1", 60, false)
+	if big[429] == 0 {
+		t.Fatalf("60 parts at 5 requests per second were never limited: %v", big)
+	}
+	if other := batch("192.0.2.2", 5, false); other[200] != 5 {
+		t.Fatalf("a second client's 5 parts right after the first client's 60: %v, want 5 answered", other)
+	}
+	// a fresh client's burst is 10: the envelope and 12 parts pass it
+	// unless each part could choose its own bucket
+	if dodged := batch("192.0.2.3", 12, true); dodged[429] < 2 {
+		t.Fatalf("parts naming other client addresses escaped their caller's limit: %v", dodged)
+	}
+	t.Logf("the 60-part batch: %v", big)
+}

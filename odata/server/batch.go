@@ -17,7 +17,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -44,13 +46,6 @@ type batchResult struct {
 	body   []byte
 }
 
-// txWriterKey carries the writer of an open transaction into the
-// sub-requests of a change set.
-type txWriterKey struct{}
-
-// inBatchKey marks the sub-requests of a batch.
-type inBatchKey struct{}
-
 // recorder is the ResponseWriter a sub-request writes into.
 type recorder struct {
 	header http.Header
@@ -59,6 +54,12 @@ type recorder struct {
 }
 
 func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) Status() int {
+	if r.status == 0 {
+		return http.StatusOK
+	}
+	return r.status
+}
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
@@ -72,17 +73,17 @@ func (r *recorder) WriteHeader(s int) {
 }
 
 // serveBatch answers POST $batch: parts run in order, each through the
-// whole pipeline; the writes of one change set (multipart) or atomicity
+// OData pipeline; the writes of one change set (multipart) or atomicity
 // group (JSON) share one transaction and happen all or not at all.
 func (r *request) serveBatch(method string) error {
 	if method != http.MethodPost {
-		r.c.Header("Allow", "POST")
+		r.w.Header().Set("Allow", "POST")
 		return odata.MethodNotAllowed(method, "$batch")
 	}
-	if r.c.Request.Context().Value(inBatchKey{}) != nil {
+	if r.inBatch {
 		return odata.BadRequest(odata.CodeBadRequest, "a $batch cannot contain another $batch")
 	}
-	ct := r.c.GetHeader("Content-Type")
+	ct := r.req.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return &odata.Error{Status: http.StatusUnsupportedMediaType, Code: odata.CodeUnsupportedMedia,
@@ -119,7 +120,7 @@ func (r *request) serveBatch(method string) error {
 }
 
 func (r *request) runBatch(parts []batchPart) ([]batchResult, error) {
-	ctx := r.c.Request.Context()
+	ctx := r.req.Context()
 	results := make([]batchResult, 0, len(parts))
 	byID := map[string]*batchResult{}
 	failed := map[string]bool{}
@@ -143,7 +144,7 @@ func (r *request) runBatch(parts []batchPart) ([]batchResult, error) {
 		switch {
 		case blocked != "":
 			for _, p := range group {
-				out = append(out, failedDependency(p.id, blocked))
+				out = append(out, r.errorResult(p.id, odata.FailedDependency(blocked)))
 			}
 		case parts[i].group == "":
 			out = []batchResult{r.dispatch(ctx, parts[i], byID, nil)}
@@ -164,13 +165,6 @@ func (r *request) runBatch(parts []batchPart) ([]batchResult, error) {
 		i = j
 	}
 	return results, nil
-}
-
-func failedDependency(id, on string) batchResult {
-	body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": "FailedDependency",
-		"message": "not run: request " + on + ", which it depends on or shares a change set with, failed", "details": []any{}}})
-	return batchResult{id: id, status: http.StatusFailedDependency,
-		header: http.Header{"Content-Type": {"application/json"}}, body: body}
 }
 
 var errChangeSetFailed = errors.New("change set failed")
@@ -220,17 +214,15 @@ func (r *request) runChangeSet(ctx context.Context, group []batchPart, byID map[
 			if k == failedAt {
 				all[k] = out[k]
 			} else {
-				all[k] = failedDependency(p.id, group[failedAt].id)
+				all[k] = r.errorResult(p.id, odata.FailedDependency(group[failedAt].id))
 			}
 		}
 		return all, nil
 	}
 	// the commit itself failed: every request of the group reports it
-	e := odata.AsError(err)
 	all := make([]batchResult, len(group))
 	for k, p := range group {
-		body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": e.Code, "message": e.Message, "details": []any{}}})
-		all[k] = batchResult{id: p.id, status: e.Status, header: http.Header{"Content-Type": {"application/json"}}, body: body}
+		all[k] = r.errorResult(p.id, err)
 	}
 	return all, nil
 }
@@ -271,24 +263,27 @@ func (r *request) resolve(raw string, byID map[string]*batchResult) (string, err
 	return root.EscapedPath() + raw, nil
 }
 
-// dispatch runs one part through the server, inside tx when given.
-func (r *request) dispatch(ctx context.Context, p batchPart, byID map[string]*batchResult, tx sources.Writer) (res batchResult) {
-	res.id = p.id
+// dispatch runs one part through the OData pipeline, inside tx when
+// given. A part is not a request of its own: it runs on the $batch's
+// source, as its caller, within the rate limit the $batch was charged, so
+// neither its headers nor a new client address can change who pays for it.
+func (r *request) dispatch(ctx context.Context, p batchPart, byID map[string]*batchResult, tx sources.Writer) batchResult {
 	target, err := r.resolve(p.url, byID)
 	if err != nil {
-		e := odata.BadRequest(odata.CodeBadRequest, "%v", err)
-		return errorResult(p.id, e)
+		return r.errorResult(p.id, odata.BadRequest(odata.CodeBadRequest, "%v", err))
 	}
-	ctx = context.WithValue(ctx, inBatchKey{}, true)
-	if tx != nil {
-		ctx = context.WithValue(ctx, txWriterKey{}, tx)
+	if lim := r.srv.limiter; lim != nil {
+		if ok, wait := lim.allow(r.client); !ok {
+			res := r.errorResult(p.id, tooManyRequests(wait))
+			res.header.Set("Retry-After", retryAfter(wait))
+			return res
+		}
 	}
-	req, err := http.NewRequestWithContext(ctx, p.method, "http://batch"+target, bytes.NewReader(p.body))
+	req, err := http.NewRequestWithContext(cache.WithStatus(ctx), p.method, target, bytes.NewReader(p.body))
 	if err != nil {
-		return errorResult(p.id, odata.BadRequest(odata.CodeBadRequest, "request %s: %v", p.id, err))
+		return r.errorResult(p.id, odata.BadRequest(odata.CodeBadRequest, "request %s: %v", p.id, err))
 	}
-	req.Host = r.c.Request.Host
-	req.TLS = r.c.Request.TLS
+	req.Host, req.TLS = r.req.Host, r.req.TLS
 	for k, v := range p.header {
 		req.Header[k] = v
 	}
@@ -296,23 +291,30 @@ func (r *request) dispatch(ctx context.Context, p batchPart, byID map[string]*ba
 		req.Header.Set("Content-Type", "application/json")
 	}
 	rec := &recorder{header: http.Header{}}
+	part := &request{w: rec, req: req, srv: r.srv, name: r.name, src: r.src, slots: r.slots, svc: r.svc,
+		root: r.root, guard: r.guard, principal: r.principal, client: r.client, inBatch: true, tx: tx, timing: serverTiming{start: time.Now()}}
 	func() {
 		defer func() {
 			if v := recover(); v != nil {
-				rec.status = http.StatusInternalServerError
+				r.srv.log.Error("panic while serving a batch part", "panic", v, "path", req.URL.Path)
+				rec.header = http.Header{}
+				rec.body.Reset()
+				rec.status = 0
+				part.fail(internalPanic(v))
 			}
 		}()
-		r.srv.engine.ServeHTTP(rec, req)
+		if part.negotiateVersion() {
+			part.run()
+		}
 	}()
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	return batchResult{id: p.id, status: rec.status, header: rec.header, body: rec.body.Bytes()}
+	return batchResult{id: p.id, status: rec.Status(), header: rec.header, body: rec.body.Bytes()}
 }
 
-func errorResult(id string, e *odata.Error) batchResult {
-	body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": e.Code, "message": e.Message, "details": []any{}}})
-	return batchResult{id: id, status: e.Status, header: http.Header{"Content-Type": {"application/json"}}, body: body}
+// errorResult is a part's error answer, written as every other error is.
+func (r *request) errorResult(id string, err error) batchResult {
+	rec := &recorder{header: http.Header{}}
+	writeError(rec, r.req, r.srv.log, err)
+	return batchResult{id: id, status: rec.Status(), header: rec.header, body: rec.body.Bytes()}
 }
 
 // JSON batch format (OData 4.01)
@@ -408,7 +410,7 @@ func (r *request) writeJSONBatch(results []batchResult) error {
 		b.Write(enc)
 	}
 	b.WriteString("]}")
-	r.c.Data(http.StatusOK, "application/json", b.Bytes())
+	r.send(http.StatusOK, "application/json", b.Bytes())
 	return nil
 }
 
@@ -523,7 +525,7 @@ func (r *request) writeMultipartBatch(parts []batchPart, results []batchResult) 
 		i = j
 	}
 	mw.Close()
-	r.c.Data(http.StatusOK, "multipart/mixed; boundary="+boundary, b.Bytes())
+	r.send(http.StatusOK, "multipart/mixed; boundary="+boundary, b.Bytes())
 	return nil
 }
 

@@ -43,7 +43,7 @@ func (r *request) page() page {
 // the page query), the rows as they arrive, and a nextLink that continues
 // after the last row written.
 func (r *request) serveCollection() error {
-	ctx := r.c.Request.Context()
+	ctx := r.req.Context()
 	q := &r.plan.Query
 	if r.plan.SkipToken != nil {
 		if err := r.srv.signer.Decode(r.svc.Version(), q, r.plan.SkipToken.Raw); err != nil {
@@ -117,14 +117,14 @@ func (r *request) serveCollection() error {
 	r.timing.mark("db")
 
 	r.cacheHeader()
-	h := r.c.Writer.Header()
+	h := r.w.Header()
 	h.Set("Content-Type", r.json.ContentType())
 	h.Set("Server-Timing", r.timing.header())
 	if pg.applied {
 		h.Set("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(pg.size))
 	}
-	r.c.Status(http.StatusOK)
-	bw := bufio.NewWriterSize(r.c.Writer, 32<<10)
+	r.w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(r.w, 32<<10)
 	b := make([]byte, 0, 4096)
 	b = append(b, '{')
 	if r.json.Metadata != format.MetadataNone {
@@ -187,7 +187,7 @@ func (r *request) serveCollection() error {
 // the rows sent, and with a skiptoken after the last row sent.
 func (r *request) nextLink(pg page, written int, lastSort []any) string {
 	var parts []string
-	for _, pair := range strings.Split(r.c.Request.URL.RawQuery, "&") {
+	for _, pair := range strings.Split(r.req.URL.RawQuery, "&") {
 		if pair == "" {
 			continue
 		}

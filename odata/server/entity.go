@@ -137,7 +137,7 @@ func (r *request) fetchOne() ([]any, error) {
 		return nil, err
 	}
 	defer r.slots.release(held)
-	rows, err := r.src.Query(r.c.Request.Context(), &r.plan.Query)
+	rows, err := r.src.Query(r.req.Context(), &r.plan.Query)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func (r *request) serveProperty() error {
 	v := values[0]
 	if v == nil {
 		// a null property has no representation
-		r.c.Status(http.StatusNoContent)
+		r.w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
 	if r.plan.Kind == plan.KindPropertyValue {

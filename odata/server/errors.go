@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/format"
 )
@@ -32,10 +30,10 @@ func errorID() string {
 // writeError answers with the OData JSON error body. Server-side failures
 // are logged with their cause under an id that the body also carries, so
 // an admin can find the log line a user reports.
-func writeError(c *gin.Context, log *slog.Logger, err error) {
-	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
-		log.Debug("client went away", "path", c.Request.URL.Path)
-		c.Status(499)
+func writeError(w http.ResponseWriter, req *http.Request, log *slog.Logger, err error) {
+	if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
+		log.Debug("client went away", "path", req.URL.Path)
+		w.WriteHeader(499)
 		return
 	}
 	e := odata.AsError(err)
@@ -43,17 +41,18 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 	if e.Status >= 500 && e.Status != http.StatusNotImplemented {
 		id := errorID()
 		log.Error("request failed", "error_id", id, "status", e.Status, "code", e.Code,
-			"method", c.Request.Method, "path", c.Request.URL.Path, "cause", e.Cause)
+			"method", req.Method, "path", req.URL.Path, "cause", e.Cause)
 		msg += " (error id " + id + ")"
 	}
-	if c.Writer.Header().Get("OData-Version") == "" {
-		c.Header("OData-Version", string(odata.V40))
+	h := w.Header()
+	if h.Get("OData-Version") == "" {
+		h.Set("OData-Version", string(odata.V40))
 	}
-	if e.Status == http.StatusServiceUnavailable {
-		c.Header("Retry-After", "2")
+	if e.Status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", "2")
 	}
-	if e.Status == http.StatusMethodNotAllowed && c.Writer.Header().Get("Allow") == "" {
-		c.Header("Allow", "GET, HEAD")
+	if e.Status == http.StatusMethodNotAllowed && h.Get("Allow") == "" {
+		h.Set("Allow", "GET, HEAD")
 	}
 	b := []byte(`{"error":{"code":`)
 	b = format.AppendString(b, e.Code)
@@ -64,5 +63,7 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 		b = format.AppendString(b, e.Target)
 	}
 	b = append(b, `,"details":[]}}`...)
-	c.Data(e.Status, "application/json;odata.metadata=minimal", b)
+	h.Set("Content-Type", "application/json;odata.metadata=minimal")
+	w.WriteHeader(e.Status)
+	w.Write(b)
 }

@@ -24,7 +24,8 @@ import (
 
 // request is one OData request on its way through the pipeline.
 type request struct {
-	c       *gin.Context
+	w       responseWriter
+	req     *http.Request
 	srv     *Server
 	name    string // source name
 	src     sources.Source
@@ -39,8 +40,32 @@ type request struct {
 
 	guard     *auth.Guard
 	principal *auth.Principal
+	client    string   // the caller's address, for throttling and the audit log
 	written   *written // set by a write, for the audit log
+
+	// a part of a $batch: tx is the open transaction of its change set,
+	// if it is in one
+	inBatch bool
+	tx      sources.Writer
 }
+
+// responseWriter is what a request answers through: the connection's
+// writer, or a batch part's recorder. Status tells the audit log what was
+// sent.
+type responseWriter interface {
+	http.ResponseWriter
+	Status() int
+}
+
+// send writes a whole, small response.
+func (r *request) send(status int, contentType string, body []byte) {
+	r.w.Header().Set("Content-Type", contentType)
+	r.w.WriteHeader(status)
+	r.w.Write(body)
+}
+
+// fail answers with the OData error body.
+func (r *request) fail(err error) { writeError(r.w, r.req, r.srv.log, err) }
 
 // serverTiming collects per-stage durations for the Server-Timing header.
 type serverTiming struct {
@@ -57,47 +82,63 @@ func (t *serverTiming) mark(name string) {
 func (t *serverTiming) header() string { return strings.Join(t.marks, ", ") }
 
 func (s *Server) serveOData(c *gin.Context) {
-	r := &request{c: c, srv: s, name: c.Param("source"), timing: serverTiming{start: time.Now()}}
-	c.Request = c.Request.WithContext(cache.WithStatus(c.Request.Context()))
-	version, verr := odata.NegotiateVersion(c.Request.Header)
-	if verr != nil {
-		writeError(c, s.log, verr)
+	req := c.Request.WithContext(cache.WithStatus(c.Request.Context()))
+	r := &request{w: c.Writer, req: req, srv: s, name: c.Param("source"), timing: serverTiming{start: time.Now()},
+		client: clientAddress(req, s.cfg.ClientIPHeader)}
+	if !r.negotiateVersion() {
 		return
 	}
-	r.version = version
-	c.Header("OData-Version", string(version))
 	e, ok := s.acquire(r.name)
 	if !ok {
-		writeError(c, s.log, odata.NotFound(odata.CodeNotFound, "there is no data source named %q; service roots are %s", r.name, strings.Join(s.SourceNames(), ", ")))
+		r.fail(odata.NotFound(odata.CodeNotFound, "there is no data source named %q; service roots are %s", r.name, strings.Join(s.SourceNames(), ", ")))
 		return
 	}
 	defer e.release()
 	r.src, r.slots, r.guard = e.src, e.slots, e.guard
 	if r.guard == nil {
-		writeError(c, s.log, &odata.Error{Status: http.StatusUnauthorized, Code: odata.CodeUnauthorized, Message: "this source accepts no credentials"})
+		r.fail(&odata.Error{Status: http.StatusUnauthorized, Code: odata.CodeUnauthorized, Message: "this source accepts no credentials"})
 		return
 	}
 	if err := r.authenticate(r.guard); err != nil {
-		writeError(c, s.log, err)
+		r.fail(err)
 		return
 	}
 	if err := r.csrf(); err != nil {
-		writeError(c, s.log, err)
+		r.fail(err)
 		return
 	}
 	r.svc = e.src.Metadata()
-	r.root = s.baseURL(c.Request) + "/odata/" + r.name + "/"
+	r.root = s.baseURL(r.req) + "/odata/" + r.name + "/"
+	r.run()
+}
+
+// negotiateVersion settles the OData version of the answer, or answers
+// the error and reports false.
+func (r *request) negotiateVersion() bool {
+	version, err := odata.NegotiateVersion(r.req.Header)
+	if err != nil {
+		r.fail(err)
+		return false
+	}
+	r.version = version
+	r.w.Header().Set("OData-Version", string(version))
+	return true
+}
+
+// run serves a request whose source and caller are settled, and records a
+// write in the audit log.
+func (r *request) run() {
 	if err := r.serve(); err != nil {
-		writeError(c, s.log, err)
+		r.fail(err)
 	}
 	if r.written != nil {
-		s.auditWrite(r, c.Writer.Status())
+		r.srv.auditWrite(r, r.w.Status())
 	}
 }
 
 // escapedSubPath returns the still-encoded path below the service root.
 func (r *request) escapedSubPath() string {
-	p := r.c.Request.URL.EscapedPath()
+	p := r.req.URL.EscapedPath()
 	prefix := "/odata/" + r.name
 	if i := strings.Index(p, prefix); i >= 0 {
 		p = p[i+len(prefix):]
@@ -110,25 +151,25 @@ func (r *request) escapedSubPath() string {
 }
 
 func (r *request) serve() error {
-	req, perr := uri.ParseWith(r.escapedSubPath(), r.c.Request.URL.RawQuery, r.srv.limits)
+	req, perr := uri.ParseWith(r.escapedSubPath(), r.req.URL.RawQuery, r.srv.limits)
 	r.timing.mark("parse")
 	if perr != nil {
 		return perr
 	}
-	method, merr := writeMethod(r.c.Request)
+	method, merr := writeMethod(r.req)
 	if merr != nil {
 		return merr
 	}
 	if len(req.Segments) == 1 && req.Segments[0].Name == "$batch" {
-		return r.serveBatch(r.c.Request.Method)
+		return r.serveBatch(r.req.Method)
 	}
 	if method != "" {
 		return r.serveWrite(method, req)
 	}
-	p, berr := plan.BuildWith(r.svc, req, r.c.Request.Method, r.srv.limits)
+	p, berr := plan.BuildWith(r.svc, req, r.req.Method, r.srv.limits)
 	if berr != nil {
 		if berr.Status == http.StatusMethodNotAllowed {
-			r.c.Header("Allow", "GET, HEAD")
+			r.w.Header().Set("Allow", "GET, HEAD")
 		}
 		return berr
 	}
@@ -137,7 +178,7 @@ func (r *request) serve() error {
 		return err
 	}
 	r.plan = p
-	r.prefs = odata.ParsePrefer(r.c.Request.Header.Values("Prefer"))
+	r.prefs = odata.ParsePrefer(r.req.Header.Values("Prefer"))
 	switch p.Kind {
 	case plan.KindMetadata:
 		return r.serveMetadata()
@@ -149,7 +190,7 @@ func (r *request) serve() error {
 			}
 		}
 	default:
-		j, err := format.Negotiate(p.Format, r.c.GetHeader("Accept"))
+		j, err := format.Negotiate(p.Format, r.req.Header.Get("Accept"))
 		if err != nil {
 			return err
 		}
@@ -182,24 +223,24 @@ func (r *request) cacheHeader() {
 	if !r.srv.cfg.CacheHeader {
 		return
 	}
-	if st := cache.StatusOf(r.c.Request.Context()).String(); st != "" && st != "bypass" {
-		r.c.Header("X-Cache", st)
+	if st := cache.StatusOf(r.req.Context()).String(); st != "" && st != "bypass" {
+		r.w.Header().Set("X-Cache", st)
 	}
 }
 
 // sendWithETag writes a small response under a given ETag.
 func (r *request) sendWithETag(contentType string, body []byte, etag string) error {
 	r.cacheHeader()
-	r.c.Header("ETag", etag)
-	r.c.Header("Server-Timing", r.timing.header())
-	if inm := r.c.GetHeader("If-None-Match"); inm != "" && etagMatches(inm, etag) {
-		r.c.Status(http.StatusNotModified)
+	r.w.Header().Set("ETag", etag)
+	r.w.Header().Set("Server-Timing", r.timing.header())
+	if inm := r.req.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
+		r.w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	if im := r.c.GetHeader("If-Match"); im != "" && !etagMatches(im, etag) {
+	if im := r.req.Header.Get("If-Match"); im != "" && !etagMatches(im, etag) {
 		return &odata.Error{Status: http.StatusPreconditionFailed, Code: odata.CodePrecondition, Message: "the resource has changed since the ETag in If-Match was issued"}
 	}
-	r.c.Data(http.StatusOK, contentType, body)
+	r.send(http.StatusOK, contentType, body)
 	return nil
 }
 
@@ -215,7 +256,7 @@ func etagMatches(header, etag string) bool {
 }
 
 func (r *request) serveMetadata() error {
-	asJSON, err := format.WantsJSONMetadata(r.plan.Format, r.c.GetHeader("Accept"))
+	asJSON, err := format.WantsJSONMetadata(r.plan.Format, r.req.Header.Get("Accept"))
 	if err != nil {
 		return err
 	}
@@ -259,7 +300,7 @@ func (r *request) serveCount() error {
 	if serr != nil {
 		return serr
 	}
-	n, err := r.src.Count(r.c.Request.Context(), &r.plan.Query)
+	n, err := r.src.Count(r.req.Context(), &r.plan.Query)
 	r.slots.release(held)
 	r.timing.mark("db")
 	if err != nil {

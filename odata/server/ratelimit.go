@@ -70,12 +70,16 @@ func (l *clientLimiter) allow(client string) (bool, time.Duration) {
 func (s *Server) rateLimit(c *gin.Context) {
 	ok, wait := s.limiter.allow(s.limiter.clientOf(c.Request))
 	if !ok {
-		secs := int(math.Ceil(wait.Seconds()))
-		c.Header("Retry-After", strconv.Itoa(secs))
-		writeError(c, s.log, &odata.Error{Status: http.StatusTooManyRequests, Code: "TooManyRequests",
-			Message: "this client sends more requests than the gateway allows; slow down and retry after " + strconv.Itoa(secs) + " s"})
+		c.Header("Retry-After", retryAfter(wait))
+		writeError(c.Writer, c.Request, s.log, tooManyRequests(wait))
 		c.Abort()
 		return
 	}
 	c.Next()
+}
+
+func retryAfter(wait time.Duration) string { return strconv.Itoa(int(math.Ceil(wait.Seconds()))) }
+
+func tooManyRequests(wait time.Duration) *odata.Error {
+	return odata.TooManyRequests("this client sends more requests than the gateway allows; slow down and retry after %s s", retryAfter(wait))
 }

@@ -135,7 +135,7 @@ func New(cfg Config) *Server {
 	e.GET("/metrics", s.metrics)
 	e.GET("/", s.index)
 	e.NoRoute(func(c *gin.Context) {
-		writeError(c, s.log, notFoundRoute(c.Request.URL.Path))
+		writeError(c.Writer, c.Request, s.log, notFoundRoute(c.Request.URL.Path))
 	})
 	s.engine = e
 	return s
@@ -320,7 +320,7 @@ func (s *Server) recoverer(c *gin.Context) {
 			}
 			s.log.Error("panic while serving a request", "panic", v, "path", c.Request.URL.Path)
 			if !c.Writer.Written() {
-				writeError(c, s.log, internalPanic(v))
+				writeError(c.Writer, c.Request, s.log, internalPanic(v))
 			}
 			c.Abort()
 		}

@@ -80,7 +80,7 @@ func allowFor(k plan.Kind, readOnly bool) string {
 // limit whether the bytes arrive compressed or not. jsonOnly refuses any
 // Content-Type but JSON.
 func (r *request) readBody(jsonOnly bool) ([]byte, error) {
-	req := r.c.Request
+	req := r.req
 	if ct := req.Header.Get("Content-Type"); ct != "" && jsonOnly {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
@@ -126,12 +126,12 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		return err
 	}
 	if target.Set == nil || target.Kind == plan.KindCount {
-		r.c.Header("Allow", allowFor(target.Kind, true))
+		r.w.Header().Set("Allow", allowFor(target.Kind, true))
 		return odata.MethodNotAllowed(method, target.Kind.String())
 	}
 	kind, kerr := writeKind(method, target)
 	if kerr != nil {
-		r.c.Header("Allow", allowFor(target.Kind, target.Set.ReadOnly))
+		r.w.Header().Set("Allow", allowFor(target.Kind, target.Set.ReadOnly))
 		return kerr
 	}
 	set := target.Set
@@ -141,12 +141,12 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 	r.written = &written{set: set.Name, method: method, key: keyText(target.Key)}
 	writer, ok := r.src.(sources.Writer)
 	// inside a change set, the batch's open transaction does the writing
-	tx, inTx := r.c.Request.Context().Value(txWriterKey{}).(sources.Writer)
+	tx, inTx := r.tx, r.tx != nil
 	if inTx {
 		writer = tx
 	}
 	if set.ReadOnly || !ok {
-		r.c.Header("Allow", "GET, HEAD")
+		r.w.Header().Set("Allow", "GET, HEAD")
 		why := "marked read-only"
 		if set.IsView {
 			why = "a view"
@@ -168,7 +168,7 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		return berr
 	}
 	r.timing.mark("plan")
-	ctx := r.c.Request.Context()
+	ctx := r.req.Context()
 	if !inTx { // a change set holds its connection already
 		if err := r.slots.acquire(ctx, 1); err != nil {
 			return err
@@ -176,14 +176,14 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		defer r.slots.release(1)
 	}
 	check := r.precondition(w)
-	r.prefs = odata.ParsePrefer(r.c.Request.Header.Values("Prefer"))
+	r.prefs = odata.ParsePrefer(r.req.Header.Values("Prefer"))
 	switch kind {
 	case plan.WriteCreate:
 		row, err := writer.Insert(ctx, set, w.Assign)
 		r.timing.mark("db")
 		if err != nil {
 			var oe *odata.Error
-			if r.c.GetHeader("If-None-Match") == "*" && errors.As(err, &oe) && oe.Status == http.StatusConflict {
+			if r.req.Header.Get("If-None-Match") == "*" && errors.As(err, &oe) && oe.Status == http.StatusConflict {
 				return &odata.Error{Status: http.StatusPreconditionFailed, Code: odata.CodePrecondition,
 					Message: "an entity with this key already exists (If-None-Match: *)", Cause: err}
 			}
@@ -196,8 +196,8 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		if err != nil {
 			return r.notFound(set, w.Key, err)
 		}
-		r.c.Header("Server-Timing", r.timing.header())
-		r.c.Status(http.StatusNoContent)
+		r.w.Header().Set("Server-Timing", r.timing.header())
+		r.w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
 	row, uerr := writer.Update(ctx, set, w.Key, w.Assign, check)
@@ -224,7 +224,7 @@ func entityNotFound(set *metadata.EntitySet, key []plan.KeyValue) error {
 // If-Match against its ETag, and keys or computed values the body repeats
 // against their current values.
 func (r *request) precondition(w *plan.Write) func([]any) error {
-	ifMatch := r.c.GetHeader("If-Match")
+	ifMatch := r.req.Header.Get("If-Match")
 	props := w.Set.Type.Properties
 	return func(current []any) error {
 		if ifMatch != "" && !etagMatches(ifMatch, entityETag(w.Set, current)) {
@@ -247,13 +247,13 @@ func (r *request) precondition(w *plan.Write) func([]any) error {
 // respondWritten answers a create (201) or update (204, or 200 with the
 // entity when the client prefers a representation).
 func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int) error {
-	j, err := format.Negotiate(r.c.Query("$format"), r.c.GetHeader("Accept"))
+	j, err := format.Negotiate(r.req.URL.Query().Get("$format"), r.req.Header.Get("Accept"))
 	if err != nil {
 		j = format.JSON{}
 	}
 	w := newRowWriter(set, set.Type.Properties, set.Type.Properties, j, r.root)
 	id := r.root + entityID(set, row, w.keyPos)
-	h := r.c.Writer.Header()
+	h := r.w.Header()
 	h.Set("ETag", entityETag(set, row))
 	h.Set("Server-Timing", r.timing.header())
 	if status == http.StatusCreated {
@@ -269,7 +269,7 @@ func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int)
 		h.Set("Preference-Applied", pref)
 	}
 	if !wantBody {
-		r.c.Status(http.StatusNoContent)
+		r.w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
 	b := w.appendEntity(nil, row, func(b []byte) []byte {
@@ -279,7 +279,7 @@ func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int)
 		b = append(b, `"@odata.context":`...)
 		return format.AppendString(b, r.root+"$metadata#"+set.Name+"/$entity")
 	})
-	r.c.Data(status, j.ContentType(), b)
+	r.send(status, j.ContentType(), b)
 	return nil
 }
 
