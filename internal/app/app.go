@@ -69,6 +69,7 @@ type Gateway struct {
 	authShared *auth.Shared // users and checked credentials, for every source
 	auditFile  *os.File
 	regs       registrations
+	wake       chan struct{} // wakes the reconcile loop
 	watchCtx   context.Context    // lives as long as the gateway
 	stop       context.CancelFunc // ends watchCtx: the watchers and the store poll
 
@@ -110,16 +111,14 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		QueueTimeout: s.Defaults.Limits.QueueTimeout, Audit: audit})
 	watchCtx, stop := context.WithCancel(context.Background())
 	g := &Gateway{Server: srv, settings: s, bus: bus, stop: stop, watchCtx: watchCtx, auditFile: auditFile,
-		regs: registrations{byName: map[string]*managed{}}, authShared: auth.NewShared(nil, s.Logger)}
+		regs: registrations{byName: map[string]*managed{}}, wake: make(chan struct{}, 1), authShared: auth.NewShared(nil, s.Logger)}
 	if bus != nil {
 		bus.Subscribe(func(m cache.Message) {
 			switch m.Kind {
 			case cache.KindReload:
 				g.reload(watchCtx, m.Source, false)
 			case cache.KindRegistry:
-				if g.store != nil {
-					go g.syncStore(watchCtx)
-				}
+				g.wakeReconcile()
 			}
 		})
 	}
@@ -151,7 +150,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		if every <= 0 {
 			every = DefaultStatePoll
 		}
-		go g.follow(watchCtx, every)
+		go g.reconcile(watchCtx, every)
 	}
 	return g, nil
 }

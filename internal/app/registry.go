@@ -107,17 +107,26 @@ func (g *Gateway) busIface() cache.Bus {
 
 // install puts an opened source in service under its registration. A
 // source it replaces finishes the requests running on it, then closes.
-func (g *Gateway) install(name string, o opened, reg registry.Source) <-chan struct{} {
+// A registration older than the one serving is not installed (the reconcile
+// loop may have opened it while the API saved a newer one): the opened
+// source is closed and ok is false. The check and the swap share one lock,
+// so an older version never replaces a newer one, even briefly.
+func (g *Gateway) install(name string, o opened, reg registry.Source) (drained <-chan struct{}, ok bool) {
 	g.regs.mu.Lock()
 	defer g.regs.mu.Unlock()
-	if old := g.regs.byName[name]; old != nil && old.stop != nil {
+	old := g.regs.byName[name]
+	if old != nil && old.serving && reg.Version != 0 && old.reg.Version >= reg.Version {
+		o.Close()
+		return nil, false
+	}
+	if old != nil && old.stop != nil {
 		old.stop()
 	}
 	wctx, stop := context.WithCancel(g.watchCtx)
 	done := g.Server.AddSource(name, o.src, o.guard)
 	g.watch(wctx, name, o.src, reg.ListenChanges)
 	g.regs.byName[name] = &managed{reg: reg, seen: reg.Version, stop: stop, serving: true}
-	return done
+	return done, true
 }
 
 // uninstall takes a source out of service; it closes once its requests end.
@@ -230,10 +239,12 @@ func (g *Gateway) openRegistered(ctx context.Context) error {
 	return nil
 }
 
-// follow keeps this gateway in step with the store: registrations other
-// replicas (or this one's API) added, changed or removed are applied
-// within one poll, and failed ones are retried.
-func (g *Gateway) follow(ctx context.Context, every time.Duration) {
+// reconcile keeps this gateway in step with the store: registrations
+// other replicas (or this one's API) added, changed or removed are applied
+// within one poll, or at once when woken, and failed ones are retried. It
+// is the only goroutine that applies the store, so two passes never race
+// each other; a wake-up during a pass runs one more pass after it.
+func (g *Gateway) reconcile(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -241,8 +252,18 @@ func (g *Gateway) follow(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			g.syncStore(ctx)
+		case <-g.wake:
 		}
+		g.syncStore(ctx)
+	}
+}
+
+// wakeReconcile asks for a pass of the reconcile loop now, rather than at
+// its next tick; wake-ups that arrive while one is pending are one.
+func (g *Gateway) wakeReconcile() {
+	select {
+	case g.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -294,7 +315,7 @@ func (g *Gateway) syncStore(ctx context.Context) {
 }
 
 // apply opens a registration and swaps it in, unless a newer one was
-// applied meanwhile.
+// installed meanwhile.
 func (g *Gateway) apply(ctx context.Context, reg registry.Source) {
 	src, err := g.openSource(ctx, reg.Name, g.configFor(reg))
 	if err != nil {
@@ -302,16 +323,9 @@ func (g *Gateway) apply(ctx context.Context, reg registry.Source) {
 		g.failed(reg, err)
 		return
 	}
-	g.regs.mu.Lock()
-	m := g.regs.byName[reg.Name]
-	stale := m != nil && m.serving && m.err == nil && m.reg.Version >= reg.Version
-	g.regs.mu.Unlock()
-	if stale {
-		src.Close()
-		return
+	if _, ok := g.install(reg.Name, src, reg); ok {
+		g.settings.Logger.Info("source registration applied", "source", reg.Name, "version", reg.Version)
 	}
-	g.install(reg.Name, src, reg)
-	g.settings.Logger.Info("source registration applied", "source", reg.Name, "version", reg.Version)
 }
 
 const originDemo = "demo"

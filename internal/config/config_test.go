@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odatagw/odatagw/internal/testdb"
 	_ "github.com/odatagw/odatagw/sources/sqlite"
 )
 
@@ -64,7 +65,7 @@ func TestParseSourceFlag(t *testing.T) {
 // TestDocumentedExample loads the annotated example of
 // docs/configuration.md, so that the documentation stays loadable.
 func TestDocumentedExample(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "docs", "configuration.md"))
+	raw, err := os.ReadFile(filepath.Join(testdb.Root(), "docs", "configuration.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
