@@ -69,7 +69,7 @@ type Gateway struct {
 	authShared *auth.Shared // users and checked credentials, for every source
 	auditFile  *os.File
 	regs       registrations
-	wake       chan struct{} // wakes the reconcile loop
+	wake       chan struct{}      // wakes the reconcile loop
 	watchCtx   context.Context    // lives as long as the gateway
 	stop       context.CancelFunc // ends watchCtx: the watchers and the store poll
 
