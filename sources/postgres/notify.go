@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/internal/retry"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -43,7 +44,7 @@ func (s *Source) Watch(ctx context.Context, on sources.WatchEvents) {
 	retry.Forever(ctx, func(ctx context.Context, first bool) error {
 		return s.listen(ctx, on, !first)
 	}, func(err error) {
-		s.opts.Logger.Warn("listening for table changes failed; retrying", "source", s.opts.Name, "error", redact(err.Error(), s.opts.DSN))
+		s.opts.Logger.Warn("listening for table changes failed; retrying", "source", s.opts.Name, "error", dsn.Scrub(err.Error(), s.opts.DSN))
 	})
 }
 

@@ -1,4 +1,7 @@
-package registry
+// Package dsn handles the password inside a data source URL: taking it
+// out to be sealed apart, putting it back to connect, and keeping it out
+// of every message and log line.
+package dsn
 
 import (
 	"net/url"
@@ -6,11 +9,11 @@ import (
 	"strings"
 )
 
-// SplitPassword takes the password out of a DSN, so that the DSN can be
+// Split takes the password out of a DSN, so that the DSN can be
 // shown and the password kept apart (sealed). It understands URL DSNs
 // (user:password@host, ?password=) and PostgreSQL keyword/value DSNs
 // (password=... or password='...').
-func SplitPassword(dsn string) (withoutPassword, password string) {
+func Split(dsn string) (withoutPassword, password string) {
 	if strings.Contains(dsn, "://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
@@ -45,8 +48,8 @@ func SplitPassword(dsn string) (withoutPassword, password string) {
 // is quoted ('...' with \' and \\ escapes) or runs to the next space.
 var keywordPassword = regexp.MustCompile(`(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
 
-// JoinPassword puts a password back into a DSN SplitPassword took it from.
-func JoinPassword(dsn, password string) string {
+// Join puts a password back into a DSN Split took it from.
+func Join(dsn, password string) string {
 	if password == "" {
 		return dsn
 	}
@@ -69,9 +72,26 @@ func JoinPassword(dsn, password string) string {
 // Redact is the DSN with its password replaced, fit for a log line or an
 // answer.
 func Redact(dsn string) string {
-	without, pw := SplitPassword(dsn)
+	without, pw := Split(dsn)
 	if pw == "" {
 		return dsn
 	}
 	return without + " (password hidden)"
+}
+
+// Scrub removes the password of a DSN from a message, such as a driver's
+// error that quotes the DSN it failed on.
+func Scrub(msg, dsn string) string {
+	_, pw := Split(dsn)
+	if pw == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, pw, "xxxxx")
+	// a message may quote the URL as written, with the password escaped
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if _, raw, ok := strings.Cut(u.User.String(), ":"); ok && raw != "" {
+			msg = strings.ReplaceAll(msg, raw, "xxxxx")
+		}
+	}
+	return msg
 }
