@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -44,14 +42,18 @@ func queryRow(ctx context.Context, tx pgx.Tx, set *metadata.EntitySet, sql strin
 	return raw, rows.Err()
 }
 
+// txRetry retries transactions that met a serialization failure or a
+// deadlock.
+var txRetry = sources.TxRetry{Conflict: retryable, Map: mapError,
+	Exhausted: "the change collided with other changes to the same rows too often; try again"}
+
 // inTx runs fn in one transaction, again when PostgreSQL reports a
 // serialization failure or deadlock, a bounded number of times.
 func (s *Source) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
 	defer cancel()
-	var err error
-	for attempt := 1; attempt <= sources.MaxWriteAttempts; attempt++ {
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return txRetry.Run(ctx, func() error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if c, ok := sources.CallerOf(ctx); ok {
 				if err := assume(ctx, tx, c); err != nil {
 					return err
@@ -59,24 +61,7 @@ func (s *Source) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 			}
 			return fn(tx)
 		})
-		if !retryable(err) {
-			break
-		}
-		// back off, with jitter, so that the colliding transactions part ways
-		time.Sleep(time.Duration(attempt*attempt)*10*time.Millisecond + time.Duration(rand.IntN(20*attempt))*time.Millisecond)
-	}
-	if err == nil {
-		return nil
-	}
-	var oe *odata.Error
-	if errors.As(err, &oe) || errors.Is(err, sources.ErrNotFound) {
-		return err
-	}
-	if retryable(err) {
-		return &odata.Error{Status: 503, Code: odata.CodeUnavailable, Cause: err,
-			Message: "the change collided with other changes to the same rows too often; try again"}
-	}
-	return mapError(ctx, err)
+	})
 }
 
 func retryable(err error) bool {

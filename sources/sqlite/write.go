@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
 	sqlitedriver "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -48,41 +47,26 @@ func queryRow(ctx context.Context, tx *sql.Tx, set *metadata.EntitySet, text str
 	return raw, rows.Close()
 }
 
+// txRetry retries transactions while the database is busy with another
+// writer.
+var txRetry = sources.TxRetry{Conflict: busy, Map: mapError, Exhausted: "the database is busy with other changes; try again"}
+
 // inTx runs fn in one IMMEDIATE transaction, again while the database is
 // busy, a bounded number of times.
 func (s *Source) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
 	defer cancel()
-	var err error
-	for attempt := 1; attempt <= sources.MaxWriteAttempts; attempt++ {
-		err = func() error {
-			tx, err := s.db.BeginTx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer tx.Rollback()
-			if err := fn(tx); err != nil {
-				return err
-			}
-			return tx.Commit()
-		}()
-		if !busy(err) {
-			break
+	return txRetry.Run(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
 		}
-		time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
-	}
-	if err == nil {
-		return nil
-	}
-	var oe *odata.Error
-	if errors.As(err, &oe) || errors.Is(err, sources.ErrNotFound) {
-		return err
-	}
-	if busy(err) {
-		return &odata.Error{Status: 503, Code: odata.CodeUnavailable, Cause: err,
-			Message: "the database is busy with other changes; try again"}
-	}
-	return mapError(ctx, err)
+		defer tx.Rollback()
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
 }
 
 func sqliteCode(err error) int {
