@@ -7,8 +7,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
+	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata/plan"
 )
@@ -54,52 +54,27 @@ type Buffering interface {
 	Buffers(set string) bool
 }
 
-// DefaultMaxConns is the connection pool size when Options.MaxConns is 0.
-const DefaultMaxConns = 10
-
-// Options configure one source. Zero values mean the documented defaults.
+// Options configure one source: its name, its settings and where it logs.
 type Options struct {
-	Name     string
-	DSN      string
-	Schemas  []string                     // schemas to expose (PostgreSQL; default public)
-	Include  []string                     // table name patterns to expose (default all)
-	Exclude  []string                     // table name patterns to leave out
-	Keys     map[string][]string          // table -> key columns, for views and tables without one
-	Names    map[string]string            // table -> entity set name
-	Columns  map[string]map[string]string // table -> column -> property name
-	PageSize int                          // server-driven page size (default 1000, at most 2000)
-	ReadOnly bool
-	// StatementTimeout bounds every query (default 60s, below Salesforce's 120s).
-	StatementTimeout time.Duration
-	MaxConns         int
-	Logger           *slog.Logger
+	Name string
+	config.Source
+	Logger *slog.Logger
 }
 
-// Defaults and bounds of Options.
-const (
-	DefaultPageSize         = 1000
-	MaxPageSize             = 2000
-	DefaultStatementTimeout = 60 * time.Second
-)
-
-// Normalize fills defaults and clamps the page size.
+// Normalize fills the settings' defaults (config.Source.Resolved) and the
+// logger, for a source opened without the gateway's global settings.
 func (o *Options) Normalize() {
-	if o.PageSize <= 0 {
-		o.PageSize = DefaultPageSize
-	}
-	if o.PageSize > MaxPageSize {
-		o.PageSize = MaxPageSize
-	}
-	if o.StatementTimeout <= 0 {
-		o.StatementTimeout = DefaultStatementTimeout
-	}
+	o.Source = o.Source.Resolved(config.File{})
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.MaxConns <= 0 {
-		o.MaxConns = DefaultMaxConns
-	}
 }
+
+// Bounds of the page size, for the stages that page.
+const (
+	DefaultPageSize = config.DefaultPageSize
+	MaxPageSize     = config.MaxPageSize
+)
 
 // Factory opens a source of one kind.
 type Factory func(ctx context.Context, opts Options) (Source, error)

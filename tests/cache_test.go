@@ -105,8 +105,8 @@ func TestCacheHitsDoNotQueueBehindSlowQueries(t *testing.T) {
 	needPostgres(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"), testdb.Fixture("slow.sql"))
 	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Sources: anyone(map[string]config.Source{
-		"erp": {DSN: db.DSN, MaxConnections: 2, StatementTimeout: 20 * time.Second,
-			Keys: map[string][]string{"slow_rows": {"id"}}, SetCacheTTL: map[string]time.Duration{"slow_rows": 0}}})})
+		"erp": {DSN: db.DSN, MaxConnections: 2, StatementTimeout: config.Duration(20 * time.Second),
+			Keys: map[string][]string{"slow_rows": {"id"}}, SetCacheTTL: map[string]config.Duration{"slow_rows": 0}}})})
 	if err != nil {
 		t.Fatal(err)
 	}

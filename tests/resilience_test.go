@@ -114,7 +114,7 @@ func TestDatabaseOutage(t *testing.T) {
 // TestStatementTimeout: a query past the statement timeout answers 504.
 func TestStatementTimeout(t *testing.T) {
 	needPostgres(t)
-	tg, pool := ownGateway(t, config.Source{StatementTimeout: 300 * time.Millisecond, Keys: map[string][]string{"slow_rows": {"id"}}})
+	tg, pool := ownGateway(t, config.Source{StatementTimeout: config.Duration(300 * time.Millisecond), Keys: map[string][]string{"slow_rows": {"id"}}})
 	_ = pool
 	start := time.Now()
 	r := tg.get(t, "slow_rows")

@@ -8,44 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/testdb"
 )
-
-func TestSplitPassword(t *testing.T) {
-	cases := []struct{ dsn, without, password string }{
-		{"postgres://app:s3cret@db.example.com:5432/erp", "postgres://app@db.example.com:5432/erp", "s3cret"},
-		{"postgres://app:p%40ss%2Fw@db/erp?sslmode=require", "postgres://app@db/erp?sslmode=require", "p@ss/w"},
-		{"postgres://app@db/erp?password=hunter2&sslmode=disable", "postgres://app@db/erp?sslmode=disable", "hunter2"},
-		{"postgres://app@db/erp", "postgres://app@db/erp", ""},
-		{"host=db user=app password=s3cret dbname=erp", "host=db user=app dbname=erp", "s3cret"},
-		{"host=db password='it''s' dbname=erp", "host=db password='it''s' dbname=erp", ""}, // not valid keyword quoting: left alone
-		{`host=db password='a b\'c' dbname=erp`, "host=db dbname=erp", "a b'c"},
-		{"password=first host=db", "host=db", "first"},
-		{"sqlite:/var/lib/data.db", "sqlite:/var/lib/data.db", ""},
-	}
-	for _, c := range cases {
-		without, pw := SplitPassword(c.dsn)
-		if c.dsn == "host=db password='it''s' dbname=erp" {
-			// a malformed quote: whatever is taken out must not be left in
-			if pw != "" && strings.Contains(without, pw) {
-				t.Errorf("%q: password %q still in %q", c.dsn, pw, without)
-			}
-			continue
-		}
-		if without != c.without || pw != c.password {
-			t.Errorf("SplitPassword(%q) = %q, %q; want %q, %q", c.dsn, without, pw, c.without, c.password)
-		}
-		if pw != "" {
-			back, pw2 := SplitPassword(JoinPassword(without, pw))
-			if back != without || pw2 != pw {
-				t.Errorf("JoinPassword round trip of %q: %q, %q", c.dsn, back, pw2)
-			}
-			if strings.Contains(Redact(c.dsn), pw) {
-				t.Errorf("Redact(%q) keeps the password", c.dsn)
-			}
-		}
-	}
-}
 
 func TestSealing(t *testing.T) {
 	a, _ := newBox("key one")
@@ -99,9 +64,9 @@ func TestStore(t *testing.T) {
 	stores(t, "operator key", func(t *testing.T, open func() *Store) {
 		ctx := context.Background()
 		s := open()
-		ttl := Duration(5 * time.Second)
-		in := Source{Name: "erp", DSN: "postgres://app@db/erp", Password: "s3cret", Origin: OriginAPI,
-			Settings: Settings{Schemas: []string{"sales"}, ReadOnly: true, CacheTTL: &ttl, Keys: map[string][]string{"v": {"id"}}}}
+		ttl := config.Duration(5 * time.Second)
+		in := Source{Name: "erp", Password: "s3cret", Origin: OriginAPI, Source: config.Source{DSN: "postgres://app@db/erp",
+			Schemas: []string{"sales"}, ReadOnly: true, CacheTTL: &ttl, Keys: map[string][]string{"v": {"id"}}}}
 		created, err := s.Create(ctx, in)
 		if err != nil {
 			t.Fatal(err)
@@ -162,15 +127,15 @@ func TestStoreKeys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	ctx := context.Background()
 	s := mustOpen(t, path, "")
-	if _, err := s.Create(ctx, Source{Name: "erp", DSN: "postgres://app@db/erp", Password: "x", Origin: OriginAPI}); !errors.Is(err, ErrNoSecretKey) {
+	if _, err := s.Create(ctx, Source{Name: "erp", Source: config.Source{DSN: "postgres://app@db/erp"}, Password: "x", Origin: OriginAPI}); !errors.Is(err, ErrNoSecretKey) {
 		t.Fatalf("saving a password without a key: %v", err)
 	}
-	if _, err := s.Create(ctx, Source{Name: "lite", DSN: "sqlite:/tmp/x.db", Origin: OriginAPI}); err != nil {
+	if _, err := s.Create(ctx, Source{Name: "lite", Source: config.Source{DSN: "sqlite:/tmp/x.db"}, Origin: OriginAPI}); err != nil {
 		t.Fatalf("a DSN without a password needs no key: %v", err)
 	}
 	s.Close()
 	keyed := mustOpen(t, path, "right")
-	if _, err := keyed.Create(ctx, Source{Name: "erp", DSN: "postgres://app@db/erp", Password: "x", Origin: OriginAPI}); err != nil {
+	if _, err := keyed.Create(ctx, Source{Name: "erp", Source: config.Source{DSN: "postgres://app@db/erp"}, Password: "x", Origin: OriginAPI}); err != nil {
 		t.Fatal(err)
 	}
 	keyed.Close()

@@ -18,6 +18,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+
+	"github.com/odatagw/odatagw/internal/dsn"
 )
 
 // Errors the API maps to statuses.
@@ -56,7 +58,7 @@ func Open(ctx context.Context, location, secretKey string) (*Store, error) {
 	s := &Store{box: b}
 	if strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://") {
 		s.shared = true
-		s.location = Redact(location)
+		s.location = dsn.Redact(location)
 		s.db, err = sql.Open("pgx", location)
 		if err != nil {
 			return nil, fmt.Errorf("state store %s: %w", s.location, err)
@@ -122,13 +124,14 @@ const columns = `name, dsn, password, options, origin, version, updated_at`
 func (s *Store) scan(row interface{ Scan(...any) error }) (Source, error) {
 	var src Source
 	var password sql.NullString
-	var opts, updated string
-	if err := row.Scan(&src.Name, &src.DSN, &password, &opts, &src.Origin, &src.Version, &updated); err != nil {
+	var dsn, opts, updated string
+	if err := row.Scan(&src.Name, &dsn, &password, &opts, &src.Origin, &src.Version, &updated); err != nil {
 		return src, err
 	}
-	if err := json.Unmarshal([]byte(opts), &src.Settings); err != nil {
+	if err := json.Unmarshal([]byte(opts), &src.Source); err != nil {
 		return src, fmt.Errorf("source %s: damaged options: %w", src.Name, err)
 	}
+	src.DSN = dsn // a column of its own
 	src.UpdatedAt, _ = time.Parse(time.RFC3339Nano, updated)
 	if password.Valid && password.String != "" {
 		pw, err := s.box.open(password.String, src.Name)
@@ -212,7 +215,10 @@ func (s *Store) row(src Source) (password any, opts string, err error) {
 		}
 		password = sealed
 	}
-	b, err := json.Marshal(src.Settings)
+	// the DSN and the password have columns of their own
+	settings := src.Source
+	settings.DSN = ""
+	b, err := json.Marshal(settings)
 	return password, string(b), err
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/app"
 	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/postgres"
 )
 
@@ -198,65 +199,17 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 		}
 		file = *f
 	}
-	pick := func(flag, fromFile string) string {
-		if flag != "" {
-			return flag
-		}
-		return fromFile
-	}
 	set := app.Settings{
 		Listen:          pick(s.Listen, file.Listen),
 		PublicURL:       pick(s.PublicURL, file.PublicURL),
 		SkipTokenSecret: pick(s.SkiptokenSecret, file.SkipTokenSecret),
 		Defaults:        file,
 		Sources:         map[string]config.Source{},
+		Logger:          s.logger(file, stderr),
+		AuditLog:        s.AuditLog,
 	}
-	if s.PageSize != 0 {
-		set.Defaults.PageSize = s.PageSize
-	}
-	if s.StatementTimeout != 0 {
-		set.Defaults.StatementTimeout = s.StatementTimeout
-	}
-	if s.MaxBodyBytes != 0 {
-		set.Defaults.MaxBodyBytes = s.MaxBodyBytes
-	}
-	if s.CacheTTL != "" {
-		d, err := time.ParseDuration(s.CacheTTL)
-		if s.CacheTTL == "0" {
-			d, err = 0, nil
-		}
-		if err != nil || d < 0 {
-			return set, fmt.Errorf("--cache-ttl %q: write a duration such as 30s, or 0 to turn the cache off", s.CacheTTL)
-		}
-		set.Defaults.Cache.TTL = &d
-	}
-	if s.Redis != "" {
-		set.Defaults.Redis = s.Redis
-	}
-	if s.TLSCert != "" || s.TLSKey != "" {
-		set.Defaults.TLS.Cert, set.Defaults.TLS.Key = s.TLSCert, s.TLSKey
-	}
-	if s.TLSClientCA != "" {
-		set.Defaults.TLS.ClientCA = s.TLSClientCA
-	}
-	if s.RateLimit != 0 {
-		set.Defaults.Limits.RateLimit = s.RateLimit
-	}
-	if s.ClientIPHeader != "" {
-		set.Defaults.Limits.ClientIPHeader = s.ClientIPHeader
-	}
-	if s.QueueTimeout != 0 {
-		set.Defaults.Limits.QueueTimeout = s.QueueTimeout
-	}
-	if s.RedisPrefix != "" {
-		set.Defaults.RedisPrefix = s.RedisPrefix
-	}
-	if s.CacheMaxBytes != 0 {
-		set.Defaults.Cache.MaxBytes = s.CacheMaxBytes
-	}
-	if s.NoCacheHeader {
-		off := false
-		set.Defaults.Cache.Header = &off
+	if err := s.overrideDefaults(&set.Defaults); err != nil {
+		return set, err
 	}
 	for name, src := range file.Sources {
 		set.Sources[name] = src
@@ -266,6 +219,9 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 		if err != nil {
 			return set, err
 		}
+		if _, err := sources.KindOf(dsn); err != nil {
+			return set, fmt.Errorf("--source %s: %w", name, err)
+		}
 		src := set.Sources[name] // a flag may give the DSN of a source the file configures
 		src.DSN = dsn
 		if s.Anonymous {
@@ -273,6 +229,71 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 		}
 		set.Sources[name] = src
 	}
+	return set, s.stateSettings(&set)
+}
+
+// pick is the flag's value when it is set, else the file's.
+func pick(flag, fromFile string) string {
+	if flag != "" {
+		return flag
+	}
+	return fromFile
+}
+
+// overrideDefaults puts the flags (and their environment variables) over
+// the configuration file's global settings.
+func (s *serveCmd) overrideDefaults(d *config.File) error {
+	if s.PageSize != 0 {
+		d.PageSize = s.PageSize
+	}
+	if s.StatementTimeout != 0 {
+		d.StatementTimeout = s.StatementTimeout
+	}
+	if s.MaxBodyBytes != 0 {
+		d.MaxBodyBytes = s.MaxBodyBytes
+	}
+	if s.CacheTTL != "" {
+		var ttl config.Duration
+		if err := ttl.UnmarshalText([]byte(s.CacheTTL)); err != nil {
+			return fmt.Errorf("--cache-ttl %q: write a duration such as 30s, or 0 to turn the cache off", s.CacheTTL)
+		}
+		t := ttl.D()
+		d.Cache.TTL = &t
+	}
+	if s.Redis != "" {
+		d.Redis = s.Redis
+	}
+	if s.RedisPrefix != "" {
+		d.RedisPrefix = s.RedisPrefix
+	}
+	if s.TLSCert != "" || s.TLSKey != "" {
+		d.TLS.Cert, d.TLS.Key = s.TLSCert, s.TLSKey
+	}
+	if s.TLSClientCA != "" {
+		d.TLS.ClientCA = s.TLSClientCA
+	}
+	if s.RateLimit != 0 {
+		d.Limits.RateLimit = s.RateLimit
+	}
+	if s.ClientIPHeader != "" {
+		d.Limits.ClientIPHeader = s.ClientIPHeader
+	}
+	if s.QueueTimeout != 0 {
+		d.Limits.QueueTimeout = s.QueueTimeout
+	}
+	if s.CacheMaxBytes != 0 {
+		d.Cache.MaxBytes = s.CacheMaxBytes
+	}
+	if s.NoCacheHeader {
+		off := false
+		d.Cache.Header = &off
+	}
+	return nil
+}
+
+// logger writes to stderr at the level and in the format the flags, or
+// else the file, ask for.
+func (s *serveCmd) logger(file config.File, stderr io.Writer) *slog.Logger {
 	level := slog.LevelInfo
 	switch strings.ToLower(pick(s.LogLevel, file.LogLevel)) {
 	case "debug":
@@ -284,12 +305,9 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 	}
 	hopts := &slog.HandlerOptions{Level: level}
 	if strings.ToLower(pick(s.LogFormat, file.LogFormat)) == "json" {
-		set.Logger = slog.New(slog.NewJSONHandler(stderr, hopts))
-	} else {
-		set.Logger = slog.New(slog.NewTextHandler(stderr, hopts))
+		return slog.New(slog.NewJSONHandler(stderr, hopts))
 	}
-	set.AuditLog = s.AuditLog
-	return set, s.stateSettings(&set)
+	return slog.New(slog.NewTextHandler(stderr, hopts))
 }
 
 // stateSettings fills the state store, secret key and admin listener.

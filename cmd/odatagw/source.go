@@ -12,7 +12,9 @@ import (
 
 	"github.com/odatagw/odatagw/admin"
 	"github.com/odatagw/odatagw/admin/registry"
-	"github.com/odatagw/odatagw/metadata/salesforce"
+	"github.com/odatagw/odatagw/internal/app"
+	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -143,165 +145,178 @@ func (c *sourceCmd) run(command string, stdin io.Reader, stdout io.Writer) error
 	defer cancel()
 	switch command {
 	case "source list":
-		cl, err := c.List.client()
-		if err != nil {
-			return err
-		}
-		list, err := cl.List(ctx)
-		if err != nil {
-			return err
-		}
-		if c.List.JSON {
-			return printJSON(stdout, list)
-		}
-		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tSTATE\tSETS\tORIGIN\tDSN\tSERVICE URL")
-		for _, s := range list {
-			state := s.State
-			if state == "serving" && !s.Connected {
-				state = "unreachable"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, state, len(s.EntitySets), s.Origin, s.DSN, s.ServiceURL)
-		}
-		tw.Flush()
-		for _, s := range list {
-			if s.LastError != "" {
-				fmt.Fprintf(stdout, "%s: last error: %s\n", s.Name, s.LastError)
-			}
-		}
-		return nil
+		return c.List.run(ctx, stdin, stdout)
 	case "source add <name> <dsn>":
-		cl, err := c.Add.client()
-		if err != nil {
-			return err
-		}
-		src := registry.Source{Name: c.Add.Name, DSN: c.Add.DSN}
-		if err := c.Add.apply(&src, stdin); err != nil {
-			return err
-		}
-		saved, err := cl.Create(ctx, src)
-		if err != nil {
-			return err
-		}
-		st, _, err := cl.Get(ctx, saved.Name)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "added %s: %d entity sets at %s\n", saved.Name, len(st.EntitySets), st.ServiceURL)
-		return nil
+		return c.Add.run(ctx, stdin, stdout)
 	case "source update <name>":
-		cl, err := c.Update.client()
-		if err != nil {
-			return err
-		}
-		st, etag, err := cl.Get(ctx, c.Update.Name)
-		if err != nil {
-			return err
-		}
-		src := st.Source
-		src.Password = ""
-		if c.Update.DSN != "" {
-			src.DSN = c.Update.DSN
-		}
-		if err := c.Update.apply(&src, stdin); err != nil {
-			return err
-		}
-		saved, err := cl.Update(ctx, src, etag)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "updated %s (version %d)\n", saved.Name, saved.Version)
-		return nil
+		return c.Update.run(ctx, stdin, stdout)
 	case "source remove <name>":
-		cl, err := c.Remove.client()
-		if err != nil {
-			return err
-		}
-		if err := cl.Delete(ctx, c.Remove.Name, ""); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "removed %s\n", c.Remove.Name)
-		return nil
+		return c.Remove.run(ctx, stdin, stdout)
 	case "source test <dsn>":
-		cl, err := c.Test.client()
-		if err != nil {
-			return err
-		}
-		src := registry.Source{Name: "test", DSN: c.Test.DSN}
-		if err := c.Test.apply(&src, stdin); err != nil {
-			return err
-		}
-		rep, err := cl.Test(ctx, src)
-		if err != nil {
-			return err
-		}
-		if c.Test.JSON {
-			return printJSON(stdout, rep)
-		}
-		return rep.WriteText(stdout)
+		return c.Test.run(ctx, stdin, stdout)
 	case "source reload <name>":
-		cl, err := c.Reload.client()
-		if err != nil {
-			return err
-		}
-		out, err := cl.Reload(ctx, c.Reload.Name)
-		if err != nil {
-			return err
-		}
-		if w, ok := out["warning"].(string); ok {
-			fmt.Fprintln(stdout, "warning:", w)
-		}
-		return printJSON(stdout, out)
+		return c.Reload.run(ctx, stdin, stdout)
 	}
 	return fmt.Errorf("unknown command %s", command)
+}
+
+// run prints the sources of a running gateway with their status.
+func (c *sourceListCmd) run(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	list, err := cl.List(ctx)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(stdout, list)
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tSETS\tORIGIN\tDSN\tSERVICE URL")
+	for _, s := range list {
+		state := s.State
+		if state == "serving" && !s.Connected {
+			state = "unreachable"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, state, len(s.EntitySets), s.Origin, s.DSN, s.ServiceURL)
+	}
+	tw.Flush()
+	for _, s := range list {
+		if s.LastError != "" {
+			fmt.Fprintf(stdout, "%s: last error: %s\n", s.Name, s.LastError)
+		}
+	}
+	return nil
+}
+
+// run registers a source through the admin API.
+func (c *sourceAddCmd) run(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	src := registry.Source{Name: c.Name, Source: config.Source{DSN: c.DSN}}
+	if err := c.apply(&src, stdin); err != nil {
+		return err
+	}
+	saved, err := cl.Create(ctx, src)
+	if err != nil {
+		return err
+	}
+	st, _, err := cl.Get(ctx, saved.Name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "added %s: %d entity sets at %s\n", saved.Name, len(st.EntitySets), st.ServiceURL)
+	return nil
+}
+
+// run changes a source through the admin API, from its current registration.
+func (c *sourceUpdateCmd) run(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	st, etag, err := cl.Get(ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	src := st.Source
+	src.Password = ""
+	if c.DSN != "" {
+		src.DSN = c.DSN
+	}
+	if err := c.apply(&src, stdin); err != nil {
+		return err
+	}
+	saved, err := cl.Update(ctx, src, etag)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "updated %s (version %d)\n", saved.Name, saved.Version)
+	return nil
+}
+
+// run unregisters a source.
+func (c *sourceRemoveCmd) run(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	if err := cl.Delete(ctx, c.Name, ""); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "removed %s\n", c.Name)
+	return nil
+}
+
+// run tests a DSN through the gateway and prints its report.
+func (c *sourceTestCmd) run(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	src := registry.Source{Name: "test", Source: config.Source{DSN: c.DSN}}
+	if err := c.apply(&src, stdin); err != nil {
+		return err
+	}
+	rep, err := cl.Test(ctx, src)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(stdout, rep)
+	}
+	return rep.WriteText(stdout)
+}
+
+// run asks the gateway to read a source's schema again.
+func (c *sourceReloadCmd) run(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	out, err := cl.Reload(ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	if w, ok := out["warning"].(string); ok {
+		fmt.Fprintln(stdout, "warning:", w)
+	}
+	return printJSON(stdout, out)
 }
 
 // run opens the database directly, without a gateway, and prints the
 // compatibility report.
 func (c *checkCmd) run(stdin io.Reader, stdout io.Writer) error {
-	src := registry.Source{Name: "check", DSN: c.DSN}
+	src := registry.Source{Name: "check", Source: config.Source{DSN: c.DSN}}
 	if err := c.apply(&src, stdin); err != nil {
 		return err
 	}
 	if _, err := sources.KindOf(src.DSN); err != nil {
 		return err
 	}
-	opts := src.Config().Options("check", configDefaults())
-	opts.Logger = quiet()
-	opts.MaxConns = 2
+	settings := src.Config()
 	for _, k := range c.Key {
 		table, cols, ok := strings.Cut(k, "=")
 		if !ok || cols == "" {
 			return fmt.Errorf("--key %q: write TABLE=COLUMN[,COLUMN]", k)
 		}
-		if opts.Keys == nil {
-			opts.Keys = map[string][]string{}
+		if settings.Keys == nil {
+			settings.Keys = map[string][]string{}
 		}
-		opts.Keys[table] = strings.Split(cols, ",")
+		settings.Keys[table] = strings.Split(cols, ",")
 	}
-	ctx, cancel := ctxTimeout()
-	defer cancel()
-	s, err := sources.Open(ctx, opts)
+	report, err := app.Check(context.Background(), "check", settings, configDefaults())
 	if err != nil {
-		return fmt.Errorf("%s: %s", registry.Redact(c.DSN), redactIn(err.Error(), c.DSN))
+		return fmt.Errorf("%s: %s", dsn.Redact(c.DSN), dsn.Scrub(err.Error(), c.DSN))
 	}
-	defer s.Close()
-	var rep sources.Report
-	if r, ok := s.(sources.Reporter); ok {
-		rep = r.Report()
-	}
-	report := salesforce.Build(s.Metadata(), rep)
 	if c.JSON {
 		return printJSON(stdout, report)
 	}
 	return report.WriteText(stdout)
-}
-
-func redactIn(msg, dsn string) string {
-	if _, pw := registry.SplitPassword(dsn); pw != "" {
-		return strings.ReplaceAll(msg, pw, "xxxxx")
-	}
-	return msg
 }
 
 func printJSON(w io.Writer, v any) error {

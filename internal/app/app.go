@@ -127,7 +127,9 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		return nil, err
 	}
 	if len(g.Server.SourceNames()) == 0 && len(g.regs.byName) == 0 {
-		opts := sources.Options{Name: "demo", PageSize: s.Defaults.PageSize, StatementTimeout: s.Defaults.StatementTimeout, Logger: s.Logger}
+		// the demo holds made-up data, so anyone may call it
+		settings := config.Source{DSN: "sqlite:(embedded demo, in memory)", Auth: config.Auth{Anonymous: true}}.Resolved(s.Defaults)
+		opts := sources.Options{Name: "demo", Source: settings, Logger: s.Logger}
 		start := time.Now()
 		src, err := demo.Open(ctx, opts)
 		if err != nil {
@@ -135,15 +137,13 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 			return nil, fmt.Errorf("creating the demo database: %w", err)
 		}
 		s.Logger.Info("demo database created", "duration_ms", time.Since(start).Milliseconds())
-		// the demo holds made-up data, so anyone may call it
-		policy := config.Auth{Anonymous: true}
-		guard, err := auth.NewGuard("demo", policy, g.authShared)
+		guard, err := auth.NewGuard("demo", settings.Auth, g.authShared)
 		if err != nil {
 			g.Close()
 			return nil, err
 		}
-		g.install("demo", opened{src: withCache(src, "demo", s.Defaults, config.Source{}, g.busIface(), s.Logger), guard: guard},
-			registry.Source{Name: "demo", DSN: "sqlite:(embedded demo, in memory)", Origin: originDemo, Settings: registry.Settings{Auth: policy}})
+		g.install("demo", opened{src: withCache(src, "demo", s.Defaults, settings, g.busIface(), s.Logger), guard: guard},
+			registry.Source{Name: "demo", Source: settings, Origin: originDemo})
 	}
 	if g.store != nil {
 		every := s.StatePoll
@@ -262,17 +262,13 @@ func limitsFrom(c config.Limits) odata.Limits {
 }
 
 // withCache puts the query cache in front of a source, unless its TTL is 0
-// everywhere.
+// everywhere. sc is resolved (config.Source.Resolved).
 func withCache(src sources.Source, name string, defaults config.File, sc config.Source, bus cache.Bus, log *slog.Logger) sources.Source {
-	ttl := cache.DefaultTTL
-	if t := defaults.Cache.TTL; t != nil {
-		ttl = *t
-	}
-	if sc.CacheTTL != nil {
-		ttl = *sc.CacheTTL
-	}
+	ttl := sc.CacheTTL.D()
+	setTTL := map[string]time.Duration{}
 	anySet := false
-	for _, t := range sc.SetCacheTTL {
+	for set, t := range sc.SetCacheTTL {
+		setTTL[set] = t.D()
 		anySet = anySet || t > 0
 	}
 	if ttl <= 0 && !anySet {
@@ -282,7 +278,7 @@ func withCache(src sources.Source, name string, defaults config.File, sc config.
 		ttl = -1 // off, except for the sets that say otherwise
 	}
 	return cache.Wrap(src, cache.Options{Name: name, MaxBytes: defaults.Cache.MaxBytes, TTL: ttl,
-		SetTTL: sc.SetCacheTTL, StaleWhileRevalidate: defaults.Cache.StaleWhileRevalidate, Bus: bus, Logger: log})
+		SetTTL: setTTL, StaleWhileRevalidate: defaults.Cache.StaleWhileRevalidate, Bus: bus, Logger: log})
 }
 
 // Close closes every source, the state store and the Redis connection.

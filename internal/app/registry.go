@@ -14,6 +14,7 @@ import (
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/metadata/salesforce"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -66,8 +67,8 @@ func (g *Gateway) openSource(ctx context.Context, name string, cfg config.Source
 	if err != nil {
 		return opened{}, &registry.FieldError{Field: "auth", Message: err.Error()}
 	}
-	opts := cfg.Options(name, g.settings.Defaults)
-	opts.Logger = g.settings.Logger
+	cfg = cfg.Resolved(g.settings.Defaults)
+	opts := sources.Options{Name: name, Source: cfg, Logger: g.settings.Logger}
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
 	src, err := sources.Open(ctx, opts)
@@ -370,8 +371,8 @@ func validate(src registry.Source) error {
 
 // normalize moves a password given in the DSN to the Password field.
 func normalize(src registry.Source) registry.Source {
-	dsn, pw := registry.SplitPassword(strings.TrimSpace(src.DSN))
-	src.DSN = dsn
+	without, pw := dsn.Split(strings.TrimSpace(src.DSN))
+	src.DSN = without
 	if pw != "" {
 		src.Password = pw
 	}
@@ -386,11 +387,7 @@ func openError(src registry.Source, err error) error {
 	if errors.As(err, &fe) {
 		return err
 	}
-	msg := err.Error()
-	if src.Password != "" {
-		msg = strings.ReplaceAll(msg, src.Password, "xxxxx")
-	}
-	return &registry.FieldError{Field: "dsn", Message: msg}
+	return &registry.FieldError{Field: "dsn", Message: dsn.Scrub(err.Error(), src.FullDSN())}
 }
 
 func (g *Gateway) needStore() error {
@@ -410,14 +407,25 @@ func (g *Gateway) Test(ctx context.Context, src registry.Source) (salesforce.Rep
 	if err := validate(src); err != nil {
 		return salesforce.Report{}, err
 	}
-	opts := src.Config().Options(src.Name, g.settings.Defaults)
-	opts.Logger = discardLogger
-	opts.MaxConns = 2
+	rep, err := Check(ctx, src.Name, src.Config(), g.settings.Defaults)
+	if err != nil {
+		return salesforce.Report{}, openError(src, err)
+	}
+	return rep, nil
+}
+
+// Check opens a source without serving it, with a small pool, and reports
+// what Salesforce would make of it. The admin API's test and `odatagw
+// check` both answer with it. The error may quote the DSN's password:
+// scrub it before showing it.
+func Check(ctx context.Context, name string, settings config.Source, global config.File) (salesforce.Report, error) {
+	opts := sources.Options{Name: name, Source: settings.Resolved(global), Logger: discardLogger}
+	opts.MaxConnections = 2 // a look at the schema, not a workload
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
 	s, err := sources.Open(ctx, opts)
 	if err != nil {
-		return salesforce.Report{}, openError(src, err)
+		return salesforce.Report{}, err
 	}
 	defer s.Close()
 	return reportOf(s), nil

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/odatagw/odatagw/sources"
 )
 
 // File is the configuration file. Every field may also be set by a flag or
@@ -76,28 +74,72 @@ type Cache struct {
 	Header *bool `yaml:"header"`
 }
 
-// Source is one data source's section.
+// Source is everything that says how one data source is served: the
+// configuration file's section, a registration in the state store and
+// the admin API (as JSON, where DSN holds no password), and what a source
+// kind opens with. It is the one type for these settings; Resolved fills
+// its defaults, once.
 type Source struct {
-	DSN              string                       `yaml:"dsn"`
-	Schemas          []string                     `yaml:"schemas"`
-	Include          []string                     `yaml:"include"`
-	Exclude          []string                     `yaml:"exclude"`
-	Keys             map[string][]string          `yaml:"keys"`
-	Names            map[string]string            `yaml:"names"`
-	Columns          map[string]map[string]string `yaml:"columns"`
-	PageSize         int                          `yaml:"page_size"`
-	ReadOnly         bool                         `yaml:"read_only"`
-	StatementTimeout time.Duration                `yaml:"statement_timeout"`
-	MaxConnections   int                          `yaml:"max_connections"`
+	DSN              string                       `yaml:"dsn" json:"dsn"`
+	Schemas          []string                     `yaml:"schemas" json:"schemas,omitempty"`     // schemas to expose (PostgreSQL; default public)
+	Include          []string                     `yaml:"include" json:"include,omitempty"`     // table name patterns to expose (default all)
+	Exclude          []string                     `yaml:"exclude" json:"exclude,omitempty"`     // table name patterns to leave out
+	Keys             map[string][]string          `yaml:"keys" json:"keys,omitempty"`           // table -> key columns, for views and tables without one
+	Names            map[string]string            `yaml:"names" json:"names,omitempty"`         // table -> entity set name
+	Columns          map[string]map[string]string `yaml:"columns" json:"columns,omitempty"`     // table -> column -> property name
+	PageSize         int                          `yaml:"page_size" json:"page_size,omitempty"` // server-driven page size (default 1000, at most 2000)
+	ReadOnly         bool                         `yaml:"read_only" json:"read_only"`
+	StatementTimeout Duration                     `yaml:"statement_timeout" json:"statement_timeout,omitempty"` // bounds every query (default 60s, below Salesforce's 120s)
+	MaxConnections   int                          `yaml:"max_connections" json:"max_connections,omitempty"`
 	// CacheTTL overrides the cache TTL for this source (0: no cache);
 	// SetCacheTTL per entity set, by set name.
-	CacheTTL    *time.Duration           `yaml:"cache_ttl"`
-	SetCacheTTL map[string]time.Duration `yaml:"set_cache_ttl"`
+	CacheTTL    *Duration           `yaml:"cache_ttl" json:"cache_ttl,omitempty"`
+	SetCacheTTL map[string]Duration `yaml:"set_cache_ttl" json:"set_cache_ttl,omitempty"`
 	// ListenChanges makes changes made directly in the database visible at
 	// once (PostgreSQL, with the trigger `odatagw trigger` prints).
-	ListenChanges bool `yaml:"listen_changes"`
+	ListenChanges bool `yaml:"listen_changes" json:"listen_changes,omitempty"`
 	// Auth says who may call the source; with none, nobody may.
-	Auth Auth `yaml:"auth"`
+	Auth Auth `yaml:"auth" json:"auth"`
+}
+
+// Defaults and bounds of a source's settings.
+const (
+	DefaultPageSize         = 1000
+	MaxPageSize             = 2000
+	DefaultStatementTimeout = 60 * time.Second
+	DefaultMaxConnections   = 10
+	DefaultCacheTTL         = 30 * time.Second
+)
+
+// Resolved returns the settings with every default filled in: the
+// configuration file's global value where the source sets none, else the
+// gateway's own. It is the one place defaults are decided; a resolved
+// Source resolves to itself.
+func (s Source) Resolved(global File) Source {
+	if s.PageSize <= 0 {
+		s.PageSize = global.PageSize
+	}
+	if s.PageSize <= 0 {
+		s.PageSize = DefaultPageSize
+	}
+	s.PageSize = min(s.PageSize, MaxPageSize)
+	if s.StatementTimeout <= 0 {
+		s.StatementTimeout = Duration(global.StatementTimeout)
+	}
+	if s.StatementTimeout <= 0 {
+		s.StatementTimeout = Duration(DefaultStatementTimeout)
+	}
+	if s.MaxConnections <= 0 {
+		s.MaxConnections = DefaultMaxConnections
+	}
+	if s.CacheTTL == nil {
+		ttl := Duration(DefaultCacheTTL)
+		if global.Cache.TTL != nil {
+			ttl = Duration(*global.Cache.TTL)
+		}
+		s.CacheTTL = &ttl
+	}
+	return s
 }
 
 // Auth is a source's access policy (see docs/security.md). Without any
@@ -198,7 +240,8 @@ func Load(path string) (*File, error) {
 	return &f, nil
 }
 
-// ParseSourceFlag reads NAME=DSN.
+// ParseSourceFlag reads NAME=DSN; whether a source kind serves the DSN is
+// for the caller to ask.
 func ParseSourceFlag(v string) (string, string, error) {
 	name, dsn, ok := strings.Cut(v, "=")
 	if !ok || dsn == "" {
@@ -207,25 +250,7 @@ func ParseSourceFlag(v string) (string, string, error) {
 	if err := ValidSourceName(name); err != nil {
 		return "", "", err
 	}
-	if _, err := sources.KindOf(dsn); err != nil {
-		return "", "", fmt.Errorf("--source %s: %w", name, err)
-	}
 	return name, dsn, nil
-}
-
-// Options turns a source section into sources.Options, with the global
-// defaults where the section sets nothing.
-func (s Source) Options(name string, defaults File) sources.Options {
-	o := sources.Options{Name: name, DSN: s.DSN, Schemas: s.Schemas, Include: s.Include, Exclude: s.Exclude,
-		Keys: s.Keys, Names: s.Names, Columns: s.Columns, PageSize: s.PageSize, ReadOnly: s.ReadOnly,
-		StatementTimeout: s.StatementTimeout, MaxConns: s.MaxConnections}
-	if o.PageSize == 0 {
-		o.PageSize = defaults.PageSize
-	}
-	if o.StatementTimeout == 0 {
-		o.StatementTimeout = defaults.StatementTimeout
-	}
-	return o
 }
 
 // SourceNames lists the file's sources, sorted.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/odatagw/odatagw/internal/testdb"
-	_ "github.com/odatagw/odatagw/sources/sqlite"
 )
 
 func TestLoad(t *testing.T) {
@@ -36,8 +35,8 @@ sources:
 	if s.DSN != "postgres://gw:s3cret@db/erp" {
 		t.Errorf("environment not expanded: %q", s.DSN)
 	}
-	o := s.Options("erp", *f)
-	if o.PageSize != 500 || o.StatementTimeout != 30*time.Second || o.Keys["order_summary"][0] != "order_id" ||
+	o := s.Resolved(*f)
+	if o.PageSize != 500 || o.StatementTimeout.D() != 30*time.Second || o.Keys["order_summary"][0] != "order_id" ||
 		o.Names["tbl_cust"] != "Customers" || o.Columns["tbl_cust"]["cust_nm"] != "Name" {
 		t.Errorf("options not carried over: %+v", o)
 	}
@@ -55,7 +54,7 @@ func TestParseSourceFlag(t *testing.T) {
 	if n, d, err := ParseSourceFlag("demo=sqlite:/tmp/x.db"); err != nil || n != "demo" || d != "sqlite:/tmp/x.db" {
 		t.Errorf("got %q %q %v", n, d, err)
 	}
-	for _, bad := range []string{"nodsn", "=sqlite:x", "bad name=sqlite:x", "x=mysql://h/db"} {
+	for _, bad := range []string{"nodsn", "=sqlite:x", "bad name=sqlite:x"} {
 		if _, _, err := ParseSourceFlag(bad); err == nil {
 			t.Errorf("%q must be refused", bad)
 		}
@@ -85,5 +84,41 @@ func TestDocumentedExample(t *testing.T) {
 	if !a.Basic || a.TokenHeader != "X-Api-Key" || a.Bearer == nil || a.Bearer.Audience != "odatagw-erp" ||
 		a.Sets["Salaries"].Writers[0] != "hr" || a.RoleClaim != "db_role" || !f.Sources["archive"].Auth.Anonymous {
 		t.Errorf("auth read as %+v", a)
+	}
+}
+
+// TestResolved: every default is decided in one place, from the source's
+// own setting, then the file's global one, then the gateway's.
+func TestResolved(t *testing.T) {
+	ttl := 5 * time.Second
+	off := Duration(0)
+	cases := []struct {
+		name   string
+		src    Source
+		global File
+		check  func(Source) bool
+	}{
+		{"gateway defaults", Source{}, File{}, func(s Source) bool {
+			return s.PageSize == DefaultPageSize && s.StatementTimeout.D() == DefaultStatementTimeout &&
+				s.MaxConnections == DefaultMaxConnections && s.CacheTTL.D() == DefaultCacheTTL
+		}},
+		{"the file's global values", Source{}, File{PageSize: 200, StatementTimeout: 9 * time.Second, Cache: Cache{TTL: &ttl}}, func(s Source) bool {
+			return s.PageSize == 200 && s.StatementTimeout.D() == 9*time.Second && s.CacheTTL.D() == ttl
+		}},
+		{"the source's own values win", Source{PageSize: 50, StatementTimeout: Duration(time.Second), CacheTTL: &off, MaxConnections: 3},
+			File{PageSize: 200, StatementTimeout: 9 * time.Second, Cache: Cache{TTL: &ttl}}, func(s Source) bool {
+				return s.PageSize == 50 && s.StatementTimeout.D() == time.Second && s.CacheTTL.D() == 0 && s.MaxConnections == 3
+			}},
+		{"the page size is clamped", Source{PageSize: 5000}, File{}, func(s Source) bool { return s.PageSize == MaxPageSize }},
+	}
+	for _, c := range cases {
+		got := c.src.Resolved(c.global)
+		if !c.check(got) {
+			t.Errorf("%s: %+v", c.name, got)
+		}
+		if again := got.Resolved(File{}); again.PageSize != got.PageSize || *again.CacheTTL != *got.CacheTTL ||
+			again.StatementTimeout != got.StatementTimeout || again.MaxConnections != got.MaxConnections {
+			t.Errorf("%s: resolving twice changed %+v into %+v", c.name, got, again)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/plan"
@@ -52,20 +53,20 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 	opts.Normalize()
 	cfg, err := pgxpool.ParseConfig(opts.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %s", redact(err.Error(), opts.DSN))
+		return nil, fmt.Errorf("postgres: %s", dsn.Scrub(err.Error(), opts.DSN))
 	}
-	cfg.MaxConns = int32(opts.MaxConns)
+	cfg.MaxConns = int32(opts.MaxConnections)
 	rp := cfg.ConnConfig.RuntimeParams
 	rp["timezone"] = "UTC" // date parts of timestamptz are taken in UTC
 	if rp["application_name"] == "" {
 		rp["application_name"] = "odatagw"
 	}
 	// a backstop on the server side; requests carry their own deadline too
-	rp["statement_timeout"] = strconv.FormatInt((opts.StatementTimeout + 5*time.Second).Milliseconds(), 10)
+	rp["statement_timeout"] = strconv.FormatInt((opts.StatementTimeout.D() + 5*time.Second).Milliseconds(), 10)
 	cfg.HealthCheckPeriod = 15 * time.Second
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %s", redact(err.Error(), opts.DSN))
+		return nil, fmt.Errorf("postgres: %s", dsn.Scrub(err.Error(), opts.DSN))
 	}
 	s := &Source{pool: pool, opts: opts}
 	s.OneShot = sources.OneShot{T: s}
@@ -74,19 +75,6 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// redact removes the password of a DSN from a message.
-func redact(msg, dsn string) string {
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		rest := dsn[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			if _, pw, ok := strings.Cut(rest[:at], ":"); ok && pw != "" {
-				msg = strings.ReplaceAll(msg, pw, "xxxxx")
-			}
-		}
-	}
-	return msg
 }
 
 // Reload introspects the database again and swaps in the new model;
@@ -101,7 +89,7 @@ func (s *Source) Reload(ctx context.Context) (sources.Changes, error) {
 	}
 	tables, err := introspect(ctx, s.pool, schemas)
 	if err != nil {
-		return sources.Changes{}, fmt.Errorf("postgres: reading the schema: %s", redact(err.Error(), s.opts.DSN))
+		return sources.Changes{}, fmt.Errorf("postgres: reading the schema: %s", dsn.Scrub(err.Error(), s.opts.DSN))
 	}
 	return sources.Rebuild(tables, s.opts, schemas[0], &s.svc)
 }
@@ -112,7 +100,7 @@ func (s *Source) Metadata() *metadata.Service { return s.svc.Service() }
 func (s *Source) Report() sources.Report { return s.svc.Report() }
 
 // MaxConcurrentQueries is the pool size.
-func (s *Source) MaxConcurrentQueries() int { return s.opts.MaxConns }
+func (s *Source) MaxConcurrentQueries() int { return s.opts.MaxConnections }
 
 func (s *Source) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
@@ -129,7 +117,7 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 	if err != nil {
 		return nil, odata.Internal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
 	var rows pgx.Rows
 	var done func()
 	if c, ok := sources.CallerOf(ctx); ok {
@@ -159,7 +147,7 @@ func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 	if err != nil {
 		return 0, odata.Internal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
 	defer cancel()
 	var n int64
 	if c, ok := sources.CallerOf(ctx); ok {

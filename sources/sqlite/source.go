@@ -73,8 +73,8 @@ func OpenFile(ctx context.Context, opts sources.Options) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(opts.MaxConns)
-	db.SetMaxIdleConns(opts.MaxConns)
+	db.SetMaxOpenConns(opts.MaxConnections)
+	db.SetMaxIdleConns(opts.MaxConnections)
 	s := &Source{db: db, opts: opts}
 	s.OneShot = sources.OneShot{T: s}
 	if _, err := s.Reload(ctx); err != nil {
@@ -104,7 +104,7 @@ func (s *Source) Metadata() *metadata.Service { return s.svc.Service() }
 func (s *Source) Report() sources.Report { return s.svc.Report() }
 
 // MaxConcurrentQueries is the pool size.
-func (s *Source) MaxConcurrentQueries() int { return s.opts.MaxConns }
+func (s *Source) MaxConcurrentQueries() int { return s.opts.MaxConnections }
 
 func (s *Source) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
@@ -121,7 +121,7 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 	if err != nil {
 		return nil, odata.Internal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
 	rows, err := s.db.QueryContext(ctx, text, args...)
 	if err != nil {
 		cancel()
@@ -154,7 +154,7 @@ func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 	if err != nil {
 		return 0, odata.Internal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
 	defer cancel()
 	var n int64
 	if err := s.db.QueryRowContext(ctx, text, args...).Scan(&n); err != nil {
