@@ -76,12 +76,43 @@ func matchAny(patterns []string, names ...string) bool {
 // (saying why) and names sets and properties.
 func BuildModel(tables []Table, opts Options, defaultSchema string) (*metadata.Service, Report, error) {
 	var rep Report
-	type candidate struct {
-		t    Table
-		name string // qualified table name
-		key  []string
-		cols []Column
+	cands, err := candidates(tables, opts, defaultSchema, &rep)
+	if err != nil {
+		return nil, rep, err
 	}
+	originals := make([]string, len(cands))
+	for i, c := range cands {
+		originals[i] = c.name
+	}
+	setNames, renames, err := metadata.AssignNames(originals, opts.Names, "T")
+	if err != nil {
+		return nil, rep, err
+	}
+	rep.Renamed = append(rep.Renamed, renames...)
+	var sets []*metadata.EntitySet
+	for _, c := range cands {
+		set, err := entitySet(c, setNames[c.name], opts, &rep)
+		if err != nil {
+			return nil, rep, err
+		}
+		sets = append(sets, set)
+	}
+	svc, err := metadata.NewService(sets)
+	return svc, rep, err
+}
+
+// candidate is a table that will be served, with its key and the columns
+// that can be.
+type candidate struct {
+	t    Table
+	name string // qualified table name
+	key  []string
+	cols []Column
+}
+
+// candidates picks the tables to serve, sorted by name; what it leaves out
+// goes in the report with the reason.
+func candidates(tables []Table, opts Options, defaultSchema string, rep *Report) ([]candidate, error) {
 	var cands []candidate
 	for _, t := range tables {
 		qn := qualified(t, defaultSchema)
@@ -99,100 +130,98 @@ func BuildModel(tables []Table, opts Options, defaultSchema string) (*metadata.S
 			}
 			cols = append(cols, c)
 		}
-		key := opts.Keys[qn]
-		if key == nil {
-			key = opts.Keys[t.Name]
+		key, reason, err := chooseKey(t, qn, cols, opts)
+		if err != nil {
+			return nil, err
 		}
-		reason := ""
-		switch {
-		case key != nil:
-			for _, k := range key {
-				if !hasColumn(cols, k) {
-					return nil, rep, fmt.Errorf("key column %q configured for %s does not exist", k, qn)
-				}
-			}
-		case len(t.PrimaryKey) > 0:
-			key = t.PrimaryKey
-		case len(t.UniqueKeys) > 0:
-			key = t.UniqueKeys[0]
-		case t.IsView:
-			reason = "a view needs its key columns named in the configuration (keys: {" + qn + ": [column, ...]})"
-		default:
-			reason = "no primary key and no unique index over NOT NULL columns; name key columns in the configuration (keys: {" + qn + ": [column, ...]})"
-		}
-		if reason == "" {
-			for _, k := range key {
-				if !hasColumn(cols, k) {
-					reason = "key column " + k + " has a type that cannot be served"
-				}
-			}
+		if reason == "" && len(cols) == 0 {
+			reason = "no column can be served"
 		}
 		if reason != "" {
 			rep.Skipped = append(rep.Skipped, Skipped{qn, reason})
 			continue
 		}
-		if len(cols) == 0 {
-			rep.Skipped = append(rep.Skipped, Skipped{qn, "no column can be served"})
-			continue
-		}
 		cands = append(cands, candidate{t: t, name: qn, key: key, cols: cols})
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].name < cands[j].name })
-	originals := make([]string, len(cands))
-	for i, c := range cands {
-		originals[i] = c.name
+	return cands, nil
+}
+
+// chooseKey finds a table's key: configured, else its primary key, else
+// its first unique NOT NULL index. reason says why a table has none that
+// can be served; a configured key naming a missing column is an error.
+func chooseKey(t Table, qn string, cols []Column, opts Options) (key []string, reason string, err error) {
+	key = opts.Keys[qn]
+	if key == nil {
+		key = opts.Keys[t.Name]
 	}
-	setNames, renames, err := metadata.AssignNames(originals, opts.Names, "T")
-	if err != nil {
-		return nil, rep, err
-	}
-	rep.Renamed = append(rep.Renamed, renames...)
-	var sets []*metadata.EntitySet
-	for _, c := range cands {
-		colNames := make([]string, len(c.cols))
-		for i, col := range c.cols {
-			colNames[i] = col.Name
-		}
-		overrides := opts.Columns[c.name]
-		if overrides == nil {
-			overrides = opts.Columns[c.t.Name]
-		}
-		propNames, prenames, err := metadata.AssignNames(colNames, overrides, "C")
-		if err != nil {
-			return nil, rep, fmt.Errorf("%s: %w", c.name, err)
-		}
-		// a property may not share its entity type's name in CSDL
-		setName := setNames[c.name]
-		for _, r := range prenames {
-			r.Original = c.name + "." + r.Original
-			rep.Renamed = append(rep.Renamed, r)
-		}
-		props := make([]*metadata.Property, len(c.cols))
-		for i, col := range c.cols {
-			name := propNames[col.Name]
-			if strings.EqualFold(name, setName) {
-				old := name
-				name = name + "_" + "Value"
-				rep.Renamed = append(rep.Renamed, metadata.Rename{Original: c.name + "." + col.Name, Name: name, Reason: "same name as its entity type " + old})
+	switch {
+	case key != nil:
+		for _, k := range key {
+			if !hasColumn(cols, k) {
+				return nil, "", fmt.Errorf("key column %q configured for %s does not exist", k, qn)
 			}
-			props[i] = &metadata.Property{Name: name, Column: col.Name, Type: col.Type, Nullable: col.Nullable,
-				MaxLength: col.MaxLength, Precision: col.Precision, Scale: col.Scale, ScaleSet: col.ScaleSet,
-				Computed: col.Computed, Description: col.Comment, DBType: col.DBType, TextForm: col.TextForm}
 		}
-		keyProps := make([]string, len(c.key))
-		for i, k := range c.key {
-			keyProps[i] = propNamesFor(props, k)
-		}
-		et, err := metadata.NewEntityType(setName, props, keyProps)
-		if err != nil {
-			return nil, rep, err
-		}
-		sets = append(sets, &metadata.EntitySet{Name: setName, Type: et, Schema: c.t.Schema, Table: c.t.Name,
-			IsView: c.t.IsView, ReadOnly: opts.ReadOnly || c.t.IsView || c.t.ReadOnly, PageSize: opts.PageSize,
-			Description: c.t.Comment})
+	case len(t.PrimaryKey) > 0:
+		key = t.PrimaryKey
+	case len(t.UniqueKeys) > 0:
+		key = t.UniqueKeys[0]
+	case t.IsView:
+		return nil, "a view needs its key columns named in the configuration (keys: {" + qn + ": [column, ...]})", nil
+	default:
+		return nil, "no primary key and no unique index over NOT NULL columns; name key columns in the configuration (keys: {" + qn + ": [column, ...]})", nil
 	}
-	svc, err := metadata.NewService(sets)
-	return svc, rep, err
+	for _, k := range key {
+		if !hasColumn(cols, k) {
+			reason = "key column " + k + " has a type that cannot be served"
+		}
+	}
+	return key, reason, nil
+}
+
+// entitySet builds the entity set of one table under its set name, with
+// Salesforce-safe property names; renames go in the report.
+func entitySet(c candidate, setName string, opts Options, rep *Report) (*metadata.EntitySet, error) {
+	colNames := make([]string, len(c.cols))
+	for i, col := range c.cols {
+		colNames[i] = col.Name
+	}
+	overrides := opts.Columns[c.name]
+	if overrides == nil {
+		overrides = opts.Columns[c.t.Name]
+	}
+	propNames, prenames, err := metadata.AssignNames(colNames, overrides, "C")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.name, err)
+	}
+	for _, r := range prenames {
+		r.Original = c.name + "." + r.Original
+		rep.Renamed = append(rep.Renamed, r)
+	}
+	props := make([]*metadata.Property, len(c.cols))
+	for i, col := range c.cols {
+		name := propNames[col.Name]
+		// a property may not share its entity type's name in CSDL
+		if strings.EqualFold(name, setName) {
+			old := name
+			name = name + "_" + "Value"
+			rep.Renamed = append(rep.Renamed, metadata.Rename{Original: c.name + "." + col.Name, Name: name, Reason: "same name as its entity type " + old})
+		}
+		props[i] = &metadata.Property{Name: name, Column: col.Name, Type: col.Type, Nullable: col.Nullable,
+			MaxLength: col.MaxLength, Precision: col.Precision, Scale: col.Scale, ScaleSet: col.ScaleSet,
+			Computed: col.Computed, Description: col.Comment, DBType: col.DBType, TextForm: col.TextForm}
+	}
+	keyProps := make([]string, len(c.key))
+	for i, k := range c.key {
+		keyProps[i] = propNamesFor(props, k)
+	}
+	et, err := metadata.NewEntityType(setName, props, keyProps)
+	if err != nil {
+		return nil, err
+	}
+	return &metadata.EntitySet{Name: setName, Type: et, Schema: c.t.Schema, Table: c.t.Name,
+		IsView: c.t.IsView, ReadOnly: opts.ReadOnly || c.t.IsView || c.t.ReadOnly, PageSize: opts.PageSize,
+		Description: c.t.Comment}, nil
 }
 
 func hasColumn(cols []Column, name string) bool {

@@ -259,123 +259,152 @@ func ConvertJSON(p *metadata.Property, raw any) (any, *odata.Error) {
 		}
 		return nil, nil
 	}
-	bad := func(what string) *odata.Error {
-		return propErr(p, "%s must be %s, not %s", p.Name, what, describe(raw))
-	}
 	switch p.Type {
 	case metadata.Boolean:
 		if b, ok := raw.(bool); ok {
 			return b, nil
 		}
-		return nil, bad("true or false")
+		return nil, badValue(p, raw, "true or false")
 	case metadata.Byte, metadata.Int16, metadata.Int32, metadata.Int64:
-		text, ok := numberText(raw)
-		if !ok {
-			return nil, bad("a whole number")
-		}
-		n, err := strconv.ParseInt(text, 10, 64)
-		if err != nil {
-			if r, ok := new(big.Rat).SetString(text); ok && r.IsInt() {
-				return nil, propErr(p, "%s: %s is out of range for %s", p.Name, text, p.Type)
-			}
-			return nil, bad("a whole number")
-		}
-		r := intRange[p.Type]
-		if n < r[0] || n > r[1] {
-			return nil, propErr(p, "%s: %d is out of range (%d to %d)", p.Name, n, r[0], r[1])
-		}
-		return n, nil
+		return convertInteger(p, raw)
 	case metadata.Decimal:
 		text, ok := numberText(raw)
 		if !ok {
-			return nil, bad("a number")
+			return nil, badValue(p, raw, "a number")
 		}
 		return checkDecimal(p, text)
 	case metadata.Single, metadata.Double:
-		switch x := raw.(type) {
-		case json.Number:
-			f, err := strconv.ParseFloat(string(x), 64)
-			if err != nil || math.IsInf(f, 0) || (p.Type == metadata.Single && math.Abs(f) > math.MaxFloat32) {
-				return nil, propErr(p, "%s: %s is out of range for %s", p.Name, x, p.Type)
-			}
-			return f, nil
-		case string:
-			switch x {
-			case "NaN":
-				return math.NaN(), nil
-			case "INF":
-				return math.Inf(1), nil
-			case "-INF":
-				return math.Inf(-1), nil
-			}
-		}
-		return nil, bad("a number")
+		return convertFloat(p, raw)
 	case metadata.String:
-		s, ok := raw.(string)
-		if !ok {
-			return nil, bad("text")
-		}
-		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-			return nil, propErr(p, "%s holds characters that cannot be stored", p.Name)
-		}
-		if p.MaxLength > 0 && utf8.RuneCountInString(s) > p.MaxLength {
-			return nil, propErr(p, "%s is %d characters long; at most %d fit", p.Name, utf8.RuneCountInString(s), p.MaxLength)
-		}
-		return s, nil
+		return convertString(p, raw)
 	case metadata.Guid:
 		s, ok := raw.(string)
 		if !ok || !isGUID(strings.ToLower(s)) {
-			return nil, bad("a GUID such as 01234567-89ab-cdef-0123-456789abcdef")
+			return nil, badValue(p, raw, "a GUID such as 01234567-89ab-cdef-0123-456789abcdef")
 		}
 		return strings.ToLower(s), nil
 	case metadata.Date:
-		s, ok := raw.(string)
-		if !ok {
-			return nil, bad("a date such as 2024-01-31")
-		}
-		if lit, err := uri.ParseExpression("value", s); err == nil {
-			if l, ok := lit.(*uri.Literal); ok {
-				switch l.Kind {
-				case uri.LitDate:
-					return l.Value, nil
-				case uri.LitDateTime:
-					// Salesforce shows dates as date-times at midnight
-					t := l.Value.(time.Time).UTC()
-					if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0 {
-						return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), nil
-					}
-					return nil, propErr(p, "%s is a date; %s has a time of day", p.Name, s)
-				}
-			}
-		}
-		return nil, bad("a date such as 2024-01-31")
+		return convertDate(p, raw)
 	case metadata.DateTimeOffset:
 		s, ok := raw.(string)
 		if !ok {
-			return nil, bad("a date and time such as 2024-01-31T13:45:00Z")
+			return nil, badValue(p, raw, "a date and time such as 2024-01-31T13:45:00Z")
 		}
-		if lit, err := uri.ParseExpression("value", s); err == nil {
-			if l, ok := lit.(*uri.Literal); ok && l.Kind == uri.LitDateTime {
-				return l.Value.(time.Time).UTC(), nil
-			}
+		if l, ok := literalOf(s); ok && l.Kind == uri.LitDateTime {
+			return l.Value.(time.Time).UTC(), nil
 		}
-		return nil, bad("a date and time with an offset, such as 2024-01-31T13:45:00Z")
+		return nil, badValue(p, raw, "a date and time with an offset, such as 2024-01-31T13:45:00Z")
 	case metadata.Binary:
-		s, ok := raw.(string)
-		if !ok {
-			return nil, bad("base64url text")
-		}
-		for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.StdEncoding, base64.RawStdEncoding} {
-			if b, err := enc.DecodeString(s); err == nil {
-				if p.MaxLength > 0 && len(b) > p.MaxLength {
-					return nil, propErr(p, "%s is %d bytes long; at most %d fit", p.Name, len(b), p.MaxLength)
-				}
-				return b, nil
-			}
-		}
-		return nil, bad("base64url text")
+		return convertBinary(p, raw)
 	}
 	return nil, propErr(p, "%s has type %s, which cannot be written", p.Name, p.Type)
+}
+
+// badValue refuses a value that is not of the property's type, saying
+// what it must be.
+func badValue(p *metadata.Property, raw any, what string) *odata.Error {
+	return propErr(p, "%s must be %s, not %s", p.Name, what, describe(raw))
+}
+
+// literalOf reads a JSON string as the OData literal it spells, if any.
+func literalOf(s string) (*uri.Literal, bool) {
+	e, err := uri.ParseExpression("value", s)
+	if err != nil {
+		return nil, false
+	}
+	l, ok := e.(*uri.Literal)
+	return l, ok
+}
+
+func convertInteger(p *metadata.Property, raw any) (any, *odata.Error) {
+	text, ok := numberText(raw)
+	if !ok {
+		return nil, badValue(p, raw, "a whole number")
+	}
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil {
+		if r, ok := new(big.Rat).SetString(text); ok && r.IsInt() {
+			return nil, propErr(p, "%s: %s is out of range for %s", p.Name, text, p.Type)
+		}
+		return nil, badValue(p, raw, "a whole number")
+	}
+	r := intRange[p.Type]
+	if n < r[0] || n > r[1] {
+		return nil, propErr(p, "%s: %d is out of range (%d to %d)", p.Name, n, r[0], r[1])
+	}
+	return n, nil
+}
+
+func convertFloat(p *metadata.Property, raw any) (any, *odata.Error) {
+	switch x := raw.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil || math.IsInf(f, 0) || (p.Type == metadata.Single && math.Abs(f) > math.MaxFloat32) {
+			return nil, propErr(p, "%s: %s is out of range for %s", p.Name, x, p.Type)
+		}
+		return f, nil
+	case string:
+		switch x {
+		case "NaN":
+			return math.NaN(), nil
+		case "INF":
+			return math.Inf(1), nil
+		case "-INF":
+			return math.Inf(-1), nil
+		}
+	}
+	return nil, badValue(p, raw, "a number")
+}
+
+func convertString(p *metadata.Property, raw any) (any, *odata.Error) {
+	s, ok := raw.(string)
+	if !ok {
+		return nil, badValue(p, raw, "text")
+	}
+	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		return nil, propErr(p, "%s holds characters that cannot be stored", p.Name)
+	}
+	if p.MaxLength > 0 && utf8.RuneCountInString(s) > p.MaxLength {
+		return nil, propErr(p, "%s is %d characters long; at most %d fit", p.Name, utf8.RuneCountInString(s), p.MaxLength)
+	}
+	return s, nil
+}
+
+func convertDate(p *metadata.Property, raw any) (any, *odata.Error) {
+	s, ok := raw.(string)
+	if !ok {
+		return nil, badValue(p, raw, "a date such as 2024-01-31")
+	}
+	if l, ok := literalOf(s); ok {
+		switch l.Kind {
+		case uri.LitDate:
+			return l.Value, nil
+		case uri.LitDateTime:
+			// Salesforce shows dates as date-times at midnight
+			t := l.Value.(time.Time).UTC()
+			if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0 {
+				return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), nil
+			}
+			return nil, propErr(p, "%s is a date; %s has a time of day", p.Name, s)
+		}
+	}
+	return nil, badValue(p, raw, "a date such as 2024-01-31")
+}
+
+func convertBinary(p *metadata.Property, raw any) (any, *odata.Error) {
+	s, ok := raw.(string)
+	if !ok {
+		return nil, badValue(p, raw, "base64url text")
+	}
+	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.StdEncoding, base64.RawStdEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			if p.MaxLength > 0 && len(b) > p.MaxLength {
+				return nil, propErr(p, "%s is %d bytes long; at most %d fit", p.Name, len(b), p.MaxLength)
+			}
+			return b, nil
+		}
+	}
+	return nil, badValue(p, raw, "base64url text")
 }
 
 // numberText accepts a JSON number, or a numeric string (IEEE754Compatible

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/odatagw/odatagw/odata/format"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -43,7 +44,6 @@ func (r *request) page() page {
 // the page query), the rows as they arrive, and a nextLink that continues
 // after the last row written.
 func (r *request) serveCollection() error {
-	ctx := r.req.Context()
 	q := &r.plan.Query
 	if r.plan.SkipToken != nil {
 		if err := r.srv.signer.Decode(r.svc.Version(), q, r.plan.SkipToken.Raw); err != nil {
@@ -67,7 +67,33 @@ func (r *request) serveCollection() error {
 		return err
 	}
 	defer func() { r.slots.release(held) }()
+	res, err := r.fetch(q, pg.limit > 0, &held)
+	if err != nil {
+		return err
+	}
+	if res.rows != nil {
+		defer res.rows.Close()
+	}
+	r.timing.mark("db")
+	r.streamPage(pg, res)
+	return nil
+}
 
+// fetched is what the database answered for one page: its rows, already
+// on the first one when hasRow, and the count when asked.
+type fetched struct {
+	rows   sources.Rows
+	hasRow bool
+	count  int64
+}
+
+// fetch runs the page query (when rows are wanted) and, when the plan
+// asks, the count beside it on a second connection. The first row is read
+// here, so that a failing query still gets a proper error status. Once the
+// count is in, its query slot is given back (held counts the slots still
+// taken).
+func (r *request) fetch(q *plan.Query, withRows bool, held *int64) (fetched, error) {
+	ctx := r.req.Context()
 	type countResult struct {
 		n   int64
 		err error
@@ -80,42 +106,37 @@ func (r *request) serveCollection() error {
 			counted <- countResult{n, err}
 		}()
 	}
-	var rows sources.Rows
-	hasRow := false
-	if pg.limit > 0 {
-		var err error
-		rows, err = r.src.Query(ctx, q)
-		if err != nil {
-			if counted != nil {
-				<-counted
-			}
-			return err
-		}
-		defer rows.Close()
-		hasRow = rows.Next()
-		if !hasRow {
-			if err := rows.Err(); err != nil {
-				if counted != nil {
-					<-counted
-				}
-				return err
+	var res fetched
+	var err error
+	if withRows {
+		if res.rows, err = r.src.Query(ctx, q); err == nil {
+			if res.hasRow = res.rows.Next(); !res.hasRow {
+				err = res.rows.Err()
 			}
 		}
 	}
-	var count int64
 	if counted != nil {
-		res := <-counted
-		if held > 0 {
+		c := <-counted
+		if *held > 0 {
 			r.slots.release(1) // the count's connection is back in the pool
-			held--
+			*held--
 		}
-		if res.err != nil {
-			return res.err
+		if err == nil {
+			res.count, err = c.n, c.err
 		}
-		count = res.n
 	}
-	r.timing.mark("db")
+	if err != nil && res.rows != nil {
+		res.rows.Close()
+	}
+	if err != nil {
+		return fetched{}, err
+	}
+	return res, nil
+}
 
+// streamPage writes the page: the count, the rows as they arrive until the
+// page size or the response budget is reached, and the nextLink.
+func (r *request) streamPage(pg page, res fetched) {
 	r.cacheHeader()
 	h := r.w.Header()
 	h.Set("Content-Type", r.json.ContentType())
@@ -134,7 +155,7 @@ func (r *request) serveCollection() error {
 	}
 	if r.plan.Count {
 		b = append(b, `"@odata.count":`...)
-		b = strconv.AppendInt(b, count, 10)
+		b = strconv.AppendInt(b, res.count, 10)
 		b = append(b, ',')
 	}
 	b = append(b, `"value":[`...)
@@ -142,7 +163,7 @@ func (r *request) serveCollection() error {
 	written, bytes := 0, 0
 	more := false
 	var lastSort []any
-	for hasRow {
+	for hasRow := res.hasRow; hasRow; hasRow = res.rows.Next() {
 		if written == pg.size || (written > 0 && bytes > r.srv.cfg.ResponseBudget) {
 			more = true
 			break
@@ -150,20 +171,19 @@ func (r *request) serveCollection() error {
 		if written > 0 {
 			b = append(b, ',')
 		}
-		b = w.appendEntity(b, rows.Values(), nil)
-		lastSort = rows.Sort()
+		b = w.appendEntity(b, res.rows.Values(), nil)
+		lastSort = res.rows.Sort()
 		written++
 		if len(b) > 16<<10 {
 			bytes += len(b)
 			if _, err := bw.Write(b); err != nil {
-				return nil // the client went away
+				return // the client went away
 			}
 			b = b[:0]
 		}
-		hasRow = rows.Next()
 	}
-	if rows != nil && !more {
-		if err := rows.Err(); err != nil {
+	if res.rows != nil && !more {
+		if err := res.rows.Err(); err != nil {
 			// the status is sent; cut the connection so the client sees a
 			// failed response, not a short one that looks whole
 			r.srv.log.Error("query failed while streaming", "source", r.name, "error", err)
@@ -179,7 +199,6 @@ func (r *request) serveCollection() error {
 	b = append(b, "}\n"...)
 	bw.Write(b)
 	bw.Flush()
-	return nil
 }
 
 // nextLink repeats the request's own options, as the client wrote them,

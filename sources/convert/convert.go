@@ -5,6 +5,7 @@ package convert
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -20,123 +21,183 @@ func To(v any, t metadata.Type) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
+	var out any
+	var err error
 	switch t {
 	case metadata.Boolean:
-		switch x := v.(type) {
-		case bool:
-			return x, nil
-		case int64:
-			return x != 0, nil
-		case string:
-			return strconv.ParseBool(x)
-		}
+		out, err = toBoolean(v)
 	case metadata.Byte, metadata.Int16, metadata.Int32, metadata.Int64:
-		switch x := v.(type) {
-		case int64:
-			return x, nil
-		case int32:
-			return int64(x), nil
-		case int16:
-			return int64(x), nil
-		case int8:
-			return int64(x), nil
-		case int:
-			return int64(x), nil
-		case uint8:
-			return int64(x), nil
-		case float64:
-			if x == math.Trunc(x) {
-				return int64(x), nil
-			}
-		case string:
-			return strconv.ParseInt(x, 10, 64)
-		case []byte:
-			return strconv.ParseInt(string(x), 10, 64)
-		}
+		out, err = toInteger(v)
 	case metadata.Single, metadata.Double:
-		switch x := v.(type) {
-		case float64:
-			return x, nil
-		case float32:
-			return float64(x), nil
-		case int64:
-			return float64(x), nil
-		case string:
-			return strconv.ParseFloat(x, 64)
-		}
+		out, err = toFloat(v)
 	case metadata.Decimal:
-		switch x := v.(type) {
-		case string:
-			return x, nil
-		case []byte:
-			return string(x), nil
-		case float64:
-			return strconv.FormatFloat(x, 'f', -1, 64), nil
-		case int64:
-			return strconv.FormatInt(x, 10), nil
-		case fmt.Stringer:
-			return x.String(), nil
-		}
+		out, err = toDecimal(v)
 	case metadata.String:
-		switch x := v.(type) {
-		case string:
-			return x, nil
-		case []byte:
-			return string(x), nil
-		case int64:
-			return strconv.FormatInt(x, 10), nil
-		case float64:
-			return strconv.FormatFloat(x, 'g', -1, 64), nil
-		case bool:
-			return strconv.FormatBool(x), nil
-		case time.Time:
-			return x.Format(time.RFC3339Nano), nil
-		case fmt.Stringer:
-			return x.String(), nil
-		}
+		out, err = toString(v)
 	case metadata.Guid:
-		switch x := v.(type) {
-		case string:
-			return strings.ToLower(x), nil
-		case [16]byte:
-			return FormatUUID(x[:]), nil
-		case []byte:
-			if len(x) == 16 {
-				return FormatUUID(x), nil
-			}
-			return strings.ToLower(string(x)), nil
-		}
+		out, err = toGUID(v)
 	case metadata.Date:
-		switch x := v.(type) {
-		case time.Time:
-			y, m, d := x.Date()
-			return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
-		case string:
-			return time.Parse("2006-01-02", x[:min(len(x), 10)])
-		}
+		out, err = toDate(v)
 	case metadata.DateTimeOffset:
-		switch x := v.(type) {
-		case time.Time:
-			return x.UTC(), nil
-		case string:
-			return ParseTimestamp(x)
-		}
+		out, err = toDateTimeOffset(v)
 	case metadata.TimeOfDay, metadata.Duration:
-		switch x := v.(type) {
-		case time.Duration:
-			return x, nil
-		case int64:
-			return time.Duration(x), nil
-		}
+		out, err = toDuration(v)
 	case metadata.Binary:
-		switch x := v.(type) {
-		case []byte:
-			return x, nil
-		case string:
-			return []byte(x), nil
-		}
+		out, err = toBinary(v)
+	default:
+		err = errUnhandled
 	}
-	return nil, fmt.Errorf("cannot read a %T from the database as %s", v, t)
+	if err == errUnhandled {
+		return nil, fmt.Errorf("cannot read a %T from the database as %s", v, t)
+	}
+	return out, err
+}
+
+// errUnhandled is a converter's answer for a Go type it does not read.
+var errUnhandled = errors.New("unhandled driver type")
+
+func toBoolean(v any) (any, error) {
+	switch x := v.(type) {
+	case bool:
+		return x, nil
+	case int64:
+		return x != 0, nil
+	case string:
+		return strconv.ParseBool(x)
+	}
+	return nil, errUnhandled
+}
+
+func toInteger(v any) (any, error) {
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case int32:
+		return int64(x), nil
+	case int16:
+		return int64(x), nil
+	case int8:
+		return int64(x), nil
+	case int:
+		return int64(x), nil
+	case uint8:
+		return int64(x), nil
+	case float64:
+		if x == math.Trunc(x) {
+			return int64(x), nil
+		}
+	case string:
+		return strconv.ParseInt(x, 10, 64)
+	case []byte:
+		return strconv.ParseInt(string(x), 10, 64)
+	}
+	return nil, errUnhandled
+}
+
+func toFloat(v any) (any, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case float32:
+		return float64(x), nil
+	case int64:
+		return float64(x), nil
+	case string:
+		return strconv.ParseFloat(x, 64)
+	}
+	return nil, errUnhandled
+}
+
+func toDecimal(v any) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case []byte:
+		return string(x), nil
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case fmt.Stringer:
+		return x.String(), nil
+	}
+	return nil, errUnhandled
+}
+
+func toString(v any) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case []byte:
+		return string(x), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case time.Time:
+		return x.Format(time.RFC3339Nano), nil
+	case fmt.Stringer:
+		return x.String(), nil
+	}
+	return nil, errUnhandled
+}
+
+func toGUID(v any) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return strings.ToLower(x), nil
+	case [16]byte:
+		return FormatUUID(x[:]), nil
+	case []byte:
+		if len(x) == 16 {
+			return FormatUUID(x), nil
+		}
+		return strings.ToLower(string(x)), nil
+	}
+	return nil, errUnhandled
+}
+
+func toDate(v any) (any, error) {
+	switch x := v.(type) {
+	case time.Time:
+		y, m, d := x.Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
+	case string:
+		return time.Parse("2006-01-02", x[:min(len(x), 10)])
+	}
+	return nil, errUnhandled
+}
+
+func toDateTimeOffset(v any) (any, error) {
+	switch x := v.(type) {
+	case time.Time:
+		return x.UTC(), nil
+	case string:
+		return ParseTimestamp(x)
+	}
+	return nil, errUnhandled
+}
+
+func toDuration(v any) (any, error) {
+	switch x := v.(type) {
+	case time.Duration:
+		return x, nil
+	case int64:
+		return time.Duration(x), nil
+	}
+	return nil, errUnhandled
+}
+
+func toBinary(v any) (any, error) {
+	switch x := v.(type) {
+	case []byte:
+		return x, nil
+	case string:
+		return []byte(x), nil
+	}
+	return nil, errUnhandled
 }
 
 // FormatUUID writes 16 bytes as 8-4-4-4-12 lower-case hex.

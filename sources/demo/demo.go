@@ -126,7 +126,21 @@ func Create(ctx context.Context, dir string) (string, error) {
 
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
 
+// fill writes the demo's rows, the same at every start (r is seeded).
 func fill(ctx context.Context, tx *sql.Tx, r *rand.Rand) error {
+	if err := fillCustomers(ctx, tx, r); err != nil {
+		return err
+	}
+	prices, err := fillProducts(ctx, tx, r)
+	if err != nil {
+		return err
+	}
+	return fillOrders(ctx, tx, r, prices)
+}
+
+// fillCustomers writes the customers, with some of every optional column
+// left null.
+func fillCustomers(ctx context.Context, tx *sql.Tx, r *rand.Rand) error {
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO Customers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
@@ -164,11 +178,15 @@ func fill(ctx context.Context, tx *sql.Tx, r *rand.Rand) error {
 			return fmt.Errorf("demo customers: %w", err)
 		}
 	}
-	ins.Close()
+	return ins.Close()
+}
+
+// fillProducts writes the products and returns their prices by id.
+func fillProducts(ctx context.Context, tx *sql.Tx, r *rand.Rand) ([]float64, error) {
 	prices := make([]float64, Products+1)
-	ins, err = tx.PrepareContext(ctx, `INSERT INTO Products VALUES (?,?,?,?,?,?,?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO Products VALUES (?,?,?,?,?,?,?)`)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for id := 1; id <= Products; id++ {
 		cat := pick(r, categories)
@@ -178,10 +196,15 @@ func fill(ctx context.Context, tx *sql.Tx, r *rand.Rand) error {
 			weight = float64(r.IntN(5000)) / 1000
 		}
 		if _, err := ins.ExecContext(ctx, id, fmt.Sprintf("%s #%d", cat, id), cat, prices[id], weight, r.IntN(5) > 0, fmt.Sprintf("SKU-%05d", id*7)); err != nil {
-			return fmt.Errorf("demo products: %w", err)
+			return nil, fmt.Errorf("demo products: %w", err)
 		}
 	}
-	ins.Close()
+	return prices, ins.Close()
+}
+
+// fillOrders writes the orders, each with one to five lines of distinct
+// products at their prices, and the order total those lines make.
+func fillOrders(ctx context.Context, tx *sql.Tx, r *rand.Rand, prices []float64) error {
 	orders, err := tx.PrepareContext(ctx, `INSERT INTO Orders VALUES (?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err

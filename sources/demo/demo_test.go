@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -15,17 +16,30 @@ func TestDemoCoversTheModel(t *testing.T) {
 	}
 	defer src.Close()
 	svc := src.Metadata()
-	want := map[string]int{"Customers": Customers, "Orders": Orders, "Products": Products}
-	for name, rows := range want {
+	count := func(name string) int64 {
+		t.Helper()
 		es, ok := svc.EntitySet(name)
 		if !ok {
 			t.Fatalf("missing entity set %s", name)
 		}
-		_ = rows
-		_ = es
+		n, err := src.Count(context.Background(), &plan.Query{Set: es})
+		if err != nil {
+			t.Fatalf("counting %s: %v", name, err)
+		}
+		return n
 	}
-	lines, ok := svc.EntitySet("OrderLines")
-	if !ok || len(lines.Type.Key) != 2 {
+	want := map[string]int64{"Customers": Customers, "Orders": Orders, "Products": Products}
+	for name, rows := range want {
+		if n := count(name); n != rows {
+			t.Errorf("%s: %d rows, want %d", name, n, rows)
+		}
+	}
+	// one to five lines per order
+	if n := count("OrderLines"); n < Orders || n > 5*Orders {
+		t.Errorf("OrderLines: %d rows for %d orders", n, Orders)
+	}
+	lines, _ := svc.EntitySet("OrderLines")
+	if len(lines.Type.Key) != 2 {
 		t.Fatalf("OrderLines must have a two-column key")
 	}
 	types := map[metadata.Type]bool{}
