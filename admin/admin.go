@@ -30,13 +30,16 @@ type Status struct {
 	// ServingVersion is the version of the registration this gateway
 	// serves; it trails Version while a change is applied or after one
 	// failed here.
-	ServingVersion int64      `json:"serving_version,omitempty"`
-	Connected      bool       `json:"connected"`
-	LastError      string     `json:"last_error,omitempty"`
-	LastErrorAt    *time.Time `json:"last_error_at,omitempty"`
-	EntitySets     []string   `json:"entity_sets"`
-	ServiceURL     string     `json:"service_url"`
-	Cache          *Cache     `json:"cache,omitempty"`
+	ServingVersion int64 `json:"serving_version,omitempty"`
+	Connected      bool  `json:"connected"`
+	// Listening: the database's notifications (and, with Redis, the other
+	// replicas' messages) reach this gateway now.
+	Listening   bool       `json:"listening"`
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	EntitySets  []string   `json:"entity_sets"`
+	ServiceURL  string     `json:"service_url"`
+	Cache       *Cache     `json:"cache,omitempty"`
 }
 
 // Cache is a source's query-cache figures.

@@ -61,6 +61,7 @@ type RedisBus struct {
 	nextID   int
 	ps       *redis.PubSub // the live subscription, closed by Close to unblock a read
 	lastErr  atomic.Pointer[error]
+	live     atomic.Bool // subscribed now: other replicas' messages arrive
 	cancel   context.CancelFunc
 	done     chan struct{}
 }
@@ -190,9 +191,15 @@ func (b *RedisBus) listen(ctx context.Context) {
 			b.deliver(Message{})
 		}
 		subscribed = true
+		b.live.Store(true)
+		defer b.live.Store(false)
 		return b.receive(ctx, ps)
 	}, b.setErr)
 }
+
+// Subscribed reports whether the subscription is live, so that messages
+// other replicas publish now reach this one.
+func (b *RedisBus) Subscribed() bool { return b.live.Load() }
 
 func (b *RedisBus) receive(ctx context.Context, ps *redis.PubSub) error {
 	for {

@@ -141,4 +141,7 @@ type WatchEvents struct {
 	Changed func(set string)
 	// Reload is called when an admin asks for the schema to be read again.
 	Reload func()
+	// Listening, when set, hears whether the watcher is listening: true
+	// once it is, false when its connection is lost.
+	Listening func(bool)
 }

@@ -59,33 +59,8 @@ func startAdminGateway(t *testing.T, state, key string, srcs map[string]config.S
 	for _, m := range mods {
 		m(&set)
 	}
-	gw, err := app.Open(context.Background(), set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- gw.Serve(ctx, ready) }()
-	select {
-	case addr := <-ready:
-		ag.odata = "http://" + addr
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the gateway did not start")
-	}
-	ag.admin = "http://" + gw.AdminAddr()
-	ag.gw = gw
-	var once sync.Once
-	ag.stop = func() {
-		once.Do(func() {
-			cancel()
-			<-done
-			gw.Close()
-		})
-	}
-	t.Cleanup(ag.stop)
+	g := startGateway(t, set)
+	ag.odata, ag.admin, ag.gw, ag.stop = g.base, "http://"+g.AdminAddr(), g.Gateway, g.stop
 	return ag
 }
 
@@ -232,7 +207,8 @@ func TestAdminSourceLifecycle(t *testing.T) {
 	if code, field := apiError(t, bad); bad.Status != 422 || code != "InvalidSource" || field != "dsn" {
 		t.Fatalf("bad DSN: %d %s", bad.Status, bad.Body)
 	}
-	time.Sleep(200 * time.Millisecond)
+	afterRefusal := reads.Load()
+	eventually(t, 5*time.Second, "reads go on after the refused change", func() bool { return reads.Load() >= afterRefusal+20 })
 	close(stop)
 	wg.Wait()
 	if failures.Load() != 0 || reads.Load() == 0 {
@@ -289,7 +265,8 @@ func TestAdminSourceLifecycle(t *testing.T) {
 		}
 		slow <- response{Status: res.StatusCode, Body: []byte(body.String())}
 	}()
-	time.Sleep(400 * time.Millisecond) // the slow request is on the source now
+	direct := testPool(t, db.DSN)
+	eventually(t, 5*time.Second, "the slow request runs on the source", func() bool { return activeQueries(t, direct, "slow_rows") == 1 })
 	if del := ag.api(t, "DELETE", "/api/sources/erp", nil, "If-Match", etag); del.Status != 204 {
 		t.Fatalf("delete: %d %s", del.Status, del.Body)
 	}
@@ -475,7 +452,7 @@ func TestAdminSharedStateWithRedis(t *testing.T) {
 	}
 	a := startAdminGateway(t, state.DSN, "k", nil, withRedis)
 	b := startAdminGateway(t, state.DSN, "k", nil, withRedis)
-	time.Sleep(300 * time.Millisecond) // both subscribed
+	eventually(t, 5*time.Second, "both subscribed to Redis", func() bool { return a.gw.HearsReplicas() && b.gw.HearsReplicas() })
 	if r := a.api(t, "POST", "/api/sources", map[string]any{"name": "erp", "dsn": data.DSN, "auth": anon}); r.Status != 201 {
 		t.Fatalf("create on A: %d %s", r.Status, r.Body)
 	}
@@ -513,8 +490,7 @@ func TestSwapsDoNotLeak(t *testing.T) {
 	for i := 0; i < 5; i++ { // settle: the first swaps start what stays (idle HTTP connections)
 		change(i)
 	}
-	time.Sleep(300 * time.Millisecond)
-	before := runtime.NumGoroutine()
+	before := settledGoroutines(t)
 	for i := 5; i < 55; i++ {
 		change(i)
 	}

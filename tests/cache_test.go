@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -20,15 +19,8 @@ func cachedGateway(t *testing.T) *target {
 	t.Helper()
 	needPostgres(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
-	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Sources: anyone(map[string]config.Source{
-		"erp": {DSN: db.DSN, Keys: map[string][]string{"customer_summary": {"customer_id"}}}})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw.Server.Handler())
-	t.Cleanup(func() { srv.Close(); gw.Close() })
-	_, pool := ownGatewayDSN(t, config.Source{DSN: db.DSN})
-	return &target{name: "postgres", root: srv.URL + "/odata/erp/", rows: pgRows(pool)}
+	g := startGateway(t, app.Settings{Sources: erpSource(config.Source{DSN: db.DSN, Keys: map[string][]string{"customer_summary": {"customer_id"}}})})
+	return g.target("postgres", "erp", pgRows(testPool(t, db.DSN)))
 }
 
 // TestCachedAnswersAreTheDatabaseAnswers: every catalogue request, asked
@@ -104,16 +96,9 @@ func TestReadAfterWriteThroughTheCache(t *testing.T) {
 func TestCacheHitsDoNotQueueBehindSlowQueries(t *testing.T) {
 	needPostgres(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"), testdb.Fixture("slow.sql"))
-	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Sources: anyone(map[string]config.Source{
-		"erp": {DSN: db.DSN, MaxConnections: 2, StatementTimeout: config.Duration(20 * time.Second),
-			Keys: map[string][]string{"slow_rows": {"id"}}, SetCacheTTL: map[string]config.Duration{"slow_rows": 0}}})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw.Server.Handler())
-	defer func() { srv.Close(); gw.Close() }()
-	_, pool := ownGatewayDSN(t, config.Source{DSN: db.DSN})
-	tg := &target{name: "postgres", root: srv.URL + "/odata/erp/"}
+	tg := startGateway(t, app.Settings{Sources: erpSource(config.Source{DSN: db.DSN, MaxConnections: 2, StatementTimeout: config.Duration(20 * time.Second),
+		Keys: map[string][]string{"slow_rows": {"id"}}, SetCacheTTL: map[string]config.Duration{"slow_rows": 0}})}).target("postgres", "erp", nil)
+	pool := testPool(t, db.DSN)
 	tg.get(t, "Customers?$top=5&$count=true") // warm
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -125,11 +110,7 @@ func TestCacheHitsDoNotQueueBehindSlowQueries(t *testing.T) {
 			}
 		}(i)
 	}
-	active := func() int {
-		var n int
-		pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%slow_rows%' AND state = 'active' AND pid <> pg_backend_pid()`).Scan(&n)
-		return n
-	}
+	active := func() int { return activeQueries(t, pool, "slow_rows") }
 	eventually(t, 5*time.Second, "the slow queries hold both slots", func() bool { return active() == 2 })
 	r := tg.get(t, "Customers?$top=5&$count=true")
 	if r.Status != 200 || r.Header.Get("X-Cache") != "hit" {

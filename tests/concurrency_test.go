@@ -3,8 +3,11 @@ package tests
 import (
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/odatagw/odatagw/odata/server"
 )
 
 // TestConcurrentCountsDoNotStarveThePool: a list view with $count=true
@@ -18,6 +21,7 @@ func TestConcurrentCountsDoNotStarveThePool(t *testing.T) {
 			url := tg.root + encodeQuery("Customers?$select=CustomerId,Name&$count=true&$top=26")
 			start := time.Now()
 			var wg sync.WaitGroup
+			var answered atomic.Int64
 			failures := make(chan string, clients*each)
 			client := &http.Client{Timeout: 20 * time.Second}
 			for c := 0; c < clients; c++ {
@@ -33,16 +37,27 @@ func TestConcurrentCountsDoNotStarveThePool(t *testing.T) {
 						res.Body.Close()
 						if res.StatusCode != 200 {
 							failures <- res.Status
+							continue
 						}
+						answered.Add(1)
 					}
 				}()
 			}
 			wg.Wait()
 			close(failures)
+			took := time.Since(start)
 			for f := range failures {
 				t.Fatalf("request failed: %s", f)
 			}
-			t.Logf("%d requests by %d clients in %v", clients*each, clients, time.Since(start).Round(time.Millisecond))
+			if n := answered.Load(); n != clients*each {
+				t.Fatalf("%d of %d requests answered", n, clients*each)
+			}
+			// not a performance figure: a request that held one connection
+			// while waiting for a second would wait out the queue timeout
+			if took >= server.QueueTimeout {
+				t.Fatalf("%d requests took %v, past the %v a starved request waits in line", clients*each, took, server.QueueTimeout)
+			}
+			t.Logf("%d requests by %d clients in %v", clients*each, clients, took.Round(time.Millisecond))
 		})
 	}
 }

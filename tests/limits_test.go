@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -21,13 +20,7 @@ func limitedDemo(t *testing.T, lim config.Limits) *target {
 	t.Helper()
 	defaults := uncached()
 	defaults.Limits = lim
-	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Defaults: defaults})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw.Server.Handler())
-	t.Cleanup(func() { srv.Close(); gw.Close() })
-	return &target{name: "sqlite", root: srv.URL + "/odata/demo/"}
+	return startGateway(t, app.Settings{Defaults: defaults}).target("sqlite", "demo", nil)
 }
 
 func TestEveryLimitAnswersClearly(t *testing.T) {
@@ -113,25 +106,21 @@ func TestQueueTimeout(t *testing.T) {
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"), testdb.Fixture("slow.sql"))
 	defaults := uncached()
 	defaults.Limits.QueueTimeout = 300 * time.Millisecond
-	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Defaults: defaults, Sources: anyone(map[string]config.Source{
-		"erp": {DSN: db.DSN, MaxConnections: 2, Keys: map[string][]string{"slow_rows": {"id"}}}})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw.Server.Handler())
-	defer func() { srv.Close(); gw.Close() }()
+	g := startGateway(t, app.Settings{Defaults: defaults, Sources: erpSource(config.Source{DSN: db.DSN, MaxConnections: 2,
+		Keys: map[string][]string{"slow_rows": {"id"}}})})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for i := 0; i < 2; i++ {
 		go func(i int) {
-			req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/odata/erp/slow_rows?$filter=id%%20gt%%20%d", srv.URL, i), nil)
+			req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%sslow_rows?$filter=id%%20gt%%20%d", g.root("erp"), i), nil)
 			if res, err := http.DefaultClient.Do(req); err == nil {
 				res.Body.Close()
 			}
 		}(i)
 	}
-	time.Sleep(500 * time.Millisecond) // both slow queries hold the two slots
-	r := do(t, "GET", srv.URL+"/odata/erp/Customers(1)", nil)
+	pool := testPool(t, db.DSN)
+	eventually(t, 5*time.Second, "both slow queries hold the two slots", func() bool { return activeQueries(t, pool, "slow_rows") == 2 })
+	r := do(t, "GET", g.root("erp")+"Customers(1)", nil)
 	if r.Status != 503 || r.Header.Get("Retry-After") == "" || errorCode(t, r) != "Busy" {
 		t.Fatalf("a request past the queue timeout: %d %v %s", r.Status, r.Header.Get("Retry-After"), r.Body)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/testdb"
 	"github.com/odatagw/odatagw/sources"
-	"github.com/odatagw/odatagw/sources/sqlite"
 )
 
 // target is one gateway under test with a way to ask its database directly.
@@ -67,16 +65,13 @@ func run(m *testing.M) int {
 	resetSecretScan()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	demo, err := app.Open(ctx, app.Settings{Logger: quietLogger(), Defaults: uncached()})
+	demo, err := serveGateway(app.Settings{Defaults: uncached()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the demo gateway:", err)
 		return 1
 	}
-	defer demo.Close()
-	demoHTTP := httptest.NewServer(demo.Server.Handler())
-	defer demoHTTP.Close()
-	src, _ := demo.Server.Source("demo")
-	demoTarget = &target{name: "sqlite", root: demoHTTP.URL + "/odata/demo/", rows: sqlRows(unwrap(src).(*sqlite.Source).DB())}
+	defer demo.stop()
+	demoTarget = demo.demoTarget()
 
 	admin := os.Getenv(testdb.PostgresEnv)
 	if admin == "" {
@@ -95,17 +90,14 @@ func run(m *testing.M) int {
 			return 1
 		}
 		defer pgPool.Close()
-		gw, err := app.Open(ctx, app.Settings{Logger: quietLogger(), Defaults: uncached(), Sources: anyone(map[string]config.Source{
-			"erp": {DSN: pgDB.DSN, Keys: map[string][]string{"customer_summary": {"customer_id"}}},
-		})})
+		gw, err := serveGateway(app.Settings{Defaults: uncached(), Sources: erpSource(config.Source{DSN: pgDB.DSN,
+			Keys: map[string][]string{"customer_summary": {"customer_id"}}})})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "starting the PostgreSQL gateway:", err)
 			return 1
 		}
-		defer gw.Close()
-		pgHTTP := httptest.NewServer(gw.Server.Handler())
-		defer pgHTTP.Close()
-		pgTarget = &target{name: "postgres", root: pgHTTP.URL + "/odata/erp/", rows: pgRows(pgPool)}
+		defer gw.stop()
+		pgTarget = gw.target("postgres", "erp", pgRows(pgPool))
 	}
 	return m.Run()
 }

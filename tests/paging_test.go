@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,22 +37,9 @@ func ownGatewayFor(t *testing.T) (*target, *pgxpool.Pool) {
 // ownGatewayDSN starts a gateway over the database src.DSN names.
 func ownGatewayDSN(t *testing.T, src config.Source) (*target, *pgxpool.Pool) {
 	t.Helper()
-	ctx := context.Background()
-	gw, err := app.Open(ctx, app.Settings{Logger: quietLogger(), Defaults: uncached(), Sources: anyone(map[string]config.Source{"erp": src})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw.Server.Handler())
-	pool, err := pgxpool.New(ctx, src.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		srv.Close()
-		gw.Close()
-		pool.Close()
-	})
-	return &target{name: "postgres", root: srv.URL + "/odata/erp/", rows: pgRows(pool)}, pool
+	g := startGateway(t, app.Settings{Defaults: uncached(), Sources: erpSource(src)})
+	pool := testPool(t, src.DSN)
+	return g.target("postgres", "erp", pgRows(pool)), pool
 }
 
 // TestPagingThroughLargeTableWhileWriting follows nextLinks through the

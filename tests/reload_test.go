@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,15 +56,8 @@ func TestReloadOnNotify(t *testing.T) {
 	needPostgres(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
 	logs := &syncBuffer{}
-	gw, err := app.Open(context.Background(), app.Settings{Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		Sources: anyone(map[string]config.Source{"erp": {DSN: db.DSN}})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw.Server.Handler())
-	defer func() { srv.Close(); gw.Close() }()
-	tg := &target{name: "postgres", root: srv.URL + "/odata/erp/"}
-	time.Sleep(300 * time.Millisecond) // listening
+	tg := startListening(t, app.Settings{Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Sources: erpSource(config.Source{DSN: db.DSN})}).target("postgres", "erp", nil)
 	if r := tg.get(t, "Suppliers?$select=Phone"); r.Status != 404 {
 		t.Fatalf("before: %d", r.Status)
 	}
@@ -118,7 +110,6 @@ func TestReloadReachesReplicas(t *testing.T) {
 	a, ga := replicaGateway(t, db.DSN, redisURL, prefix)
 	b, _ := replicaGateway(t, db.DSN, redisURL, prefix)
 	_ = a
-	time.Sleep(200 * time.Millisecond)
 	execSQL(t, db.DSN, `ALTER TABLE "Suppliers" ADD COLUMN "Country" text`)
 	if _, err := ga.Reload(context.Background(), "erp"); err != nil {
 		t.Fatal(err)

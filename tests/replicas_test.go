@@ -3,7 +3,6 @@ package tests
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -28,27 +27,9 @@ func replica(t *testing.T, dsn, redisURL, prefix string) *target {
 func replicaGateway(t *testing.T, dsn, redisURL, prefix string) (*target, *app.Gateway) {
 	t.Helper()
 	hour := time.Hour
-	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(),
-		Defaults: config.File{Cache: config.Cache{TTL: &hour}, Redis: redisURL, RedisPrefix: prefix},
-		Sources:  anyone(map[string]config.Source{"erp": {DSN: dsn}})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw.Server.Handler())
-	t.Cleanup(func() { srv.Close(); gw.Close() })
-	return &target{name: "postgres", root: srv.URL + "/odata/erp/"}, gw
-}
-
-// eventually polls a condition for a bounded time.
-func eventually(t *testing.T, within time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	g := startListening(t, app.Settings{Defaults: config.File{Cache: config.Cache{TTL: &hour}, Redis: redisURL, RedisPrefix: prefix},
+		Sources: erpSource(config.Source{DSN: dsn})})
+	return g.target("postgres", "erp", nil), g.Gateway
 }
 
 func cityOf(t *testing.T, tg *target, id string) (string, string) {
@@ -63,7 +44,6 @@ func TestReplicasShareInvalidations(t *testing.T) {
 	prefix := "odatagw_test_" + db.Name[len("odatagw_test_"):]
 	a := replica(t, db.DSN, redisURL, prefix)
 	b := replica(t, db.DSN, redisURL, prefix)
-	time.Sleep(200 * time.Millisecond) // both subscribed
 	cityOf(t, a, "5")
 	if _, st := cityOf(t, a, "5"); st != "hit" {
 		t.Fatalf("A is not caching: %s", st)
@@ -87,7 +67,6 @@ func TestRedisOutageKeepsServing(t *testing.T) {
 	prefix := "odatagw_test_" + db.Name[len("odatagw_test_"):]
 	a := replica(t, db.DSN, ru.String(), prefix)
 	b := replica(t, db.DSN, ru.String(), prefix)
-	time.Sleep(200 * time.Millisecond)
 	cityOf(t, a, "6")
 
 	px.setUp(false) // Redis goes away
@@ -129,7 +108,6 @@ func TestCacheFlushCommand(t *testing.T) {
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
 	prefix := "odatagw_test_" + db.Name[len("odatagw_test_"):]
 	a := replica(t, db.DSN, redisURL, prefix)
-	time.Sleep(200 * time.Millisecond)
 	cityOf(t, a, "8")
 	conn, err := pgx.Connect(context.Background(), db.DSN)
 	if err != nil {
@@ -169,16 +147,8 @@ func TestListenChanges(t *testing.T) {
 		t.Fatalf("installing the printed trigger: %v", err)
 	}
 	hour := time.Hour
-	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(),
-		Defaults: config.File{Cache: config.Cache{TTL: &hour}},
-		Sources:  anyone(map[string]config.Source{"erp": {DSN: db.DSN, ListenChanges: true}})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw.Server.Handler())
-	defer func() { srv.Close(); gw.Close() }()
-	tg := &target{name: "postgres", root: srv.URL + "/odata/erp/"}
-	time.Sleep(200 * time.Millisecond) // listening
+	tg := startListening(t, app.Settings{Defaults: config.File{Cache: config.Cache{TTL: &hour}},
+		Sources: erpSource(config.Source{DSN: db.DSN, ListenChanges: true})}).target("postgres", "erp", nil)
 	cityOf(t, tg, "9")
 	if _, st := cityOf(t, tg, "9"); st != "hit" {
 		t.Fatalf("not cached: %s", st)

@@ -98,17 +98,9 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Errorf("readyz during the outage: %d", ready.Status)
 	}
 	px.setUp(true)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r = tg.get(t, "Customers?$top=1&$count=true")
-		if r.Status == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no recovery within 10s: %d %s", r.Status, r.Body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually(t, 10*time.Second, "the gateway recovers", func() bool {
+		return tg.get(t, "Customers?$top=1&$count=true").Status == 200
+	})
 }
 
 // TestStatementTimeout: a query past the statement timeout answers 504.
@@ -140,25 +132,9 @@ func TestClientDisconnectCancelsQuery(t *testing.T) {
 			res.Body.Close()
 		}
 	}()
-	running := func() int {
-		var n int
-		pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%slow_rows%' AND state = 'active' AND pid <> pg_backend_pid()`).Scan(&n)
-		return n
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for running() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the slow query never started")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	running := func() int { return activeQueries(t, pool, "slow_rows") }
+	eventually(t, 5*time.Second, "the slow query starts", func() bool { return running() > 0 })
 	cancel()
 	<-done
-	deadline = time.Now().Add(5 * time.Second)
-	for running() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the query still runs 5s after the client left")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually(t, 5*time.Second, "the query ends once the client left", func() bool { return running() == 0 })
 }

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -76,22 +75,7 @@ func serveTLS(t *testing.T, tlsSet config.TLS) string {
 	t.Helper()
 	defaults := uncached()
 	defaults.TLS = tlsSet
-	g, err := app.Open(context.Background(), app.Settings{Listen: "127.0.0.1:0", Logger: quietLogger(), Defaults: defaults})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx, ready) }()
-	t.Cleanup(func() { cancel(); <-done; g.Close() })
-	select {
-	case addr := <-ready:
-		return "https://" + addr + "/odata/demo/"
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
-	return ""
+	return startGateway(t, app.Settings{Defaults: defaults}).root("demo")
 }
 
 func tlsClient(cfg *tls.Config) *http.Client {

@@ -112,7 +112,8 @@ func TestConnectionLostMidWrite(t *testing.T) {
 	go func() {
 		done <- tg.send(t, "POST", "slow_writes", `{"id":1,"note":"half way"}`)
 	}()
-	time.Sleep(300 * time.Millisecond) // the insert sleeps a second in a trigger
+	direct := testPool(t, db.DSN)
+	eventually(t, 5*time.Second, "the insert runs (it sleeps a second in a trigger)", func() bool { return activeQueries(t, direct, "slow_writes") == 1 })
 	px.setUp(false)
 	var res response
 	select {
@@ -124,7 +125,7 @@ func TestConnectionLostMidWrite(t *testing.T) {
 		t.Fatalf("write during the cut: %d %s", res.Status, res.Body)
 	}
 	px.setUp(true)
-	time.Sleep(1500 * time.Millisecond) // let the server finish and roll back
+	eventually(t, 10*time.Second, "the cut insert ends on the server", func() bool { return activeQueries(t, direct, "slow_writes") == 0 })
 	var n int
 	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM slow_writes`).Scan(&n); err != nil {
 		t.Fatal(err)
@@ -133,15 +134,7 @@ func TestConnectionLostMidWrite(t *testing.T) {
 		t.Fatalf("%d rows written by a write that reported failure", n)
 	}
 	// the gateway recovers and the same write now lands
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r := tg.send(t, "POST", "slow_writes", `{"id":1,"note":"whole"}`)
-		if r.Status == 201 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no recovery: %d %s", r.Status, r.Body)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	eventually(t, 10*time.Second, "the gateway recovers and the write lands", func() bool {
+		return tg.send(t, "POST", "slow_writes", `{"id":1,"note":"whole"}`).Status == 201
+	})
 }

@@ -3,15 +3,12 @@ package tests
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/odatagw/odatagw/internal/app"
 	"github.com/odatagw/odatagw/internal/config"
-	"github.com/odatagw/odatagw/sources/sqlite"
 )
 
 // writeTargets gives each write test gateways of its own: a fresh copy of
@@ -23,14 +20,8 @@ func writeTargets(t *testing.T) []*target {
 		tg, _ := ownGateway(t, config.Source{Keys: map[string][]string{"customer_summary": {"customer_id"}}})
 		out = append(out, tg)
 	}
-	gw, err := app.Open(context.Background(), app.Settings{Logger: quietLogger(), Defaults: uncached()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw.Server.Handler())
-	t.Cleanup(func() { srv.Close(); gw.Close() })
-	src, _ := gw.Server.Source("demo")
-	out = append(out, &target{name: "sqlite", root: srv.URL + "/odata/demo/", rows: sqlRows(unwrap(src).(*sqlite.Source).DB())})
+	g := startGateway(t, app.Settings{Defaults: uncached()})
+	out = append(out, g.demoTarget())
 	return out
 }
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -183,17 +184,38 @@ func (g *Gateway) openSources(ctx context.Context) error {
 
 // watch listens for changes made behind the gateway and for reload
 // requests, where the source can hear them (PostgreSQL's NOTIFY).
-func (g *Gateway) watch(ctx context.Context, name string, src sources.Source, listenChanges bool) {
+func (g *Gateway) watch(ctx context.Context, name string, src sources.Source, listenChanges bool, listening *atomic.Bool) {
 	w, ok := src.(sources.ChangeWatcher)
 	if !ok {
+		listening.Store(true) // nothing to listen to: nothing is missed
 		return
 	}
-	on := sources.WatchEvents{Reload: func() { g.reload(ctx, name, false) }}
+	on := sources.WatchEvents{Reload: func() { g.reload(ctx, name, false) }, Listening: listening.Store}
 	if c, cached := src.(*cache.Source); cached && listenChanges {
 		on.Changed = c.FlushLocal
 	}
 	go w.Watch(ctx, on)
 }
+
+// Listening reports whether what is said about a source elsewhere reaches
+// this gateway now: its database's notifications (schema reloads, changes
+// made behind the gateway) and, with Redis, the other replicas' messages.
+// Right after a start or a change it is false for a moment.
+func (g *Gateway) Listening(name string) bool {
+	g.regs.mu.Lock()
+	m, ok := g.regs.byName[name]
+	g.regs.mu.Unlock()
+	return ok && g.hears(m)
+}
+
+func (g *Gateway) hears(m *managed) bool {
+	return m.serving && m.listening.Load() && g.HearsReplicas()
+}
+
+// HearsReplicas reports whether the other replicas' messages (registry
+// changes, reloads, invalidations) reach this gateway now: always without
+// Redis, while subscribed with it.
+func (g *Gateway) HearsReplicas() bool { return g.bus == nil || g.bus.Subscribed() }
 
 // Reload reads a source's schema again, swaps in the new model and tells
 // the other replicas to do the same; the admin API calls it.

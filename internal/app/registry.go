@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/odatagw/odatagw/admin"
@@ -40,6 +41,8 @@ type managed struct {
 	err     error
 	errAt   time.Time
 	serving bool
+	// listening: the source's watcher hears its database (see Listening)
+	listening *atomic.Bool
 }
 
 // registrations is the gateway's side of the registry: what it serves and
@@ -125,8 +128,9 @@ func (g *Gateway) install(name string, o opened, reg registry.Source) (drained <
 	}
 	wctx, stop := context.WithCancel(g.watchCtx)
 	done := g.Server.AddSource(name, o.src, o.guard)
-	g.watch(wctx, name, o.src, reg.ListenChanges)
-	g.regs.byName[name] = &managed{reg: reg, seen: reg.Version, stop: stop, serving: true}
+	listening := new(atomic.Bool)
+	g.watch(wctx, name, o.src, reg.ListenChanges, listening)
+	g.regs.byName[name] = &managed{reg: reg, seen: reg.Version, stop: stop, serving: true, listening: listening}
 	return done, true
 }
 
@@ -154,7 +158,7 @@ func (g *Gateway) failed(reg registry.Source, err error) {
 	defer g.regs.mu.Unlock()
 	m := g.regs.byName[reg.Name]
 	if m == nil {
-		m = &managed{}
+		m = &managed{listening: new(atomic.Bool)}
 		g.regs.byName[reg.Name] = m
 	}
 	if !m.serving {
@@ -562,6 +566,7 @@ func (g *Gateway) Get(ctx context.Context, name string) (admin.Status, error) {
 		st.Source = m.reg.Public()
 		st.ServingVersion = m.reg.Version
 		st.State = "serving"
+		st.Listening = g.hears(m)
 		if m.err != nil {
 			st.LastError = m.err.Error()
 			at := m.errAt.UTC()

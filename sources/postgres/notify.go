@@ -57,6 +57,10 @@ func (s *Source) listen(ctx context.Context, on sources.WatchEvents, reconnected
 	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel+"; LISTEN "+ReloadChannel); err != nil {
 		return err
 	}
+	if on.Listening != nil {
+		on.Listening(true)
+		defer on.Listening(false)
+	}
 	if reconnected && on.Changed != nil {
 		on.Changed("") // notifications may have been missed meanwhile
 	}
