@@ -14,7 +14,8 @@ const (
 )
 
 // NegotiateVersion picks the response version from the request headers:
-// 4.01 only when OData-MaxVersion allows it, 4.0 otherwise. A request that
+// 4.01 only when OData-MaxVersion allows it (or, without one, when the
+// request declares OData-Version 4.01), 4.0 otherwise. A request that
 // declares OData-Version below 4.0, or a MaxVersion below 4.0, is refused.
 func NegotiateVersion(h http.Header) (Version, *Error) {
 	if v := strings.TrimSpace(h.Get("OData-Version")); v != "" && !knownVersion(v) {
@@ -24,7 +25,13 @@ func NegotiateVersion(h http.Header) (Version, *Error) {
 	max := strings.TrimSpace(h.Get("OData-MaxVersion"))
 	switch {
 	case max == "":
-		return V401, nil
+		// a client that names no maximum gets 4.0, which every 4.x client
+		// reads (code generators that meet 4.01 may build the wrong client),
+		// unless its request says it speaks 4.01
+		if strings.TrimSpace(h.Get("OData-Version")) == "4.01" {
+			return V401, nil
+		}
+		return V40, nil
 	case max == "4.0":
 		return V40, nil
 	case strings.HasPrefix(max, "4."):

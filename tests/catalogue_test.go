@@ -106,7 +106,8 @@ func TestSalesforceCatalogue(t *testing.T) {
 				if err != nil {
 					t.Fatalf("expected rows: %v", err)
 				}
-				res := tg.get(t, sc.url, sc.headers...)
+				// as Salesforce's OData 4.01 adapter asks
+				res := tg.get(t, sc.url, append([]string{"OData-MaxVersion", "4.01"}, sc.headers...)...)
 				if res.Status != 200 {
 					t.Fatalf("status %d: %s", res.Status, res.Body)
 				}

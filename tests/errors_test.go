@@ -20,8 +20,9 @@ var errorScenarios = []errorScenario{
 	{"GET", "Nope", 404, "UnknownEntitySet", "Nope", "no entity set named Nope"},
 	{"GET", "Customers(999999)", 404, "EntityNotFound", "", "no entity with key 999999"},
 	{"GET", "Customers(1)/Nope", 404, "UnknownProperty", "", ""},
-	{"GET", "Customers?$select=Nope", 404, "UnknownProperty", "$select", ""},
-	{"GET", "Customers?$filter=Nope eq 1", 404, "UnknownProperty", "$filter", "no property Nope"},
+	{"GET", "Customers?$select=Nope", 400, "UnknownProperty", "$select", ""},
+	{"GET", "Customers?$filter=Nope eq 1", 400, "UnknownProperty", "$filter", "no property Nope"},
+	{"GET", "Customers?$orderby=Nope", 400, "UnknownProperty", "$orderby", "no property Nope"},
 	{"GET", "Customers?$filter=Name eq 'x", 400, "SyntaxError", "$filter", "position 9"},
 	{"GET", "Customers?$filter=Name == 'x'", 400, "SyntaxError", "$filter", "eq, ne"},
 	{"GET", "Customers?$filter=Name eq 1", 400, "TypeMismatch", "$filter", "cannot compare Edm.String"},
@@ -90,8 +91,8 @@ func TestProtocolHeaders(t *testing.T) {
 	if v := tg.get(t, "Customers?$top=1", "OData-MaxVersion", "4.0").Header.Get("OData-Version"); v != "4.0" {
 		t.Errorf("a 4.0 client got OData-Version %q", v)
 	}
-	if v := tg.get(t, "Customers?$top=1").Header.Get("OData-Version"); v != "4.01" {
-		t.Errorf("OData-Version %q without MaxVersion", v)
+	if v := tg.get(t, "Customers?$top=1", "OData-MaxVersion", "4.01").Header.Get("OData-Version"); v != "4.01" {
+		t.Errorf("a 4.01 client got OData-Version %q", v)
 	}
 	if r := tg.get(t, "Customers?$top=1", "OData-MaxVersion", "3.0"); r.Status != 400 {
 		t.Errorf("OData-MaxVersion 3.0: %d", r.Status)

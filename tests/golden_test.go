@@ -137,7 +137,7 @@ var apiName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$`)
 func TestMetadata(t *testing.T) {
 	for _, tg := range targets(t) {
 		t.Run(tg.name, func(t *testing.T) {
-			res := tg.get(t, "$metadata", "Accept", "application/xml")
+			res := tg.get(t, "$metadata", "Accept", "application/xml", "OData-MaxVersion", "4.01")
 			if res.Status != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/xml") {
 				t.Fatalf("status %d, %s", res.Status, res.Header.Get("Content-Type"))
 			}
@@ -146,7 +146,7 @@ func TestMetadata(t *testing.T) {
 			checkMetadataSemantics(t, res.Body)
 			if etag := res.Header.Get("ETag"); etag == "" {
 				t.Error("$metadata has no ETag")
-			} else if again := tg.get(t, "$metadata", "If-None-Match", etag); again.Status != 304 {
+			} else if again := tg.get(t, "$metadata", "If-None-Match", etag, "OData-MaxVersion", "4.01"); again.Status != 304 {
 				t.Errorf("conditional GET of $metadata: %d, want 304", again.Status)
 			}
 			js := tg.get(t, "$metadata?$format=json")
@@ -155,8 +155,11 @@ func TestMetadata(t *testing.T) {
 			}
 			checkGolden(t, "metadata-"+tg.name+".json", js.Body)
 			validateCSDLJSON(t, js.Body)
-			if byAccept := tg.get(t, "$metadata", "Accept", "application/json"); !bytes.Equal(byAccept.Body, js.Body) {
-				t.Error("Accept: application/json must give CSDL JSON")
+			if js.Header.Get("OData-Version") != "4.01" {
+				t.Errorf("CSDL JSON under OData-Version %q", js.Header.Get("OData-Version"))
+			}
+			if byAccept := tg.get(t, "$metadata", "Accept", "application/json", "OData-MaxVersion", "4.01"); !bytes.Equal(byAccept.Body, js.Body) {
+				t.Error("Accept: application/json from a 4.01 client must give CSDL JSON")
 			}
 		})
 	}

@@ -260,6 +260,18 @@ func (r *request) serveMetadata() error {
 	if err != nil {
 		return err
 	}
+	if asJSON && r.version == odata.V40 {
+		// OData 4.0 defines CSDL as XML only: a 4.0 client that accepts
+		// JSON still gets XML. $format=json asks for CSDL JSON explicitly,
+		// a 4.01 document, which a client that set no maximum may have.
+		switch {
+		case r.plan.Format == "":
+			asJSON = false
+		case r.req.Header.Get("OData-MaxVersion") == "":
+			r.version = odata.V401
+			r.w.Header().Set("OData-Version", string(odata.V401))
+		}
+	}
 	var b bytes.Buffer
 	if asJSON {
 		if werr := csdl.WriteJSON(&b, r.svc); werr != nil {
