@@ -103,7 +103,8 @@ func negateConst(c *Const, n uri.Node, b *binder) (Expr, *odata.Error) {
 func (b *binder) bindMember(m *uri.Member) (Expr, *odata.Error) {
 	p, ok := b.typ.Property(m.Path[0])
 	if !ok {
-		e := odata.NotFound(odata.CodeUnknownProperty, "%s has no property %s", b.typ.Name, m.Path[0])
+		// the resource exists and the query is wrong: 400, not 404
+		e := odata.BadRequest(odata.CodeUnknownProperty, "%s has no property %s", b.typ.Name, m.Path[0])
 		e.Target = b.option
 		return nil, e
 	}

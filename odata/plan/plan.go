@@ -142,11 +142,15 @@ func (p *Plan) bindPath(svc *metadata.Service, segs []uri.Segment) *odata.Error 
 		return odata.NotFound(odata.CodeNotFound, "%s cannot start a resource path", first.Name)
 	}
 	es, ok := svc.EntitySet(first.Name)
-	if !ok {
-		if strings.Contains(first.Name, ".") {
-			return odata.NotImplemented("functions and actions (" + first.Name + ")")
-		}
+	switch {
+	case !ok && first.Call:
+		return odata.NotImplemented("functions and actions (" + first.Name + "())")
+	case !ok:
+		// a resource path starts with a set or an (unqualified) function
+		// import: a qualified name is no more than an unknown one
 		return odata.NotFound(odata.CodeUnknownSet, "this service has no entity set named %s", first.Name).WithTarget(first.Name)
+	case first.Call:
+		return odata.BadRequest(odata.CodeSyntax, "%s is an entity set, not a function: address an entity by its key, as %s(1), or the set as %s", es.Name, es.Name, es.Name).WithTarget(first.Name)
 	}
 	p.Set = es
 	p.Kind = KindCollection
@@ -163,6 +167,9 @@ func (p *Plan) bindPath(svc *metadata.Service, segs []uri.Segment) *odata.Error 
 		return nil
 	}
 	next := rest[0]
+	if next.KeyAsSegment {
+		return keyAsSegment(es, p.Kind, rest)
+	}
 	switch {
 	case next.Name == "$count" && p.Kind == KindCollection:
 		p.Kind = KindCount
@@ -176,20 +183,20 @@ func (p *Plan) bindPath(svc *metadata.Service, segs []uri.Segment) *odata.Error 
 	case strings.HasPrefix(next.Name, "$"):
 		return odata.BadRequest(odata.CodeBadRequest, "%s cannot follow %s", next.Name, first.Name)
 	case p.Kind == KindCollection:
-		if strings.Contains(next.Name, ".") {
+		if ownNamespace(next.Name) {
 			return odata.NotImplemented("type casts and bound operations (" + next.Name + ")")
 		}
 		return odata.BadRequest(odata.CodeBadRequest, "a property of %s needs a key first, as %s(1)/%s", es.Name, es.Name, next.Name)
 	}
 	prop, ok := es.Type.Property(next.Name)
 	if !ok {
-		if strings.Contains(next.Name, ".") {
+		if ownNamespace(next.Name) {
 			return odata.NotImplemented("type casts and bound operations (" + next.Name + ")")
 		}
 		return odata.NotFound(odata.CodeUnknownProperty, "%s has no property %s", es.Type.Name, next.Name).WithTarget(next.Name)
 	}
-	if next.Key != nil {
-		return odata.BadRequest(odata.CodeBadRequest, "%s is not a collection and takes no key", next.Name)
+	if next.Key != nil || next.Call {
+		return odata.BadRequest(odata.CodeBadRequest, "%s is a property: it takes no key and no parentheses", next.Name)
 	}
 	p.Property = prop
 	p.Kind = KindProperty
@@ -357,8 +364,11 @@ func bindSelect(typ *metadata.EntityType, items []uri.SelectItem) ([]*metadata.P
 			return typ.Properties, false, nil
 		}
 		p, ok := typ.Property(it.Path[0])
+		if !ok && ownNamespace(it.Path[0]) {
+			return nil, false, odata.NotImplemented("type cast or operation " + it.Path[0] + " in $select").WithTarget("$select")
+		}
 		if !ok {
-			return nil, false, odata.NotFound(odata.CodeUnknownProperty, "$select: %s has no property %s", typ.Name, it.Path[0]).WithTarget("$select")
+			return nil, false, odata.BadRequest(odata.CodeUnknownProperty, "$select: %s has no property %s", typ.Name, it.Path[0]).WithTarget("$select")
 		}
 		if len(it.Path) > 1 {
 			return nil, false, odata.BadRequest(odata.CodeBadRequest, "$select: %s is a primitive property and has no member %s", it.Path[0], it.Path[1]).WithTarget("$select")
@@ -405,16 +415,13 @@ func bindOrderBy(typ *metadata.EntityType, items []uri.OrderItem, lim odata.Limi
 }
 
 // bindSearch turns $search into a filter: each term matches when any string
-// property contains it, ignoring case.
+// property contains it, ignoring case; without string properties, never.
 func bindSearch(typ *metadata.EntityType, n *uri.SearchNode) (Expr, *odata.Error) {
 	var strs []*metadata.Property
 	for _, p := range typ.Properties {
 		if p.Type == metadata.String {
 			strs = append(strs, p)
 		}
-	}
-	if len(strs) == 0 {
-		return nil, odata.BadRequest(odata.CodeBadRequest, "%s has no text properties to search", typ.Name).WithTarget("$search")
 	}
 	var build func(n *uri.SearchNode) Expr
 	build = func(n *uri.SearchNode) Expr {
@@ -428,10 +435,12 @@ func bindSearch(typ *metadata.EntityType, n *uri.SearchNode) (Expr, *odata.Error
 		case "not":
 			return &Not{X: build(n.Children[0])}
 		}
-		var e Expr
-		for _, p := range strs {
+		// a term matches nothing in a type without text: Salesforce searches
+		// every object of a source at once, and one of them must not fail it
+		var e Expr = &Const{Value: false, T: metadata.Boolean}
+		for i, p := range strs {
 			m := &Call{Func: FnSearchMatch, Args: []Expr{&PropRef{Prop: p}, &Const{Value: n.Text, T: metadata.String}}, T: metadata.Boolean}
-			if e == nil {
+			if i == 0 {
 				e = m
 			} else {
 				e = &Binary{Op: OpOr, Left: e, Right: m, T: metadata.Boolean}
@@ -440,4 +449,52 @@ func bindSearch(typ *metadata.EntityType, n *uri.SearchNode) (Expr, *odata.Error
 		return e
 	}
 	return build(n), nil
+}
+
+// keyAsSegment answers a key written as a segment of its own
+// (Customers/42): valid OData for a set with a one-part key, which this
+// service does not implement (501); anything else is a malformed path.
+func keyAsSegment(es *metadata.EntitySet, kind Kind, rest []uri.Segment) *odata.Error {
+	notImplemented := odata.NotImplemented("key-as-segment URLs (write the key in parentheses, as " + es.Name + "(" + keyTemplate(es) + "))")
+	seg, parts := rest[0], 0
+	for parts < len(rest) && rest[parts].KeyAsSegment {
+		parts++
+	}
+	switch {
+	case kind != KindCollection:
+		return odata.BadRequest(odata.CodeSyntax, "%q cannot follow a single entity of %s", seg.Name, es.Name)
+	case len(es.Type.Key) != 1 && parts == len(es.Type.Key):
+		return notImplemented
+	case len(es.Type.Key) != 1:
+		return odata.BadRequest(odata.CodeSyntax, "%s has a compound key: address an entity as %s(%s)", es.Name, es.Name, keyTemplate(es))
+	case seg.Key != nil:
+		if _, err := bindKey(es, seg.Key); err != nil {
+			return err
+		}
+		return notImplemented
+	case es.Type.Key[0].Type == metadata.String:
+		return notImplemented // a string key may be written bare
+	}
+	return odata.BadRequest(odata.CodeSyntax, "%q is not a key of %s", seg.Name, es.Name)
+}
+
+// keyTemplate shows how to write a set's compound key.
+func keyTemplate(es *metadata.EntitySet) string {
+	if len(es.Type.Key) == 1 {
+		return "1"
+	}
+	parts := make([]string, len(es.Type.Key))
+	for i, k := range es.Type.Key {
+		parts[i] = k.Name + "=..."
+	}
+	return strings.Join(parts, ",")
+}
+
+// ownNamespace reports a qualified name in the services' own namespace,
+// or Edm's: only such a name can be a type cast or an operation, which
+// this service does not implement (501); any other is a name that is not
+// there.
+func ownNamespace(name string) bool {
+	i := strings.LastIndexByte(name, '.')
+	return i > 0 && (name[:i] == metadata.Namespace || name[:i] == "Edm")
 }

@@ -49,7 +49,7 @@ func TestBindFilter(t *testing.T) {
 		{"Name eq 1", "400:TypeMismatch"},
 		{"Name", "400:TypeMismatch"},
 		{"Level eq 99999999999", "(Level eq 99999999999:Edm.Int64)"}, // promoted, matches nothing
-		{"Nope eq 1", "404:UnknownProperty"},
+		{"Nope eq 1", "400:UnknownProperty"},
 		{"Name/Length eq 1", "400:BadRequest"},
 		{"contains(Name, 1)", "400:TypeMismatch"},
 		{"year(Name) eq 1", "400:TypeMismatch"},

@@ -116,6 +116,15 @@ type Segment struct {
 	Pos  int
 	Name string     // identifier, or a $-keyword such as $count, $value, $metadata
 	Key  []KeyValue // present when the segment had a key predicate
+	// Call: the segment had empty parentheses, as a function without
+	// parameters is called. Only the metadata tells whether that is
+	// valid (a function) or not (an entity set or a property).
+	Call bool
+	// KeyAsSegment: the segment is no name, and may be a key written as a
+	// segment of its own (Customers/42, People/O'Neil); Name holds its
+	// decoded text, and Key the key when the text is one literal. Only
+	// the metadata tells whether it can be one.
+	KeyAsSegment bool
 }
 
 // Query holds the system query options of a request. Absent options keep their zero value.

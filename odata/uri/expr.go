@@ -294,10 +294,14 @@ func (p *exprParser) parsePrimary() (Node, *odata.Error) {
 
 func (p *exprParser) parseIdentExpr(t token) (Node, *odata.Error) {
 	switch {
+	case strings.HasPrefix(t.text, "@") && !isIdentifier(t.text[1:]) && !isQualifiedName(t.text[1:]):
+		return nil, odata.SyntaxError(p.lx.option, t.pos, "%s is not a parameter alias: its name must start with a letter", t.text)
 	case strings.HasPrefix(t.text, "@"):
 		return nil, odata.NotImplemented("parameter alias " + t.text).WithTarget(p.lx.option)
-	case strings.HasPrefix(t.text, "$"):
+	case t.text == "$it" || t.text == "$root" || t.text == "$this":
 		return nil, odata.NotImplemented(t.text + " in expressions").WithTarget(p.lx.option)
+	case strings.HasPrefix(t.text, "$"):
+		return nil, odata.SyntaxError(p.lx.option, t.pos, "%s is not a property, a literal or a function", t.text)
 	}
 	next, err := p.lx.peek()
 	if err != nil {

@@ -178,7 +178,47 @@ func (l *lexer) scanNumberLike() (token, *odata.Error) {
 	if n == 0 {
 		return token{}, l.errorf(p, "malformed number")
 	}
+	if typeSuffix(l.src[p:], n) {
+		// 42L, 0.5D, 1.5M, 2F: OData 2.0 spelled a number's type after
+		// it, and some clients still do; nothing else can be meant, so
+		// the number is read as it is and the suffix dropped
+		lit, err := parseLiteralText(l.src[p : p+n])
+		if err != nil {
+			return token{}, l.errorf(p, "%s", err.Error())
+		}
+		lit.Pos = p
+		l.pos = p + n + 1
+		return token{kind: tkLiteral, pos: p, text: lit.Text, lit: lit}, l.requireDelimiter()
+	}
 	return l.literal(p, n)
+}
+
+// typeSuffix reports an OData 2.0 type suffix (L, M, D, F in either case)
+// right after the n-byte number at the start of s, and not the start of a
+// longer word; L only after a whole number.
+func typeSuffix(s string, n int) bool {
+	if n >= len(s) || strings.ContainsAny(s[:n], ":T") || strings.Count(s[:n], "-") > 1 {
+		return false // dates and times take no suffix
+	}
+	switch s[n] {
+	case 'L', 'l':
+		if strings.ContainsAny(s[:n], ".eE") || strings.HasSuffix(s[:n], "INF") {
+			return false
+		}
+	case 'M', 'm', 'D', 'd', 'F', 'f':
+		if strings.HasSuffix(s[:n], "INF") {
+			return false
+		}
+	default:
+		return false
+	}
+	if n+1 < len(s) {
+		r, _ := utf8.DecodeRuneInString(s[n+1:])
+		if r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' || r == '\'' {
+			return false
+		}
+	}
+	return true
 }
 
 func (l *lexer) scanWord() (token, *odata.Error) {

@@ -29,8 +29,14 @@ func ParsePath(escaped string) ([]Segment, *odata.Error) {
 		if err != nil {
 			return nil, odata.SyntaxError("path", pos, "malformed percent-encoding in %q", raw)
 		}
-		if len(segs) > 0 && !strings.HasPrefix(seg, "$") && !isIdentifier(strings.SplitN(seg, "(", 2)[0]) && !isQualifiedName(strings.SplitN(seg, "(", 2)[0]) {
-			return nil, odata.NotImplemented("key-as-segment URLs (write the key in parentheses, as Customers(1))")
+		if len(segs) > 0 && keyAsSegment(segs[len(segs)-1], seg) {
+			s := Segment{Pos: pos, Name: seg, KeyAsSegment: true}
+			if keys, err := parseKey(seg, pos); err == nil && len(keys) == 1 && keys[0].Name == "" {
+				s.Key = keys
+			}
+			segs = append(segs, s)
+			pos += len(raw) + 1
+			continue
 		}
 		if len(segs) > 0 && isTerminal(segs[len(segs)-1].Name) {
 			return nil, odata.SyntaxError("path", pos, "nothing may follow %s in the path", segs[len(segs)-1].Name)
@@ -73,11 +79,23 @@ func parseSegment(seg string, pos int) (Segment, *odata.Error) {
 	if !hasParen {
 		return s, nil
 	}
-	if strings.Contains(rest, ")(") {
-		return s, odata.NotImplemented("a key after a function call in the resource path")
+	if at, ok := balanced(rest, 1); !ok {
+		return s, odata.SyntaxError("path", pos+len(name)+1+at, "unbalanced parentheses in %s", seg)
 	}
 	if !strings.HasSuffix(rest, ")") {
 		return s, odata.SyntaxError("path", pos+len(seg), "the key of %s is not closed with ')'", name)
+	}
+	if rest == ")" {
+		s.Call = true
+		return s, nil
+	}
+	if first, _, _ := strings.Cut(rest, ")("); first != rest {
+		// func(p=1)(2) calls a function and picks from its result; a key
+		// alone, Customers(1)(2), is followed by nothing of the kind
+		if keys, err := parseKey(first, pos+len(name)+1); err == nil && len(keys) == 1 && keys[0].Name == "" {
+			return s, odata.SyntaxError("path", pos+len(name)+len(first)+2, "%s(%s) is one entity; no parentheses may follow its key", name, first)
+		}
+		return s, odata.NotImplemented("a key after a function call in the resource path")
 	}
 	keys, err := parseKey(rest[:len(rest)-1], pos+len(name)+1)
 	if err != nil {
@@ -87,10 +105,42 @@ func parseSegment(seg string, pos int) (Segment, *odata.Error) {
 	return s, nil
 }
 
+// keyAsSegment reports whether seg can be a key written as a segment of
+// its own (Customers/42, People/O'Neil): it is no name, and follows what
+// may be a collection. After a key, a property or a $-segment it cannot.
+func keyAsSegment(prev Segment, seg string) bool {
+	if (prev.Key != nil && !prev.KeyAsSegment) || prev.Call || strings.HasPrefix(prev.Name, "$") || strings.HasPrefix(seg, "$") {
+		return false // a compound key as segments: OrderItems/2001/1
+	}
+	name := strings.SplitN(seg, "(", 2)[0]
+	return !isIdentifier(name) && !isQualifiedName(name)
+}
+
+// balanced checks the parentheses of s, outside quoted strings, starting
+// at depth open; at is where the first excess ')' stands, or len(s).
+func balanced(s string, open int) (at int, ok bool) {
+	depth, quoted := open, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\'':
+			quoted = !quoted // '' inside a string toggles twice
+		case quoted:
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+			if depth < 0 {
+				return i, false
+			}
+		}
+	}
+	return len(s), depth == 0 && !quoted
+}
+
 // parseKey reads "1", "'a”b'" or "k1=1,k2='x'".
 func parseKey(text string, offset int) ([]KeyValue, *odata.Error) {
 	if strings.TrimSpace(text) == "" {
-		return nil, odata.NotImplemented("function call with empty parentheses in the resource path")
+		return nil, odata.SyntaxError("key", offset, "empty key")
 	}
 	lx := newLexer("key", text)
 	var keys []KeyValue

@@ -42,6 +42,9 @@ func ParseWith(escapedPath, rawQuery string, lim odata.Limits) (*Request, *odata
 		return nil, err
 	}
 	q, err := ParseQueryWith(rawQuery, lim)
+	if err != nil && err.Target == "$id" && err.Status == 501 && !identifiesByID(segs) {
+		return nil, odata.BadRequest(odata.CodeBadRequest, "$id applies to $entity and $ref requests only").WithTarget("$id")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -49,6 +52,12 @@ func ParseWith(escapedPath, rawQuery string, lim odata.Limits) (*Request, *odata
 }
 
 func itoaInt(n int) string { return strconv.Itoa(n) }
+
+// identifiesByID reports a path that $id may complete: $entity, or a
+// reference (.../$ref).
+func identifiesByID(segs []Segment) bool {
+	return len(segs) > 0 && (segs[0].Name == "$entity" || segs[len(segs)-1].Name == "$ref")
+}
 
 // canonicalOption maps an option name as written ($Filter, filter, ...) to
 // its canonical form, or "" when it is not a system query option.
@@ -205,6 +214,9 @@ func ParseSelect(option, text string) ([]SelectItem, *odata.Error) {
 		case strings.HasSuffix(item, ".*"):
 			return nil, odata.NotImplemented("selecting all operations of a schema (" + item + ")").WithTarget(option)
 		case strings.Contains(item, "("):
+			if at, ok := balanced(text, 0); !ok {
+				return nil, odata.SyntaxError(option, at, "unbalanced parentheses")
+			}
 			return nil, odata.NotImplemented("nested query options in $select").WithTarget(option)
 		}
 		segs := strings.Split(item, "/")
@@ -214,7 +226,7 @@ func ParseSelect(option, text string) ([]SelectItem, *odata.Error) {
 					return nil, odata.NotImplemented("selecting annotations").WithTarget(option)
 				}
 				if strings.Contains(s, ".") && isQualifiedName(s) {
-					return nil, odata.NotImplemented("type cast or operation " + s + " in $select").WithTarget(option)
+					continue // a type cast or an operation: the planner knows whether one can be meant
 				}
 				return nil, odata.SyntaxError(option, p, "%q is not a property name", s)
 			}
