@@ -8,11 +8,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +99,16 @@ func TestTLS(t *testing.T) {
 		return res.TLS.PeerCertificates[0].SerialNumber.Int64(), nil
 	}
 	trusting := tlsClient(&tls.Config{RootCAs: p.pool})
+	// the handlers know the request came over TLS: links say https
+	if res, err := trusting.Get(root); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(body), `"@odata.context":"https://`) {
+			t.Errorf("service document over HTTPS: %s", body)
+		}
+	}
 	if s, err := serial(trusting); err != nil || s != 10 {
 		t.Fatalf("HTTPS with TLS 1.2+: serial %d, %v", s, err)
 	}

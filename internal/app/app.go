@@ -338,6 +338,8 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 		}
 		ln, scheme = tls.NewListener(ln, cfg), "https"
 	}
+	// requests with a broken percent-encoding get an OData error too
+	ln = server.GuardEscapes(ln)
 	lim := g.settings.Defaults.Limits
 	orDefault := func(d, def time.Duration) time.Duration {
 		if d > 0 {
@@ -352,6 +354,7 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 		WriteTimeout:      orDefault(lim.WriteTimeout, 150*time.Second), // above the statement timeout and Salesforce's 120 s
 		IdleTimeout:       orDefault(lim.IdleTimeout, 120*time.Second),
 		MaxHeaderBytes:    64 << 10,
+		ConnContext:       server.ConnContext,
 	}
 	base := g.settings.PublicURL
 	if base == "" {

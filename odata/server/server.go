@@ -120,7 +120,7 @@ func New(cfg Config) *Server {
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = false
-	e.Use(s.recoverer, s.accessLog)
+	e.Use(s.recoverer, s.guardedRequest, s.accessLog)
 	if cfg.RateLimit > 0 {
 		s.limiter = newClientLimiter(cfg.RateLimit, cfg.ClientIPHeader)
 		e.Use(s.rateLimit)

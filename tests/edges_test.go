@@ -1,0 +1,92 @@
+package tests
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestMetadataVersions: $metadata as each kind of client asks for it.
+// OData 4.0 defines CSDL as XML only; a client that names no maximum
+// version gets 4.0, which every 4.x client reads.
+func TestMetadataVersions(t *testing.T) {
+	cases := []struct {
+		name     string
+		url      string
+		headers  []string
+		wantJSON bool
+		version  string // OData-Version of the answer and of the document
+	}{
+		{"Salesforce 4.0 adapter", "$metadata", []string{"Accept", "application/xml", "OData-MaxVersion", "4.0"}, false, "4.0"},
+		{"Salesforce 4.01 adapter", "$metadata", []string{"Accept", "application/xml", "OData-MaxVersion", "4.01"}, false, "4.01"},
+		{"a 4.0 client asking for JSON", "$metadata", []string{"Accept", "application/json", "OData-MaxVersion", "4.0"}, false, "4.0"},
+		{"a 4.01 client asking for JSON", "$metadata", []string{"Accept", "application/json", "OData-MaxVersion", "4.01"}, true, "4.01"},
+		{"no maximum named", "$metadata", nil, false, "4.0"},
+		{"no maximum, JSON accepted", "$metadata", []string{"Accept", "application/json"}, false, "4.0"},
+		{"no maximum, a 4.01 request", "$metadata", []string{"OData-Version", "4.01"}, false, "4.01"},
+		{"explicit $format=json", "$metadata?$format=json", nil, true, "4.01"},
+	}
+	for _, tg := range targets(t) {
+		for _, c := range cases {
+			r := tg.get(t, c.url, c.headers...)
+			if r.Status != 200 {
+				t.Fatalf("%s/%s: %d %s", tg.name, c.name, r.Status, r.Body)
+			}
+			isJSON := strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
+			var docVersion string
+			if isJSON {
+				var doc struct {
+					Version string `json:"$Version"`
+				}
+				json.Unmarshal(r.Body, &doc)
+				docVersion = doc.Version
+			} else if i := strings.Index(string(r.Body), `Version="`); i >= 0 {
+				docVersion = strings.SplitN(string(r.Body)[i+len(`Version="`):], `"`, 2)[0]
+			}
+			if isJSON != c.wantJSON || r.Header.Get("OData-Version") != c.version || docVersion != c.version {
+				t.Errorf("%s/%s: JSON %v, OData-Version %q, document version %q; want JSON %v and %s",
+					tg.name, c.name, isJSON, r.Header.Get("OData-Version"), docVersion, c.wantJSON, c.version)
+			}
+		}
+	}
+}
+
+// TestSearchWithoutText: Salesforce searches every searchable object of a
+// source at once; a set without text properties answers no rows rather
+// than failing the whole search.
+func TestSearchWithoutText(t *testing.T) {
+	for _, tg := range targets(t) {
+		r := tg.get(t, "OrderLines?$search=Acme&$count=true&$top=5")
+		if r.Status != 200 {
+			t.Fatalf("%s: %d %s", tg.name, r.Status, r.Body)
+		}
+		body := r.JSON(t)
+		if n := len(body["value"].([]any)); n != 0 || body["@odata.count"] != json.Number("0") {
+			t.Errorf("%s: %d rows, count %v; want none", tg.name, n, body["@odata.count"])
+		}
+		if c := tg.get(t, "OrderLines/$count?$search=Acme"); c.Status != 200 || string(c.Body) != "0" {
+			t.Errorf("%s: $count: %d %s", tg.name, c.Status, c.Body)
+		}
+	}
+}
+
+// TestBrokenPercentEncoding: a path with a '%' that starts no escape is
+// refused with an OData error body, like every other malformed URL, not
+// with the HTTP server's plain text.
+func TestBrokenPercentEncoding(t *testing.T) {
+	u, _ := url.Parse(demoTarget.root)
+	for _, path := range []string{"Customers('%zz')", "Customers(42)/Na%me", "Cust%omers", "Customers('50%')"} {
+		res, body := rawGet(t, u.Host, u.Path+path)
+		var e struct {
+			Error struct{ Code, Message, Target string }
+		}
+		if res.StatusCode != 400 || json.Unmarshal(body, &e) != nil || e.Error.Code != "SyntaxError" || !strings.Contains(e.Error.Message, "percent-encoding") {
+			t.Errorf("%s: %d %s", path, res.StatusCode, body)
+		}
+	}
+	// a well-formed request on the same kind of connection still works
+	if res, body := rawGet(t, u.Host, u.Path+"Customers(1)?$select=Name"); res.StatusCode != 200 {
+		t.Errorf("a clean request: %d %s", res.StatusCode, body)
+	}
+}
