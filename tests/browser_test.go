@@ -125,6 +125,14 @@ func TestAdminPageInBrowser(t *testing.T) {
 		chromedp.WaitVisible(id("app-view")),
 		chromedp.WaitVisible(css(`#sources tbody tr[data-source="demo"]`)))
 
+	// OAuth 2.0: its settings open under the checkbox, focus on the first
+	do("opening the OAuth settings", chromedp.Click(id("f-oauth")), chromedp.WaitVisible(id("f-oauth-fields")))
+	if focused := evalString(`document.activeElement.id`); focused != "f-introspection-url" {
+		t.Errorf("the introspection URL should have the focus, %q has it", focused)
+	}
+	shot("admin-page-oauth.png")
+	do("closing the OAuth settings", chromedp.Click(id("f-oauth")), chromedp.WaitNotVisible(id("f-oauth-fields")))
+
 	// a DSN that cannot connect: the error is shown at the DSN field,
 	// which gets the focus
 	do("adding with a bad DSN",

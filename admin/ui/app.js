@@ -184,6 +184,10 @@ function authRows(a) {
     ["Identity Type", "Named Principal (one gateway user for the org) or Per User (a gateway user per Salesforce user)"],
     ["Authentication Protocol", "Password Authentication, with a gateway user's name and password (odatagw user add)"],
   ];
+  if (a.bearer && a.bearer.introspection_url) return [
+    ["Identity Type", "Named Principal or Per User"],
+    ["Authentication Protocol", "OAuth 2.0, with an auth provider for the identity provider whose tokens " + a.bearer.introspection_url + " checks"],
+  ];
   if (a.bearer) return [
     ["Identity Type", "Named Principal or Per User"],
     ["Authentication Protocol", "OAuth 2.0, with an auth provider whose tokens carry issuer " + (a.bearer.issuer || "?") + " and audience " + (a.bearer.audience || "?")],
@@ -279,6 +283,11 @@ function formSource() {
   const s = { name: f.name.value.trim(), dsn: f.dsn.value.trim(), read_only: f.read_only.checked };
   s.auth = { basic: f.basic.checked, anonymous: f.anonymous.checked };
   if (f.token.checked) s.auth.token_header = f.token_header.value.trim();
+  if (f.oauth.checked) {
+    s.auth.bearer = { introspection_url: f.introspection_url.value.trim(), client_id: f.client_id.value.trim(),
+      client_secret_env: f.client_secret_env.value.trim() };
+    if (f.audience.value.trim()) s.auth.bearer.audience = f.audience.value.trim();
+  }
   if (f.password.value) s.password = f.password.value;
   if (schemas.length) s.schemas = schemas;
   return s;
@@ -342,6 +351,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("reload").addEventListener("click", reload);
   $("remove").addEventListener("click", remove);
   $("close-detail").addEventListener("click", closeDetail);
+  $("f-oauth").addEventListener("change", (e) => {
+    $("f-oauth-fields").hidden = !e.target.checked;
+    if (e.target.checked) $("f-introspection-url").focus();
+  });
   $("sources-title").tabIndex = -1;
   if (token) {
     call("GET", "/api/session").then((r) => (r.ok ? enter() : signOut()));

@@ -65,7 +65,13 @@ type Shared struct {
 type verifiedEntry struct {
 	p       Principal
 	expires time.Time
+	refused bool // a token the identity provider said is not active
 }
+
+// RefusedTTL is how long a token the identity provider called inactive is
+// refused without asking again: long enough to spare it a burst of
+// requests, short enough that a token activated late is soon accepted.
+const RefusedTTL = 5 * time.Second
 
 // VerifiedTTL is how long a checked password or token is trusted without
 // checking again: bcrypt costs tens of milliseconds, and Salesforce sends
@@ -90,10 +96,30 @@ func (s *Shared) Forget() {
 	s.mu.Unlock()
 }
 
+// refuse remembers a refused token for RefusedTTL.
+func (s *Shared) refuse(k [32]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.verified) > 10000 {
+		clear(s.verified)
+	}
+	s.verified[k] = verifiedEntry{refused: true, expires: time.Now().Add(RefusedTTL)}
+}
+
+func (s *Shared) refusedLately(k [32]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.verified[k]
+	return ok && e.refused && time.Now().Before(e.expires)
+}
+
 func (s *Shared) remembered(k [32]byte) (Principal, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.verified[k]
+	if ok && e.refused {
+		return Principal{}, false
+	}
 	if !ok || time.Now().After(e.expires) {
 		delete(s.verified, k)
 		return Principal{}, false
@@ -189,7 +215,7 @@ func (g *Guard) Authenticate(r *http.Request) (*Principal, error) {
 		}
 		return g.checkPassword(ctx, user, pass)
 	case g.bearer != nil && strings.EqualFold(scheme, "Bearer"):
-		return g.checkBearer(strings.TrimSpace(value))
+		return g.checkBearer(ctx, strings.TrimSpace(value))
 	}
 	if h := g.policy.TokenHeader; h != "" {
 		if tok := strings.TrimSpace(r.Header.Get(h)); tok != "" {
@@ -206,17 +232,34 @@ func (g *Guard) Authenticate(r *http.Request) (*Principal, error) {
 // most VerifiedTTL): a signature check costs more than the rest of a
 // cached answer. The key includes the source, whose issuer and audience
 // the token was checked against.
-func (g *Guard) checkBearer(token string) (*Principal, error) {
+func (g *Guard) checkBearer(ctx context.Context, token string) (*Principal, error) {
 	k := credentialKey("bearer", g.source, token)
 	if p, ok := g.shared.remembered(k); ok {
 		return &p, nil
 	}
-	p, exp, err := g.bearer.check(token, g.policy.RoleClaim)
+	if g.shared.refusedLately(k) {
+		return nil, ErrUnauthorized
+	}
+	// requests arriving together with one token share one check: an
+	// introspection is a round trip to the identity provider
+	v, err, _ := g.shared.checks.Do(string(k[:]), func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		p, exp, err := g.bearer.check(ctx, token, g.policy.RoleClaim)
+		if errors.Is(err, ErrUnauthorized) && g.bearer.introspect != nil {
+			g.shared.refuse(k) // an inactive token is not asked about again at once
+		}
+		if err != nil {
+			return nil, err
+		}
+		g.shared.remember(k, *p, exp)
+		return *p, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	g.shared.remember(k, *p, exp)
-	return p, nil
+	p := v.(Principal)
+	return &p, nil
 }
 
 func (g *Guard) checkPassword(ctx context.Context, user, pass string) (*Principal, error) {

@@ -17,11 +17,13 @@ import (
 	"github.com/odatagw/odatagw/internal/config"
 )
 
-// bearer checks JWT bearer tokens for one source.
+// bearer checks bearer tokens for one source: JWTs itself, opaque tokens
+// through the identity provider (introspect).
 type bearer struct {
-	cfg     config.Bearer
-	keyfunc jwt.Keyfunc
-	methods []string
+	cfg        config.Bearer
+	keyfunc    jwt.Keyfunc
+	methods    []string
+	introspect *introspector
 }
 
 // Leeway is the clock difference tolerated on exp and nbf.
@@ -63,10 +65,18 @@ func newBearer(ctx context.Context, c config.Bearer, log *slog.Logger) (*bearer,
 		b.keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
 		b.methods = []string{"HS256", "HS384", "HS512"}
 	}
-	if n != 1 {
-		return nil, errors.New("bearer: give exactly one of jwks_url, key_file and secret")
+	if c.IntrospectionURL != "" {
+		n++
+		in, err := newIntrospector(c, log)
+		if err != nil {
+			return nil, err
+		}
+		b.introspect = in
 	}
-	if c.Issuer == "" || c.Audience == "" {
+	if n != 1 {
+		return nil, errors.New("bearer: give exactly one of jwks_url, key_file, secret and introspection_url")
+	}
+	if b.introspect == nil && (c.Issuer == "" || c.Audience == "") {
 		return nil, errors.New("bearer: give the issuer and audience the tokens must carry")
 	}
 	return b, nil
@@ -88,8 +98,13 @@ func readPublicKey(path string) (crypto.PublicKey, error) {
 }
 
 // check verifies a token: signature, algorithm, issuer, audience, expiry
-// (required) and not-before; the user is the configured claim.
-func (b *bearer) check(token, roleClaim string) (*Principal, time.Time, error) {
+// (required) and not-before, or asks the identity provider; the user is
+// the configured claim. An error other than ErrUnauthorized means the token
+// could not be checked now.
+func (b *bearer) check(ctx context.Context, token, roleClaim string) (*Principal, time.Time, error) {
+	if b.introspect != nil {
+		return b.introspect.check(ctx, token, roleClaim)
+	}
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, b.keyfunc,
 		jwt.WithValidMethods(b.methods), jwt.WithIssuer(b.cfg.Issuer), jwt.WithAudience(b.cfg.Audience),
@@ -101,17 +116,23 @@ func (b *bearer) check(token, roleClaim string) (*Principal, time.Time, error) {
 	if err != nil || exp == nil {
 		return nil, time.Time{}, ErrUnauthorized
 	}
-	userClaim := b.cfg.UserClaim
+	p, err := principalOf(claims, b.cfg.UserClaim, roleClaim)
+	return p, exp.Time, err
+}
+
+// principalOf is the caller a token's claims name: the user from
+// userClaim (default sub), the database role from roleClaim.
+func principalOf(claims map[string]any, userClaim, roleClaim string) (*Principal, error) {
 	if userClaim == "" {
 		userClaim = "sub"
 	}
 	user, _ := claims[userClaim].(string)
 	if user == "" {
-		return nil, time.Time{}, ErrUnauthorized
+		return nil, ErrUnauthorized
 	}
 	p := &Principal{User: user, Method: "bearer", Claims: claims}
 	if roleClaim != "" {
 		p.Role, _ = claims[roleClaim].(string)
 	}
-	return p, exp.Time, nil
+	return p, nil
 }

@@ -178,9 +178,11 @@ type Access struct {
 	Writers []string `yaml:"writers" json:"writers,omitempty"`
 }
 
-// Bearer checks JWT bearer tokens: the signature against a JWKS URL
-// (fetched, cached, refreshed when an unknown key appears) or a configured
-// key, then issuer, audience, expiry and not-before.
+// Bearer checks OAuth 2.0 bearer tokens. A JWT: the signature against a
+// JWKS URL (fetched, cached, refreshed when an unknown key appears) or a
+// configured key, then issuer, audience, expiry and not-before. An opaque
+// token: the identity provider's introspection endpoint (RFC 7662) says
+// whether it is active and whose it is.
 type Bearer struct {
 	JWKSURL string `yaml:"jwks_url" json:"jwks_url,omitempty"`
 	// KeyFile is a PEM public key (RSA, ECDSA or Ed25519).
@@ -191,6 +193,15 @@ type Bearer struct {
 	Issuer    string `yaml:"issuer" json:"issuer,omitempty"`
 	Audience  string `yaml:"audience" json:"audience,omitempty"`
 	UserClaim string `yaml:"user_claim" json:"user_claim,omitempty"` // default sub
+	// IntrospectionURL is the identity provider's token introspection
+	// endpoint, which the gateway calls as the client ClientID with its
+	// secret (HTTP Basic). The secret is ClientSecret, only in the file
+	// (${VAR}), or the environment variable ClientSecretEnv names, which
+	// the admin API may set without the secret crossing it.
+	IntrospectionURL string `yaml:"introspection_url" json:"introspection_url,omitempty"`
+	ClientID         string `yaml:"client_id" json:"client_id,omitempty"`
+	ClientSecret     string `yaml:"client_secret" json:"-"`
+	ClientSecretEnv  string `yaml:"client_secret_env" json:"client_secret_env,omitempty"`
 }
 
 // Any reports whether the policy lets anybody in at all.
