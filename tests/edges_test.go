@@ -90,3 +90,17 @@ func TestBrokenPercentEncoding(t *testing.T) {
 		t.Errorf("a clean request: %d %s", res.StatusCode, body)
 	}
 }
+
+// TestNumberSuffixes: SAP's Cloud SDK and other OData 2.0 habits write a
+// number's type after it; the gateway reads the number.
+func TestNumberSuffixes(t *testing.T) {
+	for _, tg := range targets(t) {
+		for _, u := range []string{"Customers(42L)?$select=CustomerId", "Customers(CustomerId=42L)?$select=CustomerId",
+			"Customers?$select=CustomerId&$filter=CustomerId eq 42L and CustomerId lt 42.5D and CustomerId gt 41.5M"} {
+			r := tg.get(t, u)
+			if r.Status != 200 || !strings.Contains(string(r.Body), `"CustomerId":42`) {
+				t.Errorf("%s/%s: %d %s", tg.name, u, r.Status, r.Body)
+			}
+		}
+	}
+}
