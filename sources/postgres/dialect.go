@@ -78,6 +78,15 @@ func (dialect) NullsOrder(desc bool) string {
 
 func (dialect) DivBy(a, b string) string { return "(" + a + "::numeric / " + b + ")" }
 
+// Pattern is a LIKE pattern; backslash is LIKE's escape in PostgreSQL.
+func (dialect) Pattern(f plan.Func, s string) string { return sqlgen.LikePattern(f, s) }
+
+func (dialect) Match(a, p string) string { return "(" + a + " LIKE " + p + ")" }
+
+func (dialect) ArrayPlaceholder(n int, t metadata.Type) string {
+	return "$" + strconv.Itoa(n) + "::" + paramCasts[t] + "[]"
+}
+
 func (dialect) Mod(a, b string, _ metadata.Type) string { return "(" + a + " % " + b + ")" }
 
 func extract(field, a string) string {

@@ -37,6 +37,20 @@ type Dialect interface {
 	DivBy(a, b string) string
 	// Mod is the remainder of a by b.
 	Mod(a, b string, t metadata.Type) string
+	// Pattern is the pattern that matches text which contains s, starts
+	// with it or ends with it (f is FnContains, FnStartsWith or
+	// FnEndsWith), every character of s standing for itself; Match is "a
+	// matches the pattern p", case-sensitive. An index on a can serve it
+	// (a trigram index in PostgreSQL, a prefix on SQLite's own indexes).
+	Pattern(f plan.Func, s string) string
+	Match(a, p string) string
+}
+
+// ArrayParams is implemented by dialects that take an in-list as one
+// array parameter (PostgreSQL's = ANY($1)): one statement text whatever
+// the list's length, so the database plans it once.
+type ArrayParams interface {
+	ArrayPlaceholder(n int, t metadata.Type) string
 }
 
 // Builder accumulates SQL text and its parameters.
@@ -70,9 +84,39 @@ func (b *Builder) Arg(v any, t metadata.Type) string {
 
 // LikeContains returns a LIKE pattern that matches s anywhere, with the
 // pattern characters of s escaped by backslash.
-func LikeContains(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(s) + "%"
+func LikeContains(s string) string { return LikePattern(plan.FnContains, s) }
+
+// likeEscaper escapes LIKE's pattern characters, and its escape, by
+// backslash.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// LikePattern is a LIKE pattern (backslash escapes) that matches text
+// containing s, starting with it (FnStartsWith) or ending with it
+// (FnEndsWith).
+func LikePattern(f plan.Func, s string) string {
+	s = likeEscaper.Replace(s)
+	switch f {
+	case plan.FnStartsWith:
+		return s + "%"
+	case plan.FnEndsWith:
+		return "%" + s
+	}
+	return "%" + s + "%"
+}
+
+// isMatch reports a text match whose pattern is a constant: it becomes one
+// LIKE (or GLOB) that an index can serve, rather than a function of the
+// column that none can.
+func isMatch(c *plan.Call) (string, bool) {
+	if c.Func != plan.FnContains && c.Func != plan.FnStartsWith && c.Func != plan.FnEndsWith {
+		return "", false
+	}
+	k, ok := c.Args[1].(*plan.Const)
+	if !ok {
+		return "", false
+	}
+	s, ok := k.Value.(string)
+	return s, ok
 }
 
 // Select renders the page query for q: the columns, then the sort keys.
@@ -240,6 +284,13 @@ func (b *Builder) expr(e plan.Expr) (string, error) {
 	case *plan.In:
 		return b.in(v)
 	case *plan.Call:
+		if s, ok := isMatch(v); ok {
+			a, err := b.expr(v.Args[0])
+			if err != nil {
+				return "", err
+			}
+			return b.d.Match(a, b.Arg(b.d.Pattern(v.Func, s), metadata.String)), nil
+		}
 		args := make([]string, len(v.Args))
 		types := make([]metadata.Type, len(v.Args))
 		for i, a := range v.Args {
@@ -261,7 +312,9 @@ func (b *Builder) expr(e plan.Expr) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if v.Func == plan.FnSearchMatch && plan.MayBeNull(v.Args[0]) {
+		// a null column matches nothing: in a plain filter, null is as
+		// good as false (an index stays usable); under NOT it is not
+		if v.Func == plan.FnSearchMatch && plan.MayBeNull(v.Args[0]) && b.twoValued() {
 			s = "COALESCE(" + s + ", " + b.d.Bool(false) + ")"
 		}
 		return s, nil
@@ -298,6 +351,15 @@ func (b *Builder) binary(v *plan.Binary) (string, error) {
 			return "(" + x + " IS NULL)", nil
 		}
 		return b.d.Bool(false), nil
+	}
+	// "X eq true" is X, "X eq false" is not X, where null may count as
+	// false (a plain filter): Salesforce writes contains(f,'x') eq true,
+	// and the bare form lets an index serve it
+	if x, want, ok := boolTest(v); ok && !b.twoValued() {
+		if want {
+			return b.expr(x)
+		}
+		return b.expr(&plan.Not{X: x})
 	}
 	valueCtx := v.Op.IsComparison() && v.Left.Type() == metadata.Boolean
 	if valueCtx {
@@ -351,10 +413,28 @@ func (b *Builder) binary(v *plan.Binary) (string, error) {
 	return "(" + l + " " + sqlOps[v.Op] + " " + r + ")", nil
 }
 
+// boolTest reads "X eq true" and "X eq false" (either way round).
+func boolTest(v *plan.Binary) (x plan.Expr, want, ok bool) {
+	if v.Op != plan.OpEq {
+		return nil, false, false
+	}
+	for _, side := range [][2]plan.Expr{{v.Left, v.Right}, {v.Right, v.Left}} {
+		if c, isConst := side[1].(*plan.Const); isConst {
+			if bv, isBool := c.Value.(bool); isBool && side[0].Type() == metadata.Boolean {
+				return side[0], bv, true
+			}
+		}
+	}
+	return nil, false, false
+}
+
 func (b *Builder) in(v *plan.In) (string, error) {
 	x, err := b.expr(v.X)
 	if err != nil {
 		return "", err
+	}
+	if s, ok := b.inArray(x, v); ok {
+		return s, nil
 	}
 	var items []string
 	hasNull := false
@@ -382,6 +462,30 @@ func (b *Builder) in(v *plan.In) (string, error) {
 		s = "COALESCE(" + s + ", " + b.d.Bool(false) + ")"
 	}
 	return s, nil
+}
+
+// inArray renders x = ANY(array parameter) where the dialect takes arrays
+// and the list is constants without null.
+func (b *Builder) inArray(x string, v *plan.In) (string, bool) {
+	ap, ok := b.d.(ArrayParams)
+	if !ok || len(v.List) < 2 {
+		return "", false
+	}
+	t := v.X.Type()
+	values := make([]any, len(v.List))
+	for i, e := range v.List {
+		c, isConst := e.(*plan.Const)
+		if !isConst || c.Value == nil {
+			return "", false
+		}
+		values[i] = b.d.Param(c.Value, t)
+	}
+	b.args = append(b.args, values)
+	s := "(" + x + " = ANY(" + ap.ArrayPlaceholder(len(b.args), t) + "))"
+	if b.twoValued() && plan.MayBeNull(v.X) {
+		s = "COALESCE(" + s + ", " + b.d.Bool(false) + ")"
+	}
+	return s, true
 }
 
 // ErrStandard tells the builder that a dialect spells a function the

@@ -67,6 +67,26 @@ func (dialect) NullsOrder(bool) string { return "" }
 
 func (dialect) DivBy(a, b string) string { return "(CAST(" + a + " AS REAL) / " + b + ")" }
 
+// globEscaper puts GLOB's pattern characters in brackets, where they stand
+// for themselves.
+var globEscaper = strings.NewReplacer("[", "[[]", "*", "[*]", "?", "[?]")
+
+// Pattern is a GLOB pattern: SQLite's LIKE ignores the case of ASCII
+// letters, GLOB does not, as OData's contains does not; and a GLOB prefix
+// can use the column's index.
+func (dialect) Pattern(f plan.Func, s string) string {
+	s = globEscaper.Replace(s)
+	switch f {
+	case plan.FnStartsWith:
+		return s + "*"
+	case plan.FnEndsWith:
+		return "*" + s
+	}
+	return "*" + s + "*"
+}
+
+func (dialect) Match(a, p string) string { return "(" + a + " GLOB " + p + ")" }
+
 func (dialect) Mod(a, b string, _ metadata.Type) string { return "(" + a + " % " + b + ")" }
 
 func (dialect) Call(f plan.Func, a []string, types []metadata.Type) (string, error) {

@@ -1,0 +1,202 @@
+package tests
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/odatagw/odatagw/internal/app"
+	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/internal/testdb"
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata/plan"
+	"github.com/odatagw/odatagw/odata/uri"
+	"github.com/odatagw/odatagw/sources"
+	"github.com/odatagw/odatagw/sources/postgres"
+	"github.com/odatagw/odatagw/sources/sqlgen"
+	"github.com/odatagw/odatagw/sources/sqlite"
+)
+
+// gatewaySQL is the page query the gateway runs for a URL below a
+// service root.
+func gatewaySQL(t *testing.T, svc *metadata.Service, d sqlgen.Dialect, url string) (string, []any) {
+	t.Helper()
+	path, query := splitReadable(url)
+	req, perr := uri.Parse(path, query)
+	if perr != nil {
+		t.Fatalf("%s: %v", url, perr)
+	}
+	p, berr := plan.Build(svc, req, "GET")
+	if berr != nil {
+		t.Fatalf("%s: %v", url, berr)
+	}
+	s, args, err := sqlgen.Select(d, &p.Query)
+	if err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	return s, args
+}
+
+// splitReadable separates a readable URL into its path and an encoded
+// query, as a client sends it.
+func splitReadable(u string) (string, string) {
+	full := encodeQuery(u)
+	path, query, _ := strings.Cut(full, "?")
+	return path, query
+}
+
+// TestIndexesServeSalesforceFilters: for each filter form Salesforce
+// sends, the SQL the gateway writes can be served by the index a DBA made
+// for it (PostgreSQL's EXPLAIN with sequential scans off names it).
+func TestIndexesServeSalesforceFilters(t *testing.T) {
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("big.sql"))
+	ctx := context.Background()
+	src, err := sources.Open(ctx, sources.Options{Name: "big", Source: config.Source{DSN: db.DSN}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	pool := testPool(t, db.DSN)
+	cases := []struct{ url, index string }{
+		{"big_accounts?$filter=contains(note,'4f2a9') eq true", "big_accounts_note_trgm"},
+		{"big_accounts?$filter=contains(note,'4f2a9')", "big_accounts_note_trgm"},
+		{"big_accounts?$filter=startswith(name,'Account 4f2')", "big_accounts_name_trgm"},
+		{"big_accounts?$filter=endswith(name,'4f2a9')", "big_accounts_name_trgm"},
+		{"big_accounts?$search=4f2a9", "big_accounts_note_trgm"},
+		{"big_accounts?$search=4f2a9 OR Lyon", "big_accounts_city_trgm"},
+		{"big_accounts?$filter=tolower(city) eq 'paris'", "big_accounts_city_lower"},
+		{"big_accounts?$filter=customer_id eq 42", "big_accounts_customer"},
+		{"big_accounts?$filter=customer_id in (1,2,3)", "big_accounts_customer"},
+		{"big_accounts?$orderby=created desc&$top=25", "big_accounts_created"},
+		{"big_accounts(42)", "big_accounts_pkey"},
+	}
+	for _, c := range cases {
+		query, args := gatewaySQL(t, src.Metadata(), postgres.Dialect(), c.url)
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// with sequential scans priced out, the plan shows whether an index
+		// can serve the query at all
+		conn.Exec(ctx, "SET enable_seqscan = off")
+		rows, err := conn.Query(ctx, "EXPLAIN "+query, args...)
+		if err != nil {
+			conn.Release()
+			t.Fatalf("%s: %v\n%s", c.url, err, query)
+		}
+		var plan strings.Builder
+		for rows.Next() {
+			var line string
+			rows.Scan(&line)
+			plan.WriteString(line + "\n")
+		}
+		rows.Close()
+		conn.Exec(ctx, "RESET enable_seqscan")
+		conn.Release()
+		if !strings.Contains(plan.String(), c.index) {
+			t.Errorf("%s: the index %s is not used\n%s\n%s", c.url, c.index, query, plan.String())
+		}
+	}
+}
+
+// TestSQLiteIndexServesStartsWith: a startswith filter is a GLOB prefix,
+// which SQLite serves from the column's index.
+func TestSQLiteIndexServesStartsWith(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "big.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, s := range []string{`CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT NOT NULL)`,
+		`CREATE INDEX accounts_name ON accounts (name)`} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := sources.Open(ctx, sources.Options{Name: "lite", Source: config.Source{DSN: "sqlite:" + path}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	query, args := gatewaySQL(t, src.Metadata(), sqlite.Dialect(), "accounts?$filter=startswith(name,'Acc')")
+	rows, err := db.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, query)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		rows.Scan(&id, &parent, &notused, &detail)
+		fmt.Fprintln(&plan, detail)
+	}
+	if !strings.Contains(plan.String(), "USING INDEX accounts_name") && !strings.Contains(plan.String(), "USING COVERING INDEX accounts_name") {
+		t.Errorf("startswith is not served by the index:\n%s\n%s", query, plan.String())
+	}
+}
+
+// TestMatchEscaping: a value's own %, _, \, [, *, ? and quotes never act
+// as pattern characters, and non-ASCII text matches as itself, in both
+// PostgreSQL (LIKE) and SQLite (GLOB); the answers are what Go's strings
+// functions say.
+func TestMatchEscaping(t *testing.T) {
+	needPostgres(t)
+	names := []string{"50% off", "50 off", "a_b", "axb", `back\slash`, `backslash`, "O'Neil", "Grüße", "GRÜSSE", "日本語テキスト",
+		"[x]*?", "x*", "100%", "ab", "a%b", "Ab"}
+	create := `CREATE TABLE tricky (id integer PRIMARY KEY, name text NOT NULL)`
+	pg := testdb.NewPostgres(t)
+	execSQL(t, pg.DSN, create)
+	litePath := filepath.Join(t.TempDir(), "tricky.db")
+	lite, err := sql.Open("sqlite", litePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	if _, err := lite.Exec(create); err != nil {
+		t.Fatal(err)
+	}
+	pool := testPool(t, pg.DSN)
+	for i, n := range names {
+		if _, err := pool.Exec(context.Background(), `INSERT INTO tricky VALUES ($1, $2)`, i+1, n); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lite.Exec(`INSERT INTO tricky VALUES (?, ?)`, i+1, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := startGateway(t, app.Settings{Defaults: uncached(), Sources: anyone(map[string]config.Source{
+		"pg": {DSN: pg.DSN}, "lite": {DSN: "sqlite:" + litePath}})})
+	probes := []string{"%", "_", `\`, "'", "50%", "a_b", `k\s`, "ü", "Grü", "語", "テキスト", "[x]", "*", "?", "x*", "%b", "", "A", "b"}
+	funcs := map[string]func(s, sub string) bool{"contains": strings.Contains, "startswith": strings.HasPrefix, "endswith": strings.HasSuffix}
+	for _, source := range []string{"pg", "lite"} {
+		for fn, match := range funcs {
+			for _, p := range probes {
+				var want []string
+				for _, n := range names {
+					if match(n, p) {
+						want = append(want, n)
+					}
+				}
+				lit := strings.ReplaceAll(p, "'", "''")
+				r := do(t, "GET", g.root(source)+encodeQuery("tricky?$select=name&$orderby=id&$filter="+fn+"(name,'"+lit+"')"), nil)
+				if r.Status != 200 {
+					t.Fatalf("%s %s(%q): %d %s", source, fn, p, r.Status, r.Body)
+				}
+				var got []string
+				for _, row := range r.JSON(t)["value"].([]any) {
+					got = append(got, row.(map[string]any)["name"].(string))
+				}
+				if strings.Join(got, "|") != strings.Join(want, "|") {
+					t.Errorf("%s %s(name,%q): %q, want %q", source, fn, p, got, want)
+				}
+			}
+		}
+	}
+}
