@@ -105,7 +105,31 @@ type EntitySet struct {
 	ReadOnly    bool
 	PageSize    int // server-driven page size for this set
 	Description string
+	// Count says how $count and @odata.count are computed for this set.
+	Count CountPolicy
 }
+
+// CountPolicy says how a set's rows are counted.
+type CountPolicy struct {
+	Mode CountMode
+	// Threshold: in CountAuto, the planner's estimate from which on the
+	// count is estimated.
+	Threshold int64
+}
+
+// CountMode is how a set's rows are counted.
+type CountMode string
+
+const (
+	// CountExact counts the rows (the default): what Salesforce shows is
+	// true, at the cost of reading what matches.
+	CountExact CountMode = "exact"
+	// CountEstimated answers the database planner's estimate, at once.
+	CountEstimated CountMode = "estimated"
+	// CountAuto counts exactly while the planner expects fewer rows than
+	// the threshold, and estimates above it.
+	CountAuto CountMode = "auto"
+)
 
 // Service is the immutable model of one service root.
 type Service struct {

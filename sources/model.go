@@ -97,8 +97,43 @@ func BuildModel(tables []Table, opts Options, defaultSchema string) (*metadata.S
 		}
 		sets = append(sets, set)
 	}
+	if err := applyCountPolicies(sets, opts); err != nil {
+		return nil, rep, err
+	}
 	svc, err := metadata.NewService(sets)
 	return svc, rep, err
+}
+
+// applyCountPolicies gives each set the source's count policy, or its own.
+func applyCountPolicies(sets []*metadata.EntitySet, opts Options) error {
+	mode := func(s, where string) (metadata.CountMode, error) {
+		switch m := metadata.CountMode(s); m {
+		case "", metadata.CountExact:
+			return metadata.CountExact, nil
+		case metadata.CountEstimated, metadata.CountAuto:
+			return m, nil
+		}
+		return "", fmt.Errorf("%s: count %q: use exact, estimated or auto", where, s)
+	}
+	all, err := mode(opts.Count, "count")
+	if err != nil {
+		return err
+	}
+	byName := map[string]*metadata.EntitySet{}
+	for _, es := range sets {
+		es.Count = metadata.CountPolicy{Mode: all, Threshold: opts.CountThreshold}
+		byName[es.Name] = es
+	}
+	for name, s := range opts.SetCount {
+		es, ok := byName[name]
+		if !ok {
+			return fmt.Errorf("set_count: this source has no entity set named %s", name)
+		}
+		if es.Count.Mode, err = mode(s, "set_count "+name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // candidate is a table that will be served, with its key and the columns

@@ -95,6 +95,13 @@ type Source struct {
 	// SetCacheTTL per entity set, by set name.
 	CacheTTL    *Duration           `yaml:"cache_ttl" json:"cache_ttl,omitempty"`
 	SetCacheTTL map[string]Duration `yaml:"set_cache_ttl" json:"set_cache_ttl,omitempty"`
+	// Count is how rows are counted for $count and @odata.count: exact
+	// (default), estimated (the planner's estimate) or auto (exact below
+	// CountThreshold estimated rows, default 1,000,000); SetCount per
+	// entity set, by set name. Estimates need PostgreSQL.
+	Count          string            `yaml:"count" json:"count,omitempty"`
+	CountThreshold int64             `yaml:"count_threshold" json:"count_threshold,omitempty"`
+	SetCount       map[string]string `yaml:"set_count" json:"set_count,omitempty"`
 	// ListenChanges makes changes made directly in the database visible at
 	// once (PostgreSQL, with the trigger `odatagw trigger` prints).
 	ListenChanges bool `yaml:"listen_changes" json:"listen_changes,omitempty"`
@@ -109,6 +116,7 @@ const (
 	DefaultStatementTimeout = 60 * time.Second
 	DefaultMaxConnections   = 10
 	DefaultCacheTTL         = 30 * time.Second
+	DefaultCountThreshold   = 1_000_000
 )
 
 // Resolved returns the settings with every default filled in: the
@@ -131,6 +139,12 @@ func (s Source) Resolved(global File) Source {
 	}
 	if s.MaxConnections <= 0 {
 		s.MaxConnections = DefaultMaxConnections
+	}
+	if s.Count == "" {
+		s.Count = "exact"
+	}
+	if s.CountThreshold <= 0 {
+		s.CountThreshold = DefaultCountThreshold
 	}
 	if s.CacheTTL == nil {
 		ttl := Duration(DefaultCacheTTL)

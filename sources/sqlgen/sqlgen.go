@@ -174,9 +174,15 @@ func Select(d Dialect, q *plan.Query) (string, []any, error) {
 }
 
 // Count renders SELECT count(*) over the rows q.Where selects.
-func Count(d Dialect, q *plan.Query) (string, []any, error) {
+func Count(d Dialect, q *plan.Query) (string, []any, error) { return selectWhere(d, q, "count(*)") }
+
+// Matching renders SELECT 1 over the rows q.Where selects, for the
+// planner to estimate how many there are.
+func Matching(d Dialect, q *plan.Query) (string, []any, error) { return selectWhere(d, q, "1") }
+
+func selectWhere(d Dialect, q *plan.Query, what string) (string, []any, error) {
 	b := &Builder{d: d}
-	b.sb.WriteString("SELECT count(*) FROM " + d.Table(q.Set.Schema, q.Set.Table))
+	b.sb.WriteString("SELECT " + what + " FROM " + d.Table(q.Set.Schema, q.Set.Table))
 	if q.Where != nil {
 		w, err := b.expr(q.Where)
 		if err != nil {
