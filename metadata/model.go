@@ -107,6 +107,23 @@ type EntitySet struct {
 	Description string
 	// Count says how $count and @odata.count are computed for this set.
 	Count CountPolicy
+	// Search lists the properties $search reads; empty: every String one.
+	Search []*Property
+}
+
+// SearchedProperties are the properties a $search term is looked for in:
+// those configured, else every String property.
+func (es *EntitySet) SearchedProperties() []*Property {
+	if len(es.Search) > 0 {
+		return es.Search
+	}
+	var out []*Property
+	for _, p := range es.Type.Properties {
+		if p.Type == String {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // CountPolicy says how a set's rows are counted.

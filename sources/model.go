@@ -1,7 +1,9 @@
 package sources
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"path"
 	"sort"
 	"strings"
@@ -100,8 +102,36 @@ func BuildModel(tables []Table, opts Options, defaultSchema string) (*metadata.S
 	if err := applyCountPolicies(sets, opts); err != nil {
 		return nil, rep, err
 	}
+	if err := applySearch(sets, opts); err != nil {
+		return nil, rep, err
+	}
 	svc, err := metadata.NewService(sets)
 	return svc, rep, err
+}
+
+// applySearch gives the sets the configuration names the properties their
+// $search reads.
+func applySearch(sets []*metadata.EntitySet, opts Options) error {
+	for name, props := range opts.Search {
+		var es *metadata.EntitySet
+		for _, s := range sets {
+			if s.Name == name {
+				es = s
+			}
+		}
+		if es == nil {
+			return fmt.Errorf("search: this source has no entity set named %s", name)
+		}
+		es.Search = nil
+		for _, pn := range props {
+			p, ok := es.Type.Property(pn)
+			if !ok || p.Type != metadata.String {
+				return fmt.Errorf("search: %s has no text property %s", name, pn)
+			}
+			es.Search = append(es.Search, p)
+		}
+	}
+	return nil
 }
 
 // applyCountPolicies gives each set the source's count policy, or its own.
@@ -286,6 +316,17 @@ func LogReport(opts Options, svc *metadata.Service, rep Report) {
 	}
 	for _, r := range rep.Renamed {
 		log.Info("name changed for Salesforce", "database_name", r.Original, "odata_name", r.Name, "reason", r.Reason)
+	}
+	for _, es := range svc.Sets {
+		var searched []string
+		for _, p := range es.SearchedProperties() {
+			searched = append(searched, p.Name)
+		}
+		level := slog.LevelDebug
+		if len(es.Search) > 0 || es.Count.Mode != metadata.CountExact {
+			level = slog.LevelInfo // what the configuration changed is worth a line
+		}
+		log.Log(context.Background(), level, "entity set", "set", es.Name, "table", es.Table, "search_reads", strings.Join(searched, ","), "count", string(es.Count.Mode))
 	}
 	log.Info("source ready", "entity_sets", len(svc.Sets), "metadata_version", svc.Version())
 }

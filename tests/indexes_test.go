@@ -200,3 +200,35 @@ func TestMatchEscaping(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchColumns: a set's searched properties can be named; $search
+// then reads only those, and the report says which.
+func TestSearchColumns(t *testing.T) {
+	needPostgres(t)
+	g := startGateway(t, app.Settings{Defaults: uncached(), Sources: anyone(map[string]config.Source{
+		"all":  {DSN: pgDB.DSN},
+		"name": {DSN: pgDB.DSN, Search: map[string][]string{"Customers": {"Name"}}},
+	})})
+	var city string
+	if err := pgPool.QueryRow(context.Background(), `SELECT "City" FROM "Customers" WHERE "City" IS NOT NULL AND NOT EXISTS
+		(SELECT 1 FROM "Customers" c2 WHERE c2."Name" ILIKE '%' || "Customers"."City" || '%') LIMIT 1`).Scan(&city); err != nil {
+		t.Fatal(err)
+	}
+	count := func(source string) string {
+		r := do(t, "GET", g.root(source)+encodeQuery("Customers/$count?$search=\""+city+"\""), nil)
+		if r.Status != 200 {
+			t.Fatalf("%s: %d %s", source, r.Status, r.Body)
+		}
+		return string(r.Body)
+	}
+	if n := count("all"); n == "0" {
+		t.Fatalf("searching every text column for the city %q found nothing", city)
+	}
+	if n := count("name"); n != "0" {
+		t.Errorf("searching only Name found %s customers by their city %q", n, city)
+	}
+	_, bad := serveGateway(app.Settings{Sources: anyone(map[string]config.Source{"erp": {DSN: pgDB.DSN, Search: map[string][]string{"Customers": {"Visits"}}}})})
+	if bad == nil || !strings.Contains(bad.Error(), "no text property Visits") {
+		t.Errorf("searching a number column: %v", bad)
+	}
+}

@@ -225,6 +225,9 @@ function renderReport(rep, box, summary) {
     table.append(tbody);
     wrap.append(table);
     box.append(wrap);
+    if (t.searched) {
+      box.append(el("p", t.searched.length ? "Search reads " + t.searched.join(", ") + "." : "Search reads nothing (no text field): it finds no rows here.", "help"));
+    }
     problems(t.problems, box);
   }
   if ((rep.problems || []).length) {

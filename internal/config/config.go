@@ -102,6 +102,9 @@ type Source struct {
 	Count          string            `yaml:"count" json:"count,omitempty"`
 	CountThreshold int64             `yaml:"count_threshold" json:"count_threshold,omitempty"`
 	SetCount       map[string]string `yaml:"set_count" json:"set_count,omitempty"`
+	// Search names, per entity set, the properties $search reads (default:
+	// every text property): on a big table, each one needs an index.
+	Search map[string][]string `yaml:"search" json:"search,omitempty"`
 	// ListenChanges makes changes made directly in the database visible at
 	// once (PostgreSQL, with the trigger `odatagw trigger` prints).
 	ListenChanges bool `yaml:"listen_changes" json:"listen_changes,omitempty"`

@@ -53,6 +53,8 @@ type Table struct {
 	Writable  bool      `json:"writable"`
 	Key       []string  `json:"key"`
 	Fields    []Field   `json:"fields"`
+	// Searched lists the properties Salesforce's search ($search) reads.
+	Searched []string `json:"searched"`
 	Problems  []Problem `json:"problems,omitempty"`
 }
 
@@ -152,6 +154,10 @@ func table(es *metadata.EntitySet) Table {
 	t := Table{EntitySet: es.Name, Table: dbName(es), View: es.IsView, Writable: !es.ReadOnly}
 	for _, k := range es.Type.Key {
 		t.Key = append(t.Key, k.Name)
+	}
+	t.Searched = []string{}
+	for _, p := range es.SearchedProperties() {
+		t.Searched = append(t.Searched, p.Name)
 	}
 	add := func(sev Severity, object, msg, fix string) {
 		t.Problems = append(t.Problems, Problem{Severity: sev, Object: object, Message: msg, Fix: fix})

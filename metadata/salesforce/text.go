@@ -35,6 +35,11 @@ func (r Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", f.Column, f.Name, f.EdmType, sf)
 		}
 		tw.Flush()
+		if len(t.Searched) > 0 {
+			fmt.Fprintf(&b, "  search reads %s\n", strings.Join(t.Searched, ", "))
+		} else {
+			fmt.Fprintf(&b, "  search reads nothing (no text property): it finds no rows\n")
+		}
 		for _, p := range t.Problems {
 			writeProblem(&b, p)
 		}

@@ -300,7 +300,7 @@ func (p *Plan) bindOptions(q *uri.Query, lim odata.Limits) *odata.Error {
 		where = e
 	}
 	if q.Search != nil {
-		e, err := bindSearch(typ, q.Search)
+		e, err := bindSearch(es, q.Search)
 		if err != nil {
 			return err
 		}
@@ -414,15 +414,11 @@ func bindOrderBy(typ *metadata.EntityType, items []uri.OrderItem, lim odata.Limi
 	return out, nil
 }
 
-// bindSearch turns $search into a filter: each term matches when any string
-// property contains it, ignoring case; without string properties, never.
-func bindSearch(typ *metadata.EntityType, n *uri.SearchNode) (Expr, *odata.Error) {
-	var strs []*metadata.Property
-	for _, p := range typ.Properties {
-		if p.Type == metadata.String {
-			strs = append(strs, p)
-		}
-	}
+// bindSearch turns $search into a filter: each term matches when any of the
+// set's searched properties (every string one, unless the configuration
+// names them) contains it, ignoring case; without any, never.
+func bindSearch(es *metadata.EntitySet, n *uri.SearchNode) (Expr, *odata.Error) {
+	strs := es.SearchedProperties()
 	var build func(n *uri.SearchNode) Expr
 	build = func(n *uri.SearchNode) Expr {
 		switch n.Op {
