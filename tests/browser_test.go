@@ -159,7 +159,7 @@ func TestAdminPageInBrowser(t *testing.T) {
 		t.Errorf("listed as %q", row)
 	}
 	report := text("#report")
-	for _, want := range []string{"Customers__x", "CustomerId__c", "Checkbox", "no_key_log"} {
+	for _, want := range []string{"Customers__x", "CustomerId__c", "Checkbox", "no_key_log", "Search reads", "Indexes Salesforce's traffic needs", "gin_trgm_ops"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the report lacks %q", want)
 		}

@@ -138,3 +138,20 @@ func TestClientDisconnectCancelsQuery(t *testing.T) {
 	<-done
 	eventually(t, 5*time.Second, "the query ends once the client left", func() bool { return running() == 0 })
 }
+
+// TestTimeoutNamesSetAndIndex: a read past the statement timeout says which
+// set it read and which index would have served the filter.
+func TestTimeoutNamesSetAndIndex(t *testing.T) {
+	needPostgres(t)
+	tg, _ := ownGateway(t, config.Source{StatementTimeout: config.Duration(5 * time.Millisecond)})
+	r := tg.get(t, "events?$filter=contains(note,'no such note') and kind ne 'x'&$count=true")
+	if r.Status != 504 || errorCode(t, r) != "QueryTimeout" {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+	e := r.JSON(t)["error"].(map[string]any)
+	msg, _ := e["message"].(string)
+	if e["target"] != "events" || !strings.Contains(msg, "reading events") ||
+		!strings.Contains(msg, `CREATE INDEX CONCURRENTLY IF NOT EXISTS "events_`) || !strings.Contains(msg, "gin_trgm_ops") {
+		t.Errorf("the timeout does not name the set and the index: %s", r.Body)
+	}
+}

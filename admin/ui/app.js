@@ -234,6 +234,16 @@ function renderReport(rep, box, summary) {
     box.append(el("h4", "Left out of the service"));
     problems(rep.problems, box);
   }
+  if ((rep.indexes || []).length) {
+    box.append(el("h4", "Indexes Salesforce's traffic needs"));
+    box.append(el("p", "The database lacks these. Run them with psql (each builds without blocking writes), or print them with odatagw check --indexes.", "help"));
+    const needs = [...new Set(rep.indexes.map((ix) => ix.needs).filter(Boolean))];
+    const sql = needs.concat(rep.indexes.map((ix) => "-- " + ix.table + " (" + ix.column + "): " + ix.reason + "\n" + ix.sql)).join("\n");
+    const pre = el("pre", sql, "mono");
+    pre.tabIndex = 0;
+    pre.setAttribute("aria-label", "CREATE INDEX statements");
+    box.append(pre);
+  }
 }
 
 function problems(list, box) {

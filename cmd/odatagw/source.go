@@ -131,9 +131,10 @@ type sourceReloadCmd struct {
 
 type checkCmd struct {
 	sourceOptions
-	DSN  string   `arg:"" help:"The database to check: postgres://... or sqlite:PATH."`
-	Key  []string `placeholder:"TABLE=COL[,COL]" help:"Key columns for a view or keyless table; repeatable."`
-	JSON bool     `help:"Print the report as JSON."`
+	DSN     string   `arg:"" help:"The database to check: postgres://... or sqlite:PATH."`
+	Key     []string `placeholder:"TABLE=COL[,COL]" help:"Key columns for a view or keyless table; repeatable."`
+	JSON    bool     `help:"Print the report as JSON."`
+	Indexes bool     `help:"Print only the CREATE INDEX CONCURRENTLY statements for the indexes Salesforce's traffic needs and the database lacks (PostgreSQL), ready for psql."`
 }
 
 func ctxTimeout() (context.Context, context.CancelFunc) {
@@ -313,7 +314,12 @@ func (c *checkCmd) run(stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %s", dsn.Redact(c.DSN), dsn.Scrub(err.Error(), c.DSN))
 	}
-	if c.JSON {
+	switch {
+	case c.Indexes && c.JSON:
+		return printJSON(stdout, report.Indexes)
+	case c.Indexes:
+		return report.WriteIndexSQL(stdout)
+	case c.JSON:
 		return printJSON(stdout, report)
 	}
 	return report.WriteText(stdout)

@@ -437,15 +437,31 @@ func Check(ctx context.Context, name string, settings config.Source, global conf
 		return salesforce.Report{}, err
 	}
 	defer s.Close()
-	return reportOf(s), nil
+	return reportOf(ctx, s), nil
 }
 
-func reportOf(s sources.Source) salesforce.Report {
+// reportOf is what Salesforce will make of a source, with the indexes its
+// traffic needs where the source can tell.
+func reportOf(ctx context.Context, s sources.Source) salesforce.Report {
 	var rep sources.Report
 	if r, ok := s.(sources.Reporter); ok {
 		rep = r.Report()
 	}
-	return salesforce.Build(s.Metadata(), rep)
+	report := salesforce.Build(s.Metadata(), rep)
+	if c, ok := s.(*cache.Source); ok {
+		s = c.Inner()
+	}
+	if a, ok := s.(sources.IndexAdvisor); ok {
+		advice, err := a.AdviseIndexes(ctx)
+		if err != nil {
+			report.AddProblem(salesforce.Problem{Severity: salesforce.Warning, Object: "indexes",
+				Message: "the indexes could not be read, so none is advised: " + err.Error()})
+		}
+		if advice != nil {
+			report.Indexes = advice
+		}
+	}
+	return report
 }
 
 // Create tests a new source, saves it and serves it.
@@ -625,7 +641,7 @@ func (g *Gateway) Report(ctx context.Context, name string) (salesforce.Report, e
 	if !ok {
 		return salesforce.Report{}, registry.ErrNotFound
 	}
-	return reportOf(src), nil
+	return reportOf(ctx, src), nil
 }
 
 // serviceRoot is the URL to give Salesforce for a source.

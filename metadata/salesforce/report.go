@@ -7,6 +7,7 @@ package salesforce
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -47,15 +48,15 @@ type Field struct {
 
 // Table is one entity set: one Salesforce external object.
 type Table struct {
-	EntitySet string    `json:"entity_set"` // the external object is EntitySet__x
-	Table     string    `json:"table"`      // schema.table as the database names it
-	View      bool      `json:"view,omitempty"`
-	Writable  bool      `json:"writable"`
-	Key       []string  `json:"key"`
-	Fields    []Field   `json:"fields"`
+	EntitySet string   `json:"entity_set"` // the external object is EntitySet__x
+	Table     string   `json:"table"`      // schema.table as the database names it
+	View      bool     `json:"view,omitempty"`
+	Writable  bool     `json:"writable"`
+	Key       []string `json:"key"`
+	Fields    []Field  `json:"fields"`
 	// Searched lists the properties Salesforce's search ($search) reads.
-	Searched []string `json:"searched"`
-	Problems  []Problem `json:"problems,omitempty"`
+	Searched []string  `json:"searched"`
+	Problems []Problem `json:"problems,omitempty"`
 }
 
 // Report is the whole source.
@@ -64,6 +65,41 @@ type Report struct {
 	Problems []Problem `json:"problems,omitempty"` // what was left out of the service entirely
 	Errors   int       `json:"errors"`
 	Warnings int       `json:"warnings"`
+	// Indexes are those Salesforce's traffic needs and the database lacks
+	// (PostgreSQL), ready to run.
+	Indexes []sources.IndexAdvice `json:"indexes"`
+}
+
+// AddProblem adds a problem about the source as a whole, counted.
+func (r *Report) AddProblem(p Problem) {
+	r.Problems = append(r.Problems, p)
+	switch p.Severity {
+	case Error:
+		r.Errors++
+	case Warning:
+		r.Warnings++
+	}
+}
+
+// WriteIndexSQL writes the advised indexes as a script psql runs as it is:
+// the extension it needs first, then each index with its reason.
+func (r Report) WriteIndexSQL(w io.Writer) error {
+	var b strings.Builder
+	if len(r.Indexes) == 0 {
+		b.WriteString("-- no index to add: every column Salesforce's traffic filters, searches or sorts on has one\n")
+	}
+	needs := map[string]bool{}
+	for _, ix := range r.Indexes {
+		if ix.Needs != "" && !needs[ix.Needs] {
+			needs[ix.Needs] = true
+			b.WriteString(ix.Needs + "\n")
+		}
+	}
+	for _, ix := range r.Indexes {
+		fmt.Fprintf(&b, "-- %s (%s): %s\n%s\n", ix.Table, ix.Column, ix.Reason, ix.SQL)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // MaxFields is where a warning about the number of fields starts: each
@@ -106,7 +142,7 @@ func SalesforceType(p *metadata.Property) string {
 
 // Build makes the report for a model and what building it decided.
 func Build(svc *metadata.Service, rep sources.Report) Report {
-	var r Report
+	r := Report{Indexes: []sources.IndexAdvice{}}
 	for _, es := range svc.Sets {
 		r.Tables = append(r.Tables, table(es))
 	}

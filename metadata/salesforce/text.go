@@ -52,6 +52,9 @@ func (r Report) WriteText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
+	if len(r.Indexes) > 0 {
+		fmt.Fprintf(&b, "%d indexes that Salesforce's traffic needs are missing; odatagw check --indexes prints them, ready to run\n", len(r.Indexes))
+	}
 	fmt.Fprintf(&b, "%d entity sets, %d errors, %d warnings\n", len(r.Tables), r.Errors, r.Warnings)
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -129,7 +129,7 @@ func (r *request) negotiateVersion() bool {
 // write in the audit log.
 func (r *request) run() {
 	if err := r.serve(); err != nil {
-		r.fail(err)
+		r.fail(r.explainTimeout(err))
 	}
 	if r.written != nil {
 		r.srv.auditWrite(r, r.w.Status())
