@@ -1,0 +1,317 @@
+// Command bench measures the gateway on a big PostgreSQL table under the
+// requests Salesforce sends, beside a floor: a minimal server that runs the
+// same SQL through pgx and writes the rows as plain JSON, with no OData.
+// Each figure is printed with its ratio to the floor.
+//
+//	go run ./tests/bench                       # 10 million rows, 10 s per request
+//	go run ./tests/bench -rows 1000000 -d 5s   # smaller and quicker
+//
+// It creates its own database on the server -postgres names (default
+// ODATAGW_TEST_POSTGRES_URL, else postgres://postgres@127.0.0.1:5432/postgres)
+// and drops it at the end unless -keep; -db reuses a kept one. It only
+// loads loopback addresses, and every run is bounded in time.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/odatagw/odatagw/internal/app"
+	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata/plan"
+	"github.com/odatagw/odatagw/odata/uri"
+	"github.com/odatagw/odatagw/sources/postgres"
+	"github.com/odatagw/odatagw/sources/sqlgen"
+	"github.com/odatagw/odatagw/tests/load/loadgen"
+)
+
+// Settings of one run.
+type Settings struct {
+	Postgres string        // server to create the database on
+	Database string        // an existing database to use ("" : create one)
+	Keep     bool          // keep the created database
+	Rows     int           // rows of the main table
+	Duration time.Duration // per request and target
+	Clients  int
+	Out      io.Writer
+}
+
+// mixRequest is one request of Salesforce's mix, below the service root.
+type mixRequest struct{ name, url string }
+
+func mix(rows int) []mixRequest {
+	return []mixRequest{
+		{"list view with count", "accounts?$select=id,name,city,created&$count=true&$top=26"},
+		{"filtered list view", "accounts?$select=id,name,city,created&$filter=city eq 'Lyon'&$count=true&$top=26"},
+		{"record by key", fmt.Sprintf("accounts({rand:1-%d})", rows)},
+		{"related list", fmt.Sprintf("contacts?$select=id,name,email&$filter=account_id eq {rand:1-%d}&$top=26", rows)},
+		{"$search", "accounts?$select=id,name&$search=acme&$top=25"},
+		{"contains", "accounts?$select=id,name&$filter=contains(note,'7f3a') eq true&$top=25"},
+		{"1,000-row page", "accounts?$select=id,name,email,city,country,created,amount&$top=1000"},
+	}
+}
+
+// Run creates the data, starts the gateway and the floor on loopback,
+// runs the mix against each, and prints the table.
+func Run(ctx context.Context, s Settings) error {
+	admin, err := pgx.Connect(ctx, s.Postgres)
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", redact(s.Postgres), err)
+	}
+	defer admin.Close(context.Background())
+	dbName := s.Database
+	if dbName == "" {
+		b := make([]byte, 4)
+		rand.Read(b)
+		dbName = "odatagw_bench_" + hex.EncodeToString(b)
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+dbName); err != nil {
+			return err
+		}
+		if !s.Keep {
+			defer admin.Exec(context.Background(), "DROP DATABASE "+dbName+" WITH (FORCE)")
+		} else {
+			fmt.Fprintf(s.Out, "keeping database %s (reuse with -db %s)\n", dbName, dbName)
+		}
+	}
+	u, _ := url.Parse(s.Postgres)
+	u.Path = "/" + dbName
+	dsn := u.String()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if s.Database == "" {
+		start := time.Now()
+		if err := generate(ctx, pool, s.Rows); err != nil {
+			return fmt.Errorf("generating the data: %w", err)
+		}
+		fmt.Fprintf(s.Out, "generated %d accounts and %d contacts with their indexes in %v\n", s.Rows, s.Rows/2, time.Since(start).Round(time.Second))
+	}
+
+	// the gateway: one source with the cache off, one with it on
+	zero, hour := config.Duration(0), config.Duration(time.Hour)
+	gw, err := app.Open(ctx, app.Settings{Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Sources: map[string]config.Source{
+			"uncached": {DSN: dsn, CacheTTL: &zero, Auth: config.Auth{Anonymous: true}},
+			"cached":   {DSN: dsn, CacheTTL: &hour, Auth: config.Auth{Anonymous: true}},
+		}})
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+	serving, stop := context.WithCancel(ctx)
+	defer stop()
+	ready := make(chan string, 1)
+	go gw.Serve(serving, ready)
+	gwAddr := <-ready
+	src, _ := gw.Server.Source("uncached")
+	floorAddr, closeFloor, err := serveFloor(pool, src.Metadata())
+	if err != nil {
+		return err
+	}
+	defer closeFloor()
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: s.Clients * 2}, Timeout: 2 * time.Minute}
+	tw := tabwriter.NewWriter(s.Out, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(s.Out, "\n%d rows, %d clients, %v per figure, %d cores (%s/%s), %s\n", s.Rows, s.Clients, s.Duration, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, serverVersion(ctx, pool))
+	fmt.Fprintln(tw, "request\tfloor req/s\tp50\tuncached req/s\tx floor\tp50\tcached req/s\tx floor\tp50\t")
+	failed := 0
+	for _, m := range mix(s.Rows) {
+		var res [3]loadgen.Result
+		for i, base := range []string{"http://" + floorAddr + "/", "http://" + gwAddr + "/odata/uncached/", "http://" + gwAddr + "/odata/cached/"} {
+			target := base + escape(m.url)
+			if err := loadgen.CheckLoopback(target); err != nil {
+				return err
+			}
+			res[i] = loadgen.Repeat(client, loadgen.Request{URL: target, Header: "OData-MaxVersion: 4.01"}, s.Clients, s.Duration, loadgen.MaxRequests)
+			failed += res[i].Failed
+			if res[i].Failed > 0 {
+				fmt.Fprintf(s.Out, "%s: %d of %d requests failed against %s\n", m.name, res[i].Failed, res[i].Requests, base)
+			}
+		}
+		f := res[0].PerSecond()
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f\t%.2f\t%s\t%.0f\t%.2f\t%s\t\n", m.name, f, ms(res[0].P50),
+			res[1].PerSecond(), res[1].PerSecond()/f, ms(res[1].P50), res[2].PerSecond(), res[2].PerSecond()/f, ms(res[2].P50))
+	}
+	tw.Flush()
+	if failed > 0 {
+		return fmt.Errorf("%d requests failed", failed)
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+// escape encodes a readable URL's query as a client does.
+func escape(readable string) string {
+	path, query, ok := strings.Cut(readable, "?")
+	if !ok {
+		return path
+	}
+	r := strings.NewReplacer(" ", "%20", "'", "%27")
+	return path + "?" + r.Replace(query)
+}
+
+func redact(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		return p.Redacted()
+	}
+	return "(the PostgreSQL URL)"
+}
+
+func serverVersion(ctx context.Context, pool *pgxpool.Pool) string {
+	var v string
+	pool.QueryRow(ctx, "SHOW server_version").Scan(&v)
+	return "PostgreSQL " + v
+}
+
+// generate makes the main table (accounts, rows wide as a CRM's) and a
+// related one (contacts, half as many, each with an account), and the
+// indexes a DBA makes for Salesforce's traffic (odatagw check --indexes
+// advises the same).
+func generate(ctx context.Context, pool *pgxpool.Pool, rows int) error {
+	stmts := []string{
+		`CREATE EXTENSION IF NOT EXISTS pg_trgm`,
+		`CREATE TABLE accounts (id integer PRIMARY KEY, name text NOT NULL, email text, city varchar(60) NOT NULL,
+			country varchar(40) NOT NULL, note text, created timestamptz NOT NULL, amount numeric(12,2))`,
+		fmt.Sprintf(`INSERT INTO accounts SELECT i,
+			(ARRAY['Acme','Globex','Initech','Umbrella','Hooli','Stark','Wayne','Wonka'])[1 + i %% 8] || ' ' || substr(md5(i::text), 1, 12),
+			'contact' || i || '@example.com',
+			(ARRAY['Paris','Lyon','Austin','Berlin','Tokyo','Lagos','Lima','Oslo','Pune','Perth'])[1 + (i * 7) %% 10],
+			(ARRAY['France','USA','Germany','Japan','Nigeria','Peru','Norway','India','Australia'])[1 + i %% 9],
+			CASE WHEN i %% 5 = 0 THEN NULL ELSE 'Account note ' || md5((i * 31)::text) || ' ' || md5((i * 17)::text) END,
+			timestamptz '2020-01-01' + i * interval '7 seconds', (i %% 100000) / 100.0
+			FROM generate_series(1, %d) i`, rows),
+		`CREATE TABLE contacts (id integer PRIMARY KEY, account_id integer NOT NULL REFERENCES accounts, name text NOT NULL, email text)`,
+		fmt.Sprintf(`INSERT INTO contacts SELECT i, 1 + (i * 2654435761 %% %d), 'Contact ' || i, 'c' || i || '@example.com'
+			FROM generate_series(1, %d) i`, rows, max(1, rows/2)),
+		`CREATE INDEX ON contacts (account_id)`,
+		`CREATE INDEX ON accounts USING gin (name gin_trgm_ops)`,
+		`CREATE INDEX ON accounts USING gin (email gin_trgm_ops)`,
+		`CREATE INDEX ON accounts USING gin (city gin_trgm_ops)`,
+		`CREATE INDEX ON accounts USING gin (country gin_trgm_ops)`,
+		`CREATE INDEX ON accounts USING gin (note gin_trgm_ops)`,
+		`CREATE INDEX ON accounts (city)`,
+		`ANALYZE accounts`,
+		`ANALYZE contacts`,
+	}
+	for _, s := range stmts {
+		if _, err := pool.Exec(ctx, s); err != nil {
+			return fmt.Errorf("%.60s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// serveFloor serves the mix without OData: each URL is planned and
+// rendered to SQL as the gateway does, and the rows go out as plain JSON
+// arrays (with the count beside them, run at the same time, when asked).
+// It is what any server in front of this database must at least spend.
+func serveFloor(pool *pgxpool.Pool, svc *metadata.Service) (string, func(), error) {
+	d := postgres.Dialect()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, perr := uri.Parse(strings.TrimPrefix(r.URL.EscapedPath(), "/"), r.URL.RawQuery)
+		if perr != nil {
+			http.Error(w, perr.Message, 400)
+			return
+		}
+		p, berr := plan.Build(svc, req, "GET")
+		if berr != nil {
+			http.Error(w, berr.Message, berr.Status)
+			return
+		}
+		if p.Kind == plan.KindCollection {
+			p.Query.Limit = 1000
+			if p.Top != nil {
+				p.Query.Limit = int(min(*p.Top, 1000))
+			}
+		}
+		text, args, err := sqlgen.Select(d, &p.Query)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		var count int64
+		var out [][]any
+		g, ctx := errgroup.WithContext(r.Context())
+		if p.Count {
+			ctext, cargs, _ := sqlgen.Count(d, &p.Query)
+			g.Go(func() error { return pool.QueryRow(ctx, ctext, cargs...).Scan(&count) })
+		}
+		g.Go(func() error {
+			rows, err := pool.Query(ctx, text, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				v, err := rows.Values()
+				if err != nil {
+					return err
+				}
+				out = append(out, v)
+			}
+			return rows.Err()
+		})
+		if err := g.Wait(); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"count": count, "rows": out})
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+func main() {
+	def := os.Getenv("ODATAGW_TEST_POSTGRES_URL")
+	if def == "" {
+		def = "postgres://postgres@127.0.0.1:5432/postgres"
+	}
+	var s Settings
+	flag.StringVar(&s.Postgres, "postgres", def, "PostgreSQL server on this machine to create the benchmark database on")
+	flag.StringVar(&s.Database, "db", "", "use this existing database (made by an earlier -keep run) instead of generating one")
+	flag.BoolVar(&s.Keep, "keep", false, "keep the generated database")
+	flag.IntVar(&s.Rows, "rows", 10_000_000, "rows of the main table")
+	flag.DurationVar(&s.Duration, "d", 10*time.Second, "how long each request runs against each target")
+	flag.IntVar(&s.Clients, "c", 16, "concurrent clients")
+	flag.Parse()
+	s.Out = os.Stdout
+	u, err := url.Parse(s.Postgres)
+	if err != nil || loadgen.CheckLoopback("http://"+u.Host) != nil {
+		fmt.Fprintln(os.Stderr, "bench: -postgres must be a server on this machine")
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Hour)
+	defer cancel()
+	if err := Run(ctx, s); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
