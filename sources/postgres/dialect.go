@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,13 +16,24 @@ import (
 // (json, arrays, intervals, ...) are read with a ::text cast.
 type dialect struct{}
 
-func (dialect) QuoteIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
+// quoted remembers quoted identifiers: a model names the same few tables
+// and columns in every statement.
+var quoted sync.Map
+
+func (dialect) QuoteIdent(name string) string {
+	if q, ok := quoted.Load(name); ok {
+		return q.(string)
+	}
+	q := pgx.Identifier{name}.Sanitize()
+	quoted.Store(name, q)
+	return q
+}
 
 func (d dialect) Table(schema, name string) string {
 	if schema == "" {
 		return d.QuoteIdent(name)
 	}
-	return pgx.Identifier{schema, name}.Sanitize()
+	return d.QuoteIdent(schema) + "." + d.QuoteIdent(name)
 }
 
 func (d dialect) Column(p *metadata.Property) string {

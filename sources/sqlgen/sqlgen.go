@@ -3,8 +3,10 @@ package sqlgen
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata/plan"
@@ -58,7 +60,7 @@ type Builder struct {
 	d       Dialect
 	sb      strings.Builder
 	args    []any
-	seen    map[string]int // argument identity -> its number, so equal values share one placeholder
+	seen    map[argKey]int // argument identity -> its number, so equal values share one placeholder
 	negated bool           // under an odd number of NOTs
 	// valueDepth counts enclosing places that use a Boolean as a value (an
 	// operand of eq, say); there, too, a comparison must not yield null.
@@ -68,17 +70,42 @@ type Builder struct {
 // twoValued reports whether comparisons here must be true or false, never null.
 func (b *Builder) twoValued() bool { return b.negated || b.valueDepth > 0 }
 
+// argKey is a parameter's identity: its type and a comparable form of its
+// value.
+type argKey struct {
+	t metadata.Type
+	v any
+}
+
+// keyOf is v's identity, or false where it has none that compares.
+func keyOf(v any, t metadata.Type) (argKey, bool) {
+	switch x := v.(type) {
+	case []byte:
+		return argKey{t, string(x)}, true
+	case time.Time:
+		return argKey{t, x.UnixNano()}, true
+	case nil:
+		return argKey{}, false
+	}
+	if !reflect.TypeOf(v).Comparable() {
+		return argKey{}, false
+	}
+	return argKey{t, v}, true
+}
+
 // Arg adds a parameter of type t and returns its placeholder.
 func (b *Builder) Arg(v any, t metadata.Type) string {
-	key := fmt.Sprintf("%s\x00%T\x00%v", t, v, v)
-	if n, ok := b.seen[key]; ok {
+	key, ok := keyOf(v, t)
+	if n, seen := b.seen[key]; ok && seen {
 		return b.d.Placeholder(n, t)
 	}
 	b.args = append(b.args, b.d.Param(v, t))
-	if b.seen == nil {
-		b.seen = map[string]int{}
+	if ok {
+		if b.seen == nil {
+			b.seen = map[argKey]int{}
+		}
+		b.seen[key] = len(b.args)
 	}
-	b.seen[key] = len(b.args)
 	return b.d.Placeholder(len(b.args), t)
 }
 

@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -52,6 +53,7 @@ type Settings struct {
 	Rows     int           // rows of the main table
 	Duration time.Duration // per request and target
 	Clients  int
+	Only     string // run only the mix request with this name
 	Out      io.Writer
 }
 
@@ -137,6 +139,9 @@ func Run(ctx context.Context, s Settings) error {
 	fmt.Fprintln(tw, "request\tfloor req/s\tp50\tuncached req/s\tx floor\tp50\tcached req/s\tx floor\tp50\t")
 	failed := 0
 	for _, m := range mix(s.Rows) {
+		if s.Only != "" && m.name != s.Only {
+			continue
+		}
 		var res [3]loadgen.Result
 		for i, base := range []string{"http://" + floorAddr + "/", "http://" + gwAddr + "/odata/uncached/", "http://" + gwAddr + "/odata/cached/"} {
 			target := base + escape(m.url)
@@ -301,7 +306,18 @@ func main() {
 	flag.IntVar(&s.Rows, "rows", 10_000_000, "rows of the main table")
 	flag.DurationVar(&s.Duration, "d", 10*time.Second, "how long each request runs against each target")
 	flag.IntVar(&s.Clients, "c", 16, "concurrent clients")
+	flag.StringVar(&s.Only, "only", "", "run only the request of the mix with this name, e.g. \"related list\"")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (gateway, floor and clients) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	s.Out = os.Stdout
 	u, err := url.Parse(s.Postgres)
 	if err != nil || loadgen.CheckLoopback("http://"+u.Host) != nil {
@@ -312,6 +328,7 @@ func main() {
 	defer cancel()
 	if err := Run(ctx, s); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
