@@ -109,6 +109,9 @@ type EntitySet struct {
 	Count CountPolicy
 	// Search lists the properties $search reads; empty: every String one.
 	Search []*Property
+	// Tracked: the database logs this table's changes and keeps its row
+	// count (odatagw track).
+	Tracked bool
 }
 
 // SearchedProperties are the properties a $search term is looked for in:

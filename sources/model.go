@@ -21,6 +21,7 @@ type Table struct {
 	PrimaryKey []string   // column names
 	UniqueKeys [][]string // unique indexes over NOT NULL columns, best first
 	ReadOnly   bool       // the database user may not write it
+	Tracked    bool       // change tracking is installed on it (odatagw track)
 }
 
 // Column is one column of a table, already mapped to an Edm type.
@@ -286,7 +287,7 @@ func entitySet(c candidate, setName string, opts Options, rep *Report) (*metadat
 	}
 	return &metadata.EntitySet{Name: setName, Type: et, Schema: c.t.Schema, Table: c.t.Name,
 		IsView: c.t.IsView, ReadOnly: opts.ReadOnly || c.t.IsView || c.t.ReadOnly, PageSize: opts.PageSize,
-		Description: c.t.Comment}, nil
+		Description: c.t.Comment, Tracked: c.t.Tracked}, nil
 }
 
 func hasColumn(cols []Column, name string) bool {

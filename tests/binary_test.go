@@ -12,22 +12,38 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/odatagw/odatagw/internal/testdb"
 )
 
+var (
+	binaryOnce sync.Once
+	binaryPath string
+	binaryErr  error
+	binaryDir  string // removed when the suites end (TestMain)
+)
+
 // buildBinary builds cmd/odatagw once per test run.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "odatagw")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/odatagw")
-	cmd.Dir = testdb.Root()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	binaryOnce.Do(func() {
+		if binaryDir, binaryErr = os.MkdirTemp("", "odatagw-test-bin-"); binaryErr != nil {
+			return
+		}
+		binaryPath = filepath.Join(binaryDir, "odatagw")
+		cmd := exec.Command("go", "build", "-o", binaryPath, "./cmd/odatagw")
+		cmd.Dir = testdb.Root()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binaryErr != nil {
+		t.Fatal(binaryErr)
 	}
-	return bin
+	return binaryPath
 }
 
 // runCLI runs one odatagw command to its end and returns what it printed

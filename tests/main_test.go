@@ -63,6 +63,11 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	resetSecretScan()
+	defer func() {
+		if binaryDir != "" {
+			os.RemoveAll(binaryDir)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	demo, err := serveGateway(app.Settings{Defaults: uncached()})

@@ -34,8 +34,17 @@ type cli struct {
 	Source  sourceCmd  `cmd:"" help:"Manage the data sources of a running gateway through its admin API."`
 	User    userCmd    `cmd:"" help:"Manage the users who may call sources with passwords or API tokens, through a running gateway's admin API."`
 	Check   checkCmd   `cmd:"" help:"Print, without serving, what Salesforce would get from a database: each table's external object, key and field types, and every problem with what to do."`
+	Track   trackCmd   `cmd:"" help:"Print, or run with --apply, the SQL that installs change tracking on PostgreSQL tables: a change log and row counts kept by triggers, whoever writes (see docs/change-tracking.md)."`
 	Trigger triggerCmd `cmd:"" help:"Print the SQL that makes changes to a PostgreSQL table reach the gateways' caches at once (with listen_changes: true)."`
 	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+type trackCmd struct {
+	DSN    string   `arg:"" help:"The PostgreSQL database: postgres://..."`
+	Tables []string `arg:"" optional:"" help:"Tables to track (default: every table the gateway would serve)."`
+	Schema []string `placeholder:"SCHEMA" help:"Schema to look for tables in; repeatable (default public)."`
+	Apply  bool     `help:"Run the SQL instead of printing it, and tell running gateways to read the schema again."`
+	Drop   bool     `help:"Remove tracking from the tables; with no table named, remove it all, change log included."`
 }
 
 type triggerCmd struct {
@@ -138,6 +147,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch kctx.Command() {
 		case "version":
 			fmt.Fprintln(stdout, "odatagw", version())
+			return 0
+		case "track <dsn>", "track <dsn> <tables>":
+			if err := c.Track.run(stdout); err != nil {
+				fmt.Fprintln(stderr, "odatagw:", err)
+				return 1
+			}
 			return 0
 		case "trigger <table>":
 			fmt.Fprint(stdout, postgres.TriggerSQL(c.Trigger.Schema, c.Trigger.Table))

@@ -120,6 +120,9 @@ func introspect(ctx context.Context, pool *pgxpool.Pool, schemas []string) ([]so
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	if err := markTracked(ctx, pool, tables); err != nil {
+		return nil, err
+	}
 	rows, err = pool.Query(ctx, columnsSQL, oids)
 	if err != nil {
 		return nil, err
@@ -180,4 +183,29 @@ func allNotNull(t *sources.Table, cols []string) bool {
 		}
 	}
 	return len(cols) > 0
+}
+
+// markTracked marks the tables change tracking is installed on.
+func markTracked(ctx context.Context, pool *pgxpool.Pool, tables []sources.Table) error {
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('odatagw.tracked') IS NOT NULL AND has_table_privilege('odatagw.tracked', 'SELECT')`).Scan(&exists); err != nil || !exists {
+		return err
+	}
+	rows, err := pool.Query(ctx, `SELECT tbl FROM odatagw.tracked`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	tracked := map[string]bool{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return err
+		}
+		tracked[t] = true
+	}
+	for i := range tables {
+		tables[i].Tracked = tracked[tables[i].Schema+"."+tables[i].Name]
+	}
+	return rows.Err()
 }

@@ -144,6 +144,11 @@ func mapOwnError(ctx context.Context, err error) error {
 }
 
 func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
+	// a tracked table's triggers keep its row count: exact, and as cheap
+	// at ten million rows as at ten
+	if _, perUser := sources.CallerOf(ctx); q.Set.Tracked && q.Where == nil && !perUser {
+		return s.trackedCount(ctx, q.Set)
+	}
 	// the planner's estimate, where the set's policy takes one; a caller
 	// acting as their own role is always counted (an estimate would not
 	// know what row-level security hides)
@@ -324,6 +329,17 @@ func isClosedConn(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "conn closed") || strings.Contains(s, "unexpected EOF") || strings.Contains(s, "connection reset") ||
 		strings.Contains(s, "failed to connect") || strings.Contains(s, "broken pipe")
+}
+
+// trackedCount adds up the slots of a tracked table's row count.
+func (s *Source) trackedCount(ctx context.Context, es *metadata.EntitySet) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
+	defer cancel()
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(sum(n), 0)::bigint FROM odatagw.row_counts WHERE tbl = $1`, es.Schema+"."+es.Table).Scan(&n); err != nil {
+		return 0, mapError(ctx, err)
+	}
+	return n, nil
 }
 
 // estimate is the planner's estimate of the rows q.Where selects: EXPLAIN
