@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Type is an Edm primitive type name.
@@ -110,8 +111,10 @@ type EntitySet struct {
 	// Search lists the properties $search reads; empty: every String one.
 	Search []*Property
 	// Tracked: the database logs this table's changes and keeps its row
-	// count (odatagw track).
-	Tracked bool
+	// count (odatagw track); a delta link on it stays good for
+	// ChangeRetention.
+	Tracked         bool
+	ChangeRetention time.Duration
 }
 
 // SearchedProperties are the properties a $search term is looked for in:

@@ -63,6 +63,8 @@ const (
 	CodeBusy             = "Busy"
 	CodeCSRFRequired     = "CSRFTokenRequired"
 	CodeFailedDependency = "FailedDependency"
+	CodeBadDeltaToken    = "InvalidDeltaToken"
+	CodeDeltaExpired     = "DeltaLinkExpired"
 )
 
 func newError(status int, code, format string, args ...any) *Error {
@@ -128,6 +130,12 @@ func CSRFRequired() *Error {
 func FailedDependency(on string) *Error {
 	return newError(http.StatusFailedDependency, CodeFailedDependency,
 		"not run: request %s, which it depends on or shares a change set with, failed", on)
+}
+
+// Gone reports a delta link the gateway can no longer answer: the client
+// must read the set again.
+func Gone(format string, args ...any) *Error {
+	return newError(http.StatusGone, CodeDeltaExpired, format, args...)
 }
 
 // Forbidden refuses what the caller, or the gateway's own database user,

@@ -287,7 +287,7 @@ func entitySet(c candidate, setName string, opts Options, rep *Report) (*metadat
 	}
 	return &metadata.EntitySet{Name: setName, Type: et, Schema: c.t.Schema, Table: c.t.Name,
 		IsView: c.t.IsView, ReadOnly: opts.ReadOnly || c.t.IsView || c.t.ReadOnly, PageSize: opts.PageSize,
-		Description: c.t.Comment, Tracked: c.t.Tracked}, nil
+		Description: c.t.Comment, Tracked: c.t.Tracked, ChangeRetention: opts.ChangeRetention.D()}, nil
 }
 
 func hasColumn(cols []Column, name string) bool {

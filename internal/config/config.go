@@ -102,6 +102,9 @@ type Source struct {
 	Count          string            `yaml:"count" json:"count,omitempty"`
 	CountThreshold int64             `yaml:"count_threshold" json:"count_threshold,omitempty"`
 	SetCount       map[string]string `yaml:"set_count" json:"set_count,omitempty"`
+	// ChangeRetention is how long a delta link stays good (default 3 days:
+	// Salesforce polls at most every 30 minutes).
+	ChangeRetention Duration `yaml:"change_retention" json:"change_retention,omitempty"`
 	// Search names, per entity set, the properties $search reads (default:
 	// every text property): on a big table, each one needs an index.
 	Search map[string][]string `yaml:"search" json:"search,omitempty"`
@@ -120,6 +123,7 @@ const (
 	DefaultMaxConnections   = 10
 	DefaultCacheTTL         = 30 * time.Second
 	DefaultCountThreshold   = 1_000_000
+	DefaultChangeRetention  = 72 * time.Hour
 )
 
 // Resolved returns the settings with every default filled in: the
@@ -142,6 +146,9 @@ func (s Source) Resolved(global File) Source {
 	}
 	if s.MaxConnections <= 0 {
 		s.MaxConnections = DefaultMaxConnections
+	}
+	if s.ChangeRetention <= 0 {
+		s.ChangeRetention = Duration(DefaultChangeRetention)
 	}
 	if s.Count == "" {
 		s.Count = "exact"

@@ -64,6 +64,9 @@ func WriteJSON(w io.Writer, svc *metadata.Service) error {
 				member{"@Capabilities.UpdateRestrictions", orderedObject{{"Updatable", false}}},
 				member{"@Capabilities.DeleteRestrictions", orderedObject{{"Deletable", false}}})
 		}
+		if es.Tracked {
+			set = append(set, member{"@Capabilities.ChangeTracking", orderedObject{{"Supported", true}}})
+		}
 		container = append(container, member{es.Name, set})
 	}
 	schema = append(schema, member{metadata.ContainerName, container})

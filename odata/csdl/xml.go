@@ -31,7 +31,7 @@ func WriteXML(w io.Writer, svc *metadata.Service, version string) error {
 	b.WriteString(`      <EntityContainer Name="` + metadata.ContainerName + `">` + "\n")
 	for _, es := range svc.Sets {
 		b.WriteString(`        <EntitySet Name="` + attr(es.Name) + `" EntityType="` + attr(es.Type.QualifiedName()) + `"`)
-		if !es.ReadOnly && es.Description == "" {
+		if !es.ReadOnly && es.Description == "" && !es.Tracked {
 			b.WriteString("/>\n")
 			continue
 		}
@@ -44,6 +44,10 @@ func WriteXML(w io.Writer, svc *metadata.Service, version string) error {
 				restriction, prop, _ := strings.Cut(term, "/")
 				b.WriteString(`          <Annotation Term="Capabilities.` + restriction + `"><Record><PropertyValue Property="` + prop + `" Bool="false"/></Record></Annotation>` + "\n")
 			}
+		}
+		if es.Tracked {
+			// delta links: Salesforce's External Change Data Capture
+			b.WriteString(`          <Annotation Term="Capabilities.ChangeTracking"><Record><PropertyValue Property="Supported" Bool="true"/></Record></Annotation>` + "\n")
 		}
 		b.WriteString("        </EntitySet>\n")
 	}

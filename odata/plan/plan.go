@@ -65,6 +65,9 @@ type Plan struct {
 	Top            *int64 // $top as asked
 	SkipToken      *SkipToken
 	Format         string
+	// DeltaToken is the $deltatoken of a delta link: the changes since the
+	// read the token was made for.
+	DeltaToken string
 }
 
 // allowed says which system query options apply to which kind of resource;
@@ -73,7 +76,7 @@ var allowed = map[Kind]map[string]bool{
 	KindServiceDocument: {"$format": true},
 	KindMetadata:        {"$format": true},
 	KindCollection: {"$select": true, "$filter": true, "$orderby": true, "$top": true, "$skip": true,
-		"$count": true, "$search": true, "$format": true, "$skiptoken": true},
+		"$count": true, "$search": true, "$format": true, "$skiptoken": true, "$deltatoken": true},
 	KindCount:         {"$filter": true, "$search": true, "$format": true},
 	KindEntity:        {"$select": true, "$format": true},
 	KindProperty:      {"$format": true},
@@ -335,6 +338,7 @@ func (p *Plan) bindOptions(q *uri.Query, lim odata.Limits) *odata.Error {
 	if q.SkipToken != "" {
 		p.SkipToken = &SkipToken{Raw: q.SkipToken}
 	}
+	p.DeltaToken = q.DeltaToken
 	return nil
 }
 

@@ -52,6 +52,9 @@ func (r *request) serveCollection() error {
 	}
 	pg := r.page()
 	q.Limit = pg.limit
+	if err := r.startTracking(); err != nil {
+		return err
+	}
 
 	// take every query slot this request needs at once: the page query and
 	// the count run side by side on two connections
@@ -141,8 +144,8 @@ func (r *request) streamPage(pg page, res fetched) {
 	h := r.w.Header()
 	h.Set("Content-Type", r.json.ContentType())
 	h.Set("Server-Timing", r.timing.header())
-	if pg.applied {
-		h.Set("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(pg.size))
+	if applied := r.preferenceApplied(pg); applied != "" {
+		h.Set("Preference-Applied", applied)
 	}
 	r.w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(r.w, 32<<10)
@@ -195,6 +198,9 @@ func (r *request) streamPage(pg page, res fetched) {
 	if more && (pg.top < 0 || int64(written) < pg.top) {
 		b = append(b, `,"@odata.nextLink":`...)
 		b = format.AppendString(b, r.nextLink(pg, written, lastSort))
+	} else if r.deltaLink != "" {
+		b = append(b, `,"@odata.deltaLink":`...)
+		b = format.AppendString(b, r.deltaLink)
 	}
 	b = append(b, "}\n"...)
 	bw.Write(b)

@@ -41,6 +41,7 @@ type request struct {
 	guard     *auth.Guard
 	principal *auth.Principal
 	client    string   // the caller's address, for throttling and the audit log
+	deltaLink string   // set when the read tracks changes: its last page links to them
 	written   *written // set by a write, for the audit log
 
 	// a part of a $batch: tx is the open transaction of its change set,
@@ -200,6 +201,9 @@ func (r *request) serve() error {
 	case plan.KindServiceDocument:
 		return r.serveServiceDocument()
 	case plan.KindCollection:
+		if r.plan.DeltaToken != "" {
+			return r.serveDelta()
+		}
 		return r.serveCollection()
 	case plan.KindCount:
 		return r.serveCount()

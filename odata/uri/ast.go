@@ -139,6 +139,8 @@ type Query struct {
 	Search    *SearchNode
 	Format    string
 	SkipToken string
+	// DeltaToken is the $deltatoken of a delta link, as the gateway wrote it.
+	DeltaToken string
 	// Present lists every system query option given, by canonical name
 	// ($filter, $top, ...), in the order they appeared.
 	Present []string

@@ -22,7 +22,7 @@ var systemOptions = map[string]optionSupport{
 	"$skiptoken": supported,
 	"$expand":    notImplemented, "$apply": notImplemented, "$compute": notImplemented,
 	"$levels": notImplemented, "$index": notImplemented, "$schemaversion": notImplemented,
-	"$deltatoken": notImplemented, "$id": notImplemented,
+	"$deltatoken": supported, "$id": notImplemented,
 }
 
 // Parse parses the escaped resource path below the service root and the raw
@@ -178,6 +178,8 @@ func (q *Query) setOption(name, value string, lim odata.Limits) *odata.Error {
 		q.Format = value
 	case "$skiptoken":
 		q.SkipToken = value
+	case "$deltatoken":
+		q.DeltaToken = value
 	}
 	return err
 }
