@@ -129,9 +129,10 @@ func TestCacheFlushCommand(t *testing.T) {
 	})
 }
 
-// TestListenChanges: with listen_changes and the trigger `odatagw trigger`
-// prints, a change made directly in the database reaches the cache at once.
-func TestListenChanges(t *testing.T) {
+// TestTrackedChangesReachTheCache: on a table `odatagw track` tracks, a
+// change made directly in the database drops the cached answers at once,
+// with a one-hour TTL; an untracked table keeps its cache until the TTL.
+func TestTrackedChangesReachTheCache(t *testing.T) {
 	needPostgres(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
 	conn, err := pgx.Connect(context.Background(), db.DSN)
@@ -139,16 +140,12 @@ func TestListenChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	out, errOut, code := runCLI(t, "trigger", "Customers")
-	if code != 0 {
-		t.Fatalf("odatagw trigger: %d %s", code, errOut)
-	}
-	if _, err := conn.Exec(context.Background(), out); err != nil {
-		t.Fatalf("installing the printed trigger: %v", err)
+	if _, errOut, code := runCLI(t, "track", db.DSN, "Customers", "--apply"); code != 0 {
+		t.Fatalf("odatagw track: %d %s", code, errOut)
 	}
 	hour := time.Hour
 	tg := startListening(t, app.Settings{Defaults: config.File{Cache: config.Cache{TTL: &hour}},
-		Sources: erpSource(config.Source{DSN: db.DSN, ListenChanges: true})}).target("postgres", "erp", nil)
+		Sources: erpSource(config.Source{DSN: db.DSN})}).target("postgres", "erp", nil)
 	cityOf(t, tg, "9")
 	if _, st := cityOf(t, tg, "9"); st != "hit" {
 		t.Fatalf("not cached: %s", st)
@@ -160,4 +157,16 @@ func TestListenChanges(t *testing.T) {
 		c, _ := cityOf(t, tg, "9")
 		return c == "Told by NOTIFY"
 	})
+	// Suppliers is not tracked: its cached answer stays
+	supplier := func() string {
+		r := tg.get(t, "Suppliers?$select=CompanyName&$top=1&$orderby=SupplierID")
+		return string(r.Body)
+	}
+	before := supplier()
+	if _, err := conn.Exec(context.Background(), `UPDATE "Suppliers" SET "CompanyName" = 'Untracked change' WHERE "SupplierID" = (SELECT min("SupplierID") FROM "Suppliers")`); err != nil {
+		t.Fatal(err)
+	}
+	if after := supplier(); after != before {
+		t.Errorf("an untracked table's change reached the cache: %s", after)
+	}
 }

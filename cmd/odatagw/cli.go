@@ -22,7 +22,6 @@ import (
 	"github.com/odatagw/odatagw/internal/app"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/sources"
-	"github.com/odatagw/odatagw/sources/postgres"
 )
 
 // Version is set at build time with -ldflags "-X github.com/odatagw/odatagw/cli.Version=..."
@@ -35,7 +34,6 @@ type cli struct {
 	User    userCmd    `cmd:"" help:"Manage the users who may call sources with passwords or API tokens, through a running gateway's admin API."`
 	Check   checkCmd   `cmd:"" help:"Print, without serving, what Salesforce would get from a database: each table's external object, key and field types, and every problem with what to do."`
 	Track   trackCmd   `cmd:"" help:"Print, or run with --apply, the SQL that installs change tracking on PostgreSQL tables: a change log and row counts kept by triggers, whoever writes (see docs/change-tracking.md)."`
-	Trigger triggerCmd `cmd:"" help:"Print the SQL that makes changes to a PostgreSQL table reach the gateways' caches at once (with listen_changes: true)."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
@@ -45,11 +43,6 @@ type trackCmd struct {
 	Schema []string `placeholder:"SCHEMA" help:"Schema to look for tables in; repeatable (default public)."`
 	Apply  bool     `help:"Run the SQL instead of printing it, and tell running gateways to read the schema again."`
 	Drop   bool     `help:"Remove tracking from the tables; with no table named, remove it all, change log included."`
-}
-
-type triggerCmd struct {
-	Table  string `arg:"" help:"The table, as named in the database."`
-	Schema string `default:"public" help:"Its schema."`
 }
 
 type cacheCmd struct {
@@ -153,9 +146,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(stderr, "odatagw:", err)
 				return 1
 			}
-			return 0
-		case "trigger <table>":
-			fmt.Fprint(stdout, postgres.TriggerSQL(c.Trigger.Schema, c.Trigger.Table))
 			return 0
 		case "check <dsn>":
 			if err := c.Check.run(stdinOrEmpty, stdout); err != nil {

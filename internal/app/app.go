@@ -184,14 +184,16 @@ func (g *Gateway) openSources(ctx context.Context) error {
 
 // watch listens for changes made behind the gateway and for reload
 // requests, where the source can hear them (PostgreSQL's NOTIFY).
-func (g *Gateway) watch(ctx context.Context, name string, src sources.Source, listenChanges bool, listening *atomic.Bool) {
+func (g *Gateway) watch(ctx context.Context, name string, src sources.Source, listening *atomic.Bool) {
 	w, ok := src.(sources.ChangeWatcher)
 	if !ok {
 		listening.Store(true) // nothing to listen to: nothing is missed
 		return
 	}
 	on := sources.WatchEvents{Reload: func() { g.reload(ctx, name, false) }, Listening: listening.Store}
-	if c, cached := src.(*cache.Source); cached && listenChanges {
+	// the triggers of `odatagw track` name each changed table: its cached
+	// answers go at once, whoever changed it
+	if c, cached := src.(*cache.Source); cached {
 		on.Changed = c.FlushLocal
 	}
 	go w.Watch(ctx, on)

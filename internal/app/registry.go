@@ -129,7 +129,7 @@ func (g *Gateway) install(name string, o opened, reg registry.Source) (drained <
 	wctx, stop := context.WithCancel(g.watchCtx)
 	done := g.Server.AddSource(name, o.src, o.guard)
 	listening := new(atomic.Bool)
-	g.watch(wctx, name, o.src, reg.ListenChanges, listening)
+	g.watch(wctx, name, o.src, listening)
 	g.regs.byName[name] = &managed{reg: reg, seen: reg.Version, stop: stop, serving: true, listening: listening}
 	return done, true
 }

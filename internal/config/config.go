@@ -108,9 +108,6 @@ type Source struct {
 	// Search names, per entity set, the properties $search reads (default:
 	// every text property): on a big table, each one needs an index.
 	Search map[string][]string `yaml:"search" json:"search,omitempty"`
-	// ListenChanges makes changes made directly in the database visible at
-	// once (PostgreSQL, with the trigger `odatagw trigger` prints).
-	ListenChanges bool `yaml:"listen_changes" json:"listen_changes,omitempty"`
 	// Auth says who may call the source; with none, nobody may.
 	Auth Auth `yaml:"auth" json:"auth"`
 }

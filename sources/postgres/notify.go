@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -12,7 +11,8 @@ import (
 	"github.com/odatagw/odatagw/sources"
 )
 
-// NotifyChannel is the channel the change trigger notifies.
+// NotifyChannel is the channel the triggers of `odatagw track` notify with
+// the changed table's name.
 const NotifyChannel = "odatagw_changes"
 
 // ReloadChannel is where an admin asks every gateway to read the schema
@@ -20,23 +20,6 @@ const NotifyChannel = "odatagw_changes"
 const ReloadChannel = "odatagw"
 
 var _ sources.ChangeWatcher = (*Source)(nil)
-
-// TriggerSQL is what an admin runs to make changes to a table, made by
-// anything, reach the gateways' caches at once: a statement-level trigger
-// that sends the table's name on NotifyChannel.
-func TriggerSQL(schema, table string) string {
-	t := pgx.Identifier{schema, table}.Sanitize()
-	name := pgx.Identifier{"odatagw_notify_" + table}.Sanitize()
-	return fmt.Sprintf(`CREATE OR REPLACE FUNCTION odatagw_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('%s', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
-  RETURN NULL;
-END $$;
-DROP TRIGGER IF EXISTS %s ON %s;
-CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s
-  FOR EACH STATEMENT EXECUTE FUNCTION odatagw_notify_change();
-`, NotifyChannel, name, t, name, t)
-}
 
 // Watch listens on NotifyChannel on a connection of its own (not one of
 // the pool's, which serve queries) and reconnects with a bounded backoff.

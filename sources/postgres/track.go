@@ -93,6 +93,14 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
+-- every statement that changes the table tells the listening gateways,
+-- which drop the cached answers of its entity set at once
+CREATE OR REPLACE FUNCTION odatagw.notify_change() RETURNS trigger LANGUAGE plpgsql
+  SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pg_notify('odatagw_changes', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
+  RETURN NULL;
+END $$;
 -- TRUNCATE empties the table: the count is 0, and the log says so
 CREATE OR REPLACE FUNCTION odatagw.truncated() RETURNS trigger LANGUAGE plpgsql
   SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -137,6 +145,7 @@ DROP TRIGGER IF EXISTS odatagw_log ON %[3]s;
 DROP TRIGGER IF EXISTS odatagw_count_insert ON %[3]s;
 DROP TRIGGER IF EXISTS odatagw_count_delete ON %[3]s;
 DROP TRIGGER IF EXISTS odatagw_truncate ON %[3]s;
+DROP TRIGGER IF EXISTS odatagw_notify ON %[3]s;
 CREATE TRIGGER odatagw_log AFTER INSERT OR UPDATE OR DELETE ON %[3]s
   FOR EACH ROW EXECUTE FUNCTION odatagw.log_change(%[4]s);
 CREATE TRIGGER odatagw_count_insert AFTER INSERT ON %[3]s
@@ -145,6 +154,8 @@ CREATE TRIGGER odatagw_count_delete AFTER DELETE ON %[3]s
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION odatagw.count_rows();
 CREATE TRIGGER odatagw_truncate AFTER TRUNCATE ON %[3]s
   FOR EACH STATEMENT EXECUTE FUNCTION odatagw.truncated();
+CREATE TRIGGER odatagw_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %[3]s
+  FOR EACH STATEMENT EXECUTE FUNCTION odatagw.notify_change();
 DELETE FROM odatagw.row_counts WHERE tbl = %[5]s;
 INSERT INTO odatagw.row_counts (tbl, slot, n) SELECT %[5]s, 0, count(*) FROM %[3]s;
 INSERT INTO odatagw.tracked (tbl, key_columns) VALUES (%[5]s, ARRAY[%[6]s]::text[])
@@ -165,6 +176,7 @@ func UntrackSQL(tables []TrackedTable, all bool) string {
 DROP TRIGGER IF EXISTS odatagw_count_insert ON %[1]s;
 DROP TRIGGER IF EXISTS odatagw_count_delete ON %[1]s;
 DROP TRIGGER IF EXISTS odatagw_truncate ON %[1]s;
+DROP TRIGGER IF EXISTS odatagw_notify ON %[1]s;
 `, ident)
 		if !all {
 			lit := quoteLiteral(t.qualified())
