@@ -196,6 +196,13 @@ func TestDeltaFilterAndRetention(t *testing.T) {
 	if r := do(t, "GET", d.next, nil); errorCode(t, r) != "DeltaLinkExpired" || !strings.Contains(string(r.Body), "read Customers again") {
 		t.Errorf("the expired link: %s", r.Body)
 	}
+	// the trimming job removes what no link can ask for any more
+	pool := testPool(t, db.DSN)
+	eventually(t, 10*time.Second, "the change log trimmed past the retention", func() bool {
+		var n int
+		pool.QueryRow(context.Background(), `SELECT count(*) FROM odatagw.changes`).Scan(&n)
+		return n == 0
+	})
 }
 
 // TestDeltaCommitOrderAndRace: a transaction that started first and

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
+	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/plan"
@@ -91,4 +93,49 @@ func keyValues(set *metadata.EntitySet, key string) ([]plan.KeyValue, error) {
 		out[i] = plan.KeyValue{Prop: p, Value: val}
 	}
 	return out, nil
+}
+
+// trimBatch bounds one DELETE of the trimming job, so that it never holds
+// many locks or a long transaction.
+const trimBatch = 10_000
+
+// trimChanges keeps the change log bounded: entries older than the
+// retention (past which every delta link answers 410) are deleted, in
+// batches, every quarter of the retention (at most every ten minutes).
+// Every replica may trim; the work is the same.
+func (s *Source) trimChanges(ctx context.Context) {
+	retention := s.opts.ChangeRetention.D()
+	every := min(max(retention/4, time.Second), 10*time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		tracked := false
+		for _, es := range s.Metadata().Sets {
+			tracked = tracked || es.Tracked
+		}
+		if !tracked {
+			continue
+		}
+		for ctx.Err() == nil {
+			tag, err := s.pool.Exec(ctx, `DELETE FROM odatagw.changes WHERE id IN
+				(SELECT id FROM odatagw.changes WHERE at < now() - $1::interval LIMIT $2)`, retention.String(), trimBatch)
+			if err != nil {
+				if !warned && ctx.Err() == nil {
+					s.opts.Logger.Warn("trimming the change log failed; it grows until the gateway's user may delete from odatagw.changes",
+						"source", s.opts.Name, "error", dsn.Scrub(err.Error(), s.opts.DSN))
+					warned = true
+				}
+				break
+			}
+			if tag.RowsAffected() < trimBatch {
+				break
+			}
+		}
+	}
 }

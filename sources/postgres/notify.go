@@ -21,9 +21,11 @@ const ReloadChannel = "odatagw"
 
 var _ sources.ChangeWatcher = (*Source)(nil)
 
-// Watch listens on NotifyChannel on a connection of its own (not one of
+// Watch listens on NotifyChannel on a connection of its own (and keeps the
+// change log trimmed, for as long as the source serves) (not one of
 // the pool's, which serve queries) and reconnects with a bounded backoff.
 func (s *Source) Watch(ctx context.Context, on sources.WatchEvents) {
+	go s.trimChanges(ctx)
 	retry.Forever(ctx, func(ctx context.Context, first bool) error {
 		return s.listen(ctx, on, !first)
 	}, func(err error) {
