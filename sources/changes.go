@@ -1,10 +1,14 @@
 package sources
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata/plan"
+	"github.com/odatagw/odatagw/sources/convert"
 )
 
 // ChangeTracker is implemented by sources that read the change log
@@ -34,4 +38,39 @@ type Change struct {
 	ID      int64 // the last change's number in the log
 	Key     []plan.KeyValue
 	Deleted bool
+}
+
+// KeyValues reads a key as the change log keeps it (a JSON object of the
+// key columns) as typed values.
+func KeyValues(set *metadata.EntitySet, key string) ([]plan.KeyValue, error) {
+	var raw map[string]any
+	dec := json.NewDecoder(bytes.NewReader([]byte(key)))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("change log key %s: %w", key, err)
+	}
+	out := make([]plan.KeyValue, len(set.Type.Key))
+	for i, p := range set.Type.Key {
+		v, ok := raw[p.Column]
+		if !ok {
+			return nil, fmt.Errorf("change log key %s lacks %s", key, p.Column)
+		}
+		if n, isNum := v.(json.Number); isNum {
+			v = string(n) // read numbers from their text, exactly
+		}
+		val, err := convert.To(v, p.Type)
+		if err != nil {
+			return nil, fmt.Errorf("change log key %s: %w", key, err)
+		}
+		out[i] = plan.KeyValue{Prop: p, Value: val}
+	}
+	return out, nil
+}
+
+// TrackingInstaller is implemented by kinds that can install change
+// tracking (odatagw track): the SQL for the tables named (every table
+// served when none is), or to remove it, and a way to run it.
+type TrackingInstaller interface {
+	TrackingSQL(tables []string, drop bool) (string, error)
+	ApplyTracking(ctx context.Context, sql string) error
 }

@@ -1,19 +1,14 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
-	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
-	"github.com/odatagw/odatagw/sources/convert"
 )
 
 var _ sources.ChangeTracker = (*Source)(nil)
@@ -60,39 +55,13 @@ func (s *Source) Changes(ctx context.Context, set *metadata.EntitySet, from, to 
 			b.More = true
 			break
 		}
-		kv, err := keyValues(set, key)
+		kv, err := sources.KeyValues(set, key)
 		if err != nil {
 			return sources.ChangeBatch{}, odata.Internal(err)
 		}
 		b.Changes = append(b.Changes, sources.Change{ID: id, Key: kv, Deleted: op == "D"})
 	}
 	return b, rows.Err()
-}
-
-// keyValues reads a logged key (JSON of the key columns) as typed values.
-func keyValues(set *metadata.EntitySet, key string) ([]plan.KeyValue, error) {
-	var raw map[string]any
-	dec := json.NewDecoder(bytes.NewReader([]byte(key)))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("change log key %s: %w", key, err)
-	}
-	out := make([]plan.KeyValue, len(set.Type.Key))
-	for i, p := range set.Type.Key {
-		v, ok := raw[p.Column]
-		if !ok {
-			return nil, fmt.Errorf("change log key %s lacks %s", key, p.Column)
-		}
-		if n, isNum := v.(json.Number); isNum {
-			v = string(n) // convert reads numbers from their text exactly
-		}
-		val, err := convert.To(v, p.Type)
-		if err != nil {
-			return nil, fmt.Errorf("change log key %s: %w", key, err)
-		}
-		out[i] = plan.KeyValue{Prop: p, Value: val}
-	}
-	return out, nil
 }
 
 // trimBatch bounds one DELETE of the trimming job, so that it never holds

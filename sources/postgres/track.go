@@ -191,15 +191,37 @@ DROP TRIGGER IF EXISTS odatagw_notify ON %[1]s;
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// ApplyTracking runs SQL from TrackSQL or UntrackSQL as it is.
-func ApplyTracking(ctx context.Context, dsn, sql string) error {
-	conn, err := pgx.Connect(ctx, dsn)
+var _ sources.TrackingInstaller = (*Source)(nil)
+
+// TrackingSQL is TrackSQL, or UntrackSQL with drop, for the tables named
+// (every table served when none is; all of it goes when none is named).
+func (s *Source) TrackingSQL(names []string, drop bool) (string, error) {
+	tables, err := s.TrackedTables(names)
+	if err != nil {
+		return "", err
+	}
+	if len(tables) == 0 {
+		return "", fmt.Errorf("no table to track: the source serves none (views cannot be tracked)")
+	}
+	if drop {
+		return UntrackSQL(tables, len(names) == 0), nil
+	}
+	return TrackSQL(tables), nil
+}
+
+// ApplyTracking runs SQL from TrackingSQL as it is, then tells every
+// gateway serving the database to read the schema again.
+func (s *Source) ApplyTracking(ctx context.Context, sql string) error {
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer conn.Release()
 	// the simple protocol runs the whole script, its own BEGIN and COMMIT included
-	_, err = conn.PgConn().Exec(ctx, sql).ReadAll()
+	if _, err := conn.Conn().PgConn().Exec(ctx, sql).ReadAll(); err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, `NOTIFY odatagw, 'reload'`)
 	return err
 }
 
@@ -236,5 +258,3 @@ func (s *Source) TrackedTables(names []string) ([]TrackedTable, error) {
 	}
 	return out, nil
 }
-
-var _ sources.Source = (*Source)(nil)

@@ -150,6 +150,9 @@ func (r *cancelRows) Close() {
 }
 
 func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
+	if q.Set.Tracked && q.Where == nil {
+		return s.trackedCount(ctx, q.Set) // kept by the triggers: no scan
+	}
 	text, args, err := sqlgen.Count(dialect{}, q)
 	if err != nil {
 		return 0, odata.Internal(err)
@@ -224,7 +227,8 @@ func columnType(declared string) sources.Column {
 }
 
 func introspect(ctx context.Context, db *sql.DB) ([]sources.Table, error) {
-	rows, err := db.QueryContext(ctx, `SELECT name, type, COALESCE(sql, '') FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
+	rows, err := db.QueryContext(ctx, `SELECT name, type, COALESCE(sql, '') FROM sqlite_master WHERE type IN ('table', 'view')
+		AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE 'odatagw\_%' ESCAPE '\' ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +256,7 @@ func introspect(ctx context.Context, db *sql.DB) ([]sources.Table, error) {
 		}
 		tables = append(tables, t)
 	}
-	return tables, nil
+	return tables, markTracked(ctx, db, tables)
 }
 
 func readColumns(ctx context.Context, db *sql.DB, t *sources.Table, _ bool) error {
