@@ -61,6 +61,9 @@ type Manager interface {
 	Delete(ctx context.Context, name string, ifVersion int64) error
 	Reload(ctx context.Context, name string) (sources.Changes, error)
 	Report(ctx context.Context, name string) (salesforce.Report, error)
+	// Track returns the SQL that installs change tracking on a served
+	// source's tables (or removes it, with drop), and runs it with apply.
+	Track(ctx context.Context, name string, req TrackRequest) (string, error)
 
 	Users(ctx context.Context) ([]registry.User, error)
 	// AddUser and UpdateUser return a token user's new token, once.
@@ -97,6 +100,7 @@ func Handler(cfg Config) http.Handler {
 	api.DELETE("/sources/:name", a.remove)
 	api.POST("/sources/:name/reload", a.reload)
 	api.GET("/sources/:name/report", a.report)
+	api.POST("/sources/:name/track", a.track)
 	api.GET("/users", a.users)
 	api.POST("/users", a.addUser)
 	api.PUT("/users/:user", a.updateUser)
@@ -311,6 +315,31 @@ func (a *api) report(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, rep)
+}
+
+// TrackRequest asks for change tracking on a source's tables (every table
+// it serves when none is named): the SQL, and with Apply, running it.
+type TrackRequest struct {
+	Tables []string `json:"tables,omitempty"`
+	Drop   bool     `json:"drop,omitempty"`
+	Apply  bool     `json:"apply,omitempty"`
+}
+
+// track answers the change tracking SQL of a source, run when asked.
+func (a *api) track(c *gin.Context) {
+	var req TrackRequest
+	if c.Request.ContentLength != 0 {
+		if err := jsonDecoder(c).Decode(&req); err != nil {
+			fail(c, http.StatusBadRequest, "BadJSON", jsonField(err), "the body is not a tracking request: "+err.Error())
+			return
+		}
+	}
+	sql, err := a.m.Track(c.Request.Context(), c.Param("name"), req)
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"sql": sql, "applied": req.Apply})
 }
 
 // userRequest adds or changes a user; the password and token are never

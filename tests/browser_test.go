@@ -175,6 +175,21 @@ func TestAdminPageInBrowser(t *testing.T) {
 	}
 	shot("admin-page-source.png")
 
+	// change tracking: the SQL to read, then installed from the page
+	do("showing the tracking SQL", chromedp.Click(id("track-sql")), chromedp.WaitVisible(id("track-out")))
+	if sql := text("#track-out"); !strings.Contains(sql, "CREATE TRIGGER odatagw_log") {
+		t.Errorf("the tracking SQL: %.200s", sql)
+	}
+	do("installing tracking", chromedp.Click(id("track-install")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("tracking-status").textContent.startsWith("Changes are tracked on")`))
+	if status := text("#tracking-status"); !strings.Contains(status, "Customers") {
+		t.Errorf("tracking status: %q", status)
+	}
+	if r := do2(t, "GET", ag.odata+"/odata/erp/Customers?$top=0"); r.Status != 200 {
+		t.Errorf("after tracking: %d", r.Status)
+	}
+	shot("admin-page-tracking.png")
+
 	// a phone-sized screen: nothing wider than the screen but the tables'
 	// own scroll boxes
 	do("narrow screen", chromedp.EmulateViewport(375, 800), chromedp.Sleep(200*time.Millisecond))

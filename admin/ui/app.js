@@ -151,6 +151,43 @@ async function showDetail(name) {
   const rep = await call("GET", "/api/sources/" + encodeURIComponent(name) + "/report");
   if (rep.ok) renderReport(rep.data, $("report"), $("report-summary"));
   else $("report-summary").textContent = (rep.data && rep.data.error && rep.data.error.message) || "No report: the source is not serving.";
+  renderTracking(rep.ok ? rep.data : null);
+}
+
+// renderTracking says which sets log their changes (delta links for
+// Salesforce's Change Data Capture, counts without a scan).
+function renderTracking(rep) {
+  $("track-out").hidden = true;
+  $("f-apply-error").hidden = true;
+  const tracked = rep ? (rep.tables || []).filter((t) => t.tracked).map((t) => t.entity_set) : [];
+  $("tracking-status").textContent = tracked.length
+    ? "Changes are tracked on " + tracked.join(", ") + ": Salesforce's Change Data Capture can poll them, and their counts need no scan."
+    : "No table is tracked. Tracking lets Salesforce's Change Data Capture publish changes to these objects, whoever makes them, and makes counts cheap.";
+  $("track-remove").hidden = !tracked.length;
+}
+
+// track shows the SQL, or runs it (as the gateway's database user).
+async function track(apply, drop) {
+  const name = current && current.status.name;
+  if (!name) return;
+  $("f-apply-error").hidden = true;
+  const r = await call("POST", "/api/sources/" + encodeURIComponent(name) + "/track", { apply: apply, drop: drop });
+  const out = $("track-out");
+  if (!r.ok) {
+    const box = $("f-apply-error");
+    box.textContent = (r.data && r.data.error && r.data.error.message) || "The request failed.";
+    box.hidden = false;
+    box.focus();
+    return;
+  }
+  out.textContent = r.data.sql;
+  out.hidden = apply;
+  if (apply) {
+    notice(drop ? "Tracking removed from " + name + "." : "Tracking installed on " + name + ".");
+    await showDetail(name);
+  } else {
+    out.focus();
+  }
 }
 
 function renderConnect(s) {
@@ -364,6 +401,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("reload").addEventListener("click", reload);
   $("remove").addEventListener("click", remove);
   $("close-detail").addEventListener("click", closeDetail);
+  $("track-sql").addEventListener("click", () => track(false, false));
+  $("track-install").addEventListener("click", () => track(true, false));
+  $("track-remove").addEventListener("click", () => track(true, true));
   $("f-oauth").addEventListener("change", (e) => {
     $("f-oauth-fields").hidden = !e.target.checked;
     if (e.target.checked) $("f-introspection-url").focus();

@@ -635,6 +635,36 @@ func (g *Gateway) Get(ctx context.Context, name string) (admin.Status, error) {
 	return st, nil
 }
 
+// Track returns the change tracking SQL of a served source's tables and
+// runs it when asked, as the gateway's own database user; running gateways
+// read the schema again (PostgreSQL tells the others).
+func (g *Gateway) Track(ctx context.Context, name string, req admin.TrackRequest) (string, error) {
+	src, ok := g.Server.Source(name)
+	if !ok {
+		return "", registry.ErrNotFound
+	}
+	if c, ok := src.(*cache.Source); ok {
+		src = c.Inner()
+	}
+	installer, ok := src.(sources.TrackingInstaller)
+	if !ok {
+		return "", &registry.FieldError{Field: "tables", Message: "this kind of source cannot be tracked yet"}
+	}
+	sql, err := installer.TrackingSQL(req.Tables, req.Drop)
+	if err != nil {
+		return "", &registry.FieldError{Field: "tables", Message: err.Error()}
+	}
+	if req.Apply {
+		if err := installer.ApplyTracking(ctx, sql); err != nil {
+			return sql, &registry.FieldError{Field: "apply", Message: "the database refused it (the gateway's user must own the tables, or run the SQL as one who does): " + err.Error()}
+		}
+		if r, ok := src.(sources.Reloader); ok {
+			r.Reload(ctx) // this gateway at once; the others at the reload notice
+		}
+	}
+	return sql, nil
+}
+
 // Report is the compatibility report of a served source.
 func (g *Gateway) Report(ctx context.Context, name string) (salesforce.Report, error) {
 	src, ok := g.Server.Source(name)

@@ -55,7 +55,10 @@ type Table struct {
 	Key       []string `json:"key"`
 	Fields    []Field  `json:"fields"`
 	// Searched lists the properties Salesforce's search ($search) reads.
-	Searched []string  `json:"searched"`
+	Searched []string `json:"searched"`
+	// Tracked: changes are logged (odatagw track): delta links for
+	// External Change Data Capture, and exact counts without a scan.
+	Tracked  bool      `json:"tracked,omitempty"`
 	Problems []Problem `json:"problems,omitempty"`
 }
 
@@ -187,7 +190,7 @@ func dbName(es *metadata.EntitySet) string {
 }
 
 func table(es *metadata.EntitySet) Table {
-	t := Table{EntitySet: es.Name, Table: dbName(es), View: es.IsView, Writable: !es.ReadOnly}
+	t := Table{EntitySet: es.Name, Table: dbName(es), View: es.IsView, Writable: !es.ReadOnly, Tracked: es.Tracked}
 	for _, k := range es.Type.Key {
 		t.Key = append(t.Key, k.Name)
 	}
