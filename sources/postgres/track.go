@@ -26,8 +26,11 @@ const countSlots = 16
 
 // trackBaseSQL creates what every tracked table shares; it can run again.
 const trackBaseSQL = `CREATE SCHEMA IF NOT EXISTS odatagw;
+-- the log has no primary key and one B-tree: each index is a cost every
+-- write to a tracked table pays; deltas read by xid, trimming by time (a
+-- BRIN index, tiny, since time follows the order of the log)
 CREATE TABLE IF NOT EXISTS odatagw.changes (
-  id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id  bigint GENERATED ALWAYS AS IDENTITY,
   xid xid8 NOT NULL DEFAULT pg_current_xact_id(), -- the writing transaction: tells commit order
   tbl text NOT NULL,                                -- schema.table
   op  "char" NOT NULL,                              -- I, U, D, or T (emptied by TRUNCATE)
@@ -35,7 +38,7 @@ CREATE TABLE IF NOT EXISTS odatagw.changes (
   at  timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX IF NOT EXISTS changes_xid ON odatagw.changes (xid);
-CREATE INDEX IF NOT EXISTS changes_at ON odatagw.changes (at);
+CREATE INDEX IF NOT EXISTS changes_at ON odatagw.changes USING brin (at);
 CREATE TABLE IF NOT EXISTS odatagw.tracked (
   tbl         text PRIMARY KEY,
   key_columns text[] NOT NULL,
@@ -81,6 +84,8 @@ CREATE OR REPLACE FUNCTION odatagw.count_rows() RETURNS trigger LANGUAGE plpgsql
   SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   d bigint;
+  t text := TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME;
+  s int := pg_backend_pid() % 16;
 BEGIN
   IF TG_OP = 'INSERT' THEN
     SELECT count(*) INTO d FROM new_rows;
@@ -88,8 +93,13 @@ BEGIN
     SELECT -count(*) INTO d FROM old_rows;
   END IF;
   IF d <> 0 THEN
-    INSERT INTO odatagw.row_counts (tbl, slot, n) VALUES (TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, pg_backend_pid() % 16, d)
-    ON CONFLICT (tbl, slot) DO UPDATE SET n = odatagw.row_counts.n + EXCLUDED.n;
+    -- the slot's row is there but for a connection's first write: update
+    -- it, which costs less than an insert that meets a conflict
+    UPDATE odatagw.row_counts SET n = n + d WHERE tbl = t AND slot = s;
+    IF NOT FOUND THEN
+      INSERT INTO odatagw.row_counts (tbl, slot, n) VALUES (t, s, d)
+      ON CONFLICT (tbl, slot) DO UPDATE SET n = odatagw.row_counts.n + EXCLUDED.n;
+    END IF;
   END IF;
   RETURN NULL;
 END $$;
