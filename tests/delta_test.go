@@ -362,7 +362,8 @@ func TestDeltaLinksSQLite(t *testing.T) {
 	if out, errOut, code := runCLI(t, "track", "sqlite:"+path, "--apply"); code != 0 || !strings.Contains(out, "tracking every table") {
 		t.Fatalf("track: %d %s %s", code, out, errOut)
 	}
-	g := startGateway(t, app.Settings{Defaults: uncached(), Sources: anyone(map[string]config.Source{"crm": {DSN: "sqlite:" + path}})})
+	g := startGateway(t, app.Settings{Defaults: uncached(), Sources: anyone(map[string]config.Source{
+		"crm": {DSN: "sqlite:" + path, ChangeRetention: config.Duration(3 * time.Second)}})})
 	root := g.root("crm")
 	if r := do(t, "GET", root, nil); strings.Contains(string(r.Body), "odatagw_") {
 		t.Errorf("the tracking tables are served: %s", r.Body)
@@ -389,6 +390,17 @@ func TestDeltaLinksSQLite(t *testing.T) {
 			t.Errorf("the delta lacks %s:\n%s", want, body)
 		}
 	}
+	// an empty poll gives a link again; the trimming job empties the log
+	// once the retention has passed
+	next, _ := r.JSON(t)["@odata.deltaLink"].(string)
+	if e := readDelta(t, next); len(e.changed)+len(e.removed) != 0 || !e.final {
+		t.Errorf("the empty poll: %+v", e)
+	}
+	eventually(t, 10*time.Second, "the SQLite change log trimmed", func() bool {
+		var n int
+		db.QueryRow(`SELECT count(*) FROM odatagw_changes`).Scan(&n)
+		return n == 0
+	})
 	// the count comes from the kept row count
 	if r := do(t, "GET", root+"accounts/$count", nil); string(r.Body) != "4" {
 		t.Errorf("$count %s, want 4", r.Body)
