@@ -74,3 +74,57 @@ type TrackingInstaller interface {
 	TrackingSQL(tables []string, drop bool) (string, error)
 	ApplyTracking(ctx context.Context, sql string) error
 }
+
+// DriverRows is what both drivers' result sets offer, for the readers kinds
+// share.
+type DriverRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ReadChanges reads a change log query's rows (key as JSON, the last
+// operation, its number) into a batch of at most limit changes; a row past
+// the limit says more follow, and an operation T (TRUNCATE) that the table
+// was emptied.
+func ReadChanges(rows DriverRows, set *metadata.EntitySet, limit int) (ChangeBatch, error) {
+	var b ChangeBatch
+	for rows.Next() {
+		var key, op string
+		var id int64
+		if err := rows.Scan(&key, &op, &id); err != nil {
+			return ChangeBatch{}, err
+		}
+		if op == "T" {
+			b.Emptied = true
+			continue
+		}
+		if len(b.Changes) == limit {
+			b.More = true
+			break
+		}
+		kv, err := KeyValues(set, key)
+		if err != nil {
+			return ChangeBatch{}, err
+		}
+		b.Changes = append(b.Changes, Change{ID: id, Key: kv, Deleted: op == "D"})
+	}
+	return b, rows.Err()
+}
+
+// MarkTracked marks the tables whose names (as name(t) spells them) a
+// query of the tracked list returns.
+func MarkTracked(rows DriverRows, tables []Table, name func(Table) string) error {
+	tracked := map[string]bool{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return err
+		}
+		tracked[t] = true
+	}
+	for i := range tables {
+		tables[i].Tracked = tracked[name(tables[i])]
+	}
+	return rows.Err()
+}

@@ -412,3 +412,29 @@ func TestDeltaLinksSQLite(t *testing.T) {
 		t.Errorf("$count %s with the kept count skewed: the table was counted", r.Body)
 	}
 }
+
+// TestDeltaIgnoresOtherDatabases: a long transaction in another database
+// of the server (a report, a bulk load) holds no delta back: it can write
+// nothing into this database's log.
+func TestDeltaIgnoresOtherDatabases(t *testing.T) {
+	needPostgres(t)
+	g, db := trackedGateway(t)
+	other := testdb.NewPostgres(t)
+	otherPool := testPool(t, other.DSN)
+	ctx := context.Background()
+	long, err := otherPool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer long.Rollback(ctx)
+	if _, err := long.Exec(ctx, `CREATE TABLE busy (id int); INSERT INTO busy VALUES (1)`); err != nil { // takes an xid
+		t.Fatal(err)
+	}
+	first := do(t, "GET", g.root("erp")+"Customers?$top=0", nil, "Prefer", "odata.track-changes")
+	link := first.JSON(t)["@odata.deltaLink"].(string)
+	execSQL(t, db.DSN, `UPDATE "Customers" SET "City" = 'Not held back' WHERE "CustomerId" = 7`)
+	d := collect(t, link, func(d delta) bool { return len(d.changed) > 0 })
+	if d.changed["7"]["City"] != "Not held back" {
+		t.Fatalf("a transaction in another database held the delta back: %v", d.changed)
+	}
+}

@@ -2,28 +2,89 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/metadata"
-	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/sources"
 )
 
 var _ sources.ChangeTracker = (*Source)(nil)
 
-// ChangePosition is the oldest transaction still running (the snapshot's
-// xmin): every transaction below it has ended, so a change logged with a
-// lower xid is committed or gone for good, and none can appear below it
-// later. Reading [from, xmin) at each poll delivers each change once, in
-// whatever order the transactions committed.
+// ChangePosition is the oldest transaction of this database still
+// running (or, with none, the next transaction number): every transaction
+// of the database below it has ended, so a change logged with a lower xid
+// is committed or gone for good, and none can appear below it later.
+// Reading [from, position) at each poll delivers each change once, in
+// whatever order the transactions committed. Only this database's
+// transactions count: a long one in another database of the server (a
+// report, a load) writes nothing here and holds nothing back.
 func (s *Source) ChangePosition(ctx context.Context) (uint64, error) {
-	var text string
-	if err := s.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&text); err != nil {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
 		return 0, mapError(ctx, err)
 	}
-	return strconv.ParseUint(text, 10, 64)
+	defer conn.Release()
+	// first the snapshot, then, in a statement (and transaction) of its
+	// own, who runs here: a transaction in the snapshot that has ended by
+	// then has committed or aborted, and one still running is listed
+	var snap string
+	if err := conn.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap); err != nil {
+		return 0, mapError(ctx, err)
+	}
+	rows, err := conn.Query(ctx, `SELECT backend_xid::text FROM pg_stat_activity
+		WHERE datname = current_database() AND backend_xid IS NOT NULL
+		UNION SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database()`)
+	if err != nil {
+		return 0, mapError(ctx, err)
+	}
+	here := map[uint32]bool{}
+	for rows.Next() {
+		var x string
+		if err := rows.Scan(&x); err != nil {
+			rows.Close()
+			return 0, mapError(ctx, err)
+		}
+		if n, err := strconv.ParseUint(x, 10, 32); err == nil {
+			here[uint32(n)] = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, mapError(ctx, err)
+	}
+	return positionOf(snap, here)
+}
+
+// positionOf reads a snapshot ("xmin:xmax:xip,...") and returns its oldest
+// running transaction that belongs here (matched on the 32-bit xid), or
+// xmax when none does.
+func positionOf(snap string, here map[uint32]bool) (uint64, error) {
+	parts := strings.SplitN(snap, ":", 3)
+	if len(parts) != 3 {
+		return 0, fmt.Errorf("reading the snapshot %q", snap)
+	}
+	xmax, err := strconv.ParseUint(parts[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("reading the snapshot %q: %w", snap, err)
+	}
+	pos := xmax
+	for _, f := range strings.Split(parts[2], ",") {
+		if f == "" {
+			continue
+		}
+		x, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("reading the snapshot %q: %w", snap, err)
+		}
+		if here[uint32(x)] && x < pos {
+			pos = x
+		}
+	}
+	return pos, nil
 }
 
 func (s *Source) Changes(ctx context.Context, set *metadata.EntitySet, from, to uint64, after int64, limit int) (sources.ChangeBatch, error) {
@@ -40,28 +101,11 @@ func (s *Source) Changes(ctx context.Context, set *metadata.EntitySet, from, to 
 		return sources.ChangeBatch{}, mapError(ctx, err)
 	}
 	defer rows.Close()
-	var b sources.ChangeBatch
-	for rows.Next() {
-		var key, op string
-		var id int64
-		if err := rows.Scan(&key, &op, &id); err != nil {
-			return sources.ChangeBatch{}, mapError(ctx, err)
-		}
-		if op == "T" {
-			b.Emptied = true
-			continue
-		}
-		if len(b.Changes) == limit {
-			b.More = true
-			break
-		}
-		kv, err := sources.KeyValues(set, key)
-		if err != nil {
-			return sources.ChangeBatch{}, odata.Internal(err)
-		}
-		b.Changes = append(b.Changes, sources.Change{ID: id, Key: kv, Deleted: op == "D"})
+	b, err := sources.ReadChanges(rows, set, limit)
+	if err != nil {
+		return sources.ChangeBatch{}, mapError(ctx, err)
 	}
-	return b, rows.Err()
+	return b, nil
 }
 
 // trimBatch bounds one DELETE of the trimming job, so that it never holds

@@ -196,16 +196,5 @@ func markTracked(ctx context.Context, pool *pgxpool.Pool, tables []sources.Table
 		return err
 	}
 	defer rows.Close()
-	tracked := map[string]bool{}
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return err
-		}
-		tracked[t] = true
-	}
-	for i := range tables {
-		tables[i].Tracked = tracked[tables[i].Schema+"."+tables[i].Name]
-	}
-	return rows.Err()
+	return sources.MarkTracked(rows, tables, func(t sources.Table) string { return t.Schema + "." + t.Name })
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/odatagw/odatagw/metadata"
-	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -140,18 +139,7 @@ func markTracked(ctx context.Context, db *sql.DB, tables []sources.Table) error 
 		return nil // not installed
 	}
 	defer rows.Close()
-	tracked := map[string]bool{}
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return err
-		}
-		tracked[t] = true
-	}
-	for i := range tables {
-		tables[i].Tracked = tracked[tables[i].Name]
-	}
-	return rows.Err()
+	return sources.MarkTracked(rows, tables, func(t sources.Table) string { return t.Name })
 }
 
 // ChangePosition is the next number of the log: writers take turns, so
@@ -175,24 +163,11 @@ func (s *Source) Changes(ctx context.Context, set *metadata.EntitySet, from, to 
 		return sources.ChangeBatch{}, mapError(ctx, err)
 	}
 	defer rows.Close()
-	var b sources.ChangeBatch
-	for rows.Next() {
-		var key, op string
-		var id int64
-		if err := rows.Scan(&key, &op, &id); err != nil {
-			return sources.ChangeBatch{}, mapError(ctx, err)
-		}
-		if len(b.Changes) == limit {
-			b.More = true
-			break
-		}
-		kv, err := sources.KeyValues(set, key)
-		if err != nil {
-			return sources.ChangeBatch{}, odata.Internal(err)
-		}
-		b.Changes = append(b.Changes, sources.Change{ID: id, Key: kv, Deleted: op == "D"})
+	b, err := sources.ReadChanges(rows, set, limit)
+	if err != nil {
+		return sources.ChangeBatch{}, mapError(ctx, err)
 	}
-	return b, rows.Err()
+	return b, nil
 }
 
 // trackedCount reads a tracked table's kept row count.
