@@ -33,12 +33,12 @@ type cli struct {
 	Source  sourceCmd  `cmd:"" help:"Manage the data sources of a running gateway through its admin API."`
 	User    userCmd    `cmd:"" help:"Manage the users who may call sources with passwords or API tokens, through a running gateway's admin API."`
 	Check   checkCmd   `cmd:"" help:"Print, without serving, what Salesforce would get from a database: each table's external object, key and field types, and every problem with what to do."`
-	Track   trackCmd   `cmd:"" help:"Print, or run with --apply, the SQL that installs change tracking on PostgreSQL tables: a change log and row counts kept by triggers, whoever writes (see docs/change-tracking.md)."`
+	Track   trackCmd   `cmd:"" help:"Print, or run with --apply, the SQL that installs change tracking on PostgreSQL or SQLite tables: a change log and row counts kept by triggers, whoever writes, for delta links and exact counts (see docs/change-tracking.md)."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
 type trackCmd struct {
-	DSN    string   `arg:"" help:"The PostgreSQL database: postgres://..."`
+	DSN    string   `arg:"" help:"The database: postgres://... or sqlite:PATH."`
 	Tables []string `arg:"" optional:"" help:"Tables to track (default: every table the gateway would serve)."`
 	Schema []string `placeholder:"SCHEMA" help:"Schema to look for tables in; repeatable (default public)."`
 	Apply  bool     `help:"Run the SQL instead of printing it, and tell running gateways to read the schema again."`
