@@ -120,15 +120,19 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // LikePattern is a LIKE pattern (backslash escapes) that matches text
 // containing s, starting with it (FnStartsWith) or ending with it
 // (FnEndsWith).
-func LikePattern(f plan.Func, s string) string {
-	s = likeEscaper.Replace(s)
+func LikePattern(f plan.Func, s string) string { return WildcardPattern(f, likeEscaper.Replace(s), "%") }
+
+// WildcardPattern puts a pattern language's wildcard for any run of
+// characters (anyRun) where f needs it around escaped, a value whose own
+// pattern characters are escaped already.
+func WildcardPattern(f plan.Func, escaped, anyRun string) string {
 	switch f {
 	case plan.FnStartsWith:
-		return s + "%"
+		return escaped + anyRun
 	case plan.FnEndsWith:
-		return "%" + s
+		return anyRun + escaped
 	}
-	return "%" + s + "%"
+	return anyRun + escaped + anyRun
 }
 
 // isMatch reports a text match whose pattern is a constant: it becomes one

@@ -75,14 +75,7 @@ var globEscaper = strings.NewReplacer("[", "[[]", "*", "[*]", "?", "[?]")
 // letters, GLOB does not, as OData's contains does not; and a GLOB prefix
 // can use the column's index.
 func (dialect) Pattern(f plan.Func, s string) string {
-	s = globEscaper.Replace(s)
-	switch f {
-	case plan.FnStartsWith:
-		return s + "*"
-	case plan.FnEndsWith:
-		return "*" + s
-	}
-	return "*" + s + "*"
+	return sqlgen.WildcardPattern(f, globEscaper.Replace(s), "*")
 }
 
 func (dialect) Match(a, p string) string { return "(" + a + " GLOB " + p + ")" }
