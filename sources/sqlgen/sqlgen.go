@@ -120,7 +120,9 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // LikePattern is a LIKE pattern (backslash escapes) that matches text
 // containing s, starting with it (FnStartsWith) or ending with it
 // (FnEndsWith).
-func LikePattern(f plan.Func, s string) string { return WildcardPattern(f, likeEscaper.Replace(s), "%") }
+func LikePattern(f plan.Func, s string) string {
+	return WildcardPattern(f, likeEscaper.Replace(s), "%")
+}
 
 // WildcardPattern puts a pattern language's wildcard for any run of
 // characters (anyRun) where f needs it around escaped, a value whose own
