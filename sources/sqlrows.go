@@ -20,12 +20,19 @@ type SQLRows struct {
 	values []any
 	sort   []any
 	err    error
+	conv   func(any, metadata.Type) (any, error)
 }
 
 // NewSQLRows wraps rows; types lists the Edm type of every result column
 // and nValues how many of them are values (the rest are sort keys).
 func NewSQLRows(rows *sql.Rows, types []metadata.Type, nValues int) *SQLRows {
-	r := &SQLRows{rows: rows, types: types, nVals: nValues, raw: make([]any, len(types)), ptrs: make([]any, len(types))}
+	return NewSQLRowsConverting(rows, types, nValues, convert.To)
+}
+
+// NewSQLRowsConverting is NewSQLRows with a kind's own converter, for the
+// driver types the shared one does not know.
+func NewSQLRowsConverting(rows *sql.Rows, types []metadata.Type, nValues int, conv func(any, metadata.Type) (any, error)) *SQLRows {
+	r := &SQLRows{rows: rows, types: types, nVals: nValues, raw: make([]any, len(types)), ptrs: make([]any, len(types)), conv: conv}
 	for i := range r.raw {
 		r.ptrs[i] = &r.raw[i]
 	}
@@ -41,7 +48,7 @@ func (r *SQLRows) Next() bool {
 		return false
 	}
 	out := append([]any(nil), r.raw...)
-	if err := ConvertRow(out, r.types, convert.To); err != nil {
+	if err := ConvertRow(out, r.types, r.conv); err != nil {
 		r.err = err
 		return false
 	}

@@ -35,8 +35,8 @@ func InsertRow(ctx context.Context, ex Executor, d sqlgen.WriteDialect, set *met
 	return ex.QueryRow(ctx, set, sql, args)
 }
 
-// lockAndCheck reads and locks the row with the key, and runs check on it.
-func lockAndCheck(ctx context.Context, ex Executor, d sqlgen.WriteDialect, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) ([]any, error) {
+// LockAndCheck reads and locks the row with the key, and runs check on it.
+func LockAndCheck(ctx context.Context, ex Executor, d sqlgen.WriteDialect, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) ([]any, error) {
 	sql, args := sqlgen.LockRow(d, set, key)
 	current, err := ex.QueryRow(ctx, set, sql, args)
 	if err != nil {
@@ -52,7 +52,7 @@ func lockAndCheck(ctx context.Context, ex Executor, d sqlgen.WriteDialect, set *
 
 // UpdateRow locks the row, checks it, applies values and reads it back.
 func UpdateRow(ctx context.Context, ex Executor, d sqlgen.WriteDialect, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
-	current, err := lockAndCheck(ctx, ex, d, set, key, check)
+	current, err := LockAndCheck(ctx, ex, d, set, key, check)
 	if err != nil || len(values) == 0 {
 		return current, err
 	}
@@ -62,7 +62,7 @@ func UpdateRow(ctx context.Context, ex Executor, d sqlgen.WriteDialect, set *met
 
 // DeleteRow locks the row, checks it and removes it.
 func DeleteRow(ctx context.Context, ex Executor, d sqlgen.WriteDialect, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
-	if _, err := lockAndCheck(ctx, ex, d, set, key, check); err != nil {
+	if _, err := LockAndCheck(ctx, ex, d, set, key, check); err != nil {
 		return err
 	}
 	sql, args := sqlgen.Delete(d, set, key)

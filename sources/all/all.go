@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "github.com/odatagw/odatagw/sources/mysql"    // mysql:// and mariadb://
 	_ "github.com/odatagw/odatagw/sources/postgres" // postgres:// and postgresql://
 	_ "github.com/odatagw/odatagw/sources/sqlite"   // sqlite:PATH
 )

@@ -14,6 +14,7 @@ import (
 	"github.com/odatagw/odatagw/internal/testmodel"
 	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/uri"
+	"github.com/odatagw/odatagw/sources/mysql"
 	"github.com/odatagw/odatagw/sources/postgres"
 	"github.com/odatagw/odatagw/sources/sqlgen"
 	"github.com/odatagw/odatagw/sources/sqlite"
@@ -66,7 +67,7 @@ func TestGoldenSQL(t *testing.T) {
 	dialects := []struct {
 		name string
 		d    sqlgen.Dialect
-	}{{"postgres", postgres.Dialect()}, {"sqlite", sqlite.Dialect()}}
+	}{{"postgres", postgres.Dialect()}, {"sqlite", sqlite.Dialect()}, {"mysql", mysql.Dialect()}}
 	var out strings.Builder
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

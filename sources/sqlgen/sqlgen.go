@@ -55,6 +55,35 @@ type ArrayParams interface {
 	ArrayPlaceholder(n int, t metadata.Type) string
 }
 
+// PositionalParams is implemented by dialects whose placeholders are bare
+// "?", bound in the order they appear: a value used twice is passed twice.
+type PositionalParams interface {
+	Positional()
+}
+
+// CaseFolding is implemented by dialects whose text comparisons follow a
+// collation that may ignore case, accents or trailing spaces (MySQL's and
+// MariaDB's defaults), where OData's eq, ne, gt, lt, in and text matches
+// compare exactly. Exact is text x as bytes, compared byte for byte (in
+// UTF-8, byte order is code point order). An equality keeps the
+// collation's comparison beside the exact one, so that an index on the
+// column still finds the candidates.
+type CaseFolding interface {
+	Exact(x string) string
+}
+
+// Limits is implemented by dialects that spell "no limit" their own way
+// (for an offset without a limit).
+type Limits interface {
+	NoLimit() string
+}
+
+// IntDivision is implemented by dialects whose "/" is not integer
+// division for integers (MySQL's DIV is).
+type IntDivision interface {
+	IntDiv(a, b string) string
+}
+
 // Builder accumulates SQL text and its parameters.
 type Builder struct {
 	d       Dialect
@@ -96,6 +125,9 @@ func keyOf(v any, t metadata.Type) (argKey, bool) {
 // Arg adds a parameter of type t and returns its placeholder.
 func (b *Builder) Arg(v any, t metadata.Type) string {
 	key, ok := keyOf(v, t)
+	if _, positional := b.d.(PositionalParams); positional {
+		ok = false
+	}
 	if n, seen := b.seen[key]; ok && seen {
 		return b.d.Placeholder(n, t)
 	}
@@ -199,7 +231,11 @@ func Select(d Dialect, q *plan.Query) (string, []any, error) {
 	}
 	if q.Skip > 0 {
 		if q.Limit <= 0 {
-			b.sb.WriteString(" LIMIT -1")
+			if l, ok := d.(Limits); ok {
+				b.sb.WriteString(" LIMIT " + l.NoLimit())
+			} else {
+				b.sb.WriteString(" LIMIT -1")
+			}
 		}
 		b.sb.WriteString(" OFFSET " + strconv.FormatInt(q.Skip, 10))
 	}
@@ -324,11 +360,7 @@ func (b *Builder) expr(e plan.Expr) (string, error) {
 		return b.in(v)
 	case *plan.Call:
 		if s, ok := isMatch(v); ok {
-			a, err := b.expr(v.Args[0])
-			if err != nil {
-				return "", err
-			}
-			return b.d.Match(a, b.Arg(b.d.Pattern(v.Func, s), metadata.String)), nil
+			return b.match(v, s)
 		}
 		args := make([]string, len(v.Args))
 		types := make([]metadata.Type, len(v.Args))
@@ -359,6 +391,29 @@ func (b *Builder) expr(e plan.Expr) (string, error) {
 		return s, nil
 	}
 	return "", fmt.Errorf("sqlgen: unknown expression %T", e)
+}
+
+// match renders a text match with a constant pattern.
+func (b *Builder) match(v *plan.Call, s string) (string, error) {
+	a, err := b.expr(v.Args[0])
+	if err != nil {
+		return "", err
+	}
+	cf, folding := b.d.(CaseFolding)
+	if !folding {
+		return b.d.Match(a, b.Arg(b.d.Pattern(v.Func, s), metadata.String)), nil
+	}
+	pattern := b.d.Pattern(v.Func, s)
+	exact := func(a string) string { return "(" + cf.Exact(a) + " LIKE " + b.Arg(pattern, metadata.String) + ")" }
+	if v.Func != plan.FnStartsWith {
+		return exact(a), nil // no index serves a leading wildcard anyway
+	}
+	first := b.d.Match(a, b.Arg(pattern, metadata.String))
+	a2, err := b.expr(v.Args[0])
+	if err != nil {
+		return "", err
+	}
+	return "(" + first + " AND " + exact(a2) + ")", nil
 }
 
 var sqlOps = map[plan.Op]string{plan.OpEq: "=", plan.OpNe: "<>", plan.OpGt: ">", plan.OpGe: ">=",
@@ -404,11 +459,7 @@ func (b *Builder) binary(v *plan.Binary) (string, error) {
 	if valueCtx {
 		b.valueDepth++
 	}
-	l, err := b.expr(v.Left)
-	if err != nil {
-		return "", err
-	}
-	r, err := b.expr(v.Right)
+	l, r, err := b.operands(v)
 	if err != nil {
 		return "", err
 	}
@@ -419,23 +470,27 @@ func (b *Builder) binary(v *plan.Binary) (string, error) {
 	switch v.Op {
 	case plan.OpAnd, plan.OpOr:
 		return "(" + l + " " + sqlOps[v.Op] + " " + r + ")", nil
-	case plan.OpEq, plan.OpNe:
-		if lNull && rNull {
+	case plan.OpEq, plan.OpNe, plan.OpGt, plan.OpGe, plan.OpLt, plan.OpLe:
+		cf, exact := b.d.(CaseFolding)
+		exact = exact && v.Left.Type() == metadata.String && v.Right.Type() == metadata.String
+		if (v.Op == plan.OpEq || v.Op == plan.OpNe) && lNull && rNull {
+			if exact {
+				l, r = cf.Exact(l), cf.Exact(r)
+			}
 			return b.d.NullSafeEq(l, r, v.Op == plan.OpNe), nil
 		}
 		cmp := "(" + l + " " + sqlOps[v.Op] + " " + r + ")"
-		if lNull || rNull {
-			if v.Op == plan.OpNe { // null ne value is true
-				return "COALESCE(" + cmp + ", " + b.d.Bool(true) + ")", nil
-			}
-			if b.twoValued() {
-				return "COALESCE(" + cmp + ", " + b.d.Bool(false) + ")", nil
+		if exact {
+			if cmp, err = b.exactText(cf, v, l, r); err != nil {
+				return "", err
 			}
 		}
-		return cmp, nil
-	case plan.OpGt, plan.OpGe, plan.OpLt, plan.OpLe:
-		cmp := "(" + l + " " + sqlOps[v.Op] + " " + r + ")"
-		if b.twoValued() && (lNull || rNull) {
+		switch {
+		case !lNull && !rNull:
+			return cmp, nil
+		case v.Op == plan.OpNe: // null ne value is true
+			return "COALESCE(" + cmp + ", " + b.d.Bool(true) + ")", nil
+		case b.twoValued():
 			return "COALESCE(" + cmp + ", " + b.d.Bool(false) + ")", nil
 		}
 		return cmp, nil
@@ -445,11 +500,38 @@ func (b *Builder) binary(v *plan.Binary) (string, error) {
 		if !v.T.IsInteger() {
 			return b.d.DivBy(l, r), nil
 		}
+		if d, ok := b.d.(IntDivision); ok {
+			return d.IntDiv(l, r), nil
+		}
 		return "(" + l + " / " + r + ")", nil
 	case plan.OpMod:
 		return b.d.Mod(l, r, v.T), nil
 	}
 	return "(" + l + " " + sqlOps[v.Op] + " " + r + ")", nil
+}
+
+// operands renders both sides of a binary operation.
+func (b *Builder) operands(v *plan.Binary) (string, string, error) {
+	l, err := b.expr(v.Left)
+	if err != nil {
+		return "", "", err
+	}
+	r, err := b.expr(v.Right)
+	return l, r, err
+}
+
+// exactText renders a comparison of texts for a CaseFolding dialect: byte
+// for byte, and for eq the collation's comparison first, which an index on
+// the column can serve.
+func (b *Builder) exactText(cf CaseFolding, v *plan.Binary, l, r string) (string, error) {
+	if v.Op != plan.OpEq {
+		return "(" + cf.Exact(l) + " " + sqlOps[v.Op] + " " + cf.Exact(r) + ")", nil
+	}
+	l2, r2, err := b.operands(v) // again: positional parameters are passed again
+	if err != nil {
+		return "", err
+	}
+	return "(" + l + " = " + r + " AND " + cf.Exact(l2) + " = " + cf.Exact(r2) + ")", nil
 }
 
 // boolTest reads "X eq true" and "X eq false" (either way round).
@@ -475,32 +557,56 @@ func (b *Builder) in(v *plan.In) (string, error) {
 	if s, ok := b.inArray(x, v); ok {
 		return s, nil
 	}
-	var items []string
-	hasNull := false
-	for _, e := range v.List {
+	items, hasNull, err := b.list(v.List)
+	if err != nil {
+		return "", err
+	}
+	var s string
+	switch {
+	case len(items) == 0:
+		s = "(" + x + " IS NULL)"
+	default:
+		s = x + " IN (" + strings.Join(items, ", ") + ")"
+		if cf, ok := b.d.(CaseFolding); ok && v.X.Type() == metadata.String {
+			// as eq: the collation's test for an index, then the exact one
+			x2, err := b.expr(v.X)
+			if err != nil {
+				return "", err
+			}
+			exact, _, err := b.list(v.List)
+			if err != nil {
+				return "", err
+			}
+			for i := range exact {
+				exact[i] = cf.Exact(exact[i])
+			}
+			s += " AND " + cf.Exact(x2) + " IN (" + strings.Join(exact, ", ") + ")"
+		}
+		if hasNull { // AND binds before OR
+			s += " OR " + x + " IS NULL"
+		}
+		s = "(" + s + ")"
+	}
+	if b.twoValued() && plan.MayBeNull(v.X) && !hasNull {
+		s = "COALESCE(" + s + ", " + b.d.Bool(false) + ")"
+	}
+	return s, nil
+}
+
+// list renders the items of an in-list but its nulls.
+func (b *Builder) list(list []plan.Expr) (items []string, hasNull bool, err error) {
+	for _, e := range list {
 		if isNullConst(e) {
 			hasNull = true
 			continue
 		}
 		s, err := b.expr(e)
 		if err != nil {
-			return "", err
+			return nil, false, err
 		}
 		items = append(items, s)
 	}
-	var s string
-	switch {
-	case len(items) == 0:
-		s = "(" + x + " IS NULL)"
-	case hasNull:
-		s = "(" + x + " IN (" + strings.Join(items, ", ") + ") OR " + x + " IS NULL)"
-	default:
-		s = "(" + x + " IN (" + strings.Join(items, ", ") + "))"
-	}
-	if b.twoValued() && plan.MayBeNull(v.X) && !hasNull {
-		s = "COALESCE(" + s + ", " + b.d.Bool(false) + ")"
-	}
-	return s, nil
+	return items, hasNull, nil
 }
 
 // inArray renders x = ANY(array parameter) where the dialect takes arrays

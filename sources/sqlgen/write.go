@@ -29,10 +29,20 @@ func returning(d Dialect, set *metadata.EntitySet) string {
 
 // Insert renders INSERT ... RETURNING every property.
 func Insert(d WriteDialect, set *metadata.EntitySet, values []plan.Assignment) (string, []any) {
+	text, args := InsertOnly(d, set, values)
+	return text + " RETURNING " + returning(d, set), args
+}
+
+// InsertOnly renders the INSERT alone, for databases without RETURNING
+// (which read the row back by its key).
+func InsertOnly(d WriteDialect, set *metadata.EntitySet, values []plan.Assignment) (string, []any) {
 	b := &Builder{d: d}
 	table := d.Table(set.Schema, set.Table)
 	if len(values) == 0 {
-		return "INSERT INTO " + table + " DEFAULT VALUES RETURNING " + returning(d, set), nil
+		if _, ok := d.(PositionalParams); ok {
+			return "INSERT INTO " + table + " () VALUES ()", nil // MySQL's spelling
+		}
+		return "INSERT INTO " + table + " DEFAULT VALUES", nil
 	}
 	cols := make([]string, 0, len(values))
 	vals := make([]string, 0, len(values))
@@ -40,8 +50,7 @@ func Insert(d WriteDialect, set *metadata.EntitySet, values []plan.Assignment) (
 		cols = append(cols, d.QuoteIdent(a.Prop.Column))
 		vals = append(vals, b.assigned(a))
 	}
-	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(vals, ", ") +
-		") RETURNING " + returning(d, set), b.args
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(vals, ", ") + ")", b.args
 }
 
 func (b *Builder) assigned(a plan.Assignment) string {
@@ -69,14 +78,19 @@ func LockRow(d WriteDialect, set *metadata.EntitySet, key []plan.KeyValue) (stri
 
 // Update renders UPDATE ... RETURNING every property.
 func Update(d WriteDialect, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment) (string, []any) {
+	text, args := UpdateOnly(d, set, key, values)
+	return text + " RETURNING " + returning(d, set), args
+}
+
+// UpdateOnly renders the UPDATE alone, for databases without RETURNING.
+func UpdateOnly(d WriteDialect, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment) (string, []any) {
 	b := &Builder{d: d}
 	sets := make([]string, len(values))
 	for i, a := range values {
 		sets[i] = d.QuoteIdent(a.Prop.Column) + " = " + b.assigned(a)
 	}
 	w := b.keyWhere(key)
-	return "UPDATE " + d.Table(set.Schema, set.Table) + " SET " + strings.Join(sets, ", ") + " WHERE " + w +
-		" RETURNING " + returning(d, set), b.args
+	return "UPDATE " + d.Table(set.Schema, set.Table) + " SET " + strings.Join(sets, ", ") + " WHERE " + w, b.args
 }
 
 // Delete renders DELETE of the row with the key.
