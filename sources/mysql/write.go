@@ -310,6 +310,3 @@ func (w *txWriter) indexProperties(ctx context.Context, set *metadata.EntitySet,
 	}
 	return out
 }
-
-
-
