@@ -305,7 +305,7 @@ func TestAdminSourceLifecycle(t *testing.T) {
 		field string
 	}{
 		{map[string]any{"name": "bad name!", "dsn": db.DSN}, "name"},
-		{map[string]any{"name": "x", "dsn": "mysql://root@localhost/test"}, "dsn"},
+		{map[string]any{"name": "x", "dsn": "oracle://scott@localhost/orcl"}, "dsn"},
 		{map[string]any{"name": "x", "dsn": ""}, "dsn"},
 		{map[string]any{"name": "x", "dsn": db.DSN, "page_size": 5000}, "page_size"},
 		{map[string]any{"name": "x", "dsn": db.DSN, "pagesize": 5}, "pagesize"},

@@ -35,6 +35,11 @@ var (
 	pgDB       *testdb.Postgres
 	pgPool     *pgxpool.Pool
 	pgMissing  string // why the PostgreSQL target is absent
+	myTarget   *target
+	myDB       *testdb.MySQL
+	mySQL      *sql.DB // to the MySQL/MariaDB fixture, in ANSI_QUOTES mode
+	myMissing  string  // why the MySQL/MariaDB target is absent
+	myStop     func()
 )
 
 // uncached turns the query cache off: most suites must reach the database
@@ -104,7 +109,57 @@ func run(m *testing.M) int {
 		defer gw.stop()
 		pgTarget = gw.target("postgres", "erp", pgRows(pgPool))
 	}
+	if code := openMySQLTarget(ctx); code != 0 {
+		return code
+	}
+	if myDB != nil {
+		defer myDB.Drop()
+		defer mySQL.Close()
+		defer myStop()
+	}
 	return m.Run()
+}
+
+// openMySQLTarget creates the MySQL/MariaDB fixture and serves it, when
+// the server is named; without it, myMissing says why.
+func openMySQLTarget(ctx context.Context) int {
+	admin := os.Getenv(testdb.MySQLEnv)
+	if admin == "" {
+		myMissing = "MySQL/MariaDB suite skipped: set " + testdb.MySQLEnv + " to run it"
+		fmt.Fprintln(os.Stderr, myMissing)
+		return 0
+	}
+	var err error
+	myDB, err = testdb.CreateMySQL(ctx, admin, testdb.MySQLFixture("fixture.sql"), testdb.MySQLFixture("events.sql"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "creating the MySQL/MariaDB fixture:", err)
+		return 1
+	}
+	mySQL, err = testdb.OpenMySQL(myDB.DSN)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	gw, err := serveGateway(app.Settings{Defaults: uncached(), Sources: anyone(map[string]config.Source{"mydb": {DSN: myDB.DSN,
+		Keys: map[string][]string{"customer_summary": {"customer_id"}}}})})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the MySQL/MariaDB gateway:", err)
+		return 1
+	}
+	myTarget, myStop = gw.target("mysql", "mydb", sqlRows(mySQL)), gw.stop
+	return 0
+}
+
+// needMySQL returns the MySQL/MariaDB target, or skips (fails in CI).
+func needMySQL(t *testing.T) *target {
+	t.Helper()
+	if myTarget == nil {
+		if testdb.InCI() {
+			t.Fatal(myMissing)
+		}
+		t.Skip(myMissing)
+	}
+	return myTarget
 }
 
 // needPostgres returns the PostgreSQL target, or skips (fails in CI).
@@ -124,11 +179,21 @@ func targets(t *testing.T) []*target {
 	if pgTarget == nil && testdb.InCI() {
 		t.Fatal(pgMissing)
 	}
+	if myTarget == nil && testdb.InCI() {
+		t.Fatal(myMissing)
+	}
+	var out []*target
 	if pgTarget == nil {
 		t.Log(pgMissing)
-		return []*target{demoTarget}
+	} else {
+		out = append(out, pgTarget)
 	}
-	return []*target{pgTarget, demoTarget}
+	if myTarget == nil {
+		t.Log(myMissing)
+	} else {
+		out = append(out, myTarget)
+	}
+	return append(out, demoTarget)
 }
 
 func sqlRows(db *sql.DB) func(string) ([][]string, error) {

@@ -19,17 +19,15 @@ import (
 // TestDatabaseRulesMapToErrors: rules only the database knows (a CHECK on
 // a domain) come back as 400 with a message, and change nothing.
 func TestDatabaseRulesMapToErrors(t *testing.T) {
-	tg := writeTargets(t)[0]
-	if tg.name != "postgres" {
-		t.Skip("the demo has no CHECK constraints")
-	}
-	before := tg.snapshot(t, "Customers")
-	r := tg.send(t, "PATCH", "Customers(1)", `{"Email":"no at sign"}`)
-	if r.Status != 400 || errorCode(t, r) != "InvalidValue" {
-		t.Fatalf("CHECK violation: %d %s", r.Status, r.Body)
-	}
-	if tg.snapshot(t, "Customers") != before {
-		t.Fatal("the refused write changed the table")
+	for _, tg := range sqlTargets(t) {
+		before := tg.snapshot(t, "Customers")
+		r := tg.send(t, "PATCH", "Customers(1)", `{"Email":"no at sign"}`)
+		if r.Status != 400 || errorCode(t, r) != "InvalidValue" {
+			t.Fatalf("%s: CHECK violation: %d %s", tg.name, r.Status, r.Body)
+		}
+		if tg.snapshot(t, "Customers") != before {
+			t.Fatalf("%s: the refused write changed the table", tg.name)
+		}
 	}
 }
 

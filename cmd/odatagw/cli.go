@@ -78,7 +78,7 @@ func (f *cacheFlushCmd) run(stdout io.Writer) error {
 
 type serveCmd struct {
 	Listen           string        `env:"ODATAGW_LISTEN" placeholder:"HOST:PORT" help:"Address to listen on (default 127.0.0.1:8080)."`
-	Source           []string      `env:"ODATAGW_SOURCE" placeholder:"NAME=DSN" help:"A data source to serve at /odata/NAME/; repeatable. DSN is postgres://... , postgresql://... or sqlite:PATH. In the environment, separate several with commas. Callers need credentials configured in --config (auth) unless --anonymous is given; otherwise every request gets 401."`
+	Source           []string      `env:"ODATAGW_SOURCE" placeholder:"NAME=DSN" help:"A data source to serve at /odata/NAME/; repeatable. DSN is postgres://..., mysql://... (or mariadb://...) or sqlite:PATH. In the environment, separate several with commas. Callers need credentials configured in --config (auth) unless --anonymous is given; otherwise every request gets 401."`
 	Anonymous        bool          `env:"ODATAGW_ANONYMOUS" help:"Let callers without credentials use the sources given by --source. Only where nobody else can reach the gateway (a proxy or client certificates restrict access); see docs/security.md."`
 	AuditLog         string        `env:"ODATAGW_AUDIT_LOG" placeholder:"FILE" help:"Append the audit log (every write, every refused credential) to this file as JSON lines (default: the main log)."`
 	Config           string        `env:"ODATAGW_CONFIG" type:"existingfile" placeholder:"FILE" help:"YAML configuration file with per-source options (schemas, include/exclude, keys, names, page size); see docs/configuration.md."`

@@ -2,6 +2,7 @@
 // servers named by environment variables:
 //
 //	ODATAGW_TEST_POSTGRES_URL  e.g. postgres://postgres@127.0.0.1:5432/postgres
+//	ODATAGW_TEST_MYSQL_URL     e.g. mysql://root@127.0.0.1:3306/test
 //	ODATAGW_TEST_REDIS_URL     e.g. redis://127.0.0.1:6379/0
 //
 // Each call creates a database with a random name and drops it when the

@@ -296,6 +296,15 @@ func ConvertJSON(p *metadata.Property, raw any) (any, *odata.Error) {
 		return nil, badValue(p, raw, "a date and time with an offset, such as 2024-01-31T13:45:00Z")
 	case metadata.Binary:
 		return convertBinary(p, raw)
+	case metadata.TimeOfDay:
+		s, ok := raw.(string)
+		if !ok {
+			return nil, badValue(p, raw, "a time of day such as 13:45:00")
+		}
+		if l, ok := literalOf(s); ok && l.Kind == uri.LitTimeOfDay {
+			return time.Duration(l.Value.(uri.TimeOfDay)), nil
+		}
+		return nil, badValue(p, raw, "a time of day such as 13:45:00 or 13:45:00.5")
 	}
 	return nil, propErr(p, "%s has type %s, which cannot be written", p.Name, p.Type)
 }

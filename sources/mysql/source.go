@@ -6,16 +6,19 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	mysqldriver "github.com/go-sql-driver/mysql"
 
 	"github.com/odatagw/odatagw/internal/dsn"
+	"github.com/odatagw/odatagw/internal/mysqlsession"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/plan"
@@ -25,7 +28,14 @@ import (
 
 func init() {
 	sources.Register("mysql", Open, "mysql", "mariadb")
+	// the driver's own messages (a connection found closed, which the pool
+	// replaces) are the gateway's debug output, not its standard error
+	mysqldriver.SetLogger(driverLog{})
 }
+
+type driverLog struct{}
+
+func (driverLog) Print(v ...any) { slog.Debug("mysql driver: " + fmt.Sprint(v...)) }
 
 // Source serves one MySQL or MariaDB database (the DSN's).
 type Source struct {
@@ -45,75 +55,6 @@ var (
 	_ sources.Capacity = (*Source)(nil)
 )
 
-// strictMode is the SQL mode of every session: a value that does not fit
-// is an error, not a truncation, and nothing changes how the gateway's SQL
-// reads (no ANSI_QUOTES, PIPES_AS_CONCAT or NO_BACKSLASH_ESCAPES).
-const strictMode = "'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
-
-// DriverConfig reads a mysql:// or mariadb:// URL into the driver's
-// settings: user, password, host (port 3306 by default) or ?socket=path,
-// the database, and the driver's own options as query parameters
-// (tls=true, timeout=5s, ...). The gateway's session settings are added.
-func DriverConfig(raw string) (*mysqldriver.Config, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("mysql: %s", dsn.Scrub(err.Error(), raw))
-	}
-	if u.Scheme != "mysql" && u.Scheme != "mariadb" {
-		return nil, fmt.Errorf("mysql: the URL must start with mysql:// or mariadb://")
-	}
-	db := strings.TrimPrefix(u.Path, "/")
-	if db == "" || strings.Contains(db, "/") {
-		return nil, fmt.Errorf("mysql: the URL names no database; write mysql://user:password@host:3306/database")
-	}
-	q := u.Query()
-	addr := "tcp(" + hostPort(u) + ")"
-	if sock := q.Get("socket"); sock != "" {
-		addr = "unix(" + sock + ")"
-		q.Del("socket")
-	}
-	user := ""
-	if u.User != nil {
-		user = u.User.Username()
-		if pw, ok := u.User.Password(); ok {
-			user += ":" + pw
-		}
-	}
-	text := user + "@" + addr + "/" + db
-	if len(q) > 0 {
-		text += "?" + q.Encode()
-	}
-	cfg, err := mysqldriver.ParseDSN(text)
-	if err != nil {
-		return nil, fmt.Errorf("mysql: %s", dsn.Scrub(err.Error(), raw))
-	}
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	// one round trip per query: the driver binds the parameters itself,
-	// escaping each for the connection's character set
-	cfg.InterpolateParams = true
-	if cfg.Collation == "" || !strings.HasPrefix(cfg.Collation, "utf8mb4") {
-		cfg.Collation = "utf8mb4_general_ci"
-	}
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	cfg.Params["time_zone"] = "'+00:00'"
-	cfg.Params["sql_mode"] = strictMode
-	return cfg, nil
-}
-
-func hostPort(u *url.URL) string {
-	host, port := u.Hostname(), u.Port()
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	if port == "" {
-		port = "3306"
-	}
-	return net.JoinHostPort(host, port)
-}
-
 // Open connects, introspects the database and builds the model.
 func Open(ctx context.Context, opts sources.Options) (sources.Source, error) {
 	return OpenSource(ctx, opts)
@@ -125,7 +66,7 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 	if opts.Auth.PerUser {
 		return nil, errors.New("mysql: per_user is not available: MySQL and MariaDB have no row-level security to run each caller's requests under; serve the data through views per audience instead, or turn per_user off")
 	}
-	cfg, err := DriverConfig(opts.DSN)
+	cfg, err := mysqlsession.Config(opts.DSN)
 	if err != nil {
 		return nil, err
 	}
@@ -233,8 +174,9 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 	ctx, cancel := s.deadline(ctx)
 	rows, err := s.db.QueryContext(ctx, text, args...)
 	if err != nil {
+		err = mapError(ctx, err) // before cancel, which would make it look cancelled
 		cancel()
-		return nil, mapError(ctx, err)
+		return nil, err
 	}
 	return &cancelRows{SQLRows: sources.NewSQLRowsConverting(rows, sources.ResultTypes(q), len(q.Columns), toEdm), cancel: cancel, ctx: ctx}, nil
 }
@@ -406,5 +348,6 @@ func mapError(ctx context.Context, err error) error {
 func lostConnection(err error) bool {
 	var netErr net.Error
 	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysqldriver.ErrInvalidConn) ||
-		errors.Is(err, sql.ErrConnDone) || errors.As(err, &netErr)
+		errors.Is(err, sql.ErrConnDone) || errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }

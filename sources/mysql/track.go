@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/odatagw/odatagw/internal/mysqlsession"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -168,34 +169,6 @@ REPLACE INTO odatagw_tracked (tbl, key_columns) VALUES (%[5]s, %[11]s);
 	return b.String(), nil
 }
 
-// Statements splits a script as the mysql client does: at the delimiter,
-// which a DELIMITER line changes.
-func Statements(script string) []string {
-	var out []string
-	delim := ";"
-	var cur strings.Builder
-	for _, line := range strings.SplitAfter(script, "\n") {
-		trimmed := strings.TrimSpace(line)
-		if strings.HasPrefix(strings.ToUpper(trimmed), "DELIMITER ") {
-			delim = strings.TrimSpace(trimmed[len("DELIMITER "):])
-			continue
-		}
-		cur.WriteString(line)
-		if strings.HasSuffix(trimmed, delim) {
-			stmt := strings.TrimSpace(cur.String())
-			stmt = strings.TrimSpace(strings.TrimSuffix(stmt, delim))
-			if stmt != "" {
-				out = append(out, stmt)
-			}
-			cur.Reset()
-		}
-	}
-	if stmt := strings.TrimSpace(cur.String()); stmt != "" {
-		out = append(out, stmt)
-	}
-	return out
-}
-
 // ApplyTracking runs the SQL statement by statement on one connection,
 // then reads the schema again.
 func (s *Source) ApplyTracking(ctx context.Context, script string) error {
@@ -204,7 +177,7 @@ func (s *Source) ApplyTracking(ctx context.Context, script string) error {
 		return err
 	}
 	defer conn.Close()
-	for _, stmt := range Statements(script) {
+	for _, stmt := range mysqlsession.Statements(script) {
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("%w (in: %.80s)", err, stmt)
 		}

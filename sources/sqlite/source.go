@@ -124,8 +124,9 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
 	rows, err := s.db.QueryContext(ctx, text, args...)
 	if err != nil {
+		err = mapError(ctx, err) // before cancel, which would make it look cancelled
 		cancel()
-		return nil, mapError(ctx, err)
+		return nil, err
 	}
 	types := sources.ResultTypes(q)
 	return &cancelRows{SQLRows: sources.NewSQLRows(rows, types, len(q.Columns)), cancel: cancel, ctx: ctx}, nil
