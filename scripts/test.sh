@@ -3,6 +3,7 @@
 #
 # Suites that need a server run against the URLs in
 #   ODATAGW_TEST_POSTGRES_URL   e.g. postgres://postgres@127.0.0.1:5432/postgres
+#   ODATAGW_TEST_MYSQL_URL      e.g. mysql://root@127.0.0.1:3306/test (MySQL 8 or MariaDB 10.5+)
 #   ODATAGW_TEST_REDIS_URL      e.g. redis://127.0.0.1:6379/0
 # Each run creates its own database with a random name and drops it; Redis
 # suites use channels with a random prefix.
@@ -21,6 +22,11 @@ if [ -n "${ODATAGW_TEST_POSTGRES_URL:-}" ]; then
   say "PostgreSQL suites: ON   ($(printf '%s' "$ODATAGW_TEST_POSTGRES_URL" | sed -E 's#://([^:@/]+):[^@/]*@#://\1:***@#'))"
 else
   say "PostgreSQL suites: OFF  (set ODATAGW_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres to run them)"
+fi
+if [ -n "${ODATAGW_TEST_MYSQL_URL:-}" ]; then
+  say "MySQL/MariaDB suites: ON   ($(printf '%s' "$ODATAGW_TEST_MYSQL_URL" | sed -E 's#://([^:@/]+):[^@/]*@#://\1:***@#'))"
+else
+  say "MySQL/MariaDB suites: OFF  (set ODATAGW_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test to run them)"
 fi
 if [ -n "${ODATAGW_TEST_REDIS_URL:-}" ]; then
   say "Redis suites (replica invalidations): ON   (${ODATAGW_TEST_REDIS_URL})"
