@@ -7,15 +7,15 @@
 //	go run ./tests/bench -rows 1000000 -d 5s   # smaller and quicker
 //
 // It creates its own database on the server -postgres names (default
-// ODATAGW_TEST_POSTGRES_URL, else postgres://postgres@127.0.0.1:5432/postgres)
-// and drops it at the end unless -keep; -db reuses a kept one. It only
+// ODATAGW_TEST_POSTGRES_URL, else postgres://postgres@127.0.0.1:5432/postgres),
+// or -mysql names (MySQL or MariaDB: the floor then uses the same driver as
+// the gateway, go-sql-driver/mysql), and drops it at the end unless -keep;
+// -db reuses a kept one. It only
 // loads loopback addresses, and every run is bounded in time.
 package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -31,8 +31,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/odatagw/odatagw/internal/app"
@@ -40,7 +38,6 @@ import (
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/uri"
-	"github.com/odatagw/odatagw/sources/postgres"
 	"github.com/odatagw/odatagw/sources/sqlgen"
 	"github.com/odatagw/odatagw/tests/load/loadgen"
 )
@@ -48,6 +45,7 @@ import (
 // Settings of one run.
 type Settings struct {
 	Postgres string        // server to create the database on
+	MySQL    string        // a MySQL/MariaDB server instead (mysql://user@host:3306/db)
 	Database string        // an existing database to use ("" : create one)
 	Keep     bool          // keep the created database
 	Rows     int           // rows of the main table
@@ -75,36 +73,21 @@ func mix(rows int) []mixRequest {
 // Run creates the data, starts the gateway and the floor on loopback,
 // runs the mix against each, and prints the table.
 func Run(ctx context.Context, s Settings) error {
-	admin, err := pgx.Connect(ctx, s.Postgres)
-	if err != nil {
-		return fmt.Errorf("connecting to %s: %w", redact(s.Postgres), err)
+	var db backend
+	var err error
+	if s.MySQL != "" {
+		db, err = openMySQL(ctx, s)
+	} else {
+		db, err = openPostgres(ctx, s)
 	}
-	defer admin.Close(context.Background())
-	dbName := s.Database
-	if dbName == "" {
-		b := make([]byte, 4)
-		rand.Read(b)
-		dbName = "odatagw_bench_" + hex.EncodeToString(b)
-		if _, err := admin.Exec(ctx, "CREATE DATABASE "+dbName); err != nil {
-			return err
-		}
-		if !s.Keep {
-			defer admin.Exec(context.Background(), "DROP DATABASE "+dbName+" WITH (FORCE)")
-		} else {
-			fmt.Fprintf(s.Out, "keeping database %s (reuse with -db %s)\n", dbName, dbName)
-		}
-	}
-	u, _ := url.Parse(s.Postgres)
-	u.Path = "/" + dbName
-	dsn := u.String()
-	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer db.close(s.Keep)
+	dsn := db.dsn()
 	if s.Database == "" {
 		start := time.Now()
-		if err := generate(ctx, pool, s.Rows); err != nil {
+		if err := db.generate(ctx, s.Rows); err != nil {
 			return fmt.Errorf("generating the data: %w", err)
 		}
 		fmt.Fprintf(s.Out, "generated %d accounts and %d contacts with their indexes in %v\n", s.Rows, s.Rows/2, time.Since(start).Round(time.Second))
@@ -127,7 +110,7 @@ func Run(ctx context.Context, s Settings) error {
 	go gw.Serve(serving, ready)
 	gwAddr := <-ready
 	src, _ := gw.Server.Source("uncached")
-	floorAddr, closeFloor, err := serveFloor(pool, src.Metadata())
+	floorAddr, closeFloor, err := serveFloor(db, src.Metadata())
 	if err != nil {
 		return err
 	}
@@ -135,7 +118,7 @@ func Run(ctx context.Context, s Settings) error {
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: s.Clients * 2}, Timeout: 2 * time.Minute}
 	tw := tabwriter.NewWriter(s.Out, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(s.Out, "\n%d rows, %d clients, %v per figure, %d cores (%s/%s), %s\n", s.Rows, s.Clients, s.Duration, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, serverVersion(ctx, pool))
+	fmt.Fprintf(s.Out, "\n%d rows, %d clients, %v per figure, %d cores (%s/%s), %s\n", s.Rows, s.Clients, s.Duration, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, db.version(ctx))
 	fmt.Fprintln(tw, "request\tfloor req/s\tp50\tuncached req/s\tx floor\tp50\tcached req/s\tx floor\tp50\t")
 	failed := 0
 	for _, m := range mix(s.Rows) {
@@ -177,63 +160,12 @@ func escape(readable string) string {
 	return path + "?" + r.Replace(query)
 }
 
-func redact(u string) string {
-	if p, err := url.Parse(u); err == nil {
-		return p.Redacted()
-	}
-	return "(the PostgreSQL URL)"
-}
-
-func serverVersion(ctx context.Context, pool *pgxpool.Pool) string {
-	var v string
-	pool.QueryRow(ctx, "SHOW server_version").Scan(&v)
-	return "PostgreSQL " + v
-}
-
-// generate makes the main table (accounts, rows wide as a CRM's) and a
-// related one (contacts, half as many, each with an account), and the
-// indexes a DBA makes for Salesforce's traffic (odatagw check --indexes
-// advises the same).
-func generate(ctx context.Context, pool *pgxpool.Pool, rows int) error {
-	stmts := []string{
-		`CREATE EXTENSION IF NOT EXISTS pg_trgm`,
-		`CREATE TABLE accounts (id integer PRIMARY KEY, name text NOT NULL, email text, city varchar(60) NOT NULL,
-			country varchar(40) NOT NULL, note text, created timestamptz NOT NULL, amount numeric(12,2))`,
-		fmt.Sprintf(`INSERT INTO accounts SELECT i,
-			(ARRAY['Acme','Globex','Initech','Umbrella','Hooli','Stark','Wayne','Wonka'])[1 + i %% 8] || ' ' || substr(md5(i::text), 1, 12),
-			'contact' || i || '@example.com',
-			(ARRAY['Paris','Lyon','Austin','Berlin','Tokyo','Lagos','Lima','Oslo','Pune','Perth'])[1 + (i * 7) %% 10],
-			(ARRAY['France','USA','Germany','Japan','Nigeria','Peru','Norway','India','Australia'])[1 + i %% 9],
-			CASE WHEN i %% 5 = 0 THEN NULL ELSE 'Account note ' || md5((i * 31)::text) || ' ' || md5((i * 17)::text) END,
-			timestamptz '2020-01-01' + i * interval '7 seconds', (i %% 100000) / 100.0
-			FROM generate_series(1, %d) i`, rows),
-		`CREATE TABLE contacts (id integer PRIMARY KEY, account_id integer NOT NULL REFERENCES accounts, name text NOT NULL, email text)`,
-		fmt.Sprintf(`INSERT INTO contacts SELECT i, 1 + (i * 2654435761 %% %d), 'Contact ' || i, 'c' || i || '@example.com'
-			FROM generate_series(1, %d) i`, rows, max(1, rows/2)),
-		`CREATE INDEX ON contacts (account_id)`,
-		`CREATE INDEX ON accounts USING gin (name gin_trgm_ops)`,
-		`CREATE INDEX ON accounts USING gin (email gin_trgm_ops)`,
-		`CREATE INDEX ON accounts USING gin (city gin_trgm_ops)`,
-		`CREATE INDEX ON accounts USING gin (country gin_trgm_ops)`,
-		`CREATE INDEX ON accounts USING gin (note gin_trgm_ops)`,
-		`CREATE INDEX ON accounts (city)`,
-		`ANALYZE accounts`,
-		`ANALYZE contacts`,
-	}
-	for _, s := range stmts {
-		if _, err := pool.Exec(ctx, s); err != nil {
-			return fmt.Errorf("%.60s: %w", s, err)
-		}
-	}
-	return nil
-}
-
 // serveFloor serves the mix without OData: each URL is planned and
 // rendered to SQL as the gateway does, and the rows go out as plain JSON
 // arrays (with the count beside them, run at the same time, when asked).
 // It is what any server in front of this database must at least spend.
-func serveFloor(pool *pgxpool.Pool, svc *metadata.Service) (string, func(), error) {
-	d := postgres.Dialect()
+func serveFloor(db backend, svc *metadata.Service) (string, func(), error) {
+	d := db.dialect()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, perr := uri.Parse(strings.TrimPrefix(r.URL.EscapedPath(), "/"), r.URL.RawQuery)
 		if perr != nil {
@@ -261,23 +193,9 @@ func serveFloor(pool *pgxpool.Pool, svc *metadata.Service) (string, func(), erro
 		g, ctx := errgroup.WithContext(r.Context())
 		if p.Count {
 			ctext, cargs, _ := sqlgen.Count(d, &p.Query)
-			g.Go(func() error { return pool.QueryRow(ctx, ctext, cargs...).Scan(&count) })
+			g.Go(func() (err error) { count, err = db.count(ctx, ctext, cargs); return err })
 		}
-		g.Go(func() error {
-			rows, err := pool.Query(ctx, text, args...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				v, err := rows.Values()
-				if err != nil {
-					return err
-				}
-				out = append(out, v)
-			}
-			return rows.Err()
-		})
+		g.Go(func() (err error) { out, err = db.rows(ctx, text, args); return err })
 		if err := g.Wait(); err != nil {
 			http.Error(w, err.Error(), 500)
 			return
@@ -301,6 +219,7 @@ func main() {
 	}
 	var s Settings
 	flag.StringVar(&s.Postgres, "postgres", def, "PostgreSQL server on this machine to create the benchmark database on")
+	flag.StringVar(&s.MySQL, "mysql", "", "a MySQL or MariaDB server on this machine to run against instead, e.g. mysql://root@127.0.0.1:3306/test")
 	flag.StringVar(&s.Database, "db", "", "use this existing database (made by an earlier -keep run) instead of generating one")
 	flag.BoolVar(&s.Keep, "keep", false, "keep the generated database")
 	flag.IntVar(&s.Rows, "rows", 10_000_000, "rows of the main table")
@@ -319,9 +238,13 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	s.Out = os.Stdout
-	u, err := url.Parse(s.Postgres)
+	server := s.Postgres
+	if s.MySQL != "" {
+		server = s.MySQL
+	}
+	u, err := url.Parse(server)
 	if err != nil || loadgen.CheckLoopback("http://"+u.Host) != nil {
-		fmt.Fprintln(os.Stderr, "bench: -postgres must be a server on this machine")
+		fmt.Fprintln(os.Stderr, "bench: -postgres and -mysql must name a server on this machine")
 		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Hour)

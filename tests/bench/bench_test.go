@@ -28,3 +28,19 @@ func TestBenchmarkRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchmarkRunsOnMySQL is TestBenchmarkRuns against MySQL or MariaDB.
+func TestBenchmarkRunsOnMySQL(t *testing.T) {
+	server := testdb.MySQLURL(t)
+	var out strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	err := Run(ctx, Settings{MySQL: server, Rows: 2000, Duration: 200 * time.Millisecond, Clients: 4, Out: &out})
+	t.Log("\n" + out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "MariaDB") && !strings.Contains(out.String(), "MySQL") {
+		t.Error("the table does not name the server")
+	}
+}
