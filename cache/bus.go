@@ -46,6 +46,17 @@ type Bus interface {
 	Close() error
 }
 
+// Generations is implemented by buses that keep, for every entity set, a
+// generation all replicas share: a write moves it on before it answers,
+// and every cached answer is filed under the generation read before it was
+// loaded. A replica that reads the set's generation on each request can
+// then never answer from before a write another replica acknowledged,
+// however late the invalidation message arrives.
+type Generations interface {
+	Generation(ctx context.Context, source, set string) (uint64, error)
+	Advance(ctx context.Context, source, set string) error
+}
+
 // RedisBus is a Bus over Redis pub/sub. When Redis cannot be reached the
 // gateway keeps serving: caches fall back to their TTL, the log says so
 // once, and Err reports it; once the subscription is back, every cache is
@@ -53,6 +64,7 @@ type Bus interface {
 type RedisBus struct {
 	client  *redis.Client
 	channel string
+	prefix  string
 	self    string
 	log     *slog.Logger
 
@@ -88,7 +100,7 @@ func NewRedisBus(url, prefix string, log *slog.Logger) (*RedisBus, error) {
 		prefix = "odatagw"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &RedisBus{client: redis.NewClient(opt), channel: prefix + ":invalidate", self: hex.EncodeToString(id), handlers: map[int]func(Message){},
+	b := &RedisBus{client: redis.NewClient(opt), channel: prefix + ":invalidate", prefix: prefix, self: hex.EncodeToString(id), handlers: map[int]func(Message){},
 		log: log, cancel: cancel, done: make(chan struct{})}
 	go b.listen(ctx)
 	return b, nil
@@ -103,6 +115,29 @@ func (b *RedisBus) setErr(err error) {
 	case err == nil && !wasOK:
 		b.log.Info("Redis reachable again; invalidations are shared again")
 	}
+}
+
+var _ Generations = (*RedisBus)(nil)
+
+// genKey is where a set's shared generation lives.
+func genKey(prefix, source, set string) string { return prefix + ":gen:" + source + ":" + set }
+
+// Generation reads a set's shared generation (0 before any write): one
+// GET, a fraction of a millisecond beside Redis.
+func (b *RedisBus) Generation(ctx context.Context, source, set string) (uint64, error) {
+	if !b.live.Load() {
+		return 0, errors.New("Redis is unreachable") // no request waits on a timeout meanwhile
+	}
+	n, err := b.client.Get(ctx, genKey(b.prefix, source, set)).Uint64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// Advance moves a set's shared generation on.
+func (b *RedisBus) Advance(ctx context.Context, source, set string) error {
+	return b.client.Incr(ctx, genKey(b.prefix, source, set)).Err()
 }
 
 // Err reports the last problem with Redis, or nil.
@@ -248,3 +283,7 @@ func (b *RedisBus) Close() error {
 	}
 	return b.client.Close()
 }
+
+// Live reports whether the subscription is up: other replicas' messages
+// arrive, and shared generations are read.
+func (b *RedisBus) Live() bool { return b.live.Load() }

@@ -144,6 +144,16 @@ func (c *Source) gen(set string) *atomic.Uint64 {
 // through the gateway call it before they answer.
 func (c *Source) Bump(set string) {
 	c.gen(set).Add(1)
+	if g, ok := c.opts.Bus.(Generations); ok {
+		// before the write answers: from then on no replica finds an
+		// answer filed under the old generation
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := g.Advance(ctx, c.opts.Name, set); err != nil {
+			c.opts.Logger.Warn("the shared generation of a set could not be moved on; other replicas may answer from before this write until their TTL",
+				"source", c.opts.Name, "set", set, "error", err)
+		}
+		cancel()
+	}
 	if c.opts.Bus != nil {
 		c.opts.Bus.Publish(Message{Source: c.opts.Name, Set: set})
 	}
@@ -183,12 +193,25 @@ func (c *Source) SetNames() []string {
 // write generation it was read under, and, where the source acts as each
 // caller (row-level security), the caller, so that no user is answered
 // from another's rows.
-func (c *Source) key(ctx context.Context, kind string, q *plan.Query, text string) string {
+// With replicas sharing generations, the key holds the set's shared
+// generation too; when it cannot be read, ok is false and the request goes
+// to the database: an old answer is never risked.
+func (c *Source) key(ctx context.Context, kind string, q *plan.Query, text string) (key string, ok bool) {
 	scope := ""
 	if caller, ok := sources.CallerOf(ctx); ok {
 		scope = "|as " + caller.Scope()
 	}
-	return kind + "|" + c.inner.Metadata().Version() + "|g" + strconv.FormatUint(c.gen(q.Set.Name).Load(), 10) + scope + "|" + text
+	shared := ""
+	if g, ok := c.opts.Bus.(Generations); ok {
+		gctx, cancel := context.WithTimeout(ctx, time.Second)
+		n, err := g.Generation(gctx, c.opts.Name, q.Set.Name)
+		cancel()
+		if err != nil {
+			return "", false
+		}
+		shared = "|s" + strconv.FormatUint(n, 10)
+	}
+	return kind + "|" + c.inner.Metadata().Version() + "|g" + strconv.FormatUint(c.gen(q.Set.Name).Load(), 10) + shared + scope + "|" + text, true
 }
 
 // lookup returns a usable entry and whether it is stale.

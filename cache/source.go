@@ -95,7 +95,11 @@ func (c *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 		record(ctx, statusBypass)
 		return c.inner.Query(ctx, q)
 	}
-	key := c.key(ctx, "rows", q, plan.QueryKey(q))
+	key, ok := c.key(ctx, "rows", q, plan.QueryKey(q))
+	if !ok {
+		record(ctx, statusBypass)
+		return c.inner.Query(ctx, q)
+	}
 	e, err := c.answer(ctx, q.Set.Name, key, func(ctx context.Context) (*entry, error) { return c.load(ctx, key, q, ttl) })
 	if err != nil {
 		return nil, err
@@ -131,7 +135,11 @@ func (c *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 		record(ctx, statusBypass)
 		return c.inner.Count(ctx, q)
 	}
-	key := c.key(ctx, "count", q, plan.CountKey(q))
+	key, ok := c.key(ctx, "count", q, plan.CountKey(q))
+	if !ok {
+		record(ctx, statusBypass)
+		return c.inner.Count(ctx, q)
+	}
 	e, err := c.answer(ctx, q.Set.Name, key, func(ctx context.Context) (*entry, error) {
 		n, err := c.inner.Count(ctx, q)
 		if err != nil {

@@ -26,26 +26,37 @@ type statusKey struct{}
 
 // WithStatus returns a context in which the cache records what it did.
 func WithStatus(ctx context.Context) context.Context {
-	return context.WithValue(ctx, statusKey{}, new(atomic.Int32))
+	parent, _ := ctx.Value(statusKey{}).(*statusHolder)
+	return context.WithValue(ctx, statusKey{}, &statusHolder{parent: parent})
+}
+
+// statusHolder keeps what the cache did in one context, and tells the
+// context it was made in (the request's) as well.
+type statusHolder struct {
+	cur    atomic.Int32
+	parent *statusHolder
 }
 
 // StatusOf reads what the cache did for a context made by WithStatus.
 func StatusOf(ctx context.Context) Status {
-	if s, ok := ctx.Value(statusKey{}).(*atomic.Int32); ok {
-		return Status(s.Load())
+	if s, ok := ctx.Value(statusKey{}).(*statusHolder); ok {
+		return Status(s.cur.Load())
 	}
 	return statusNone
 }
 
+// Answered reports whether the cache answered (fresh or stale), so that
+// no database time was spent.
+func (s Status) Answered() bool { return s == statusHit || s == statusStale }
+
 func record(ctx context.Context, st Status) {
-	s, ok := ctx.Value(statusKey{}).(*atomic.Int32)
-	if !ok {
-		return
-	}
-	for {
-		cur := s.Load()
-		if Status(cur) >= st || s.CompareAndSwap(cur, int32(st)) {
-			return
+	h, _ := ctx.Value(statusKey{}).(*statusHolder)
+	for ; h != nil; h = h.parent {
+		for {
+			cur := h.cur.Load()
+			if Status(cur) >= st || h.cur.CompareAndSwap(cur, int32(st)) {
+				break
+			}
 		}
 	}
 }

@@ -2,11 +2,13 @@ package sources
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/metadata"
@@ -144,4 +146,22 @@ type WatchEvents struct {
 	// Listening, when set, hears whether the watcher is listening: true
 	// once it is, false when its connection is lost.
 	Listening func(bool)
+}
+
+// Pooled is implemented by sources with a connection pool, for the
+// gateway's metrics.
+type Pooled interface {
+	PoolStats() PoolStats
+}
+
+// PoolStats are a pool's figures now.
+type PoolStats struct {
+	InUse, Idle, Max int
+	Waits            int64         // times a query waited for a connection
+	WaitTime         time.Duration // how long in all
+}
+
+// SQLPoolStats reads database/sql's figures.
+func SQLPoolStats(s sql.DBStats) PoolStats {
+	return PoolStats{InUse: s.InUse, Idle: s.Idle, Max: s.MaxOpenConnections, Waits: s.WaitCount, WaitTime: s.WaitDuration}
 }

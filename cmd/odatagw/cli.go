@@ -100,6 +100,9 @@ type serveCmd struct {
 	SkiptokenSecret  string        `env:"ODATAGW_SKIPTOKEN_SECRET" placeholder:"SECRET" help:"Secret that signs paging tokens; give every replica the same one (default: random at start, so nextLinks end with a restart)."`
 	State            string        `env:"ODATAGW_STATE" placeholder:"PATH|URL" help:"Where registered data sources and users are kept: an SQLite file (default $XDG_STATE_HOME/odatagw/state.db, else ~/.local/state/odatagw/state.db), a postgres:// URL that replicas share, or none. DSN passwords in it are sealed with ODATAGW_SECRET_KEY; without that variable none can be saved through the admin API."`
 	AdminListen      string        `env:"ODATAGW_ADMIN_LISTEN" default:"127.0.0.1:8081" placeholder:"HOST:PORT" help:"Address of the admin page and API, or off. Keep it private."`
+	MetricsListen    string        `env:"ODATAGW_METRICS_LISTEN" placeholder:"HOST:PORT" help:"Also serve /metrics, /readyz (naming every source) and /healthz on this address, apart from the admin API (which serves them too). Keep it private."`
+	DrainDelay       time.Duration `env:"ODATAGW_DRAIN_DELAY" placeholder:"DURATION" help:"On SIGTERM, report not ready for this long while still serving, so that load balancers stop sending first (default 0; 5s behind Kubernetes Services)."`
+	DrainTimeout     time.Duration `env:"ODATAGW_DRAIN_TIMEOUT" placeholder:"DURATION" help:"On SIGTERM, how long requests in flight may still run once the listener is closed (default 30s)."`
 	AdminTokenFile   string        `env:"ODATAGW_ADMIN_TOKEN_FILE" placeholder:"FILE" help:"When ODATAGW_ADMIN_TOKEN is not set, the admin token is read from this file, created with a random token if missing (default: admin-token beside the state)."`
 	LogLevel         string        `env:"ODATAGW_LOG_LEVEL" enum:"debug,info,warn,error," default:"" placeholder:"LEVEL" help:"debug, info, warn or error (default info; debug logs every request)."`
 	LogFormat        string        `env:"ODATAGW_LOG_FORMAT" enum:"text,json," default:"" placeholder:"FORMAT" help:"text or json (default text)."`
@@ -212,6 +215,9 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 		Sources:         map[string]config.Source{},
 		Logger:          s.logger(file, stderr),
 		AuditLog:        s.AuditLog,
+		MetricsListen:   s.MetricsListen,
+		DrainDelay:      s.DrainDelay,
+		DrainTimeout:    s.DrainTimeout,
 	}
 	if err := s.overrideDefaults(&set.Defaults); err != nil {
 		return set, err

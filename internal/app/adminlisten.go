@@ -24,8 +24,16 @@ func (g *Gateway) serveAdmin() (*http.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w (another gateway on this machine? give this one --admin-listen HOST:PORT, or off)", err)
 	}
+	// the operations endpoints (figures, readiness with names) beside the
+	// admin API: both belong on a private address
+	mux := http.NewServeMux()
+	ops := g.Server.OpsHandler()
+	mux.Handle("GET /metrics", ops)
+	mux.Handle("GET /readyz", ops)
+	mux.Handle("GET /healthz", ops)
+	mux.Handle("/", admin.Handler(admin.Config{Token: g.settings.AdminToken, Manager: g, Logger: g.settings.Logger}))
 	hs := &http.Server{
-		Handler:           admin.Handler(admin.Config{Token: g.settings.AdminToken, Manager: g, Logger: g.settings.Logger}),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,
@@ -38,6 +46,29 @@ func (g *Gateway) serveAdmin() (*http.Server, error) {
 	g.settings.Logger.Info("admin page and API", "admin_url", "http://"+ln.Addr().String()+"/")
 	go hs.Serve(ln)
 	return hs, nil
+}
+
+// serveMetrics serves the operations endpoints on a listener of their own
+// (--metrics-listen), for a scraper that must not reach the admin API.
+func (g *Gateway) serveMetrics() (*http.Server, error) {
+	ln, err := net.Listen("tcp", g.settings.MetricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	hs := &http.Server{Handler: g.Server.OpsHandler(), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	g.addrMu.Lock()
+	g.metricsAddr = ln.Addr().String()
+	g.addrMu.Unlock()
+	g.settings.Logger.Info("metrics and probes", "metrics_url", "http://"+ln.Addr().String()+"/metrics")
+	go hs.Serve(ln)
+	return hs, nil
+}
+
+// MetricsAddr is the metrics listener's address, once serving.
+func (g *Gateway) MetricsAddr() string {
+	g.addrMu.Lock()
+	defer g.addrMu.Unlock()
+	return g.metricsAddr
 }
 
 // AdminAddr is the admin listener's address, once serving.

@@ -59,6 +59,18 @@ type Settings struct {
 	// AuditLog is a file the audit records are appended to as JSON lines;
 	// empty: they go to Logger.
 	AuditLog string
+	// MetricsListen, when set, serves /metrics, /readyz (with every
+	// source's state) and /healthz on a listener of its own; the admin
+	// listener serves them too.
+	MetricsListen string
+	// DrainDelay is how long, after a stop is asked (SIGTERM), readiness
+	// reports false while requests are still served, so that load
+	// balancers stop sending new ones first (default 0; a few seconds
+	// behind Kubernetes' Services).
+	DrainDelay time.Duration
+	// DrainTimeout bounds how long requests in flight may still run once
+	// the listener is closed (default 30 s).
+	DrainTimeout time.Duration
 }
 
 // Gateway is a running set of sources behind one HTTP server.
@@ -74,9 +86,10 @@ type Gateway struct {
 	watchCtx   context.Context    // lives as long as the gateway
 	stop       context.CancelFunc // ends watchCtx: the watchers and the store poll
 
-	addrMu    sync.Mutex
-	baseURL   string // where the OData listener is reached, once serving
-	adminAddr string
+	addrMu      sync.Mutex
+	baseURL     string // where the OData listener is reached, once serving
+	adminAddr   string
+	metricsAddr string
 }
 
 // Open opens every source, or the demo when there is none. A source that
@@ -365,10 +378,19 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 	g.addrMu.Lock()
 	g.baseURL = scheme + "://" + ln.Addr().String()
 	g.addrMu.Unlock()
-	var adminSrv *http.Server
+	var adminSrv, metricsSrv *http.Server
 	if g.settings.AdminListen != "" {
 		if adminSrv, err = g.serveAdmin(); err != nil {
 			ln.Close()
+			return err
+		}
+	}
+	if g.settings.MetricsListen != "" {
+		if metricsSrv, err = g.serveMetrics(); err != nil {
+			ln.Close()
+			if adminSrv != nil {
+				adminSrv.Close()
+			}
 			return err
 		}
 	}
@@ -399,14 +421,38 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 		return err
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if adminSrv != nil {
-		adminSrv.Shutdown(shutdown)
-	}
-	err = hs.Shutdown(shutdown)
-	if errors.Is(err, context.DeadlineExceeded) {
-		hs.Close()
+	g.drain(hs)
+	for _, srv := range []*http.Server{adminSrv, metricsSrv} {
+		if srv != nil {
+			srv.Close()
+		}
 	}
 	return nil
+}
+
+// drain stops the OData listener without failing a request it accepted:
+// readiness turns false first and stays so for DrainDelay while requests
+// are still served (load balancers take that long to stop sending new
+// ones), then the listener closes and the requests in flight have
+// DrainTimeout to finish.
+func (g *Gateway) drain(hs *http.Server) {
+	g.Server.Draining()
+	log := g.settings.Logger
+	if d := g.settings.DrainDelay; d > 0 {
+		log.Info("stopping: readiness is false; still serving while load balancers catch up", "drain_delay", d)
+		time.Sleep(d)
+	}
+	timeout := g.settings.DrainTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	start := time.Now()
+	if err := hs.Shutdown(shutdown); errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("stopping: requests still running past the drain timeout were cut", "drain_timeout", timeout)
+		hs.Close()
+		return
+	}
+	log.Info("stopped: every request in flight finished", "took", time.Since(start).Round(time.Millisecond))
 }

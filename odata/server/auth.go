@@ -48,6 +48,7 @@ func (r *request) authenticate(guard *auth.Guard) error {
 				Message: "credentials cannot be checked right now; try again in a moment"}
 		}
 		r.srv.auditAuthFailure(r, client)
+		r.srv.metrics.authFail.WithLabelValues(r.name).Inc()
 		if d := r.srv.throttle.Failed(client); d > 0 {
 			select {
 			case <-time.After(d):

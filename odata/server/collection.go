@@ -6,7 +6,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/odata/format"
 	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
@@ -105,18 +107,22 @@ func (r *request) fetch(q *plan.Query, withRows bool, held *int64) (fetched, err
 	if r.plan.Count {
 		counted = make(chan countResult, 1)
 		go func() {
-			n, err := r.src.Count(ctx, q)
+			start, cctx := time.Now(), cache.WithStatus(ctx)
+			n, err := r.src.Count(cctx, q)
+			r.srv.metrics.database(r.name, q.Set.Name, "count", cache.StatusOf(cctx), time.Since(start))
 			counted <- countResult{n, err}
 		}()
 	}
 	var res fetched
 	var err error
 	if withRows {
-		if res.rows, err = r.src.Query(ctx, q); err == nil {
+		start, qctx := time.Now(), cache.WithStatus(ctx)
+		if res.rows, err = r.src.Query(qctx, q); err == nil {
 			if res.hasRow = res.rows.Next(); !res.hasRow {
 				err = res.rows.Err()
 			}
 		}
+		r.srv.metrics.database(r.name, q.Set.Name, "query", cache.StatusOf(qctx), time.Since(start))
 	}
 	if counted != nil {
 		c := <-counted
@@ -177,6 +183,7 @@ func (r *request) streamPage(pg page, res fetched) {
 		b = w.appendEntity(b, res.rows.Values(), nil)
 		lastSort = res.rows.Sort()
 		written++
+		r.rowsSent++
 		if len(b) > 16<<10 {
 			bytes += len(b)
 			if _, err := bw.Write(b); err != nil {

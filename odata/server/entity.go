@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
+	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata/format"
 	"github.com/odatagw/odatagw/odata/plan"
@@ -137,12 +139,15 @@ func (r *request) fetchOne() ([]any, error) {
 		return nil, err
 	}
 	defer r.slots.release(held)
-	rows, err := r.src.Query(r.req.Context(), &r.plan.Query)
+	start, ctx := time.Now(), cache.WithStatus(r.req.Context())
+	rows, err := r.src.Query(ctx, &r.plan.Query)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	if !rows.Next() {
+	found := rows.Next()
+	r.srv.metrics.database(r.name, r.plan.Set.Name, "query", cache.StatusOf(ctx), time.Since(start))
+	if !found {
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
@@ -150,6 +155,7 @@ func (r *request) fetchOne() ([]any, error) {
 	}
 	values := rows.Values()
 	r.timing.mark("db")
+	r.rowsSent++
 	return values, nil
 }
 

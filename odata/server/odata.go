@@ -41,6 +41,8 @@ type request struct {
 	guard     *auth.Guard
 	principal *auth.Principal
 	client    string   // the caller's address, for throttling and the audit log
+	set       string   // the entity set the request reads or writes, once known (metrics)
+	rowsSent  int      // entities written into the answer (metrics)
 	deltaLink string   // set when the read tracks changes: its last page links to them
 	written   *written // set by a write, for the audit log
 
@@ -86,6 +88,7 @@ func (s *Server) serveOData(c *gin.Context) {
 	req := c.Request.WithContext(cache.WithStatus(c.Request.Context()))
 	r := &request{w: c.Writer, req: req, srv: s, name: c.Param("source"), timing: serverTiming{start: time.Now()},
 		client: clientAddress(req, s.cfg.ClientIPHeader)}
+	start := r.timing.start
 	if !r.negotiateVersion() {
 		return
 	}
@@ -95,6 +98,12 @@ func (s *Server) serveOData(c *gin.Context) {
 		return
 	}
 	defer e.release()
+	defer func() { // only a source that exists, and a set its model has, become labels
+		s.metrics.observe(r.name, r.set, req.Method, r.w.Status(), time.Since(start))
+		if r.rowsSent > 0 {
+			s.metrics.rows.WithLabelValues(r.name, r.set).Add(float64(r.rowsSent))
+		}
+	}()
 	r.src, r.slots, r.guard = e.src, e.slots, e.guard
 	if r.guard == nil {
 		r.fail(&odata.Error{Status: http.StatusUnauthorized, Code: odata.CodeUnauthorized, Message: "this source accepts no credentials"})
@@ -175,6 +184,9 @@ func (r *request) serve() error {
 		return berr
 	}
 	r.timing.mark("plan")
+	if p.Query.Set != nil {
+		r.set = p.Query.Set.Name
+	}
 	if err := r.mayRead(p); err != nil {
 		return err
 	}

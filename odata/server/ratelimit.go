@@ -70,6 +70,7 @@ func (l *clientLimiter) allow(client string) (bool, time.Duration) {
 func (s *Server) rateLimit(c *gin.Context) {
 	ok, wait := s.limiter.allow(s.limiter.clientOf(c.Request))
 	if !ok {
+		s.metrics.refused.WithLabelValues("rate").Inc()
 		c.Header("Retry-After", retryAfter(wait))
 		writeError(c.Writer, c.Request, s.log, tooManyRequests(wait))
 		c.Abort()

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -71,6 +74,8 @@ type Server struct {
 	throttle *auth.Throttle
 	csrfKey  []byte
 	audit    *slog.Logger
+	metrics  *Metrics
+	draining atomic.Bool // readiness is false: the gateway is stopping
 
 	mu      sync.RWMutex
 	sources map[string]*entry
@@ -130,14 +135,16 @@ func New(cfg Config) *Server {
 	// MERGE is the OData 2.0 update verb some clients still send
 	e.Handle("MERGE", "/odata/:source", s.serveOData)
 	e.Handle("MERGE", "/odata/:source/*path", s.serveOData)
+	// the probes on the public port name nothing: which sources exist, and
+	// the figures, are for the operations listener (OpsHandler)
 	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", s.metrics)
+	e.GET("/readyz", s.readyzPublic)
 	e.GET("/", s.index)
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c.Writer, c.Request, s.log, notFoundRoute(c.Request.URL.Path))
 	})
 	s.engine = e
+	s.metrics = newMetrics(s)
 	return s
 }
 
@@ -259,9 +266,25 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// readyz pings every source; it is 503 while any is unreachable.
-func (s *Server) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
+// readyzPublic is readiness without names: 200 {"status":"ready"}, or 503
+// while draining or while a source is unreachable.
+func (s *Server) readyzPublic(c *gin.Context) {
+	status, _ := s.readiness(c.Request.Context())
+	word := "ready"
+	if status != http.StatusOK {
+		word = "not ready"
+	}
+	c.JSON(status, gin.H{"status": word})
+}
+
+// Draining makes readiness false from now on: the gateway is stopping,
+// and the load balancer should send it nothing new.
+func (s *Server) Draining() { s.draining.Store(true) }
+
+// readiness pings every source; it is 503 while any is unreachable, and
+// once the gateway drains.
+func (s *Server) readiness(ctx context.Context) (int, gin.H) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	status := http.StatusOK
 	report := gin.H{}
@@ -276,6 +299,9 @@ func (s *Server) readyz(c *gin.Context) {
 		}
 	}
 	body := gin.H{"sources": report}
+	if s.draining.Load() {
+		status, body["draining"] = http.StatusServiceUnavailable, true
+	}
 	if len(s.cfg.Checks) > 0 {
 		deps := gin.H{}
 		for name, check := range s.cfg.Checks {
@@ -287,8 +313,30 @@ func (s *Server) readyz(c *gin.Context) {
 		}
 		body["dependencies"] = deps
 	}
-	c.JSON(status, body)
+	return status, body
 }
+
+// OpsHandler serves what the operations listener offers: /metrics in
+// Prometheus' formats, /readyz naming every source and dependency, and
+// /healthz.
+func (s *Server) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		status, body := s.readiness(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(body)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	return mux
+}
+
+// Metrics are the gateway's Prometheus figures.
+func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // index lists the service roots, so that a person who opens the gateway's
 // address sees where to point Salesforce.

@@ -58,6 +58,9 @@ func (r *request) querySlots(set string, n int64) (int64, error) {
 		return 0, nil
 	}
 	if err := r.slots.acquire(r.req.Context(), n); err != nil {
+		if r.req.Context().Err() == nil {
+			r.srv.metrics.refused.WithLabelValues("busy").Inc()
+		}
 		return 0, err
 	}
 	return n, nil

@@ -135,6 +135,7 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		return kerr
 	}
 	set := target.Set
+	r.set = set.Name
 	if err := r.mayWrite(set.Name); err != nil {
 		return err
 	}

@@ -351,3 +351,6 @@ func lostConnection(err error) bool {
 		errors.Is(err, sql.ErrConnDone) || errors.As(err, &netErr) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
+
+// PoolStats are the pool's figures, for the gateway's metrics.
+func (s *Source) PoolStats() sources.PoolStats { return sources.SQLPoolStats(s.db.Stats()) }

@@ -365,3 +365,10 @@ func (s *Source) estimate(ctx context.Context, q *plan.Query) (int64, error) {
 	}
 	return int64(out[0].Plan.Rows + 0.5), nil
 }
+
+// PoolStats are the pool's figures, for the gateway's metrics.
+func (s *Source) PoolStats() sources.PoolStats {
+	st := s.pool.Stat()
+	return sources.PoolStats{InUse: int(st.AcquiredConns()), Idle: int(st.IdleConns()), Max: int(st.MaxConns()),
+		Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime()}
+}

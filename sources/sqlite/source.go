@@ -358,3 +358,6 @@ next:
 	}
 	return nil
 }
+
+// PoolStats are the pool's figures, for the gateway's metrics.
+func (s *Source) PoolStats() sources.PoolStats { return sources.SQLPoolStats(s.db.Stats()) }

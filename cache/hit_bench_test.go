@@ -1,0 +1,57 @@
+package cache_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/odatagw/odatagw/cache"
+	"github.com/odatagw/odatagw/internal/testdb"
+	"github.com/odatagw/odatagw/odata/plan"
+	"github.com/odatagw/odatagw/odata/uri"
+	"github.com/odatagw/odatagw/sources"
+	"github.com/odatagw/odatagw/sources/demo"
+)
+
+// BenchmarkHit measures a cache hit alone, and with the set's shared
+// generation read from Redis first (replicas sharing a Redis):
+//
+//	ODATAGW_TEST_REDIS_URL=redis://127.0.0.1:6379/0 go test ./cache -run '^$' -bench Hit
+func BenchmarkHit(b *testing.B) {
+	src, err := demo.Open(context.Background(), sources.Options{Name: "demo"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	path, raw, _ := strings.Cut("Customers?$select=CustomerId,Name&$filter=Country%20eq%20'USA'", "?")
+	req, _ := uri.Parse(path, raw)
+	p, _ := plan.Build(src.Metadata(), req, "GET")
+	p.Query.Limit = 26
+	run := func(b *testing.B, c *cache.Source) {
+		ctx := context.Background()
+		for b.Loop() {
+			rs, err := c.Query(ctx, &p.Query)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for rs.Next() {
+			}
+			rs.Close()
+		}
+	}
+	b.Run("alone", func(b *testing.B) { run(b, cache.Wrap(src, cache.Options{Name: "demo", TTL: time.Hour})) })
+	b.Run("shared generation", func(b *testing.B) {
+		bus, err := cache.NewRedisBus(testdb.RedisURL(b), "odatagw_bench", slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer bus.Close()
+		for bus.Err() != nil || !bus.Live() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		run(b, cache.Wrap(src, cache.Options{Name: "demo", TTL: time.Hour, Bus: bus}))
+	})
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/odatagw/odatagw/cache"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// Metrics are the gateway's figures in Prometheus' registry. Labels are
+// bounded: a source (only one that exists), an entity set (only one the
+// model has), a method, a status class; never a URL, key or user.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	dbTime   *prometheus.HistogramVec
+	rows     *prometheus.CounterVec
+	authFail *prometheus.CounterVec
+	refused  *prometheus.CounterVec
+}
+
+// latencyBuckets span a cache hit (a fraction of a millisecond) to
+// Salesforce's 120 s limit.
+var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
+
+func newMetrics(s *Server) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "odatagw_requests_total",
+			Help: "OData requests answered, by source, entity set, method and status class."}, []string{"source", "set", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "odatagw_request_duration_seconds",
+			Help: "Time from a request's arrival to its last byte, by source, entity set and method.", Buckets: latencyBuckets},
+			[]string{"source", "set", "method"}),
+		dbTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "odatagw_database_duration_seconds",
+			Help: "Time the database took to start answering a query or count the cache did not answer.", Buckets: latencyBuckets},
+			[]string{"source", "set", "kind"}),
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "odatagw_rows_returned_total",
+			Help: "Entities returned in answers, by source and entity set."}, []string{"source", "set"}),
+		authFail: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "odatagw_auth_failures_total",
+			Help: "Requests refused for missing or wrong credentials, by source."}, []string{"source"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "odatagw_limit_refusals_total",
+			Help: "Requests refused by a limit: rate (429), busy (no query slot within the queue timeout, 503)."}, []string{"limit"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.dbTime, m.rows, m.authFail, m.refused,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&sourceCollector{s: s})
+	return m
+}
+
+// Handler serves the figures in Prometheus' exposition formats.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registry is where the figures live, for other parts of the gateway.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// methodLabel keeps the method label to the methods OData uses.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete, "MERGE":
+		return method
+	}
+	return "other"
+}
+
+// observe records one answered request.
+func (m *Metrics) observe(source, set, method string, status int, took time.Duration) {
+	method = methodLabel(method)
+	m.requests.WithLabelValues(source, set, method, strconv.Itoa(status/100)+"xx").Inc()
+	m.latency.WithLabelValues(source, set, method).Observe(took.Seconds())
+}
+
+// database records the time the database took, unless the cache answered.
+func (m *Metrics) database(source, set, kind string, status cache.Status, took time.Duration) {
+	if status.Answered() {
+		return
+	}
+	m.dbTime.WithLabelValues(source, set, kind).Observe(took.Seconds())
+}
+
+var (
+	cacheRequestsDesc = prometheus.NewDesc("odatagw_cache_requests_total", "Answers the query cache gave, by result.", []string{"source", "set", "result"}, nil)
+	cacheEvictsDesc   = prometheus.NewDesc("odatagw_cache_evictions_total", "Entries dropped to keep the cache within its bound.", []string{"source", "set"}, nil)
+	cacheBytesDesc    = prometheus.NewDesc("odatagw_cache_bytes", "Bytes held by a source's query cache.", []string{"source"}, nil)
+	poolDesc          = prometheus.NewDesc("odatagw_pool_connections", "Database connections of a source's pool, by state (in_use, idle) and its size (max).", []string{"source", "state"}, nil)
+	poolWaitsDesc     = prometheus.NewDesc("odatagw_pool_waits_total", "Times a query waited for a free connection.", []string{"source"}, nil)
+	poolWaitDesc      = prometheus.NewDesc("odatagw_pool_wait_seconds_total", "Time queries spent waiting for a free connection.", []string{"source"}, nil)
+)
+
+// sourceCollector reads the cache's and the pools' own counters at each
+// scrape, for every source served then.
+type sourceCollector struct{ s *Server }
+
+func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{cacheRequestsDesc, cacheEvictsDesc, cacheBytesDesc, poolDesc, poolWaitsDesc, poolWaitDesc} {
+		ch <- d
+	}
+}
+
+func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, name := range c.s.SourceNames() {
+		src, ok := c.s.Source(name)
+		if !ok {
+			continue
+		}
+		if cs, ok := src.(*cache.Source); ok {
+			sets := cs.SetNames()
+			sort.Strings(sets)
+			for _, set := range sets {
+				st := cs.Stats(set)
+				ch <- prometheus.MustNewConstMetric(cacheRequestsDesc, prometheus.CounterValue, float64(st.Hits.Load()), name, set, "hit")
+				ch <- prometheus.MustNewConstMetric(cacheRequestsDesc, prometheus.CounterValue, float64(st.Misses.Load()), name, set, "miss")
+				ch <- prometheus.MustNewConstMetric(cacheRequestsDesc, prometheus.CounterValue, float64(st.Stale.Load()), name, set, "stale")
+				ch <- prometheus.MustNewConstMetric(cacheEvictsDesc, prometheus.CounterValue, float64(st.Evictions.Load()), name, set)
+			}
+			ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(cs.Bytes()), name)
+			src = cs.Inner()
+		}
+		if p, ok := src.(sources.Pooled); ok {
+			st := p.PoolStats()
+			ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, float64(st.InUse), name, "in_use")
+			ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, float64(st.Idle), name, "idle")
+			ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, float64(st.Max), name, "max")
+			ch <- prometheus.MustNewConstMetric(poolWaitsDesc, prometheus.CounterValue, float64(st.Waits), name)
+			ch <- prometheus.MustNewConstMetric(poolWaitDesc, prometheus.CounterValue, st.WaitTime.Seconds(), name)
+		}
+	}
+}
