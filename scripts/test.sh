@@ -44,6 +44,11 @@ if [ -n "$chromium_bin" ]; then
 else
   say "Admin page in a headless browser: OFF (install Debian's chromium, or set ODATAGW_TEST_CHROMIUM)"
 fi
+if command -v buildah >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  say "deploy/ (chart, Compose, systemd, image): ON (image built with buildah, run by chroot)"
+else
+  say "deploy/ (chart, Compose, systemd): ON; the image test OFF (needs buildah, Debian package buildah, and root)"
+fi
 say "SQLite demo, parser, planner and SQL suites: ON (need nothing)"
 say ""
 
@@ -90,6 +95,10 @@ fuzz() {
   rm -f "$out"
   return 1
 }
+
+say ""
+say "== deploy/"
+bash deploy/check.sh
 
 if [ "$fuzztime" != "0" ]; then
   say ""

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,12 +34,33 @@ type cli struct {
 	Source  sourceCmd  `cmd:"" help:"Manage the data sources of a running gateway through its admin API."`
 	User    userCmd    `cmd:"" help:"Manage the users who may call sources with passwords or API tokens, through a running gateway's admin API."`
 	Check   checkCmd   `cmd:"" help:"Print, without serving, what Salesforce would get from a database: each table's external object, key and field types, and every problem with what to do."`
-	Track   trackCmd   `cmd:"" help:"Print, or run with --apply, the SQL that installs change tracking on PostgreSQL or SQLite tables: a change log and row counts kept by triggers, whoever writes, for delta links and exact counts (see docs/change-tracking.md)."`
+	Track   trackCmd   `cmd:"" help:"Print, or run with --apply, the SQL that installs change tracking on PostgreSQL, MySQL/MariaDB or SQLite tables: a change log and row counts kept by triggers, whoever writes, for delta links and exact counts (see docs/change-tracking.md)."`
+	Probe   probeCmd   `cmd:"" help:"Ask a URL (a gateway's /readyz or /healthz) and exit 0 when it answers 2xx: a health check for images without a shell or curl."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
+type probeCmd struct {
+	URL     string        `arg:"" help:"The URL to ask, e.g. http://127.0.0.1:8080/readyz."`
+	Timeout time.Duration `default:"5s" help:"How long to wait for the answer."`
+}
+
+// run asks the URL; only loopback and private health endpoints are meant.
+func (p *probeCmd) run(stdout io.Writer) error {
+	client := &http.Client{Timeout: p.Timeout}
+	res, err := client.Get(p.URL)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("%s answered %s", p.URL, res.Status)
+	}
+	fmt.Fprintln(stdout, res.Status)
+	return nil
+}
+
 type trackCmd struct {
-	DSN    string   `arg:"" help:"The database: postgres://... or sqlite:PATH."`
+	DSN    string   `arg:"" help:"The database: postgres://..., mysql://... or sqlite:PATH."`
 	Tables []string `arg:"" optional:"" help:"Tables to track (default: every table the gateway would serve)."`
 	Schema []string `placeholder:"SCHEMA" help:"Schema to look for tables in; repeatable (default public)."`
 	Apply  bool     `help:"Run the SQL instead of printing it, and tell running gateways to read the schema again."`
@@ -143,6 +165,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch kctx.Command() {
 		case "version":
 			fmt.Fprintln(stdout, "odatagw", version())
+			return 0
+		case "probe <url>":
+			if err := c.Probe.run(stdout); err != nil {
+				fmt.Fprintln(stderr, "odatagw:", err)
+				return 1
+			}
 			return 0
 		case "track <dsn>", "track <dsn> <tables>":
 			if err := c.Track.run(stdout); err != nil {

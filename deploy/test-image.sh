@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the image with build-image.sh, then runs the binary from the
+# image's own root filesystem (buildah from + mount, chroot as the image's
+# user) and asks the embedded demo for an answer: the image works with
+# nothing of the host's but its kernel.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tag="odatagw:test-$$"
+driver="${BUILDAH_STORAGE_DRIVER:-vfs}"
+bah() { buildah --storage-driver "$driver" "$@"; }
+bash deploy/build-image.sh "$tag"
+ctr=$(bah from "$tag")
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  bah umount "$ctr" >/dev/null 2>&1 || true
+  bah rm "$ctr" >/dev/null 2>&1 || true
+  bah rmi "$tag" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+root=$(bah mount "$ctr")
+user=$(bah inspect --type container --format '{{.OCIv1.Config.User}}' "$ctr")
+port=$((20000 + RANDOM % 20000))
+log=$(mktemp)
+# the image's environment, but on a loopback port of this machine
+env -i HOME=/var/lib/odatagw TMPDIR=/tmp ODATAGW_LISTEN="127.0.0.1:$port" ODATAGW_ADMIN_LISTEN=off ODATAGW_STATE=/var/lib/odatagw/state.db \
+  "$(command -v chroot)" --userspec="$user" "$root" /usr/local/bin/odatagw serve >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
+  sleep 0.1
+done
+answer=$(curl -fsS "http://127.0.0.1:$port/odata/demo/Customers?\$select=CustomerId,Name&\$top=2&\$count=true")
+echo "$answer" | grep -q '"@odata.count":10000' || { echo "unexpected answer: $answer"; cat "$log"; exit 1; }
+who=$(ps -o user= -p "$pid" 2>/dev/null || true)
+echo "the image's binary answered as uid ${user%%:*} (${who:-?}): ${answer:0:120}..."
+ls "$root/bin" "$root/usr/bin" >/dev/null 2>&1 && { echo "the image holds a shell or tools"; exit 1; }
+echo "image test passed ($(du -sh "$root" | cut -f1) root filesystem, no shell)"
