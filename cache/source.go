@@ -5,10 +5,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/odatagw/odatagw/internal/tracing"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 )
 
 var (
@@ -90,15 +93,18 @@ func (c *Source) answer(ctx context.Context, set, key string, load func(context.
 // Query answers a page from the cache, or runs it once for every caller
 // asking the same at the same time and keeps its rows.
 func (c *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error) {
+	ctx = WithStatus(ctx)
+	ctx, span := tracing.Start(ctx, "cache", attribute.String("odata.entity_set", q.Set.Name))
+	defer func() { span.SetAttributes(attribute.String("cache.result", StatusOf(ctx).String())); span.End() }()
 	ttl := c.ttl(q.Set.Name)
 	if ttl <= 0 || q.Limit <= 0 || q.Limit > MaxCachedRows {
 		record(ctx, statusBypass)
-		return c.inner.Query(ctx, q)
+		return c.innerQuery(ctx, q)
 	}
 	key, ok := c.key(ctx, "rows", q, plan.QueryKey(q))
 	if !ok {
 		record(ctx, statusBypass)
-		return c.inner.Query(ctx, q)
+		return c.innerQuery(ctx, q)
 	}
 	e, err := c.answer(ctx, q.Set.Name, key, func(ctx context.Context) (*entry, error) { return c.load(ctx, key, q, ttl) })
 	if err != nil {
@@ -107,10 +113,36 @@ func (c *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 	return &cachedRows{e: e, i: -1}, nil
 }
 
-// load reads every row of a page and keeps it.
-func (c *Source) load(ctx context.Context, key string, q *plan.Query, ttl time.Duration) (*entry, error) {
+// innerQuery asks the database, in a span of its own (which ends when the
+// query starts answering: the rows then stream to the client).
+func (c *Source) innerQuery(ctx context.Context, q *plan.Query) (sources.Rows, error) {
+	ctx, span := tracing.Start(ctx, "database", attribute.String("db.operation.name", "query"), attribute.String("odata.entity_set", q.Set.Name))
+	defer span.End()
 	rows, err := c.inner.Query(ctx, q)
 	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return rows, err
+}
+
+// innerCount counts in the database, in a span of its own.
+func (c *Source) innerCount(ctx context.Context, q *plan.Query) (int64, error) {
+	ctx, span := tracing.Start(ctx, "database", attribute.String("db.operation.name", "count"), attribute.String("odata.entity_set", q.Set.Name))
+	defer span.End()
+	n, err := c.inner.Count(ctx, q)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return n, err
+}
+
+// load reads every row of a page and keeps it.
+func (c *Source) load(ctx context.Context, key string, q *plan.Query, ttl time.Duration) (*entry, error) {
+	ctx, span := tracing.Start(ctx, "database", attribute.String("db.operation.name", "query"), attribute.String("odata.entity_set", q.Set.Name))
+	defer span.End()
+	rows, err := c.inner.Query(ctx, q)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		return nil, err
 	}
 	defer rows.Close()
@@ -130,18 +162,21 @@ func (c *Source) load(ctx context.Context, key string, q *plan.Query, ttl time.D
 
 // Count answers a count from the cache, or counts once for concurrent callers.
 func (c *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
+	ctx = WithStatus(ctx)
+	ctx, span := tracing.Start(ctx, "cache", attribute.String("odata.entity_set", q.Set.Name))
+	defer func() { span.SetAttributes(attribute.String("cache.result", StatusOf(ctx).String())); span.End() }()
 	ttl := c.ttl(q.Set.Name)
 	if ttl <= 0 {
 		record(ctx, statusBypass)
-		return c.inner.Count(ctx, q)
+		return c.innerCount(ctx, q)
 	}
 	key, ok := c.key(ctx, "count", q, plan.CountKey(q))
 	if !ok {
 		record(ctx, statusBypass)
-		return c.inner.Count(ctx, q)
+		return c.innerCount(ctx, q)
 	}
 	e, err := c.answer(ctx, q.Set.Name, key, func(ctx context.Context) (*entry, error) {
-		n, err := c.inner.Count(ctx, q)
+		n, err := c.innerCount(ctx, q)
 		if err != nil {
 			return nil, err
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/app"
 	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/internal/tracing"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -125,6 +126,8 @@ type serveCmd struct {
 	MetricsListen    string        `env:"ODATAGW_METRICS_LISTEN" placeholder:"HOST:PORT" help:"Also serve /metrics, /readyz (naming every source) and /healthz on this address, apart from the admin API (which serves them too). Keep it private."`
 	DrainDelay       time.Duration `env:"ODATAGW_DRAIN_DELAY" placeholder:"DURATION" help:"On SIGTERM, report not ready for this long while still serving, so that load balancers stop sending first (default 0; 5s behind Kubernetes Services)."`
 	DrainTimeout     time.Duration `env:"ODATAGW_DRAIN_TIMEOUT" placeholder:"DURATION" help:"On SIGTERM, how long requests in flight may still run once the listener is closed (default 30s)."`
+	OTLPEndpoint     string        `name:"otlp-endpoint" env:"ODATAGW_OTLP_ENDPOINT" placeholder:"URL" help:"Send traces (request, plan, cache, database) over OTLP/HTTP to this collector, e.g. http://otel-collector:4318 (default: no traces)."`
+	TraceSample      float64       `env:"ODATAGW_TRACE_SAMPLE" default:"1" placeholder:"RATIO" help:"Share of requests traced when --otlp-endpoint is set, 0 to 1 (a caller's sampled traceparent is always followed)."`
 	AdminTokenFile   string        `env:"ODATAGW_ADMIN_TOKEN_FILE" placeholder:"FILE" help:"When ODATAGW_ADMIN_TOKEN is not set, the admin token is read from this file, created with a random token if missing (default: admin-token beside the state)."`
 	LogLevel         string        `env:"ODATAGW_LOG_LEVEL" enum:"debug,info,warn,error," default:"" placeholder:"LEVEL" help:"debug, info, warn or error (default info; debug logs every request)."`
 	LogFormat        string        `env:"ODATAGW_LOG_FORMAT" enum:"text,json," default:"" placeholder:"FORMAT" help:"text or json (default text)."`
@@ -399,6 +402,18 @@ func (s *serveCmd) run(stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if s.OTLPEndpoint != "" {
+		shutdown, err := tracing.Setup(s.OTLPEndpoint, s.TraceSample, version())
+		if err != nil {
+			return err
+		}
+		defer func() {
+			flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			shutdown(flush)
+		}()
+		set.Logger.Info("sending traces", "otlp_endpoint", s.OTLPEndpoint, "sample", s.TraceSample)
+	}
 	g, err := app.Open(ctx, set)
 	if err != nil {
 		return err

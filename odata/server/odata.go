@@ -10,9 +10,14 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/auth"
+	"github.com/odatagw/odatagw/internal/tracing"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/csdl"
@@ -85,7 +90,11 @@ func (t *serverTiming) mark(name string) {
 func (t *serverTiming) header() string { return strings.Join(t.marks, ", ") }
 
 func (s *Server) serveOData(c *gin.Context) {
-	req := c.Request.WithContext(cache.WithStatus(c.Request.Context()))
+	// a trace the caller started continues here (W3C traceparent)
+	ctx := otel.GetTextMapPropagator().Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
+	ctx, span := tracing.Start(ctx, c.Request.Method+" /odata/{source}", attribute.String("http.request.method", c.Request.Method))
+	defer span.End()
+	req := c.Request.WithContext(cache.WithStatus(ctx))
 	r := &request{w: c.Writer, req: req, srv: s, name: c.Param("source"), timing: serverTiming{start: time.Now()},
 		client: clientAddress(req, s.cfg.ClientIPHeader)}
 	start := r.timing.start
@@ -99,6 +108,11 @@ func (s *Server) serveOData(c *gin.Context) {
 	}
 	defer e.release()
 	defer func() { // only a source that exists, and a set its model has, become labels
+		span.SetAttributes(attribute.String("odata.source", r.name), attribute.String("odata.entity_set", r.set),
+			attribute.Int("http.response.status_code", r.w.Status()))
+		if r.w.Status() >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(r.w.Status()))
+		}
 		s.metrics.observe(r.name, r.set, req.Method, r.w.Status(), time.Since(start))
 		if r.rowsSent > 0 {
 			s.metrics.rows.WithLabelValues(r.name, r.set).Add(float64(r.rowsSent))
@@ -161,9 +175,11 @@ func (r *request) escapedSubPath() string {
 }
 
 func (r *request) serve() error {
+	_, planSpan := tracing.Start(r.req.Context(), "plan")
 	req, perr := uri.ParseWith(r.escapedSubPath(), r.req.URL.RawQuery, r.srv.limits)
 	r.timing.mark("parse")
 	if perr != nil {
+		planSpan.End()
 		return perr
 	}
 	method, merr := writeMethod(r.req)
@@ -171,12 +187,15 @@ func (r *request) serve() error {
 		return merr
 	}
 	if len(req.Segments) == 1 && req.Segments[0].Name == "$batch" {
+		planSpan.End()
 		return r.serveBatch(r.req.Method)
 	}
 	if method != "" {
+		planSpan.End()
 		return r.serveWrite(method, req)
 	}
 	p, berr := plan.BuildWith(r.svc, req, r.req.Method, r.srv.limits)
+	planSpan.End()
 	if berr != nil {
 		if berr.Status == http.StatusMethodNotAllowed {
 			r.w.Header().Set("Allow", "GET, HEAD")
