@@ -38,6 +38,9 @@ for values in "" deploy/helm/test-values/*.yaml; do
   "$helm_bin" template odatagw deploy/helm/odatagw "${args[@]}" | (cd deploy/check && go run . k8s)
 done
 
+say "-- monitoring (Prometheus' own rule and PromQL parsers)"
+(cd deploy/check && go run . monitoring ../monitoring/alerts.yaml ../monitoring/grafana-dashboard.json)
+
 say "-- Compose"
 (cd deploy/check && go run . compose ../compose.yaml)
 

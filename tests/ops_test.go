@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -62,6 +63,18 @@ func TestMetricsOnTheOperationsListener(t *testing.T) {
 		}
 	}
 
+	monitored := body
+	// a client past the rate limit
+	limited := startGateway(t, app.Settings{MetricsListen: "127.0.0.1:0", Defaults: config.File{Limits: config.Limits{RateLimit: 1}}})
+	for range 5 {
+		limited.demoTarget().get(t, "Customers(1)")
+	}
+	scrape := string(do(t, "GET", "http://"+limited.MetricsAddr()+"/metrics", nil).Body)
+	if !strings.Contains(scrape, `odatagw_limit_refusals_total{limit="rate"}`) {
+		t.Error("/metrics lacks the rate limit's refusals")
+	}
+	monitored += scrape
+
 	// now as a caller with credentials, through the cache
 	open := startGateway(t, app.Settings{MetricsListen: "127.0.0.1:0", Sources: erpSource(config.Source{DSN: db.DSN})})
 	otg := open.target("postgres", "erp", nil)
@@ -79,6 +92,20 @@ func TestMetricsOnTheOperationsListener(t *testing.T) {
 	} {
 		if !want.MatchString(body) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// the dashboard and the alert rules under deploy/ read only series a
+	// gateway serves
+	served := monitored + body
+	for _, f := range []string{"alerts.yaml", "grafana-dashboard.json"} {
+		text, err := os.ReadFile(filepath.Join(testdb.Root(), "deploy", "monitoring", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range regexp.MustCompile(`odatagw_[a-z_]+`).FindAllString(string(text), -1) {
+			if !strings.Contains(served, "\n"+name+"{") && !strings.Contains(served, "\n"+name+" ") {
+				t.Errorf("deploy/monitoring/%s reads %s, which no gateway serves", f, name)
+			}
 		}
 	}
 }

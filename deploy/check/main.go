@@ -45,7 +45,7 @@ var kinds = map[string]func() any{
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: check k8s [FILE...] | check compose FILE")
+		fmt.Fprintln(os.Stderr, "usage: check k8s [FILE...] | check compose FILE | check monitoring RULES DASHBOARD")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -58,6 +58,19 @@ func main() {
 		}
 		if err := checkCompose(os.Args[2]); err != nil {
 			fmt.Fprintln(os.Stderr, "check compose:", err)
+			os.Exit(1)
+		}
+	case "monitoring":
+		if len(os.Args) != 4 {
+			fmt.Fprintln(os.Stderr, "usage: check monitoring RULES DASHBOARD")
+			os.Exit(2)
+		}
+		err := checkRules(os.Args[2])
+		if err == nil {
+			err = checkDashboard(os.Args[3])
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "check monitoring:", err)
 			os.Exit(1)
 		}
 	default:
