@@ -19,6 +19,7 @@ import (
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/metadata/salesforce"
+	"github.com/odatagw/odatagw/odata/server"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -70,6 +71,14 @@ type Manager interface {
 	AddUser(ctx context.Context, u registry.User, password string) (registry.User, string, error)
 	UpdateUser(ctx context.Context, name, role, password string, rotate bool) (registry.User, string, error)
 	RemoveUser(ctx context.Context, name string) error
+
+	// Traffic is the last hour of a source's traffic, by entity set.
+	Traffic(ctx context.Context, name string) ([]server.TrafficSeries, error)
+	// Audit lists the latest writes and refused credentials, newest first.
+	Audit(ctx context.Context, source, user, event string, limit int) []server.AuditRecord
+	// SalesforcePackage is a Metadata API package (zip) that creates the
+	// External Data Source and its Named Credential, without secrets.
+	SalesforcePackage(ctx context.Context, name string) ([]byte, error)
 }
 
 // Config configures the admin listener.
@@ -101,6 +110,9 @@ func Handler(cfg Config) http.Handler {
 	api.POST("/sources/:name/reload", a.reload)
 	api.GET("/sources/:name/report", a.report)
 	api.POST("/sources/:name/track", a.track)
+	api.GET("/sources/:name/traffic", a.traffic)
+	api.GET("/sources/:name/salesforce-metadata", a.salesforcePackage)
+	api.GET("/audit", a.audit)
 	api.GET("/users", a.users)
 	api.POST("/users", a.addUser)
 	api.PUT("/users/:user", a.updateUser)

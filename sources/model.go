@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -286,7 +287,7 @@ func entitySet(c candidate, setName string, opts Options, rep *Report) (*metadat
 		return nil, err
 	}
 	return &metadata.EntitySet{Name: setName, Type: et, Schema: c.t.Schema, Table: c.t.Name,
-		IsView: c.t.IsView, ReadOnly: opts.ReadOnly || c.t.IsView || c.t.ReadOnly, PageSize: opts.PageSize,
+		IsView: c.t.IsView, ReadOnly: opts.ReadOnly || c.t.IsView || c.t.ReadOnly || slices.Contains(opts.ReadOnlySets, setName), PageSize: opts.PageSize,
 		Description: c.t.Comment, Tracked: c.t.Tracked, ChangeRetention: opts.ChangeRetention.D()}, nil
 }
 

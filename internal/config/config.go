@@ -80,17 +80,19 @@ type Cache struct {
 // kind opens with. It is the one type for these settings; Resolved fills
 // its defaults, once.
 type Source struct {
-	DSN              string                       `yaml:"dsn" json:"dsn"`
-	Schemas          []string                     `yaml:"schemas" json:"schemas,omitempty"`     // schemas to expose (PostgreSQL; default public)
-	Include          []string                     `yaml:"include" json:"include,omitempty"`     // table name patterns to expose (default all)
-	Exclude          []string                     `yaml:"exclude" json:"exclude,omitempty"`     // table name patterns to leave out
-	Keys             map[string][]string          `yaml:"keys" json:"keys,omitempty"`           // table -> key columns, for views and tables without one
-	Names            map[string]string            `yaml:"names" json:"names,omitempty"`         // table -> entity set name
-	Columns          map[string]map[string]string `yaml:"columns" json:"columns,omitempty"`     // table -> column -> property name
-	PageSize         int                          `yaml:"page_size" json:"page_size,omitempty"` // server-driven page size (default 1000, at most 2000)
-	ReadOnly         bool                         `yaml:"read_only" json:"read_only"`
-	StatementTimeout Duration                     `yaml:"statement_timeout" json:"statement_timeout,omitempty"` // bounds every query (default 60s, below Salesforce's 120s)
-	MaxConnections   int                          `yaml:"max_connections" json:"max_connections,omitempty"`
+	DSN      string                       `yaml:"dsn" json:"dsn"`
+	Schemas  []string                     `yaml:"schemas" json:"schemas,omitempty"`     // schemas to expose (PostgreSQL; default public)
+	Include  []string                     `yaml:"include" json:"include,omitempty"`     // table name patterns to expose (default all)
+	Exclude  []string                     `yaml:"exclude" json:"exclude,omitempty"`     // table name patterns to leave out
+	Keys     map[string][]string          `yaml:"keys" json:"keys,omitempty"`           // table -> key columns, for views and tables without one
+	Names    map[string]string            `yaml:"names" json:"names,omitempty"`         // table -> entity set name
+	Columns  map[string]map[string]string `yaml:"columns" json:"columns,omitempty"`     // table -> column -> property name
+	PageSize int                          `yaml:"page_size" json:"page_size,omitempty"` // server-driven page size (default 1000, at most 2000)
+	ReadOnly bool                         `yaml:"read_only" json:"read_only"`
+	// ReadOnlySets names entity sets served read-only in a writable source.
+	ReadOnlySets     []string `yaml:"read_only_sets" json:"read_only_sets,omitempty"`
+	StatementTimeout Duration `yaml:"statement_timeout" json:"statement_timeout,omitempty"` // bounds every query (default 60s, below Salesforce's 120s)
+	MaxConnections   int      `yaml:"max_connections" json:"max_connections,omitempty"`
 	// CacheTTL overrides the cache TTL for this source (0: no cache);
 	// SetCacheTTL per entity set, by set name.
 	CacheTTL    *Duration           `yaml:"cache_ttl" json:"cache_ttl,omitempty"`
@@ -98,7 +100,7 @@ type Source struct {
 	// Count is how rows are counted for $count and @odata.count: exact
 	// (default), estimated (the planner's estimate) or auto (exact below
 	// CountThreshold estimated rows, default 1,000,000); SetCount per
-	// entity set, by set name. Estimates need PostgreSQL.
+	// entity set, by set name. Estimates need PostgreSQL or MySQL.
 	Count          string            `yaml:"count" json:"count,omitempty"`
 	CountThreshold int64             `yaml:"count_threshold" json:"count_threshold,omitempty"`
 	SetCount       map[string]string `yaml:"set_count" json:"set_count,omitempty"`

@@ -173,6 +173,8 @@ func (s *Server) auditAuthFailure(r *request, client string) {
 	}
 	s.audit.Warn("audit", "event", "auth_failure", "source", r.name, "client", client, "scheme", scheme,
 		"claimed_user", claimed, "method", r.req.Method, "path", r.req.URL.Path)
+	s.recent.add(AuditRecord{Time: time.Now().UTC(), Event: "auth_failure", Source: r.name, Method: r.req.Method,
+		User: claimed, Auth: scheme, Client: client, Status: http.StatusUnauthorized})
 }
 
 // auditWrite records a change: who, what set and key, and its outcome.
@@ -184,6 +186,8 @@ func (s *Server) auditWrite(r *request, status int) {
 	}
 	s.audit.Info("audit", "event", "write", "source", r.name, "set", w.set, "key", w.key, "method", w.method,
 		"user", user, "auth", how, "client", r.client, "status", status)
+	s.recent.add(AuditRecord{Time: time.Now().UTC(), Event: "write", Source: r.name, Set: w.set, Key: w.key, Method: w.method,
+		User: user, Auth: how, Client: r.client, Status: status})
 }
 
 // written is what a write request changed, for the audit log.

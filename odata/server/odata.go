@@ -113,7 +113,9 @@ func (s *Server) serveOData(c *gin.Context) {
 		if r.w.Status() >= 500 {
 			span.SetStatus(codes.Error, http.StatusText(r.w.Status()))
 		}
-		s.metrics.observe(r.name, r.set, req.Method, r.w.Status(), time.Since(start))
+		took := time.Since(start)
+		s.metrics.observe(r.name, r.set, req.Method, r.w.Status(), took)
+		s.traffic.record(r.name, r.set, r.w.Status(), took, cache.StatusOf(req.Context()).String(), r.rowsSent)
 		if r.rowsSent > 0 {
 			s.metrics.rows.WithLabelValues(r.name, r.set).Add(float64(r.rowsSent))
 		}

@@ -75,6 +75,8 @@ type Server struct {
 	csrfKey  []byte
 	audit    *slog.Logger
 	metrics  *Metrics
+	traffic  *Traffic    // the last hour, for the admin page's charts
+	recent   recentAudit // the latest audit records, for the admin page
 	draining atomic.Bool // readiness is false: the gateway is stopping
 
 	mu      sync.RWMutex
@@ -145,6 +147,7 @@ func New(cfg Config) *Server {
 	})
 	s.engine = e
 	s.metrics = newMetrics(s)
+	s.traffic = newTraffic()
 	return s
 }
 

@@ -1,0 +1,191 @@
+package server
+
+import (
+	"math"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Traffic keeps the last hour of each source's and set's traffic in
+// ten-second buckets, for the admin page's charts: requests, errors,
+// cache lookups and hits, rows returned, and a latency histogram from
+// which p50 and p95 are read.
+type Traffic struct {
+	mu     sync.Mutex
+	series map[trafficKey]*trafficRing
+	now    func() time.Time
+}
+
+type trafficKey struct{ source, set string }
+
+// TrafficStep is a bucket's width; TrafficSpan how far back the figures go.
+const (
+	TrafficStep = 10 * time.Second
+	TrafficSpan = time.Hour
+)
+
+const trafficBuckets = int(TrafficSpan / TrafficStep)
+
+// latencyEdges are the upper bounds (ms) of the latency histogram's bins.
+var latencyEdges = []float64{0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000, 30000, 60000, 120000}
+
+type trafficBucket struct {
+	start                                    int64 // unix seconds of the bucket's start; 0: empty
+	requests, errors, lookups, hits, rowsOut int64
+	latency                                  [26]int64 // one bin per latencyEdges, and one past the last
+}
+
+type trafficRing struct{ b [trafficBuckets]trafficBucket }
+
+func newTraffic() *Traffic {
+	return &Traffic{series: map[trafficKey]*trafficRing{}, now: time.Now}
+}
+
+// record adds one answered request. cache is "hit", "stale", "miss" or ""
+// (the cache was not asked).
+func (t *Traffic) record(source, set string, status int, took time.Duration, cache string, rows int) {
+	now := t.now()
+	slot := now.Unix() / int64(TrafficStep/time.Second)
+	start := slot * int64(TrafficStep/time.Second)
+	ms := float64(took.Microseconds()) / 1000
+	bin := sort.SearchFloat64s(latencyEdges, ms)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ring := t.series[trafficKey{source, set}]
+	if ring == nil {
+		ring = &trafficRing{}
+		t.series[trafficKey{source, set}] = ring
+	}
+	b := &ring.b[slot%int64(trafficBuckets)]
+	if b.start != start {
+		*b = trafficBucket{start: start}
+	}
+	b.requests++
+	if status >= 500 {
+		b.errors++
+	}
+	switch cache {
+	case "hit", "stale":
+		b.lookups++
+		b.hits++
+	case "miss":
+		b.lookups++
+	}
+	b.rowsOut += int64(rows)
+	b.latency[bin]++
+}
+
+// TrafficPoint is one bucket's figures.
+type TrafficPoint struct {
+	Time          time.Time `json:"t"`
+	RequestsPerS  float64   `json:"rps"`
+	Errors        int64     `json:"errors"`
+	CacheHitRatio *float64  `json:"cache_hit_ratio"` // null: nothing asked the cache
+	P50           *float64  `json:"p50_ms"` // null: no request
+	P95           *float64  `json:"p95_ms"`
+	Rows          int64     `json:"rows"`
+	Requests      int64     `json:"requests"`
+}
+
+// TrafficSeries is a set's (or, with Set "", a source's) last hour.
+type TrafficSeries struct {
+	Source string         `json:"source"`
+	Set    string         `json:"set"`
+	Points []TrafficPoint `json:"points"`
+	Total  TrafficPoint   `json:"total"` // the hour as one bucket
+}
+
+// Series returns the last hour of a source: one series per set, and the
+// source's whole as the first, oldest point first.
+func (t *Traffic) Series(source string) []TrafficSeries {
+	now := t.now()
+	last := now.Unix() / int64(TrafficStep/time.Second)
+	t.mu.Lock()
+	var sets []string
+	rings := map[string]trafficRing{}
+	for k, r := range t.series {
+		if k.source == source {
+			sets = append(sets, k.set)
+			rings[k.set] = *r
+		}
+	}
+	t.mu.Unlock()
+	sort.Strings(sets)
+	whole := TrafficSeries{Source: source, Set: ""}
+	var all [trafficBuckets]trafficBucket
+	out := []TrafficSeries{}
+	for _, set := range sets {
+		ring := rings[set]
+		s := TrafficSeries{Source: source, Set: set}
+		var sum trafficBucket
+		for i := 0; i < trafficBuckets; i++ {
+			slot := last - int64(trafficBuckets-1-i)
+			start := slot * int64(TrafficStep/time.Second)
+			b := ring.b[slot%int64(trafficBuckets)]
+			if b.start != start {
+				b = trafficBucket{start: start}
+			}
+			s.Points = append(s.Points, b.point())
+			add(&all[i], b)
+			all[i].start = start
+			add(&sum, b)
+		}
+		sum.start = ring.b[(last+1)%int64(trafficBuckets)].start
+		s.Total = sum.point()
+		s.Total.RequestsPerS = float64(sum.requests) / TrafficSpan.Seconds()
+		s.Total.Time = now.Add(-TrafficSpan)
+		out = append(out, s)
+	}
+	var sum trafficBucket
+	for i := range all {
+		whole.Points = append(whole.Points, all[i].point())
+		add(&sum, all[i])
+	}
+	whole.Total = sum.point()
+	whole.Total.RequestsPerS = float64(sum.requests) / TrafficSpan.Seconds()
+	whole.Total.Time = now.Add(-TrafficSpan)
+	return append([]TrafficSeries{whole}, out...)
+}
+
+func add(to *trafficBucket, b trafficBucket) {
+	to.requests += b.requests
+	to.errors += b.errors
+	to.lookups += b.lookups
+	to.hits += b.hits
+	to.rowsOut += b.rowsOut
+	for i := range to.latency {
+		to.latency[i] += b.latency[i]
+	}
+}
+
+func (b trafficBucket) point() TrafficPoint {
+	p := TrafficPoint{Time: time.Unix(b.start, 0).UTC(), RequestsPerS: float64(b.requests) / TrafficStep.Seconds(),
+		Errors: b.errors, Rows: b.rowsOut, Requests: b.requests}
+	if b.lookups > 0 {
+		r := float64(b.hits) / float64(b.lookups)
+		p.CacheHitRatio = &r
+	}
+	if b.requests > 0 {
+		p50, p95 := b.quantile(0.5), b.quantile(0.95)
+		p.P50, p.P95 = &p50, &p95
+	}
+	return p
+}
+
+// quantile reads a quantile from the histogram: the upper edge of the bin
+// that holds it (at most one bin's width too high).
+func (b trafficBucket) quantile(q float64) float64 {
+	want := int64(math.Ceil(q * float64(b.requests)))
+	var seen int64
+	for i, n := range b.latency {
+		seen += n
+		if seen >= want {
+			if i < len(latencyEdges) {
+				return latencyEdges[i]
+			}
+			return latencyEdges[len(latencyEdges)-1]
+		}
+	}
+	return 0
+}
