@@ -96,6 +96,7 @@ async function enter() {
   $("signout").hidden = false;
   notice("");
   await refresh();
+  await opsEnter();
   $("sources-title").focus();
 }
 
@@ -145,6 +146,7 @@ async function showDetail(name) {
   $("detail-status").textContent = status;
   $("remove").hidden = s.origin === "config";
   renderConnect(s);
+  opsShowDetail(s);
   $("report-summary").textContent = "Loading…";
   $("report").replaceChildren();
   $("detail").focus();
@@ -322,6 +324,7 @@ async function remove() {
 function closeDetail() {
   $("detail").hidden = true;
   current = null;
+  opsCloseDetail();
   $("sources-title").focus();
 }
 

@@ -1,0 +1,338 @@
+// The admin page's operations: users, the traffic of the last hour drawn
+// as SVG, per-set settings, the Salesforce metadata download and the audit
+// records. It uses app.js's helpers ($, el, call, notice, errors). Every
+// value from the server is set as text or as an SVG attribute, never as
+// HTML.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+let trafficTimer = null;
+let trafficData = null;
+
+// ---- entry points app.js calls ----
+
+async function opsEnter() {
+  await Promise.all([loadUsers(), loadAuditSources(), loadAudit()]);
+}
+
+async function opsShowDetail(s) {
+  renderDeploy(s);
+  renderSets(s);
+  await loadTraffic(s.name, true);
+  clearInterval(trafficTimer);
+  trafficTimer = setInterval(() => { if (current) loadTraffic(current.status.name, false); }, 10000);
+}
+
+function opsCloseDetail() {
+  clearInterval(trafficTimer);
+  trafficTimer = null;
+}
+
+// ---- Salesforce metadata ----
+
+function renderDeploy(s) {
+  const dir = "odatagw_" + developerName(s.name);
+  $("sf-deploy").textContent =
+    "unzip " + dir + ".zip\n" +
+    "sf project deploy start --metadata-dir " + dir + " --target-org YOUR_ORG\n" +
+    "# then Setup > Named Credentials > " + developerName(s.name) + ": enter the gateway user's password\n" +
+    "# and Setup > External Data Sources > odatagw " + s.name + " > Validate and Sync";
+}
+
+function developerName(name) {
+  let n = name.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
+  if (!/^[A-Za-z]/.test(n)) n = "OData_" + n;
+  return n.replace(/_+$/, "");
+}
+
+async function downloadMetadata() {
+  if (!current) return;
+  const name = current.status.name;
+  const res = await fetch("/api/sources/" + encodeURIComponent(name) + "/salesforce-metadata", { headers: { Authorization: "Bearer " + token } });
+  if (!res.ok) { notice("The metadata could not be made (" + res.status + ")."); return; }
+  const url = URL.createObjectURL(await res.blob());
+  const a = el("a");
+  a.href = url;
+  a.download = "odatagw_" + developerName(name) + ".zip";
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+  notice("Downloaded " + a.download + ".");
+}
+
+// ---- traffic ----
+
+async function loadTraffic(name, first) {
+  const r = await call("GET", "/api/sources/" + encodeURIComponent(name) + "/traffic");
+  if (!r.ok || !current || current.status.name !== name) return;
+  trafficData = r.data;
+  const sel = $("traffic-set");
+  const chosen = sel.value;
+  if (first || sel.options.length !== r.data.series.length) {
+    sel.replaceChildren();
+    for (const s of r.data.series) sel.append(new Option(s.set === "" ? "Every set" : s.set, s.set));
+    if (!first) sel.value = chosen;
+  }
+  renderTraffic();
+}
+
+function renderTraffic() {
+  if (!trafficData) return;
+  const series = trafficData.series.find((s) => s.set === $("traffic-set").value) || trafficData.series[0];
+  const box = $("charts");
+  box.replaceChildren();
+  const pts = series.points;
+  box.append(chart("Requests per second", pts.map((p) => p.rps), null, (v) => v.toFixed(1) + "/s"));
+  box.append(chart("Errors (5xx) per step", pts.map((p) => p.errors), null, (v) => String(v)));
+  box.append(chart("Cache hit ratio", pts.map((p) => p.cache_hit_ratio), null, (v) => Math.round(v * 100) + "%", 1));
+  box.append(chart("Latency p50 and p95 (ms)", pts.map((p) => p.p50_ms), pts.map((p) => p.p95_ms), (v) => v + " ms"));
+  box.append(chart("Rows returned per step", pts.map((p) => p.rows), null, (v) => String(v)));
+  const body = $("traffic-table").querySelector("tbody");
+  body.replaceChildren();
+  for (const s of trafficData.series) {
+    const t = s.total;
+    const tr = el("tr");
+    tr.append(el("th", s.set === "" ? "Every set" : s.set));
+    tr.lastChild.scope = "row";
+    tr.append(el("td", t.requests));
+    tr.append(el("td", t.rps.toFixed(2)));
+    tr.append(el("td", t.errors));
+    tr.append(el("td", t.cache_hit_ratio === null ? "–" : Math.round(t.cache_hit_ratio * 100) + "%"));
+    tr.append(el("td", t.p50_ms === null ? "–" : "≤ " + t.p50_ms + " ms"));
+    tr.append(el("td", t.p95_ms === null ? "–" : "≤ " + t.p95_ms + " ms"));
+    tr.append(el("td", t.rows));
+    body.append(tr);
+  }
+}
+
+// chart draws one figure over the hour as an SVG line (a second, dashed
+// line for the second figure), with a text alternative naming the latest
+// value and the hour's peak. Missing values (null) break the line.
+function chart(title, values, second, fmt, fixedMax) {
+  const fig = el("figure", null, "chart");
+  const h = el("h4", title);
+  fig.append(h);
+  const W = 360, H = 90;
+  const all = values.concat(second || []).filter((v) => v !== null && v !== undefined);
+  const max = fixedMax || Math.max(1e-9, ...all);
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("role", "img");
+  const latest = [...values].reverse().find((v) => v !== null && v !== undefined);
+  const peak = all.length ? Math.max(...all) : null;
+  const label = title + ": " + (latest === undefined ? "no traffic" : "latest " + fmt(latest)) + (peak === null ? "" : ", peak " + fmt(peak)) + " in the last hour";
+  svg.setAttribute("aria-label", label);
+  const axis = document.createElementNS(SVG, "line");
+  axis.setAttribute("x1", 0); axis.setAttribute("x2", W); axis.setAttribute("y1", H - 1); axis.setAttribute("y2", H - 1);
+  axis.setAttribute("class", "axis");
+  svg.append(axis);
+  for (const [vals, cls] of [[values, "line"], [second, "line2"]]) {
+    if (!vals) continue;
+    let d = "";
+    vals.forEach((v, i) => {
+      if (v === null || v === undefined) return;
+      const x = (i / (vals.length - 1)) * W, y = H - 2 - (v / max) * (H - 6);
+      const prev = i > 0 ? vals[i - 1] : null;
+      d += (prev === null || prev === undefined ? "M" : "L") + x.toFixed(1) + " " + y.toFixed(1) + " ";
+    });
+    const path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", d.trim() || "M0 " + (H - 1));
+    path.setAttribute("class", cls);
+    svg.append(path);
+  }
+  fig.append(svg);
+  fig.append(el("figcaption", label, "now"));
+  return fig;
+}
+
+// ---- per-set settings ----
+
+function renderSets(s) {
+  const body = $("sets").querySelector("tbody");
+  body.replaceChildren();
+  const search = s.search || {}, counts = s.set_count || {}, ttls = s.set_cache_ttl || {}, ro = s.read_only_sets || [];
+  for (const set of s.entity_sets || []) {
+    const id = "set-" + set.replace(/[^A-Za-z0-9_]/g, "_");
+    const tr = el("tr");
+    tr.dataset.set = set;
+    const th = el("th", set);
+    th.scope = "row";
+    tr.append(th);
+    const cols = el("input");
+    cols.name = "search"; cols.id = id + "-search"; cols.value = (search[set] || []).join(", ");
+    cols.setAttribute("aria-label", "Searched columns of " + set);
+    tr.append(cell(cols));
+    const count = el("select");
+    count.name = "count"; count.id = id + "-count";
+    count.setAttribute("aria-label", "Count policy of " + set);
+    for (const [v, t] of [["", "The source's (" + (s.count || "exact") + ")"], ["exact", "Exact"], ["estimated", "Estimated"], ["auto", "Auto"]]) count.append(new Option(t, v));
+    count.value = counts[set] || "";
+    tr.append(cell(count));
+    const box = el("input");
+    box.type = "checkbox"; box.name = "read_only"; box.id = id + "-ro"; box.checked = ro.includes(set) || !!s.read_only;
+    box.disabled = !!s.read_only;
+    box.setAttribute("aria-label", "Read-only: " + set);
+    tr.append(cell(box));
+    const ttl = el("input");
+    ttl.name = "ttl"; ttl.id = id + "-ttl"; ttl.value = ttls[set] || ""; ttl.className = "short";
+    ttl.setAttribute("aria-label", "Cache duration of " + set);
+    tr.append(cell(ttl));
+    body.append(tr);
+  }
+}
+
+function cell(child) { const td = el("td"); td.append(child); return td; }
+
+// the registration as the API takes it back: its settings, not its state
+const statusOnly = ["state", "serving_version", "connected", "listening", "last_error", "last_error_at", "entity_sets", "service_url", "cache"];
+
+async function saveSets(ev) {
+  ev.preventDefault();
+  if (!current) return;
+  const err = $("sets-error");
+  err.hidden = true;
+  const reg = Object.assign({}, current.status);
+  for (const k of statusOnly) delete reg[k];
+  const search = {}, setCount = {}, ttl = {}, ro = [];
+  for (const tr of $("sets").querySelectorAll("tbody tr")) {
+    const set = tr.dataset.set;
+    const cols = tr.querySelector('[name="search"]').value.split(",").map((c) => c.trim()).filter(Boolean);
+    if (cols.length) search[set] = cols;
+    const c = tr.querySelector('[name="count"]').value;
+    if (c) setCount[set] = c;
+    const t = tr.querySelector('[name="ttl"]').value.trim();
+    if (t) ttl[set] = t;
+    if (tr.querySelector('[name="read_only"]').checked && !current.status.read_only) ro.push(set);
+  }
+  reg.search = search; reg.set_count = setCount; reg.set_cache_ttl = ttl; reg.read_only_sets = ro;
+  const r = await call("PUT", "/api/sources/" + encodeURIComponent(reg.name), reg, { "If-Match": current.etag });
+  if (!r.ok) {
+    err.textContent = (r.data && r.data.error && r.data.error.message) || "Not saved (" + r.status + ").";
+    err.hidden = false;
+    err.focus();
+    return;
+  }
+  notice("Saved the entity set settings of " + reg.name + "; the source is being reopened with them.");
+  await showDetail(reg.name);
+}
+
+// ---- users ----
+
+async function loadUsers() {
+  const r = await call("GET", "/api/users");
+  const body = $("users").querySelector("tbody");
+  body.replaceChildren();
+  const list = (r.ok && r.data.users) || [];
+  $("no-users").hidden = list.length > 0;
+  for (const u of list) {
+    const tr = el("tr");
+    tr.dataset.user = u.name;
+    const th = el("th", u.name);
+    th.scope = "row";
+    tr.append(th);
+    tr.append(el("td", u.kind === "token" ? "API token" : "Password"));
+    const role = el("input");
+    role.value = u.role || ""; role.className = "short"; role.name = "role";
+    role.setAttribute("aria-label", "Database role of " + u.name);
+    tr.append(cell(role));
+    tr.append(el("td", new Date(u.created_at).toLocaleString()));
+    const td = el("td");
+    const save = button("Set role", "Set the database role of " + u.name, () => updateUser(u.name, { role: role.value.trim() }, "Role of " + u.name + " saved."));
+    td.append(save);
+    if (u.kind === "token") td.append(button("Rotate token", "Make a new API token for " + u.name, () => updateUser(u.name, { role: role.value.trim(), rotate_token: true }, null)));
+    td.append(button("Remove", "Remove the user " + u.name, () => removeUser(u.name), "danger"));
+    tr.append(td);
+    body.append(tr);
+  }
+}
+
+function button(text, label, fn, cls) {
+  const b = el("button", text, cls);
+  b.type = "button";
+  b.setAttribute("aria-label", label);
+  b.addEventListener("click", fn);
+  return b;
+}
+
+function showToken(name, tok) {
+  const box = $("user-token");
+  box.replaceChildren(el("span", "The API token of " + name + ", shown this once: "), el("code", tok, "mono"));
+  box.hidden = false;
+}
+
+async function addUser(ev) {
+  ev.preventDefault();
+  const form = $("add-user");
+  clearErrors(form);
+  $("user-token").hidden = true;
+  const kind = form.querySelector('[name="kind"]:checked').value;
+  const body = { name: $("u-name").value.trim(), kind, role: $("u-role").value.trim() };
+  if (!body.name) { showFieldError(form, "name", "Enter a name.").focus(); return; }
+  if (kind === "password") body.password = $("u-password").value;
+  const r = await call("POST", "/api/users", body);
+  if (!r.ok) { showError(form, "add-user-error", r.data); return; }
+  form.reset();
+  if (r.data.token) showToken(r.data.name, r.data.token);
+  notice("User " + r.data.name + " added.");
+  await loadUsers();
+}
+
+async function updateUser(name, body, done) {
+  const r = await call("PUT", "/api/users/" + encodeURIComponent(name), body);
+  if (!r.ok) { notice((r.data && r.data.error && r.data.error.message) || "Not changed (" + r.status + ")."); return; }
+  if (r.data.token) showToken(name, r.data.token);
+  notice(done || "A new API token for " + name + " is shown above; the old one no longer works.");
+  await loadUsers();
+}
+
+async function removeUser(name) {
+  if (!confirm("Remove the user " + name + "? Salesforce connections that sign in as " + name + " stop working.")) return;
+  const r = await call("DELETE", "/api/users/" + encodeURIComponent(name));
+  if (!r.ok) { notice((r.data && r.data.error && r.data.error.message) || "Not removed (" + r.status + ")."); return; }
+  notice("User " + name + " removed.");
+  await loadUsers();
+}
+
+// ---- audit ----
+
+async function loadAuditSources() {
+  const r = await call("GET", "/api/sources");
+  const sel = $("a-source");
+  const chosen = sel.value;
+  sel.replaceChildren(new Option("Every source", ""));
+  for (const s of (r.ok && r.data.sources) || []) sel.append(new Option(s.name, s.name));
+  sel.value = chosen;
+}
+
+async function loadAudit(ev) {
+  if (ev) ev.preventDefault();
+  const q = new URLSearchParams({ source: $("a-source").value, user: $("a-user").value.trim(), event: $("a-event").value, limit: "200" });
+  const r = await call("GET", "/api/audit?" + q);
+  const body = $("audit").querySelector("tbody");
+  body.replaceChildren();
+  const list = (r.ok && r.data.records) || [];
+  $("no-audit").hidden = list.length > 0;
+  for (const a of list) {
+    const tr = el("tr", null, a.event === "auth_failure" ? "problem-warning" : "");
+    tr.append(el("td", new Date(a.time).toLocaleString()));
+    tr.append(el("td", a.event === "write" ? "Write" : "Refused credential (" + (a.auth || "none") + ")"));
+    tr.append(el("td", a.source));
+    tr.append(el("td", a.set ? a.set + (a.key ? "(" + a.key + ")" : "") : "–"));
+    tr.append(el("td", a.method));
+    tr.append(el("td", a.user || "–"));
+    tr.append(el("td", a.client, "mono"));
+    tr.append(el("td", a.status || "–"));
+    body.append(tr);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("sf-download").addEventListener("click", downloadMetadata);
+  $("traffic-set").addEventListener("change", renderTraffic);
+  $("traffic-refresh").addEventListener("click", () => current && loadTraffic(current.status.name, false));
+  $("sets-form").addEventListener("submit", saveSets);
+  $("add-user").addEventListener("submit", addUser);
+  $("audit-filter").addEventListener("submit", loadAudit);
+});

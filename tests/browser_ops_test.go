@@ -1,0 +1,218 @@
+package tests
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/odatagw/odatagw/internal/testdb"
+)
+
+// TestAdminPageOperations drives the operations parts of the admin page
+// in headless Chromium, with the keyboard where an admin would use it:
+// users (add with a password and with a token shown once, rotate, set a
+// role, remove), the traffic charts and table after real traffic, per-set
+// settings that change what the gateway serves, the Salesforce metadata,
+// and the audit records filtered by source and event. Every control must
+// have an accessible name. Screenshots go to test-output/.
+func TestAdminPageOperations(t *testing.T) {
+	exe := chromium(t)
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "k", nil)
+	for _, src := range []map[string]any{
+		{"name": "erp", "dsn": db.DSN, "auth": anon},
+		{"name": "locked", "dsn": db.DSN, "auth": map[string]any{"basic": true}},
+	} {
+		if r := ag.api(t, "POST", "/api/sources", src); r.Status != 201 {
+			t.Fatalf("adding %v: %d %s", src["name"], r.Status, r.Body)
+		}
+	}
+	// traffic: reads, a write, a refused credential
+	for _, u := range []string{"Customers?$top=5&$count=true", "Customers?$top=5&$count=true", "Orders?$top=3", "Customers(3)", "NoSuchSet"} {
+		do2(t, "GET", ag.odata+"/odata/erp/"+encodeQuery(u))
+	}
+	if r := do(t, "PATCH", ag.odata+"/odata/erp/Customers(3)", []byte(`{"City":"Audited"}`), "Content-Type", "application/json"); r.Status != 204 {
+		t.Fatalf("write: %d %s", r.Status, r.Body)
+	}
+	do(t, "GET", ag.odata+"/odata/locked/Customers", nil, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("mallory:guess")))
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 1200), chromedp.UserDataDir(t.TempDir()))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelTimeout()
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+	shot := func(name string) {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err == nil {
+			writeShot(t, name, png)
+		}
+	}
+	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(c, steps...); err != nil {
+			shot("admin-ops-failed.png")
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		return s
+	}
+	eval := func(js string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("evaluating %s: %v", js, err)
+		}
+		return s
+	}
+	id, css := func(s string) chromedp.ID { return chromedp.ID(s) }, func(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+	step("signing in", chromedp.Navigate(ag.admin+"/"), chromedp.WaitVisible(id("token")),
+		chromedp.SendKeys(id("token"), ag.token+kb.Enter), chromedp.WaitVisible(id("app-view")),
+		chromedp.WaitVisible(css(`#sources tbody tr[data-source="erp"]`)))
+	// confirm() answers yes, as the admin would
+	step("accepting confirmations", chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`))
+
+	// users: a password user, then a token user whose token is shown once
+	step("adding a password user", chromedp.SendKeys(id("u-name"), "sf-integration"), chromedp.SendKeys(id("u-password"), "correct horse battery"+kb.Enter),
+		chromedp.WaitVisible(css(`#users tbody tr[data-user="sf-integration"]`)))
+	step("adding a token user", chromedp.SendKeys(id("u-name"), "etl"), chromedp.Click(id("u-kind-token")), chromedp.Click(css(`#add-user button[type=submit]`)),
+		chromedp.WaitVisible(css(`#users tbody tr[data-user="etl"]`)), chromedp.WaitVisible(id("user-token")))
+	first := text("#user-token code")
+	if len(first) < 20 {
+		t.Fatalf("no token shown: %q", first)
+	}
+	if r := do(t, "GET", ag.odata+"/odata/locked/Customers?$top=1", nil, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("sf-integration:correct horse battery"))); r.Status != 200 {
+		t.Errorf("the user added on the page cannot sign in: %d", r.Status)
+	}
+	step("rotating the token", chromedp.Click(css(`#users tbody tr[data-user="etl"] button[aria-label^="Make a new API token"]`)),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#user-token code") && document.querySelector("#user-token code").textContent !== `+jsString(first)))
+	step("setting a role", chromedp.SendKeys(css(`#users tbody tr[data-user="sf-integration"] input[name=role]`), "sales_reader"),
+		chromedp.Click(css(`#users tbody tr[data-user="sf-integration"] button[aria-label^="Set the database role"]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("notice").textContent.includes("Role of sf-integration saved")`))
+	if r := ag.api(t, "GET", "/api/users", nil); !strings.Contains(string(r.Body), `"role":"sales_reader"`) {
+		t.Errorf("the role was not saved: %s", r.Body)
+	}
+	shot("admin-ops-users.png")
+	step("removing a user", chromedp.Click(css(`#users tbody tr[data-user="etl"] button[aria-label="Remove the user etl"]`)),
+		chromedp.WaitNotPresent(css(`#users tbody tr[data-user="etl"]`)))
+
+	// audit: every record, then only erp's writes
+	step("reading the audit", chromedp.Click(css(`#audit-filter button[type=submit]`)), chromedp.WaitVisible(css(`#audit tbody tr`)))
+	if all := text("#audit tbody"); !strings.Contains(all, "Refused credential") || !strings.Contains(all, "mallory") || !strings.Contains(all, "Customers(3)") {
+		t.Errorf("the audit lacks a record: %q", all)
+	}
+	step("filtering the audit", chromedp.SetValue(id("a-source"), "erp"), chromedp.SetValue(id("a-event"), "write"),
+		chromedp.Click(css(`#audit-filter button[type=submit]`)),
+		chromedp.Poll[chromedp.Void](`!document.querySelector("#audit tbody").textContent.includes("mallory")`))
+	if rows := eval(`String(document.querySelectorAll("#audit tbody tr").length)`); rows != "1" {
+		t.Errorf("%s audit rows for erp's writes, want 1", rows)
+	}
+	shot("admin-ops-audit.png")
+
+	// the source's traffic, charted and tabled
+	step("opening erp", chromedp.Click(css(`button[aria-label="Details of erp"]`)), chromedp.WaitVisible(id("detail")),
+		chromedp.WaitVisible(css(`#traffic-table tbody tr`)), chromedp.WaitVisible(css(`#charts svg`)))
+	table := text("#traffic-table tbody")
+	if !strings.Contains(table, "Every set") || !strings.Contains(table, "Customers") || !strings.Contains(table, "Orders") {
+		t.Errorf("traffic table: %q", table)
+	}
+	if n := eval(`String(document.querySelectorAll("#charts svg[role=img][aria-label]").length)`); n != "5" {
+		t.Errorf("%s labelled charts, want 5", n)
+	}
+	if label := eval(`document.querySelector("#charts svg").getAttribute("aria-label")`); !strings.Contains(label, "Requests per second: latest") {
+		t.Errorf("chart label: %q", label)
+	}
+	step("charting one set", chromedp.SetValue(id("traffic-set"), "Customers"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("traffic-set").dispatchEvent(new Event("change"))`))
+	shot("admin-ops-traffic.png")
+
+	// per-set settings: Orders read-only, Customers uncached
+	step("editing set settings",
+		chromedp.SetValue(css(`#sets tr[data-set="Customers"] input[name=ttl]`), "0s"),
+		chromedp.SetValue(css(`#sets tr[data-set="Customers"] select[name=count]`), "exact"),
+		chromedp.SendKeys(css(`#sets tr[data-set="Customers"] input[name=search]`), "Name, City"),
+		chromedp.Click(css(`#sets tr[data-set="Orders"] input[name=read_only]`)),
+		chromedp.Click(css(`#sets-form button[type=submit]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("notice").textContent.includes("Saved the entity set settings")`))
+	eventually(t, 10*time.Second, "Orders served read-only", func() bool {
+		r := do(t, "PATCH", ag.odata+"/odata/erp/Orders(10248)", []byte(`{"Total":1}`), "Content-Type", "application/json")
+		return r.Status == 405
+	})
+	if r := ag.api(t, "GET", "/api/sources/erp", nil); !strings.Contains(string(r.Body), `"read_only_sets":["Orders"]`) || !strings.Contains(string(r.Body), `"Customers":["Name","City"]`) {
+		t.Errorf("the settings were not saved: %s", r.Body)
+	}
+	shot("admin-ops-sets.png")
+
+	// the Salesforce metadata: instructions on the page, the package from the API
+	if deploy := text("#sf-deploy"); !strings.Contains(deploy, "sf project deploy start --metadata-dir odatagw_erp") {
+		t.Errorf("deploy instructions: %q", deploy)
+	}
+	pkg := ag.api(t, "GET", "/api/sources/erp/salesforce-metadata", nil)
+	zr, err := zip.NewReader(bytes.NewReader(pkg.Body), int64(len(pkg.Body)))
+	if err != nil || pkg.Header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("metadata package: %v %s", err, pkg.Header.Get("Content-Type"))
+	}
+	var files []string
+	for _, f := range zr.File {
+		files = append(files, f.Name)
+		if strings.HasSuffix(f.Name, ".namedCredential") {
+			rc, _ := f.Open()
+			b, _ := io.ReadAll(rc)
+			if !strings.Contains(string(b), "<endpoint>"+ag.odata+"/odata/erp</endpoint>") {
+				t.Errorf("the named credential: %s", b)
+			}
+		}
+	}
+	if got := strings.Join(files, " "); !strings.Contains(got, "odatagw_erp/package.xml") || !strings.Contains(got, "odatagw_erp/dataSources/erp.dataSource") {
+		t.Errorf("package files: %s", got)
+	}
+
+	// every control has an accessible name, and can be reached with the keyboard
+	unnamed := eval(`Array.from(document.querySelectorAll("button, input, select, [role=img]")).filter(e => e.offsetParent !== null || e.tagName === "svg")
+	  .filter(e => !((e.labels && e.labels.length) || e.getAttribute("aria-label") || e.getAttribute("aria-labelledby") || (e.textContent || "").trim()))
+	  .map(e => e.id || e.name || e.outerHTML.slice(0, 60)).join(", ")`)
+	if unnamed != "" {
+		t.Errorf("controls without an accessible name: %s", unnamed)
+	}
+	if unreachable := eval(`Array.from(document.querySelectorAll("button, input, select")).filter(e => e.offsetParent !== null && e.tabIndex < 0).map(e => e.id).join(", ")`); unreachable != "" {
+		t.Errorf("controls the keyboard cannot reach: %s", unreachable)
+	}
+}
+
+func jsString(s string) string { return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'" }
+
+// writeShot keeps a screenshot in test-output/.
+func writeShot(t *testing.T, name string, png []byte) {
+	t.Helper()
+	path := filepath.Join(screenshotDir(t), name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
