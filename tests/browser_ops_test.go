@@ -205,7 +205,9 @@ func TestAdminPageOperations(t *testing.T) {
 	}
 }
 
-func jsString(s string) string { return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'" }
+func jsString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
 
 // writeShot keeps a screenshot in test-output/.
 func writeShot(t *testing.T, name string, png []byte) {
