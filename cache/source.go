@@ -95,7 +95,12 @@ func (c *Source) answer(ctx context.Context, set, key string, load func(context.
 func (c *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error) {
 	ctx = WithStatus(ctx)
 	ctx, span := tracing.Start(ctx, "cache", attribute.String("odata.entity_set", q.Set.Name))
-	defer func() { span.SetAttributes(attribute.String("cache.result", StatusOf(ctx).String())); span.End() }()
+	defer func() {
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("cache.result", StatusOf(ctx).String()))
+		}
+		span.End()
+	}()
 	ttl := c.ttl(q.Set.Name)
 	if ttl <= 0 || q.Limit <= 0 || q.Limit > MaxCachedRows {
 		record(ctx, statusBypass)
@@ -164,7 +169,12 @@ func (c *Source) load(ctx context.Context, key string, q *plan.Query, ttl time.D
 func (c *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 	ctx = WithStatus(ctx)
 	ctx, span := tracing.Start(ctx, "cache", attribute.String("odata.entity_set", q.Set.Name))
-	defer func() { span.SetAttributes(attribute.String("cache.result", StatusOf(ctx).String())); span.End() }()
+	defer func() {
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("cache.result", StatusOf(ctx).String()))
+		}
+		span.End()
+	}()
 	ttl := c.ttl(q.Set.Name)
 	if ttl <= 0 {
 		record(ctx, statusBypass)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -22,8 +23,22 @@ import (
 // Tracer is where the gateway's spans come from.
 func Tracer() trace.Tracer { return otel.Tracer("github.com/odatagw/odatagw") }
 
+// enabled is set once Setup has installed an exporter: until then a span
+// is not even started (OpenTelemetry's global no-op still costs a little
+// on every request).
+var enabled atomic.Bool
+
+// Enabled reports whether traces are sent.
+func Enabled() bool { return enabled.Load() }
+
+// noSpan is what Start gives while tracing is off: every method does nothing.
+var noSpan = trace.SpanFromContext(context.Background())
+
 // Start begins a span below ctx's.
 func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	if !enabled.Load() {
+		return ctx, noSpan
+	}
 	return Tracer().Start(ctx, name, trace.WithAttributes(attrs...))
 }
 
@@ -53,6 +68,10 @@ func Setup(endpoint string, ratio float64, version string) (func(context.Context
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(2*time.Second)), sdktrace.WithResource(res),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
 	otel.SetTracerProvider(tp)
+	enabled.Store(true)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	return tp.Shutdown, nil
+	return func(ctx context.Context) error {
+		enabled.Store(false)
+		return tp.Shutdown(ctx)
+	}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/auth"
@@ -90,10 +91,14 @@ func (t *serverTiming) mark(name string) {
 func (t *serverTiming) header() string { return strings.Join(t.marks, ", ") }
 
 func (s *Server) serveOData(c *gin.Context) {
-	// a trace the caller started continues here (W3C traceparent)
-	ctx := otel.GetTextMapPropagator().Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
-	ctx, span := tracing.Start(ctx, c.Request.Method+" /odata/{source}", attribute.String("http.request.method", c.Request.Method))
-	defer span.End()
+	ctx := c.Request.Context()
+	span := trace.SpanFromContext(ctx) // does nothing while tracing is off
+	if tracing.Enabled() {
+		// a trace the caller started continues here (W3C traceparent)
+		ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(c.Request.Header))
+		ctx, span = tracing.Start(ctx, c.Request.Method+" /odata/{source}", attribute.String("http.request.method", c.Request.Method))
+		defer span.End()
+	}
 	req := c.Request.WithContext(cache.WithStatus(ctx))
 	r := &request{w: c.Writer, req: req, srv: s, name: c.Param("source"), timing: serverTiming{start: time.Now()},
 		client: clientAddress(req, s.cfg.ClientIPHeader)}
@@ -108,10 +113,12 @@ func (s *Server) serveOData(c *gin.Context) {
 	}
 	defer e.release()
 	defer func() { // only a source that exists, and a set its model has, become labels
-		span.SetAttributes(attribute.String("odata.source", r.name), attribute.String("odata.entity_set", r.set),
-			attribute.Int("http.response.status_code", r.w.Status()))
-		if r.w.Status() >= 500 {
-			span.SetStatus(codes.Error, http.StatusText(r.w.Status()))
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("odata.source", r.name), attribute.String("odata.entity_set", r.set),
+				attribute.Int("http.response.status_code", r.w.Status()))
+			if r.w.Status() >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(r.w.Status()))
+			}
 		}
 		took := time.Since(start)
 		s.metrics.observe(r.name, r.set, req.Method, r.w.Status(), took)
