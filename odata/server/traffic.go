@@ -82,7 +82,7 @@ type TrafficPoint struct {
 	RequestsPerS  float64   `json:"rps"`
 	Errors        int64     `json:"errors"`
 	CacheHitRatio *float64  `json:"cache_hit_ratio"` // null: nothing asked the cache
-	P50           *float64  `json:"p50_ms"` // null: no request
+	P50           *float64  `json:"p50_ms"`          // null: no request
 	P95           *float64  `json:"p95_ms"`
 	Rows          int64     `json:"rows"`
 	Requests      int64     `json:"requests"`
