@@ -102,7 +102,7 @@ type sourceAddCmd struct {
 	adminFlags
 	sourceOptions
 	Name string `arg:"" help:"Name: the service root becomes /odata/NAME/."`
-	DSN  string `arg:"" help:"postgres://user@host:5432/db or sqlite:/path/file.db; a password in it is stored encrypted."`
+	DSN  string `arg:"" help:"postgres://user@host:5432/db, mysql://user@host:3306/db (or mariadb://...) or sqlite:/path/file.db; a password in it is stored encrypted."`
 }
 
 type sourceUpdateCmd struct {
@@ -131,7 +131,7 @@ type sourceReloadCmd struct {
 
 type checkCmd struct {
 	sourceOptions
-	DSN     string   `arg:"" help:"The database to check: postgres://... or sqlite:PATH."`
+	DSN     string   `arg:"" help:"The database to check: postgres://..., mysql://... (or mariadb://...) or sqlite:PATH."`
 	Key     []string `placeholder:"TABLE=COL[,COL]" help:"Key columns for a view or keyless table; repeatable."`
 	JSON    bool     `help:"Print the report as JSON."`
 	Indexes bool     `help:"Print only the CREATE INDEX CONCURRENTLY statements for the indexes Salesforce's traffic needs and the database lacks (PostgreSQL), ready for psql."`
