@@ -93,14 +93,8 @@ func (c *Source) answer(ctx context.Context, set, key string, load func(context.
 // Query answers a page from the cache, or runs it once for every caller
 // asking the same at the same time and keeps its rows.
 func (c *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error) {
-	ctx = WithStatus(ctx)
-	ctx, span := tracing.Start(ctx, "cache", attribute.String("odata.entity_set", q.Set.Name))
-	defer func() {
-		if span.IsRecording() {
-			span.SetAttributes(attribute.String("cache.result", StatusOf(ctx).String()))
-		}
-		span.End()
-	}()
+	ctx, end := cacheSpan(ctx, q.Set.Name)
+	defer end()
 	ttl := c.ttl(q.Set.Name)
 	if ttl <= 0 || q.Limit <= 0 || q.Limit > MaxCachedRows {
 		record(ctx, statusBypass)
@@ -118,36 +112,55 @@ func (c *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 	return &cachedRows{e: e, i: -1}, nil
 }
 
-// innerQuery asks the database, in a span of its own (which ends when the
-// query starts answering: the rows then stream to the client).
-func (c *Source) innerQuery(ctx context.Context, q *plan.Query) (sources.Rows, error) {
-	ctx, span := tracing.Start(ctx, "database", attribute.String("db.operation.name", "query"), attribute.String("odata.entity_set", q.Set.Name))
-	defer span.End()
-	rows, err := c.inner.Query(ctx, q)
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
+// cacheSpan starts the span of a cache lookup; its end records what the
+// cache did (in a status of its own, made only when traced).
+func cacheSpan(ctx context.Context, set string) (context.Context, func()) {
+	ctx, span := tracing.Start(ctx, "cache", attribute.String("odata.entity_set", set))
+	if !span.IsRecording() {
+		return ctx, func() {}
 	}
+	ctx = WithStatus(ctx)
+	return ctx, func() {
+		span.SetAttributes(attribute.String("cache.result", StatusOf(ctx).String()))
+		span.End()
+	}
+}
+
+// dbSpan starts the span of a call to the database; end records its error.
+func dbSpan(ctx context.Context, op, set string) (context.Context, func(error)) {
+	ctx, span := tracing.Start(ctx, "database", attribute.String("db.operation.name", op), attribute.String("odata.entity_set", set))
+	if !span.IsRecording() {
+		return ctx, func(error) {}
+	}
+	return ctx, func(err error) {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}
+}
+
+// innerQuery asks the database (the span ends when the query starts
+// answering: its rows then stream to the client).
+func (c *Source) innerQuery(ctx context.Context, q *plan.Query) (sources.Rows, error) {
+	ctx, end := dbSpan(ctx, "query", q.Set.Name)
+	rows, err := c.inner.Query(ctx, q)
+	end(err)
 	return rows, err
 }
 
-// innerCount counts in the database, in a span of its own.
+// innerCount counts in the database.
 func (c *Source) innerCount(ctx context.Context, q *plan.Query) (int64, error) {
-	ctx, span := tracing.Start(ctx, "database", attribute.String("db.operation.name", "count"), attribute.String("odata.entity_set", q.Set.Name))
-	defer span.End()
+	ctx, end := dbSpan(ctx, "count", q.Set.Name)
 	n, err := c.inner.Count(ctx, q)
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
-	}
+	end(err)
 	return n, err
 }
 
 // load reads every row of a page and keeps it.
 func (c *Source) load(ctx context.Context, key string, q *plan.Query, ttl time.Duration) (*entry, error) {
-	ctx, span := tracing.Start(ctx, "database", attribute.String("db.operation.name", "query"), attribute.String("odata.entity_set", q.Set.Name))
-	defer span.End()
-	rows, err := c.inner.Query(ctx, q)
+	rows, err := c.innerQuery(ctx, q)
 	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
 		return nil, err
 	}
 	defer rows.Close()
@@ -167,14 +180,8 @@ func (c *Source) load(ctx context.Context, key string, q *plan.Query, ttl time.D
 
 // Count answers a count from the cache, or counts once for concurrent callers.
 func (c *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
-	ctx = WithStatus(ctx)
-	ctx, span := tracing.Start(ctx, "cache", attribute.String("odata.entity_set", q.Set.Name))
-	defer func() {
-		if span.IsRecording() {
-			span.SetAttributes(attribute.String("cache.result", StatusOf(ctx).String()))
-		}
-		span.End()
-	}()
+	ctx, end := cacheSpan(ctx, q.Set.Name)
+	defer end()
 	ttl := c.ttl(q.Set.Name)
 	if ttl <= 0 {
 		record(ctx, statusBypass)

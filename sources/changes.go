@@ -128,3 +128,30 @@ func MarkTracked(rows DriverRows, tables []Table, name func(Table) string) error
 	}
 	return rows.Err()
 }
+
+// TablesToTrack are the served tables named (by table or set name), or
+// every one when none is: views cannot carry triggers. A name that is not
+// a served table is an error.
+func TablesToTrack(svc *metadata.Service, names []string) ([]*metadata.EntitySet, error) {
+	wanted := map[string]bool{}
+	for _, n := range names {
+		wanted[n] = true
+	}
+	var sets []*metadata.EntitySet
+	for _, es := range svc.Sets {
+		if !es.IsView && (len(names) == 0 || wanted[es.Table] || wanted[es.Name]) {
+			sets = append(sets, es)
+			delete(wanted, es.Table)
+			delete(wanted, es.Name)
+		}
+	}
+	for _, n := range names {
+		if wanted[n] {
+			return nil, fmt.Errorf("%s is not a table this source serves (views cannot be tracked)", n)
+		}
+	}
+	if len(sets) == 0 {
+		return nil, fmt.Errorf("no table to track: the source serves none (views cannot be tracked)")
+	}
+	return sets, nil
+}

@@ -178,25 +178,8 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 		cancel()
 		return nil, err
 	}
-	return &cancelRows{SQLRows: sources.NewSQLRowsConverting(rows, sources.ResultTypes(q), len(q.Columns), toEdm), cancel: cancel, ctx: ctx}, nil
-}
-
-type cancelRows struct {
-	*sources.SQLRows
-	cancel context.CancelFunc
-	ctx    context.Context
-}
-
-func (r *cancelRows) Err() error {
-	if err := r.SQLRows.Err(); err != nil {
-		return mapError(r.ctx, err)
-	}
-	return nil
-}
-
-func (r *cancelRows) Close() {
-	r.SQLRows.Close()
-	r.cancel()
+	return &sources.DeadlineRows{SQLRows: sources.NewSQLRowsConverting(rows, sources.ResultTypes(q), len(q.Columns), toEdm),
+		Ctx: ctx, Cancel: cancel, MapErr: mapError}, nil
 }
 
 func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {

@@ -71,34 +71,11 @@ func literal(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
 }
 
-// trackedSets are the tables named (every table served when none is).
-func (s *Source) trackedSets(names []string) ([]*metadata.EntitySet, error) {
-	wanted := map[string]bool{}
-	for _, n := range names {
-		wanted[n] = true
-	}
-	var sets []*metadata.EntitySet
-	for _, es := range s.Metadata().Sets {
-		if !es.IsView && (len(names) == 0 || wanted[es.Table] || wanted[es.Name]) {
-			sets = append(sets, es)
-			delete(wanted, es.Table)
-			delete(wanted, es.Name)
-		}
-	}
-	for n := range wanted {
-		return nil, fmt.Errorf("%s is not a table this source serves (views cannot be tracked)", n)
-	}
-	if len(sets) == 0 {
-		return nil, fmt.Errorf("no table to track: the source serves none (views cannot be tracked)")
-	}
-	return sets, nil
-}
-
 // TrackingSQL is the SQL that installs (or with drop removes) change
 // tracking on the tables named, or on every table served, as the mysql
 // client reads it (DELIMITER around the trigger bodies).
 func (s *Source) TrackingSQL(names []string, drop bool) (string, error) {
-	sets, err := s.trackedSets(names)
+	sets, err := sources.TablesToTrack(s.Metadata(), names)
 	if err != nil {
 		return "", err
 	}

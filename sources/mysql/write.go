@@ -16,34 +16,6 @@ import (
 
 var _ sources.Writer = (*Source)(nil)
 
-// queryRow runs a statement that returns at most one row of every property.
-func queryRow(ctx context.Context, tx *sql.Tx, set *metadata.EntitySet, text string, args []any) ([]any, error) {
-	rows, err := tx.QueryContext(ctx, text, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		return nil, sources.ErrNotFound
-	}
-	n := len(set.Type.Properties)
-	raw := make([]any, n)
-	ptrs := make([]any, n)
-	for i := range raw {
-		ptrs[i] = &raw[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		return nil, err
-	}
-	if err := sources.ConvertRow(raw, sources.RowTypes(set), toEdm); err != nil {
-		return nil, err
-	}
-	return raw, rows.Close()
-}
-
 // txRetry retries transactions that met a deadlock or waited too long for
 // a lock.
 var txRetry = sources.TxRetry{Conflict: retryable, Map: mapError,
@@ -59,25 +31,15 @@ func retryable(err error) bool {
 func (s *Source) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	return txRetry.Run(ctx, func() error {
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return tx.Commit()
-	})
+	return sources.RunSQLTx(ctx, s.db, txRetry, fn)
 }
 
 // txWriter writes inside one open transaction. A deadlock dooms the
 // transaction: the writer remembers it and atomically retries the whole.
 type txWriter struct {
 	sources.TxErrors
-	s  *Source
-	tx *sql.Tx
+	sources.SQLExecutor
+	s *Source
 }
 
 var (
@@ -88,7 +50,7 @@ var (
 
 func (s *Source) atomically(ctx context.Context, fn func(w *txWriter) error) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		w := &txWriter{s: s, tx: tx}
+		w := &txWriter{s: s, SQLExecutor: sources.SQLExecutor{Tx: tx, Conv: toEdm}}
 		err := fn(w)
 		if w.Conflict != nil {
 			return w.Conflict
@@ -116,7 +78,7 @@ func (w *txWriter) insert(ctx context.Context, set *metadata.EntitySet, values [
 		return sources.InsertRow(ctx, w, d, set, values)
 	}
 	text, args := sqlgen.InsertOnly(d, set, values)
-	res, err := w.tx.ExecContext(ctx, text, args...)
+	res, err := w.Tx.ExecContext(ctx, text, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -186,17 +148,6 @@ func (w *txWriter) update(ctx context.Context, set *metadata.EntitySet, key []pl
 
 func (w *txWriter) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
 	return w.mapInTx(ctx, sources.DeleteRow(ctx, w, w.s.dialect, set, key, check), set)
-}
-
-// QueryRow runs a statement that returns at most one row of every property.
-func (w *txWriter) QueryRow(ctx context.Context, set *metadata.EntitySet, text string, args []any) ([]any, error) {
-	return queryRow(ctx, w.tx, set, text, args)
-}
-
-// Exec runs a statement that returns no rows.
-func (w *txWriter) Exec(ctx context.Context, text string, args []any) error {
-	_, err := w.tx.ExecContext(ctx, text, args...)
-	return err
 }
 
 // mapInTx maps a database error inside a transaction.
@@ -292,7 +243,7 @@ func (w *txWriter) indexProperties(ctx context.Context, set *metadata.EntitySet,
 		}
 		return out
 	}
-	rows, err := w.tx.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
+	rows, err := w.Tx.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = ? ORDER BY SEQ_IN_INDEX`, set.Table, index)
 	if err != nil {
 		return []string{index}

@@ -40,23 +40,9 @@ CREATE TABLE IF NOT EXISTS odatagw_row_counts (tbl TEXT PRIMARY KEY, n INTEGER N
 // TrackingSQL is the SQL that installs (or with drop removes) change
 // tracking on the tables named, or on every table served.
 func (s *Source) TrackingSQL(names []string, drop bool) (string, error) {
-	wanted := map[string]bool{}
-	for _, n := range names {
-		wanted[n] = true
-	}
-	var sets []*metadata.EntitySet
-	for _, es := range s.Metadata().Sets {
-		if !es.IsView && (len(names) == 0 || wanted[es.Table] || wanted[es.Name]) {
-			sets = append(sets, es)
-			delete(wanted, es.Table)
-			delete(wanted, es.Name)
-		}
-	}
-	for n := range wanted {
-		return "", fmt.Errorf("%s is not a table this source serves (views cannot be tracked)", n)
-	}
-	if len(sets) == 0 {
-		return "", fmt.Errorf("no table to track: the source serves none (views cannot be tracked)")
+	sets, err := sources.TablesToTrack(s.Metadata(), names)
+	if err != nil {
+		return "", err
 	}
 	var b strings.Builder
 	if !drop {

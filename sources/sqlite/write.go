@@ -20,33 +20,6 @@ import (
 
 var _ sources.Writer = (*Source)(nil)
 
-func queryRow(ctx context.Context, tx *sql.Tx, set *metadata.EntitySet, text string, args []any) ([]any, error) {
-	rows, err := tx.QueryContext(ctx, text, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		return nil, sources.ErrNotFound
-	}
-	n := len(set.Type.Properties)
-	raw := make([]any, n)
-	ptrs := make([]any, n)
-	for i := range raw {
-		ptrs[i] = &raw[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		return nil, err
-	}
-	if err := sources.ConvertRow(raw, sources.RowTypes(set), convert.To); err != nil {
-		return nil, err
-	}
-	return raw, rows.Close()
-}
-
 // txRetry retries transactions while the database is busy with another
 // writer.
 var txRetry = sources.TxRetry{Conflict: busy, Map: mapError, Exhausted: "the database is busy with other changes; try again"}
@@ -56,17 +29,7 @@ var txRetry = sources.TxRetry{Conflict: busy, Map: mapError, Exhausted: "the dat
 func (s *Source) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
 	defer cancel()
-	return txRetry.Run(ctx, func() error {
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return tx.Commit()
-	})
+	return sources.RunSQLTx(ctx, s.db, txRetry, fn)
 }
 
 func sqliteCode(err error) int {
@@ -86,7 +49,7 @@ func busy(err error) bool {
 // transaction: the writer remembers it and atomically retries the whole.
 type txWriter struct {
 	sources.TxErrors
-	tx *sql.Tx
+	sources.SQLExecutor
 }
 
 var (
@@ -97,7 +60,7 @@ var (
 
 func (s *Source) atomically(ctx context.Context, fn func(w *txWriter) error) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		w := &txWriter{tx: tx}
+		w := &txWriter{SQLExecutor: sources.SQLExecutor{Tx: tx, Conv: convert.To}}
 		err := fn(w)
 		if w.Conflict != nil {
 			return w.Conflict
@@ -123,17 +86,6 @@ func (w *txWriter) Update(ctx context.Context, set *metadata.EntitySet, key []pl
 
 func (w *txWriter) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
 	return w.mapInTx(ctx, sources.DeleteRow(ctx, w, dialect{}, set, key, check), set)
-}
-
-// QueryRow runs a statement that returns at most one row of every property.
-func (w *txWriter) QueryRow(ctx context.Context, set *metadata.EntitySet, text string, args []any) ([]any, error) {
-	return queryRow(ctx, w.tx, set, text, args)
-}
-
-// Exec runs a statement that returns no rows.
-func (w *txWriter) Exec(ctx context.Context, text string, args []any) error {
-	_, err := w.tx.ExecContext(ctx, text, args...)
-	return err
 }
 
 // mapInTx maps a database error inside a transaction.
