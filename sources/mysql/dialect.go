@@ -42,17 +42,16 @@ func (d dialect) Table(_, name string) string { return d.QuoteIdent(name) }
 
 func (d dialect) Column(p *metadata.Property) string { return d.QuoteIdent(p.Column) }
 
-// Positional: placeholders are "?", bound in order.
+// Positional: placeholders are "?", bound in order (sqlgen.Bind).
 func (dialect) Positional() {}
 
 // Placeholder types the parameters whose text the server would otherwise
-// compare as a double (decimals) or a string.
-func (dialect) Placeholder(_ int, t metadata.Type) string {
-	switch t {
-	case metadata.Decimal:
-		return "CAST(? AS DECIMAL(65,30))"
+// compare as a double (decimals).
+func (dialect) Placeholder(n int, t metadata.Type) string {
+	if t == metadata.Decimal {
+		return "CAST(" + sqlgen.Marker(n) + " AS DECIMAL(65,30))"
 	}
-	return "?"
+	return sqlgen.Marker(n)
 }
 
 func (dialect) Param(v any, t metadata.Type) any {

@@ -101,6 +101,10 @@ func TestGoldenSQL(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s [%s]: %v", line, d.name, err)
 			}
+			// a positional dialect binds one argument per "?", in text order
+			if _, ok := d.d.(sqlgen.PositionalParams); ok && (strings.Count(sql, "?") != len(a) || strings.ContainsRune(sql, 0)) {
+				t.Errorf("%s [%s]: %d placeholders for %d arguments: %s", line, d.name, strings.Count(sql, "?"), len(a), sql)
+			}
 			fmt.Fprintf(&out, "%s: %s\n%s args: %s\n", d.name, sql, strings.Repeat(" ", len(d.name)), args(a))
 		}
 		out.WriteString("\n")

@@ -56,9 +56,48 @@ type ArrayParams interface {
 }
 
 // PositionalParams is implemented by dialects whose placeholders are bare
-// "?", bound in the order they appear: a value used twice is passed twice.
+// "?", bound in the order they appear (MySQL). Their Placeholder returns
+// Marker(n): the builder writes parameters by number, so that text may
+// repeat (a sort key in the select list and in ORDER BY and the keyset, an
+// operand in two tests), and Bind turns the markers into "?" and the
+// arguments into the order the text uses them.
 type PositionalParams interface {
 	Positional()
+}
+
+// Marker is what a positional dialect's Placeholder returns for parameter
+// n; Bind replaces it. NUL never occurs in the SQL text otherwise.
+func Marker(n int) string { return "\x00" + strconv.Itoa(n) + "\x00" }
+
+// Bind turns a statement written with Markers into "?" placeholders and
+// the arguments they take, in the order the text uses them.
+func Bind(text string, args []any) (string, []any) {
+	if !strings.Contains(text, "\x00") {
+		return text, args
+	}
+	var sb strings.Builder
+	out := make([]any, 0, len(args))
+	for {
+		i := strings.IndexByte(text, 0)
+		if i < 0 {
+			sb.WriteString(text)
+			return sb.String(), out
+		}
+		j := strings.IndexByte(text[i+1:], 0) + i + 1
+		n, _ := strconv.Atoi(text[i+1 : j])
+		sb.WriteString(text[:i])
+		sb.WriteByte('?')
+		out = append(out, args[n-1])
+		text = text[j+1:]
+	}
+}
+
+// done is the statement and its arguments as the dialect binds them.
+func (b *Builder) done(text string) (string, []any) {
+	if _, ok := b.d.(PositionalParams); ok {
+		return Bind(text, b.args)
+	}
+	return text, b.args
 }
 
 // CaseFolding is implemented by dialects whose text comparisons follow a
@@ -125,9 +164,6 @@ func keyOf(v any, t metadata.Type) (argKey, bool) {
 // Arg adds a parameter of type t and returns its placeholder.
 func (b *Builder) Arg(v any, t metadata.Type) string {
 	key, ok := keyOf(v, t)
-	if _, positional := b.d.(PositionalParams); positional {
-		ok = false
-	}
 	if n, seen := b.seen[key]; ok && seen {
 		return b.d.Placeholder(n, t)
 	}
@@ -239,7 +275,8 @@ func Select(d Dialect, q *plan.Query) (string, []any, error) {
 		}
 		b.sb.WriteString(" OFFSET " + strconv.FormatInt(q.Skip, 10))
 	}
-	return b.sb.String(), b.args, nil
+	text, args := b.done(b.sb.String())
+	return text, args, nil
 }
 
 // Count renders SELECT count(*) over the rows q.Where selects.
@@ -259,7 +296,8 @@ func selectWhere(d Dialect, q *plan.Query, what string) (string, []any, error) {
 		}
 		b.sb.WriteString(" WHERE " + w)
 	}
-	return b.sb.String(), b.args, nil
+	text, args := b.done(b.sb.String())
+	return text, args, nil
 }
 
 func (b *Builder) where(q *plan.Query, orderSQL []string) (string, error) {
@@ -399,21 +437,16 @@ func (b *Builder) match(v *plan.Call, s string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	p := b.Arg(b.d.Pattern(v.Func, s), metadata.String)
 	cf, folding := b.d.(CaseFolding)
 	if !folding {
-		return b.d.Match(a, b.Arg(b.d.Pattern(v.Func, s), metadata.String)), nil
+		return b.d.Match(a, p), nil
 	}
-	pattern := b.d.Pattern(v.Func, s)
-	exact := func(a string) string { return "(" + cf.Exact(a) + " LIKE " + b.Arg(pattern, metadata.String) + ")" }
+	exact := "(" + cf.Exact(a) + " LIKE " + p + ")"
 	if v.Func != plan.FnStartsWith {
-		return exact(a), nil // no index serves a leading wildcard anyway
+		return exact, nil // no index serves a leading wildcard anyway
 	}
-	first := b.d.Match(a, b.Arg(pattern, metadata.String))
-	a2, err := b.expr(v.Args[0])
-	if err != nil {
-		return "", err
-	}
-	return "(" + first + " AND " + exact(a2) + ")", nil
+	return "(" + b.d.Match(a, p) + " AND " + exact + ")", nil
 }
 
 var sqlOps = map[plan.Op]string{plan.OpEq: "=", plan.OpNe: "<>", plan.OpGt: ">", plan.OpGe: ">=",
@@ -481,9 +514,7 @@ func (b *Builder) binary(v *plan.Binary) (string, error) {
 		}
 		cmp := "(" + l + " " + sqlOps[v.Op] + " " + r + ")"
 		if exact {
-			if cmp, err = b.exactText(cf, v, l, r); err != nil {
-				return "", err
-			}
+			cmp = exactText(cf, v.Op, l, r)
 		}
 		switch {
 		case !lNull && !rNull:
@@ -523,15 +554,11 @@ func (b *Builder) operands(v *plan.Binary) (string, string, error) {
 // exactText renders a comparison of texts for a CaseFolding dialect: byte
 // for byte, and for eq the collation's comparison first, which an index on
 // the column can serve.
-func (b *Builder) exactText(cf CaseFolding, v *plan.Binary, l, r string) (string, error) {
-	if v.Op != plan.OpEq {
-		return "(" + cf.Exact(l) + " " + sqlOps[v.Op] + " " + cf.Exact(r) + ")", nil
+func exactText(cf CaseFolding, op plan.Op, l, r string) string {
+	if op != plan.OpEq {
+		return "(" + cf.Exact(l) + " " + sqlOps[op] + " " + cf.Exact(r) + ")"
 	}
-	l2, r2, err := b.operands(v) // again: positional parameters are passed again
-	if err != nil {
-		return "", err
-	}
-	return "(" + l + " = " + r + " AND " + cf.Exact(l2) + " = " + cf.Exact(r2) + ")", nil
+	return "(" + l + " = " + r + " AND " + cf.Exact(l) + " = " + cf.Exact(r) + ")"
 }
 
 // boolTest reads "X eq true" and "X eq false" (either way round).
@@ -569,18 +596,11 @@ func (b *Builder) in(v *plan.In) (string, error) {
 		s = x + " IN (" + strings.Join(items, ", ") + ")"
 		if cf, ok := b.d.(CaseFolding); ok && v.X.Type() == metadata.String {
 			// as eq: the collation's test for an index, then the exact one
-			x2, err := b.expr(v.X)
-			if err != nil {
-				return "", err
+			exact := make([]string, len(items))
+			for i, it := range items {
+				exact[i] = cf.Exact(it)
 			}
-			exact, _, err := b.list(v.List)
-			if err != nil {
-				return "", err
-			}
-			for i := range exact {
-				exact[i] = cf.Exact(exact[i])
-			}
-			s += " AND " + cf.Exact(x2) + " IN (" + strings.Join(exact, ", ") + ")"
+			s += " AND " + cf.Exact(x) + " IN (" + strings.Join(exact, ", ") + ")"
 		}
 		if hasNull { // AND binds before OR
 			s += " OR " + x + " IS NULL"

@@ -50,7 +50,7 @@ func InsertOnly(d WriteDialect, set *metadata.EntitySet, values []plan.Assignmen
 		cols = append(cols, d.QuoteIdent(a.Prop.Column))
 		vals = append(vals, b.assigned(a))
 	}
-	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(vals, ", ") + ")", b.args
+	return b.done("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(vals, ", ") + ")")
 }
 
 func (b *Builder) assigned(a plan.Assignment) string {
@@ -73,7 +73,7 @@ func (b *Builder) keyWhere(key []plan.KeyValue) string {
 func LockRow(d WriteDialect, set *metadata.EntitySet, key []plan.KeyValue) (string, []any) {
 	b := &Builder{d: d}
 	w := b.keyWhere(key)
-	return "SELECT " + returning(d, set) + " FROM " + d.Table(set.Schema, set.Table) + " WHERE " + w + d.LockSuffix(), b.args
+	return b.done("SELECT " + returning(d, set) + " FROM " + d.Table(set.Schema, set.Table) + " WHERE " + w + d.LockSuffix())
 }
 
 // Update renders UPDATE ... RETURNING every property.
@@ -90,12 +90,12 @@ func UpdateOnly(d WriteDialect, set *metadata.EntitySet, key []plan.KeyValue, va
 		sets[i] = d.QuoteIdent(a.Prop.Column) + " = " + b.assigned(a)
 	}
 	w := b.keyWhere(key)
-	return "UPDATE " + d.Table(set.Schema, set.Table) + " SET " + strings.Join(sets, ", ") + " WHERE " + w, b.args
+	return b.done("UPDATE " + d.Table(set.Schema, set.Table) + " SET " + strings.Join(sets, ", ") + " WHERE " + w)
 }
 
 // Delete renders DELETE of the row with the key.
 func Delete(d WriteDialect, set *metadata.EntitySet, key []plan.KeyValue) (string, []any) {
 	b := &Builder{d: d}
 	w := b.keyWhere(key)
-	return "DELETE FROM " + d.Table(set.Schema, set.Table) + " WHERE " + w, b.args
+	return b.done("DELETE FROM " + d.Table(set.Schema, set.Table) + " WHERE " + w)
 }
