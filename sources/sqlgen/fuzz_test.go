@@ -7,6 +7,7 @@ import (
 	"github.com/odatagw/odatagw/internal/testmodel"
 	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/uri"
+	"github.com/odatagw/odatagw/sources/mysql"
 	"github.com/odatagw/odatagw/sources/postgres"
 	"github.com/odatagw/odatagw/sources/sqlgen"
 	"github.com/odatagw/odatagw/sources/sqlite"
@@ -62,6 +63,14 @@ func FuzzFilterToSQL(f *testing.F) {
 					t.Fatalf("identifier %q in SQL is not from the metadata: %s", ident, sql)
 				}
 			}
+		}
+		// MySQL: one argument per placeholder, none left unbound
+		sql, args, serr := sqlgen.Select(mysql.Dialect(), &p.Query)
+		if serr != nil {
+			t.Fatalf("%q: %v", filter, serr)
+		}
+		if strings.Count(sql, "?") != len(args) || strings.ContainsRune(sql, 0) {
+			t.Fatalf("%q: %d placeholders for %d arguments: %s", filter, strings.Count(sql, "?"), len(args), sql)
 		}
 	})
 }
