@@ -3,10 +3,8 @@ package tests
 import (
 	"archive/zip"
 	"bytes"
-	"context"
 	"encoding/base64"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,49 +45,8 @@ func TestAdminPageOperations(t *testing.T) {
 	}
 	do(t, "GET", ag.odata+"/odata/locked/Customers", nil, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("mallory:guess")))
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.WindowSize(1280, 1200), chromedp.UserDataDir(t.TempDir()))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancelTimeout()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", exe, err)
-	}
-	shot := func(name string) {
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err == nil {
-			writeShot(t, name, png)
-		}
-	}
-	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		c, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(c, steps...); err != nil {
-			shot("admin-ops-failed.png")
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("reading %s: %v", sel, err)
-		}
-		return s
-	}
-	eval := func(js string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("evaluating %s: %v", js, err)
-		}
-		return s
-	}
+	br := openBrowser(t, exe, 1280, 1200, "admin-ops-failed.png")
+	step, text, eval, shot := br.step, br.text, br.eval, br.shot
 	id, css := func(s string) chromedp.ID { return chromedp.ID(s) }, func(s string) chromedp.CSS { return chromedp.CSS(s) }
 
 	step("signing in", chromedp.Navigate(ag.admin+"/"), chromedp.WaitVisible(id("token")),
@@ -207,14 +164,4 @@ func TestAdminPageOperations(t *testing.T) {
 
 func jsString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
-}
-
-// writeShot keeps a screenshot in test-output/.
-func writeShot(t *testing.T, name string, png []byte) {
-	t.Helper()
-	path := filepath.Join(screenshotDir(t), name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
 }

@@ -257,30 +257,7 @@ func dsnOf(t *testing.T, conn *sql.DB) string {
 func TestMySQLDeadlocksAreRetried(t *testing.T) {
 	needMySQL(t)
 	tg, _ := ownMySQLGateway(t, config.Source{})
-	for i := 0; i < 8; i++ {
-		var wg sync.WaitGroup
-		errs := make(chan string, 4)
-		for _, order := range [][2]int{{1, 2}, {2, 1}} {
-			wg.Add(1)
-			go func(a, b int) {
-				defer wg.Done()
-				batch := fmt.Sprintf(`{"requests":[
-				  {"id":"1","atomicityGroup":"g","method":"PATCH","url":"Customers(%d)","body":{"Phone":"+1-555-%04d"}},
-				  {"id":"2","atomicityGroup":"g","method":"PATCH","url":"Customers(%d)","body":{"Phone":"+1-555-%04d"}}]}`, a, i, b, i)
-				r := do(t, "POST", tg.root+"$batch", []byte(batch), "Content-Type", "application/json")
-				for _, res := range r.JSON(t)["responses"].([]any) {
-					if s := fmt.Sprint(res.(map[string]any)["status"]); s != "204" {
-						errs <- fmt.Sprintf("round %d: status %s: %v", i, s, res)
-					}
-				}
-			}(order[0], order[1])
-		}
-		wg.Wait()
-		close(errs)
-		for e := range errs {
-			t.Error(e)
-		}
-	}
+	raceChangeSets(t, tg, 8)
 }
 
 // TestMySQLReadOnlyUser: a gateway connected as a user with SELECT only

@@ -68,7 +68,16 @@ func TestDeadlocksAreRetried(t *testing.T) {
 	pool.QueryRow(context.Background(), `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`).Scan(&before)
 	// each round races two change sets that lock rows 1 and 2 in opposite
 	// orders; PostgreSQL aborts one, and its retry must then land
-	const rounds = 8
+	raceChangeSets(t, tg, 8)
+	var after int64
+	pool.QueryRow(context.Background(), `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`).Scan(&after)
+	t.Logf("%d deadlocks detected by PostgreSQL and retried", after-before)
+}
+
+// raceChangeSets races, each round, two change sets that update
+// Customers 1 and 2 in opposite orders; every part must answer 204.
+func raceChangeSets(t *testing.T, tg *target, rounds int) {
+	t.Helper()
 	for i := 0; i < rounds; i++ {
 		var wg sync.WaitGroup
 		errs := make(chan string, 4)
@@ -93,9 +102,6 @@ func TestDeadlocksAreRetried(t *testing.T) {
 			t.Error(e)
 		}
 	}
-	var after int64
-	pool.QueryRow(context.Background(), `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`).Scan(&after)
-	t.Logf("%d deadlocks detected by PostgreSQL and retried", after-before)
 }
 
 // TestTablesTheUserCannotWriteAreReadOnly: a gateway connected as a role
