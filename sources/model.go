@@ -40,6 +40,23 @@ type Column struct {
 	TextForm  bool // read in its text form (see metadata.Property)
 }
 
+// AllNotNull reports whether every column named is a NOT NULL column of
+// the table: a unique index over them can serve as a key.
+func AllNotNull(t *Table, cols []string) bool {
+	for _, name := range cols {
+		found := false
+		for _, c := range t.Columns {
+			if c.Name == name {
+				found = !c.Nullable
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return len(cols) > 0
+}
+
 // Skipped records a table or column left out of the model, and why.
 type Skipped struct {
 	Object string

@@ -206,24 +206,9 @@ func readKeys(ctx context.Context, conn *sql.Conn, tables []sources.Table, byNam
 			t.PrimaryKey = key
 			continue
 		}
-		if allNotNull(t, key) {
+		if sources.AllNotNull(t, key) {
 			t.UniqueKeys = append(t.UniqueKeys, key)
 		}
 	}
 	return rows.Err()
-}
-
-func allNotNull(t *sources.Table, cols []string) bool {
-	for _, name := range cols {
-		found := false
-		for _, c := range t.Columns {
-			if c.Name == name {
-				found = !c.Nullable
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return len(cols) > 0
 }

@@ -162,27 +162,12 @@ func introspect(ctx context.Context, pool *pgxpool.Pool, schemas []string) ([]so
 			t.PrimaryKey = cols
 			continue
 		}
-		if allNotNull(t, cols) {
+		if sources.AllNotNull(t, cols) {
 			t.UniqueKeys = append(t.UniqueKeys, cols)
 		}
 	}
 	rows.Close()
 	return tables, rows.Err()
-}
-
-func allNotNull(t *sources.Table, cols []string) bool {
-	for _, name := range cols {
-		found := false
-		for _, c := range t.Columns {
-			if c.Name == name {
-				found = !c.Nullable
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return len(cols) > 0
 }
 
 // markTracked marks the tables change tracking is installed on.
