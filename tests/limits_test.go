@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,4 +169,31 @@ func TestBatchPartsChargeTheirCaller(t *testing.T) {
 		t.Fatalf("parts naming other client addresses escaped their caller's limit: %v", dodged)
 	}
 	t.Logf("the 60-part batch: %v", big)
+}
+
+// TestOneConnectionServesPagesWithTheirCount: a source allowed a single
+// database connection answers a list view with its count (the count runs
+// first, then the page) instead of holding the connection with the page's
+// rows while the count waits for it until the statement timeout.
+func TestOneConnectionServesPagesWithTheirCount(t *testing.T) {
+	needPostgres(t)
+	db := newFixtureDB(t)
+	defaults := uncached()
+	defaults.Limits.QueueTimeout = 2 * time.Second
+	g := startGateway(t, app.Settings{Defaults: defaults, Sources: erpSource(config.Source{DSN: db.DSN, MaxConnections: 1,
+		StatementTimeout: config.Duration(3 * time.Second)})})
+	var want string
+	execQuery(t, db.DSN, `SELECT count(*)::text FROM "Customers" WHERE "Country" = 'USA'`, &want)
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ { // at once: each takes its turn at the one connection
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := do(t, "GET", g.root("erp")+"Customers?$select=Name&$filter=Country%20eq%20'USA'&$count=true&$top=3", nil)
+			if r.Status != 200 || !strings.Contains(string(r.Body), `"@odata.count":`+want+`,`) {
+				t.Errorf("a page with its count on one connection: %d %.300s", r.Status, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
 }

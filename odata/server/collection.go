@@ -64,7 +64,7 @@ func (r *request) serveCollection() error {
 	if pg.limit > 0 {
 		need++
 	}
-	if r.plan.Count {
+	if r.plan.Count && (need == 0 || r.slots.sideBySide()) {
 		need++
 	}
 	held, err := r.querySlots(r.plan.Set.Name, need)
@@ -93,10 +93,10 @@ type fetched struct {
 }
 
 // fetch runs the page query (when rows are wanted) and, when the plan
-// asks, the count beside it on a second connection. The first row is read
-// here, so that a failing query still gets a proper error status. Once the
-// count is in, its query slot is given back (held counts the slots still
-// taken).
+// asks, the count beside it on a second connection, or before it where the
+// source has only one. The first row is read here, so that a failing query
+// still gets a proper error status. Once the count is in, its query slot is
+// given back (held counts the slots still taken).
 func (r *request) fetch(q *plan.Query, withRows bool, held *int64) (fetched, error) {
 	ctx := r.req.Context()
 	type countResult struct {
@@ -106,12 +106,17 @@ func (r *request) fetch(q *plan.Query, withRows bool, held *int64) (fetched, err
 	var counted chan countResult
 	if r.plan.Count {
 		counted = make(chan countResult, 1)
-		go func() {
+		count := func() {
 			start, cctx := time.Now(), cache.WithStatus(ctx)
 			n, err := r.src.Count(cctx, q)
 			r.srv.metrics.database(r.name, q.Set.Name, "count", cache.StatusOf(cctx), time.Since(start))
 			counted <- countResult{n, err}
-		}()
+		}
+		if withRows && !r.slots.sideBySide() {
+			count()
+		} else {
+			go count()
+		}
 	}
 	var res fetched
 	var err error
@@ -126,7 +131,7 @@ func (r *request) fetch(q *plan.Query, withRows bool, held *int64) (fetched, err
 	}
 	if counted != nil {
 		c := <-counted
-		if *held > 0 {
+		if *held > 1 {
 			r.slots.release(1) // the count's connection is back in the pool
 			*held--
 		}

@@ -28,11 +28,13 @@ func newSlots(src sources.Source, timeout time.Duration) *slots {
 	if c, ok := src.(sources.Capacity); ok && c.MaxConcurrentQueries() > 0 {
 		n = c.MaxConcurrentQueries()
 	}
-	if n < 2 {
-		n = 2 // a page with its count needs two
-	}
 	return &slots{sem: semaphore.NewWeighted(int64(n)), size: int64(n), timeout: timeout}
 }
+
+// sideBySide reports whether a page and its count may run at once. With a
+// single connection they take turns: the page's open rows would otherwise
+// hold the connection its count waits for.
+func (s *slots) sideBySide() bool { return s.size >= 2 }
 
 // acquire takes n slots, waiting in line at most QueueTimeout.
 func (s *slots) acquire(ctx context.Context, n int64) error {

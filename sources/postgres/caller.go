@@ -19,13 +19,16 @@ import (
 // current_setting('request.jwt.claims', true)::json->>'sub' and
 // current_setting('odatagw.user', true).
 func assume(ctx context.Context, tx pgx.Tx, c sources.Caller) error {
-	if _, err := tx.Exec(ctx, assumeSQL, c.Role, c.Claims, c.User); err != nil {
+	if _, err := tx.Exec(ctx, assumeSQL, c.Role, c.Claims, c.User, "auto"); err != nil {
 		return assumeError(err)
 	}
 	return nil
 }
 
-const assumeSQL = `SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('odatagw.user', $3, true)`
+// The fourth setting is how the transaction's statements are planned (see
+// PlannedWithValues): a batch runs its statements prepared, so a read that
+// must be planned with its values says so here.
+const assumeSQL = `SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('odatagw.user', $3, true), set_config('plan_cache_mode', $4, true)`
 
 func assumeError(err error) error {
 	var pgErr *pgconn.PgError
@@ -43,14 +46,18 @@ func assumeError(err error) error {
 // acting as the caller costs no extra round trips. A connection left in a
 // failed transaction is not returned to the pool: pgxpool closes any
 // connection released outside idle state.
-func (s *Source) callerRead(ctx context.Context, c sources.Caller, sql string, args []any) (pgx.Rows, func(), error) {
+func (s *Source) callerRead(ctx context.Context, c sources.Caller, withValues bool, sql string, args []any) (pgx.Rows, func(), error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN READ ONLY")
-	b.Queue(assumeSQL, c.Role, c.Claims, c.User)
+	planning := "auto"
+	if withValues {
+		planning = "force_custom_plan"
+	}
+	b.Queue(assumeSQL, c.Role, c.Claims, c.User, planning)
 	b.Queue(sql, args...)
 	b.Queue("ROLLBACK")
 	br := conn.SendBatch(ctx, b)

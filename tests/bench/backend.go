@@ -6,13 +6,18 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/url"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/testdb"
+	"github.com/odatagw/odatagw/odata/plan"
+	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/mysql"
 	"github.com/odatagw/odatagw/sources/postgres"
 	"github.com/odatagw/odatagw/sources/sqlgen"
@@ -24,10 +29,40 @@ type backend interface {
 	dsn() string
 	generate(ctx context.Context, rows int) error
 	dialect() sqlgen.Dialect
-	rows(ctx context.Context, text string, args []any) ([][]any, error)
-	count(ctx context.Context, text string, args []any) (int64, error)
+	// rows and count run q's statement as the gateway runs it
+	rows(ctx context.Context, q *plan.Query, text string, args []any) ([][]any, error)
+	count(ctx context.Context, q *plan.Query, text string, args []any) (int64, error)
+	exec(ctx context.Context, stmt string) error
 	version(ctx context.Context) string
 	close(keep bool)
+}
+
+// applyAdvice runs what odatagw check --indexes advises for the database
+// (on a big table, the searched columns' statistics), so that every run
+// measures the database as the gateway's advice leaves it.
+func applyAdvice(ctx context.Context, db backend) (int, error) {
+	src, err := sources.Open(ctx, sources.Options{Name: "bench", Source: config.Source{DSN: db.dsn()},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	a, ok := src.(sources.IndexAdvisor)
+	if !ok {
+		return 0, nil
+	}
+	advice, err := a.AdviseIndexes(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, ad := range advice {
+		for _, stmt := range strings.Split(strings.TrimSpace(ad.Needs+"\n"+ad.SQL), "\n") {
+			if err := db.exec(ctx, stmt); err != nil {
+				return 0, fmt.Errorf("%s: %w", stmt, err)
+			}
+		}
+	}
+	return len(advice), nil
 }
 
 func newName() string {
@@ -90,14 +125,28 @@ func (b *pgBackend) close(keep bool) {
 	b.admin.Close(context.Background())
 }
 
+func (b *pgBackend) exec(ctx context.Context, stmt string) error {
+	_, err := b.pool.Exec(ctx, stmt)
+	return err
+}
+
 func (b *pgBackend) version(ctx context.Context) string {
 	var v string
 	b.pool.QueryRow(ctx, "SHOW server_version").Scan(&v)
 	return "PostgreSQL " + v
 }
 
-func (b *pgBackend) rows(ctx context.Context, text string, args []any) ([][]any, error) {
-	rows, err := b.pool.Query(ctx, text, args...)
+// planned runs a statement unnamed, planned with its values, where the
+// gateway does (see postgres.PlannedWithValues).
+func planned(q *plan.Query, args []any) []any {
+	if postgres.PlannedWithValues(q) {
+		return append([]any{pgx.QueryExecModeCacheDescribe}, args...)
+	}
+	return args
+}
+
+func (b *pgBackend) rows(ctx context.Context, q *plan.Query, text string, args []any) ([][]any, error) {
+	rows, err := b.pool.Query(ctx, text, planned(q, args)...)
 	if err != nil {
 		return nil, err
 	}
@@ -113,16 +162,16 @@ func (b *pgBackend) rows(ctx context.Context, text string, args []any) ([][]any,
 	return out, rows.Err()
 }
 
-func (b *pgBackend) count(ctx context.Context, text string, args []any) (int64, error) {
+func (b *pgBackend) count(ctx context.Context, q *plan.Query, text string, args []any) (int64, error) {
 	var n int64
-	err := b.pool.QueryRow(ctx, text, args...).Scan(&n)
+	err := b.pool.QueryRow(ctx, text, planned(q, args)...).Scan(&n)
 	return n, err
 }
 
 // generate makes the main table (accounts, rows wide as a CRM's) and a
 // related one (contacts, half as many, each with an account), and the
 // indexes a DBA makes for Salesforce's traffic (odatagw check --indexes
-// advises the same).
+// advises the same; applyAdvice then adds what else it advises).
 func (b *pgBackend) generate(ctx context.Context, rows int) error {
 	stmts := []string{
 		`CREATE EXTENSION IF NOT EXISTS pg_trgm`,
@@ -214,7 +263,7 @@ func (b *myBackend) version(ctx context.Context) string {
 	return "MySQL " + v
 }
 
-func (b *myBackend) rows(ctx context.Context, text string, args []any) ([][]any, error) {
+func (b *myBackend) rows(ctx context.Context, _ *plan.Query, text string, args []any) ([][]any, error) {
 	rows, err := b.db.QueryContext(ctx, text, args...)
 	if err != nil {
 		return nil, err
@@ -241,7 +290,7 @@ func (b *myBackend) rows(ctx context.Context, text string, args []any) ([][]any,
 	return out, rows.Err()
 }
 
-func (b *myBackend) count(ctx context.Context, text string, args []any) (int64, error) {
+func (b *myBackend) count(ctx context.Context, _ *plan.Query, text string, args []any) (int64, error) {
 	var n int64
 	err := b.db.QueryRowContext(ctx, text, args...).Scan(&n)
 	return n, err
@@ -249,6 +298,11 @@ func (b *myBackend) count(ctx context.Context, text string, args []any) (int64, 
 
 // generate makes the same tables as for PostgreSQL, with the indexes a DBA
 // makes on MySQL (no trigram index exists there).
+func (b *myBackend) exec(ctx context.Context, stmt string) error {
+	_, err := b.db.ExecContext(ctx, stmt)
+	return err
+}
+
 func (b *myBackend) generate(ctx context.Context, rows int) error {
 	digits := "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
 	stmts := []string{
