@@ -64,7 +64,7 @@ func TestIndexesServeSalesforceFilters(t *testing.T) {
 	cases := []struct{ url, index string }{
 		{"big_accounts?$filter=contains(note,'4f2a9') eq true", "big_accounts_note_trgm"},
 		{"big_accounts?$filter=contains(note,'4f2a9')", "big_accounts_note_trgm"},
-		{"big_accounts?$filter=startswith(name,'Account 4f2')", "big_accounts_name_trgm"},
+		{"big_accounts?$filter=startswith(name,'Account 4f2')", "big_accounts_name_prefix"},
 		{"big_accounts?$filter=endswith(name,'4f2a9')", "big_accounts_name_trgm"},
 		{"big_accounts?$search=4f2a9", "big_accounts_note_trgm"},
 		{"big_accounts?$search=4f2a9 OR Lyon", "big_accounts_city_trgm"},
@@ -248,6 +248,7 @@ func TestIndexAdvice(t *testing.T) {
 	for _, want := range []string{
 		`CREATE EXTENSION IF NOT EXISTS pg_trgm;`,
 		`CREATE INDEX CONCURRENTLY IF NOT EXISTS "Customers_Name_trgm" ON "public"."Customers" USING gin ("Name" gin_trgm_ops);`,
+		`CREATE INDEX CONCURRENTLY IF NOT EXISTS "Customers_Name_prefix" ON "public"."Customers" ("Name" text_pattern_ops);`,
 		`CREATE INDEX CONCURRENTLY IF NOT EXISTS "Visits_CustomerId_fk" ON "public"."Visits" ("CustomerId");`,
 		`-- public.Visits (CustomerId): a foreign key: Salesforce's related lists filter on it`,
 	} {

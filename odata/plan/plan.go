@@ -270,42 +270,6 @@ func KeyExpr(key []KeyValue) Expr {
 	return e
 }
 
-// PinsKey reports whether Where holds only where every key property
-// equals a constant, so the query reads at most one row whatever the
-// constants are. A database may then plan it once for any values.
-func (q *Query) PinsKey() bool {
-	if q.Set == nil || len(q.Set.Type.Key) == 0 {
-		return false
-	}
-	for _, k := range q.Set.Type.Key {
-		if !pins(q.Where, k) {
-			return false
-		}
-	}
-	return true
-}
-
-// pins reports whether e, a conjunction, has a term "p eq constant".
-func pins(e Expr, p *metadata.Property) bool {
-	b, ok := e.(*Binary)
-	if !ok {
-		return false
-	}
-	switch b.Op {
-	case OpAnd:
-		return pins(b.Left, p) || pins(b.Right, p)
-	case OpEq:
-		return isPropConst(b.Left, b.Right, p) || isPropConst(b.Right, b.Left, p)
-	}
-	return false
-}
-
-func isPropConst(a, b Expr, p *metadata.Property) bool {
-	r, ok := a.(*PropRef)
-	c, cok := b.(*Const)
-	return ok && cok && r.Prop == p && c.Value != nil
-}
-
 func and(a, b Expr) Expr {
 	if a == nil {
 		return b

@@ -19,6 +19,8 @@ FROM generate_series(1, 20000) i;
 CREATE INDEX big_accounts_name_trgm ON big_accounts USING gin (name gin_trgm_ops);
 CREATE INDEX big_accounts_note_trgm ON big_accounts USING gin (note gin_trgm_ops);
 CREATE INDEX big_accounts_city_trgm ON big_accounts USING gin (city gin_trgm_ops);
+-- startswith on name: a prefix is a range of this B-tree in any collation
+CREATE INDEX big_accounts_name_prefix ON big_accounts (name text_pattern_ops);
 CREATE INDEX big_accounts_city_lower ON big_accounts (lower(city));
 CREATE INDEX big_accounts_customer ON big_accounts (customer_id);
 CREATE INDEX big_accounts_created ON big_accounts (created);

@@ -105,7 +105,15 @@ func openPostgres(ctx context.Context, s Settings) (backend, error) {
 	u, _ := url.Parse(s.Postgres)
 	u.Path = "/" + b.name
 	b.url = u.String()
-	if b.pool, err = pgxpool.New(ctx, b.url); err != nil {
+	// as many connections as the gateway's source opens by default, so
+	// that the two differ in their software only
+	cfg, err := pgxpool.ParseConfig(b.url)
+	if err != nil {
+		b.close(false)
+		return nil, err
+	}
+	cfg.MaxConns = config.DefaultMaxConnections
+	if b.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		b.close(false)
 		return nil, err
 	}
@@ -237,7 +245,8 @@ func openMySQL(ctx context.Context, s Settings) (backend, error) {
 		b.close(false)
 		return nil, err
 	}
-	b.db.SetMaxIdleConns(64)
+	b.db.SetMaxOpenConns(config.DefaultMaxConnections) // as the gateway's source
+	b.db.SetMaxIdleConns(config.DefaultMaxConnections)
 	return b, nil
 }
 
