@@ -26,6 +26,7 @@ if [ -z "$helm_bin" ]; then
     say "building helm v3.22.0 from the module proxy (once)"
     tmp=$(mktemp -d)
     GOBIN="$tmp" go install helm.sh/helm/v3/cmd/helm@v3.22.0
+    mkdir -p "$(dirname "$helm_bin")" # a new machine may have no GOPATH/bin yet
     mv "$tmp/helm" "$helm_bin"
     rm -rf "$tmp"
   fi
