@@ -134,7 +134,7 @@ type checkCmd struct {
 	DSN     string   `arg:"" help:"The database to check: postgres://..., mysql://... (or mariadb://...) or sqlite:PATH."`
 	Key     []string `placeholder:"TABLE=COL[,COL]" help:"Key columns for a view or keyless table; repeatable."`
 	JSON    bool     `help:"Print the report as JSON."`
-	Indexes bool     `help:"Print only the CREATE INDEX CONCURRENTLY statements for the indexes Salesforce's traffic needs and the database lacks (PostgreSQL), ready for psql."`
+	Indexes bool     `help:"Print only the CREATE INDEX CONCURRENTLY statements for the indexes Salesforce's traffic needs and the database lacks, ready to run (PostgreSQL: trigram, prefix, foreign-key and key indexes; MySQL: foreign keys)."`
 }
 
 func ctxTimeout() (context.Context, context.CancelFunc) {

@@ -184,14 +184,20 @@ func valueSensitive(e plan.Expr) bool {
 	return false
 }
 
-// queryArgs makes pgx run the statement unnamed (its description cached,
-// still one round trip) when it must be planned with its values: an
-// unnamed statement is planned at each run with the values bound. A DSN
-// whose default_query_exec_mode prepares nothing needs no change.
+// queryArgs runs the statement unnamed when it must be planned with its
+// values; a DSN whose default_query_exec_mode prepares nothing needs no
+// change.
 func (s *Source) queryArgs(withValues bool, args []any) []any {
 	if !withValues || !s.prepares {
 		return args
 	}
+	return Unnamed(args)
+}
+
+// Unnamed makes pgx run a statement unnamed (its description cached, still
+// one round trip): PostgreSQL plans an unnamed statement at each run with
+// the values bound.
+func Unnamed(args []any) []any {
 	return append([]any{pgx.QueryExecModeCacheDescribe}, args...)
 }
 

@@ -148,7 +148,7 @@ func (b *pgBackend) version(ctx context.Context) string {
 // gateway does (see postgres.PlannedWithValues).
 func planned(q *plan.Query, args []any) []any {
 	if postgres.PlannedWithValues(q) {
-		return append([]any{pgx.QueryExecModeCacheDescribe}, args...)
+		return postgres.Unnamed(args)
 	}
 	return args
 }
