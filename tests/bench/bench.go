@@ -50,6 +50,7 @@ type Settings struct {
 	Keep     bool          // keep the created database
 	Rows     int           // rows of the main table
 	Duration time.Duration // per request and target
+	Rounds   int           // Duration is split into this many runs, the targets taking turns
 	Clients  int
 	Only     string // run only the mix request with this name
 	Out      io.Writer
@@ -75,6 +76,7 @@ func mix(rows int) []mixRequest {
 // Run creates the data, starts the gateway and the floor on loopback,
 // runs the mix against each, and prints the table.
 func Run(ctx context.Context, s Settings) error {
+	s.Rounds = max(s.Rounds, 1)
 	var db backend
 	var err error
 	if s.MySQL != "" {
@@ -126,20 +128,33 @@ func Run(ctx context.Context, s Settings) error {
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: s.Clients * 2}, Timeout: 2 * time.Minute}
 	tw := tabwriter.NewWriter(s.Out, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(s.Out, "\n%d rows, %d clients, %v per figure, %d cores (%s/%s), %s\n", s.Rows, s.Clients, s.Duration, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, db.version(ctx))
+	fmt.Fprintf(s.Out, "\n%d rows, %d clients, %v per figure in %d runs, %d cores (%s/%s), %s\n", s.Rows, s.Clients, s.Duration, s.Rounds, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, db.version(ctx))
 	fmt.Fprintln(tw, "request\tfloor req/s\tp50\tuncached req/s\tx floor\tp50\tcached req/s\tx floor\tp50\t")
 	failed := 0
 	for _, m := range mix(s.Rows) {
 		if s.Only != "" && m.name != s.Only {
 			continue
 		}
-		var res [3]loadgen.Result
-		for i, base := range []string{"http://" + floorAddr + "/", "http://" + gwAddr + "/odata/uncached/", "http://" + gwAddr + "/odata/cached/"} {
-			target := base + escape(m.url)
-			if err := loadgen.CheckLoopback(target); err != nil {
+		bases := []string{"http://" + floorAddr + "/", "http://" + gwAddr + "/odata/uncached/", "http://" + gwAddr + "/odata/cached/"}
+		for _, base := range bases {
+			if err := loadgen.CheckLoopback(base); err != nil {
 				return err
 			}
-			res[i] = loadgen.Repeat(client, loadgen.Request{URL: target, Header: "OData-MaxVersion: 4.01"}, s.Clients, s.Duration, loadgen.MaxRequests)
+		}
+		// short runs in turn, each target taking each place in the order,
+		// so that drift in the database (its caches warming, a checkpoint)
+		// and the first touch of a round's random keys fall on all alike
+		var runs [3][]loadgen.Result
+		for round := range s.Rounds {
+			for j := range bases {
+				i := (j + round) % len(bases)
+				rq := loadgen.Request{URL: bases[i] + escape(m.url), Header: "OData-MaxVersion: 4.01", Seed: uint64(round)}
+				runs[i] = append(runs[i], loadgen.Repeat(client, rq, s.Clients, s.Duration/time.Duration(s.Rounds), loadgen.MaxRequests))
+			}
+		}
+		var res [3]loadgen.Result
+		for i, base := range bases {
+			res[i] = loadgen.Merge(runs[i]...)
 			failed += res[i].Failed
 			if res[i].Failed > 0 {
 				fmt.Fprintf(s.Out, "%s: %d of %d requests failed against %s\n", m.name, res[i].Failed, res[i].Requests, base)
@@ -233,6 +248,7 @@ func main() {
 	flag.IntVar(&s.Rows, "rows", 10_000_000, "rows of the main table")
 	flag.DurationVar(&s.Duration, "d", 10*time.Second, "how long each request runs against each target")
 	flag.IntVar(&s.Clients, "c", 16, "concurrent clients")
+	flag.IntVar(&s.Rounds, "rounds", 5, "split each figure's time into this many runs, the three targets taking turns")
 	flag.StringVar(&s.Only, "only", "", "run only the request of the mix with this name, e.g. \"related list\"")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (gateway, floor and clients) to this file")
 	flag.Parse()

@@ -14,7 +14,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,6 +66,9 @@ func Expand(u string, r *rand.Rand) string {
 // becomes a random integer; in Body, {seq} a number unique to the run.
 type Request struct {
 	Method, URL, Header, Body string
+	// Seed picks the sequence of random numbers; runs with the same seed
+	// send the same requests.
+	Seed uint64
 }
 
 var seq atomic.Int64
@@ -98,6 +101,7 @@ type Result struct {
 	Requests, Failed   int
 	Bytes              int64
 	P50, P90, P99, Max time.Duration
+	latencies          []time.Duration // sorted, for Merge
 }
 
 // PerSecond is the throughput in requests per second.
@@ -138,7 +142,7 @@ func Repeat(client *http.Client, rq Request, conc int, dur time.Duration, limit 
 		wg.Add(1)
 		go func(seed uint64) {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(seed, 7))
+			r := rand.New(rand.NewPCG(seed, 7+rq.Seed))
 			for time.Now().Before(deadline) {
 				mu.Lock()
 				if sent >= limit {
@@ -168,15 +172,40 @@ func Repeat(client *http.Client, rq Request, conc int, dur time.Duration, limit 
 		}(uint64(w))
 	}
 	wg.Wait()
-	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	return summarize(Result{Request: rq, Clients: conc, Elapsed: time.Since(start), Failed: failed, Bytes: bytes}, latencies)
+}
+
+// summarize fills in a result's count and percentiles from its latencies.
+func summarize(r Result, latencies []time.Duration) Result {
+	slices.Sort(latencies)
 	pct := func(p float64) time.Duration {
 		if len(latencies) == 0 {
 			return 0
 		}
 		return latencies[min(len(latencies)-1, int(p*float64(len(latencies))))]
 	}
-	return Result{Request: rq, Clients: conc, Elapsed: time.Since(start), Requests: len(latencies), Failed: failed,
-		Bytes: bytes, P50: pct(0.50), P90: pct(0.90), P99: pct(0.99), Max: pct(1)}
+	r.Requests, r.latencies = len(latencies), latencies
+	r.P50, r.P90, r.P99, r.Max = pct(0.50), pct(0.90), pct(0.99), pct(1)
+	return r
+}
+
+// Merge adds up runs of the same request, as if they were one run as long
+// as all of them together: the benchmark interleaves short runs against
+// each target, so that whatever drifts while it runs (the database's
+// caches, a checkpoint, autovacuum) falls on every target alike.
+func Merge(runs ...Result) Result {
+	if len(runs) == 0 {
+		return Result{}
+	}
+	m := Result{Request: runs[0].Request, Clients: runs[0].Clients}
+	var all []time.Duration
+	for _, r := range runs {
+		m.Elapsed += r.Elapsed
+		m.Failed += r.Failed
+		m.Bytes += r.Bytes
+		all = append(all, r.latencies...)
+	}
+	return summarize(m, all)
 }
 
 // RSS reads the resident and peak resident memory of a process, in MiB.
