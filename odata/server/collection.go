@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/odatagw/odatagw/cache"
@@ -148,6 +149,23 @@ func (r *request) fetch(q *plan.Query, withRows bool, held *int64) (fetched, err
 	return res, nil
 }
 
+// pageWriter is what a page is written through: rows are appended to b
+// and go out in 16 KB steps through bw's 32 KB buffer. They are kept for
+// the next page: made for every request, they were the largest allocation
+// of a small list view (a 32 KB buffer cleared and collected each time).
+type pageWriter struct {
+	bw *bufio.Writer
+	b  []byte
+}
+
+var pageWriters = sync.Pool{New: func() any {
+	return &pageWriter{bw: bufio.NewWriterSize(nil, 32<<10), b: make([]byte, 0, 4096)}
+}}
+
+// maxPooledPage bounds the row buffer kept for the next page (a page of
+// wide rows may have grown it).
+const maxPooledPage = 64 << 10
+
 // streamPage writes the page: the count, the rows as they arrive until the
 // page size or the response budget is reached, and the nextLink.
 func (r *request) streamPage(pg page, res fetched) {
@@ -159,8 +177,17 @@ func (r *request) streamPage(pg page, res fetched) {
 		h.Set("Preference-Applied", applied)
 	}
 	r.w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(r.w, 32<<10)
-	b := make([]byte, 0, 4096)
+	pw := pageWriters.Get().(*pageWriter)
+	bw := pw.bw
+	bw.Reset(r.w)
+	b := pw.b[:0]
+	defer func() {
+		bw.Reset(nil)
+		if cap(b) <= maxPooledPage {
+			pw.b = b[:0]
+			pageWriters.Put(pw)
+		}
+	}()
 	b = append(b, '{')
 	if r.json.Metadata != format.MetadataNone {
 		b = append(b, `"@odata.context":`...)

@@ -105,8 +105,9 @@ const (
 type escapeGuard struct {
 	src       io.Reader
 	state     guardState
-	line      []byte // the line being read
-	out       []byte // bytes ready for the server
+	line      []byte // the line being read (its buffer kept for the next)
+	out       []byte // bytes ready for the server, from sent on
+	sent      int
 	remaining int64
 	chunked   bool
 	length    int64
@@ -115,7 +116,8 @@ type escapeGuard struct {
 }
 
 func (g *escapeGuard) Read(p []byte) (int, error) {
-	for len(g.out) == 0 {
+	for g.sent == len(g.out) {
+		g.out, g.sent = g.out[:0], 0 // all sent: the buffer is free again
 		n, err := g.src.Read(g.buf[:])
 		g.feed(g.buf[:n])
 		if len(g.out) == 0 && err != nil {
@@ -126,11 +128,8 @@ func (g *escapeGuard) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	n := copy(p, g.out)
-	g.out = g.out[n:]
-	if len(g.out) == 0 {
-		g.out = nil
-	}
+	n := copy(p, g.out[g.sent:])
+	g.sent += n
 	return n, nil
 }
 
@@ -166,9 +165,8 @@ func (g *escapeGuard) feed(b []byte) {
 			}
 			g.line = append(g.line, b[:i+1]...)
 			b = b[i+1:]
-			line := g.line
-			g.line = nil
-			g.takeLine(line)
+			g.takeLine(g.line) // copies what it keeps
+			g.line = g.line[:0]
 		}
 	}
 }
@@ -182,15 +180,17 @@ func (g *escapeGuard) giveUp() {
 
 // takeLine handles one whole line (with its line ending) in the state the
 // framing is in.
+// Header lines are looked at as bytes: every request passes through here,
+// and a string per line was most of the guard's cost.
 func (g *escapeGuard) takeLine(line []byte) {
-	text := strings.TrimRight(string(line), "\r\n")
+	text := bytes.TrimRight(line, "\r\n")
 	switch g.state {
 	case guardRequestLine:
-		if text == "" {
+		if len(text) == 0 {
 			g.out = append(g.out, line...) // a blank line before a request is allowed
 			return
 		}
-		if strings.HasPrefix(text, "PRI * HTTP/2") {
+		if bytes.HasPrefix(text, []byte("PRI * HTTP/2")) {
 			g.out = append(g.out, line...)
 			g.state = guardPassThrough
 			return
@@ -198,34 +198,34 @@ func (g *escapeGuard) takeLine(line []byte) {
 		g.out = append(g.out, requestLine(text, line)...)
 		g.state, g.chunked, g.length, g.upgrade = guardHeaders, false, 0, false
 	case guardHeaders:
-		if text == "" {
+		if len(text) == 0 {
 			g.out = append(g.out, line...)
 			g.endOfHeaders()
 			return
 		}
-		name, value, _ := strings.Cut(text, ":")
-		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		name, value, _ := bytes.Cut(text, []byte(":"))
+		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
 		switch {
-		case strings.EqualFold(name, badEscapeHeader):
+		case bytes.EqualFold(name, []byte(badEscapeHeader)):
 			return // only the guard sets it
-		case strings.EqualFold(name, "Content-Length"):
-			n, err := strconv.ParseInt(value, 10, 64)
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 {
 				g.out = append(g.out, line...)
 				g.state = guardPassThrough // the server refuses it; nothing more to frame
 				return
 			}
 			g.length = n
-		case strings.EqualFold(name, "Transfer-Encoding"):
-			g.chunked = strings.Contains(strings.ToLower(value), "chunked")
-		case strings.EqualFold(name, "Upgrade"):
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			g.chunked = bytes.Contains(bytes.ToLower(value), []byte("chunked"))
+		case bytes.EqualFold(name, []byte("Upgrade")):
 			g.upgrade = true
 		}
 		g.out = append(g.out, line...)
 	case guardChunkSize:
 		g.out = append(g.out, line...)
-		size, _, _ := strings.Cut(text, ";")
-		n, err := strconv.ParseInt(strings.TrimSpace(size), 16, 64)
+		size, _, _ := bytes.Cut(text, []byte(";"))
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(size)), 16, 64)
 		switch {
 		case err != nil || n < 0:
 			g.state = guardPassThrough
@@ -236,7 +236,7 @@ func (g *escapeGuard) takeLine(line []byte) {
 		}
 	case guardTrailer:
 		g.out = append(g.out, line...)
-		if text == "" {
+		if len(text) == 0 {
 			g.state = guardRequestLine
 		}
 	}
@@ -258,27 +258,28 @@ func (g *escapeGuard) endOfHeaders() {
 // requestLine returns a request line with each '%' of its path that starts
 // no escape written as %25, followed by the guard's header saying where
 // the first stood; a line without one comes back as it was.
-func requestLine(text string, line []byte) []byte {
+func requestLine(raw, line []byte) []byte {
+	if firstBadEscape(raw) < 0 {
+		return line // nearly every request: nothing to write anew
+	}
+	text := string(raw)
 	method, rest, ok1 := strings.Cut(text, " ")
 	target, proto, ok2 := strings.Cut(rest, " ")
 	if !ok1 || !ok2 {
 		return line
 	}
 	path, query, hasQuery := strings.Cut(target, "?")
-	first := -1
+	first := firstBadEscape([]byte(path))
+	if first < 0 {
+		return line
+	}
 	var fixed strings.Builder
 	for i := 0; i < len(path); i++ {
 		if path[i] == '%' && !(i+2 < len(path) && isHex(path[i+1]) && isHex(path[i+2])) {
-			if first < 0 {
-				first = i
-			}
 			fixed.WriteString("%25")
 			continue
 		}
 		fixed.WriteByte(path[i])
-	}
-	if first < 0 {
-		return line
 	}
 	out := method + " " + fixed.String()
 	if hasQuery {
@@ -286,6 +287,22 @@ func requestLine(text string, line []byte) []byte {
 	}
 	out += " " + proto + "\r\n" + badEscapeHeader + ": " + strconv.Itoa(pathPosition(path, first)) + "\r\n"
 	return []byte(out)
+}
+
+// firstBadEscape is where the first '%' of b that starts no escape stands,
+// or -1.
+func firstBadEscape(b []byte) int {
+	for i := bytes.IndexByte(b, '%'); i >= 0; {
+		if !(i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2])) {
+			return i
+		}
+		next := bytes.IndexByte(b[i+1:], '%')
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	return -1
 }
 
 // pathPosition is where the broken escape stands below the service root
