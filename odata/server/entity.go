@@ -38,11 +38,13 @@ func newRowWriter(set *metadata.EntitySet, props, columns []*metadata.Property, 
 	for i, c := range columns {
 		index[c] = i
 	}
-	for _, p := range props {
-		w.pos = append(w.pos, index[p])
+	positions := make([]int, len(props)+len(set.Type.Key))
+	w.pos, w.keyPos = positions[:len(props)], positions[len(props):]
+	for i, p := range props {
+		w.pos[i] = index[p]
 	}
-	for _, k := range set.Type.Key {
-		w.keyPos = append(w.keyPos, index[k])
+	for i, k := range set.Type.Key {
+		w.keyPos[i] = index[k]
 	}
 	// an ETag covers every property in the type's order; only rows read
 	// that way can carry one
@@ -60,13 +62,26 @@ func newEntityWriter(r *request) *entityWriter {
 // entityETag is a weak validator over every property of a row in the
 // type's order: the same row gives the same ETag on every replica.
 func entityETag(set *metadata.EntitySet, row []any) string {
-	var b []byte
+	var tag etag
+	tag.of(set, row)
+	return string(tag[:])
+}
+
+// etag is an ETag's text, built without allocating: entity answers and
+// every row of a list page carry one.
+type etag [3 + 16 + 1]byte // W/" + 12 bytes of a SHA-256 in base64 + "
+
+func (t *etag) of(set *metadata.EntitySet, row []any) {
+	var buf [512]byte // a typical row fits
+	b := buf[:0]
 	for i, p := range set.Type.Properties {
 		b = format.AppendValue(b, row[i], p.Type, false)
 		b = append(b, 0)
 	}
 	sum := sha256.Sum256(b)
-	return `W/"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+	copy(t[:], `W/"`)
+	base64.RawURLEncoding.Encode(t[3:19], sum[:12])
+	t[19] = '"'
 }
 
 // entityID is the canonical URL of an entity relative to the service root:
@@ -105,7 +120,9 @@ func (w *entityWriter) appendEntity(b []byte, values []any, extra func([]byte) [
 	if w.etags && w.json.Metadata != format.MetadataNone {
 		sep()
 		b = append(b, `"@odata.etag":`...)
-		b = format.AppendString(b, entityETag(w.set, values))
+		var tag etag
+		tag.of(w.set, values)
+		b = format.AppendString(b, string(tag[:]))
 	}
 	if w.json.Metadata == format.MetadataFull {
 		id := w.root + entityID(w.set, values, w.keyPos)

@@ -45,8 +45,8 @@ func writeError(w http.ResponseWriter, req *http.Request, log *slog.Logger, err 
 		msg += " (error id " + id + ")"
 	}
 	h := w.Header()
-	if h.Get("OData-Version") == "" {
-		h.Set("OData-Version", string(odata.V40))
+	if h.Get(odata.HeaderVersion) == "" {
+		h.Set(odata.HeaderVersion, string(odata.V40))
 	}
 	if e.Status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
 		h.Set("Retry-After", "2")

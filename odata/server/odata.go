@@ -76,19 +76,33 @@ func (r *request) send(status int, contentType string, body []byte) {
 // fail answers with the OData error body.
 func (r *request) fail(err error) { writeError(r.w, r.req, r.srv.log, err) }
 
+// headerETag is ETag in net/http's canonical spelling (see
+// odata.HeaderVersion for why).
+const headerETag = "Etag"
+
 // serverTiming collects per-stage durations for the Server-Timing header.
+// The marks are appended into one buffer that starts in the request
+// itself: every request writes the header, and a string per mark was the
+// largest share of a key read's allocations.
 type serverTiming struct {
 	start time.Time
-	marks []string
+	marks []byte
+	buf   [64]byte
 }
 
 func (t *serverTiming) mark(name string) {
 	now := time.Now()
-	t.marks = append(t.marks, name+";dur="+strconv.FormatFloat(float64(now.Sub(t.start).Microseconds())/1000, 'f', 2, 64))
+	if t.marks == nil {
+		t.marks = t.buf[:0]
+	} else {
+		t.marks = append(t.marks, ", "...)
+	}
+	t.marks = append(append(t.marks, name...), ";dur="...)
+	t.marks = strconv.AppendFloat(t.marks, float64(now.Sub(t.start).Microseconds())/1000, 'f', 2, 64)
 	t.start = now
 }
 
-func (t *serverTiming) header() string { return strings.Join(t.marks, ", ") }
+func (t *serverTiming) header() string { return string(t.marks) }
 
 func (s *Server) serveOData(c *gin.Context) {
 	ctx := c.Request.Context()
@@ -154,7 +168,7 @@ func (r *request) negotiateVersion() bool {
 		return false
 	}
 	r.version = version
-	r.w.Header().Set("OData-Version", string(version))
+	r.w.Header().Set(odata.HeaderVersion, string(version))
 	return true
 }
 
@@ -275,7 +289,7 @@ func (r *request) cacheHeader() {
 // sendWithETag writes a small response under a given ETag.
 func (r *request) sendWithETag(contentType string, body []byte, etag string) error {
 	r.cacheHeader()
-	r.w.Header().Set("ETag", etag)
+	r.w.Header().Set(headerETag, etag)
 	r.w.Header().Set("Server-Timing", r.timing.header())
 	if inm := r.req.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
 		r.w.WriteHeader(http.StatusNotModified)
@@ -311,9 +325,9 @@ func (r *request) serveMetadata() error {
 		switch {
 		case r.plan.Format == "":
 			asJSON = false
-		case r.req.Header.Get("OData-MaxVersion") == "":
+		case r.req.Header.Get(odata.HeaderMaxVersion) == "":
 			r.version = odata.V401
-			r.w.Header().Set("OData-Version", string(odata.V401))
+			r.w.Header().Set(odata.HeaderVersion, string(odata.V401))
 		}
 	}
 	var b bytes.Buffer

@@ -382,6 +382,9 @@ func (s *Server) recoverer(c *gin.Context) {
 func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	if !s.log.Enabled(c.Request.Context(), slog.LevelDebug) {
+		return // building the record's attributes costs allocations even when it is dropped
+	}
 	s.log.Debug("request", "method", c.Request.Method, "path", c.Request.URL.Path,
 		"query", c.Request.URL.RawQuery, "status", c.Writer.Status(), "bytes", c.Writer.Size(),
 		"duration_ms", float64(time.Since(start).Microseconds())/1000)

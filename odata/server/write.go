@@ -255,7 +255,7 @@ func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int)
 	w := newRowWriter(set, set.Type.Properties, set.Type.Properties, j, r.root)
 	id := r.root + entityID(set, row, w.keyPos)
 	h := r.w.Header()
-	h.Set("ETag", entityETag(set, row))
+	h.Set(headerETag, entityETag(set, row))
 	h.Set("Server-Timing", r.timing.header())
 	if status == http.StatusCreated {
 		h.Set("Location", id)

@@ -16,7 +16,9 @@ import (
 )
 
 // To converts a driver value to type t. Unknown combinations are errors,
-// never guesses.
+// never guesses. A value already of the right Go type comes back as the
+// same interface value: boxing it again would allocate, for every column of
+// every row.
 func To(v any, t metadata.Type) (any, error) {
 	if v == nil {
 		return nil, nil
@@ -59,7 +61,7 @@ var errUnhandled = errors.New("unhandled driver type")
 func toBoolean(v any) (any, error) {
 	switch x := v.(type) {
 	case bool:
-		return x, nil
+		return v, nil
 	case int64:
 		return x != 0, nil
 	case string:
@@ -71,7 +73,7 @@ func toBoolean(v any) (any, error) {
 func toInteger(v any) (any, error) {
 	switch x := v.(type) {
 	case int64:
-		return x, nil
+		return v, nil
 	case int32:
 		return int64(x), nil
 	case int16:
@@ -97,7 +99,7 @@ func toInteger(v any) (any, error) {
 func toFloat(v any) (any, error) {
 	switch x := v.(type) {
 	case float64:
-		return x, nil
+		return v, nil
 	case float32:
 		return float64(x), nil
 	case int64:
@@ -111,7 +113,7 @@ func toFloat(v any) (any, error) {
 func toDecimal(v any) (any, error) {
 	switch x := v.(type) {
 	case string:
-		return x, nil
+		return v, nil
 	case []byte:
 		return string(x), nil
 	case float64:
@@ -127,7 +129,7 @@ func toDecimal(v any) (any, error) {
 func toString(v any) (any, error) {
 	switch x := v.(type) {
 	case string:
-		return x, nil
+		return v, nil
 	case []byte:
 		return string(x), nil
 	case int64:
@@ -183,7 +185,7 @@ func toDateTimeOffset(v any) (any, error) {
 func toDuration(v any) (any, error) {
 	switch x := v.(type) {
 	case time.Duration:
-		return x, nil
+		return v, nil
 	case int64:
 		return time.Duration(x), nil
 	}
@@ -193,7 +195,7 @@ func toDuration(v any) (any, error) {
 func toBinary(v any) (any, error) {
 	switch x := v.(type) {
 	case []byte:
-		return x, nil
+		return v, nil
 	case string:
 		return []byte(x), nil
 	}

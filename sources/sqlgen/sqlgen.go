@@ -223,6 +223,9 @@ func isMatch(c *plan.Call) (string, bool) {
 // Select renders the page query for q: the columns, then the sort keys.
 func Select(d Dialect, q *plan.Query) (string, []any, error) {
 	b := &Builder{d: d}
+	// room for a typical statement at once, rather than growing through
+	// every power of two on each request
+	b.sb.Grow(64 + 24*len(q.Columns))
 	b.sb.WriteString("SELECT ")
 	for i, p := range q.Columns {
 		if i > 0 {
