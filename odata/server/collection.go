@@ -212,7 +212,7 @@ func (r *request) streamPage(pg page, res fetched) {
 		if written > 0 {
 			b = append(b, ',')
 		}
-		b = w.appendEntity(b, res.rows.Values(), nil)
+		b = w.appendEntity(b, res.rows.Values(), nil, nil)
 		lastSort = res.rows.Sort()
 		written++
 		r.rowsSent++

@@ -199,7 +199,7 @@ func (r *request) deltaEntry(ctx context.Context, src sources.Source, w *entityW
 		if row == nil {
 			return nil, err
 		}
-		return w.appendEntity(nil, row, nil), nil
+		return w.appendEntity(nil, row, nil, nil), nil
 	}
 	if r.plan.Query.Where == nil {
 		return nil, nil

@@ -104,7 +104,9 @@ func entityID(set *metadata.EntitySet, values []any, keyPos []int) string {
 }
 
 // appendEntity writes one entity object, without the surrounding context.
-func (w *entityWriter) appendEntity(b []byte, values []any, extra func([]byte) []byte) []byte {
+// tag is the row's ETag when the caller has made it already for a header;
+// with nil it is made here, when the object carries one.
+func (w *entityWriter) appendEntity(b []byte, values []any, tag *etag, extra func([]byte) []byte) []byte {
 	b = append(b, '{')
 	start := len(b)
 	if extra != nil {
@@ -120,8 +122,10 @@ func (w *entityWriter) appendEntity(b []byte, values []any, extra func([]byte) [
 	if w.etags && w.json.Metadata != format.MetadataNone {
 		sep()
 		b = append(b, `"@odata.etag":`...)
-		var tag etag
-		tag.of(w.set, values)
+		if tag == nil {
+			tag = new(etag)
+			tag.of(w.set, values)
+		}
 		b = format.AppendString(b, string(tag[:]))
 	}
 	if w.json.Metadata == format.MetadataFull {
@@ -182,14 +186,16 @@ func (r *request) serveEntity() error {
 		return err
 	}
 	w := newEntityWriter(r)
-	b := w.appendEntity(nil, values, func(b []byte) []byte {
+	var tag etag // for the header and the body alike
+	tag.of(r.plan.Set, values)
+	b := w.appendEntity(nil, values, &tag, func(b []byte) []byte {
 		if r.json.Metadata == format.MetadataNone {
 			return b
 		}
 		b = append(b, `"@odata.context":`...)
 		return format.AppendString(b, r.contextURL("/$entity"))
 	})
-	return r.sendWithETag(r.json.ContentType(), b, entityETag(r.plan.Set, values))
+	return r.sendWithETag(r.json.ContentType(), b, string(tag[:]))
 }
 
 func (r *request) serveProperty() error {

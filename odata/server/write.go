@@ -255,7 +255,9 @@ func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int)
 	w := newRowWriter(set, set.Type.Properties, set.Type.Properties, j, r.root)
 	id := r.root + entityID(set, row, w.keyPos)
 	h := r.w.Header()
-	h.Set(headerETag, entityETag(set, row))
+	var tag etag // for the header and the body alike
+	tag.of(set, row)
+	h.Set(headerETag, string(tag[:]))
 	h.Set("Server-Timing", r.timing.header())
 	if status == http.StatusCreated {
 		h.Set("Location", id)
@@ -273,7 +275,7 @@ func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int)
 		r.w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	b := w.appendEntity(nil, row, func(b []byte) []byte {
+	b := w.appendEntity(nil, row, &tag, func(b []byte) []byte {
 		if j.Metadata == format.MetadataNone {
 			return b
 		}
