@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"container/list"
 	"context"
 	"log/slog"
 	"strconv"
@@ -9,9 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	gocache "github.com/patrickmn/go-cache"
-
-	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -26,8 +22,12 @@ const (
 
 // Options configure the cache of one source.
 type Options struct {
-	Name     string // source name, for logs and metrics
-	MaxBytes int64  // bound on the bytes of all entries (default 256 MB)
+	Name string // source name, for logs and metrics
+	// Store holds the entries, within its bound; the gateway's sources
+	// share one. Nil: a store of MaxBytes (default 256 MB) of this source's
+	// own, closed with it.
+	Store    *Store
+	MaxBytes int64
 	// TTL is how long an entry answers (default 30 s; negative disables the
 	// cache). SetTTL overrides it per entity set; 0 there disables it.
 	TTL    time.Duration
@@ -42,15 +42,12 @@ type Options struct {
 
 // Source is a source with a query cache in front.
 type Source struct {
-	inner sources.Source
-	opts  Options
-	store *gocache.Cache
-	group flights
-
-	mu    sync.Mutex // guards lru, bytes and the size of each entry
-	lru   *list.List // front: most recently used key
-	items map[string]*list.Element
-	bytes int64
+	inner    sources.Source
+	opts     Options
+	store    *Store
+	ownStore bool
+	owner    string // this cache's part of the store: unique per Source
+	group    flights
 
 	gensMu sync.RWMutex
 	gens   map[string]*atomic.Uint64
@@ -66,36 +63,35 @@ type SetStats struct {
 	Hits, Misses, Stale, Evictions atomic.Int64
 }
 
-type lruItem struct {
-	key  string
-	set  string
-	size int64
-}
-
-// entry is one cached answer.
+// entry is one cached thing: an answer, a count, or what a request's
+// fingerprint was planned into.
 type entry struct {
-	rows       [][]any // values then sort keys, per row
-	nValues    int
+	answer     *Answer
 	count      int64
+	recalled   *recalled
 	freshUntil time.Time
 	staleUsed  atomic.Bool
 }
 
+// recalled is what a request was planned into: the set it reads and the
+// canonical text its answer is filed under.
+type recalled struct{ set, text string }
+
+var owners atomic.Uint64
+
 // Wrap puts a cache in front of inner.
 func Wrap(inner sources.Source, opts Options) *Source {
-	if opts.MaxBytes <= 0 {
-		opts.MaxBytes = DefaultMaxBytes
-	}
 	if opts.TTL == 0 {
 		opts.TTL = DefaultTTL
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	c := &Source{inner: inner, opts: opts, lru: list.New(), items: map[string]*list.Element{},
+	c := &Source{inner: inner, opts: opts, store: opts.Store, owner: strconv.FormatUint(owners.Add(1), 10),
 		gens: map[string]*atomic.Uint64{}, stats: map[string]*SetStats{}}
-	c.store = gocache.New(opts.TTL, time.Minute)
-	c.store.OnEvicted(func(key string, _ any) { c.forget(key) })
+	if c.store == nil {
+		c.store, c.ownStore = NewStore(opts.MaxBytes), true
+	}
 	if opts.Bus != nil {
 		c.unsubscribe = opts.Bus.Subscribe(func(m Message) {
 			switch {
@@ -139,11 +135,11 @@ func (c *Source) gen(set string) *atomic.Uint64 {
 	return g
 }
 
-// Bump makes every cached answer about set unreachable, here and, through
-// the bus, on the other replicas: later reads go to the database. Writes
-// through the gateway call it before they answer.
+// Bump makes every cached answer about set unreachable and frees it, here
+// and, through the bus, on the other replicas: later reads go to the
+// database. Writes through the gateway call it before they answer.
 func (c *Source) Bump(set string) {
-	c.gen(set).Add(1)
+	c.FlushLocal(set)
 	if g, ok := c.opts.Bus.(Generations); ok {
 		// before the write answers: from then on no replica finds an
 		// answer filed under the old generation
@@ -171,12 +167,9 @@ func (c *Source) Stats(set string) *SetStats {
 	return s
 }
 
-// Bytes is the size of every entry, as the cache counts it.
-func (c *Source) Bytes() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.bytes
-}
+// Bytes is what the entries of the store this cache uses count (shared
+// with the gateway's other sources, when they share one).
+func (c *Source) Bytes() int64 { return c.store.Bytes() }
 
 // SetNames lists the sets with figures.
 func (c *Source) SetNames() []string {
@@ -189,14 +182,15 @@ func (c *Source) SetNames() []string {
 	return names
 }
 
-// key names a cached answer: the query's canonical text, the model and
-// write generation it was read under, and, where the source acts as each
-// caller (row-level security), the caller, so that no user is answered
-// from another's rows.
+// key names a cached answer: this cache's part of the store, the
+// query's canonical text, the model and write generation it was read
+// under, and, where the source acts as each caller (row-level security),
+// the caller, so that no user is answered from another's rows.
 // With replicas sharing generations, the key holds the set's shared
 // generation too; when it cannot be read, ok is false and the request goes
-// to the database: an old answer is never risked.
-func (c *Source) key(ctx context.Context, kind string, q *plan.Query, text string) (key string, ok bool) {
+// to the database: an old answer is never risked. gen is the local
+// generation the key holds, for put.
+func (c *Source) key(ctx context.Context, kind, set, text string) (key string, gen uint64, ok bool) {
 	scope := ""
 	if caller, ok := sources.CallerOf(ctx); ok {
 		scope = "|as " + caller.Scope()
@@ -204,24 +198,23 @@ func (c *Source) key(ctx context.Context, kind string, q *plan.Query, text strin
 	shared := ""
 	if g, ok := c.opts.Bus.(Generations); ok {
 		gctx, cancel := context.WithTimeout(ctx, time.Second)
-		n, err := g.Generation(gctx, c.opts.Name, q.Set.Name)
+		n, err := g.Generation(gctx, c.opts.Name, set)
 		cancel()
 		if err != nil {
-			return "", false
+			return "", 0, false
 		}
 		shared = "|s" + strconv.FormatUint(n, 10)
 	}
-	return kind + "|" + c.inner.Metadata().Version() + "|g" + strconv.FormatUint(c.gen(q.Set.Name).Load(), 10) + shared + scope + "|" + text, true
+	gen = c.gen(set).Load()
+	return c.owner + "|" + kind + "|" + c.inner.Metadata().Version() + "|g" + strconv.FormatUint(gen, 10) + shared + scope + "|" + text, gen, true
 }
 
 // lookup returns a usable entry and whether it is stale.
 func (c *Source) lookup(key string) (*entry, bool) {
-	v, ok := c.store.Get(key)
-	if !ok {
+	e := c.store.get(key, time.Now())
+	if e == nil {
 		return nil, false
 	}
-	e := v.(*entry)
-	c.touch(key)
 	if time.Now().Before(e.freshUntil) {
 		return e, false
 	}
@@ -231,58 +224,20 @@ func (c *Source) lookup(key string) (*entry, bool) {
 	return nil, false
 }
 
-func (c *Source) touch(key string) {
-	c.mu.Lock()
-	if el, ok := c.items[key]; ok {
-		c.lru.MoveToFront(el)
-	}
-	c.mu.Unlock()
-}
-
-// put stores an entry and evicts the least recently used until the cache
-// fits its bound.
-func (c *Source) put(key, set string, e *entry, ttl time.Duration) {
-	size := entrySize(key, e)
-	if size > c.opts.MaxBytes/4 {
-		return // one answer may not push out most of the cache
-	}
+// put keeps an entry of set read under generation gen, unless the set has
+// moved on since: a write that answered while it was read must not leave
+// it behind.
+func (c *Source) put(key, set string, gen uint64, e *entry, size int64, ttl time.Duration) {
 	e.freshUntil = time.Now().Add(ttl)
 	keep := ttl
 	if c.opts.StaleWhileRevalidate {
 		keep = 2 * ttl
 	}
-	c.store.Set(key, e, keep)
-	c.mu.Lock()
-	if el, ok := c.items[key]; ok {
-		c.bytes -= el.Value.(*lruItem).size
-		c.lru.Remove(el)
-	}
-	c.items[key] = c.lru.PushFront(&lruItem{key: key, set: set, size: size})
-	c.bytes += size
-	var victims []*lruItem
-	for c.bytes > c.opts.MaxBytes && c.lru.Len() > 1 {
-		el := c.lru.Back()
-		it := el.Value.(*lruItem)
-		c.lru.Remove(el)
-		delete(c.items, it.key)
-		c.bytes -= it.size
-		victims = append(victims, it)
-	}
-	c.mu.Unlock()
-	for _, it := range victims {
-		c.store.Delete(it.key) // OnEvicted finds it already forgotten
-		c.Stats(it.set).Evictions.Add(1)
-	}
-}
-
-// forget drops the accounting of a key go-cache removed (expiry).
-func (c *Source) forget(key string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.items[key]; ok {
-		c.bytes -= el.Value.(*lruItem).size
-		c.lru.Remove(el)
-		delete(c.items, key)
+	g := c.gen(set)
+	it := &item{key: key, group: groupOf(c.owner, set), size: size, keep: time.Now().Add(keep), e: e, stats: c.Stats(set)}
+	if c.store.put(it, func() bool { return g.Load() == gen }) && e.answer != nil {
+		store := c.store
+		e.answer.count = func(n int64) { store.grow(key, e, n) }
 	}
 }
 
@@ -295,7 +250,8 @@ func (c *Source) Flush(set string) {
 	}
 }
 
-// FlushLocal drops entries in this process only.
+// FlushLocal drops entries in this process only: the generation moves on,
+// so nothing read before is kept again, and the entries are freed.
 func (c *Source) FlushLocal(set string) {
 	if set == "" {
 		c.gensMu.RLock()
@@ -303,32 +259,9 @@ func (c *Source) FlushLocal(set string) {
 			g.Add(1)
 		}
 		c.gensMu.RUnlock()
-		c.store.Flush()
-		c.mu.Lock()
-		c.lru.Init()
-		c.items = map[string]*list.Element{}
-		c.bytes = 0
-		c.mu.Unlock()
+		c.store.dropOwner(c.owner)
 		return
 	}
 	c.gen(set).Add(1)
-}
-
-// entrySize estimates the memory an entry holds.
-func entrySize(key string, e *entry) int64 {
-	n := int64(len(key)) + 128
-	for _, row := range e.rows {
-		n += 24 + int64(len(row))*16
-		for _, v := range row {
-			switch x := v.(type) {
-			case string:
-				n += int64(len(x))
-			case []byte:
-				n += int64(len(x))
-			case time.Time:
-				n += 24
-			}
-		}
-	}
-	return n
+	c.store.dropGroup(groupOf(c.owner, set))
 }

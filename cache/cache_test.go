@@ -77,18 +77,33 @@ func query(t *testing.T, src sources.Source, q string) *plan.Query {
 	return &p.Query
 }
 
-func read(t *testing.T, c *cache.Source, q *plan.Query) (rows [][]any, status string) {
+// read asks the cache for the answer of q, rendered (on a miss) from the
+// rows the source returns; it returns the answer's body and what the
+// cache did.
+func read(t *testing.T, c *cache.Source, q *plan.Query) (body string, status string) {
 	t.Helper()
 	ctx := cache.WithStatus(context.Background())
-	rs, err := c.Query(ctx, q)
+	a, err := c.Answer(ctx, q.Set.Name, plan.QueryKey(q), func(ctx context.Context) (*cache.Answer, error) {
+		return render(ctx, c, q)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rs.Close()
-	for rs.Next() {
-		rows = append(rows, append([]any(nil), rs.Values()...))
+	return string(a.AppendTo(nil, &cache.Fill{})), cache.StatusOf(ctx).String()
+}
+
+// render writes the rows of q as an answer's body, one row a line.
+func render(ctx context.Context, src sources.Source, q *plan.Query) (*cache.Answer, error) {
+	rs, err := src.Query(ctx, q)
+	if err != nil {
+		return nil, err
 	}
-	return rows, cache.StatusOf(ctx).String()
+	defer rs.Close()
+	var b []byte
+	for rs.Next() {
+		b = fmt.Appendln(b, rs.Values()...)
+	}
+	return &cache.Answer{ContentType: "text/plain", Body: b}, rs.Err()
 }
 
 func TestHitsDoNotReachTheDatabase(t *testing.T) {
@@ -100,7 +115,7 @@ func TestHitsDoNotReachTheDatabase(t *testing.T) {
 	if st1 != "miss" || st2 != "hit" || inner.queries.Load() != 1 {
 		t.Fatalf("statuses %s, %s; %d queries reached the database", st1, st2, inner.queries.Load())
 	}
-	if fmt.Sprint(first) != fmt.Sprint(second) {
+	if first == "" || first != second {
 		t.Fatal("the hit differs from the miss")
 	}
 }
@@ -118,7 +133,7 @@ func TestWritesInvalidateAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	after, st := read(t, c, q)
-	if st != "miss" || after[0][1] != newCity {
+	if st != "miss" || !strings.Contains(after, newCity) {
 		t.Fatalf("after the write: %s %v (before %v)", st, after, before)
 	}
 }

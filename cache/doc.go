@@ -1,12 +1,19 @@
 // Package cache is a query cache in front of a data source. A Source wraps
-// any sources.Source and is one itself, so neither the HTTP layer nor the
-// source kinds know it is there.
+// any sources.Source and is one itself; the HTTP layer asks it for whole
+// answers (Answer, Recall), and the source kinds never know it is there.
 //
-// Keys are the canonical form of the plan's query (plan.QueryKey) plus the
-// metadata version and the entity set's write generation, so equivalent
-// URLs share an entry and a write through the gateway makes every older
-// entry of its set unreachable at once. Counts are cached apart from pages.
-// Identical concurrent misses run one database query. Entries live in
-// go-cache under a per-set TTL; the package bounds their total size in
-// bytes and evicts the least recently used.
+// An answer is kept as it is sent: the encoded body, with holes where the
+// parts that differ per request go (the service root, a nextLink's own
+// query options), filled in at answer time, and a gzip copy made once. So
+// an entry costs what it counts, and a repeated request, recognised by its
+// fingerprint without being parsed or planned again (Recall), is a lookup
+// and a copy.
+//
+// Keys are the canonical form of the planned request plus the metadata
+// version and the entity set's write generation, so equivalent URLs share
+// an entry and a write through the gateway makes every older entry of its
+// set unreachable at once; those entries are freed then too. Counts are
+// cached apart from pages. Identical concurrent misses run one database
+// query. Every source of a gateway keeps its entries in one Store, bounded
+// in bytes, which evicts the least recently used.
 package cache

@@ -29,7 +29,10 @@ func (c *Source) Close() error {
 	if c.unsubscribe != nil {
 		c.unsubscribe() // a replaced source must not stay subscribed, nor in memory
 	}
-	c.store.Flush()
+	c.store.dropOwner(c.owner)
+	if c.ownStore {
+		c.store.Close()
+	}
 	return c.inner.Close()
 }
 
@@ -90,26 +93,86 @@ func (c *Source) answer(ctx context.Context, set, key string, load func(context.
 	return c.group.do(ctx, key, load)
 }
 
-// Query answers a page from the cache, or runs it once for every caller
-// asking the same at the same time and keeps its rows.
+// Query runs a query on the inner source: pages are kept as the answers
+// they become (see Answer), not as rows.
 func (c *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error) {
-	ctx, end := cacheSpan(ctx, q.Set.Name)
+	return c.innerQuery(ctx, q)
+}
+
+// Answer returns the answer filed under text for set: from the cache while
+// it is fresh (a hit) or, past its TTL, once more while one refresh runs
+// (stale); else render makes it, once for every caller asking the same at
+// the same time, and it is kept. render must not use anything of the
+// request that called first but what every caller shares: when that
+// request goes away, the others still wait for it.
+func (c *Source) Answer(ctx context.Context, set, text string, render func(context.Context) (*Answer, error)) (*Answer, error) {
+	ctx, end := cacheSpan(ctx, set)
 	defer end()
-	ttl := c.ttl(q.Set.Name)
-	if ttl <= 0 || q.Limit <= 0 || q.Limit > MaxCachedRows {
+	ttl := c.ttl(set)
+	if ttl <= 0 {
 		record(ctx, statusBypass)
-		return c.innerQuery(ctx, q)
+		return render(ctx)
 	}
-	key, ok := c.key(ctx, "rows", q, plan.QueryKey(q))
+	key, gen, ok := c.key(ctx, "answer", set, text)
 	if !ok {
 		record(ctx, statusBypass)
-		return c.innerQuery(ctx, q)
+		return render(ctx)
 	}
-	e, err := c.answer(ctx, q.Set.Name, key, func(ctx context.Context) (*entry, error) { return c.load(ctx, key, q, ttl) })
+	e, err := c.answer(ctx, set, key, func(ctx context.Context) (*entry, error) {
+		a, err := render(ctx)
+		if err != nil {
+			return nil, err
+		}
+		e := &entry{answer: a}
+		c.put(key, set, gen, e, a.size(), ttl)
+		return e, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &cachedRows{e: e, i: -1}, nil
+	return e.answer, nil
+}
+
+// recallSet is the store's set name under which a cache files what
+// requests were planned into; no entity set is called so.
+const recallSet = "\x00recall"
+
+// Remember files that a request with this fingerprint (its path, options
+// and the headers that shape its answer, as sent) was planned into the
+// answer under text for set, so that Recall can find that answer the next
+// time without parsing or planning it again.
+func (c *Source) Remember(fingerprint, set, text string) {
+	ttl := c.ttl(set)
+	if ttl <= 0 {
+		return
+	}
+	key := c.owner + "|recall|" + c.inner.Metadata().Version() + "|" + fingerprint
+	e := &entry{recalled: &recalled{set: set, text: text}, freshUntil: time.Now().Add(ttl)}
+	it := &item{key: key, group: groupOf(c.owner, recallSet), size: int64(len(set) + len(text)), keep: e.freshUntil, e: e}
+	c.store.put(it, func() bool { return true })
+}
+
+// Recall answers a request that was planned before (see Remember) from a
+// fresh cached answer: a lookup and nothing else. may says whether the
+// caller may read the set the request reads; where it may not, or there is
+// no fresh answer, ok is false and the request takes the whole way.
+func (c *Source) Recall(ctx context.Context, fingerprint string, may func(set string) bool) (a *Answer, set string, ok bool) {
+	now := time.Now()
+	e := c.store.get(c.owner+"|recall|"+c.inner.Metadata().Version()+"|"+fingerprint, now)
+	if e == nil || e.recalled == nil || !may(e.recalled.set) {
+		return nil, "", false
+	}
+	set = e.recalled.set
+	key, _, ok := c.key(ctx, "answer", set, e.recalled.text)
+	if !ok {
+		return nil, "", false
+	}
+	if e = c.store.get(key, now); e == nil || e.answer == nil || !now.Before(e.freshUntil) {
+		return nil, "", false
+	}
+	c.Stats(set).Hits.Add(1)
+	record(ctx, statusHit)
+	return e.answer, set, true
 }
 
 // cacheSpan starts the span of a cache lookup; its end records what the
@@ -157,27 +220,6 @@ func (c *Source) innerCount(ctx context.Context, q *plan.Query) (int64, error) {
 	return n, err
 }
 
-// load reads every row of a page and keeps it.
-func (c *Source) load(ctx context.Context, key string, q *plan.Query, ttl time.Duration) (*entry, error) {
-	rows, err := c.innerQuery(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	e := &entry{nValues: len(q.Columns)}
-	for rows.Next() {
-		row := make([]any, 0, len(q.Columns)+len(q.OrderBy))
-		row = append(row, rows.Values()...)
-		row = append(row, rows.Sort()...)
-		e.rows = append(e.rows, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	c.put(key, q.Set.Name, e, ttl)
-	return e, nil
-}
-
 // Count answers a count from the cache, or counts once for concurrent callers.
 func (c *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 	ctx, end := cacheSpan(ctx, q.Set.Name)
@@ -187,7 +229,7 @@ func (c *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 		record(ctx, statusBypass)
 		return c.innerCount(ctx, q)
 	}
-	key, ok := c.key(ctx, "count", q, plan.CountKey(q))
+	key, gen, ok := c.key(ctx, "count", q.Set.Name, plan.CountKey(q))
 	if !ok {
 		record(ctx, statusBypass)
 		return c.innerCount(ctx, q)
@@ -198,7 +240,7 @@ func (c *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 			return nil, err
 		}
 		e := &entry{count: n}
-		c.put(key, q.Set.Name, e, ttl)
+		c.put(key, q.Set.Name, gen, e, 0, ttl)
 		return e, nil
 	})
 	if err != nil {
@@ -206,21 +248,6 @@ func (c *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 	}
 	return e.count, nil
 }
-
-// cachedRows iterates over a cached page.
-type cachedRows struct {
-	e *entry
-	i int
-}
-
-func (r *cachedRows) Next() bool {
-	r.i++
-	return r.i < len(r.e.rows)
-}
-func (r *cachedRows) Values() []any { return r.e.rows[r.i][:r.e.nValues] }
-func (r *cachedRows) Sort() []any   { return r.e.rows[r.i][r.e.nValues:] }
-func (r *cachedRows) Err() error    { return nil }
-func (r *cachedRows) Close()        {}
 
 // writes pass through and move the set's generation on before they answer
 

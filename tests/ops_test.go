@@ -87,7 +87,8 @@ func TestMetricsOnTheOperationsListener(t *testing.T) {
 		regexp.MustCompile(`odatagw_requests_total\{method="GET",set="",source="erp",status="4xx"\} 1`),
 		regexp.MustCompile(`odatagw_request_duration_seconds_bucket\{method="GET",set="Customers",source="erp",le="0.001"\}`),
 		regexp.MustCompile(`odatagw_database_duration_seconds_count\{kind="query",set="Customers",source="erp"\} 2`),
-		regexp.MustCompile(`odatagw_cache_requests_total\{result="hit",set="Customers",source="erp"\} 2`),
+		// the repeated list view is one answer from the cache, its count in it
+		regexp.MustCompile(`odatagw_cache_requests_total\{result="hit",set="Customers",source="erp"\} 1`),
 		regexp.MustCompile(`odatagw_rows_returned_total\{set="Customers",source="erp"\} 11`),
 	} {
 		if !want.MatchString(body) {

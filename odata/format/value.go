@@ -119,6 +119,14 @@ const hexDigits = "0123456789abcdef"
 // AppendString appends s as a JSON string.
 func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	return append(AppendEscaped(b, s), '"')
+}
+
+// AppendEscaped appends s as the inside of a JSON string, without the
+// quotes. Each character is escaped on its own, so a string may be written
+// in parts: a cached answer leaves the service root out and writes it in
+// at answer time.
+func AppendEscaped(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -161,6 +169,5 @@ func AppendString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }

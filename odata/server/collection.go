@@ -2,6 +2,8 @@ package server
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -43,9 +45,10 @@ func (r *request) page() page {
 	return pg
 }
 
-// serveCollection streams one page of an entity set: the count (run beside
-// the page query), the rows as they arrive, and a nextLink that continues
-// after the last row written.
+// serveCollection answers one page of an entity set: the count (run beside
+// the page query), the rows, and a nextLink that continues after the last
+// row written. A page the cache keeps is written whole, as an answer;
+// any other streams as its rows arrive.
 func (r *request) serveCollection() error {
 	q := &r.plan.Query
 	if r.plan.SkipToken != nil {
@@ -57,6 +60,11 @@ func (r *request) serveCollection() error {
 	q.Limit = pg.limit
 	if err := r.startTracking(); err != nil {
 		return err
+	}
+	if r.deltaLink == "" && pg.limit > 0 && pg.limit <= cache.MaxCachedRows && r.keeper() != nil {
+		text := "page|" + plan.QueryKey(q) + r.shapeKey() + "|page:" + strconv.Itoa(pg.size) + "," +
+			strconv.FormatInt(pg.top, 10) + "," + strconv.FormatBool(pg.applied)
+		return r.answer(text, func(ctx context.Context, sp *splice) (*cache.Answer, error) { return r.renderPage(ctx, sp, pg) })
 	}
 
 	// take every query slot this request needs at once: the page query and
@@ -73,7 +81,7 @@ func (r *request) serveCollection() error {
 		return err
 	}
 	defer func() { r.slots.release(held) }()
-	res, err := r.fetch(q, pg.limit > 0, &held)
+	res, err := r.fetch(r.req.Context(), q, pg.limit > 0, &held)
 	if err != nil {
 		return err
 	}
@@ -83,6 +91,23 @@ func (r *request) serveCollection() error {
 	r.timing.mark("db")
 	r.streamPage(pg, res)
 	return nil
+}
+
+// renderPage reads a page and writes it whole, as an answer.
+func (r *request) renderPage(ctx context.Context, sp *splice, pg page) (*cache.Answer, error) {
+	var held int64 // the cache reads answers whole: no query slot is taken
+	res, err := r.fetch(ctx, &r.plan.Query, true, &held)
+	if err != nil {
+		return nil, err
+	}
+	if res.rows != nil {
+		defer res.rows.Close()
+	}
+	b, written, err := r.pageBody(nil, sp, pg, res, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &cache.Answer{ContentType: r.json.ContentType(), Applied: r.preferenceApplied(pg), Rows: written, Body: b, Holes: sp.holes}, nil
 }
 
 // fetched is what the database answered for one page: its rows, already
@@ -98,8 +123,7 @@ type fetched struct {
 // source has only one. The first row is read here, so that a failing query
 // still gets a proper error status. Once the count is in, its query slot is
 // given back (held counts the slots still taken).
-func (r *request) fetch(q *plan.Query, withRows bool, held *int64) (fetched, error) {
-	ctx := r.req.Context()
+func (r *request) fetch(ctx context.Context, q *plan.Query, withRows bool, held *int64) (fetched, error) {
 	type countResult struct {
 		n   int64
 		err error
@@ -166,8 +190,7 @@ var pageWriters = sync.Pool{New: func() any {
 // wide rows may have grown it).
 const maxPooledPage = 64 << 10
 
-// streamPage writes the page: the count, the rows as they arrive until the
-// page size or the response budget is reached, and the nextLink.
+// streamPage writes the page as its rows arrive.
 func (r *request) streamPage(pg page, res fetched) {
 	r.cacheHeader()
 	h := r.w.Header()
@@ -188,11 +211,41 @@ func (r *request) streamPage(pg page, res fetched) {
 			pageWriters.Put(pw)
 		}
 	}()
+	var err error
+	b, written, err := r.pageBody(b, r.inPlace(), pg, res, func(part []byte) error {
+		_, err := bw.Write(part)
+		return err
+	})
+	r.rowsSent += written
+	if err == errClientGone {
+		return
+	}
+	if err != nil {
+		// the status is sent; cut the connection so the client sees a
+		// failed response, not a short one that looks whole
+		r.srv.log.Error("query failed while streaming", "source", r.name, "error", err)
+		bw.Write(b)
+		bw.Flush()
+		panic(http.ErrAbortHandler)
+	}
+	bw.Write(b)
+	bw.Flush()
+}
+
+// errClientGone is a streamed page's write failing: the client went away.
+var errClientGone = errors.New("the client went away")
+
+// pageBody writes a page's body after b: the context, the count, the rows
+// until the page size or the response budget is reached, and the nextLink.
+// out, when given, takes the body in 16 KB steps as it grows (a streamed
+// page; it returns what is left to write); without it the body is built
+// whole. An error reading the rows ends it.
+func (r *request) pageBody(b []byte, sp *splice, pg page, res fetched, out func([]byte) error) ([]byte, int, error) {
 	b = append(b, '{')
 	if r.json.Metadata != format.MetadataNone {
-		b = append(b, `"@odata.context":`...)
-		b = format.AppendString(b, r.contextURL(""))
-		b = append(b, ',')
+		b = append(b, `"@odata.context":"`...)
+		b = format.AppendEscaped(sp.root(b), r.contextPath(""))
+		b = append(b, `",`...)
 	}
 	if r.plan.Count {
 		b = append(b, `"@odata.count":`...)
@@ -200,12 +253,12 @@ func (r *request) streamPage(pg page, res fetched) {
 		b = append(b, ',')
 	}
 	b = append(b, `"value":[`...)
-	w := newEntityWriter(r)
+	w := newEntityWriter(r, sp)
 	written, bytes := 0, 0
 	more := false
 	var lastSort []any
 	for hasRow := res.hasRow; hasRow; hasRow = res.rows.Next() {
-		if written == pg.size || (written > 0 && bytes > r.srv.cfg.ResponseBudget) {
+		if written == pg.size || (written > 0 && bytes+len(b) > r.srv.cfg.ResponseBudget) {
 			more = true
 			break
 		}
@@ -215,63 +268,42 @@ func (r *request) streamPage(pg page, res fetched) {
 		b = w.appendEntity(b, res.rows.Values(), nil, nil)
 		lastSort = res.rows.Sort()
 		written++
-		r.rowsSent++
-		if len(b) > 16<<10 {
+		if out != nil && len(b) > 16<<10 {
 			bytes += len(b)
-			if _, err := bw.Write(b); err != nil {
-				return // the client went away
+			if out(b) != nil {
+				return b[:0], written, errClientGone
 			}
 			b = b[:0]
 		}
 	}
 	if res.rows != nil && !more {
 		if err := res.rows.Err(); err != nil {
-			// the status is sent; cut the connection so the client sees a
-			// failed response, not a short one that looks whole
-			r.srv.log.Error("query failed while streaming", "source", r.name, "error", err)
-			bw.Flush()
-			panic(http.ErrAbortHandler)
+			return b, written, err
 		}
 	}
 	b = append(b, ']')
 	if more && (pg.top < 0 || int64(written) < pg.top) {
-		b = append(b, `,"@odata.nextLink":`...)
-		b = format.AppendString(b, r.nextLink(pg, written, lastSort))
+		b = append(b, `,"@odata.nextLink":"`...)
+		b = format.AppendEscaped(sp.root(b), r.plan.Set.Name+"?")
+		b = sp.part(b, cache.HoleOptions)
+		b = format.AppendEscaped(b, r.nextTail(pg, written, lastSort))
+		b = append(b, '"')
 	} else if r.deltaLink != "" {
 		b = append(b, `,"@odata.deltaLink":`...)
 		b = format.AppendString(b, r.deltaLink)
 	}
-	b = append(b, "}\n"...)
-	bw.Write(b)
-	bw.Flush()
+	return append(b, "}\n"...), written, nil
 }
 
-// nextLink repeats the request's own options, as the client wrote them,
-// without $skip (the skiptoken already stands past it), with $top reduced by
-// the rows sent, and with a skiptoken after the last row sent.
-func (r *request) nextLink(pg page, written int, lastSort []any) string {
-	var parts []string
-	for _, pair := range strings.Split(r.req.URL.RawQuery, "&") {
-		if pair == "" {
-			continue
-		}
-		rawName, _, _ := strings.Cut(pair, "=")
-		name, err := url.PathUnescape(rawName)
-		if err != nil {
-			continue
-		}
-		switch canonicalOption(name) {
-		case "$skip", "$skiptoken", "$top":
-			continue
-		}
-		parts = append(parts, pair)
-	}
+// nextTail ends a nextLink, after the request's own options (see
+// nextOptions): $top reduced by the rows sent, and a skiptoken after the
+// last row sent.
+func (r *request) nextTail(pg page, written int, lastSort []any) string {
+	tail := ""
 	if pg.top >= 0 {
-		parts = append(parts, "$top="+strconv.FormatInt(pg.top-int64(written), 10))
+		tail = "$top=" + strconv.FormatInt(pg.top-int64(written), 10) + "&"
 	}
-	token := r.srv.signer.Encode(r.svc.Version(), &r.plan.Query, lastSort)
-	parts = append(parts, "$skiptoken="+url.QueryEscape(token))
-	return r.root + r.plan.Set.Name + "?" + strings.Join(parts, "&")
+	return tail + "$skiptoken=" + url.QueryEscape(r.srv.signer.Encode(r.svc.Version(), &r.plan.Query, lastSort))
 }
 
 func canonicalOption(name string) string {

@@ -153,9 +153,9 @@ func (r *request) serveDelta() error {
 	}
 	b := make([]byte, 0, 4096)
 	b = append(b, `{"@odata.context":`...)
-	b = format.AppendString(b, r.contextURL("/$delta"))
+	b = format.AppendString(b, r.root+r.contextPath("/$delta"))
 	b = append(b, `,"value":[`...)
-	w := newEntityWriter(r)
+	w := newEntityWriter(r, r.inPlace())
 	n := 0
 	for _, c := range batch.Changes {
 		entry, err := r.deltaEntry(ctx, src, w, c)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
@@ -27,13 +28,13 @@ type entityWriter struct {
 	pos    []int                // position of each written property in a row
 	keyPos []int                // positions of the key properties in a row
 	json   format.JSON
-	root   string
-	etags  bool // rows hold every property, so each entity gets @odata.etag
+	sp     *splice // where the service root goes in ids and links
+	etags  bool    // rows hold every property, so each entity gets @odata.etag
 }
 
 // newRowWriter writes entities whose rows hold columns, showing props.
-func newRowWriter(set *metadata.EntitySet, props, columns []*metadata.Property, j format.JSON, root string) *entityWriter {
-	w := &entityWriter{set: set, props: props, json: j, root: root}
+func newRowWriter(set *metadata.EntitySet, props, columns []*metadata.Property, j format.JSON, sp *splice) *entityWriter {
+	w := &entityWriter{set: set, props: props, json: j, sp: sp}
 	index := make(map[*metadata.Property]int, len(columns))
 	for i, c := range columns {
 		index[c] = i
@@ -55,8 +56,8 @@ func newRowWriter(set *metadata.EntitySet, props, columns []*metadata.Property, 
 	return w
 }
 
-func newEntityWriter(r *request) *entityWriter {
-	return newRowWriter(r.plan.Set, r.plan.Select, r.plan.Query.Columns, r.json, r.root)
+func newEntityWriter(r *request, sp *splice) *entityWriter {
+	return newRowWriter(r.plan.Set, r.plan.Select, r.plan.Query.Columns, r.json, sp)
 }
 
 // entityETag is a weak validator over every property of a row in the
@@ -129,14 +130,15 @@ func (w *entityWriter) appendEntity(b []byte, values []any, tag *etag, extra fun
 		b = format.AppendString(b, string(tag[:]))
 	}
 	if w.json.Metadata == format.MetadataFull {
-		id := w.root + entityID(w.set, values, w.keyPos)
+		id := entityID(w.set, values, w.keyPos)
 		sep()
 		b = append(b, `"@odata.type":`...)
 		b = format.AppendString(b, "#"+w.set.Type.QualifiedName())
-		b = append(b, `,"@odata.id":`...)
-		b = format.AppendString(b, id)
-		b = append(b, `,"@odata.editLink":`...)
-		b = format.AppendString(b, id)
+		b = append(b, `,"@odata.id":"`...)
+		b = format.AppendEscaped(w.sp.root(b), id)
+		b = append(b, `","@odata.editLink":"`...)
+		b = format.AppendEscaped(w.sp.root(b), id)
+		b = append(b, '"')
 	}
 	for i, p := range w.props {
 		if w.json.Metadata == format.MetadataFull && !implicitTypes[p.Type] {
@@ -153,14 +155,16 @@ func (w *entityWriter) appendEntity(b []byte, values []any, tag *etag, extra fun
 	return append(b, '}')
 }
 
-// fetchOne runs a single-entity plan and returns its row, or 404.
-func (r *request) fetchOne() ([]any, error) {
+// fetchOne runs a single-entity plan and returns its row, or 404. It may
+// run for several requests at once (see cache.Source.Answer): it uses only
+// ctx and what they share.
+func (r *request) fetchOne(ctx context.Context) ([]any, error) {
 	held, err := r.querySlots(r.plan.Set.Name, 1)
 	if err != nil {
 		return nil, err
 	}
 	defer r.slots.release(held)
-	start, ctx := time.Now(), cache.WithStatus(r.req.Context())
+	start, ctx := time.Now(), cache.WithStatus(ctx)
 	rows, err := r.src.Query(ctx, &r.plan.Query)
 	if err != nil {
 		return nil, err
@@ -174,58 +178,72 @@ func (r *request) fetchOne() ([]any, error) {
 		}
 		return nil, entityNotFound(r.plan.Set, r.plan.Key)
 	}
-	values := rows.Values()
-	r.timing.mark("db")
-	r.rowsSent++
-	return values, nil
+	return rows.Values(), nil
 }
 
 func (r *request) serveEntity() error {
-	values, err := r.fetchOne()
+	return r.answer("entity|"+plan.QueryKey(&r.plan.Query)+r.shapeKey(), r.renderEntity)
+}
+
+// renderEntity reads the entity and writes its answer.
+func (r *request) renderEntity(ctx context.Context, sp *splice) (*cache.Answer, error) {
+	values, err := r.fetchOne(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	w := newEntityWriter(r)
+	w := newEntityWriter(r, sp)
 	var tag etag // for the header and the body alike
 	tag.of(r.plan.Set, values)
 	b := w.appendEntity(nil, values, &tag, func(b []byte) []byte {
 		if r.json.Metadata == format.MetadataNone {
 			return b
 		}
-		b = append(b, `"@odata.context":`...)
-		return format.AppendString(b, r.contextURL("/$entity"))
+		b = append(b, `"@odata.context":"`...)
+		return append(format.AppendEscaped(sp.root(b), r.contextPath("/$entity")), '"')
 	})
-	return r.sendWithETag(r.json.ContentType(), b, string(tag[:]))
+	return &cache.Answer{ContentType: r.json.ContentType(), ETag: string(tag[:]), Rows: 1, Body: b, Holes: sp.holes}, nil
 }
 
 func (r *request) serveProperty() error {
-	values, err := r.fetchOne()
+	kind := "property|"
+	if r.plan.Kind == plan.KindPropertyValue {
+		kind = "value|"
+	}
+	return r.answer(kind+r.plan.Property.Name+"|"+plan.QueryKey(&r.plan.Query)+r.shapeKey(), r.renderProperty)
+}
+
+// renderProperty reads a property of an entity and writes its answer: a
+// JSON value, or the raw value; 204 when it is null.
+func (r *request) renderProperty(ctx context.Context, sp *splice) (*cache.Answer, error) {
+	values, err := r.fetchOne(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p := r.plan.Property
 	v := values[0]
 	if v == nil {
 		// a null property has no representation
-		r.w.WriteHeader(http.StatusNoContent)
-		return nil
+		return &cache.Answer{Status: http.StatusNoContent}, nil
+	}
+	raw := func(contentType string, b []byte) (*cache.Answer, error) {
+		return &cache.Answer{ContentType: contentType, BodyETag: true, Rows: 1, Body: b}, nil
 	}
 	if r.plan.Kind == plan.KindPropertyValue {
 		switch p.Type {
 		case metadata.Binary:
-			return r.sendCached("application/octet-stream", v.([]byte))
+			return raw("application/octet-stream", v.([]byte))
 		case metadata.String:
-			return r.sendCached("text/plain;charset=utf-8", []byte(v.(string)))
+			return raw("text/plain;charset=utf-8", []byte(v.(string)))
 		}
-		raw := format.AppendValue(nil, v, p.Type, false)
-		return r.sendCached("text/plain;charset=utf-8", []byte(strings.Trim(string(raw), `"`)))
+		text := format.AppendValue(nil, v, p.Type, false)
+		return raw("text/plain;charset=utf-8", []byte(strings.Trim(string(text), `"`)))
 	}
-	w := newEntityWriter(r)
+	w := newEntityWriter(r, sp)
 	b := []byte(`{`)
 	if r.json.Metadata != format.MetadataNone {
-		b = append(b, `"@odata.context":`...)
-		b = format.AppendString(b, r.root+"$metadata#"+entityID(r.plan.Set, values, w.keyPos)+"/"+p.Name)
-		b = append(b, ',')
+		b = append(b, `"@odata.context":"`...)
+		b = format.AppendEscaped(sp.root(b), "$metadata#"+entityID(r.plan.Set, values, w.keyPos)+"/"+p.Name)
+		b = append(b, `",`...)
 	}
 	if r.json.Metadata == format.MetadataFull && !implicitTypes[p.Type] {
 		b = append(b, `"value@odata.type":`...)
@@ -235,5 +253,7 @@ func (r *request) serveProperty() error {
 	b = append(b, `"value":`...)
 	b = format.AppendValue(b, v, p.Type, r.json.IEEE754)
 	b = append(b, '}')
-	return r.sendCached(r.json.ContentType(), b)
+	a, _ := raw(r.json.ContentType(), b)
+	a.Holes = sp.holes
+	return a, nil
 }

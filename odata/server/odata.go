@@ -52,6 +52,12 @@ type request struct {
 	deltaLink string   // set when the read tracks changes: its last page links to them
 	written   *written // set by a write, for the audit log
 
+	// a read's fingerprint (see fingerprintOf), and the text of its
+	// per-request parts once made (see fillOf)
+	fingerprint string
+	fills       cache.Fill
+	filled      uint8
+
 	// a part of a $batch: tx is the open transaction of its change set,
 	// if it is in one
 	inBatch bool
@@ -198,6 +204,9 @@ func (r *request) escapedSubPath() string {
 }
 
 func (r *request) serve() error {
+	if a := r.recall(); a != nil {
+		return r.sendAnswer(a)
+	}
 	_, planSpan := tracing.Start(r.req.Context(), "plan")
 	req, perr := uri.ParseWith(r.escapedSubPath(), r.req.URL.RawQuery, r.srv.limits)
 	r.timing.mark("parse")
@@ -296,7 +305,7 @@ func (r *request) sendWithETag(contentType string, body []byte, etag string) err
 		return nil
 	}
 	if im := r.req.Header.Get("If-Match"); im != "" && !etagMatches(im, etag) {
-		return &odata.Error{Status: http.StatusPreconditionFailed, Code: odata.CodePrecondition, Message: "the resource has changed since the ETag in If-Match was issued"}
+		return errPrecondition
 	}
 	r.send(http.StatusOK, contentType, body)
 	return nil
@@ -379,9 +388,10 @@ func (r *request) serveCount() error {
 	return r.sendCached("text/plain;charset=utf-8", []byte(strconv.FormatInt(n, 10)))
 }
 
-// contextURL builds the @odata.context of a response about the plan's set.
-func (r *request) contextURL(suffix string) string {
-	u := r.root + "$metadata#" + r.plan.Set.Name
+// contextPath is the @odata.context of a response about the plan's set,
+// after the service root.
+func (r *request) contextPath(suffix string) string {
+	u := "$metadata#" + r.plan.Set.Name
 	if r.plan.SelectExplicit {
 		names := make([]string, len(r.plan.Select))
 		for i, p := range r.plan.Select {

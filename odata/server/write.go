@@ -252,7 +252,7 @@ func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int)
 	if err != nil {
 		j = format.JSON{}
 	}
-	w := newRowWriter(set, set.Type.Properties, set.Type.Properties, j, r.root)
+	w := newRowWriter(set, set.Type.Properties, set.Type.Properties, j, r.inPlace())
 	id := r.root + entityID(set, row, w.keyPos)
 	h := r.w.Header()
 	var tag etag // for the header and the body alike
