@@ -22,6 +22,7 @@ import (
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/app"
 	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/internal/memlimit"
 	"github.com/odatagw/odatagw/internal/tracing"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -110,7 +111,8 @@ type serveCmd struct {
 	StatementTimeout time.Duration `env:"ODATAGW_STATEMENT_TIMEOUT" placeholder:"DURATION" help:"Longest a database query may run before the request answers 504 (default 60s; Salesforce gives up at 120s)."`
 	MaxBodyBytes     int           `env:"ODATAGW_MAX_BODY_BYTES" placeholder:"N" help:"Largest request body accepted, before and after gzip decompression; larger ones get 413 (default 8388608, Salesforce's 8 MB)."`
 	CacheTTL         string        `env:"ODATAGW_CACHE_TTL" placeholder:"DURATION" help:"How long a cached answer is used (default 30s; 0 turns the query cache off). Writes through the gateway invalidate at once; changes made directly in the database show after at most this long."`
-	CacheMaxBytes    int64         `env:"ODATAGW_CACHE_MAX_BYTES" placeholder:"N" help:"Bound of each source's query cache in bytes (default 268435456)."`
+	CacheMaxBytes    int64         `env:"ODATAGW_CACHE_MAX_BYTES" placeholder:"N" help:"Bound of the query cache in bytes, for every source together (default: half of what the memory limit leaves after 64 MiB for the gateway itself; 268435456 when no limit is known). A bound that cannot fit in the memory limit is refused at start, saying what fits."`
+	MemoryLimit      string        `env:"ODATAGW_MEMORY_LIMIT" placeholder:"SIZE" help:"Memory the gateway may use, e.g. 512MiB (default: the container's cgroup limit, or GOMEMLIMIT). The Go runtime's soft limit is set 10% below it, and the query cache's bound follows from it."`
 	NoCacheHeader    bool          `env:"ODATAGW_NO_CACHE_HEADER" help:"Do not send the X-Cache response header."`
 	Redis            string        `env:"ODATAGW_REDIS" placeholder:"URL" help:"Redis (redis://host:6379/0) through which replicas share write invalidations of their query caches. Without it each replica sees other replicas' writes after at most the cache TTL."`
 	RedisPrefix      string        `env:"ODATAGW_REDIS_PREFIX" placeholder:"PREFIX" help:"Names the Redis channel, when several gateway deployments share one Redis (default odatagw)."`
@@ -252,6 +254,13 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 	}
 	if err := s.overrideDefaults(&set.Defaults); err != nil {
 		return set, err
+	}
+	if limit := pick(s.MemoryLimit, file.MemoryLimit); limit != "" {
+		n, err := memlimit.ParseSize(limit)
+		if err != nil {
+			return set, fmt.Errorf("--memory-limit %q: %w", limit, err)
+		}
+		set.MemoryLimit = n
 	}
 	for name, src := range file.Sources {
 		set.Sources[name] = src

@@ -23,6 +23,7 @@ import (
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/internal/memlimit"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/server"
 	"github.com/odatagw/odatagw/sources"
@@ -63,6 +64,11 @@ type Settings struct {
 	// source's state) and /healthz on a listener of its own; the admin
 	// listener serves them too.
 	MetricsListen string
+	// MemoryLimit is the memory the gateway may use, in bytes (0: from
+	// GOMEMLIMIT or the container's cgroup, if either says). The Go
+	// runtime's soft limit and, unless Defaults.Cache.MaxBytes is set, the
+	// query cache's bound follow from it.
+	MemoryLimit int64
 	// DrainDelay is how long, after a stop is asked (SIGTERM), readiness
 	// reports false while requests are still served, so that load
 	// balancers stop sending new ones first (default 0; a few seconds
@@ -78,6 +84,8 @@ type Gateway struct {
 	Server     *server.Server
 	settings   Settings
 	bus        *cache.RedisBus
+	answers    *cache.Store // every source's cached answers, within one bound
+	memory     memlimit.Budget
 	store      *registry.Store
 	authShared *auth.Shared // users and checked credentials, for every source
 	auditFile  *os.File
@@ -98,6 +106,12 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
+	memory, err := memlimit.Decide(memlimit.FromEnvironment(s.MemoryLimit, s.Defaults.Cache.MaxBytes))
+	if err != nil {
+		return nil, err
+	}
+	memory.Apply()
+	s.Logger.Info("memory: " + memory.String())
 	var bus *cache.RedisBus
 	checks := map[string]func() error{}
 	if s.Defaults.Redis != "" {
@@ -124,7 +138,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		Limits: &lim, RateLimit: s.Defaults.Limits.RateLimit, ClientIPHeader: s.Defaults.Limits.ClientIPHeader,
 		QueueTimeout: s.Defaults.Limits.QueueTimeout, Audit: audit})
 	watchCtx, stop := context.WithCancel(context.Background())
-	g := &Gateway{Server: srv, settings: s, bus: bus, stop: stop, watchCtx: watchCtx, auditFile: auditFile,
+	g := &Gateway{Server: srv, settings: s, bus: bus, stop: stop, answers: cache.NewStore(memory.Cache), memory: memory, watchCtx: watchCtx, auditFile: auditFile,
 		regs: registrations{byName: map[string]*managed{}}, wake: make(chan struct{}, 1), authShared: auth.NewShared(nil, s.Logger)}
 	if bus != nil {
 		bus.Subscribe(func(m cache.Message) {
@@ -156,7 +170,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 			g.Close()
 			return nil, err
 		}
-		g.install("demo", opened{src: withCache(src, "demo", s.Defaults, settings, g.busIface(), s.Logger), guard: guard},
+		g.install("demo", opened{src: g.withCache(src, "demo", settings), guard: guard},
 			registry.Source{Name: "demo", Source: settings, Origin: originDemo})
 	}
 	if g.store != nil {
@@ -300,7 +314,7 @@ func limitsFrom(c config.Limits) odata.Limits {
 
 // withCache puts the query cache in front of a source, unless its TTL is 0
 // everywhere. sc is resolved (config.Source.Resolved).
-func withCache(src sources.Source, name string, defaults config.File, sc config.Source, bus cache.Bus, log *slog.Logger) sources.Source {
+func (g *Gateway) withCache(src sources.Source, name string, sc config.Source) sources.Source {
 	ttl := sc.CacheTTL.D()
 	setTTL := map[string]time.Duration{}
 	anySet := false
@@ -314,8 +328,8 @@ func withCache(src sources.Source, name string, defaults config.File, sc config.
 	if ttl <= 0 {
 		ttl = -1 // off, except for the sets that say otherwise
 	}
-	return cache.Wrap(src, cache.Options{Name: name, MaxBytes: defaults.Cache.MaxBytes, TTL: ttl,
-		SetTTL: setTTL, StaleWhileRevalidate: defaults.Cache.StaleWhileRevalidate, Bus: bus, Logger: log})
+	return cache.Wrap(src, cache.Options{Name: name, Store: g.answers, TTL: ttl,
+		SetTTL: setTTL, StaleWhileRevalidate: g.settings.Defaults.Cache.StaleWhileRevalidate, Bus: g.busIface(), Logger: g.settings.Logger})
 }
 
 // Close closes every source, the state store and the Redis connection.
@@ -325,6 +339,7 @@ func (g *Gateway) Close() {
 	if g.bus != nil {
 		g.bus.Close()
 	}
+	g.answers.Close()
 	if g.store != nil {
 		g.store.Close()
 	}

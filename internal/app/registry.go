@@ -89,7 +89,7 @@ func (g *Gateway) openSource(ctx context.Context, name string, cfg config.Source
 	if !cfg.Auth.Any() {
 		g.settings.Logger.Warn("the source accepts no credentials, so every request gets 401: configure its auth (basic, token_header, bearer, or anonymous behind a restricting proxy); see docs/security.md", "source", name)
 	}
-	return opened{src: withCache(src, name, g.settings.Defaults, cfg, g.busIface(), g.settings.Logger), guard: guard}, nil
+	return opened{src: g.withCache(src, name, cfg), guard: guard}, nil
 }
 
 // configFor is the configuration to open a registration with: a source the

@@ -15,20 +15,23 @@ import (
 // File is the configuration file. Every field may also be set by a flag or
 // an ODATAGW_* environment variable; those win over the file.
 type File struct {
-	Listen           string            `yaml:"listen"`
-	PublicURL        string            `yaml:"public_url"`
-	SkipTokenSecret  string            `yaml:"skiptoken_secret"`
-	LogLevel         string            `yaml:"log_level"`
-	LogFormat        string            `yaml:"log_format"`
-	PageSize         int               `yaml:"page_size"`
-	StatementTimeout time.Duration     `yaml:"statement_timeout"`
-	MaxBodyBytes     int               `yaml:"max_body_bytes"`
-	Cache            Cache             `yaml:"cache"`
-	Limits           Limits            `yaml:"limits"`
-	TLS              TLS               `yaml:"tls"`
-	Redis            string            `yaml:"redis"`
-	RedisPrefix      string            `yaml:"redis_prefix"`
-	Sources          map[string]Source `yaml:"sources"`
+	Listen           string        `yaml:"listen"`
+	PublicURL        string        `yaml:"public_url"`
+	SkipTokenSecret  string        `yaml:"skiptoken_secret"`
+	LogLevel         string        `yaml:"log_level"`
+	LogFormat        string        `yaml:"log_format"`
+	PageSize         int           `yaml:"page_size"`
+	StatementTimeout time.Duration `yaml:"statement_timeout"`
+	MaxBodyBytes     int           `yaml:"max_body_bytes"`
+	Cache            Cache         `yaml:"cache"`
+	// MemoryLimit is the memory the gateway may use, e.g. 512MiB
+	// (--memory-limit; default: the container's limit, or GOMEMLIMIT).
+	MemoryLimit string            `yaml:"memory_limit"`
+	Limits      Limits            `yaml:"limits"`
+	TLS         TLS               `yaml:"tls"`
+	Redis       string            `yaml:"redis"`
+	RedisPrefix string            `yaml:"redis_prefix"`
+	Sources     map[string]Source `yaml:"sources"`
 }
 
 // Limits bound what one request may ask and how fast a client may ask;
@@ -65,7 +68,8 @@ type Cache struct {
 	// TTL is how long a cached answer is used (default 30s); 0 turns the
 	// cache off. A source or set may say otherwise.
 	TTL *time.Duration `yaml:"ttl"`
-	// MaxBytes bounds each source's cache (default 256 MB).
+	// MaxBytes bounds the cache of every source together (default: from
+	// the memory limit; 256 MB when none is known).
 	MaxBytes int64 `yaml:"max_bytes"`
 	// StaleWhileRevalidate lets an expired answer be used once more while
 	// one refresh runs.

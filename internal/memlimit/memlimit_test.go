@@ -1,0 +1,62 @@
+package memlimit
+
+import (
+	"strings"
+	"testing"
+)
+
+const mib = 1 << 20
+
+// TestDecide: where the limit comes from, the soft limit below it, and the
+// cache's bound that follows, or the refusal of one that cannot fit.
+func TestDecide(t *testing.T) {
+	cgroup := func(n uint64) func() uint64 { return func() uint64 { return n } }
+	for _, tc := range []struct {
+		name    string
+		in      Inputs
+		from    string
+		soft    int64
+		cache   int64
+		refusal string
+	}{
+		{"nothing known", Inputs{Cgroup: cgroup(0)}, "", 0, DefaultCache, ""},
+		{"nothing known, cache given", Inputs{Cache: 32 * mib}, "", 0, 32 * mib, ""},
+		{"the chart's 512Mi", Inputs{Cgroup: cgroup(512 * mib)}, "cgroup", 512*mib - 512*mib/10, (512*mib - 512*mib/10 - Reserve) / 2, ""},
+		{"cgroup v1 without a limit", Inputs{Cgroup: cgroup(9223372036854771712)}, "", 0, DefaultCache, ""},
+		{"flag over cgroup", Inputs{Flag: 1024 * mib, Cgroup: cgroup(512 * mib)}, "--memory-limit", 1024*mib - 1024*mib/10, (1024*mib - 1024*mib/10 - Reserve) / 2, ""},
+		{"small limit keeps 16 MiB", Inputs{Flag: 128 * mib}, "--memory-limit", 112 * mib, (112*mib - Reserve) / 2, ""},
+		{"a cache that fits", Inputs{Cgroup: cgroup(512 * mib), Cache: 256 * mib}, "cgroup", 512*mib - 512*mib/10, 256 * mib, ""},
+		{"the old default in 256Mi", Inputs{Cgroup: cgroup(256 * mib), Cache: 256 * mib}, "cgroup", 0, 0, "at most 128 MiB does"},
+		{"too small to run", Inputs{Flag: 64 * mib}, "--memory-limit", 0, 0, "is too small"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := Decide(tc.in)
+			if tc.refusal != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.refusal) {
+					t.Fatalf("err %v, want one saying %q", err, tc.refusal)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.From != tc.from || b.SoftLimit != tc.soft || b.Cache != tc.cache {
+				t.Fatalf("got from %q soft %d cache %d, want %q %d %d", b.From, b.SoftLimit, b.Cache, tc.from, tc.soft, tc.cache)
+			}
+			if b.SoftLimit > 0 && float64(b.Cache)*Overhead+Reserve > float64(b.SoftLimit) {
+				t.Fatalf("a cache of %d does not fit under the soft limit %d", b.Cache, b.SoftLimit)
+			}
+		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"512MiB": 512 * mib, "1GiB": 1024 * mib, "268435456": 268435456, "100MB": 100_000_000} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("%s: %d %v, want %d", in, got, err, want)
+		}
+	}
+	if _, err := ParseSize("lots"); err == nil {
+		t.Error("lots: no error")
+	}
+}
