@@ -167,9 +167,12 @@ func (c *Source) Stats(set string) *SetStats {
 	return s
 }
 
-// Bytes is what the entries of the store this cache uses count (shared
-// with the gateway's other sources, when they share one).
-func (c *Source) Bytes() int64 { return c.store.Bytes() }
+// Bytes is what this cache's entries count.
+func (c *Source) Bytes() int64 { return c.store.OwnerBytes(c.owner) }
+
+// Store is where the entries are kept, within its bound (shared with the
+// gateway's other sources).
+func (c *Source) Store() *Store { return c.store }
 
 // SetNames lists the sets with figures.
 func (c *Source) SetNames() []string {
@@ -234,7 +237,7 @@ func (c *Source) put(key, set string, gen uint64, e *entry, size int64, ttl time
 		keep = 2 * ttl
 	}
 	g := c.gen(set)
-	it := &item{key: key, group: groupOf(c.owner, set), size: size, keep: time.Now().Add(keep), e: e, stats: c.Stats(set)}
+	it := &item{key: key, owner: c.owner, group: groupOf(c.owner, set), size: size, keep: time.Now().Add(keep), e: e, stats: c.Stats(set)}
 	if c.store.put(it, func() bool { return g.Load() == gen }) && e.answer != nil {
 		store := c.store
 		e.answer.count = func(n int64) { store.grow(key, e, n) }

@@ -148,7 +148,7 @@ func (c *Source) Remember(fingerprint, set, text string) {
 	}
 	key := c.owner + "|recall|" + c.inner.Metadata().Version() + "|" + fingerprint
 	e := &entry{recalled: &recalled{set: set, text: text}, freshUntil: time.Now().Add(ttl)}
-	it := &item{key: key, group: groupOf(c.owner, recallSet), size: int64(len(set) + len(text)), keep: e.freshUntil, e: e}
+	it := &item{key: key, owner: c.owner, group: groupOf(c.owner, recallSet), size: int64(len(set) + len(text)), keep: e.freshUntil, e: e}
 	c.store.put(it, func() bool { return true })
 }
 

@@ -30,6 +30,7 @@ type Store struct {
 	items  map[string]*list.Element
 	groups map[string]map[*list.Element]struct{} // owner and set: what is freed at once
 	bytes  int64
+	owned  map[string]int64 // bytes per owner
 
 	stop chan struct{}
 	once sync.Once
@@ -38,6 +39,7 @@ type Store struct {
 // item is one entry with its accounting.
 type item struct {
 	key   string
+	owner string
 	group string // groupOf(owner, set)
 	size  int64
 	keep  time.Time // removed after this (the TTL, or twice it with stale answers)
@@ -55,7 +57,7 @@ func NewStore(maxBytes int64) *Store {
 		maxBytes = DefaultMaxBytes
 	}
 	s := &Store{max: maxBytes, items: map[string]*list.Element{}, groups: map[string]map[*list.Element]struct{}{},
-		stop: make(chan struct{})}
+		owned: map[string]int64{}, stop: make(chan struct{})}
 	go s.sweep()
 	return s
 }
@@ -67,6 +69,7 @@ func (s *Store) Close() {
 	s.lru.Init()
 	s.items = map[string]*list.Element{}
 	s.groups = map[string]map[*list.Element]struct{}{}
+	s.owned = map[string]int64{}
 	s.bytes = 0
 	s.mu.Unlock()
 }
@@ -79,6 +82,13 @@ func (s *Store) Bytes() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.bytes
+}
+
+// OwnerBytes is what one owner's live entries count.
+func (s *Store) OwnerBytes(owner string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owned[owner]
 }
 
 // Len is the number of live entries.
@@ -135,6 +145,7 @@ func (s *Store) put(it *item, live func() bool) bool {
 	}
 	g[el] = struct{}{}
 	s.bytes += it.size
+	s.owned[it.owner] += it.size
 	var evicted []*SetStats
 	for s.bytes > s.max && s.lru.Len() > 1 {
 		back := s.lru.Back()
@@ -158,6 +169,7 @@ func (s *Store) grow(key string, e *entry, n int64) {
 	if el, ok := s.items[key]; ok && el.Value.(*item).e == e {
 		el.Value.(*item).size += n
 		s.bytes += n
+		s.owned[el.Value.(*item).owner] += n
 	}
 }
 
@@ -173,6 +185,9 @@ func (s *Store) remove(el *list.Element) {
 		}
 	}
 	s.bytes -= it.size
+	if s.owned[it.owner] -= it.size; s.owned[it.owner] == 0 {
+		delete(s.owned, it.owner)
+	}
 }
 
 // dropGroup frees every entry of one owner's set.

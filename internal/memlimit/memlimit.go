@@ -21,11 +21,17 @@ const (
 	// its code, pools and buffers (about 40 MB measured) and the requests
 	// in flight (a page being read and written is a few MB).
 	Reserve = 64 << 20
+	// GCPercent is the collector's GOGC, unless the environment sets one:
+	// the heap may grow 30% past what is live before the next collection,
+	// not Go's default 100%, so that resident memory stays near what the
+	// cache counts. Collections stay cheap: a cached answer is one byte
+	// slice, which the collector does not scan.
+	GCPercent = 30
 	// Overhead is how much heap a counted cache byte may take at most
 	// with the collector's room to work: the heap holds about what the
-	// cache counts (TestEntriesCostWhatTheyCount) and the collector needs
-	// room for the garbage between two collections.
-	Overhead = 1.3
+	// cache counts (TestEntriesCostWhatTheyCount), and GCPercent more
+	// between two collections.
+	Overhead = 1 + GCPercent/100.0
 	// DefaultCache is the cache's bound when no limit is known.
 	DefaultCache = 256 << 20
 	// minUsable is the least room for the cache that makes it worth having.
@@ -117,10 +123,14 @@ func (b Budget) limitOrSoft() int64 {
 // limitFor is the hard limit whose soft limit is soft.
 func limitFor(soft int64) int64 { return max(soft*10/9, soft+16<<20) }
 
-// Apply sets the Go runtime's soft limit, unless GOMEMLIMIT already did.
+// Apply sets the Go runtime's soft limit, unless GOMEMLIMIT already did,
+// and the collector's GCPercent, unless GOGC did.
 func (b Budget) Apply() {
 	if b.SoftLimit > 0 && b.From != "GOMEMLIMIT" {
 		debug.SetMemoryLimit(b.SoftLimit)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(GCPercent)
 	}
 }
 

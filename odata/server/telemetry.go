@@ -90,6 +90,8 @@ var (
 	cacheRequestsDesc = prometheus.NewDesc("odatagw_cache_requests_total", "Answers the query cache gave, by result.", []string{"source", "set", "result"}, nil)
 	cacheEvictsDesc   = prometheus.NewDesc("odatagw_cache_evictions_total", "Entries dropped to keep the cache within its bound.", []string{"source", "set"}, nil)
 	cacheBytesDesc    = prometheus.NewDesc("odatagw_cache_bytes", "Bytes held by a source's query cache.", []string{"source"}, nil)
+	storeBytesDesc    = prometheus.NewDesc("odatagw_cache_store_bytes", "Bytes held by the query cache of every source together.", nil, nil)
+	storeMaxDesc      = prometheus.NewDesc("odatagw_cache_max_bytes", "The bound of the query cache of every source together.", nil, nil)
 	poolDesc          = prometheus.NewDesc("odatagw_pool_connections", "Database connections of a source's pool, by state (in_use, idle) and its size (max).", []string{"source", "state"}, nil)
 	poolWaitsDesc     = prometheus.NewDesc("odatagw_pool_waits_total", "Times a query waited for a free connection.", []string{"source"}, nil)
 	poolWaitDesc      = prometheus.NewDesc("odatagw_pool_wait_seconds_total", "Time queries spent waiting for a free connection.", []string{"source"}, nil)
@@ -100,12 +102,13 @@ var (
 type sourceCollector struct{ s *Server }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{cacheRequestsDesc, cacheEvictsDesc, cacheBytesDesc, poolDesc, poolWaitsDesc, poolWaitDesc} {
+	for _, d := range []*prometheus.Desc{cacheRequestsDesc, cacheEvictsDesc, cacheBytesDesc, storeBytesDesc, storeMaxDesc, poolDesc, poolWaitsDesc, poolWaitDesc} {
 		ch <- d
 	}
 }
 
 func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	var store *cache.Store
 	for _, name := range c.s.SourceNames() {
 		src, ok := c.s.Source(name)
 		if !ok {
@@ -122,6 +125,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(cacheEvictsDesc, prometheus.CounterValue, float64(st.Evictions.Load()), name, set)
 			}
 			ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(cs.Bytes()), name)
+			store = cs.Store()
 			src = cs.Inner()
 		}
 		if p, ok := src.(sources.Pooled); ok {
@@ -132,5 +136,9 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(poolWaitsDesc, prometheus.CounterValue, float64(st.Waits), name)
 			ch <- prometheus.MustNewConstMetric(poolWaitDesc, prometheus.CounterValue, st.WaitTime.Seconds(), name)
 		}
+	}
+	if store != nil {
+		ch <- prometheus.MustNewConstMetric(storeBytesDesc, prometheus.GaugeValue, float64(store.Bytes()))
+		ch <- prometheus.MustNewConstMetric(storeMaxDesc, prometheus.GaugeValue, float64(store.Max()))
 	}
 }
