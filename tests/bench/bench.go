@@ -53,6 +53,7 @@ type Settings struct {
 	Rounds   int           // Duration is split into this many runs, the targets taking turns
 	Clients  int
 	Only     string // run only the mix request with this name
+	HitOnly  bool   // run only the comparison of a cache hit with a bare server
 	Out      io.Writer
 }
 
@@ -132,7 +133,7 @@ func Run(ctx context.Context, s Settings) error {
 	fmt.Fprintln(tw, "request\tfloor req/s\tp50\tuncached req/s\tx floor\tp50\tcached req/s\tx floor\tp50\t")
 	failed := 0
 	for _, m := range mix(s.Rows) {
-		if s.Only != "" && m.name != s.Only {
+		if s.HitOnly || (s.Only != "" && m.name != s.Only) {
 			continue
 		}
 		bases := []string{"http://" + floorAddr + "/", "http://" + gwAddr + "/odata/uncached/", "http://" + gwAddr + "/odata/cached/"}
@@ -165,10 +166,61 @@ func Run(ctx context.Context, s Settings) error {
 			res[1].PerSecond(), res[1].PerSecond()/f, ms(res[1].P50), res[2].PerSecond(), res[2].PerSecond()/f, ms(res[2].P50))
 	}
 	tw.Flush()
+	if s.Only == "" {
+		n, err := compareHit(s, client, "http://"+gwAddr+"/odata/cached/"+escape(mix(s.Rows)[0].url))
+		if err != nil {
+			return err
+		}
+		failed += n
+	}
 	if failed > 0 {
 		return fmt.Errorf("%d requests failed", failed)
 	}
 	return nil
+}
+
+// compareHit measures a cache hit of the list view against a bare Go
+// net/http server that sends the same body with the same headers, the
+// two taking turns, and prints both; it returns the failed requests.
+func compareHit(s Settings, client *http.Client, cachedURL string) (int, error) {
+	const header = "OData-MaxVersion: 4.01"
+	req, _ := http.NewRequest("GET", cachedURL, nil)
+	req.Header.Set("OData-MaxVersion", "4.01")
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != 200 {
+		return 0, fmt.Errorf("the list view answered %d: %v", res.StatusCode, err)
+	}
+	contentType := res.Header.Get("Content-Type")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	bare := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("OData-Version", "4.01")
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.Write(body)
+	})}
+	go bare.Serve(ln)
+	defer bare.Close()
+	urls := []string{"http://" + ln.Addr().String() + "/", cachedURL}
+	var runs [2][]loadgen.Result
+	for round := range s.Rounds {
+		for j := range urls {
+			i := (j + round) % len(urls)
+			runs[i] = append(runs[i], loadgen.Repeat(client, loadgen.Request{URL: urls[i], Header: header}, s.Clients, s.Duration/time.Duration(s.Rounds), loadgen.MaxRequests))
+		}
+	}
+	b, g := loadgen.Merge(runs[0]...), loadgen.Merge(runs[1]...)
+	fmt.Fprintf(s.Out, "\ncache hit of the list view (%d-byte body) against a bare net/http server sending the same body:\n", len(body))
+	fmt.Fprintf(s.Out, "  bare server   %8.0f req/s  p50 %s\n", b.PerSecond(), ms(b.P50))
+	fmt.Fprintf(s.Out, "  gateway hit   %8.0f req/s  p50 %s  %.2fx the bare server\n", g.PerSecond(), ms(g.P50), g.PerSecond()/b.PerSecond())
+	return b.Failed + g.Failed, nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
@@ -250,6 +302,7 @@ func main() {
 	flag.IntVar(&s.Clients, "c", 16, "concurrent clients")
 	flag.IntVar(&s.Rounds, "rounds", 5, "split each figure's time into this many runs, the three targets taking turns")
 	flag.StringVar(&s.Only, "only", "", "run only the request of the mix with this name, e.g. \"related list\"")
+	flag.BoolVar(&s.HitOnly, "hit", false, "run only the comparison of a cache hit of the list view with a bare net/http server sending the same body")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (gateway, floor and clients) to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
