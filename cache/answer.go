@@ -47,15 +47,29 @@ type Answer struct {
 	Body     []byte
 	Holes    []Hole
 
-	gz    atomic.Pointer[gzipped]
-	count func(int64) // set once kept: counts a compressed copy against the bound
-	mu    sync.Mutex  // one compression at a time
+	ctHeader []string // ContentType as net/http keeps a header, made once
+	gz       atomic.Pointer[gzipped]
+	count    func(int64) // set once kept: counts a compressed copy against the bound
+	mu       sync.Mutex  // one compression at a time
 }
 
 type gzipped struct {
 	fill Fill
 	b    []byte
 }
+
+// ContentTypeHeader is the Content-Type header's value as net/http keeps
+// it, made once and shared by every request the answer is sent to (a
+// header's slice is only read).
+func (a *Answer) ContentTypeHeader() []string {
+	if a.ctHeader == nil {
+		return []string{a.ContentType}
+	}
+	return a.ctHeader
+}
+
+// Seal readies a kept answer for being sent many times at once.
+func (a *Answer) Seal() { a.ctHeader = []string{a.ContentType} }
 
 // size is what the answer holds.
 func (a *Answer) size() int64 {

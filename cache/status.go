@@ -22,6 +22,13 @@ func (s Status) String() string {
 	return [...]string{"", "bypass", "hit", "stale", "miss"}[s]
 }
 
+// statusHeaders are the X-Cache values, made once.
+var statusHeaders = [...][]string{{""}, {"bypass"}, {"hit"}, {"stale"}, {"miss"}}
+
+// Header is the X-Cache header's value as net/http keeps it: shared, since
+// a header's slice is only read, so that a hit allocates nothing for it.
+func (s Status) Header() []string { return statusHeaders[s] }
+
 type statusKey struct{}
 
 // WithStatus returns a context in which the cache records what it did.

@@ -1,8 +1,8 @@
 // Package memlimit decides how much memory the gateway may use: the limit
-// it runs under (a flag, GOMEMLIMIT, or its container's cgroup), the Go
-// runtime's soft limit below it, so that the garbage collector works
-// harder before the kernel kills the process, and the bound of the query
-// cache within it.
+// it runs under (a flag, GOMEMLIMIT, or its container's cgroup), the bound
+// of the query cache within it, and the Go runtime's soft limit, so that
+// the garbage collector works harder before the kernel would kill the
+// process, and resident memory stays near what the cache counts.
 package memlimit
 
 import (
@@ -17,21 +17,18 @@ import (
 )
 
 const (
-	// Reserve is what the gateway keeps for itself below the soft limit:
-	// its code, pools and buffers (about 40 MB measured) and the requests
-	// in flight (a page being read and written is a few MB).
+	// Reserve is what the gateway keeps for itself beside the cache: its
+	// code, pools and buffers (about 40 MB measured) and the requests in
+	// flight (a page being read and written is a few MB).
 	Reserve = 64 << 20
-	// GCPercent is the collector's GOGC, unless the environment sets one:
-	// the heap may grow 30% past what is live before the next collection,
-	// not Go's default 100%, so that resident memory stays near what the
-	// cache counts. Collections stay cheap: a cached answer is one byte
-	// slice, which the collector does not scan.
-	GCPercent = 30
-	// Overhead is how much heap a counted cache byte may take at most
-	// with the collector's room to work: the heap holds about what the
-	// cache counts (TestEntriesCostWhatTheyCount), and GCPercent more
-	// between two collections.
-	Overhead = 1 + GCPercent/100.0
+	// Overhead is how much heap a counted cache byte may take with the
+	// collector's room to work: the heap holds about what the cache counts
+	// (TestEntriesCostWhatTheyCount), and the soft limit leaves it 30%
+	// more for the garbage between two collections. While the cache is
+	// far from full the collector keeps Go's usual pace (GOGC 100); only a
+	// full cache brings the heap to the soft limit, and a cached answer is
+	// one byte slice, which the collector does not scan.
+	Overhead = 1.3
 	// DefaultCache is the cache's bound when no limit is known.
 	DefaultCache = 256 << 20
 	// minUsable is the least room for the cache that makes it worth having.
@@ -67,37 +64,42 @@ func FromEnvironment(flag, cache int64) Inputs {
 	}}
 }
 
-// Decide settles the limit, the soft limit and the cache's bound. A cache
+// Decide settles the limit, the cache's bound and the soft limit. A cache
 // bound given that cannot fit in the limit is an error saying what fits.
+// The soft limit is the cache's bound times Overhead plus Reserve, and
+// never more than 90% of the hard limit (the rest is the runtime's own,
+// outside the heap).
 func Decide(in Inputs) (Budget, error) {
 	var b Budget
+	ceiling := int64(0) // what the heap may never pass
 	switch {
 	case in.Flag > 0:
 		b.Limit, b.From = in.Flag, "--memory-limit"
 	case in.GOMEMLIMIT != "" && in.GOMEMLIMIT != "off":
 		// the operator set the soft limit: take it as given
 		b.From = "GOMEMLIMIT"
-		b.SoftLimit = debug.SetMemoryLimit(-1)
+		ceiling = debug.SetMemoryLimit(-1)
 	case in.Cgroup != nil:
 		if n := in.Cgroup(); n > 0 && n < math.MaxInt64/2 {
 			b.Limit, b.From = int64(n), "cgroup"
 		}
 	}
 	if b.Limit > 0 {
-		b.SoftLimit = b.Limit - max(b.Limit/10, 16<<20)
+		ceiling = b.Limit - max(b.Limit/10, 16<<20)
 	}
-	if b.SoftLimit <= 0 || b.SoftLimit == math.MaxInt64 {
-		b.SoftLimit, b.From = 0, ""
+	if ceiling <= 0 || ceiling == math.MaxInt64 {
+		b.From = ""
 		b.Cache = DefaultCache
 		if in.Cache > 0 {
 			b.Cache = in.Cache
 		}
+		b.SoftLimit = b.softFor()
 		return b, nil
 	}
-	usable := b.SoftLimit - Reserve
+	usable := ceiling - Reserve
 	if usable < minUsable {
 		return b, fmt.Errorf("the memory limit of %s (%s) is too small: the gateway needs at least %s",
-			size(b.limitOrSoft()), b.From, size(limitFor(Reserve+minUsable)))
+			size(max(b.Limit, ceiling)), b.From, size(limitFor(Reserve+minUsable)))
 	}
 	b.CacheFits = int64(float64(usable) / Overhead)
 	b.Cache = usable / 2
@@ -106,44 +108,40 @@ func Decide(in Inputs) (Budget, error) {
 			return b, fmt.Errorf("cache.max_bytes of %s does not fit in the memory limit of %s (%s): at most %s does, "+
 				"since the gateway keeps %s for itself and the heap holds up to %.1f times what the cache counts; "+
 				"lower cache.max_bytes (--cache-max-bytes), or leave it unset to follow the limit",
-				size(in.Cache), size(b.limitOrSoft()), b.From, size(b.CacheFits), size(Reserve), Overhead)
+				size(in.Cache), size(max(b.Limit, ceiling)), b.From, size(b.CacheFits), size(Reserve), Overhead)
 		}
 		b.Cache = in.Cache
+	}
+	b.SoftLimit = b.softFor()
+	if b.From == "GOMEMLIMIT" {
+		b.SoftLimit = ceiling
 	}
 	return b, nil
 }
 
-func (b Budget) limitOrSoft() int64 {
-	if b.Limit > 0 {
-		return b.Limit
-	}
-	return b.SoftLimit
-}
+// softFor is the soft limit that a full cache of b.Cache fits under.
+func (b Budget) softFor() int64 { return int64(float64(b.Cache)*Overhead) + Reserve }
 
 // limitFor is the hard limit whose soft limit is soft.
 func limitFor(soft int64) int64 { return max(soft*10/9, soft+16<<20) }
 
-// Apply sets the Go runtime's soft limit, unless GOMEMLIMIT already did,
-// and the collector's GCPercent, unless GOGC did.
+// Apply sets the Go runtime's soft limit, unless GOMEMLIMIT already did.
 func (b Budget) Apply() {
-	if b.SoftLimit > 0 && b.From != "GOMEMLIMIT" {
+	if b.From != "GOMEMLIMIT" {
 		debug.SetMemoryLimit(b.SoftLimit)
-	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(GCPercent)
 	}
 }
 
 // String says what was decided, for the log.
 func (b Budget) String() string {
-	if b.SoftLimit == 0 {
-		return "no memory limit known; query cache " + size(b.Cache)
+	soft := "; Go soft limit " + size(b.SoftLimit)
+	switch {
+	case b.From == "":
+		return "no memory limit known; query cache " + size(b.Cache) + soft
+	case b.Limit > 0:
+		return fmt.Sprintf("memory limit %s (%s); query cache %s%s", size(b.Limit), b.From, size(b.Cache), soft)
 	}
-	limit := "soft limit " + size(b.SoftLimit)
-	if b.Limit > 0 {
-		limit = "memory limit " + size(b.Limit) + ", Go soft limit " + size(b.SoftLimit)
-	}
-	return fmt.Sprintf("%s (%s); query cache %s", limit, b.From, size(b.Cache))
+	return fmt.Sprintf("%s; query cache %s%s", b.From, size(b.Cache), soft)
 }
 
 func size(n int64) string { return humanize.IBytes(uint64(n)) }

@@ -11,23 +11,24 @@ const mib = 1 << 20
 // cache's bound that follows, or the refusal of one that cannot fit.
 func TestDecide(t *testing.T) {
 	cgroup := func(n uint64) func() uint64 { return func() uint64 { return n } }
+	soft := func(cache int64) int64 { return int64(float64(cache)*Overhead) + Reserve }
+	chart := int64(512*mib-512*mib/10-Reserve) / 2 // half of what 512 MiB leaves
 	for _, tc := range []struct {
 		name    string
 		in      Inputs
 		from    string
-		soft    int64
 		cache   int64
 		refusal string
 	}{
-		{"nothing known", Inputs{Cgroup: cgroup(0)}, "", 0, DefaultCache, ""},
-		{"nothing known, cache given", Inputs{Cache: 32 * mib}, "", 0, 32 * mib, ""},
-		{"the chart's 512Mi", Inputs{Cgroup: cgroup(512 * mib)}, "cgroup", 512*mib - 512*mib/10, (512*mib - 512*mib/10 - Reserve) / 2, ""},
-		{"cgroup v1 without a limit", Inputs{Cgroup: cgroup(9223372036854771712)}, "", 0, DefaultCache, ""},
-		{"flag over cgroup", Inputs{Flag: 1024 * mib, Cgroup: cgroup(512 * mib)}, "--memory-limit", 1024*mib - 1024*mib/10, (1024*mib - 1024*mib/10 - Reserve) / 2, ""},
-		{"small limit keeps 16 MiB", Inputs{Flag: 128 * mib}, "--memory-limit", 112 * mib, (112*mib - Reserve) / 2, ""},
-		{"a cache that fits", Inputs{Cgroup: cgroup(512 * mib), Cache: 256 * mib}, "cgroup", 512*mib - 512*mib/10, 256 * mib, ""},
-		{"the old default in 256Mi", Inputs{Cgroup: cgroup(256 * mib), Cache: 256 * mib}, "cgroup", 0, 0, "at most 128 MiB does"},
-		{"too small to run", Inputs{Flag: 64 * mib}, "--memory-limit", 0, 0, "is too small"},
+		{"nothing known", Inputs{Cgroup: cgroup(0)}, "", DefaultCache, ""},
+		{"nothing known, cache given", Inputs{Cache: 32 * mib}, "", 32 * mib, ""},
+		{"the chart's 512Mi", Inputs{Cgroup: cgroup(512 * mib)}, "cgroup", chart, ""},
+		{"cgroup v1 without a limit", Inputs{Cgroup: cgroup(9223372036854771712)}, "", DefaultCache, ""},
+		{"flag over cgroup", Inputs{Flag: 1024 * mib, Cgroup: cgroup(512 * mib)}, "--memory-limit", (1024*mib - 1024*mib/10 - Reserve) / 2, ""},
+		{"small limit keeps 16 MiB", Inputs{Flag: 128 * mib}, "--memory-limit", (112*mib - Reserve) / 2, ""},
+		{"a cache that fits", Inputs{Cgroup: cgroup(512 * mib), Cache: 256 * mib}, "cgroup", 256 * mib, ""},
+		{"the old default in 256Mi", Inputs{Cgroup: cgroup(256 * mib), Cache: 256 * mib}, "cgroup", 0, "at most 128 MiB does"},
+		{"too small to run", Inputs{Flag: 64 * mib}, "--memory-limit", 0, "is too small"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := Decide(tc.in)
@@ -40,11 +41,11 @@ func TestDecide(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b.From != tc.from || b.SoftLimit != tc.soft || b.Cache != tc.cache {
-				t.Fatalf("got from %q soft %d cache %d, want %q %d %d", b.From, b.SoftLimit, b.Cache, tc.from, tc.soft, tc.cache)
+			if b.From != tc.from || b.Cache != tc.cache || b.SoftLimit != soft(tc.cache) {
+				t.Fatalf("got from %q cache %d soft %d, want %q %d %d", b.From, b.Cache, b.SoftLimit, tc.from, tc.cache, soft(tc.cache))
 			}
-			if b.SoftLimit > 0 && float64(b.Cache)*Overhead+Reserve > float64(b.SoftLimit) {
-				t.Fatalf("a cache of %d does not fit under the soft limit %d", b.Cache, b.SoftLimit)
+			if b.Limit > 0 && b.SoftLimit > b.Limit*9/10 {
+				t.Fatalf("the soft limit %d leaves the runtime less than a tenth of %d", b.SoftLimit, b.Limit)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/odata"
@@ -138,6 +139,7 @@ func (r *request) answer(text string, write render) error {
 		}
 		a.Body = bytes.Clone(a.Body) // exactly its length: it is kept
 		a.Holes = append([]cache.Hole(nil), a.Holes...)
+		a.Seal()
 		return a, nil
 	})
 	if err != nil {
@@ -175,14 +177,20 @@ func (r *request) shapeKey() string {
 // its answer. Two requests with one fingerprint get one answer.
 func (r *request) fingerprintOf() string {
 	var b strings.Builder
+	path, accept, prefer := r.escapedSubPath(), r.req.Header.Get("Accept"), r.req.Header.Values("Prefer")
+	n := len(r.version) + len(path) + len(r.req.URL.RawQuery) + len(accept) + 3
+	for _, p := range prefer {
+		n += len(p) + 1
+	}
+	b.Grow(n)
 	b.WriteString(string(r.version))
 	b.WriteByte(0)
-	b.WriteString(r.escapedSubPath())
+	b.WriteString(path)
 	b.WriteByte(0)
 	b.WriteString(r.req.URL.RawQuery)
 	b.WriteByte(0)
-	b.WriteString(r.req.Header.Get("Accept"))
-	for _, p := range r.req.Header.Values("Prefer") {
+	b.WriteString(accept)
+	for _, p := range prefer {
 		b.WriteByte(0)
 		b.WriteString(p)
 	}
@@ -195,7 +203,7 @@ func (r *request) fingerprintOf() string {
 // answers by the caller.
 func (r *request) recall() *cache.Answer {
 	c, ok := r.src.(*cache.Source)
-	if !ok || r.tx != nil || (r.req.Method != http.MethodGet && r.req.Method != http.MethodHead) || r.req.Header.Get("X-HTTP-Method") != "" {
+	if !ok || r.tx != nil || (r.req.Method != http.MethodGet && r.req.Method != http.MethodHead) || r.req.Header.Get(headerMethodTunnel) != "" {
 		return nil
 	}
 	r.fingerprint = r.fingerprintOf()
@@ -238,7 +246,7 @@ func (r *request) sendAnswer(a *cache.Answer) error {
 	} else {
 		h.Set("Server-Timing", r.timing.header())
 	}
-	h.Set("Content-Type", a.ContentType)
+	h["Content-Type"] = a.ContentTypeHeader()
 	if a.Applied != "" {
 		h.Set("Preference-Applied", a.Applied)
 	}
@@ -251,7 +259,7 @@ func (r *request) sendAnswer(a *cache.Answer) error {
 		return nil
 	}
 	if n >= cache.MinGzip {
-		h.Set("Vary", "Accept-Encoding")
+		h["Vary"] = varyHeader
 		if acceptsGzip(r.req.Header.Values("Accept-Encoding")) {
 			gz := a.Gzipped(f)
 			h.Set("Content-Encoding", "gzip")
@@ -263,9 +271,25 @@ func (r *request) sendAnswer(a *cache.Answer) error {
 	}
 	h.Set("Content-Length", strconv.Itoa(n))
 	r.w.WriteHeader(http.StatusOK)
-	a.WriteTo(r.w, f) // an error here is a client gone away
+	if n > smallAnswer {
+		a.WriteTo(r.w, f) // an error here is a client gone away
+		return nil
+	}
+	// a small answer goes out in one write, as a bare server sends it
+	buf := smallBuffers.Get().(*[]byte)
+	*buf = a.AppendTo((*buf)[:0], f)
+	r.w.Write(*buf)
+	smallBuffers.Put(buf)
 	return nil
 }
+
+// smallAnswer is the largest answer copied into one buffer before it is
+// written; larger ones are written in their parts.
+const smallAnswer = 16 << 10
+
+var smallBuffers = sync.Pool{New: func() any { b := make([]byte, 0, smallAnswer); return &b }}
+
+var varyHeader = []string{"Accept-Encoding"}
 
 var errPrecondition = &odata.Error{Status: http.StatusPreconditionFailed, Code: odata.CodePrecondition, Message: "the resource has changed since the ETag in If-Match was issued"}
 

@@ -163,9 +163,15 @@ func (g *escapeGuard) feed(b []byte) {
 				}
 				return
 			}
-			g.line = append(g.line, b[:i+1]...)
+			// a line that came whole is taken where it lies; only one
+			// split between two reads is gathered first
+			line := b[:i+1]
+			if len(g.line) > 0 {
+				g.line = append(g.line, line...)
+				line = g.line
+			}
 			b = b[i+1:]
-			g.takeLine(g.line) // copies what it keeps
+			g.takeLine(line) // copies what it keeps
 			g.line = g.line[:0]
 		}
 	}
@@ -201,6 +207,10 @@ func (g *escapeGuard) takeLine(line []byte) {
 		if len(text) == 0 {
 			g.out = append(g.out, line...)
 			g.endOfHeaders()
+			return
+		}
+		if c := text[0] | 0x20; c != 'x' && c != 'c' && c != 't' && c != 'u' {
+			g.out = append(g.out, line...) // no header the framing needs
 			return
 		}
 		name, value, _ := bytes.Cut(text, []byte(":"))

@@ -165,6 +165,10 @@ func (s *Server) serveOData(c *gin.Context) {
 	r.run()
 }
 
+// versionHeaders are the OData-Version header's values, made once (a
+// header's slice is only read).
+var versionHeaders = map[odata.Version][]string{odata.V40: {string(odata.V40)}, odata.V401: {string(odata.V401)}}
+
 // negotiateVersion settles the OData version of the answer, or answers
 // the error and reports false.
 func (r *request) negotiateVersion() bool {
@@ -174,7 +178,11 @@ func (r *request) negotiateVersion() bool {
 		return false
 	}
 	r.version = version
-	r.w.Header().Set(odata.HeaderVersion, string(version))
+	if v, ok := versionHeaders[version]; ok {
+		r.w.Header()[odata.HeaderVersion] = v
+	} else {
+		r.w.Header().Set(odata.HeaderVersion, string(version))
+	}
 	return true
 }
 
@@ -290,8 +298,8 @@ func (r *request) cacheHeader() {
 	if !r.srv.cfg.CacheHeader {
 		return
 	}
-	if st := cache.StatusOf(r.req.Context()).String(); st != "" && st != "bypass" {
-		r.w.Header().Set("X-Cache", st)
+	if st := cache.StatusOf(r.req.Context()); st.String() != "" && st.String() != "bypass" {
+		r.w.Header()["X-Cache"] = st.Header()
 	}
 }
 

@@ -22,12 +22,16 @@ import (
 // decompression: Salesforce sends at most 8 MB.
 const DefaultMaxBodyBytes = 8 << 20
 
+// headerMethodTunnel is X-HTTP-Method in net/http's canonical spelling
+// (see odata.HeaderVersion for why).
+const headerMethodTunnel = "X-Http-Method"
+
 // writeMethod returns the verb a request means: POST may carry another in
 // X-HTTP-Method, which Salesforce (and clients behind proxies that allow
 // only GET and POST) use. "" means a read.
 func writeMethod(req *http.Request) (string, *odata.Error) {
 	m := strings.ToUpper(req.Method)
-	if tunnel := strings.TrimSpace(req.Header.Get("X-HTTP-Method")); tunnel != "" {
+	if tunnel := strings.TrimSpace(req.Header.Get(headerMethodTunnel)); tunnel != "" {
 		if m != http.MethodPost {
 			return "", odata.BadRequest(odata.CodeBadRequest, "X-HTTP-Method may only come with POST")
 		}
