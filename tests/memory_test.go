@@ -259,4 +259,6 @@ func readLog(t *testing.T) []string {
 	return strings.Split(string(b), "\n")
 }
 
-func urlEscape(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, " ", "%20"), "'", "%27") }
+func urlEscape(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, " ", "%20"), "'", "%27")
+}
