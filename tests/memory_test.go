@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,6 +100,64 @@ func cgroupValue(dir, file string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// limited is a gateway binary running as the chart runs it.
+type limited struct {
+	root, metrics string // the service root; the metrics listener's address
+	pid           int
+	group         string // its memory cgroup, "" when it got --memory-limit
+}
+
+// limitedGateway runs the binary serving dsn as source erp inside a
+// memory cgroup of the chart's limit (or with --memory-limit where no
+// cgroup can be made), the cache's bound left to follow it, no GOMEMLIMIT,
+// and checks that it learnt the limit.
+func limitedGateway(t *testing.T, dsn string) limited {
+	t.Helper()
+	bin := buildBinary(t)
+	gw := limited{group: memoryCgroup(t, memoryLimit), metrics: freePort(t)}
+	env := []string{"GOMEMLIMIT="}
+	args := []string{"serve", "--listen", freePort(t), "--source", "erp=" + dsn, "--metrics-listen", gw.metrics}
+	if gw.group != "" {
+		// the shell joins the cgroup, then becomes the gateway
+		script := `echo $$ > "$ODATAGW_CGROUP/cgroup.procs" && exec "$0" "$@"`
+		gw.root, gw.pid = runGateway(t, "/bin/sh", append(env, "ODATAGW_CGROUP="+gw.group), append([]string{"-c", script, bin}, args...)...)
+	} else {
+		t.Log("no memory cgroup can be made here: the limit is given with --memory-limit instead")
+		gw.root, gw.pid = runGateway(t, bin, env, append(args, "--memory-limit", strconv.Itoa(memoryLimit))...)
+	}
+	logged := strings.Join(readLog(t), "\n")
+	wantFrom := "(cgroup)"
+	if gw.group == "" {
+		wantFrom = "(--memory-limit)"
+	}
+	if !strings.Contains(logged, "memory limit 512 MiB") || !strings.Contains(logged, wantFrom) {
+		t.Fatalf("the gateway did not learn its limit %s:\n%s", wantFrom, logged)
+	}
+	return gw
+}
+
+// checkSurvived fails the test if the gateway is gone, the kernel killed a
+// process of its cgroup, or its peak resident memory reached the limit.
+func (gw limited) checkSurvived(t *testing.T, sent int64) {
+	t.Helper()
+	alive := syscall.Kill(gw.pid, 0) == nil
+	hwm := procStatus(gw.pid, "VmHWM")
+	t.Logf("peak resident %d MiB (limit %d MiB)", hwm>>20, memoryLimit>>20)
+	if gw.group != "" {
+		t.Logf("cgroup: peak usage %s bytes, limit hits %s, %s", cgroupValue(gw.group, "memory.max_usage_in_bytes"),
+			cgroupValue(gw.group, "memory.failcnt"), strings.ReplaceAll(cgroupValue(gw.group, "memory.oom_control"), "\n", ", "))
+		if strings.Contains(cgroupValue(gw.group, "memory.oom_control"), "oom_kill 1") {
+			t.Error("the kernel's OOM killer ended a process of the gateway's cgroup")
+		}
+	}
+	if !alive {
+		t.Fatalf("the gateway is gone after %d requests (killed for memory?)", sent)
+	}
+	if hwm >= memoryLimit {
+		t.Errorf("peak resident memory %d bytes reached the limit of %d", hwm, memoryLimit)
+	}
+}
+
 // TestSurvivesUnderTheChartsMemoryLimit runs the binary as the Helm chart
 // does (512 MiB, the cache's bound left to follow the limit, no
 // GOMEMLIMIT) inside a memory cgroup, under what a batch Apex job sends:
@@ -116,29 +175,8 @@ func TestSurvivesUnderTheChartsMemoryLimit(t *testing.T) {
 	const rows = 250_000
 	bigTable(t, db.DSN, rows)
 
-	bin := buildBinary(t)
-	group := memoryCgroup(t, memoryLimit)
-	env := []string{"GOMEMLIMIT="}
-	metrics := freePort(t)
-	args := []string{"serve", "--listen", freePort(t), "--source", "erp=" + db.DSN, "--metrics-listen", metrics}
-	var root string
-	var pid int
-	if group != "" {
-		// the shell joins the cgroup, then becomes the gateway
-		script := `echo $$ > "$ODATAGW_CGROUP/cgroup.procs" && exec "$0" "$@"`
-		root, pid = runGateway(t, "/bin/sh", append(env, "ODATAGW_CGROUP="+group), append([]string{"-c", script, bin}, args...)...)
-	} else {
-		t.Log("no memory cgroup can be made here: the limit is given with --memory-limit instead")
-		root, pid = runGateway(t, bin, env, append(args, "--memory-limit", strconv.Itoa(memoryLimit))...)
-	}
-	logged := strings.Join(readLog(t), "\n")
-	wantFrom := "(cgroup)"
-	if group == "" {
-		wantFrom = "(--memory-limit)"
-	}
-	if !strings.Contains(logged, "memory limit 512 MiB") || !strings.Contains(logged, wantFrom) {
-		t.Fatalf("the gateway did not learn its limit %s:\n%s", wantFrom, logged)
-	}
+	gw := limitedGateway(t, db.DSN)
+	root, pid, metrics := gw.root, gw.pid, gw.metrics
 
 	var sent, refused, failed atomic.Int64
 	var firstFailure atomic.Value
@@ -207,24 +245,10 @@ func TestSurvivesUnderTheChartsMemoryLimit(t *testing.T) {
 	if counted > 0 {
 		t.Logf("after paging: the cache counts %d MiB, the process holds %d MiB (%.2f per counted MiB)", counted>>20, resident>>20, float64(resident)/float64(counted))
 	}
-	alive := syscall.Kill(pid, 0) == nil
-	hwm := procStatus(pid, "VmHWM")
-	t.Logf("%d requests in %d s by 16 clients; peak resident %d MiB (limit %d MiB)", sent.Load(), seconds, hwm>>20, memoryLimit>>20)
-	if group != "" {
-		t.Logf("cgroup: peak usage %s bytes, limit hits %s, %s", cgroupValue(group, "memory.max_usage_in_bytes"),
-			cgroupValue(group, "memory.failcnt"), strings.ReplaceAll(cgroupValue(group, "memory.oom_control"), "\n", ", "))
-		if strings.Contains(cgroupValue(group, "memory.oom_control"), "oom_kill 1") {
-			t.Error("the kernel's OOM killer ended a process of the gateway's cgroup")
-		}
-	}
-	if !alive {
-		t.Fatalf("the gateway is gone after %d requests (killed for memory?)", sent.Load())
-	}
+	t.Logf("%d requests in %d s by 16 clients", sent.Load(), seconds)
+	gw.checkSurvived(t, sent.Load())
 	if failed.Load() > 0 || refused.Load() > 0 {
 		t.Errorf("%d requests failed and %d were refused; the first: %v", failed.Load(), refused.Load(), firstFailure.Load())
-	}
-	if hwm >= memoryLimit {
-		t.Errorf("peak resident memory %d bytes reached the limit of %d", hwm, memoryLimit)
 	}
 	if sent.Load() < 100 {
 		t.Errorf("only %d requests: the test proved nothing", sent.Load())
@@ -261,4 +285,118 @@ func readLog(t *testing.T) []string {
 
 func urlEscape(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, " ", "%20"), "'", "%27")
+}
+
+// TestSoakKeepsOnlyLiveAnswers runs Salesforce's mix of six distinct reads
+// with one edit in 50 against the chart-limited binary: every edit moves
+// the set's generation on, and the entries filed under the old one must go
+// at once, so what the cache counts stays within the six live answers
+// however many were cached and written over. It logs resident memory
+// through the soak. ODATAGW_SOAK_SECONDS sets how long (default 20).
+func TestSoakKeepsOnlyLiveAnswers(t *testing.T) {
+	needPostgres(t)
+	seconds := 20
+	if s, err := strconv.Atoi(os.Getenv("ODATAGW_SOAK_SECONDS")); err == nil && s > 0 {
+		seconds = min(s, 1800)
+	}
+	db := testdb.NewPostgres(t)
+	bigTable(t, db.DSN, 20_000)
+	gw := limitedGateway(t, db.DSN)
+	reads := []string{
+		"events?$select=id,account,subject&$count=true&$top=26&$orderby=id%20desc", // list view
+		"events(4242)", // record page
+		"events?$select=id,subject&$top=5&$filter=" + urlEscape("account eq 'ACC-7'"), // related list
+		"events?$select=id,subject&$top=25&$search=4242",                              // search
+		"events?$filter=" + urlEscape("id gt 5000"),                                   // a batch job's page
+		"events/$count",
+	}
+	// what the six live answers weigh: the most the cache may count
+	live := 0
+	for _, r := range reads {
+		res, err := http.Get(gw.root + r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: %s %s", r, res.Status, b)
+		}
+		live += len(b)
+	}
+	bound := int64(2*live + 64<<10) // room for each entry's key and bookkeeping
+
+	var sent, edits, refused, failed atomic.Int64
+	var firstFailure atomic.Value
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second)
+	defer cancel()
+	client := &http.Client{Timeout: time.Minute}
+	var wg sync.WaitGroup
+	for c := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(c), 11))
+			for ctx.Err() == nil {
+				var req *http.Request
+				if rng.IntN(50) == 0 {
+					req, _ = http.NewRequestWithContext(ctx, "PATCH", gw.root+fmt.Sprintf("events(%d)", 1+rng.IntN(1000)), strings.NewReader(fmt.Sprintf(`{"subject":"edited %d"}`, rng.Int())))
+					req.Header.Set("Content-Type", "application/json")
+					edits.Add(1)
+				} else {
+					req, _ = http.NewRequestWithContext(ctx, "GET", gw.root+reads[rng.IntN(len(reads))], nil)
+				}
+				res, err := client.Do(req)
+				if ctx.Err() != nil {
+					return
+				}
+				sent.Add(1)
+				if err != nil {
+					if failed.Add(1) > 100 {
+						cancel()
+					}
+					firstFailure.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode >= 400 {
+					refused.Add(1)
+					firstFailure.CompareAndSwap(nil, req.Method+" "+req.URL.String()+": "+res.Status)
+				}
+			}
+		}()
+	}
+	// once a second: what the cache counts and what the process holds
+	var most int64
+	var resident []int64
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+sampling:
+	for {
+		select {
+		case <-ctx.Done():
+			break sampling
+		case <-tick.C:
+			most = max(most, metricValue(t, "http://"+gw.metrics+"/metrics", "odatagw_cache_store_bytes"))
+			resident = append(resident, procStatus(gw.pid, "VmRSS"))
+		}
+	}
+	wg.Wait()
+	slices.Sort(resident)
+	if len(resident) > 0 {
+		t.Logf("%d requests (%d edits) in %d s by 16 clients, %.0f/s; the cache counted at most %d KiB (six live answers: %d KiB); resident memory min %d MiB, median %d MiB, max %d MiB",
+			sent.Load(), edits.Load(), seconds, float64(sent.Load())/float64(seconds), most>>10, live>>10,
+			resident[0]>>20, resident[len(resident)/2]>>20, resident[len(resident)-1]>>20)
+	}
+	gw.checkSurvived(t, sent.Load())
+	if failed.Load() > 0 || refused.Load() > 0 {
+		t.Errorf("%d requests failed and %d were refused; the first: %v", failed.Load(), refused.Load(), firstFailure.Load())
+	}
+	if most > bound {
+		t.Errorf("the cache counted %d bytes, more than the six live answers can (%d): entries of old generations were kept", most, bound)
+	}
+	if edits.Load() < 10 {
+		t.Errorf("only %d edits: the test proved nothing", edits.Load())
+	}
 }
