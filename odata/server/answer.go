@@ -119,10 +119,10 @@ func (r *request) keeper() *cache.Source {
 
 // answer serves the request from the source's cache when it keeps answers
 // about the set: a kept answer, or one rendered now and kept for this
-// request and every one like it. text is the canonical form of everything
-// the answer depends on. Otherwise the answer is rendered for this
-// request alone.
-func (r *request) answer(text string, write render) error {
+// request and every one like it. key gives the canonical form of
+// everything the answer depends on (built only where the answer is kept).
+// Otherwise the answer is rendered for this request alone.
+func (r *request) answer(key func() string, write render) error {
 	c := r.keeper()
 	if c == nil {
 		a, err := write(r.req.Context(), r.inPlace())
@@ -132,6 +132,7 @@ func (r *request) answer(text string, write render) error {
 		r.timing.mark("db")
 		return r.sendAnswer(a)
 	}
+	text := key()
 	a, err := c.Answer(r.req.Context(), r.plan.Set.Name, text, func(ctx context.Context) (*cache.Answer, error) {
 		a, err := write(ctx, &splice{keep: true})
 		if err != nil {

@@ -62,8 +62,10 @@ func (r *request) serveCollection() error {
 		return err
 	}
 	if r.deltaLink == "" && pg.limit > 0 && pg.limit <= cache.MaxCachedRows && r.keeper() != nil {
-		text := "page|" + plan.QueryKey(q) + r.shapeKey() + "|page:" + strconv.Itoa(pg.size) + "," +
-			strconv.FormatInt(pg.top, 10) + "," + strconv.FormatBool(pg.applied)
+		text := func() string {
+			return "page|" + plan.QueryKey(q) + r.shapeKey() + "|page:" + strconv.Itoa(pg.size) + "," +
+				strconv.FormatInt(pg.top, 10) + "," + strconv.FormatBool(pg.applied)
+		}
 		return r.answer(text, func(ctx context.Context, sp *splice) (*cache.Answer, error) { return r.renderPage(ctx, sp, pg) })
 	}
 

@@ -182,7 +182,7 @@ func (r *request) fetchOne(ctx context.Context) ([]any, error) {
 }
 
 func (r *request) serveEntity() error {
-	return r.answer("entity|"+plan.QueryKey(&r.plan.Query)+r.shapeKey(), r.renderEntity)
+	return r.answer(func() string { return "entity|" + plan.QueryKey(&r.plan.Query) + r.shapeKey() }, r.renderEntity)
 }
 
 // renderEntity reads the entity and writes its answer.
@@ -209,7 +209,7 @@ func (r *request) serveProperty() error {
 	if r.plan.Kind == plan.KindPropertyValue {
 		kind = "value|"
 	}
-	return r.answer(kind+r.plan.Property.Name+"|"+plan.QueryKey(&r.plan.Query)+r.shapeKey(), r.renderProperty)
+	return r.answer(func() string { return kind + r.plan.Property.Name + "|" + plan.QueryKey(&r.plan.Query) + r.shapeKey() }, r.renderProperty)
 }
 
 // renderProperty reads a property of an entity and writes its answer: a

@@ -65,6 +65,7 @@ func Expand(u string, r *rand.Rand) string {
 // Request is what each repetition sends. In URL and Body, {rand:A-B}
 // becomes a random integer; in Body, {seq} a number unique to the run.
 type Request struct {
+	// Header is Name: value, several separated by newlines.
 	Method, URL, Header, Body string
 	// Seed picks the sequence of random numbers; runs with the same seed
 	// send the same requests.
@@ -87,8 +88,10 @@ func (rq Request) build(r *rand.Rand) *http.Request {
 	if rq.Body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if name, value, ok := strings.Cut(rq.Header, ":"); ok {
-		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+	for _, line := range strings.Split(rq.Header, "\n") {
+		if name, value, ok := strings.Cut(line, ":"); ok {
+			req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+		}
 	}
 	return req
 }
