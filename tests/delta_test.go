@@ -148,7 +148,13 @@ func TestDeltaLinksSalesforceFlow(t *testing.T) {
 	// a tampered token is 400
 	u, _ := url.Parse(empty.next)
 	tok := u.Query().Get("$deltatoken")
-	bad := root + "Customers?$deltatoken=" + url.QueryEscape(tok[:len(tok)-2]+"xx")
+	// changed in the middle, where every bit counts
+	mid := len(tok) / 2
+	swap := byte('A')
+	if tok[mid] == 'A' {
+		swap = 'B'
+	}
+	bad := root + "Customers?$deltatoken=" + url.QueryEscape(tok[:mid]+string(swap)+tok[mid+1:])
 	if r := do(t, "GET", bad, nil); r.Status != 400 || errorCode(t, r) != "InvalidDeltaToken" {
 		t.Errorf("a tampered token: %d %s", r.Status, r.Body)
 	}

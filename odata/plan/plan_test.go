@@ -129,6 +129,43 @@ func TestSkipTokenRoundTrip(t *testing.T) {
 	}
 }
 
+// TestTokensAreOneSpellingEach: a token's text is the only spelling that
+// opens it. Lenient base64 would map a last character's unused bits to
+// the same bytes, so a token altered there would still open; every
+// character of a token is changed here and each change must be refused.
+func TestTokensAreOneSpellingEach(t *testing.T) {
+	p, _, _ := build(t, "Customers", "$orderby=City%20desc,Rating")
+	signer := plan.NewSigner([]byte("secret"))
+	skip := signer.Encode("v1", &p.Query, []any{"Lyon", 2.5, int64(7)})
+	sealed := signer.Seal(map[string]int{"position": 42})
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	changed := func(tok string, i int) []string {
+		var out []string
+		for _, c := range alphabet {
+			if byte(c) != tok[i] && tok[i] != '.' {
+				out = append(out, tok[:i]+string(c)+tok[i+1:])
+			}
+		}
+		return out
+	}
+	for i := range skip {
+		for _, bad := range changed(skip, i) {
+			q := p.Query
+			if err := signer.Decode("v1", &q, bad); err == nil {
+				t.Fatalf("a skiptoken changed at %d (%s) was accepted", i, bad)
+			}
+		}
+	}
+	for i := range sealed {
+		for _, bad := range changed(sealed, i) {
+			var v map[string]int
+			if signer.Open(bad, &v) {
+				t.Fatalf("a sealed token changed at %d (%s) was opened", i, bad)
+			}
+		}
+	}
+}
+
 var benchURLs = [][2]string{
 	{"Customers", "$select=City,CustomerId&$count=true&$filter=Country%20eq%20'USA'&$orderby=City&$top=26"},
 	{"Customers", "$select=Name,Email,CustomerId&$count=true&$filter=contains(Name,'Acme')%20eq%20true%20or%20contains(City,'Acme')%20eq%20true&$top=25"},

@@ -32,7 +32,12 @@ type tokenPayload struct {
 	Values      []string `json:"v"`
 }
 
-func base64URL(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+func base64URL(b []byte) string { return tokenEncoding.EncodeToString(b) }
+
+// tokenEncoding decodes strictly: the lenient decoder ignores a last
+// character's unused bits, so several spellings would open one token and
+// a token altered there would still be accepted.
+var tokenEncoding = base64.RawURLEncoding.Strict()
 
 // fingerprint identifies everything that decides row order and membership.
 func fingerprint(svc string, q *Query) string {
@@ -77,8 +82,8 @@ func (s *Signer) Decode(metadataVersion string, q *Query, token string) *odata.E
 	if !ok {
 		return errBadToken
 	}
-	raw, err1 := base64.RawURLEncoding.DecodeString(body)
-	mac, err2 := base64.RawURLEncoding.DecodeString(sig)
+	raw, err1 := tokenEncoding.DecodeString(body)
+	mac, err2 := tokenEncoding.DecodeString(sig)
 	if err1 != nil || err2 != nil || !hmac.Equal(mac, s.mac(raw)) {
 		return errBadToken
 	}
@@ -134,8 +139,8 @@ func (s *Signer) Seal(v any) string {
 // altered or made up.
 func (s *Signer) Open(token string, v any) bool {
 	p, m, ok := strings.Cut(token, ".")
-	payload, err1 := base64.RawURLEncoding.DecodeString(p)
-	mac, err2 := base64.RawURLEncoding.DecodeString(m)
+	payload, err1 := tokenEncoding.DecodeString(p)
+	mac, err2 := tokenEncoding.DecodeString(m)
 	if !ok || err1 != nil || err2 != nil || !hmac.Equal(mac, s.mac(payload)) {
 		return false
 	}

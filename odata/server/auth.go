@@ -127,8 +127,8 @@ func (s *Server) newCSRFToken(source, user string) string {
 
 func (s *Server) validCSRFToken(source, user, token string) bool {
 	n, m, ok := strings.Cut(token, ".")
-	nonce, err1 := base64.RawURLEncoding.DecodeString(n)
-	mac, err2 := base64.RawURLEncoding.DecodeString(m)
+	nonce, err1 := base64.RawURLEncoding.Strict().DecodeString(n)
+	mac, err2 := base64.RawURLEncoding.Strict().DecodeString(m)
 	return ok && err1 == nil && err2 == nil && len(nonce) == 18 && hmac.Equal(mac, s.csrfMAC(source, user, nonce))
 }
 
