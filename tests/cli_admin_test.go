@@ -135,8 +135,28 @@ func TestSourceCommands(t *testing.T) {
 		t.Errorf("wrong token: %v %s", err, out)
 	}
 
-	// check reads the database directly and explains each problem
-	out = cli(true, "check", db.DSN)
+	// check reads the database directly and explains each problem; it
+	// exits 1 on errors (and with --strict on warnings), so it can gate a
+	// pipeline
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"check", db.DSN}, 1, "the check found 3 errors and 17 warnings"},
+		{[]string{"check", db.DSN, "--json"}, 1, "the check found 3 errors"},
+		{[]string{"check", db.DSN, "--include", "Customers"}, 0, "1 entity sets, 0 errors, 0 warnings"},
+		{[]string{"check", db.DSN, "--include", "Customers", "--strict"}, 0, "0 warnings"},
+		{[]string{"check", db.DSN, "--include", "Suppliers"}, 0, "0 errors, 1 warnings"},
+		{[]string{"check", db.DSN, "--include", "Suppliers", "--strict"}, 1, "the check found 0 errors and 1 warnings"},
+		{[]string{"check", db.DSN, "--no-such-flag"}, 2, "unknown flag"},
+	} {
+		stdout, stderr, code := runCLI(t, c.args...)
+		if code != c.code || !strings.Contains(stdout+stderr, c.want) {
+			t.Errorf("odatagw %s: exit %d, want %d with %q:\n%s%s", strings.Join(c.args[2:], " "), code, c.code, c.want, stdout, stderr)
+		}
+	}
+	out = cli(false, "check", db.DSN)
 	for _, want := range []string{
 		"table public.Customers -> entity set Customers, external object Customers__x (writable), key CustomerId",
 		"CustomerId   CustomerId   Edm.Int32           Number, External ID",
@@ -150,7 +170,7 @@ func TestSourceCommands(t *testing.T) {
 			t.Errorf("check output lacks %q", want)
 		}
 	}
-	if out := cli(true, "check", db.DSN, "--key", "customer_summary=customer_id", "--json"); !strings.Contains(out, `"entity_set": "customer_summary"`) {
+	if out := cli(false, "check", db.DSN, "--key", "customer_summary=customer_id", "--json"); !strings.Contains(out, `"entity_set": "customer_summary"`) {
 		t.Errorf("check --key did not serve the keyed table:\n%.500s", out)
 	}
 	if out := cli(false, "check", "postgres://postgres:hunter2-secret@127.0.0.1:5432/no_such_database"); strings.Contains(out, "hunter2-secret") || !strings.Contains(out, "no_such_database") {

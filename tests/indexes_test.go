@@ -234,30 +234,57 @@ func TestSearchColumns(t *testing.T) {
 }
 
 // TestIndexAdvice: odatagw check --indexes prints the indexes Salesforce's
-// traffic needs and the database lacks; run as printed, they leave nothing
-// to advise.
+// traffic needs and the database lacks, on tables big enough for one to
+// matter, and the rest with --small-tables; run as printed, they leave
+// nothing to advise.
 func TestIndexAdvice(t *testing.T) {
 	needPostgres(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
-	// an unindexed foreign key, as many schemas have them
-	execSQL(t, db.DSN, `CREATE TABLE "Visits" ("VisitId" integer PRIMARY KEY, "CustomerId" integer NOT NULL REFERENCES "Customers", "Note" text)`)
+	// an unindexed foreign key, as many schemas have them: on a table of
+	// 20 rows (not analysed: counted) and of 12,000 rows (analysed)
+	execSQL(t, db.DSN, `CREATE TABLE "Visits" ("VisitId" integer PRIMARY KEY, "CustomerId" integer NOT NULL REFERENCES "Customers", "Note" varchar(80))`,
+		`INSERT INTO "Visits" SELECT i, 1 + i % 500, 'visit ' || i FROM generate_series(1, 20) i`,
+		`CREATE TABLE "Calls" ("CallId" integer PRIMARY KEY, "CustomerId" integer NOT NULL REFERENCES "Customers", "Note" char(20))`,
+		`INSERT INTO "Calls" SELECT i, 1 + i % 500, 'call' FROM generate_series(1, 12000) i`,
+		`ANALYZE "Calls"`)
 	out, errOut, code := runCLI(t, "check", db.DSN, "--indexes")
-	if code != 0 {
+	if code != 1 || !strings.Contains(errOut, "the check found 3 errors") { // the fixture's tables without keys
 		t.Fatalf("check --indexes: %d %s", code, errOut)
 	}
 	for _, want := range []string{
 		`CREATE EXTENSION IF NOT EXISTS pg_trgm;`,
-		`CREATE INDEX CONCURRENTLY IF NOT EXISTS "Customers_Name_trgm" ON "public"."Customers" USING gin ("Name" gin_trgm_ops);`,
-		`CREATE INDEX CONCURRENTLY IF NOT EXISTS "Customers_Name_prefix" ON "public"."Customers" ("Name" text_pattern_ops);`,
-		`CREATE INDEX CONCURRENTLY IF NOT EXISTS "Visits_CustomerId_fk" ON "public"."Visits" ("CustomerId");`,
-		`-- public.Visits (CustomerId): a foreign key: Salesforce's related lists filter on it`,
+		`-- public.events (note), about 200,000 rows: $search and contains()`,
+		`CREATE INDEX CONCURRENTLY IF NOT EXISTS "events_note_trgm" ON "public"."events" USING gin ("note" gin_trgm_ops);`,
+		`-- public.Calls (CustomerId), about 12,000 rows: a foreign key: Salesforce's related lists filter on it`,
+		`CREATE INDEX CONCURRENTLY IF NOT EXISTS "Calls_CustomerId_fk" ON "public"."Calls" ("CustomerId");`,
+		`more for tables under 10,000 rows are left out (--small-tables prints them)`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the advice lacks %s:\n%s", want, out)
 		}
 	}
+	for _, small := range []string{`"Customers_Name_trgm"`, `"Visits_CustomerId_fk"`} {
+		if strings.Contains(out, small) {
+			t.Errorf("an index is advised for a small table (%s):\n%s", small, out)
+		}
+	}
+	out, _, _ = runCLI(t, "check", db.DSN, "--indexes", "--small-tables")
+	for _, want := range []string{
+		`CREATE INDEX CONCURRENTLY IF NOT EXISTS "Customers_Name_trgm" ON "public"."Customers" USING gin ("Name" gin_trgm_ops);`,
+		`CREATE INDEX CONCURRENTLY IF NOT EXISTS "Customers_Name_prefix" ON "public"."Customers" ("Name" text_pattern_ops);`,
+		`-- public.Visits (CustomerId), about 20 rows: a foreign key: Salesforce's related lists filter on it`,
+		`CREATE INDEX CONCURRENTLY IF NOT EXISTS "Visits_CustomerId_fk" ON "public"."Visits" ("CustomerId");`,
+		`"events_note_trgm"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the advice with --small-tables lacks %s:\n%s", want, out)
+		}
+	}
 	if strings.Contains(out, `"Orders_CustomerId_fk"`) {
 		t.Errorf("an index the fixture has (Orders.CustomerId) is advised again:\n%s", out)
+	}
+	if n := strings.Count(out, "CREATE INDEX"); n < 20 {
+		t.Errorf("only %d indexes advised with --small-tables", n)
 	}
 	// run it as printed, one statement at a time (CONCURRENTLY refuses a transaction)
 	pool := testPool(t, db.DSN)
@@ -269,7 +296,7 @@ func TestIndexAdvice(t *testing.T) {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	again, _, _ := runCLI(t, "check", db.DSN, "--indexes")
+	again, _, _ := runCLI(t, "check", db.DSN, "--indexes", "--small-tables")
 	if !strings.Contains(again, "no index to add") {
 		t.Errorf("after running the advice, more is advised:\n%s", again)
 	}

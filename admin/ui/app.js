@@ -277,11 +277,15 @@ function renderReport(rep, box, summary) {
     box.append(el("h4", "Indexes Salesforce's traffic needs"));
     box.append(el("p", "The database lacks these. Run them with psql (each builds without blocking writes), or print them with odatagw check --indexes.", "help"));
     const needs = [...new Set(rep.indexes.map((ix) => ix.needs).filter(Boolean))];
-    const sql = needs.concat(rep.indexes.map((ix) => "-- " + ix.table + " (" + ix.column + "): " + ix.reason + "\n" + ix.sql)).join("\n");
+    const sql = needs.concat(rep.indexes.map((ix) => "-- " + ix.table + " (" + ix.column + "), about " + ix.rows.toLocaleString("en-US") + " rows: " + ix.reason + "\n" + ix.sql)).join("\n");
     const pre = el("pre", sql, "mono");
     pre.tabIndex = 0;
     pre.setAttribute("aria-label", "CREATE INDEX statements");
     box.append(pre);
+  }
+  const small = (rep.indexes_on_small_tables || []).length;
+  if (small) {
+    box.append(el("p", small + " more would serve tables under 10,000 rows, which a sequential scan reads as fast: not advised (odatagw check --indexes --small-tables prints them).", "help"));
   }
 }
 

@@ -35,7 +35,7 @@ type cli struct {
 	Cache   cacheCmd   `cmd:"" help:"Manage the query caches of running gateways."`
 	Source  sourceCmd  `cmd:"" help:"Manage the data sources of a running gateway through its admin API."`
 	User    userCmd    `cmd:"" help:"Manage the users who may call sources with passwords or API tokens, through a running gateway's admin API."`
-	Check   checkCmd   `cmd:"" help:"Print, without serving, what Salesforce would get from a database: each table's external object, key and field types, and every problem with what to do."`
+	Check   checkCmd   `cmd:"" help:"Print, without serving, what Salesforce would get from a database: each table's external object, key and field types, and every problem with what to do. Exits 1 when the report has errors (with --strict, warnings too), 2 on bad usage, 0 otherwise."`
 	Track   trackCmd   `cmd:"" help:"Print, or run with --apply, the SQL that installs change tracking on PostgreSQL, MySQL/MariaDB or SQLite tables: a change log and row counts kept by triggers, whoever writes, for delta links and exact counts (see docs/change-tracking.md)."`
 	Probe   probeCmd   `cmd:"" help:"Ask a URL (a gateway's /readyz or /healthz) and exit 0 when it answers 2xx: a health check for images without a shell or curl."`
 	Version versionCmd `cmd:"" help:"Print the version."`

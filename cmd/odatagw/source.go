@@ -131,10 +131,21 @@ type sourceReloadCmd struct {
 
 type checkCmd struct {
 	sourceOptions
-	DSN     string   `arg:"" help:"The database to check: postgres://..., mysql://... (or mariadb://...) or sqlite:PATH."`
-	Key     []string `placeholder:"TABLE=COL[,COL]" help:"Key columns for a view or keyless table; repeatable."`
-	JSON    bool     `help:"Print the report as JSON."`
-	Indexes bool     `help:"Print only the CREATE INDEX CONCURRENTLY statements for the indexes Salesforce's traffic needs and the database lacks, ready to run (PostgreSQL: trigram, prefix, foreign-key and key indexes; MySQL: foreign keys)."`
+	DSN         string   `arg:"" help:"The database to check: postgres://..., mysql://... (or mariadb://...) or sqlite:PATH."`
+	Key         []string `placeholder:"TABLE=COL[,COL]" help:"Key columns for a view or keyless table; repeatable."`
+	JSON        bool     `help:"Print the report as JSON."`
+	Indexes     bool     `help:"Print only the CREATE INDEX CONCURRENTLY statements for the indexes Salesforce's traffic needs and the database lacks, ready to run (PostgreSQL: trigram, prefix, foreign-key and key indexes; MySQL: foreign keys)."`
+	SmallTables bool     `help:"With --indexes: advise indexes on tables under 10,000 rows too (left out by default: a sequential scan reads them at once)."`
+	Strict      bool     `help:"Exit 1 on warnings too, not only on errors."`
+}
+
+// checkFailed is a check whose report has errors (or, with --strict,
+// warnings): the report is printed in full and the command exits 1, so
+// that a pipeline can stop on it.
+type checkFailed struct{ errors, warnings int }
+
+func (c checkFailed) Error() string {
+	return fmt.Sprintf("the check found %d errors and %d warnings", c.errors, c.warnings)
 }
 
 func ctxTimeout() (context.Context, context.CancelFunc) {
@@ -315,14 +326,21 @@ func (c *checkCmd) run(stdin io.Reader, stdout io.Writer) error {
 		return fmt.Errorf("%s: %s", dsn.Redact(c.DSN), dsn.Scrub(err.Error(), c.DSN))
 	}
 	switch {
+	case c.Indexes && c.JSON && c.SmallTables:
+		err = printJSON(stdout, append(report.Indexes, report.SmallTables...))
 	case c.Indexes && c.JSON:
-		return printJSON(stdout, report.Indexes)
+		err = printJSON(stdout, report.Indexes)
 	case c.Indexes:
-		return report.WriteIndexSQL(stdout)
+		err = report.WriteIndexSQL(stdout, c.SmallTables)
 	case c.JSON:
-		return printJSON(stdout, report)
+		err = printJSON(stdout, report)
+	default:
+		err = report.WriteText(stdout)
 	}
-	return report.WriteText(stdout)
+	if err == nil && (report.Errors > 0 || c.Strict && report.Warnings > 0) {
+		err = checkFailed{report.Errors, report.Warnings}
+	}
+	return err
 }
 
 func printJSON(w io.Writer, v any) error {

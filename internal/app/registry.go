@@ -458,7 +458,7 @@ func reportOf(ctx context.Context, s sources.Source) salesforce.Report {
 				Message: "the indexes could not be read, so none is advised: " + err.Error()})
 		}
 		if advice != nil {
-			report.Indexes = advice
+			report.Indexes, report.SmallTables = sources.Worthwhile(advice)
 		}
 	}
 	return report

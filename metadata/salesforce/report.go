@@ -8,7 +8,9 @@ package salesforce
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/odatagw/odatagw/metadata"
@@ -68,9 +70,12 @@ type Report struct {
 	Problems []Problem `json:"problems,omitempty"` // what was left out of the service entirely
 	Errors   int       `json:"errors"`
 	Warnings int       `json:"warnings"`
-	// Indexes are those Salesforce's traffic needs and the database lacks
-	// (PostgreSQL), ready to run.
-	Indexes []sources.IndexAdvice `json:"indexes"`
+	// Indexes are those Salesforce's traffic needs and the database lacks,
+	// ready to run, on tables big enough for an index to matter
+	// (sources.AdviseFromRows); SmallTables are the same advice for the
+	// smaller tables, kept apart.
+	Indexes     []sources.IndexAdvice `json:"indexes"`
+	SmallTables []sources.IndexAdvice `json:"indexes_on_small_tables,omitempty"`
 }
 
 // AddProblem adds a problem about the source as a whole, counted.
@@ -86,20 +91,33 @@ func (r *Report) AddProblem(p Problem) {
 
 // WriteIndexSQL writes the advised indexes as a script psql runs as it is:
 // the extension it needs first, then each index with its reason.
-func (r Report) WriteIndexSQL(w io.Writer) error {
+// With small, the advice for tables under sources.AdviseFromRows rows
+// comes too.
+func (r Report) WriteIndexSQL(w io.Writer, small bool) error {
 	var b strings.Builder
-	if len(r.Indexes) == 0 {
+	list := r.Indexes
+	if small {
+		list = append(slices.Clone(list), r.SmallTables...)
+	}
+	switch {
+	case len(list) == 0 && len(r.SmallTables) > 0:
+		fmt.Fprintf(&b, "-- no index to add: every column Salesforce's traffic filters, searches or sorts on has one, "+
+			"or its table has fewer than %s rows, which a sequential scan reads at once (%d such; --small-tables prints them)\n",
+			thousands(sources.AdviseFromRows), len(r.SmallTables))
+	case len(list) == 0:
 		b.WriteString("-- no index to add: every column Salesforce's traffic filters, searches or sorts on has one\n")
+	case !small && len(r.SmallTables) > 0:
+		fmt.Fprintf(&b, "-- %d more for tables under %s rows are left out (--small-tables prints them)\n", len(r.SmallTables), thousands(sources.AdviseFromRows))
 	}
 	needs := map[string]bool{}
-	for _, ix := range r.Indexes {
+	for _, ix := range list {
 		if ix.Needs != "" && !needs[ix.Needs] {
 			needs[ix.Needs] = true
 			b.WriteString(ix.Needs + "\n")
 		}
 	}
-	for _, ix := range r.Indexes {
-		fmt.Fprintf(&b, "-- %s (%s): %s\n%s\n", ix.Table, ix.Column, ix.Reason, ix.SQL)
+	for _, ix := range list {
+		fmt.Fprintf(&b, "-- %s (%s), about %s rows: %s\n%s\n", ix.Table, ix.Column, thousands(ix.Rows), ix.Reason, ix.SQL)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -234,4 +252,13 @@ func table(es *metadata.EntitySet) Table {
 			"leave columns Salesforce does not need out through a view")
 	}
 	return t
+}
+
+// thousands writes n with commas: 12,000.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

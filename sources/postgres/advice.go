@@ -47,6 +47,10 @@ func (s *Source) AdviseIndexes(ctx context.Context) ([]sources.IndexAdvice, erro
 	if err != nil {
 		return nil, err
 	}
+	rows, err := s.tableRows(ctx, names)
+	if err != nil {
+		return nil, err
+	}
 	var trgm bool
 	s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')`).Scan(&trgm)
 	needs := ""
@@ -68,6 +72,7 @@ func (s *Source) AdviseIndexes(ctx context.Context) ([]sources.IndexAdvice, erro
 		}
 		table := es.Schema + "." + es.Table
 		have := indexes[table]
+		from := len(out)
 		qt := s.dialect.Table(es.Schema, es.Table)
 		for _, p := range es.SearchedProperties() {
 			if !trigramType(p.DBType) || servedBy(have, []string{p.Column}, trigram) {
@@ -104,8 +109,56 @@ func (s *Source) AdviseIndexes(ctx context.Context) ([]sources.IndexAdvice, erro
 				Reason: "the key: every page is sorted by it, and records are read by it",
 				SQL:    btreeSQL(s, es, key, indexName(es.Table, strings.Join(key, "_"), "key"))})
 		}
+		if len(out) > from {
+			n, err := rows(es)
+			if err != nil {
+				return nil, err
+			}
+			for i := from; i < len(out); i++ {
+				out[i].Rows = n
+			}
+		}
 	}
 	return out, nil
+}
+
+// tableRows returns how many rows a served table holds: the planner's
+// estimate (pg_class.reltuples), or where the table was never analysed
+// (-1) a count that stops at sources.AdviseFromRows, which is all the
+// advice needs to know.
+func (s *Source) tableRows(ctx context.Context, schemas []string) (func(*metadata.EntitySet) (int64, error), error) {
+	estimates := map[string]int64{}
+	rows, err := s.pool.Query(ctx, `
+		SELECT n.nspname || '.' || c.relname, c.reltuples::bigint
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p', 'm', 'f') AND n.nspname = ANY($1)`, schemas)
+	if err != nil {
+		return nil, mapError(ctx, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table string
+		var n int64
+		if err := rows.Scan(&table, &n); err != nil {
+			return nil, mapError(ctx, err)
+		}
+		estimates[table] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapError(ctx, err)
+	}
+	return func(es *metadata.EntitySet) (int64, error) {
+		if n, ok := estimates[es.Schema+"."+es.Table]; ok && n >= 0 {
+			return n, nil
+		}
+		var n int64
+		err := s.pool.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d) t",
+			s.dialect.Table(es.Schema, es.Table), sources.AdviseFromRows)).Scan(&n)
+		if err != nil {
+			return 0, mapError(ctx, err)
+		}
+		return n, nil
+	}, nil
 }
 
 func btreeSQL(s *Source, es *metadata.EntitySet, cols []string, name string) string {
