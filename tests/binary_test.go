@@ -51,7 +51,7 @@ func buildBinary(t *testing.T) string {
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut strings.Builder
-	cmd := exec.Command(buildBinary(t), args...)
+	cmd := command(t, buildBinary(t), nil, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	var exit *exec.ExitError
@@ -79,8 +79,8 @@ func runGateway(t *testing.T, bin string, env []string, args ...string) (string,
 	// each gateway keeps its state in the test's own directory, and has no
 	// admin listener unless the test asks for one (the default port would
 	// be shared between tests)
-	dir := t.TempDir()
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir, "ODATAGW_STATE="+filepath.Join(dir, "state.db"), "ODATAGW_ADMIN_LISTEN=off", "ODATAGW_ANONYMOUS=true")
+	cmd.Env = append(os.Environ(), ownDirs(t)...)
+	cmd.Env = append(cmd.Env, "ODATAGW_ADMIN_LISTEN=off", "ODATAGW_ANONYMOUS=true")
 	cmd.Env = append(cmd.Env, env...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -141,7 +141,7 @@ func fetch(t *testing.T, url string) (int, string) {
 func TestBinary(t *testing.T) {
 	bin := buildBinary(t)
 	t.Run("help", func(t *testing.T) {
-		out, err := exec.Command(bin, "serve", "--help").CombinedOutput()
+		out, err := command(t, bin, nil, "serve", "--help").CombinedOutput()
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
@@ -204,7 +204,7 @@ sources:
 		}
 	})
 	t.Run("bad source fails at start", func(t *testing.T) {
-		out, err := exec.Command(bin, "serve", "--listen", freePort(t), "--source", "erp=postgres://nobody:secretpw@127.0.0.1:1/none").CombinedOutput()
+		out, err := command(t, bin, nil, "serve", "--listen", freePort(t), "--source", "erp=postgres://nobody:secretpw@127.0.0.1:1/none").CombinedOutput()
 		if err == nil {
 			t.Fatal("a source that cannot connect must stop the start")
 		}

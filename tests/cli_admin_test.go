@@ -3,7 +3,6 @@ package tests
 import (
 	"encoding/base64"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,8 +34,7 @@ func TestSourceCommands(t *testing.T) {
 	}
 	cli := func(wantOK bool, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "ODATAGW_ADMIN_URL=http://"+adminAddr, "ODATAGW_ADMIN_TOKEN_FILE="+tokenFile, "ODATAGW_ADMIN_TOKEN=")
+		cmd := command(t, bin, []string{"ODATAGW_ADMIN_URL=http://" + adminAddr, "ODATAGW_ADMIN_TOKEN_FILE=" + tokenFile, "ODATAGW_ADMIN_TOKEN="}, args...)
 		out, err := cmd.CombinedOutput()
 		if (err == nil) != wantOK {
 			t.Fatalf("odatagw %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -83,8 +81,7 @@ func TestSourceCommands(t *testing.T) {
 	}
 	// users: a password user and a token user, for a source that takes both
 	run := func(stdin string, args ...string) (string, error) {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "ODATAGW_ADMIN_URL=http://"+adminAddr, "ODATAGW_ADMIN_TOKEN_FILE="+tokenFile, "ODATAGW_ADMIN_TOKEN=")
+		cmd := command(t, bin, []string{"ODATAGW_ADMIN_URL=http://" + adminAddr, "ODATAGW_ADMIN_TOKEN_FILE=" + tokenFile, "ODATAGW_ADMIN_TOKEN="}, args...)
 		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -129,8 +126,7 @@ func TestSourceCommands(t *testing.T) {
 	}
 
 	// a wrong token is refused
-	cmd := exec.Command(bin, "source", "list")
-	cmd.Env = append(os.Environ(), "ODATAGW_ADMIN_URL=http://"+adminAddr, "ODATAGW_ADMIN_TOKEN=wrong")
+	cmd := command(t, bin, []string{"ODATAGW_ADMIN_URL=http://" + adminAddr, "ODATAGW_ADMIN_TOKEN=wrong"}, "source", "list")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "admin token") {
 		t.Errorf("wrong token: %v %s", err, out)
 	}

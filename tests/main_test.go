@@ -67,6 +67,21 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	check, cleanup, err := isolate()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "isolating the suites from the user's state:", err)
+		return 1
+	}
+	defer cleanup()
+	code := runSuites(m)
+	if err := check(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return code
+}
+
+func runSuites(m *testing.M) int {
 	resetSecretScan()
 	defer func() {
 		if binaryDir != "" {

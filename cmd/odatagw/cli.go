@@ -5,14 +5,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -101,6 +104,9 @@ func (f *cacheFlushCmd) run(stdout io.Writer) error {
 }
 
 type serveCmd struct {
+	// made are the files and directories this start created (the state
+	// store, the admin token file), removed again if the start fails
+	made             []string
 	Listen           string        `env:"ODATAGW_LISTEN" placeholder:"HOST:PORT" help:"Address to listen on (default 127.0.0.1:8080)."`
 	Source           []string      `env:"ODATAGW_SOURCE" placeholder:"NAME=DSN" help:"A data source to serve at /odata/NAME/; repeatable. DSN is postgres://..., mysql://... (or mariadb://...) or sqlite:PATH. In the environment, separate several with commas. Callers need credentials configured in --config (auth) unless --anonymous is given; otherwise every request gets 401."`
 	Anonymous        bool          `env:"ODATAGW_ANONYMOUS" help:"Let callers without credentials use the sources given by --source. Only where nobody else can reach the gateway (a proxy or client certificates restrict access); see docs/security.md."`
@@ -375,6 +381,11 @@ func (s *serveCmd) stateSettings(set *app.Settings) error {
 		state = ""
 	}
 	set.State = state
+	if isFileState(state) {
+		file := strings.TrimPrefix(state, "sqlite:")
+		s.made = append(s.made, missingDirs(filepath.Dir(file))...)
+		s.made = append(s.made, notYet(file, file+"-wal", file+"-shm", file+"-journal")...)
+	}
 	set.SecretKey = os.Getenv("ODATAGW_SECRET_KEY")
 	if s.AdminListen == "off" || s.AdminListen == "" {
 		return nil
@@ -386,9 +397,13 @@ func (s *serveCmd) stateSettings(set *app.Settings) error {
 		if path == "" {
 			path = filepath.Join(filesDir(state), "admin-token")
 		}
+		s.made = append(s.made, missingDirs(filepath.Dir(path))...)
 		tok, created, err := secretFile(path)
 		if err != nil {
 			return fmt.Errorf("admin token: %w", err)
+		}
+		if created {
+			s.made = append(s.made, path)
 		}
 		set.AdminToken = tok
 		if created {
@@ -425,8 +440,41 @@ func (s *serveCmd) run(stderr io.Writer) error {
 	}
 	g, err := app.Open(ctx, set)
 	if err != nil {
+		s.takeBack()
 		return err
 	}
 	defer g.Close()
 	return g.Serve(ctx, nil)
+}
+
+// notYet returns those of paths that do not exist yet.
+func notYet(paths ...string) []string {
+	var out []string
+	for _, p := range paths {
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// missingDirs returns dir and those of its parents that do not exist yet,
+// outermost first: what os.MkdirAll(dir) would create.
+func missingDirs(dir string) []string {
+	var out []string
+	for d := filepath.Clean(dir); len(notYet(d)) == 1; d = filepath.Dir(d) {
+		out = append([]string{d}, out...)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	return out
+}
+
+// takeBack removes what a failed start created, newest first, so that it
+// leaves no state behind (a directory only while empty).
+func (s *serveCmd) takeBack() {
+	for _, p := range slices.Backward(s.made) {
+		os.Remove(p)
+	}
 }

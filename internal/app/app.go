@@ -203,10 +203,14 @@ func (g *Gateway) openSources(ctx context.Context) error {
 	}
 	g.store = store
 	g.authShared.Users = store
-	if err := g.registerConfigured(ctx); err != nil {
-		return err
+	undo, err := g.registerConfigured(ctx)
+	if err == nil {
+		err = g.openRegistered(ctx)
 	}
-	return g.openRegistered(ctx)
+	if err != nil {
+		undo()
+	}
+	return err
 }
 
 // watch listens for changes made behind the gateway and for reload

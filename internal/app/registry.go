@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -169,15 +170,38 @@ func (g *Gateway) failed(reg registry.Source, err error) {
 
 // registerConfigured puts the sources of flags and the configuration file
 // in the store, so that the API and the other replicas see them. A
-// registration is written only when it differs from the stored one.
-func (g *Gateway) registerConfigured(ctx context.Context) error {
+// registration is written only when it differs from the stored one. The
+// undo it returns puts back what the store held before, for a start that
+// fails after it: a source that could not open must not stay registered.
+func (g *Gateway) registerConfigured(ctx context.Context) (undo func(), err error) {
+	type before struct {
+		name string
+		had  *registry.Source // nil: there was none
+	}
+	var written []before
+	undo = func() {
+		// its own time: the start's context may be what ended it
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, w := range slices.Backward(written) {
+			var err error
+			if w.had == nil {
+				err = g.store.Delete(ctx, w.name, 0)
+			} else {
+				_, err = g.store.Update(ctx, *w.had, 0)
+			}
+			if err != nil {
+				g.settings.Logger.Error("the failed start's registration could not be taken back", "source", w.name, "error", err)
+			}
+		}
+	}
 	if !g.store.Shared() {
 		// a source taken out of this gateway's configuration leaves its
 		// own store too; in a shared store another replica may still
 		// configure it, and an admin can remove it through the API
 		names, err := g.store.Names(ctx)
 		if err != nil {
-			return fmt.Errorf("reading the state store: %w", err)
+			return undo, fmt.Errorf("reading the state store: %w", err)
 		}
 		for _, name := range names {
 			if _, configured := g.settings.Sources[name]; configured {
@@ -199,7 +223,9 @@ func (g *Gateway) registerConfigured(ctx context.Context) error {
 		have, err := g.store.Get(ctx, name)
 		switch {
 		case errors.Is(err, registry.ErrNotFound):
-			_, err = g.store.Create(ctx, want)
+			if _, err = g.store.Create(ctx, want); err == nil {
+				written = append(written, before{name: name})
+			}
 		case err != nil:
 			// a stored password that cannot be opened is replaced by the configured one
 			_, err = g.store.Update(ctx, want, 0)
@@ -207,13 +233,15 @@ func (g *Gateway) registerConfigured(ctx context.Context) error {
 			if have.Origin == registry.OriginAPI {
 				g.settings.Logger.Warn("the configuration takes over a source registered through the admin API", "source", name)
 			}
-			_, err = g.store.Update(ctx, want, 0)
+			if _, err = g.store.Update(ctx, want, 0); err == nil {
+				written = append(written, before{name: name, had: &have})
+			}
 		}
 		if err != nil {
-			return fmt.Errorf("registering source %s in the state store: %w", name, err)
+			return undo, fmt.Errorf("registering source %s in the state store: %w", name, err)
 		}
 	}
-	return nil
+	return undo, nil
 }
 
 // openRegistered opens every registration in the store. Sources from the
