@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // The suites never touch the state of the user who runs them: TestMain
@@ -155,5 +157,61 @@ func TestFailedStartLeavesNothing(t *testing.T) {
 	})
 	if !strings.Contains(made, "admin-token") {
 		t.Errorf("the good start made no admin token:\n%s", made)
+	}
+}
+
+// TestKilledDemoLeavesNoFile: the demo database of a gateway killed with
+// SIGKILL (as the tests and the OOM killer end one) is removed by the
+// next start, and one that stops normally removes its own.
+func TestKilledDemoLeavesNoFile(t *testing.T) {
+	bin := buildBinary(t)
+	demoFiles := func(pid int) []string {
+		var out []string
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, fd := range fds {
+			if target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && strings.Contains(target, "odatagw-demo-") {
+				out = append(out, strings.TrimSuffix(strings.TrimSuffix(target, ".lock"), ".db"))
+			}
+		}
+		return out
+	}
+	var killed []string
+	t.Run("killed", func(t *testing.T) {
+		_, pid := runGateway(t, bin, nil, "serve", "--listen", freePort(t))
+		killed = demoFiles(pid)
+		if len(killed) == 0 {
+			t.Skip("no /proc to see the gateway's files")
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		for range 100 {
+			if syscall.Kill(pid, 0) != nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	left := func(stem string) []string {
+		m, _ := filepath.Glob(stem + "*")
+		return m
+	}
+	for _, f := range killed {
+		if len(left(f)) == 0 {
+			t.Fatalf("the killed gateway's files went before the next start: %s", f)
+		}
+	}
+	var stopped []string
+	t.Run("next", func(t *testing.T) {
+		_, pid := runGateway(t, bin, nil, "serve", "--listen", freePort(t))
+		stopped = demoFiles(pid)
+		for _, f := range killed {
+			if l := left(f); len(l) > 0 {
+				t.Errorf("the next start left the killed gateway's demo files: %v", l)
+			}
+		}
+	})
+	for _, f := range stopped {
+		if l := left(f); len(l) > 0 {
+			t.Errorf("a gateway that stopped left its demo files: %v", l)
+		}
 	}
 }

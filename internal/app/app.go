@@ -156,7 +156,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 	}
 	if len(g.Server.SourceNames()) == 0 && len(g.regs.byName) == 0 {
 		// the demo holds made-up data, so anyone may call it
-		settings := config.Source{DSN: "sqlite:(embedded demo, in memory)", Auth: config.Auth{Anonymous: true}}.Resolved(s.Defaults)
+		settings := config.Source{DSN: "sqlite:(embedded demo, rebuilt at each start)", Auth: config.Auth{Anonymous: true}}.Resolved(s.Defaults)
 		opts := sources.Options{Name: "demo", Source: settings, Logger: s.Logger}
 		start := time.Now()
 		src, err := demo.Open(ctx, opts)

@@ -96,32 +96,39 @@ var epoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 // Create writes the demo database to a new file in dir and returns its path.
 func Create(ctx context.Context, dir string) (string, error) {
 	path := filepath.Join(dir, "odatagw-demo.db")
-	_ = os.Remove(path)
+	return path, createAt(ctx, path)
+}
+
+// createAt writes the demo database to path, replacing what is there.
+func createAt(ctx context.Context, path string) error {
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		_ = os.Remove(f)
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)")
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	if _, err := db.ExecContext(ctx, schema); err != nil {
-		return "", fmt.Errorf("demo schema: %w", err)
+		return fmt.Errorf("demo schema: %w", err)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer tx.Rollback()
 	r := rand.New(rand.NewPCG(42, 2024))
 	if err := fill(ctx, tx, r); err != nil {
-		return "", err
+		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return "", err
+		return err
 	}
 	if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
-		return "", err
+		return err
 	}
-	return path, nil
+	return nil
 }
 
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
@@ -257,24 +264,25 @@ func fillOrders(ctx context.Context, tx *sql.Tx, r *rand.Rand, prices []float64)
 	return nil
 }
 
-// Open creates the demo database in a new temporary folder and opens it as
-// a source named name; closing the source removes the folder.
+// Open creates the demo database and opens it as a source named name;
+// closing the source removes its file. The file lives in one folder per
+// user (see demoFile), where each start also removes what gateways that
+// were killed left there, so a killed process leaves no file for long.
 func Open(ctx context.Context, opts sources.Options) (sources.Source, error) {
-	dir, err := os.MkdirTemp("", "odatagw-demo-")
+	path, release, err := demoFile()
 	if err != nil {
 		return nil, err
 	}
-	path, err := Create(ctx, dir)
-	if err != nil {
-		os.RemoveAll(dir)
+	if err := createAt(ctx, path); err != nil {
+		release()
 		return nil, err
 	}
 	opts.DSN = "sqlite:" + path
 	src, err := sqlite.OpenFile(ctx, opts)
 	if err != nil {
-		os.RemoveAll(dir)
+		release()
 		return nil, err
 	}
-	src.OnClose = func() { os.RemoveAll(dir) }
+	src.OnClose = release
 	return src, nil
 }
