@@ -158,7 +158,7 @@ func TestCredentials(t *testing.T) {
 		}
 		if c.status == 401 {
 			ch := r.Header.Get("WWW-Authenticate")
-			if !strings.Contains(ch, `Basic realm="odatagw erp"`) || !strings.Contains(ch, `Bearer realm="odatagw erp"`) {
+			if !strings.Contains(ch, `Basic realm="odatagw erp"`) || !strings.Contains(ch, `Bearer realm="odatagw erp"`) || !strings.Contains(ch, `ApiKey realm="odatagw erp", header="X-Api-Key"`) {
 				t.Errorf("%s: WWW-Authenticate %q", c.name, ch)
 			}
 			refusals[c.name] = string(r.Body)
@@ -188,8 +188,12 @@ func TestCredentials(t *testing.T) {
 	if r := do(t, "GET", ag.odata+"/odata/open/Customers?$top=1", nil); r.Status != 200 {
 		t.Errorf("anonymous on a source that allows it: %d", r.Status)
 	}
-	if r := do(t, "GET", ag.odata+"/odata/closed/Customers?$top=1", nil, "Authorization", basic("alice", alicePassword)); r.Status != 401 {
-		t.Errorf("a source with no credentials configured: %d", r.Status)
+	// a source with no credentials configured says so, and names a scheme
+	// a client can answer once some are
+	if r := do(t, "GET", ag.odata+"/odata/closed/Customers?$top=1", nil, "Authorization", basic("alice", alicePassword)); r.Status != 401 ||
+		r.Header.Get("WWW-Authenticate") != `Basic realm="odatagw closed", charset="UTF-8"` ||
+		!strings.Contains(string(r.Body), "source closed has no credentials configured") || !strings.Contains(string(r.Body), "docs/security.md") {
+		t.Errorf("a source with no credentials configured: %d %q %s", r.Status, r.Header.Get("WWW-Authenticate"), r.Body)
 	}
 
 	// a removed user or rotated token stops working at once

@@ -194,11 +194,24 @@ func (g *Guard) Challenge() string {
 	if g.bearer != nil {
 		c = append(c, `Bearer `+realm)
 	}
-	if len(c) == 0 {
-		// a token header alone has no registered scheme; say where it goes
+	if g.policy.TokenHeader != "" {
+		// a token header has no registered scheme; say where it goes
 		c = append(c, `ApiKey `+realm+`, header="`+g.policy.TokenHeader+`"`)
 	}
+	if len(c) == 0 {
+		// nothing is accepted yet (see Unconfigured): Basic is the scheme
+		// every client and Salesforce's Named Credentials can answer
+		// once users are added
+		c = append(c, `Basic `+realm+`, charset="UTF-8"`)
+	}
 	return strings.Join(c, ", ")
+}
+
+// Unconfigured reports whether the source accepts no credential at all:
+// no Basic, no token header, no bearer tokens and no anonymous callers,
+// so every request is refused until its auth section names one.
+func (g *Guard) Unconfigured() bool {
+	return !g.policy.Anonymous && !g.policy.Basic && g.policy.TokenHeader == "" && g.bearer == nil
 }
 
 // Authenticate finds the caller of r. Credentials of a kind the source

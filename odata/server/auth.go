@@ -56,6 +56,11 @@ func (r *request) authenticate(guard *auth.Guard) error {
 			}
 		}
 		r.w.Header().Set("WWW-Authenticate", guard.Challenge())
+		if guard.Unconfigured() {
+			return &odata.Error{Status: http.StatusUnauthorized, Code: odata.CodeUnauthorized, Message: "source " + r.name +
+				" has no credentials configured, so it accepts no caller: add users (odatagw user add) and turn on basic or token_header " +
+				"in the source's auth section (the configuration file, or the admin page's source form), or bearer for OAuth; see docs/security.md"}
+		}
 		return &odata.Error{Status: http.StatusUnauthorized, Code: odata.CodeUnauthorized, Message: auth.ErrUnauthorized.Error()}
 	}
 	if p.Method != "anonymous" {
