@@ -1,10 +1,16 @@
 package tests
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMetadataVersions: $metadata as each kind of client asks for it.
@@ -102,5 +108,66 @@ func TestNumberSuffixes(t *testing.T) {
 				t.Errorf("%s/%s: %d %s", tg.name, u, r.Status, r.Body)
 			}
 		}
+	}
+}
+
+// TestOversizedRequests: a URL or headers too large for the gateway get
+// an OData error with the status that says what was too large, at every
+// size (a SOQL IN list of a few thousand keys makes such a URL); before,
+// past the header limit, Go's server answered a plain-text 431.
+func TestOversizedRequests(t *testing.T) {
+	u, _ := url.Parse(demoTarget.root)
+	send := func(t *testing.T, target string, extra string) (*http.Response, []byte) {
+		t.Helper()
+		c, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		go fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nOData-MaxVersion: 4.01\r\n%s\r\n", target, u.Host, extra)
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", len(target), err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res, body
+	}
+	literal := func(n int) string {
+		return u.Path + "Customers?$select=CustomerId&$filter=Name%20eq%20'" + strings.Repeat("x", n) + "'"
+	}
+	cases := []struct {
+		name   string
+		target string
+		extra  string
+		status int
+	}{
+		{"a URL of 60 KB", literal(60 << 10), "", 200},
+		{"a URL just past the parser's limit", literal(64<<10 + 100), "", 414},
+		{"a URL past the listener's limit", literal(70 << 10), "", 414},
+		{"a URL of 200 KB", literal(200 << 10), "", 414},
+		{"a URL of 2 MB", literal(2 << 20), "", 414},
+		{"a header of 70 KB", u.Path + "Customers(1)", "X-Big: " + strings.Repeat("h", 70<<10) + "\r\n", 431},
+		{"many headers, 80 KB in all", u.Path + "Customers(1)", strings.Repeat("X-Many: "+strings.Repeat("m", 1000)+"\r\n", 80), 431},
+		{"headers of 60 KB", u.Path + "Customers(1)", strings.Repeat("X-Many: "+strings.Repeat("m", 1000)+"\r\n", 60), 200},
+	}
+	for _, c := range cases {
+		res, body := send(t, c.target, c.extra)
+		var e struct{ Error struct{ Code, Message string } }
+		switch {
+		case res.StatusCode != c.status:
+			t.Errorf("%s: %d, want %d: %.300s", c.name, res.StatusCode, c.status, body)
+		case c.status != 200 && (json.Unmarshal(body, &e) != nil || e.Error.Code != "LimitExceeded" || e.Error.Message == ""):
+			t.Errorf("%s: not an OData error: %s %.300s", c.name, res.Header.Get("Content-Type"), body)
+		case c.status == 414 && !strings.Contains(e.Error.Message, "URL is longer than"):
+			t.Errorf("%s: %s", c.name, e.Error.Message)
+		case c.status == 431 && !strings.Contains(e.Error.Message, "headers are larger than"):
+			t.Errorf("%s: %s", c.name, e.Error.Message)
+		}
+	}
+	// the gateway serves on as before
+	if res, body := rawGet(t, u.Host, u.Path+"Customers(1)?$select=Name"); res.StatusCode != 200 {
+		t.Errorf("after the oversized requests: %d %s", res.StatusCode, body)
 	}
 }

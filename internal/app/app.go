@@ -373,8 +373,12 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 		ln, scheme = tls.NewListener(ln, cfg), "https"
 	}
 	// requests with a broken percent-encoding get an OData error too
-	ln = server.GuardEscapes(ln)
+	// and requests too large for it an OData 414 or 431: the request line
+	// may be a little longer than the parser's URL limit, which answers
+	// those between; 64 KiB of headers is far above what clients send
 	lim := g.settings.Defaults.Limits
+	glim := server.GuardLimits{Line: limitsFrom(lim).MaxURLLength + 1<<10, Headers: 64 << 10}
+	ln = server.GuardEscapes(ln, glim)
 	orDefault := func(d, def time.Duration) time.Duration {
 		if d > 0 {
 			return d
@@ -387,7 +391,7 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 		ReadTimeout:       orDefault(lim.ReadTimeout, 60*time.Second),
 		WriteTimeout:      orDefault(lim.WriteTimeout, 150*time.Second), // above the statement timeout and Salesforce's 120 s
 		IdleTimeout:       orDefault(lim.IdleTimeout, 120*time.Second),
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    glim.Total(),
 		ConnContext:       server.ConnContext,
 	}
 	base := g.settings.PublicURL

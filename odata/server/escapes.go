@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -29,23 +30,45 @@ import (
 // path. Clients cannot send it: the listener drops theirs.
 const badEscapeHeader = "X-Odatagw-Bad-Escape"
 
+// tooLargeHeader says that the listener cut a request whose request line
+// ("line N") or headers ("headers N") were larger than it accepts, so that
+// the handler answers with an OData error where Go's server would send a
+// plain-text 431 (a SOQL IN list of a few thousand keys makes such a
+// URL). Clients cannot send it either.
+const tooLargeHeader = "X-Odatagw-Too-Large"
+
+// GuardLimits are the largest request line and the most header bytes the
+// listener passes on; the HTTP server's MaxHeaderBytes must be above
+// their sum (see Total).
+type GuardLimits struct {
+	Line, Headers int
+}
+
+// Total is what the HTTP server must accept for the guard's largest
+// request, with room for the guard's own header.
+func (l GuardLimits) Total() int { return l.Line + l.Headers + 1<<10 }
+
 // maxGuardedLine bounds a request line or header the listener holds while
 // it reads it; the server's own limits are below it.
 const maxGuardedLine = 1 << 20
 
 // GuardEscapes wraps a listener so that requests with broken percent-
-// encodings in their path reach the gateway's handler (see above). A TLS
-// connection keeps its state for the handler through ConnContext.
-func GuardEscapes(ln net.Listener) net.Listener { return guardListener{ln} }
+// encodings in their path, and requests too large for it, reach the
+// gateway's handler (see above). A TLS connection keeps its state for the
+// handler through ConnContext.
+func GuardEscapes(ln net.Listener, lim GuardLimits) net.Listener { return guardListener{ln, lim} }
 
-type guardListener struct{ net.Listener }
+type guardListener struct {
+	net.Listener
+	lim GuardLimits
+}
 
 func (l guardListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &guardConn{Conn: c, r: &escapeGuard{src: c}}, nil
+	return &guardConn{Conn: c, r: &escapeGuard{src: c, lim: l.lim}}, nil
 }
 
 type guardConn struct {
@@ -79,6 +102,13 @@ func (s *Server) guardedRequest(c *gin.Context) {
 			r.TLS = &st
 		}
 	}
+	if what := r.Header.Get(tooLargeHeader); what != "" {
+		// the rest of the connection was dropped with the cut request
+		c.Writer.Header().Set("Connection", "close")
+		writeError(c.Writer, r, s.log, tooLarge(what))
+		c.Abort()
+		return
+	}
 	if at := r.Header.Get(badEscapeHeader); at != "" {
 		pos, _ := strconv.Atoi(at)
 		writeError(c.Writer, r, s.log, odata.SyntaxError("path", pos,
@@ -87,6 +117,19 @@ func (s *Server) guardedRequest(c *gin.Context) {
 		return
 	}
 	c.Next()
+}
+
+// tooLarge is the error for a request the listener cut: 414 for a
+// request line, 431 for headers.
+func tooLarge(what string) *odata.Error {
+	kind, n, _ := strings.Cut(what, " ")
+	if kind == "line" {
+		return &odata.Error{Status: 414, Code: odata.CodeLimitExceeded,
+			Message: "the URL is longer than " + n + " bytes, which the gateway accepts: a SOQL query with a long IN list of keys makes such a URL; " +
+				"query fewer keys at a time, or the gateway's administrator can raise max_url_length"}
+	}
+	return &odata.Error{Status: http.StatusRequestHeaderFieldsTooLarge, Code: odata.CodeLimitExceeded,
+		Message: "the request's headers are larger than the " + n + " bytes the gateway accepts; send fewer or shorter headers"}
 }
 
 type guardState int
@@ -99,6 +142,9 @@ const (
 	guardChunkData // remaining bytes of a chunk and its CRLF
 	guardTrailer   // trailer lines after the last chunk
 	guardPassThrough
+	guardSkipLine    // the rest of a line too long to pass on, then headers
+	guardSkipHeaders // header lines after the headers grew too large
+	guardDiscard     // everything after a request cut short
 )
 
 // escapeGuard is the reading side of a guarded connection.
@@ -112,6 +158,9 @@ type escapeGuard struct {
 	chunked   bool
 	length    int64
 	upgrade   bool
+	lim       GuardLimits
+	headers   int  // header bytes of the request being read
+	cutLine   bool // the request line was cut: the headers are the guard's
 	buf       [4 << 10]byte
 }
 
@@ -140,6 +189,15 @@ func (g *escapeGuard) feed(b []byte) {
 		case guardPassThrough:
 			g.out = append(g.out, b...)
 			return
+		case guardDiscard:
+			return
+		case guardSkipLine:
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				return
+			}
+			b = b[i+1:]
+			g.state = guardSkipHeaders
 		case guardBody, guardChunkData:
 			n := int64(len(b))
 			if n > g.remaining {
@@ -158,10 +216,22 @@ func (g *escapeGuard) feed(b []byte) {
 			i := bytes.IndexByte(b, '\n')
 			if i < 0 {
 				g.line = append(g.line, b...)
-				if len(g.line) > maxGuardedLine {
+				if g.state == guardSkipHeaders && len(g.line) > 2 {
+					g.line = g.line[:2] // all it needs: whether the line is blank
+				}
+				if g.tooLong(len(g.line)) {
+					g.cut()
+					g.state = guardSkipLine
+				} else if len(g.line) > maxGuardedLine {
 					g.giveUp()
 				}
 				return
+			}
+			if g.tooLong(len(g.line) + i + 1) {
+				b = b[i+1:]
+				g.cut()
+				g.state = guardSkipHeaders
+				continue
 			}
 			// a line that came whole is taken where it lies; only one
 			// split between two reads is gathered first
@@ -175,6 +245,34 @@ func (g *escapeGuard) feed(b []byte) {
 			g.line = g.line[:0]
 		}
 	}
+}
+
+// tooLong reports whether a line of n bytes, in the state the framing is
+// in, takes the request past what the guard passes on.
+func (g *escapeGuard) tooLong(n int) bool {
+	switch g.state {
+	case guardRequestLine:
+		return g.lim.Line > 0 && n > g.lim.Line
+	case guardHeaders:
+		return g.lim.Headers > 0 && g.headers+n > g.lim.Headers
+	}
+	return false
+}
+
+// cut replaces the request being read by a short one that carries the
+// guard's header, which the handler answers with an OData error; what
+// remains of the request is skipped up to the end of its headers, and
+// the rest of the connection (a body the framing can no longer find) is
+// dropped: the answer closes the connection.
+func (g *escapeGuard) cut() {
+	what := "headers " + strconv.Itoa(g.lim.Headers)
+	g.cutLine = g.state == guardRequestLine
+	if g.cutLine {
+		what = "line " + strconv.Itoa(g.lim.Line)
+		g.out = append(g.out, "GET / HTTP/1.1\r\n"...)
+	}
+	g.out = append(g.out, tooLargeHeader+": "+what+"\r\n"...)
+	g.line = g.line[:0]
 }
 
 // giveUp stops reading the framing: what is held goes out as it came.
@@ -191,6 +289,16 @@ func (g *escapeGuard) giveUp() {
 func (g *escapeGuard) takeLine(line []byte) {
 	text := bytes.TrimRight(line, "\r\n")
 	switch g.state {
+	case guardSkipHeaders:
+		if len(text) == 0 {
+			// the cut request ends here; Host is the one header the
+			// server insists on, gone with the rest of a cut request line
+			if g.cutLine {
+				g.out = append(g.out, "Host: odatagw\r\n"...)
+			}
+			g.out = append(g.out, "\r\n"...)
+			g.state = guardDiscard
+		}
 	case guardRequestLine:
 		if len(text) == 0 {
 			g.out = append(g.out, line...) // a blank line before a request is allowed
@@ -202,8 +310,9 @@ func (g *escapeGuard) takeLine(line []byte) {
 			return
 		}
 		g.out = append(g.out, requestLine(text, line)...)
-		g.state, g.chunked, g.length, g.upgrade = guardHeaders, false, 0, false
+		g.state, g.chunked, g.length, g.upgrade, g.headers = guardHeaders, false, 0, false, 0
 	case guardHeaders:
+		g.headers += len(line)
 		if len(text) == 0 {
 			g.out = append(g.out, line...)
 			g.endOfHeaders()
@@ -216,8 +325,8 @@ func (g *escapeGuard) takeLine(line []byte) {
 		name, value, _ := bytes.Cut(text, []byte(":"))
 		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
 		switch {
-		case bytes.EqualFold(name, []byte(badEscapeHeader)):
-			return // only the guard sets it
+		case bytes.EqualFold(name, []byte(badEscapeHeader)), bytes.EqualFold(name, []byte(tooLargeHeader)):
+			return // only the guard sets them
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 {

@@ -24,8 +24,8 @@ func TestEscapeGuard(t *testing.T) {
 		{"the query is the handler's to judge",
 			"GET /odata/demo/Customers?$filter=Name%20eq%20'%zz' HTTP/1.1\r\n\r\n",
 			"GET /odata/demo/Customers?$filter=Name%20eq%20'%zz' HTTP/1.1\r\n\r\n"},
-		{"a client's own guard header is dropped",
-			"GET /odata/demo/Customers HTTP/1.1\r\nX-Odatagw-Bad-Escape: 3\r\nHost: x\r\n\r\n",
+		{"a client's own guard headers are dropped",
+			"GET /odata/demo/Customers HTTP/1.1\r\nX-Odatagw-Bad-Escape: 3\r\nx-odatagw-too-large: line 1\r\nHost: x\r\n\r\n",
 			"GET /odata/demo/Customers HTTP/1.1\r\nHost: x\r\n\r\n"},
 		{"a body that looks like a request line passes through",
 			"POST /odata/demo/$batch HTTP/1.1\r\nContent-Length: 22\r\n\r\nGET /odata/demo/% HTTP\r\nGET /odata/demo/% HTTP/1.1\r\n\r\n",
@@ -40,12 +40,32 @@ func TestEscapeGuard(t *testing.T) {
 			"GET /odata/de%",
 			"GET /odata/de%"},
 	}
+	// with limits of 40 bytes of request line and 30 of headers
+	long := "GET /odata/demo/Customers?$filter=" + strings.Repeat("x", 40) + " HTTP/1.1\r\n"
+	cases = append(cases, []struct{ name, in, want string }{
+		{"a request line past the limit is cut, its headers and the rest dropped",
+			long + "Host: x\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n",
+			"GET / HTTP/1.1\r\nX-Odatagw-Too-Large: line 40\r\nHost: odatagw\r\n\r\n"},
+		{"headers past the limit are cut after the last that fits",
+			"GET /a HTTP/1.1\r\nHost: x\r\nX-A: " + strings.Repeat("a", 30) + "\r\nX-B: b\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+			"GET /a HTTP/1.1\r\nHost: x\r\nX-Odatagw-Too-Large: headers 30\r\n\r\n"},
+		{"a request within the limits is unchanged",
+			"GET /odata/demo/Customers HTTP/1.1\r\nHost: x\r\n\r\n",
+			"GET /odata/demo/Customers HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"a client's own too-large header is passed on only as the guard writes it",
+			long + "X-Odatagw-Too-Large: 1\r\n\r\n",
+			"GET / HTTP/1.1\r\nX-Odatagw-Too-Large: line 40\r\nHost: odatagw\r\n\r\n"},
+	}...)
 	for _, c := range cases {
 		for _, how := range []struct {
 			name string
 			r    func(io.Reader) io.Reader
 		}{{"whole", func(r io.Reader) io.Reader { return r }}, {"byte by byte", iotest.OneByteReader}} {
-			got, err := io.ReadAll(&escapeGuard{src: how.r(strings.NewReader(c.in))})
+			g := &escapeGuard{src: how.r(strings.NewReader(c.in))}
+			if strings.Contains(c.in, "xxxxx") || strings.Contains(c.in, "aaaaa") || strings.Contains(c.name, "within the limits") {
+				g.lim = GuardLimits{Line: 40, Headers: 30}
+			}
+			got, err := io.ReadAll(g)
 			if err != nil || string(got) != c.want {
 				t.Errorf("%s (%s):\n got %q %v\nwant %q", c.name, how.name, got, err, c.want)
 			}
