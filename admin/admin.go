@@ -93,14 +93,20 @@ func Handler(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	a := &api{m: cfg.Manager, log: cfg.Logger, token: sha256.Sum256([]byte(cfg.Token)), throttle: auth.NewThrottle()}
+	a := &api{m: cfg.Manager, log: cfg.Logger, token: sha256.Sum256([]byte(cfg.Token)), throttle: auth.NewThrottle(), sessions: newSessions()}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(gin.Recovery(), a.headers)
 	e.GET("/", page)
 	e.GET("/ui/*file", asset)
+	e.GET("/login", a.login)
 	api := e.Group("/api", a.authenticate)
-	api.GET("/session", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"ok": true}) })
+	api.GET("/session", func(c *gin.Context) {
+		// the page's session gives its CSRF token here; a token caller has none
+		c.JSON(http.StatusOK, gin.H{"ok": true, "csrf": c.GetString("csrf")})
+	})
+	api.POST("/login-codes", a.loginCode)
+	api.POST("/logout", a.logout)
 	api.GET("/sources", a.list)
 	api.POST("/sources", a.create)
 	api.POST("/test", a.test)
@@ -128,6 +134,7 @@ type api struct {
 	log      *slog.Logger
 	token    [32]byte
 	throttle *auth.Throttle
+	sessions *sessions
 }
 
 // headers keep the admin page from being framed or its answers cached.
@@ -140,11 +147,24 @@ func (a *api) headers(c *gin.Context) {
 	c.Next()
 }
 
-// authenticate checks the bearer token in constant time. Repeated
-// failures from one address wait longer and longer before their 401, so
-// guessing is slow.
+// authenticate checks the bearer token in constant time, or else the
+// page's session cookie (see session.go). Repeated failures from one
+// address wait longer and longer before their 401, so guessing is slow.
 func (a *api) authenticate(c *gin.Context) {
 	given, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok && a.cookieSession(c) {
+		return
+	}
+	if !ok {
+		// no credential at all (the page asking whether it is signed in):
+		// nothing was guessed, so nothing is throttled or logged
+		if _, err := c.Cookie(sessionCookie); err != nil {
+			c.Header("WWW-Authenticate", `Bearer realm="odatagw admin"`)
+			fail(c, http.StatusUnauthorized, "Unauthorized", "", "sign in with the admin token, or a link from odatagw admin login")
+			c.Abort()
+			return
+		}
+	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(given)))
 	if ok && subtle.ConstantTimeCompare(sum[:], a.token[:]) == 1 {
 		a.throttle.Succeeded(c.ClientIP())
@@ -158,7 +178,7 @@ func (a *api) authenticate(c *gin.Context) {
 	case <-c.Request.Context().Done():
 	}
 	c.Header("WWW-Authenticate", `Bearer realm="odatagw admin"`)
-	fail(c, http.StatusUnauthorized, "Unauthorized", "", "sign in with the admin token")
+	fail(c, http.StatusUnauthorized, "Unauthorized", "", "sign in with the admin token, or a link from odatagw admin login")
 	c.Abort()
 }
 

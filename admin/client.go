@@ -179,3 +179,13 @@ func (c *Client) RemoveUser(ctx context.Context, name string) error {
 	_, err := c.do(ctx, http.MethodDelete, "/api/users/"+url.PathEscape(name), nil, "", nil)
 	return err
 }
+
+// LoginLink asks for a sign-in link to the admin page: it works once,
+// within ten minutes, and opens a browser session.
+func (c *Client) LoginLink(ctx context.Context) (string, error) {
+	var out struct {
+		URL string `json:"url"`
+	}
+	_, err := c.do(ctx, http.MethodPost, "/api/login-codes", nil, "", &out)
+	return out.URL, err
+}

@@ -224,3 +224,34 @@ func (b *browser) shot(name string) {
 
 // do2 is do without a body, for use where do is shadowed.
 func do2(t *testing.T, method, url string) response { return do(t, method, url, nil) }
+
+// TestAdminPageSignInLink: a browser that opens the link of `odatagw
+// admin login` lands on the page signed in, stays signed in when the page
+// is opened again (as a new tab or a bookmark would), and signing out
+// ends it there too.
+func TestAdminPageSignInLink(t *testing.T) {
+	exe := chromium(t)
+	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "k", nil)
+	cmd := command(t, buildBinary(t), []string{"ODATAGW_ADMIN_URL=" + ag.admin, "ODATAGW_ADMIN_TOKEN=" + ag.token}, "admin", "login")
+	out, err := cmd.CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	link := lines[len(lines)-1]
+	if err != nil || !strings.Contains(link, "/login?code=") {
+		t.Fatalf("odatagw admin login: %v\n%s", err, out)
+	}
+	recordSecret(t, strings.SplitN(link, "code=", 2)[1])
+
+	br := openBrowser(t, exe, 1280, 900, "admin-page-link-failed.png")
+	id := func(s string) chromedp.ID { return chromedp.ID(s) }
+	br.step("opening the sign-in link", chromedp.Navigate(link), chromedp.WaitVisible(id("app-view")))
+	br.shot("admin-page-signed-in-by-link.png")
+	br.step("opening the page again", chromedp.Navigate(ag.admin+"/"), chromedp.WaitVisible(id("app-view")))
+	if list := br.text("#sources"); !strings.Contains(list, "demo") {
+		t.Errorf("the sources list after opening the page again: %q", list)
+	}
+	br.step("signing out", chromedp.Click(id("signout")), chromedp.WaitVisible(id("signin-view")))
+	br.step("opening the page after signing out", chromedp.Navigate(ag.admin+"/"), chromedp.WaitVisible(id("token")))
+	if !strings.Contains(br.eval(`document.getElementById("app-view").hidden ? "hidden" : "shown"`), "hidden") {
+		t.Error("the page opens signed in after signing out")
+	}
+}

@@ -1,10 +1,13 @@
 // The admin page: signs in with the admin token (kept for this tab only),
-// then lists, adds, tests, reloads and removes data sources through the
-// admin API. Every value from the server is set as text, never as HTML.
+// or with the session a sign-in link opened (`odatagw admin login`: an
+// HttpOnly cookie, with a CSRF token for changes), then lists, adds,
+// tests, reloads and removes data sources through the admin API. Every
+// value from the server is set as text, never as HTML.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 let token = sessionStorage.getItem("odatagw-admin-token") || "";
+let csrf = ""; // the cookie session's, when signed in by a link
 let current = null; // the source shown in the detail panel
 
 function el(tag, text, cls) {
@@ -15,9 +18,11 @@ function el(tag, text, cls) {
 }
 
 async function call(method, path, body, headers) {
-  const h = Object.assign({ Authorization: "Bearer " + token }, headers || {});
+  const h = Object.assign({}, headers || {});
+  if (token) h.Authorization = "Bearer " + token;
+  else if (csrf && method !== "GET") h["X-CSRF-Token"] = csrf;
   if (body !== undefined) h["Content-Type"] = "application/json";
-  const res = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
   let data = null;
   if (res.status !== 204) {
     try { data = await res.json(); } catch (_) { data = null; }
@@ -80,8 +85,16 @@ async function signIn(ev) {
   await enter();
 }
 
-function signOut(msg) {
+async function signOut(msg) {
+  const session = csrf;
   token = "";
+  csrf = "";
+  // a link's session ends on the gateway before the page says so
+  if (session) {
+    try {
+      await fetch("/api/logout", { method: "POST", headers: { "X-CSRF-Token": session }, credentials: "same-origin" });
+    } catch (_) { /* the gateway is gone: the cookie expires by itself */ }
+  }
   sessionStorage.removeItem("odatagw-admin-token");
   $("app-view").hidden = true;
   $("signout").hidden = true;
@@ -416,9 +429,9 @@ document.addEventListener("DOMContentLoaded", () => {
     if (e.target.checked) $("f-introspection-url").focus();
   });
   $("sources-title").tabIndex = -1;
-  if (token) {
-    call("GET", "/api/session").then((r) => (r.ok ? enter() : signOut()));
-  } else {
-    $("token").focus();
-  }
+  // a token this tab signed in with, or else a session a sign-in link opened
+  call("GET", "/api/session").then((r) => {
+    if (r.ok && !token) csrf = r.data.csrf || "";
+    return r.ok ? enter() : signOut();
+  });
 });

@@ -40,8 +40,33 @@ type cli struct {
 	User    userCmd    `cmd:"" help:"Manage the users who may call sources with passwords or API tokens, through a running gateway's admin API."`
 	Check   checkCmd   `cmd:"" help:"Print, without serving, what Salesforce would get from a database: each table's external object, key and field types, and every problem with what to do. Exits 1 when the report has errors (with --strict, warnings too), 2 on bad usage, 0 otherwise."`
 	Track   trackCmd   `cmd:"" help:"Print, or run with --apply, the SQL that installs change tracking on PostgreSQL, MySQL/MariaDB or SQLite tables: a change log and row counts kept by triggers, whoever writes, for delta links and exact counts (see docs/change-tracking.md)."`
+	Admin   adminCmd   `cmd:"" help:"The admin page of a running gateway."`
 	Probe   probeCmd   `cmd:"" help:"Ask a URL (a gateway's /readyz or /healthz) and exit 0 when it answers 2xx: a health check for images without a shell or curl."`
 	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+type adminCmd struct {
+	Login adminLoginCmd `cmd:"" help:"Print a link that signs a browser in to the admin page: it works once, within 10 minutes, and opens a session of 12 hours (an HttpOnly cookie), so new tabs and bookmarked pages open signed in."`
+}
+
+type adminLoginCmd struct {
+	adminFlags
+}
+
+func (c *adminLoginCmd) run(stdout io.Writer) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := ctxTimeout()
+	defer cancel()
+	link, err := cl.LoginLink(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "Open this link in your browser within 10 minutes (it works once):")
+	fmt.Fprintln(stdout, link)
+	return nil
 }
 
 type probeCmd struct {
@@ -203,6 +228,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case "user list", "user add <name>", "user update <name>", "user remove <name>":
 			if err := c.User.run(kctx.Command(), stdinOrEmpty, stdout); err != nil {
+				fmt.Fprintln(stderr, "odatagw:", err)
+				return 1
+			}
+			return 0
+		case "admin login":
+			if err := c.Admin.Login.run(stdout); err != nil {
 				fmt.Fprintln(stderr, "odatagw:", err)
 				return 1
 			}
