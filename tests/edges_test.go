@@ -154,7 +154,9 @@ func TestOversizedRequests(t *testing.T) {
 	}
 	for _, c := range cases {
 		res, body := send(t, c.target, c.extra)
-		var e struct{ Error struct{ Code, Message string } }
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		switch {
 		case res.StatusCode != c.status:
 			t.Errorf("%s: %d, want %d: %.300s", c.name, res.StatusCode, c.status, body)
