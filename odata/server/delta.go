@@ -238,7 +238,7 @@ func (r *request) readByKey(ctx context.Context, src sources.Source, key []plan.
 // removed is a deleted-entity entry: @removed in OData 4.01, the
 // $deletedEntity form in 4.0.
 func (r *request) removed(key []plan.KeyValue, reason string) []byte {
-	id := r.root + r.plan.Set.Name + "(" + keyText(key) + ")"
+	id := r.root + keyPath(r.plan.Set.Name, len(key), func(i int) (*metadata.Property, any) { return key[i].Prop, key[i].Value })
 	var b []byte
 	if r.version == odata.V40 {
 		b = append(b, `{"@odata.context":`...)

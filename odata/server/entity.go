@@ -89,16 +89,26 @@ func (t *etag) of(set *metadata.EntitySet, row []any) {
 // Customers(42), OrderLines(OrderId=1,ProductId=2).
 func entityID(set *metadata.EntitySet, values []any, keyPos []int) string {
 	key := set.Type.Key
+	return keyPath(set.Name, len(key), func(i int) (*metadata.Property, any) { return key[i], values[keyPos[i]] })
+}
+
+// keyPath spells an entity's address below the service root for paths,
+// ids and links: Set(1), Set('a%20b'), Set(A=1,B='x'), each value as an
+// OData literal escaped for a URL path. Every id and link the gateway
+// writes (entities, Location, @removed and $deletedEntity) comes from
+// here, so that an entity is announced under one id only.
+func keyPath(set string, n int, part func(i int) (*metadata.Property, any)) string {
 	var b strings.Builder
-	b.WriteString(set.Name + "(")
-	for i, k := range key {
+	b.WriteString(set + "(")
+	for i := range n {
+		p, v := part(i)
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		if len(key) > 1 {
-			b.WriteString(k.Name + "=")
+		if n > 1 {
+			b.WriteString(p.Name + "=")
 		}
-		b.WriteString(url.PathEscape(plan.FormatLiteral(values[keyPos[i]], k.Type)))
+		b.WriteString(url.PathEscape(plan.FormatLiteral(v, p.Type)))
 	}
 	b.WriteByte(')')
 	return b.String()
