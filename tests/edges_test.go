@@ -173,3 +173,19 @@ func TestOversizedRequests(t *testing.T) {
 		t.Errorf("after the oversized requests: %d %s", res.StatusCode, body)
 	}
 }
+
+// TestPublicPortNamesNoSource: the public port's index and its answer for
+// an unknown source name no source, as its /readyz names none: which
+// sources exist is for the admin listener to say.
+func TestPublicPortNamesNoSource(t *testing.T) {
+	base := strings.TrimSuffix(demoTarget.root, "/odata/demo/")
+	for _, path := range []string{"/", "/odata/nope/", "/odata/nope/Customers", "/readyz"} {
+		r := do(t, "GET", base+path, nil)
+		if strings.Contains(string(r.Body), "demo") {
+			t.Errorf("GET %s names the source: %d %s", path, r.Status, r.Body)
+		}
+	}
+	if r := do(t, "GET", base+"/odata/nope/", nil); r.Status != 404 || !strings.Contains(string(r.Body), `no data source named \"nope\"`) {
+		t.Errorf("an unknown source: %d %s", r.Status, r.Body)
+	}
+}

@@ -128,7 +128,8 @@ func (s *Server) serveOData(c *gin.Context) {
 	}
 	e, ok := s.acquire(r.name)
 	if !ok {
-		r.fail(odata.NotFound(odata.CodeNotFound, "there is no data source named %q; service roots are %s", r.name, strings.Join(s.SourceNames(), ", ")))
+		// the public port names no source: which exist is the admin's to know
+		r.fail(odata.NotFound(odata.CodeNotFound, "there is no data source named %q here; check the service root's name (the gateway's admin page lists them)", r.name))
 		return
 	}
 	defer e.release()

@@ -341,14 +341,12 @@ func (s *Server) OpsHandler() http.Handler {
 // Metrics are the gateway's Prometheus figures.
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
-// index lists the service roots, so that a person who opens the gateway's
-// address sees where to point Salesforce.
+// index tells a person who opens the gateway's address where services
+// are, without naming any: like the public /readyz, the public port does
+// not say which sources exist (the admin page and the log do).
 func (s *Server) index(c *gin.Context) {
-	var roots []string
-	for _, n := range s.SourceNames() {
-		roots = append(roots, s.baseURL(c.Request)+"/odata/"+n+"/")
-	}
-	c.JSON(http.StatusOK, gin.H{"service_roots": roots})
+	c.JSON(http.StatusOK, gin.H{"service": "odatagw",
+		"message": "OData services are at " + s.baseURL(c.Request) + "/odata/{source}/; the gateway's log and admin page list them"})
 }
 
 // baseURL is the absolute URL of the gateway root, without trailing slash.
