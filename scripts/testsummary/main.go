@@ -37,7 +37,7 @@ func run(in io.Reader, out io.Writer) int {
 	perPackage := map[string]*counts{}
 	failedPackages := map[string]bool{}
 	output := map[string][]string{} // package and test: its lines, for a skip's reason
-	skips := map[string][]string{} // reason: the tests that gave it
+	skips := map[string][]string{}  // reason: the tests that gave it
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -128,7 +128,9 @@ func run(in io.Reader, out io.Writer) int {
 		for why := range skips {
 			whys = append(whys, why)
 		}
-		sort.Slice(whys, func(i, j int) bool { return len(skips[whys[i]]) > len(skips[whys[j]]) || len(skips[whys[i]]) == len(skips[whys[j]]) && whys[i] < whys[j] })
+		sort.Slice(whys, func(i, j int) bool {
+			return len(skips[whys[i]]) > len(skips[whys[j]]) || len(skips[whys[i]]) == len(skips[whys[j]]) && whys[i] < whys[j]
+		})
 		for _, why := range whys {
 			fmt.Fprintf(out, "  %d: %s\n", len(skips[why]), why)
 			writeWrapped(out, skips[why], "      ", 100)
