@@ -86,6 +86,7 @@ type Config struct {
 	Token   string // the admin credential, sent as "Authorization: Bearer TOKEN"
 	Manager Manager
 	Logger  *slog.Logger
+	Version string // the build, shown on the page once signed in
 }
 
 // Handler serves the API under /api/ and the admin page at /.
@@ -103,7 +104,7 @@ func Handler(cfg Config) http.Handler {
 	api := e.Group("/api", a.authenticate)
 	api.GET("/session", func(c *gin.Context) {
 		// the page's session gives its CSRF token here; a token caller has none
-		c.JSON(http.StatusOK, gin.H{"ok": true, "csrf": c.GetString("csrf")})
+		c.JSON(http.StatusOK, gin.H{"ok": true, "csrf": c.GetString("csrf"), "version": cfg.Version})
 	})
 	api.POST("/login-codes", a.loginCode)
 	api.POST("/logout", a.logout)

@@ -16,8 +16,12 @@ bah() { buildah --storage-driver "$driver" "$@"; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-echo "building the static binary"
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/odatagw" ./cmd/odatagw
+# the version and commit the binary reports (odatagw version, the log,
+# the admin page) and the image's labels carry
+version="${ODATAGW_VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}"
+commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+echo "building the static binary ($version, commit $commit)"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.Version=$version -X main.Commit=$commit" -o "$work/odatagw" ./cmd/odatagw
 
 ctr=$(bah from scratch)
 cleanup() { bah umount "$ctr" >/dev/null 2>&1 || true; bah rm "$ctr" >/dev/null 2>&1 || true; rm -rf "$work"; }
@@ -47,6 +51,8 @@ bah config \
   --cmd serve \
   --label org.opencontainers.image.title=odatagw \
   --label org.opencontainers.image.description="OData 4.0/4.01 gateway for Salesforce Connect" \
+  --label org.opencontainers.image.version="$version" \
+  --label org.opencontainers.image.revision="$commit" \
   "$ctr"
 bah commit --quiet "$ctr" "$tag" >/dev/null
 echo "built $tag ($(bah inspect --format '{{.FromImageID}}' "$tag" 2>/dev/null | cut -c1-12 || true))"

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 tag="odatagw:test-$$"
 driver="${BUILDAH_STORAGE_DRIVER:-vfs}"
 bah() { buildah --storage-driver "$driver" "$@"; }
-bash deploy/build-image.sh "$tag"
+ODATAGW_VERSION=0.0.0-test bash deploy/build-image.sh "$tag"
 ctr=$(bah from "$tag")
 pid=""
 cleanup() {
@@ -19,6 +19,16 @@ cleanup() {
 }
 trap cleanup EXIT
 root=$(bah mount "$ctr")
+# the binary and the image's labels carry the version and the commit
+label=$(bah inspect --type image --format '{{index .OCIv1.Config.Labels "org.opencontainers.image.version"}} {{index .OCIv1.Config.Labels "org.opencontainers.image.revision"}}' "$tag")
+says=$("$root/usr/local/bin/odatagw" version)
+commit=$(git rev-parse HEAD)
+case "$says" in
+  "odatagw 0.0.0-test (commit ${commit:0:12})"*) ;;
+  *) echo "odatagw version in the image says: $says"; exit 1 ;;
+esac
+[ "$label" = "0.0.0-test $commit" ] || { echo "the image's labels: $label"; exit 1; }
+echo "version stamped: $says; labels $label"
 user=$(bah inspect --type container --format '{{.OCIv1.Config.User}}' "$ctr")
 port=$((20000 + RANDOM % 20000))
 log=$(mktemp)

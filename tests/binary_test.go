@@ -151,6 +151,19 @@ func TestBinary(t *testing.T) {
 			}
 		}
 	})
+	t.Run("version", func(t *testing.T) {
+		// --version and the version command say the same; neither says
+		// "(devel)", and the log at start names it
+		flag, err1 := command(t, bin, nil, "--version").CombinedOutput()
+		cmd, err2 := command(t, bin, nil, "version").CombinedOutput()
+		if err1 != nil || err2 != nil || string(flag) != string(cmd) || !strings.HasPrefix(string(cmd), "odatagw ") || strings.Contains(string(cmd), "(devel)") {
+			t.Fatalf("--version: %v %q; version: %v %q", err1, flag, err2, cmd)
+		}
+		runGateway(t, bin, nil, "serve", "--listen", freePort(t))
+		if logged := strings.Join(readLog(t), "\n"); !strings.Contains(logged, "starting "+strings.TrimSpace(string(cmd))) {
+			t.Errorf("the log at start does not name the version %q:\n%s", cmd, logged)
+		}
+	})
 	t.Run("demo", func(t *testing.T) {
 		addr := freePort(t)
 		root, _ := runGateway(t, bin, nil, "serve", "--listen", addr)

@@ -82,6 +82,7 @@ async function signIn(ev) {
   }
   sessionStorage.setItem("odatagw-admin-token", token);
   $("token").value = "";
+  showVersion(r.data.version);
   await enter();
 }
 
@@ -101,6 +102,11 @@ async function signOut(msg) {
   $("signin-view").hidden = false;
   notice(msg || "");
   $("token").focus();
+}
+
+function showVersion(v) {
+  $("version").textContent = v || "";
+  $("version").hidden = !v;
 }
 
 async function enter() {
@@ -432,6 +438,7 @@ document.addEventListener("DOMContentLoaded", () => {
   // a token this tab signed in with, or else a session a sign-in link opened
   call("GET", "/api/session").then((r) => {
     if (r.ok && !token) csrf = r.data.csrf || "";
+    if (r.ok) showVersion(r.data.version);
     return r.ok ? enter() : signOut();
   });
 });

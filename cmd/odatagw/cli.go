@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -30,19 +29,17 @@ import (
 	"github.com/odatagw/odatagw/sources"
 )
 
-// Version is set at build time with -ldflags "-X github.com/odatagw/odatagw/cli.Version=..."
-var Version = ""
-
 type cli struct {
-	Serve   serveCmd   `cmd:"" default:"withargs" help:"Serve data sources as OData services (the embedded demo when none is given). The default command."`
-	Cache   cacheCmd   `cmd:"" help:"Manage the query caches of running gateways."`
-	Source  sourceCmd  `cmd:"" help:"Manage the data sources of a running gateway through its admin API."`
-	User    userCmd    `cmd:"" help:"Manage the users who may call sources with passwords or API tokens, through a running gateway's admin API."`
-	Check   checkCmd   `cmd:"" help:"Print, without serving, what Salesforce would get from a database: each table's external object, key and field types, and every problem with what to do. Exits 1 when the report has errors (with --strict, warnings too), 2 on bad usage, 0 otherwise."`
-	Track   trackCmd   `cmd:"" help:"Print, or run with --apply, the SQL that installs change tracking on PostgreSQL, MySQL/MariaDB or SQLite tables: a change log and row counts kept by triggers, whoever writes, for delta links and exact counts (see docs/change-tracking.md)."`
-	Admin   adminCmd   `cmd:"" help:"The admin page of a running gateway."`
-	Probe   probeCmd   `cmd:"" help:"Ask a URL (a gateway's /readyz or /healthz) and exit 0 when it answers 2xx: a health check for images without a shell or curl."`
-	Version versionCmd `cmd:"" help:"Print the version."`
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+	Serve       serveCmd         `cmd:"" default:"withargs" help:"Serve data sources as OData services (the embedded demo when none is given). The default command."`
+	Cache       cacheCmd         `cmd:"" help:"Manage the query caches of running gateways."`
+	Source      sourceCmd        `cmd:"" help:"Manage the data sources of a running gateway through its admin API."`
+	User        userCmd          `cmd:"" help:"Manage the users who may call sources with passwords or API tokens, through a running gateway's admin API."`
+	Check       checkCmd         `cmd:"" help:"Print, without serving, what Salesforce would get from a database: each table's external object, key and field types, and every problem with what to do. Exits 1 when the report has errors (with --strict, warnings too), 2 on bad usage, 0 otherwise."`
+	Track       trackCmd         `cmd:"" help:"Print, or run with --apply, the SQL that installs change tracking on PostgreSQL, MySQL/MariaDB or SQLite tables: a change log and row counts kept by triggers, whoever writes, for delta links and exact counts (see docs/change-tracking.md)."`
+	Admin       adminCmd         `cmd:"" help:"The admin page of a running gateway."`
+	Probe       probeCmd         `cmd:"" help:"Ask a URL (a gateway's /readyz or /healthz) and exit 0 when it answers 2xx: a health check for images without a shell or curl."`
+	Version     versionCmd       `cmd:"" help:"Print the version."`
 }
 
 type adminCmd struct {
@@ -178,6 +175,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		kong.UsageOnError(),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exit = code; panic(exitPanic{}) }),
+		kong.Vars{"version": versionLine()},
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -200,7 +198,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		switch kctx.Command() {
 		case "version":
-			fmt.Fprintln(stdout, "odatagw", version())
+			fmt.Fprintln(stdout, versionLine())
 			return 0
 		case "probe <url>":
 			if err := c.Probe.run(stdout); err != nil {
@@ -258,16 +256,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 type exitPanic struct{}
 
-func version() string {
-	if Version != "" {
-		return Version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
-
 func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 	var file config.File
 	if s.Config != "" {
@@ -278,6 +266,7 @@ func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 		file = *f
 	}
 	set := app.Settings{
+		Version:         versionLine(),
 		Listen:          pick(s.Listen, file.Listen),
 		PublicURL:       pick(s.PublicURL, file.PublicURL),
 		SkipTokenSecret: pick(s.SkiptokenSecret, file.SkipTokenSecret),

@@ -37,6 +37,9 @@ const DefaultListen = "127.0.0.1:8080"
 // Settings is everything a gateway needs, merged from flags, environment
 // and configuration file.
 type Settings struct {
+	// Version names the build (its version and commit), for the log and
+	// the admin page.
+	Version         string
 	Listen          string
 	PublicURL       string
 	SkipTokenSecret string
@@ -111,6 +114,9 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		return nil, err
 	}
 	memory.Apply()
+	if s.Version != "" {
+		s.Logger.Info("starting " + s.Version)
+	}
 	s.Logger.Info("memory: " + memory.String())
 	var bus *cache.RedisBus
 	checks := map[string]func() error{}

@@ -17,7 +17,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{- define "odatagw.labels" -}}
 {{ include "odatagw.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
