@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"github.com/odatagw/odatagw/internal/clientip"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -87,6 +88,9 @@ type Config struct {
 	Manager Manager
 	Logger  *slog.Logger
 	Version string // the build, shown on the page once signed in
+	// Callers names a request's caller, as for the OData port (see
+	// internal/clientip); nil: the connection's address.
+	Callers func(*http.Request) string
 }
 
 // Handler serves the API under /api/ and the admin page at /.
@@ -94,7 +98,10 @@ func Handler(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	a := &api{m: cfg.Manager, log: cfg.Logger, token: sha256.Sum256([]byte(cfg.Token)), throttle: auth.NewThrottle(), sessions: newSessions()}
+	if cfg.Callers == nil {
+		cfg.Callers = (*clientip.Resolver)(nil).Of
+	}
+	a := &api{m: cfg.Manager, log: cfg.Logger, token: sha256.Sum256([]byte(cfg.Token)), throttle: auth.NewThrottle(), sessions: newSessions(), callers: cfg.Callers}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(gin.Recovery(), a.headers)
@@ -136,7 +143,12 @@ type api struct {
 	token    [32]byte
 	throttle *auth.Throttle
 	sessions *sessions
+	callers  func(*http.Request) string
 }
+
+// client is the request's caller. gin's own ClientIP trusts any peer's
+// X-Forwarded-For, which would let a caller choose its own throttle.
+func (a *api) client(c *gin.Context) string { return a.callers(c.Request) }
 
 // headers keep the admin page from being framed or its answers cached.
 func (a *api) headers(c *gin.Context) {
@@ -168,12 +180,12 @@ func (a *api) authenticate(c *gin.Context) {
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(given)))
 	if ok && subtle.ConstantTimeCompare(sum[:], a.token[:]) == 1 {
-		a.throttle.Succeeded(c.ClientIP())
+		a.throttle.Succeeded(a.client(c))
 		c.Next()
 		return
 	}
-	delay := a.throttle.Failed(c.ClientIP())
-	a.log.Warn("admin authentication failed", "client", c.ClientIP(), "path", c.Request.URL.Path)
+	delay := a.throttle.Failed(a.client(c))
+	a.log.Warn("admin authentication failed", "client", a.client(c), "path", c.Request.URL.Path)
 	select {
 	case <-time.After(delay):
 	case <-c.Request.Context().Done():
@@ -271,7 +283,7 @@ func (a *api) create(c *gin.Context) {
 		a.failWith(c, err)
 		return
 	}
-	a.log.Info("source added", "source", saved.Name, "dsn", saved.DSN, "client", c.ClientIP())
+	a.log.Info("source added", "source", saved.Name, "dsn", saved.DSN, "client", a.client(c))
 	c.Header("ETag", etag(saved.Version))
 	c.Header("Location", "/api/sources/"+saved.Name)
 	c.JSON(http.StatusCreated, saved.Public())
@@ -296,7 +308,7 @@ func (a *api) update(c *gin.Context) {
 		a.failWith(c, err)
 		return
 	}
-	a.log.Info("source changed", "source", saved.Name, "dsn", saved.DSN, "client", c.ClientIP())
+	a.log.Info("source changed", "source", saved.Name, "dsn", saved.DSN, "client", a.client(c))
 	c.Header("ETag", etag(saved.Version))
 	c.JSON(http.StatusOK, saved.Public())
 }
@@ -310,7 +322,7 @@ func (a *api) remove(c *gin.Context) {
 		a.failWith(c, err)
 		return
 	}
-	a.log.Info("source removed", "source", c.Param("name"), "client", c.ClientIP())
+	a.log.Info("source removed", "source", c.Param("name"), "client", a.client(c))
 	c.Status(http.StatusNoContent)
 }
 
@@ -421,7 +433,7 @@ func (a *api) addUser(c *gin.Context) {
 		a.failWith(c, err)
 		return
 	}
-	a.log.Info("user added", "user", saved.Name, "kind", saved.Kind, "client", c.ClientIP())
+	a.log.Info("user added", "user", saved.Name, "kind", saved.Kind, "client", a.client(c))
 	c.JSON(http.StatusCreated, userAnswer{User: saved, Token: token})
 }
 
@@ -435,7 +447,7 @@ func (a *api) updateUser(c *gin.Context) {
 		a.failWith(c, err)
 		return
 	}
-	a.log.Info("user changed", "user", saved.Name, "client", c.ClientIP())
+	a.log.Info("user changed", "user", saved.Name, "client", a.client(c))
 	c.JSON(http.StatusOK, userAnswer{User: saved, Token: token})
 }
 
@@ -444,6 +456,6 @@ func (a *api) removeUser(c *gin.Context) {
 		a.failWith(c, err)
 		return
 	}
-	a.log.Info("user removed", "user", c.Param("user"), "client", c.ClientIP())
+	a.log.Info("user removed", "user", c.Param("user"), "client", a.client(c))
 	c.Status(http.StatusNoContent)
 }

@@ -148,7 +148,7 @@ func (a *api) loginCode(c *gin.Context) {
 // session cookie and goes on to the page (or next, a path of this
 // listener); a used, expired or made-up one says how to get another.
 func (a *api) login(c *gin.Context) {
-	client := c.ClientIP()
+	client := a.client(c)
 	cookie, _, ok := a.sessions.redeem(c.Query("code"))
 	if !ok {
 		delay := a.throttle.Failed(client)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -132,7 +133,7 @@ func TestQueueTimeout(t *testing.T) {
 // after a large one is untouched, and a part's own client address header
 // cannot move it to another bucket.
 func TestBatchPartsChargeTheirCaller(t *testing.T) {
-	tg := limitedDemo(t, config.Limits{RateLimit: 5, ClientIPHeader: "X-Forwarded-For"})
+	tg := limitedDemo(t, config.Limits{RateLimit: 5, ClientIPHeader: "X-Forwarded-For", TrustedProxies: []string{"127.0.0.1/32"}})
 	// partFrom, when set, gives each part a client address header of its own
 	batch := func(from string, parts int, partFrom bool) map[int]int {
 		var reqs []string
@@ -196,4 +197,41 @@ func TestOneConnectionServesPagesWithTheirCount(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestCallerCannotBeForged: who the caller is decides the rate limit and
+// the credential throttles, and a caller cannot choose it by writing a
+// forwarding header: from a peer that is not a trusted proxy the header is
+// ignored, and behind a trusted proxy only the address the proxy appended
+// counts, not what the client put before it. The admin listener decides
+// the same way (gin's own would trust any peer's header).
+func TestCallerCannotBeForged(t *testing.T) {
+	limitedFor := func(tg *target, forwarded func(i int) string) (limited int) {
+		for i := range 8 {
+			if r := do(t, http.MethodGet, tg.root+"Customers/$count", nil, "X-Forwarded-For", forwarded(i)); r.Status == 429 {
+				limited++
+			}
+		}
+		return limited
+	}
+	direct := limitedDemo(t, config.Limits{RateLimit: 1})
+	if n := limitedFor(direct, func(i int) string { return fmt.Sprintf("198.51.100.%d", i) }); n == 0 {
+		t.Error("a direct caller escaped the rate limit by naming other addresses in X-Forwarded-For")
+	}
+	proxied := limitedDemo(t, config.Limits{RateLimit: 1, TrustedProxies: []string{"127.0.0.1/32"}})
+	if n := limitedFor(proxied, func(i int) string { return fmt.Sprintf("6.6.6.%d, 198.51.100.7", i) }); n == 0 {
+		t.Error("behind a trusted proxy, a caller escaped the rate limit by writing addresses before the proxy's")
+	}
+	if n := limitedFor(proxied, func(i int) string { return fmt.Sprintf("203.0.113.%d", i) }); n != 0 {
+		t.Errorf("behind a trusted proxy, %d of 8 distinct callers were limited as one", n)
+	}
+
+	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "k", nil)
+	for i := range 2 {
+		do(t, http.MethodGet, ag.admin+"/api/sources", nil, "Authorization", "Bearer wrong", "X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+	}
+	logged := ag.logs.String()
+	if !strings.Contains(logged, `msg="admin authentication failed" client=127.0.0.1`) || strings.Contains(logged, "198.51.100.") {
+		t.Errorf("the admin listener took the caller from X-Forwarded-For:\n%s", logged)
+	}
 }

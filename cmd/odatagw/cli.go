@@ -148,7 +148,8 @@ type serveCmd struct {
 	TLSKey           string        `env:"ODATAGW_TLS_KEY" name:"tls-key" type:"existingfile" placeholder:"FILE" help:"The certificate's PEM private key."`
 	TLSClientCA      string        `env:"ODATAGW_TLS_CLIENT_CA" name:"tls-client-ca" type:"existingfile" placeholder:"FILE" help:"Require client certificates signed by this PEM CA (Salesforce's two-way TLS)."`
 	RateLimit        float64       `env:"ODATAGW_RATE_LIMIT" placeholder:"N" help:"Requests per second each client may send; more get 429 with Retry-After (default 0: no limit). All of an org's Salesforce traffic comes from few addresses: size it for that."`
-	ClientIPHeader   string        `env:"ODATAGW_CLIENT_IP_HEADER" placeholder:"HEADER" help:"Header in which a trusted proxy in front gives the caller's address (e.g. X-Forwarded-For), for the rate limit."`
+	ClientIPHeader   string        `env:"ODATAGW_CLIENT_IP_HEADER" placeholder:"HEADER" help:"Header in which the trusted proxies give the caller's address (default X-Forwarded-For when --trusted-proxies is given)."`
+	TrustedProxies   []string      `env:"ODATAGW_TRUSTED_PROXIES" placeholder:"CIDR" help:"Addresses (CIDRs) of the proxies in front, comma-separated or repeated. A request from one of them is the caller's whose address is rightmost in the header not of a trusted proxy; every other request is its connection's. Used by the rate limit, the credential throttles and the logs, on every listener."`
 	QueueTimeout     time.Duration `env:"ODATAGW_QUEUE_TIMEOUT" placeholder:"DURATION" help:"How long a request waits for a free database connection before it answers 503 with Retry-After (default 30s)."`
 	SkiptokenSecret  string        `env:"ODATAGW_SKIPTOKEN_SECRET" placeholder:"SECRET" help:"Secret that signs paging tokens; give every replica the same one (default: random at start, so nextLinks end with a restart)."`
 	State            string        `env:"ODATAGW_STATE" placeholder:"PATH|URL" help:"Where registered data sources and users are kept: an SQLite file (default $XDG_STATE_HOME/odatagw/state.db, else ~/.local/state/odatagw/state.db), a postgres:// URL that replicas share, or none. DSN passwords in it are sealed with ODATAGW_SECRET_KEY; without that variable none can be saved through the admin API."`
@@ -354,6 +355,9 @@ func (s *serveCmd) overrideDefaults(d *config.File) error {
 	}
 	if s.ClientIPHeader != "" {
 		d.Limits.ClientIPHeader = s.ClientIPHeader
+	}
+	if len(s.TrustedProxies) > 0 {
+		d.Limits.TrustedProxies = s.TrustedProxies
 	}
 	if s.QueueTimeout != 0 {
 		d.Limits.QueueTimeout = s.QueueTimeout

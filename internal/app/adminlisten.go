@@ -31,7 +31,7 @@ func (g *Gateway) serveAdmin() (*http.Server, error) {
 	mux.Handle("GET /metrics", ops)
 	mux.Handle("GET /readyz", ops)
 	mux.Handle("GET /healthz", ops)
-	mux.Handle("/", admin.Handler(admin.Config{Token: g.settings.AdminToken, Manager: g, Logger: g.settings.Logger, Version: g.settings.Version}))
+	mux.Handle("/", admin.Handler(admin.Config{Token: g.settings.AdminToken, Manager: g, Logger: g.settings.Logger, Version: g.settings.Version, Callers: g.callers.Of}))
 	hs := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/odatagw/odatagw/internal/clientip"
 	"log/slog"
 	"net"
 	"net/http"
@@ -88,6 +89,7 @@ type Gateway struct {
 	settings   Settings
 	bus        *cache.RedisBus
 	answers    *cache.Store // every source's cached answers, within one bound
+	callers    *clientip.Resolver
 	memory     memlimit.Budget
 	store      *registry.Store
 	authShared *auth.Shared // users and checked credentials, for every source
@@ -137,14 +139,19 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		auditFile = f
 		audit = slog.New(slog.NewJSONHandler(f, nil))
 	}
+	// one way to name callers, for every listener
+	callers, err := clientip.New(s.Defaults.Limits.ClientIPHeader, s.Defaults.Limits.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	cacheHeader := s.Defaults.Cache.Header == nil || *s.Defaults.Cache.Header
 	lim := limitsFrom(s.Defaults.Limits)
 	srv := server.New(server.Config{PublicURL: s.PublicURL, SkipTokenSecret: []byte(s.SkipTokenSecret),
 		MaxBodyBytes: s.Defaults.MaxBodyBytes, CacheHeader: cacheHeader, Checks: checks, Logger: s.Logger,
-		Limits: &lim, RateLimit: s.Defaults.Limits.RateLimit, ClientIPHeader: s.Defaults.Limits.ClientIPHeader,
+		Limits: &lim, RateLimit: s.Defaults.Limits.RateLimit, Callers: callers,
 		QueueTimeout: s.Defaults.Limits.QueueTimeout, Audit: audit})
 	watchCtx, stop := context.WithCancel(context.Background())
-	g := &Gateway{Server: srv, settings: s, bus: bus, stop: stop, answers: cache.NewStore(memory.Cache), memory: memory, watchCtx: watchCtx, auditFile: auditFile,
+	g := &Gateway{Server: srv, settings: s, callers: callers, bus: bus, stop: stop, answers: cache.NewStore(memory.Cache), memory: memory, watchCtx: watchCtx, auditFile: auditFile,
 		regs: registrations{byName: map[string]*managed{}}, wake: make(chan struct{}, 1), authShared: auth.NewShared(nil, s.Logger)}
 	if bus != nil {
 		bus.Subscribe(func(m cache.Message) {

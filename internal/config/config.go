@@ -53,6 +53,7 @@ type Limits struct {
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	ClientIPHeader    string        `yaml:"client_ip_header"`
+	TrustedProxies    []string      `yaml:"trusted_proxies"`
 	QueueTimeout      time.Duration `yaml:"queue_timeout"`
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -17,21 +16,6 @@ import (
 	"github.com/odatagw/odatagw/sources"
 )
 
-// clientAddress names the caller for rate limits, throttling and the
-// audit log: the first address in the trusted proxy's header when one is
-// configured and set, else the connection's address.
-func clientAddress(r *http.Request, header string) string {
-	if header != "" {
-		if v := r.Header.Get(header); v != "" {
-			return strings.TrimSpace(strings.Split(v, ",")[0])
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 // authenticate finds the request's caller under the source's policy and
 // puts it (and, for per-user access, the database role to act as) in the

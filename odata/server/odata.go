@@ -121,7 +121,7 @@ func (s *Server) serveOData(c *gin.Context) {
 	}
 	req := c.Request.WithContext(cache.WithStatus(ctx))
 	r := &request{w: c.Writer, req: req, srv: s, name: c.Param("source"), timing: serverTiming{start: time.Now()},
-		client: clientAddress(req, s.cfg.ClientIPHeader)}
+		client: s.cfg.Callers.Of(req)}
 	start := r.timing.start
 	if !r.negotiateVersion() {
 		return

@@ -2,7 +2,6 @@ package server
 
 import (
 	"math"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -19,7 +18,6 @@ import (
 type clientLimiter struct {
 	rps    rate.Limit
 	burst  int
-	header string // client address header set by a trusted proxy, or ""
 
 	mu      sync.Mutex
 	clients map[string]*clientBucket
@@ -31,14 +29,10 @@ type clientBucket struct {
 	seen time.Time
 }
 
-func newClientLimiter(rps float64, header string) *clientLimiter {
-	return &clientLimiter{rps: rate.Limit(rps), burst: int(math.Max(1, 2*rps)), header: header,
+func newClientLimiter(rps float64) *clientLimiter {
+	return &clientLimiter{rps: rate.Limit(rps), burst: int(math.Max(1, 2*rps)),
 		clients: map[string]*clientBucket{}, swept: time.Now()}
 }
-
-// clientOf names the caller: the header's first address when a trusted
-// proxy sets one, else the connection's address.
-func (l *clientLimiter) clientOf(r *http.Request) string { return clientAddress(r, l.header) }
 
 // allow takes a token for the client, or says how long until one is there.
 func (l *clientLimiter) allow(client string) (bool, time.Duration) {
@@ -68,7 +62,7 @@ func (l *clientLimiter) allow(client string) (bool, time.Duration) {
 }
 
 func (s *Server) rateLimit(c *gin.Context) {
-	ok, wait := s.limiter.allow(s.limiter.clientOf(c.Request))
+	ok, wait := s.limiter.allow(s.cfg.Callers.Of(c.Request))
 	if !ok {
 		s.metrics.refused.WithLabelValues("rate").Inc()
 		c.Header("Retry-After", retryAfter(wait))

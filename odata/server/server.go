@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"github.com/odatagw/odatagw/internal/clientip"
 	"io"
 	"log/slog"
 	"net/http"
@@ -44,11 +45,11 @@ type Config struct {
 	Checks map[string]func() error
 	// Limits bound what one request may ask (zero: the defaults).
 	Limits *odata.Limits
-	// RateLimit is requests per second per client (0: no limit);
-	// ClientIPHeader names the header a trusted proxy puts the caller's
-	// address in (e.g. X-Forwarded-For), when there is one.
-	RateLimit      float64
-	ClientIPHeader string
+	// RateLimit is requests per second per client (0: no limit).
+	RateLimit float64
+	// Callers decides who each caller is (behind trusted proxies), for
+	// the rate limit, the throttles and the logs; nil: the connection.
+	Callers *clientip.Resolver
 	// QueueTimeout is how long a request waits for a database connection
 	// before it answers 503 (default 30 s).
 	QueueTimeout time.Duration
@@ -129,7 +130,7 @@ func New(cfg Config) *Server {
 	e.HandleMethodNotAllowed = false
 	e.Use(s.recoverer, s.guardedRequest, s.accessLog)
 	if cfg.RateLimit > 0 {
-		s.limiter = newClientLimiter(cfg.RateLimit, cfg.ClientIPHeader)
+		s.limiter = newClientLimiter(cfg.RateLimit)
 		e.Use(s.rateLimit)
 	}
 	e.Any("/odata/:source", s.serveOData)
@@ -383,7 +384,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	if !s.log.Enabled(c.Request.Context(), slog.LevelDebug) {
 		return // building the record's attributes costs allocations even when it is dropped
 	}
-	s.log.Debug("request", "method", c.Request.Method, "path", c.Request.URL.Path,
+	s.log.Debug("request", "client", s.cfg.Callers.Of(c.Request), "method", c.Request.Method, "path", c.Request.URL.Path,
 		"query", c.Request.URL.RawQuery, "status", c.Writer.Status(), "bytes", c.Writer.Size(),
 		"duration_ms", float64(time.Since(start).Microseconds())/1000)
 }
