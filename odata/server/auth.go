@@ -16,7 +16,6 @@ import (
 	"github.com/odatagw/odatagw/sources"
 )
 
-
 // authenticate finds the request's caller under the source's policy and
 // puts it (and, for per-user access, the database role to act as) in the
 // request's context. Failures answer 401 with the schemes the source

@@ -16,8 +16,8 @@ import (
 // per second (bursts of twice that), so that one client's flood cannot
 // starve the others. Buckets of clients unseen for a while are dropped.
 type clientLimiter struct {
-	rps    rate.Limit
-	burst  int
+	rps   rate.Limit
+	burst int
 
 	mu      sync.Mutex
 	clients map[string]*clientBucket
