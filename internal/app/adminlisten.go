@@ -44,7 +44,7 @@ func (g *Gateway) serveAdmin() (*http.Server, error) {
 	g.adminAddr = ln.Addr().String()
 	g.addrMu.Unlock()
 	g.settings.Logger.Info("admin page and API", "admin_url", "http://"+ln.Addr().String()+"/")
-	go hs.Serve(ln)
+	go g.serveOn(hs, ln, "admin")
 	return hs, nil
 }
 
@@ -60,7 +60,7 @@ func (g *Gateway) serveMetrics() (*http.Server, error) {
 	g.metricsAddr = ln.Addr().String()
 	g.addrMu.Unlock()
 	g.settings.Logger.Info("metrics and probes", "metrics_url", "http://"+ln.Addr().String()+"/metrics")
-	go hs.Serve(ln)
+	go g.serveOn(hs, ln, "metrics")
 	return hs, nil
 }
 
@@ -76,4 +76,13 @@ func (g *Gateway) AdminAddr() string {
 	g.addrMu.Lock()
 	defer g.addrMu.Unlock()
 	return g.adminAddr
+}
+
+// serveOn serves a side listener until it is closed; an error that ends
+// it otherwise (the listener failing) is logged, not lost: the OData port
+// keeps serving, but the admin page or the scraper has lost its port.
+func (g *Gateway) serveOn(hs *http.Server, ln net.Listener, which string) {
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		g.settings.Logger.Error("the "+which+" listener stopped", "address", ln.Addr().String(), "error", err)
+	}
 }

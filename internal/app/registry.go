@@ -208,7 +208,9 @@ func (g *Gateway) registerConfigured(ctx context.Context) (undo func(), err erro
 				continue
 			}
 			if reg, err := g.store.Get(ctx, name); err == nil && reg.Origin == registry.OriginConfig {
-				g.store.Delete(ctx, name, 0)
+				if err := g.store.Delete(ctx, name, 0); err != nil && !errors.Is(err, registry.ErrNotFound) {
+					return undo, fmt.Errorf("unregistering source %s, no longer configured: %w", name, err)
+				}
 				g.settings.Logger.Info("source no longer configured; unregistered", "source", name)
 			}
 		}
@@ -686,8 +688,10 @@ func (g *Gateway) Track(ctx context.Context, name string, req admin.TrackRequest
 		if err := installer.ApplyTracking(ctx, sql); err != nil {
 			return sql, &registry.FieldError{Field: "apply", Message: "the database refused it (the gateway's user must own the tables, or run the SQL as one who does): " + err.Error()}
 		}
-		if r, ok := src.(sources.Reloader); ok {
-			r.Reload(ctx) // this gateway at once; the others at the reload notice
+		// the schema again (tracked sets gain their annotations), here and
+		// on the other replicas, logged like every reload
+		if _, err := g.reload(ctx, name, true); err != nil {
+			return sql, fmt.Errorf("tracking is installed, but reading the schema again failed (the reload button tries again): %w", err)
 		}
 	}
 	return sql, nil

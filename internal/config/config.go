@@ -2,7 +2,9 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -265,7 +267,7 @@ func Load(path string) (*File, error) {
 	var f File
 	dec := yaml.NewDecoder(bytes.NewReader([]byte(expanded)))
 	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && err.Error() != "EOF" {
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) { // an empty file is no settings
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for name, s := range f.Sources {

@@ -394,8 +394,7 @@ func bindOrderBy(typ *metadata.EntityType, items []uri.OrderItem, lim odata.Limi
 		if err != nil {
 			return nil, err
 		}
-		if c, ok := e.(*Const); ok {
-			_ = c
+		if _, ok := e.(*Const); ok {
 			continue // ordering by a constant orders nothing
 		}
 		if e.Type() == metadata.Binary {

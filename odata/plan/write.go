@@ -155,7 +155,7 @@ func propErr(p *metadata.Property, format string, args ...any) *odata.Error {
 // bindEntity checks every member of a JSON entity against the type.
 func (w *Write) bindEntity(values map[string]any) *odata.Error {
 	typ := w.Set.Type
-	for name, raw := range values {
+	for name := range values {
 		if strings.HasPrefix(name, "@") || strings.Contains(name, "@") {
 			if strings.HasSuffix(name, "@odata.bind") {
 				return odata.NotImplemented("binding navigation properties (@odata.bind)")
@@ -165,7 +165,6 @@ func (w *Write) bindEntity(values map[string]any) *odata.Error {
 		if _, ok := typ.Property(name); !ok {
 			e := odata.BadRequest(odata.CodeUnknownProperty, "%s has no property %s", typ.Name, name)
 			e.Target = name
-			_ = raw
 			return e
 		}
 	}

@@ -225,6 +225,7 @@ func (r *request) serve() error {
 	}
 	method, merr := writeMethod(r.req)
 	if merr != nil {
+		planSpan.End() // every return below ends the span: a trace must not hold it open
 		return merr
 	}
 	if len(req.Segments) == 1 && req.Segments[0].Name == "$batch" {

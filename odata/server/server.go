@@ -68,6 +68,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	signer *plan.Signer
+	advice adviceCache // index advice per model, for 504s
 	engine *gin.Engine
 
 	limits   odata.Limits

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/odatagw/odatagw/cache"
@@ -41,14 +42,7 @@ func (r *request) adviceFor(es *metadata.EntitySet) *sources.IndexAdvice {
 	if !ok {
 		return nil
 	}
-	// its own time: the request's ran out
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	all, err := a.AdviseIndexes(ctx)
-	if err != nil {
-		return nil
-	}
-	advice, _ := sources.Worthwhile(all) // on a small table an index is not why it timed out
+	advice := r.srv.advice.of(r.name+"\x00"+r.svc.Version(), a)
 	used := columnsOf(r.plan.Query.Where, nil)
 	for _, o := range r.plan.Query.OrderBy {
 		used = columnsOf(o.Expr, used)
@@ -83,4 +77,38 @@ func columnsOf(e plan.Expr, cols []string) []string {
 		}
 	}
 	return cols
+}
+
+// adviceTTL is how long a model's index advice is reused by its 504s: a
+// database that times out is not asked again for each (the advice reads
+// the catalogue four times), and an index a DBA creates is seen soon.
+const adviceTTL = 10 * time.Minute
+
+// adviceCache keeps the index advice of each source's model, once made.
+type adviceCache struct{ m sync.Map } // source and model version: *adviceEntry
+
+type adviceEntry struct {
+	once sync.Once
+	made time.Time
+	list []sources.IndexAdvice // the worthwhile advice; nil when it could not be read
+}
+
+// of is the advice for key, made by a once per adviceTTL, however many
+// requests time out at once.
+func (c *adviceCache) of(key string, a sources.IndexAdvisor) []sources.IndexAdvice {
+	v, _ := c.m.LoadOrStore(key, &adviceEntry{})
+	e := v.(*adviceEntry)
+	e.once.Do(func() {
+		e.made = time.Now()
+		// its own time: the request's ran out
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if all, err := a.AdviseIndexes(ctx); err == nil {
+			e.list, _ = sources.Worthwhile(all) // on a small table an index is not why it timed out
+		}
+	})
+	if time.Since(e.made) > adviceTTL {
+		c.m.CompareAndDelete(key, e) // the next one asks again
+	}
+	return e.list
 }

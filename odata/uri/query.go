@@ -222,7 +222,7 @@ func ParseSelect(option, text string) ([]SelectItem, *odata.Error) {
 			return nil, odata.NotImplemented("nested query options in $select").WithTarget(option)
 		}
 		segs := strings.Split(item, "/")
-		for i, s := range segs {
+		for _, s := range segs {
 			if !isIdentifier(s) {
 				if strings.HasPrefix(s, "@") {
 					return nil, odata.NotImplemented("selecting annotations").WithTarget(option)
@@ -232,7 +232,6 @@ func ParseSelect(option, text string) ([]SelectItem, *odata.Error) {
 				}
 				return nil, odata.SyntaxError(option, p, "%q is not a property name", s)
 			}
-			_ = i
 		}
 		items = append(items, SelectItem{Pos: p, Path: segs})
 	}

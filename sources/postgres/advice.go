@@ -52,7 +52,9 @@ func (s *Source) AdviseIndexes(ctx context.Context) ([]sources.IndexAdvice, erro
 		return nil, err
 	}
 	var trgm bool
-	s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')`).Scan(&trgm)
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')`).Scan(&trgm); err != nil {
+		return nil, mapError(ctx, err)
+	}
 	needs := ""
 	if !trgm {
 		needs = "CREATE EXTENSION IF NOT EXISTS pg_trgm;"
@@ -60,7 +62,9 @@ func (s *Source) AdviseIndexes(ctx context.Context) ([]sources.IndexAdvice, erro
 	// in the C collation any B-tree serves LIKE 'prefix%'; in others only
 	// one built with the pattern operator class does
 	var collate string
-	s.pool.QueryRow(ctx, `SELECT datcollate FROM pg_database WHERE datname = current_database()`).Scan(&collate)
+	if err := s.pool.QueryRow(ctx, `SELECT datcollate FROM pg_database WHERE datname = current_database()`).Scan(&collate); err != nil {
+		return nil, mapError(ctx, err)
+	}
 	prefix := pattern
 	if collate == "C" || collate == "POSIX" {
 		prefix = btree
