@@ -283,7 +283,3 @@ func (b *RedisBus) Close() error {
 	}
 	return b.client.Close()
 }
-
-// Live reports whether the subscription is up: other replicas' messages
-// arrive, and shared generations are read.
-func (b *RedisBus) Live() bool { return b.live.Load() }

@@ -49,7 +49,7 @@ func BenchmarkHit(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer bus.Close()
-		for bus.Err() != nil || !bus.Live() {
+		for bus.Err() != nil || !bus.Subscribed() {
 			time.Sleep(10 * time.Millisecond)
 		}
 		run(b, cache.Wrap(src, cache.Options{Name: "demo", TTL: time.Hour, Bus: bus}))

@@ -107,9 +107,6 @@ func (s *Store) migrate(ctx context.Context) error {
 // Shared reports whether other gateways may change the store.
 func (s *Store) Shared() bool { return s.shared }
 
-// Location names the store for messages, without secrets.
-func (s *Store) Location() string { return s.location }
-
 // HasKey reports whether passwords can be saved.
 func (s *Store) HasKey() bool { return s.box != nil }
 

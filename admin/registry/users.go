@@ -236,11 +236,3 @@ func (s *Store) CheckToken(ctx context.Context, token string) (User, bool, error
 	found.hash = ""
 	return found, ok, rows.Err()
 }
-
-// UsersVersion changes whenever a user is added, changed or removed, so
-// that a cache of checked credentials knows when to forget.
-func (s *Store) UsersVersion(ctx context.Context) (string, error) {
-	var n, sum int64
-	err := s.db.QueryRowContext(ctx, `SELECT count(*), COALESCE(sum(version % 1000000007), 0) FROM odatagw_users`).Scan(&n, &sum)
-	return fmt.Sprintf("%d/%d", n, sum), err
-}

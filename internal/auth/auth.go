@@ -340,7 +340,7 @@ func allowed(list []string, p *Principal) bool {
 	return false
 }
 
-func (g *Guard) lists(set string) (readers, writers []string, narrowed bool) {
+func (g *Guard) lists(set string) (readers, writers []string) {
 	readers, writers = g.policy.Readers, g.policy.Writers
 	if a, ok := g.policy.Sets[set]; ok {
 		if a.Readers != nil {
@@ -349,15 +349,14 @@ func (g *Guard) lists(set string) (readers, writers []string, narrowed bool) {
 		if a.Writers != nil {
 			writers = a.Writers
 		}
-		narrowed = true
 	}
-	return readers, writers, narrowed
+	return readers, writers
 }
 
 // MayRead reports whether p may read set ("" for the service document and
 // $metadata, which every caller let in may read).
 func (g *Guard) MayRead(p *Principal, set string) bool {
-	readers, _, _ := g.lists(set)
+	readers, _ := g.lists(set)
 	if set == "" || readers == nil {
 		return true
 	}
@@ -367,7 +366,7 @@ func (g *Guard) MayRead(p *Principal, set string) bool {
 // MayWrite reports whether p may change set. Without a Writers list the
 // readers may write (the database's own grants still apply).
 func (g *Guard) MayWrite(p *Principal, set string) bool {
-	readers, writers, _ := g.lists(set)
+	readers, writers := g.lists(set)
 	if writers == nil {
 		return readers == nil || allowed(readers, p)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -292,14 +291,4 @@ func ParseSourceFlag(v string) (string, string, error) {
 		return "", "", err
 	}
 	return name, dsn, nil
-}
-
-// SourceNames lists the file's sources, sorted.
-func (f *File) SourceNames() []string {
-	names := make([]string, 0, len(f.Sources))
-	for n := range f.Sources {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -129,15 +128,6 @@ func NewPostgres(t testing.TB, sqlFiles ...string) *Postgres {
 		}
 	})
 	return p
-}
-
-// Redact hides the password of a URL for messages.
-func Redact(u string) string {
-	parsed, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return strings.Replace(parsed.Redacted(), "xxxxx", "***", 1)
 }
 
 // RedisEnv names the variable that points the tests at Redis.

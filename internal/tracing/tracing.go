@@ -1,6 +1,7 @@
 // Package tracing sends the gateway's traces over OTLP/HTTP when an
 // endpoint is configured (off by default): a span per request, with the
-// plan, the cache and the database as its children. Without an endpoint
+// plan and the cache as its children and the database below the cache (a
+// source with its cache off has no database span yet). Without an endpoint
 // the spans cost nothing: OpenTelemetry's global tracer does no work.
 package tracing
 

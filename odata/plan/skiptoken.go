@@ -12,7 +12,8 @@ import (
 	"github.com/odatagw/odatagw/odata/uri"
 )
 
-// SkipToken is the $skiptoken of a request, as given and once decoded.
+// SkipToken is the $skiptoken of a request, as given; Signer.Decode checks
+// it against the query and sets the position it holds.
 type SkipToken struct {
 	Raw string
 }

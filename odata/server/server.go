@@ -340,9 +340,6 @@ func (s *Server) OpsHandler() http.Handler {
 	return mux
 }
 
-// Metrics are the gateway's Prometheus figures.
-func (s *Server) Metrics() *Metrics { return s.metrics }
-
 // index tells a person who opens the gateway's address where services
 // are, without naming any: like the public /readyz, the public port does
 // not say which sources exist (the admin page and the log do).

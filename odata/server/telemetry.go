@@ -59,9 +59,6 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Registry is where the figures live, for other parts of the gateway.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // methodLabel keeps the method label to the methods OData uses.
 func methodLabel(method string) string {
 	switch method {

@@ -44,7 +44,6 @@ type Source struct {
 	opts            sources.Options
 	svc             sources.Model // swapped whole by Reload
 	dialect         dialect
-	mariadb         bool
 	database        string
 	reload          sync.Mutex // one reload at a time
 	changes         changeCursor
@@ -92,7 +91,7 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 	// below the servers' default wait_timeout, so that no idle connection
 	// is closed under the pool's feet
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Source{db: db, opts: opts, mariadb: mariadb, database: cfg.DBName, dialect: dialect{returning: mariadb && !versionBelow(version, 10, 5)}}
+	s := &Source{db: db, opts: opts, database: cfg.DBName, dialect: dialect{returning: mariadb && !versionBelow(version, 10, 5)}}
 	s.OneShot = sources.OneShot{T: s}
 	if _, err := s.Reload(ctx); err != nil {
 		db.Close()
@@ -124,9 +123,6 @@ func versionBelow(v string, major, minor int) bool {
 	mi, _ := strconv.Atoi(parts[1])
 	return ma < major || ma == major && mi < minor
 }
-
-// MariaDB reports whether the server is MariaDB rather than MySQL.
-func (s *Source) MariaDB() bool { return s.mariadb }
 
 // Reload introspects the database again and swaps in the new model;
 // requests already planned finish on the old one.
