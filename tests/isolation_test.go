@@ -67,7 +67,7 @@ func isolate() (check func() error, cleanup func(), err error) {
 	}
 	check = func() error {
 		if after := listing(realStateDir); after != before {
-			return fmt.Errorf("the suites changed the user's gateway state in %s:\nbefore:\n%s\nafter:\n%s", realStateDir, before, after)
+			return fmt.Errorf("the user's gateway state in %s changed while the suites ran (a test wrote there, or a gateway of the user's own ran meanwhile):\nbefore:\n%s\nafter:\n%s", realStateDir, before, after)
 		}
 		return nil
 	}

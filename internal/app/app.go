@@ -139,6 +139,16 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		auditFile = f
 		audit = slog.New(slog.NewJSONHandler(f, nil))
 	}
+	// the bounds the admin API holds registrations to hold the file and
+	// the flags too
+	if err := (config.Source{PageSize: s.Defaults.PageSize}).Check(); err != nil {
+		return nil, fmt.Errorf("the configuration's %w", err)
+	}
+	for _, name := range sortedNames(s.Sources) {
+		if err := s.Sources[name].Check(); err != nil {
+			return nil, fmt.Errorf("source %s: %w", name, err)
+		}
+	}
 	// one way to name callers, for every listener
 	callers, err := clientip.New(s.Defaults.Limits.ClientIPHeader, s.Defaults.Limits.TrustedProxies)
 	if err != nil {

@@ -397,13 +397,9 @@ func validate(src registry.Source) error {
 	if _, err := sources.KindOf(src.DSN); err != nil {
 		return &registry.FieldError{Field: "dsn", Message: err.Error()}
 	}
-	for _, c := range append([]string{src.Count}, mapValues(src.SetCount)...) {
-		if c != "" && c != "exact" && c != "estimated" && c != "auto" {
-			return &registry.FieldError{Field: "count", Message: fmt.Sprintf("%q: use exact, estimated or auto", c)}
-		}
-	}
-	if src.PageSize < 0 || src.PageSize > sources.MaxPageSize {
-		return &registry.FieldError{Field: "page_size", Message: fmt.Sprintf("between 1 and %d, or 0 for the default", sources.MaxPageSize)}
+	var inv *config.Invalid
+	if err := src.Source.Check(); errors.As(err, &inv) {
+		return &registry.FieldError{Field: inv.Field, Message: inv.Message}
 	}
 	return nil
 }
@@ -750,12 +746,4 @@ func (g *Gateway) RemoveUser(ctx context.Context, name string) error {
 	}
 	defer g.authShared.Forget()
 	return g.store.RemoveUser(ctx, name)
-}
-
-func mapValues(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }

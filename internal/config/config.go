@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,6 +132,40 @@ const (
 	DefaultChangeRetention  = 72 * time.Hour
 )
 
+// Invalid is a setting outside its bounds; Field names it as the file and
+// the admin API spell it.
+type Invalid struct{ Field, Message string }
+
+func (e *Invalid) Error() string { return e.Field + ": " + e.Message }
+
+// CountModes are the count policies a source or an entity set may name.
+var CountModes = []string{"exact", "estimated", "auto"}
+
+// Check holds a source's settings to their bounds, wherever they come
+// from (flags, the file, the admin API): one rule, so that what the API
+// refuses the file cannot slip in clamped.
+func (s Source) Check() error {
+	if s.PageSize < 0 || s.PageSize > MaxPageSize {
+		return &Invalid{"page_size", fmt.Sprintf("%d is out of bounds: between 1 and %d (Salesforce's limit), or 0 for the default", s.PageSize, MaxPageSize)}
+	}
+	check := func(field, c string) error {
+		if c != "" && !slices.Contains(CountModes, c) {
+			return &Invalid{field, fmt.Sprintf("%q: use exact, estimated or auto", c)}
+		}
+		return nil
+	}
+	if err := check("count", s.Count); err != nil {
+		return err
+	}
+	for set, c := range s.SetCount {
+		if err := check("set_count", c); err != nil {
+			err.(*Invalid).Message = set + ": " + err.(*Invalid).Message
+			return err
+		}
+	}
+	return nil
+}
+
 // Resolved returns the settings with every default filled in: the
 // configuration file's global value where the source sets none, else the
 // gateway's own. It is the one place defaults are decided; a resolved
@@ -142,7 +177,6 @@ func (s Source) Resolved(global File) Source {
 	if s.PageSize <= 0 {
 		s.PageSize = DefaultPageSize
 	}
-	s.PageSize = min(s.PageSize, MaxPageSize)
 	if s.StatementTimeout <= 0 {
 		s.StatementTimeout = Duration(global.StatementTimeout)
 	}

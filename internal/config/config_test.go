@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,7 +110,6 @@ func TestResolved(t *testing.T) {
 			File{PageSize: 200, StatementTimeout: 9 * time.Second, Cache: Cache{TTL: &ttl}}, func(s Source) bool {
 				return s.PageSize == 50 && s.StatementTimeout.D() == time.Second && s.CacheTTL.D() == 0 && s.MaxConnections == 3
 			}},
-		{"the page size is clamped", Source{PageSize: 5000}, File{}, func(s Source) bool { return s.PageSize == MaxPageSize }},
 	}
 	for _, c := range cases {
 		got := c.src.Resolved(c.global)
@@ -119,6 +119,32 @@ func TestResolved(t *testing.T) {
 		if again := got.Resolved(File{}); again.PageSize != got.PageSize || *again.CacheTTL != *got.CacheTTL ||
 			again.StatementTimeout != got.StatementTimeout || again.MaxConnections != got.MaxConnections {
 			t.Errorf("%s: resolving twice changed %+v into %+v", c.name, got, again)
+		}
+	}
+}
+
+// TestCheck: the bounds a source's settings keep, from the file, the flags
+// or the admin API alike; the file's page size is refused past 2,000, not
+// clamped.
+func TestCheck(t *testing.T) {
+	for _, c := range []struct {
+		src   Source
+		field string // "" when it passes
+	}{
+		{Source{}, ""},
+		{Source{PageSize: 2000, Count: "auto", SetCount: map[string]string{"Orders": "estimated"}}, ""},
+		{Source{PageSize: 2001}, "page_size"},
+		{Source{PageSize: -1}, "page_size"},
+		{Source{Count: "guess"}, "count"},
+		{Source{SetCount: map[string]string{"Orders": "sometimes"}}, "set_count"},
+	} {
+		err := c.src.Check()
+		var inv *Invalid
+		switch {
+		case c.field == "" && err != nil:
+			t.Errorf("%+v: %v", c.src, err)
+		case c.field != "" && (!errors.As(err, &inv) || inv.Field != c.field):
+			t.Errorf("%+v: %v, want a refusal of %s", c.src, err, c.field)
 		}
 	}
 }
