@@ -109,6 +109,10 @@ func Wrap(inner sources.Source, opts Options) *Source {
 // Inner is the wrapped source.
 func (c *Source) Inner() sources.Source { return c.inner }
 
+// Unwrap is the source behind the cache, so that sources.As finds the
+// abilities the cache does not take part in.
+func (c *Source) Unwrap() sources.Source { return c.inner }
+
 func (c *Source) ttl(set string) time.Duration {
 	if t, ok := c.opts.SetTTL[set]; ok {
 		return t

@@ -247,7 +247,7 @@ func (g *Gateway) watch(ctx context.Context, name string, src sources.Source, li
 	on := sources.WatchEvents{Reload: func() { g.reload(ctx, name, false) }, Listening: listening.Store}
 	// the triggers of `odatagw track` name each changed table: its cached
 	// answers go at once, whoever changed it
-	if c, cached := src.(*cache.Source); cached {
+	if c, cached := sources.As[*cache.Source](src); cached {
 		on.Changed = c.FlushLocal
 	}
 	go w.Watch(ctx, on)

@@ -474,10 +474,7 @@ func reportOf(ctx context.Context, s sources.Source) salesforce.Report {
 		rep = r.Report()
 	}
 	report := salesforce.Build(s.Metadata(), rep)
-	if c, ok := s.(*cache.Source); ok {
-		s = c.Inner()
-	}
-	if a, ok := s.(sources.IndexAdvisor); ok {
+	if a, ok := sources.As[sources.IndexAdvisor](s); ok {
 		advice, err := a.AdviseIndexes(ctx)
 		if err != nil {
 			report.AddProblem(salesforce.Problem{Severity: salesforce.Warning, Object: "indexes",
@@ -646,7 +643,7 @@ func (g *Gateway) Get(ctx context.Context, name string) (admin.Status, error) {
 		for _, es := range src.Metadata().Sets {
 			st.EntitySets = append(st.EntitySets, es.Name)
 		}
-		if c, ok := src.(*cache.Source); ok {
+		if c, ok := sources.As[*cache.Source](src); ok {
 			fig := &admin.Cache{Bytes: c.Bytes()}
 			for _, set := range c.SetNames() {
 				s := c.Stats(set)
@@ -669,10 +666,7 @@ func (g *Gateway) Track(ctx context.Context, name string, req admin.TrackRequest
 	if !ok {
 		return "", registry.ErrNotFound
 	}
-	if c, ok := src.(*cache.Source); ok {
-		src = c.Inner()
-	}
-	installer, ok := src.(sources.TrackingInstaller)
+	installer, ok := sources.As[sources.TrackingInstaller](src)
 	if !ok {
 		return "", &registry.FieldError{Field: "tables", Message: "this kind of source cannot be tracked yet"}
 	}

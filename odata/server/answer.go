@@ -14,6 +14,7 @@ import (
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/format"
+	"github.com/odatagw/odatagw/sources"
 )
 
 // splice decides what a body being written does with the parts that
@@ -110,7 +111,7 @@ type render func(ctx context.Context, sp *splice) (*cache.Answer, error)
 // keeper is the source's cache when it keeps answers about the planned
 // set (not inside a change set, whose reads see its own writes).
 func (r *request) keeper() *cache.Source {
-	c, ok := r.src.(*cache.Source)
+	c, ok := sources.As[*cache.Source](r.src)
 	if !ok || r.tx != nil || r.plan.Set == nil || !c.Buffers(r.plan.Set.Name) {
 		return nil
 	}
@@ -203,7 +204,7 @@ func (r *request) fingerprintOf() string {
 // to read the set is still decided now, and per-user sources still key
 // answers by the caller.
 func (r *request) recall() *cache.Answer {
-	c, ok := r.src.(*cache.Source)
+	c, ok := sources.As[*cache.Source](r.src)
 	if !ok || r.tx != nil || (r.req.Method != http.MethodGet && r.req.Method != http.MethodHead) || r.req.Header.Get(headerMethodTunnel) != "" {
 		return nil
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/format"
@@ -39,12 +38,9 @@ type deltaToken struct {
 // tracker is the source's change log reader, behind the cache when there
 // is one, for a tracked set.
 func (r *request) tracker(es *metadata.EntitySet) (sources.ChangeTracker, sources.Source) {
-	src := r.src
-	if c, ok := src.(*cache.Source); ok {
-		src = c.Inner() // a delta reads the rows as they are, never a cached answer
-	}
-	t, ok := src.(sources.ChangeTracker)
-	if !ok || !es.Tracked {
+	t, ok := sources.As[sources.ChangeTracker](r.src)
+	src, isSource := t.(sources.Source) // the tracking source itself: a delta reads the rows as they are, never a cached answer
+	if !ok || !isSource || !es.Tracked {
 		return nil, nil
 	}
 	return t, src

@@ -111,7 +111,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		if !ok {
 			continue
 		}
-		if cs, ok := src.(*cache.Source); ok {
+		if cs, ok := sources.As[*cache.Source](src); ok {
 			sets := cs.SetNames()
 			sort.Strings(sets)
 			for _, set := range sets {

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/plan"
@@ -34,11 +33,7 @@ func (r *request) explainTimeout(err error) error {
 
 // adviceFor is the first index advised for a column the request used.
 func (r *request) adviceFor(es *metadata.EntitySet) *sources.IndexAdvice {
-	src := r.src
-	if c, ok := src.(*cache.Source); ok {
-		src = c.Inner()
-	}
-	a, ok := src.(sources.IndexAdvisor)
+	a, ok := sources.As[sources.IndexAdvisor](r.src)
 	if !ok {
 		return nil
 	}

@@ -145,6 +145,9 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 	}
 	r.written = &written{set: set.Name, method: method, key: keyText(target.Key)}
 	writer, ok := r.src.(sources.Writer)
+	if _, writes := sources.Innermost(r.src).(sources.Writer); !writes {
+		ok = false // the same refusal with the cache in front as without
+	}
 	// inside a change set, the batch's open transaction does the writing
 	tx, inTx := r.tx, r.tx != nil
 	if inTx {
