@@ -123,9 +123,8 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(cs.Bytes()), name)
 			store = cs.Store()
-			src = cs.Inner()
 		}
-		if p, ok := src.(sources.Pooled); ok {
+		if p, ok := sources.As[sources.Pooled](src); ok {
 			st := p.PoolStats()
 			ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, float64(st.InUse), name, "in_use")
 			ch <- prometheus.MustNewConstMetric(poolDesc, prometheus.GaugeValue, float64(st.Idle), name, "idle")
