@@ -161,13 +161,18 @@ func TestStopUnderLoadLosesNothing(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(time.Second) // under load
+	// under load: some requests answered
+	eventually(t, 10*time.Second, "the first answers under load", func() bool { return ok.Load() >= 50 })
 	before := ok.Load()
 	stopped := make(chan struct{})
 	go func() { g.stop(); close(stopped) }()
 	// during the drain delay: not ready, still serving
-	time.Sleep(150 * time.Millisecond)
-	ready := do(t, "GET", strings.TrimSuffix(tg.root, "/odata/erp/")+"/readyz", nil)
+	var ready response
+	for deadline := time.Now().Add(400 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if ready = do(t, "GET", strings.TrimSuffix(tg.root, "/odata/erp/")+"/readyz", nil); ready.Status == 503 {
+			break
+		}
+	}
 	if ready.Status != 503 {
 		t.Errorf("readyz while draining: %d %s", ready.Status, ready.Body)
 	}
@@ -176,7 +181,8 @@ func TestStopUnderLoadLosesNothing(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the gateway did not stop")
 	}
-	time.Sleep(200 * time.Millisecond)
+	// the clients find the port closed
+	eventually(t, 10*time.Second, "a refused connection after the stop", func() bool { return refused.Load() > 0 })
 	close(stopLoad)
 	wg.Wait()
 	failures.Range(func(k, _ any) bool { t.Errorf("failure: %v", k); return true })
@@ -204,3 +210,4 @@ func readAll(res *http.Response) (int, error) {
 		}
 	}
 }
+
