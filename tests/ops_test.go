@@ -210,4 +210,3 @@ func readAll(res *http.Response) (int, error) {
 		}
 	}
 }
-
