@@ -178,57 +178,30 @@ func TestSurvivesUnderTheChartsMemoryLimit(t *testing.T) {
 	gw := limitedGateway(t, db.DSN)
 	root, pid, metrics := gw.root, gw.pid, gw.metrics
 
-	var sent, refused, failed atomic.Int64
-	var firstFailure atomic.Value
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Minute}
 	// the first half pages only, as a batch job does; then the mix
 	mixFrom := time.Now().Add(time.Duration(seconds) * time.Second / 2)
-	var wg sync.WaitGroup
-	for c := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(c), 7))
-			for ctx.Err() == nil {
-				var req *http.Request
-				n := 0
-				if time.Now().After(mixFrom) {
-					n = rng.IntN(100)
-				}
-				switch {
-				case n < 80: // a batch job's next page
-					req, _ = http.NewRequestWithContext(ctx, "GET", root+"events?$filter="+urlEscape(fmt.Sprintf("id gt %d", rng.IntN(rows))), nil)
-				case n < 88: // a list view with its count
-					req, _ = http.NewRequestWithContext(ctx, "GET", root+"events?$select=id,account,subject&$count=true&$top=26&$filter="+urlEscape(fmt.Sprintf("account eq 'ACC-%d'", rng.IntN(5000))), nil)
-				case n < 96: // a search
-					req, _ = http.NewRequestWithContext(ctx, "GET", root+"events?$select=id,subject&$top=25&$search="+strconv.Itoa(rng.IntN(rows)), nil)
-				default: // an edit
-					req, _ = http.NewRequestWithContext(ctx, "PATCH", root+fmt.Sprintf("events(%d)", 1+rng.IntN(rows)), strings.NewReader(fmt.Sprintf(`{"subject":"edited %d"}`, rng.Int())))
-					req.Header.Set("Content-Type", "application/json")
-				}
-				res, err := client.Do(req)
-				if ctx.Err() != nil {
-					return
-				}
-				sent.Add(1)
-				if err != nil {
-					if failed.Add(1) > 100 {
-						cancel() // the gateway is gone: no point in asking on
-					}
-					firstFailure.CompareAndSwap(nil, fmt.Sprintf("after %d requests: %v", sent.Load(), err))
-					continue
-				}
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode >= 400 {
-					refused.Add(1)
-					firstFailure.CompareAndSwap(nil, req.Method+" "+req.URL.String()+": "+res.Status)
-				}
-			}
-		}()
-	}
+	var l load
+	wg := l.drive(ctx, cancel, 7, func(rng *rand.Rand) *http.Request {
+		n := 0
+		if time.Now().After(mixFrom) {
+			n = rng.IntN(100)
+		}
+		var req *http.Request
+		switch {
+		case n < 80: // a batch job's next page
+			req, _ = http.NewRequestWithContext(ctx, "GET", root+"events?$filter="+urlEscape(fmt.Sprintf("id gt %d", rng.IntN(rows))), nil)
+		case n < 88: // a list view with its count
+			req, _ = http.NewRequestWithContext(ctx, "GET", root+"events?$select=id,account,subject&$count=true&$top=26&$filter="+urlEscape(fmt.Sprintf("account eq 'ACC-%d'", rng.IntN(5000))), nil)
+		case n < 96: // a search
+			req, _ = http.NewRequestWithContext(ctx, "GET", root+"events?$select=id,subject&$top=25&$search="+strconv.Itoa(rng.IntN(rows)), nil)
+		default: // an edit
+			req, _ = http.NewRequestWithContext(ctx, "PATCH", root+fmt.Sprintf("events(%d)", 1+rng.IntN(rows)), strings.NewReader(fmt.Sprintf(`{"subject":"edited %d"}`, rng.Int())))
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return req
+	})
 	// at the end of the paging half: what the cache counts, and what the
 	// process holds
 	var counted, resident int64
@@ -245,13 +218,11 @@ func TestSurvivesUnderTheChartsMemoryLimit(t *testing.T) {
 	if counted > 0 {
 		t.Logf("after paging: the cache counts %d MiB, the process holds %d MiB (%.2f per counted MiB)", counted>>20, resident>>20, float64(resident)/float64(counted))
 	}
-	t.Logf("%d requests in %d s by 16 clients", sent.Load(), seconds)
-	gw.checkSurvived(t, sent.Load())
-	if failed.Load() > 0 || refused.Load() > 0 {
-		t.Errorf("%d requests failed and %d were refused; the first: %v", failed.Load(), refused.Load(), firstFailure.Load())
-	}
-	if sent.Load() < 100 {
-		t.Errorf("only %d requests: the test proved nothing", sent.Load())
+	t.Logf("%d requests in %d s by 16 clients", l.sent.Load(), seconds)
+	gw.checkSurvived(t, l.sent.Load())
+	l.check(t)
+	if l.sent.Load() < 100 {
+		t.Errorf("only %d requests: the test proved nothing", l.sent.Load())
 	}
 }
 
@@ -326,47 +297,20 @@ func TestSoakKeepsOnlyLiveAnswers(t *testing.T) {
 	}
 	bound := int64(2*live + 64<<10) // room for each entry's key and bookkeeping
 
-	var sent, edits, refused, failed atomic.Int64
-	var firstFailure atomic.Value
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second)
 	defer cancel()
-	client := &http.Client{Timeout: time.Minute}
-	var wg sync.WaitGroup
-	for c := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(c), 11))
-			for ctx.Err() == nil {
-				var req *http.Request
-				if rng.IntN(50) == 0 {
-					req, _ = http.NewRequestWithContext(ctx, "PATCH", gw.root+fmt.Sprintf("events(%d)", 1+rng.IntN(1000)), strings.NewReader(fmt.Sprintf(`{"subject":"edited %d"}`, rng.Int())))
-					req.Header.Set("Content-Type", "application/json")
-					edits.Add(1)
-				} else {
-					req, _ = http.NewRequestWithContext(ctx, "GET", gw.root+reads[rng.IntN(len(reads))], nil)
-				}
-				res, err := client.Do(req)
-				if ctx.Err() != nil {
-					return
-				}
-				sent.Add(1)
-				if err != nil {
-					if failed.Add(1) > 100 {
-						cancel()
-					}
-					firstFailure.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode >= 400 {
-					refused.Add(1)
-					firstFailure.CompareAndSwap(nil, req.Method+" "+req.URL.String()+": "+res.Status)
-				}
-			}
-		}()
-	}
+	var l load
+	var edits atomic.Int64
+	wg := l.drive(ctx, cancel, 11, func(rng *rand.Rand) *http.Request {
+		if rng.IntN(50) == 0 {
+			req, _ := http.NewRequestWithContext(ctx, "PATCH", gw.root+fmt.Sprintf("events(%d)", 1+rng.IntN(1000)), strings.NewReader(fmt.Sprintf(`{"subject":"edited %d"}`, rng.Int())))
+			req.Header.Set("Content-Type", "application/json")
+			edits.Add(1)
+			return req
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", gw.root+reads[rng.IntN(len(reads))], nil)
+		return req
+	})
 	// once a second: what the cache counts and what the process holds
 	var most int64
 	var resident []int64
@@ -386,17 +330,66 @@ sampling:
 	slices.Sort(resident)
 	if len(resident) > 0 {
 		t.Logf("%d requests (%d edits) in %d s by 16 clients, %.0f/s; the cache counted at most %d KiB (six live answers: %d KiB); resident memory min %d MiB, median %d MiB, max %d MiB",
-			sent.Load(), edits.Load(), seconds, float64(sent.Load())/float64(seconds), most>>10, live>>10,
+			l.sent.Load(), edits.Load(), seconds, float64(l.sent.Load())/float64(seconds), most>>10, live>>10,
 			resident[0]>>20, resident[len(resident)/2]>>20, resident[len(resident)-1]>>20)
 	}
-	gw.checkSurvived(t, sent.Load())
-	if failed.Load() > 0 || refused.Load() > 0 {
-		t.Errorf("%d requests failed and %d were refused; the first: %v", failed.Load(), refused.Load(), firstFailure.Load())
-	}
+	gw.checkSurvived(t, l.sent.Load())
+	l.check(t)
 	if most > bound {
 		t.Errorf("the cache counted %d bytes, more than the six live answers can (%d): entries of old generations were kept", most, bound)
 	}
 	if edits.Load() < 10 {
 		t.Errorf("only %d edits: the test proved nothing", edits.Load())
+	}
+}
+
+// load is what a run of 16 clients sent and how it went.
+type load struct {
+	sent, refused, failed atomic.Int64
+	first                 atomic.Value // the first failure or refusal
+}
+
+// drive starts 16 clients that send what next makes until ctx ends (or,
+// after 100 failures, cancel: the gateway is gone); wait on the group it
+// returns. Each client has its own random numbers, from seed.
+func (l *load) drive(ctx context.Context, cancel func(), seed uint64, next func(rng *rand.Rand) *http.Request) *sync.WaitGroup {
+	client := &http.Client{Timeout: 2 * time.Minute}
+	var wg sync.WaitGroup
+	for c := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(c), seed))
+			for ctx.Err() == nil {
+				req := next(rng)
+				res, err := client.Do(req)
+				if ctx.Err() != nil {
+					return
+				}
+				l.sent.Add(1)
+				if err != nil {
+					if l.failed.Add(1) > 100 {
+						cancel()
+					}
+					l.first.CompareAndSwap(nil, fmt.Sprintf("after %d requests: %v", l.sent.Load(), err))
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode >= 400 {
+					l.refused.Add(1)
+					l.first.CompareAndSwap(nil, req.Method+" "+req.URL.String()+": "+res.Status)
+				}
+			}
+		}()
+	}
+	return &wg
+}
+
+// check fails the test if any request failed or was refused.
+func (l *load) check(t *testing.T) {
+	t.Helper()
+	if l.failed.Load() > 0 || l.refused.Load() > 0 {
+		t.Errorf("%d requests failed and %d were refused; the first: %v", l.failed.Load(), l.refused.Load(), l.first.Load())
 	}
 }
