@@ -5,8 +5,10 @@ package admin
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"github.com/odatagw/odatagw/internal/clientip"
 	"log/slog"
@@ -225,8 +227,13 @@ func (a *api) failWith(c *gin.Context, err error) {
 	case errors.Is(err, registry.ErrNoSecretKey):
 		fail(c, http.StatusUnprocessableEntity, "NoSecretKey", "password", err.Error())
 	default:
-		a.log.Error("admin request failed", "path", c.Request.URL.Path, "error", err)
-		fail(c, http.StatusInternalServerError, "Internal", "", err.Error())
+		// the cause (a database's message, a path) is logged, never sent:
+		// the answer carries the id of the log line
+		b := make([]byte, 6)
+		rand.Read(b)
+		id := hex.EncodeToString(b)
+		a.log.Error("admin request failed", "error_id", id, "method", c.Request.Method, "path", c.Request.URL.Path, "error", err)
+		fail(c, http.StatusInternalServerError, "Internal", "", "the gateway could not do this; its log says why under error id "+id)
 	}
 }
 

@@ -681,7 +681,7 @@ func (g *Gateway) Track(ctx context.Context, name string, req admin.TrackRequest
 		// the schema again (tracked sets gain their annotations), here and
 		// on the other replicas, logged like every reload
 		if _, err := g.reload(ctx, name, true); err != nil {
-			return sql, fmt.Errorf("tracking is installed, but reading the schema again failed (the reload button tries again): %w", err)
+			return sql, &registry.FieldError{Field: "apply", Message: "tracking is installed, but reading the schema again failed (Reload schema tries again): " + err.Error()}
 		}
 	}
 	return sql, nil
