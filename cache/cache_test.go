@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,16 @@ var (
 	demoSrc  sources.Source
 	demoErr  error
 )
+
+// TestMain closes the demo the tests share, which removes its file: a
+// test binary must leave no demo database behind.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if demoSrc != nil {
+		demoSrc.Close()
+	}
+	os.Exit(code)
+}
 
 func demoSource(t *testing.T) sources.Source {
 	demoOnce.Do(func() { demoSrc, demoErr = demo.Open(context.Background(), sources.Options{Name: "demo"}) })

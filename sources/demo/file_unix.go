@@ -28,6 +28,10 @@ func demoFile() (path string, release func(), err error) {
 	sweep(dir)
 	var lock *os.File
 	for range 10 {
+		// another gateway's release may have removed the folder just now
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", nil, err
+		}
 		f, err := os.CreateTemp(dir, "demo-*.lock")
 		if err != nil {
 			return "", nil, err
@@ -55,6 +59,7 @@ func demoFile() (path string, release func(), err error) {
 		removeDB(path)
 		os.Remove(lock.Name())
 		lock.Close()
+		os.Remove(dir) // only once empty: the last gateway leaves no folder
 	}, nil
 }
 
