@@ -79,9 +79,13 @@ type Manager interface {
 	Traffic(ctx context.Context, name string) ([]server.TrafficSeries, error)
 	// Audit lists the latest writes and refused credentials, newest first.
 	Audit(ctx context.Context, source, user, event string, limit int) []server.AuditRecord
-	// SalesforcePackage is a Metadata API package (zip) that creates the
-	// External Data Source and its Named Credential, without secrets.
-	SalesforcePackage(ctx context.Context, name string) ([]byte, error)
+	// SalesforcePackage is the Metadata API package that sets Salesforce
+	// up for a source: data source, credentials, external objects with
+	// their fields and lookups, a permission set; no secret in it.
+	SalesforcePackage(ctx context.Context, name string, form salesforce.Form) (*salesforce.Bundle, error)
+	// SalesforceDiff compares that package with a metadata directory
+	// retrieved from the org, sent as a zip.
+	SalesforceDiff(ctx context.Context, name string, retrieved []byte, form salesforce.Form) (salesforce.Diff, error)
 }
 
 // Config configures the admin listener.
@@ -128,6 +132,7 @@ func Handler(cfg Config) http.Handler {
 	api.POST("/sources/:name/track", a.track)
 	api.GET("/sources/:name/traffic", a.traffic)
 	api.GET("/sources/:name/salesforce-metadata", a.salesforcePackage)
+	api.POST("/sources/:name/salesforce-diff", a.salesforceDiff)
 	api.GET("/audit", a.audit)
 	api.GET("/users", a.users)
 	api.POST("/users", a.addUser)

@@ -2,6 +2,8 @@ package admin
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -38,17 +40,47 @@ func (a *api) audit(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"records": a.m.Audit(c.Request.Context(), c.Query("source"), c.Query("user"), event, limit)})
 }
 
+// form reads the package's choices from the query: odata=4.0|4.01,
+// credential=legacy.
+func form(c *gin.Context) salesforce.Form {
+	return salesforce.Form{ODataVersion: c.Query("odata"), LegacyCredential: c.Query("credential") == "legacy"}
+}
+
 func (a *api) salesforcePackage(c *gin.Context) {
 	name := c.Param("name")
-	zip, err := a.m.SalesforcePackage(c.Request.Context(), name)
-	if errors.Is(err, registry.ErrNotFound) {
-		fail(c, http.StatusNotFound, "NotFound", "", "no source named "+name)
+	b, err := a.m.SalesforcePackage(c.Request.Context(), name, form(c))
+	if err != nil {
+		a.failWith(c, err)
 		return
 	}
+	zip, err := b.Zip()
 	if err != nil {
 		a.failWith(c, err)
 		return
 	}
 	c.Header("Content-Disposition", `attachment; filename="odatagw_`+salesforce.DeveloperName(name)+`.zip"`)
 	c.Data(http.StatusOK, "application/zip", zip)
+}
+
+// maxRetrieved bounds an uploaded retrieved metadata zip.
+const maxRetrieved = 32 << 20
+
+// salesforceDiff compares the package with an uploaded zip of a metadata
+// directory retrieved from the org.
+func (a *api) salesforceDiff(c *gin.Context) {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxRetrieved+1))
+	if err != nil {
+		fail(c, http.StatusBadRequest, "BadBody", "file", "the upload could not be read")
+		return
+	}
+	if len(body) > maxRetrieved {
+		fail(c, http.StatusRequestEntityTooLarge, "TooLarge", "file", fmt.Sprintf("the zip is over %d MiB: retrieve only ExternalDataSource and CustomObject", maxRetrieved>>20))
+		return
+	}
+	d, err := a.m.SalesforceDiff(c.Request.Context(), c.Param("name"), body, form(c))
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, d)
 }

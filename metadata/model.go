@@ -115,6 +115,34 @@ type EntitySet struct {
 	// ChangeRetention.
 	Tracked         bool
 	ChangeRetention time.Duration
+	// References are the table's foreign keys, as the database declares
+	// them; UniqueKeys its primary and unique keys over served columns.
+	// Neither changes an OData answer: they tell Salesforce's package
+	// which fields are lookups and which can name a record.
+	References []Reference
+	UniqueKeys [][]*Property
+}
+
+// Reference is a foreign key of a set's table: its columns hold values of
+// TargetColumns of TargetTable. Properties serve Columns, one each, nil
+// where a column is not served.
+type Reference struct {
+	Name          string
+	Columns       []string
+	Properties    []*Property
+	TargetSchema  string
+	TargetTable   string
+	TargetColumns []string
+}
+
+// SetOfTable returns the set that serves a table, if one does.
+func (s *Service) SetOfTable(schema, table string) (*EntitySet, bool) {
+	for _, es := range s.Sets {
+		if es.Schema == schema && es.Table == table {
+			return es, true
+		}
+	}
+	return nil, false
 }
 
 // SearchedProperties are the properties a $search term is looked for in:

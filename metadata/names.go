@@ -3,6 +3,7 @@ package metadata
 import (
 	"fmt"
 	"hash/fnv"
+	"regexp"
 	"sort"
 	"strings"
 	"unicode"
@@ -125,4 +126,25 @@ func AssignNames(originals []string, overrides map[string]string, prefix string)
 	}
 	sort.Slice(renames, func(i, j int) bool { return renames[i].Original < renames[j].Original })
 	return out, renames, nil
+}
+
+var (
+	objectAPIName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+	customField   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*__c$`)
+)
+
+// CheckExternalIDField tells whether v can name the target of an Indirect
+// Lookup: Object.Field__c, a standard or custom object and one of its
+// custom fields (a unique External ID field is always custom).
+func CheckExternalIDField(v string) error {
+	obj, field, ok := strings.Cut(v, ".")
+	switch {
+	case !ok || obj == "" || field == "":
+		return fmt.Errorf("%q does not name a Salesforce field: write Object.Field__c, e.g. Account.ERP_Number__c", v)
+	case !objectAPIName.MatchString(obj) || strings.HasSuffix(obj, "_") || len(strings.TrimSuffix(obj, "__c")) > MaxNameLength:
+		return fmt.Errorf("%q: %s is not a Salesforce object's API name (Account, or a custom object such as Customer__c)", v, obj)
+	case !customField.MatchString(field) || !ValidName(strings.TrimSuffix(field, "__c")):
+		return fmt.Errorf("%q: %s is not a custom field's API name: an Indirect Lookup's target is a custom External ID field, ending in __c", v, field)
+	}
+	return nil
 }

@@ -23,6 +23,19 @@ type Table struct {
 	UniqueKeys [][]string // unique indexes over NOT NULL columns, best first
 	ReadOnly   bool       // the database user may not write it
 	Tracked    bool       // change tracking is installed on it (odatagw track)
+	// ForeignKeys are the table's references to other tables (or to
+	// itself), as declared in the database.
+	ForeignKeys []ForeignKey
+}
+
+// ForeignKey is one declared reference: Columns of the table hold values
+// of RefColumns of RefTable.
+type ForeignKey struct {
+	Name       string // the constraint's name, "" where the database has none
+	Columns    []string
+	RefSchema  string // "" for the table's own schema where the database has none
+	RefTable   string
+	RefColumns []string
 }
 
 // Column is one column of a table, already mapped to an Edm type.
@@ -305,7 +318,56 @@ func entitySet(c candidate, setName string, opts Options, rep *Report) (*metadat
 	}
 	return &metadata.EntitySet{Name: setName, Type: et, Schema: c.t.Schema, Table: c.t.Name,
 		IsView: c.t.IsView, ReadOnly: opts.ReadOnly || c.t.IsView || c.t.ReadOnly || slices.Contains(opts.ReadOnlySets, setName), PageSize: opts.PageSize,
-		Description: c.t.Comment, Tracked: c.t.Tracked, ChangeRetention: opts.ChangeRetention.D()}, nil
+		Description: c.t.Comment, Tracked: c.t.Tracked, ChangeRetention: opts.ChangeRetention.D(),
+		References: references(c.t, props), UniqueKeys: uniqueKeys(c.t, props)}, nil
+}
+
+// references carries a table's foreign keys into the model, with the
+// property that serves each column (nil for a column left out).
+func references(t Table, props []*metadata.Property) []metadata.Reference {
+	var out []metadata.Reference
+	for _, fk := range t.ForeignKeys {
+		ref := metadata.Reference{Name: fk.Name, Columns: fk.Columns, TargetSchema: fk.RefSchema,
+			TargetTable: fk.RefTable, TargetColumns: fk.RefColumns}
+		if ref.TargetSchema == "" {
+			ref.TargetSchema = t.Schema
+		}
+		for _, col := range fk.Columns {
+			ref.Properties = append(ref.Properties, propertyOf(props, col))
+		}
+		out = append(out, ref)
+	}
+	return out
+}
+
+// uniqueKeys are the table's unique keys whose columns are all served.
+func uniqueKeys(t Table, props []*metadata.Property) [][]*metadata.Property {
+	var out [][]*metadata.Property
+next:
+	for _, cols := range append([][]string{t.PrimaryKey}, t.UniqueKeys...) {
+		if len(cols) == 0 {
+			continue
+		}
+		var key []*metadata.Property
+		for _, col := range cols {
+			p := propertyOf(props, col)
+			if p == nil {
+				continue next
+			}
+			key = append(key, p)
+		}
+		out = append(out, key)
+	}
+	return out
+}
+
+func propertyOf(props []*metadata.Property, column string) *metadata.Property {
+	for _, p := range props {
+		if p.Column == column {
+			return p
+		}
+	}
+	return nil
 }
 
 func hasColumn(cols []Column, name string) bool {

@@ -3,6 +3,9 @@ package app
 import (
 	"context"
 
+	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/metadata"
+
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/metadata/salesforce"
 	"github.com/odatagw/odatagw/odata/server"
@@ -23,27 +26,59 @@ func (g *Gateway) Audit(_ context.Context, source, user, event string, limit int
 }
 
 // SalesforcePackage is the Metadata API package that sets Salesforce up
-// for a source (salesforce.Package): no secret in it.
-func (g *Gateway) SalesforcePackage(ctx context.Context, name string) ([]byte, error) {
+// for a served source (salesforce.Package): no secret in it.
+func (g *Gateway) SalesforcePackage(ctx context.Context, name string, form salesforce.Form) (*salesforce.Bundle, error) {
 	st, err := g.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	c := salesforce.Connection{Source: name, ServiceURL: st.ServiceURL, Writable: !st.ReadOnly, CSRF: st.Auth.CSRF}
-	switch a := st.Auth; {
+	src, ok := g.Server.Source(name)
+	if !ok {
+		return nil, registry.ErrNotFound
+	}
+	b, err := SalesforceBundle(name, st.ServiceURL, st.Source.Source, src.Metadata(), form)
+	if err != nil {
+		// the package is built from the settings and the form alone: what
+		// fails is one of them, which the admin can change
+		return nil, &registry.FieldError{Field: "salesforce", Message: err.Error()}
+	}
+	return b, nil
+}
+
+// SalesforceDiff compares the package for a served source with a
+// metadata directory retrieved from the org, uploaded as a zip.
+func (g *Gateway) SalesforceDiff(ctx context.Context, name string, retrieved []byte, form salesforce.Form) (salesforce.Diff, error) {
+	b, err := g.SalesforcePackage(ctx, name, form)
+	if err != nil {
+		return salesforce.Diff{}, err
+	}
+	org, err := salesforce.ReadZip(retrieved)
+	if err != nil {
+		return salesforce.Diff{}, &registry.FieldError{Field: "file", Message: err.Error()}
+	}
+	return b.Compare(org), nil
+}
+
+// SalesforceBundle is the package for a source from its settings and
+// model, whether a gateway serves it or `odatagw salesforce package`
+// opened it alone.
+func SalesforceBundle(name, serviceURL string, settings config.Source, svc *metadata.Service, form salesforce.Form) (*salesforce.Bundle, error) {
+	o := salesforce.Options{Form: form, Choices: choicesOf(settings),
+		Connection: salesforce.Connection{Source: name, ServiceURL: serviceURL, Writable: !settings.ReadOnly, CSRF: settings.Auth.CSRF}}
+	switch a := settings.Auth; {
 	case a.Basic:
-		c.Auth = "basic"
+		o.Auth = "basic"
 	case a.Bearer != nil:
-		c.Auth = "bearer"
+		o.Auth = "bearer"
 	case a.TokenHeader != "":
-		c.Auth, c.TokenHeader = "token_header", a.TokenHeader
+		o.Auth, o.TokenHeader = "token_header", a.TokenHeader
 	case a.Anonymous:
-		c.Auth = "anonymous"
+		o.Auth = "anonymous"
 	}
-	if src, ok := g.Server.Source(name); ok {
-		for _, es := range src.Metadata().Sets {
-			c.Tracked = c.Tracked || es.Tracked
-		}
-	}
-	return salesforce.Package(c)
+	return salesforce.Package(svc, o)
+}
+
+// choicesOf are a source's settings for the Salesforce side.
+func choicesOf(s config.Source) salesforce.Choices {
+	return salesforce.Choices{NameFields: s.NameFields, Lookups: s.Lookups}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/metadata/salesforce"
 	"github.com/odatagw/odatagw/sources"
+	"github.com/odatagw/odatagw/sources/demo"
 )
 
 // OpenTimeout bounds connecting to and introspecting a source that is
@@ -454,26 +455,44 @@ func (g *Gateway) Test(ctx context.Context, src registry.Source) (salesforce.Rep
 // check` both answer with it. The error may quote the DSN's password:
 // scrub it before showing it.
 func Check(ctx context.Context, name string, settings config.Source, global config.File) (salesforce.Report, error) {
+	var report salesforce.Report
+	err := Inspect(ctx, name, settings, global, func(ctx context.Context, s sources.Source) error {
+		report = reportOf(ctx, s, choicesOf(settings))
+		return nil
+	})
+	return report, err
+}
+
+// Inspect opens a source without serving it, with a small pool, hands it
+// to look and closes it. The error may quote the DSN's password: scrub
+// it before showing it.
+func Inspect(ctx context.Context, name string, settings config.Source, global config.File, look func(context.Context, sources.Source) error) error {
 	opts := sources.Options{Name: name, Source: settings.Resolved(global), Logger: discardLogger}
 	opts.MaxConnections = 2 // a look at the schema, not a workload
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
-	s, err := sources.Open(ctx, opts)
+	var s sources.Source
+	var err error
+	if name == "demo" && settings.DSN == "" {
+		s, err = demo.Open(ctx, opts)
+	} else {
+		s, err = sources.Open(ctx, opts)
+	}
 	if err != nil {
-		return salesforce.Report{}, err
+		return err
 	}
 	defer s.Close()
-	return reportOf(ctx, s), nil
+	return look(ctx, s)
 }
 
 // reportOf is what Salesforce will make of a source, with the indexes its
 // traffic needs where the source can tell.
-func reportOf(ctx context.Context, s sources.Source) salesforce.Report {
+func reportOf(ctx context.Context, s sources.Source, ch salesforce.Choices) salesforce.Report {
 	var rep sources.Report
 	if r, ok := s.(sources.Reporter); ok {
 		rep = r.Report()
 	}
-	report := salesforce.Build(s.Metadata(), rep)
+	report := salesforce.Build(s.Metadata(), rep, ch)
 	if a, ok := sources.As[sources.IndexAdvisor](s); ok {
 		advice, err := a.AdviseIndexes(ctx)
 		if err != nil {
@@ -693,7 +712,11 @@ func (g *Gateway) Report(ctx context.Context, name string) (salesforce.Report, e
 	if !ok {
 		return salesforce.Report{}, registry.ErrNotFound
 	}
-	return reportOf(ctx, src), nil
+	var ch salesforce.Choices
+	if st, err := g.Get(ctx, name); err == nil {
+		ch = choicesOf(st.Source.Source)
+	}
+	return reportOf(ctx, src, ch), nil
 }
 
 // serviceRoot is the URL to give Salesforce for a source.

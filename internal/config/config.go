@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/odatagw/odatagw/metadata"
 )
 
 // File is the configuration file. Every field may also be set by a flag or
@@ -117,6 +120,14 @@ type Source struct {
 	// Search names, per entity set, the properties $search reads (default:
 	// every text property): on a big table, each one needs an index.
 	Search map[string][]string `yaml:"search" json:"search,omitempty"`
+	// Lookups makes columns Indirect Lookups in the Salesforce package:
+	// table.column -> Object.Field__c, a unique External ID field of a
+	// Salesforce object (External Lookups come from the foreign keys).
+	Lookups map[string]string `yaml:"lookups" json:"lookups,omitempty"`
+	// NameFields names, per entity set, the property that names its
+	// records in Salesforce; "" for none (default: a unique text column
+	// called like a name, title or code).
+	NameFields map[string]string `yaml:"name_fields" json:"name_fields,omitempty"`
 	// Auth says who may call the source; with none, nobody may.
 	Auth Auth `yaml:"auth" json:"auth"`
 }
@@ -161,6 +172,14 @@ func (s Source) Check() error {
 		if err := check("set_count", c); err != nil {
 			err.(*Invalid).Message = set + ": " + err.(*Invalid).Message
 			return err
+		}
+	}
+	for _, col := range slices.Sorted(maps.Keys(s.Lookups)) {
+		if i := strings.LastIndex(col, "."); i <= 0 || i == len(col)-1 {
+			return &Invalid{"lookups", fmt.Sprintf("%q does not name a column: write table.column", col)}
+		}
+		if err := metadata.CheckExternalIDField(s.Lookups[col]); err != nil {
+			return &Invalid{"lookups", col + ": " + err.Error()}
 		}
 	}
 	return nil

@@ -46,6 +46,9 @@ type Field struct {
 	Key            bool   `json:"key,omitempty"`
 	Nullable       bool   `json:"nullable"`
 	ReadOnly       bool   `json:"read_only,omitempty"` // computed by the database
+	// Lookup says what the package makes of the field when it is a
+	// relationship: "External Lookup to Customers__x".
+	Lookup string `json:"lookup,omitempty"`
 }
 
 // Table is one entity set: one Salesforce external object.
@@ -60,8 +63,11 @@ type Table struct {
 	Searched []string `json:"searched"`
 	// Tracked: changes are logged (odatagw track): delta links for
 	// External Change Data Capture, and exact counts without a scan.
-	Tracked  bool      `json:"tracked,omitempty"`
-	Problems []Problem `json:"problems,omitempty"`
+	Tracked bool `json:"tracked,omitempty"`
+	// NameField is the property that names the object's records in
+	// Salesforce, "" for none (then the External ID does).
+	NameField string    `json:"name_field,omitempty"`
+	Problems  []Problem `json:"problems,omitempty"`
 }
 
 // Report is the whole source.
@@ -161,11 +167,28 @@ func SalesforceType(p *metadata.Property) string {
 	return ""
 }
 
-// Build makes the report for a model and what building it decided.
-func Build(svc *metadata.Service, rep sources.Report) Report {
+// Build makes the report for a model, what building it decided and the
+// admin's choices for the Salesforce side.
+func Build(svc *metadata.Service, rep sources.Report, ch Choices) Report {
 	r := Report{Indexes: []sources.IndexAdvice{}}
+	d := decide(svc, ch)
 	for _, es := range svc.Sets {
-		r.Tables = append(r.Tables, table(es))
+		t := table(es)
+		t.Problems = append(t.Problems, d.problems[es]...)
+		if p := d.nameFields[es]; p != nil {
+			t.NameField = p.Name
+		}
+		for i, f := range t.Fields {
+			p, _ := es.Type.Property(f.Name)
+			if l, ok := d.lookups[p]; ok {
+				t.Fields[i].Lookup = l.describe()
+			}
+		}
+		r.Tables = append(r.Tables, t)
+	}
+	for _, err := range d.errs {
+		r.Problems = append(r.Problems, Problem{Severity: Error, Object: "salesforce", Message: err.Error(),
+			Fix: "change the source's lookups or name_fields setting"})
 	}
 	for _, s := range rep.Skipped {
 		r.Problems = append(r.Problems, Problem{Severity: Error, Object: s.Object,

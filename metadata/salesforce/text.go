@@ -34,6 +34,9 @@ func (r Report) WriteText(w io.Writer) error {
 			if f.Key {
 				sf += ", External ID"
 			}
+			if f.Lookup != "" {
+				sf = f.Lookup
+			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", f.Column, f.Name, f.EdmType, sf)
 		}
 		tw.Flush()
@@ -41,6 +44,9 @@ func (r Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  search reads %s\n", strings.Join(t.Searched, ", "))
 		} else {
 			fmt.Fprintf(&b, "  search reads nothing (no text property): it finds no rows\n")
+		}
+		if t.NameField != "" {
+			fmt.Fprintf(&b, "  records are named by %s\n", t.NameField)
 		}
 		for _, p := range t.Problems {
 			writeProblem(&b, p)

@@ -50,6 +50,14 @@ GROUP BY TABLE_NAME, INDEX_NAME
 HAVING COUNT(COLUMN_NAME) = COUNT(*)
 ORDER BY TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, COUNT(*), INDEX_NAME`
 
+// foreignKeysSQL lists the foreign keys, a row per column in order.
+const foreignKeysSQL = `
+SELECT TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_SCHEMA = DATABASE(), REFERENCED_TABLE_SCHEMA,
+  REFERENCED_TABLE_NAME, COLUMN_NAME, REFERENCED_COLUMN_NAME
+FROM information_schema.KEY_COLUMN_USAGE
+WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL
+ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION`
+
 // mapType maps a column's type to an Edm type and facets. columnType is
 // the full declaration ("int(10) unsigned", "tinyint(1)", "enum('a','b')").
 func mapType(dataType, columnType string, charLen, precision, scale, dtPrecision int64) sources.Column {
@@ -154,7 +162,42 @@ func introspect(ctx context.Context, db *sql.DB) ([]sources.Table, error) {
 	if err := readKeys(ctx, conn, tables, byName); err != nil {
 		return nil, err
 	}
+	if err := readForeignKeys(ctx, conn, tables, byName); err != nil {
+		return nil, err
+	}
 	return tables, markTracked(ctx, conn, tables)
+}
+
+// readForeignKeys gathers each constraint's columns. A reference into the
+// same database gets no schema, as its tables have none.
+func readForeignKeys(ctx context.Context, conn *sql.Conn, tables []sources.Table, byName map[string]int) error {
+	rows, err := conn.QueryContext(ctx, foreignKeysSQL)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table, name, refSchema, refTable, col, refCol string
+		var sameDB bool
+		if err := rows.Scan(&table, &name, &sameDB, &refSchema, &refTable, &col, &refCol); err != nil {
+			return err
+		}
+		i, ok := byName[table]
+		if !ok {
+			continue
+		}
+		if sameDB {
+			refSchema = ""
+		}
+		t := &tables[i]
+		if n := len(t.ForeignKeys); n == 0 || t.ForeignKeys[n-1].Name != name {
+			t.ForeignKeys = append(t.ForeignKeys, sources.ForeignKey{Name: name, RefSchema: refSchema, RefTable: refTable})
+		}
+		fk := &t.ForeignKeys[len(t.ForeignKeys)-1]
+		fk.Columns = append(fk.Columns, col)
+		fk.RefColumns = append(fk.RefColumns, refCol)
+	}
+	return rows.Err()
 }
 
 func readColumns(ctx context.Context, conn *sql.Conn, tables []sources.Table, byName map[string]int) error {

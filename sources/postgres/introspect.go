@@ -46,6 +46,20 @@ ORDER BY i.indrelid, i.indisprimary DESC, count(*), min(i.indexrelid::text)`
 
 // textTypes are read as they are; other types served as Edm.String are
 // read in their text form.
+// foreignKeysSQL lists the tables' foreign keys with their columns in
+// order, and the schema, table and columns each references.
+const foreignKeysSQL = `
+SELECT c.conrelid, c.conname, n.nspname, r.relname,
+  ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
+        JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.ord),
+  ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(attnum, ord)
+        JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.ord)
+FROM pg_constraint c
+JOIN pg_class r ON r.oid = c.confrelid
+JOIN pg_namespace n ON n.oid = r.relnamespace
+WHERE c.contype = 'f' AND c.conrelid = ANY($1)
+ORDER BY c.conrelid, c.conname`
+
 var textTypes = map[string]bool{"text": true, "varchar": true, "bpchar": true, "name": true, "citext": true}
 
 // mapType maps a PostgreSQL type (after domains) to an Edm type and facets.
@@ -165,6 +179,24 @@ func introspect(ctx context.Context, pool *pgxpool.Pool, schemas []string) ([]so
 		if sources.AllNotNull(t, cols) {
 			t.UniqueKeys = append(t.UniqueKeys, cols)
 		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = pool.Query(ctx, foreignKeysSQL, oids)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var oid uint32
+		var fk sources.ForeignKey
+		if err := rows.Scan(&oid, &fk.Name, &fk.RefSchema, &fk.RefTable, &fk.Columns, &fk.RefColumns); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		t := &tables[byOID[oid]]
+		t.ForeignKeys = append(t.ForeignKeys, fk)
 	}
 	rows.Close()
 	return tables, rows.Err()

@@ -237,9 +237,54 @@ func introspect(ctx context.Context, db *sql.DB) ([]sources.Table, error) {
 				return nil, err
 			}
 		}
+		if err := readForeignKeys(ctx, db, &t); err != nil {
+			return nil, err
+		}
 		tables = append(tables, t)
 	}
+	// SQLite's names are case-insensitive: a reference takes the table's
+	// own spelling, and REFERENCES t without columns names t's primary key
+	for i := range tables {
+		for j := range tables[i].ForeignKeys {
+			fk := &tables[i].ForeignKeys[j]
+			for _, t := range tables {
+				if !strings.EqualFold(t.Name, fk.RefTable) {
+					continue
+				}
+				fk.RefTable = t.Name
+				if len(fk.RefColumns) > 0 && fk.RefColumns[0] == "" {
+					fk.RefColumns = t.PrimaryKey
+				}
+			}
+		}
+	}
 	return tables, markTracked(ctx, db, tables)
+}
+
+// readForeignKeys reads a table's foreign keys; SQLite names none of
+// them, so each is called after its table and number.
+func readForeignKeys(ctx context.Context, db *sql.DB, t *sources.Table) error {
+	rows, err := db.QueryContext(ctx, `SELECT id, "table", "from", COALESCE("to", '') FROM pragma_foreign_key_list(?) ORDER BY id, seq`, t.Name)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	last := -1
+	for rows.Next() {
+		var id int
+		var refTable, from, to string
+		if err := rows.Scan(&id, &refTable, &from, &to); err != nil {
+			return err
+		}
+		if id != last {
+			t.ForeignKeys = append(t.ForeignKeys, sources.ForeignKey{Name: fmt.Sprintf("%s_fk%d", t.Name, id), RefTable: refTable})
+			last = id
+		}
+		fk := &t.ForeignKeys[len(t.ForeignKeys)-1]
+		fk.Columns = append(fk.Columns, from)
+		fk.RefColumns = append(fk.RefColumns, to)
+	}
+	return rows.Err()
 }
 
 func readColumns(ctx context.Context, db *sql.DB, t *sources.Table, _ bool) error {
