@@ -141,7 +141,7 @@ func TestAdminPageOperations(t *testing.T) {
 		if strings.HasSuffix(f.Name, ".namedCredential") {
 			rc, _ := f.Open()
 			b, _ := io.ReadAll(rc)
-			if !strings.Contains(string(b), "<endpoint>"+ag.odata+"/odata/erp</endpoint>") {
+			if !strings.Contains(string(b), "<parameterValue>"+ag.odata+"/odata/erp</parameterValue>") {
 				t.Errorf("the named credential: %s", b)
 			}
 		}
@@ -149,6 +149,20 @@ func TestAdminPageOperations(t *testing.T) {
 	if got := strings.Join(files, " "); !strings.Contains(got, "odatagw_erp/package.xml") || !strings.Contains(got, "odatagw_erp/dataSources/erp.dataSource") {
 		t.Errorf("package files: %s", got)
 	}
+
+	// the diff on the page: the org's side uploaded as a zip (here the
+	// package itself, so that they agree)
+	step("comparing with the org", chromedp.Evaluate[chromedp.Void](`(async () => {
+	    const r = await fetch("/api/sources/erp/salesforce-metadata", { headers: authHeaders("GET"), credentials: "same-origin" });
+	    const dt = new DataTransfer();
+	    dt.items.add(new File([await r.blob()], "unpackaged.zip", { type: "application/zip" }));
+	    document.getElementById("sf-retrieved").files = dt.files;
+	    document.getElementById("sf-compare").click();
+	  })()`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("sf-diff").textContent.includes("The org agrees with the package")`))
+	step("choosing the legacy credential for 4.01", chromedp.Click(id("sf-legacy")), chromedp.Click(id("sf-download")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("notice").textContent.includes("works with the OData 4.0 type only")`))
+	shot("admin-ops-salesforce.png")
 
 	// every control has an accessible name, and can be reached with the keyboard
 	unnamed := eval(`Array.from(document.querySelectorAll("button, input, select, [role=img]")).filter(e => e.offsetParent !== null || e.tagName === "svg")

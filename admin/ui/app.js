@@ -277,7 +277,7 @@ function renderReport(rep, box, summary) {
       tr.append(el("td", f.column, "mono"));
       tr.append(el("td", f.name + "__c", "mono"));
       tr.append(el("td", f.edm_type));
-      tr.append(el("td", (f.salesforce_type || "not synced") + (f.key ? ", External ID" : "")));
+      tr.append(el("td", f.lookup || ((f.salesforce_type || "not synced") + (f.key ? ", External ID" : ""))));
       tbody.append(tr);
     }
     table.append(tbody);
@@ -286,6 +286,7 @@ function renderReport(rep, box, summary) {
     if (t.searched) {
       box.append(el("p", t.searched.length ? "Search reads " + t.searched.join(", ") + "." : "Search reads nothing (no text field): it finds no rows here.", "help"));
     }
+    if (t.name_field) box.append(el("p", "Records are named by " + t.name_field + ".", "help"));
     problems(t.problems, box);
   }
   if ((rep.problems || []).length) {

@@ -34,9 +34,56 @@ function renderDeploy(s) {
   const dir = "odatagw_" + developerName(s.name);
   $("sf-deploy").textContent =
     "unzip " + dir + ".zip\n" +
+    "sf project deploy start --metadata-dir " + dir + " --target-org YOUR_ORG --dry-run\n" +
     "sf project deploy start --metadata-dir " + dir + " --target-org YOUR_ORG\n" +
-    "# then Setup > Named Credentials > " + developerName(s.name) + ": enter the gateway user's password\n" +
-    "# and Setup > External Data Sources > odatagw " + s.name + " > Validate and Sync";
+    "# then Setup > Named Credentials > External Credentials > odatagw " + s.name + ": enter the Gateway principal's credentials\n" +
+    "# and assign the permission set odatagw_" + developerName(s.name) + " to the users who need the objects";
+  $("sf-diff").replaceChildren();
+}
+
+// sfQuery is the package's choices as the API reads them.
+function sfQuery() {
+  const q = new URLSearchParams({ odata: $("sf-odata").value });
+  if ($("sf-legacy").checked) q.set("credential", "legacy");
+  return q.toString();
+}
+
+function authHeaders(method) {
+  const h = {};
+  if (token) h.Authorization = "Bearer " + token;
+  else if (csrf && method !== "GET") h["X-CSRF-Token"] = csrf;
+  return h;
+}
+
+async function errorOf(res) {
+  try { const e = await res.json(); return (e.error && e.error.message) || res.status; } catch (_) { return res.status; }
+}
+
+async function compareMetadata() {
+  if (!current) return;
+  const file = $("sf-retrieved").files[0];
+  if (!file) { notice("Choose the retrieved metadata zip first."); return; }
+  const name = current.status.name;
+  const h = authHeaders("POST");
+  h["Content-Type"] = "application/zip";
+  const res = await fetch("/api/sources/" + encodeURIComponent(name) + "/salesforce-diff?" + sfQuery(), { method: "POST", headers: h, body: file, credentials: "same-origin" });
+  if (!res.ok) { notice("The comparison failed: " + await errorOf(res)); return; }
+  const d = await res.json();
+  const box = $("sf-diff");
+  box.replaceChildren();
+  const kinds = { add: "Deploying adds", change: "Deploying changes", leave: "Left in the org (the database no longer has it)" };
+  if (d.changes.length === 0) box.append(el("p", "The org agrees with the package: deploying changes nothing."));
+  else box.append(el("p", d.changes.length + " differences."));
+  const list = el("ul");
+  for (const c of d.changes) {
+    const what = c.was && c.becomes ? c.was + " → " + c.becomes : (c.becomes || c.was || "");
+    list.append(el("li", kinds[c.kind] + ": " + c.object + (what ? " (" + what + ")" : "")));
+  }
+  for (const c of d.sync_overwrites) {
+    list.append(el("li", "A Validate and Sync would overwrite " + c.object + " (" + c.was + "): deploy the package again instead."));
+  }
+  box.append(list);
+  notice("Compared with " + file.name + ".");
 }
 
 function developerName(name) {
@@ -48,8 +95,8 @@ function developerName(name) {
 async function downloadMetadata() {
   if (!current) return;
   const name = current.status.name;
-  const res = await fetch("/api/sources/" + encodeURIComponent(name) + "/salesforce-metadata", { headers: { Authorization: "Bearer " + token } });
-  if (!res.ok) { notice("The metadata could not be made (" + res.status + ")."); return; }
+  const res = await fetch("/api/sources/" + encodeURIComponent(name) + "/salesforce-metadata?" + sfQuery(), { headers: authHeaders("GET"), credentials: "same-origin" });
+  if (!res.ok) { notice("The metadata could not be made: " + await errorOf(res)); return; }
   const url = URL.createObjectURL(await res.blob());
   const a = el("a");
   a.href = url;
@@ -330,6 +377,7 @@ async function loadAudit(ev) {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("sf-download").addEventListener("click", downloadMetadata);
+  $("sf-compare").addEventListener("click", compareMetadata);
   $("traffic-set").addEventListener("change", renderTraffic);
   $("traffic-refresh").addEventListener("click", () => current && loadTraffic(current.status.name, false));
   $("sets-form").addEventListener("submit", saveSets);
