@@ -38,6 +38,11 @@ if command -v xmllint >/dev/null 2>&1; then
 else
   say "\$metadata XSD validation: OFF (install xmllint: Debian package libxml2-utils)"
 fi
+if command -v npm >/dev/null 2>&1; then
+  say "Salesforce package against the Metadata API's schema: ON (npm fetches @salesforce/types into a temporary directory)"
+else
+  say "Salesforce package against the Metadata API's schema: OFF (install npm)"
+fi
 chromium_bin="${ODATAGW_TEST_CHROMIUM:-$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)}"
 if [ -n "$chromium_bin" ] && [ -n "${ODATAGW_TEST_POSTGRES_URL:-}" ]; then
   say "Admin page in a headless browser: ON ($chromium_bin; screenshots in test-output/)"

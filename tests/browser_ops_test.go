@@ -126,6 +126,20 @@ func TestAdminPageOperations(t *testing.T) {
 	}
 	shot("admin-ops-sets.png")
 
+	// the Salesforce side per set: a name field and an Indirect Lookup;
+	// one naming no column is refused, saying so
+	step("a lookup of no column", chromedp.SendKeys(css(`#sets tr[data-set="Orders"] input[name=lookups]`), "Nope=Account.ERP_Id__c"),
+		chromedp.Click(css(`#sets-form button[type=submit]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("sets-error").textContent.includes("has no served column Nope")`))
+	step("a lookup and a name field", chromedp.Evaluate[chromedp.Void](`document.getElementById("notice").textContent = ""`),
+		chromedp.SetValue(css(`#sets tr[data-set="Orders"] input[name=lookups]`), "CustomerId=Account.ERP_Id__c"),
+		chromedp.SetValue(css(`#sets tr[data-set="Customers"] input[name=name_field]`), "Email"),
+		chromedp.Click(css(`#sets-form button[type=submit]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("notice").textContent.includes("Saved the entity set settings")`))
+	if r := ag.api(t, "GET", "/api/sources/erp", nil); !strings.Contains(string(r.Body), `"lookups":{"Orders.CustomerId":"Account.ERP_Id__c"}`) || !strings.Contains(string(r.Body), `"name_fields":{"Customers":"Email"}`) {
+		t.Errorf("the Salesforce settings were not saved: %s", r.Body)
+	}
+
 	// the Salesforce metadata: instructions on the page, the package from the API
 	if deploy := text("#sf-deploy"); !strings.Contains(deploy, "sf project deploy start --metadata-dir odatagw_erp") {
 		t.Errorf("deploy instructions: %q", deploy)

@@ -226,6 +226,20 @@ function renderSets(s) {
     ttl.name = "ttl"; ttl.id = id + "-ttl"; ttl.value = ttls[set] || ""; ttl.className = "short";
     ttl.setAttribute("aria-label", "Cache duration of " + set);
     tr.append(cell(ttl));
+    // the Salesforce package: the field that names records ("" default,
+    // "-" none), and Indirect Lookups as column=Object.Field__c
+    const nf = el("input");
+    nf.name = "name_field"; nf.id = id + "-name"; nf.className = "short"; nf.placeholder = "default";
+    const names = s.name_fields || {};
+    nf.value = set in names ? (names[set] === "" ? "-" : names[set]) : "";
+    nf.setAttribute("aria-label", "Name field of " + set + " in Salesforce (blank: the default, - for none)");
+    tr.append(cell(nf));
+    const lk = el("input");
+    lk.name = "lookups"; lk.id = id + "-lookups"; lk.placeholder = "column=Account.Field__c";
+    lk.value = Object.entries(s.lookups || {}).filter(([k]) => k.slice(0, k.lastIndexOf(".")) === set)
+      .map(([k, v]) => k.slice(k.lastIndexOf(".") + 1) + "=" + v).join(", ");
+    lk.setAttribute("aria-label", "Indirect Lookups of " + set + ": column=Object.Field__c, comma-separated");
+    tr.append(cell(lk));
     body.append(tr);
   }
 }
@@ -242,7 +256,12 @@ async function saveSets(ev) {
   err.hidden = true;
   const reg = Object.assign({}, current.status);
   for (const k of statusOnly) delete reg[k];
-  const search = {}, setCount = {}, ttl = {}, ro = [];
+  const search = {}, setCount = {}, ttl = {}, ro = [], nameFields = {}, lookups = {};
+  const sets = new Set(current.status.entity_sets || []);
+  // lookups keyed by a table name that is not a set's are kept as they are
+  for (const [k, v] of Object.entries(current.status.lookups || {})) {
+    if (!sets.has(k.slice(0, k.lastIndexOf(".")))) lookups[k] = v;
+  }
   for (const tr of $("sets").querySelectorAll("tbody tr")) {
     const set = tr.dataset.set;
     const cols = tr.querySelector('[name="search"]').value.split(",").map((c) => c.trim()).filter(Boolean);
@@ -252,8 +271,15 @@ async function saveSets(ev) {
     const t = tr.querySelector('[name="ttl"]').value.trim();
     if (t) ttl[set] = t;
     if (tr.querySelector('[name="read_only"]').checked && !current.status.read_only) ro.push(set);
+    const nf = tr.querySelector('[name="name_field"]').value.trim();
+    if (nf) nameFields[set] = nf === "-" ? "" : nf;
+    for (const pair of tr.querySelector('[name="lookups"]').value.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const [col, target] = pair.split("=").map((p) => p.trim());
+      lookups[set + "." + col] = target || "";
+    }
   }
   reg.search = search; reg.set_count = setCount; reg.set_cache_ttl = ttl; reg.read_only_sets = ro;
+  reg.name_fields = nameFields; reg.lookups = lookups;
   const r = await call("PUT", "/api/sources/" + encodeURIComponent(reg.name), reg, { "If-Match": current.etag });
   if (!r.ok) {
     err.textContent = (r.data && r.data.error && r.data.error.message) || "Not saved (" + r.status + ").";

@@ -535,6 +535,16 @@ func (g *Gateway) openAndSave(ctx context.Context, src registry.Source, save fun
 	if err != nil {
 		return registry.Source{}, openError(src, err)
 	}
+	// the Salesforce side's choices name sets and columns the model must
+	// have: refused now, not when the package is first downloaded
+	if err := salesforce.CheckChoices(s.src.Metadata(), choicesOf(src.Source)); err != nil {
+		s.Close()
+		field := "lookups"
+		if strings.HasPrefix(err.Error(), "name_fields") {
+			field = "name_fields"
+		}
+		return registry.Source{}, &registry.FieldError{Field: field, Message: err.Error()}
+	}
 	saved, err := save(src)
 	if err != nil {
 		s.Close()

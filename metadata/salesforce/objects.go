@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -149,6 +150,13 @@ func decide(svc *metadata.Service, ch Choices) decisions {
 	}
 	nameRelationships(svc, d.lookups)
 	return d
+}
+
+// CheckChoices says what in the choices cannot be carried out on this
+// model: a set, column or Salesforce field that cannot be what it is
+// named for.
+func CheckChoices(svc *metadata.Service, ch Choices) error {
+	return errors.Join(decide(svc, ch).errs...)
 }
 
 // indirectKinds are the types whose values can be an External ID's.
