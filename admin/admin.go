@@ -74,6 +74,12 @@ type Manager interface {
 	AddUser(ctx context.Context, u registry.User, password string) (registry.User, string, error)
 	UpdateUser(ctx context.Context, name, role, password string, rotate bool) (registry.User, string, error)
 	RemoveUser(ctx context.Context, name string) error
+	// Agents lists the registered agents with their tunnels; AddAgent and
+	// RotateAgent return the token, once; RemoveAgent cuts the tunnels.
+	Agents(ctx context.Context) ([]AgentInfo, error)
+	AddAgent(ctx context.Context, name string) (registry.Agent, string, error)
+	RotateAgent(ctx context.Context, name string) (registry.Agent, string, error)
+	RemoveAgent(ctx context.Context, name string) error
 
 	// Traffic is the last hour of a source's traffic, by entity set.
 	Traffic(ctx context.Context, name string) ([]server.TrafficSeries, error)
@@ -138,6 +144,10 @@ func Handler(cfg Config) http.Handler {
 	api.POST("/users", a.addUser)
 	api.PUT("/users/:user", a.updateUser)
 	api.DELETE("/users/:user", a.removeUser)
+	api.GET("/agents", a.agents)
+	api.POST("/agents", a.addAgent)
+	api.POST("/agents/:agent/rotate", a.rotateAgent)
+	api.DELETE("/agents/:agent", a.removeAgent)
 	e.NoRoute(func(c *gin.Context) {
 		fail(c, http.StatusNotFound, "NotFound", "", "no such admin resource: "+c.Request.URL.Path)
 	})

@@ -189,3 +189,38 @@ func (c *Client) LoginLink(ctx context.Context) (string, error) {
 	_, err := c.do(ctx, http.MethodPost, "/api/login-codes", nil, "", &out)
 	return out.URL, err
 }
+
+// AgentAnswer is an agent with its token, shown once.
+type AgentAnswer struct {
+	Agent registry.Agent `json:"agent"`
+	Token string         `json:"token"`
+}
+
+// Agents lists the registered agents and their tunnels.
+func (c *Client) Agents(ctx context.Context) ([]AgentInfo, error) {
+	var out struct {
+		Agents []AgentInfo `json:"agents"`
+	}
+	_, err := c.do(ctx, http.MethodGet, "/api/agents", nil, "", &out)
+	return out.Agents, err
+}
+
+// AddAgent registers an agent; the answer holds its token, once.
+func (c *Client) AddAgent(ctx context.Context, name string) (AgentAnswer, error) {
+	var out AgentAnswer
+	_, err := c.do(ctx, http.MethodPost, "/api/agents", map[string]string{"name": name}, "", &out)
+	return out, err
+}
+
+// RotateAgent gives an agent a new token, once; the old one stops working.
+func (c *Client) RotateAgent(ctx context.Context, name string) (AgentAnswer, error) {
+	var out AgentAnswer
+	_, err := c.do(ctx, http.MethodPost, "/api/agents/"+url.PathEscape(name)+"/rotate", nil, "", &out)
+	return out, err
+}
+
+// RemoveAgent unregisters an agent and cuts its tunnels.
+func (c *Client) RemoveAgent(ctx context.Context, name string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/api/agents/"+url.PathEscape(name), nil, "", nil)
+	return err
+}

@@ -149,6 +149,12 @@ func Unavailable(cause error) *Error {
 	e := newError(http.StatusServiceUnavailable, CodeUnavailable,
 		"the database behind this service cannot be reached right now; try again shortly")
 	e.Cause = cause
+	// a cause that knows better says why, in the client's words (an agent
+	// that is not connected)
+	var m interface{ UnavailableMessage() string }
+	if errors.As(cause, &m) {
+		e.Message = m.UnavailableMessage()
+	}
 	return e
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -61,6 +62,9 @@ type Options struct {
 	Name string
 	config.Source
 	Logger *slog.Logger
+	// Dial, when set, makes the source's database connections: through
+	// an agent's tunnel (internal/tunnel) for a source with via.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Normalize fills the settings' defaults (config.Source.Resolved) and the

@@ -96,7 +96,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	for try := 0; try < 3; try++ {
 		if _, err = s.db.ExecContext(ctx, schema); err == nil {
 			if _, err = s.db.ExecContext(ctx, usersSchema); err == nil {
-				return nil
+				if _, err = s.db.ExecContext(ctx, agentsSchema); err == nil {
+					return nil
+				}
 			}
 		}
 		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)

@@ -37,6 +37,7 @@ type cli struct {
 	User        userCmd          `cmd:"" help:"Manage the users who may call sources with passwords or API tokens, through a running gateway's admin API."`
 	Check       checkCmd         `cmd:"" help:"Print, without serving, what Salesforce would get from a database: each table's external object, key and field types, and every problem with what to do. Exits 1 when the report has errors (with --strict, warnings too), 2 on bad usage, 0 otherwise."`
 	Track       trackCmd         `cmd:"" help:"Print, or run with --apply, the SQL that installs change tracking on PostgreSQL, MySQL/MariaDB or SQLite tables: a change log and row counts kept by triggers, whoever writes, for delta links and exact counts (see docs/change-tracking.md)."`
+	Agent       agentCmd         `cmd:"" help:"Reach databases in private networks: an agent inside dials out to the gateway and carries its connections (docs/agent.md)."`
 	Salesforce  salesforceCmd    `cmd:"" help:"The Salesforce side of a source as metadata: the package one deploy applies, and what it would change in an org."`
 	Admin       adminCmd         `cmd:"" help:"The admin page of a running gateway."`
 	Probe       probeCmd         `cmd:"" help:"Ask a URL (a gateway's /readyz or /healthz) and exit 0 when it answers 2xx: a health check for images without a shell or curl."`
@@ -228,6 +229,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case "user list", "user add <name>", "user update <name>", "user remove <name>":
 			if err := c.User.run(kctx.Command(), stdinOrEmpty, stdout); err != nil {
+				fmt.Fprintln(stderr, "odatagw:", err)
+				return 1
+			}
+			return 0
+		case "agent run", "agent add <name>", "agent list", "agent rotate <name>", "agent remove <name>":
+			if err := c.Agent.run(kctx.Command(), stdout, stderr); err != nil {
 				fmt.Fprintln(stderr, "odatagw:", err)
 				return 1
 			}

@@ -25,6 +25,7 @@ import (
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/memlimit"
+	"github.com/odatagw/odatagw/internal/tunnel"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/server"
 	"github.com/odatagw/odatagw/sources"
@@ -93,6 +94,7 @@ type Gateway struct {
 	memory     memlimit.Budget
 	store      *registry.Store
 	authShared *auth.Shared // users and checked credentials, for every source
+	hub        *tunnel.Hub  // the agents' tunnels, for sources with via
 	auditFile  *os.File
 	regs       registrations
 	wake       chan struct{}      // wakes the reconcile loop
@@ -163,6 +165,10 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 	watchCtx, stop := context.WithCancel(context.Background())
 	g := &Gateway{Server: srv, settings: s, callers: callers, bus: bus, stop: stop, answers: cache.NewStore(memory.Cache), memory: memory, watchCtx: watchCtx, auditFile: auditFile,
 		regs: registrations{byName: map[string]*managed{}}, wake: make(chan struct{}, 1), authShared: auth.NewShared(nil, s.Logger)}
+	g.hub = g.newHub()
+	if err := srv.RegisterMetrics(newAgentCollector(g)); err != nil {
+		return nil, err
+	}
 	if bus != nil {
 		bus.Subscribe(func(m cache.Message) {
 			switch m.Kind {
@@ -212,6 +218,9 @@ func (g *Gateway) openSources(ctx context.Context) error {
 	s := g.settings
 	if s.State == "" {
 		for _, name := range sortedNames(s.Sources) {
+			if s.Sources[name].Via != "" {
+				return fmt.Errorf("source %s: via needs the state store, where agents are registered (--state)", name)
+			}
 			src, err := g.openSource(ctx, name, s.Sources[name])
 			if err != nil {
 				return fmt.Errorf("source %s: %w", name, err)
@@ -409,7 +418,7 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 		return def
 	}
 	hs := &http.Server{
-		Handler:           g.Server.Handler(),
+		Handler:           g.publicHandler(),
 		ReadHeaderTimeout: orDefault(lim.ReadHeaderTimeout, 10*time.Second), // a slow-loris client is cut here
 		ReadTimeout:       orDefault(lim.ReadTimeout, 60*time.Second),
 		WriteTimeout:      orDefault(lim.WriteTimeout, 150*time.Second), // above the statement timeout and Salesforce's 120 s

@@ -17,6 +17,7 @@ import (
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/dsn"
+	"github.com/odatagw/odatagw/internal/tunnel"
 	"github.com/odatagw/odatagw/metadata/salesforce"
 	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/demo"
@@ -74,6 +75,9 @@ func (g *Gateway) openSource(ctx context.Context, name string, cfg config.Source
 	}
 	cfg = cfg.Resolved(g.settings.Defaults)
 	opts := sources.Options{Name: name, Source: cfg, Logger: g.settings.Logger}
+	if cfg.Via != "" {
+		opts.Dial = g.dialVia(cfg.Via)
+	}
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
 	src, err := sources.Open(ctx, opts)
@@ -130,6 +134,7 @@ func (g *Gateway) install(name string, o opened, reg registry.Source) (drained <
 	}
 	wctx, stop := context.WithCancel(g.watchCtx)
 	done := g.Server.AddSource(name, o.src, o.guard)
+	g.Server.ClearUnavailable(name)
 	listening := new(atomic.Bool)
 	g.watch(wctx, name, o.src, listening)
 	g.regs.byName[name] = &managed{reg: reg, seen: reg.Version, stop: stop, serving: true, listening: listening}
@@ -144,6 +149,7 @@ func (g *Gateway) uninstall(name string) <-chan struct{} {
 		old.stop()
 	}
 	delete(g.regs.byName, name)
+	g.Server.ClearUnavailable(name)
 	done, ok := g.Server.RemoveSource(name)
 	if !ok {
 		c := make(chan struct{})
@@ -167,6 +173,9 @@ func (g *Gateway) failed(reg registry.Source, err error) {
 		m.reg = reg
 	}
 	m.err, m.errAt, m.seen = err, time.Now(), reg.Version
+	if !m.serving {
+		g.waitsForAgent(reg, err)
+	}
 }
 
 // registerConfigured puts the sources of flags and the configuration file
@@ -263,7 +272,9 @@ func (g *Gateway) openRegistered(ctx context.Context) error {
 	for _, reg := range regs {
 		src, err := g.openSource(ctx, reg.Name, g.configFor(reg))
 		if err != nil {
-			if reg.Origin == registry.OriginConfig {
+			var noAgent *tunnel.NoAgentError
+			waits := errors.As(err, &noAgent) || reg.Via != "" && !g.hub.Connected(reg.Via)
+			if reg.Origin == registry.OriginConfig && !waits {
 				return fmt.Errorf("source %s: %w", reg.Name, err)
 			}
 			g.settings.Logger.Error("a registered source failed to open; retrying later", "source", reg.Name, "error", err)
@@ -323,7 +334,9 @@ func (g *Gateway) syncStore(ctx context.Context) {
 	g.regs.mu.Lock()
 	for name, v := range versions {
 		m := g.regs.byName[name]
-		if m == nil || m.seen != v || (m.err != nil && time.Since(m.errAt) > retryFailed) {
+		// a source waiting for its agent is tried as soon as one is here
+		waited := m != nil && m.err != nil && m.reg.Via != "" && g.hub.Connected(m.reg.Via) && time.Since(m.errAt) > agentRetry
+		if m == nil || m.seen != v || (m.err != nil && time.Since(m.errAt) > retryFailed) || waited {
 			changed = append(changed, name)
 		}
 	}

@@ -128,6 +128,10 @@ type Source struct {
 	// records in Salesforce; "" for none (default: a unique text column
 	// called like a name, title or code).
 	NameFields map[string]string `yaml:"name_fields" json:"name_fields,omitempty"`
+	// Via names the agent that reaches the database from inside its
+	// private network (odatagw agent); the DSN then names the database
+	// as the agent sees it.
+	Via string `yaml:"via" json:"via,omitempty"`
 	// Auth says who may call the source; with none, nobody may.
 	Auth Auth `yaml:"auth" json:"auth"`
 }
@@ -173,6 +177,12 @@ func (s Source) Check() error {
 			err.(*Invalid).Message = set + ": " + err.(*Invalid).Message
 			return err
 		}
+	}
+	if s.Via != "" && !agentName.MatchString(s.Via) {
+		return &Invalid{"via", fmt.Sprintf("%q cannot name an agent: letters, digits, - and _, starting with a letter, at most 63", s.Via)}
+	}
+	if s.Via != "" && strings.HasPrefix(strings.ToLower(s.DSN), "sqlite:") {
+		return &Invalid{"via", "an agent carries PostgreSQL and MySQL connections; a SQLite file is opened where the gateway runs"}
 	}
 	for _, col := range slices.Sorted(maps.Keys(s.Lookups)) {
 		if i := strings.LastIndex(col, "."); i <= 0 || i == len(col)-1 {
@@ -290,6 +300,9 @@ type Bearer struct {
 func (a Auth) Any() bool {
 	return a.Anonymous || a.Basic || a.TokenHeader != "" || a.Bearer != nil
 }
+
+// agentName is what an agent may be called (tunnel.ValidName's rule).
+var agentName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
 
 // sourceName is what a source may be called: it becomes a URL path segment.
 var sourceName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)

@@ -127,6 +127,10 @@ func (s *Server) serveOData(c *gin.Context) {
 		return
 	}
 	e, ok := s.acquire(r.name)
+	if msg, waiting := s.unavailableMessage(r.name); !ok && waiting {
+		r.fail(&odata.Error{Status: http.StatusServiceUnavailable, Code: odata.CodeUnavailable, Message: msg})
+		return
+	}
 	if !ok {
 		// the public port names no source: which exist is the admin's to know
 		r.fail(odata.NotFound(odata.CodeNotFound, "there is no data source named %q here; check the service root's name (the gateway's admin page lists them)", r.name))

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"github.com/odatagw/odatagw/internal/clientip"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net/http"
@@ -83,6 +84,9 @@ type Server struct {
 
 	mu      sync.RWMutex
 	sources map[string]*entry
+	// unavailable are sources known but not open, with what their callers
+	// read in the 503 (an agent not connected)
+	unavailable map[string]string
 }
 
 // entry is a registered source with its query slots and the requests
@@ -226,6 +230,35 @@ func (s *Server) acquire(name string) (*entry, bool) {
 
 func (e *entry) release() { e.inflight.Done() }
 
+// SetUnavailable makes requests to a source that is not served answer 503
+// with msg, instead of 404: it exists, and waits for something (its
+// agent) to come back.
+func (s *Server) SetUnavailable(name, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unavailable == nil {
+		s.unavailable = map[string]string{}
+	}
+	s.unavailable[name] = msg
+}
+
+// ClearUnavailable undoes SetUnavailable.
+func (s *Server) ClearUnavailable(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.unavailable, name)
+}
+
+func (s *Server) unavailableMessage(name string) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	msg, ok := s.unavailable[name]
+	return msg, ok
+}
+
+// RegisterMetrics adds a collector to the operations listener's /metrics.
+func (s *Server) RegisterMetrics(c prometheus.Collector) error { return s.metrics.reg.Register(c) }
+
 // Source returns the source registered under name.
 func (s *Server) Source(name string) (sources.Source, bool) {
 	e, ok := s.entry(name)
@@ -303,6 +336,13 @@ func (s *Server) readiness(ctx context.Context) (int, gin.H) {
 			report[name] = "ok"
 		}
 	}
+	s.mu.RLock()
+	for name, msg := range s.unavailable {
+		if _, served := report[name]; !served {
+			status, report[name] = http.StatusServiceUnavailable, msg
+		}
+	}
+	s.mu.RUnlock()
 	body := gin.H{"sources": report}
 	if s.draining.Load() {
 		status, body["draining"] = http.StatusServiceUnavailable, true

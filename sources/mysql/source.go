@@ -69,6 +69,9 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Dial != nil {
+		cfg.DialFunc = opts.Dial // through an agent
+	}
 	// which server: the statement timeout has a different name in each
 	version, err := serverVersion(ctx, cfg)
 	if err != nil {

@@ -68,6 +68,11 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 	// a backstop on the server side; requests carry their own deadline too
 	rp["statement_timeout"] = strconv.FormatInt((opts.StatementTimeout.D() + 5*time.Second).Milliseconds(), 10)
 	cfg.HealthCheckPeriod = 15 * time.Second
+	if opts.Dial != nil {
+		// through an agent: it resolves the host, inside its network
+		cfg.ConnConfig.DialFunc = opts.Dial
+		cfg.ConnConfig.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s", dsn.Scrub(err.Error(), opts.DSN))
