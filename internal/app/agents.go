@@ -13,6 +13,7 @@ import (
 	"github.com/odatagw/odatagw/admin"
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/internal/auth"
+	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/tunnel"
 )
 
@@ -36,8 +37,13 @@ func (g *Gateway) checkAgent(ctx context.Context, name, token string) (bool, err
 	return g.store.CheckAgent(ctx, name, token)
 }
 
-// dialVia is the dialer of a source whose database an agent reaches.
-func (g *Gateway) dialVia(agent string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// dialFor is the dialer of a source: through its agent's tunnel when it
+// names one, else nil (the driver's own).
+func (g *Gateway) dialFor(cfg config.Source) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if cfg.Via == "" {
+		return nil
+	}
+	agent := cfg.Via
 	return func(ctx context.Context, _, addr string) (net.Conn, error) {
 		return g.hub.Dial(ctx, agent, addr)
 	}

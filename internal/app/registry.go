@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -74,10 +75,7 @@ func (g *Gateway) openSource(ctx context.Context, name string, cfg config.Source
 		return opened{}, &registry.FieldError{Field: "auth", Message: err.Error()}
 	}
 	cfg = cfg.Resolved(g.settings.Defaults)
-	opts := sources.Options{Name: name, Source: cfg, Logger: g.settings.Logger}
-	if cfg.Via != "" {
-		opts.Dial = g.dialVia(cfg.Via)
-	}
+	opts := sources.Options{Name: name, Source: cfg, Logger: g.settings.Logger, Dial: g.dialFor(cfg)}
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
 	src, err := sources.Open(ctx, opts)
@@ -456,7 +454,12 @@ func (g *Gateway) Test(ctx context.Context, src registry.Source) (salesforce.Rep
 	if err := validate(src); err != nil {
 		return salesforce.Report{}, err
 	}
-	rep, err := Check(ctx, src.Name, src.Config(), g.settings.Defaults)
+	var rep salesforce.Report
+	settings := src.Config()
+	err := inspect(ctx, src.Name, settings, g.settings.Defaults, g.dialFor(settings), func(ctx context.Context, s sources.Source) error {
+		rep = reportOf(ctx, s, choicesOf(settings))
+		return nil
+	})
 	if err != nil {
 		return salesforce.Report{}, openError(src, err)
 	}
@@ -480,7 +483,15 @@ func Check(ctx context.Context, name string, settings config.Source, global conf
 // to look and closes it. The error may quote the DSN's password: scrub
 // it before showing it.
 func Inspect(ctx context.Context, name string, settings config.Source, global config.File, look func(context.Context, sources.Source) error) error {
-	opts := sources.Options{Name: name, Source: settings.Resolved(global), Logger: discardLogger}
+	if settings.Via != "" {
+		return fmt.Errorf("the source reaches its database through the agent %s, which connects to a gateway: test it through the gateway (odatagw source test, or the admin page)", settings.Via)
+	}
+	return inspect(ctx, name, settings, global, nil, look)
+}
+
+func inspect(ctx context.Context, name string, settings config.Source, global config.File,
+	dial func(context.Context, string, string) (net.Conn, error), look func(context.Context, sources.Source) error) error {
+	opts := sources.Options{Name: name, Source: settings.Resolved(global), Logger: discardLogger, Dial: dial}
 	opts.MaxConnections = 2 // a look at the schema, not a workload
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
