@@ -164,6 +164,19 @@ func TestAdminPageOperations(t *testing.T) {
 		t.Errorf("package files: %s", got)
 	}
 
+	// agents: one added on the page, its token shown once, then removed
+	step("adding an agent", chromedp.SendKeys(id("a-name"), "plant-a"), chromedp.Click(css(`#add-agent button[type=submit]`)),
+		chromedp.WaitVisible(css(`#agents tbody tr[data-agent="plant-a"]`)), chromedp.WaitVisible(id("agent-token")))
+	if tok := text("#agent-token code"); !strings.HasPrefix(tok, "odgw_") {
+		t.Errorf("the agent's token: %q", tok)
+	}
+	if row := text(`#agents tbody tr[data-agent="plant-a"]`); !strings.Contains(row, "none connected") {
+		t.Errorf("the agent's row: %q", row)
+	}
+	shot("admin-ops-agents.png")
+	step("removing the agent", chromedp.Click(css(`#agents tbody tr[data-agent="plant-a"] button[aria-label^="Remove the agent"]`)),
+		chromedp.Poll[chromedp.Void](`!document.querySelector('#agents tbody tr[data-agent="plant-a"]')`))
+
 	// the diff on the page: the org's side uploaded as a zip (here the
 	// package itself, so that they agree)
 	step("comparing with the org", chromedp.Evaluate[chromedp.Void](`(async () => {

@@ -367,6 +367,7 @@ function formSource() {
   }
   if (f.password.value) s.password = f.password.value;
   if (schemas.length) s.schemas = schemas;
+  if (f.via.value.trim()) s.via = f.via.value.trim();
   return s;
 }
 

@@ -12,7 +12,7 @@ let trafficData = null;
 // ---- entry points app.js calls ----
 
 async function opsEnter() {
-  await Promise.all([loadUsers(), loadAuditSources(), loadAudit()]);
+  await Promise.all([loadUsers(), loadAgents(), loadAuditSources(), loadAudit()]);
 }
 
 async function opsShowDetail(s) {
@@ -321,6 +321,63 @@ async function loadUsers() {
   }
 }
 
+// ---- agents ----
+
+async function loadAgents() {
+  const r = await call("GET", "/api/agents");
+  const body = $("agents").querySelector("tbody");
+  body.replaceChildren();
+  const list = (r.ok && r.data.agents) || [];
+  $("no-agents").hidden = list.length > 0;
+  for (const a of list) {
+    const tr = el("tr");
+    tr.dataset.agent = a.name;
+    const th = el("th", a.name);
+    th.scope = "row";
+    tr.append(th);
+    const tunnels = a.tunnels || [];
+    tr.append(el("td", tunnels.length ? String(tunnels.length) : "none connected"));
+    tr.append(el("td", tunnels.map((t) => t.remote).join(", ") || "–", "mono"));
+    tr.append(el("td", tunnels.length ? Math.max(...tunnels.map((t) => t.rtt_ms)).toFixed(1) + " ms" : "–"));
+    tr.append(el("td", String(tunnels.reduce((n, t) => n + t.streams, 0))));
+    tr.append(el("td", (a.sources || []).join(", ") || "–"));
+    const td = el("td");
+    td.append(button("Rotate token", "Make a new token for the agent " + a.name + "; its tunnels are cut", () => agentAction("POST", a.name, "/rotate")));
+    td.append(button("Remove", "Remove the agent " + a.name, () => agentAction("DELETE", a.name, ""), "danger"));
+    tr.append(td);
+    body.append(tr);
+  }
+}
+
+function showAgentToken(name, tok) {
+  const box = $("agent-token");
+  box.replaceChildren(el("span", "The token of the agent " + name + ", shown this once: "), el("code", tok, "mono"));
+  box.hidden = false;
+}
+
+async function agentAction(method, name, suffix) {
+  if (method === "DELETE" && !confirm("Remove the agent " + name + "? Its tunnels are cut, and the sources through it stop answering.")) return;
+  const r = await call(method, "/api/agents/" + encodeURIComponent(name) + suffix);
+  if (!r.ok) { notice((r.data && r.data.error && r.data.error.message) || "Not done (" + r.status + ")."); return; }
+  if (r.data && r.data.token) showAgentToken(name, r.data.token);
+  notice(method === "DELETE" ? "Removed the agent " + name + "." : "Made a new token for " + name + ".");
+  await loadAgents();
+}
+
+async function addAgent(ev) {
+  ev.preventDefault();
+  const form = $("add-agent");
+  clearErrors(form);
+  const name = form.name.value.trim();
+  if (!name) { showFieldError(form, "name", "Give the agent a name.").focus(); return; }
+  const r = await call("POST", "/api/agents", { name });
+  if (!r.ok) { showError(form, "add-agent-error", r.data); return; }
+  showAgentToken(name, r.data.token);
+  form.reset();
+  notice("Added the agent " + name + ".");
+  await loadAgents();
+}
+
 function button(text, label, fn, cls) {
   const b = el("button", text, cls);
   b.type = "button";
@@ -408,5 +465,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("traffic-refresh").addEventListener("click", () => current && loadTraffic(current.status.name, false));
   $("sets-form").addEventListener("submit", saveSets);
   $("add-user").addEventListener("submit", addUser);
+  $("add-agent").addEventListener("submit", addAgent);
   $("audit-filter").addEventListener("submit", loadAudit);
 });
