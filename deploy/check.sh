@@ -39,22 +39,32 @@ for values in "" deploy/helm/test-values/*.yaml; do
   "$helm_bin" template odatagw deploy/helm/odatagw "${args[@]}" | (cd deploy/check && go run . k8s)
 done
 
+"$helm_bin" lint --strict deploy/helm/odatagw-agent --set existingSecret=agent-token
+printf 'odatagw-agent: '
+"$helm_bin" template agent deploy/helm/odatagw-agent --set existingSecret=agent-token | (cd deploy/check && go run . k8s)
+if "$helm_bin" template agent deploy/helm/odatagw-agent >/dev/null 2>&1; then
+  say "FAIL: the agent chart renders without the Secret holding its token"; exit 1
+fi
+
 say "-- monitoring (Prometheus' own rule and PromQL parsers)"
 (cd deploy/check && go run . monitoring ../monitoring/alerts.yaml ../monitoring/grafana-dashboard.json)
 
 say "-- Compose"
 (cd deploy/check && go run . compose ../compose.yaml)
+(cd deploy/check && go run . compose ../compose-agent.yaml)
 
 say "-- systemd"
 if command -v systemd-analyze >/dev/null 2>&1; then
   tmp=$(mktemp -d)
   go build -o "$tmp/odatagw" ./cmd/odatagw
-  sed "s#/usr/local/bin/odatagw#$tmp/odatagw#g" deploy/systemd/odatagw.service > "$tmp/odatagw.service"
-  systemd-analyze verify "$tmp/odatagw.service"
-  # exposure on systemd's 0-100 scale (printed as 0.0-10.0): fail above 2.0
-  systemd-analyze security --offline=yes --threshold=20 "$tmp/odatagw.service" | tail -1
+  for unit in odatagw odatagw-agent; do
+    sed "s#/usr/local/bin/odatagw#$tmp/odatagw#g" "deploy/systemd/$unit.service" > "$tmp/$unit.service"
+    systemd-analyze verify "$tmp/$unit.service"
+    # exposure on systemd's 0-100 scale (printed as 0.0-10.0): fail above 2.0
+    systemd-analyze security --offline=yes --threshold=20 "$tmp/$unit.service" | tail -1
+    say "$unit.service verifies"
+  done
   rm -rf "$tmp"
-  say "odatagw.service verifies"
 else
   missing "systemd-analyze is not installed (Debian: systemd)"
 fi

@@ -56,6 +56,11 @@ if command -v buildah >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 else
   say "deploy/ (chart, Compose, systemd): ON; the image test OFF (needs buildah, Debian package buildah, and root)"
 fi
+if command -v ip >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ -n "${ODATAGW_TEST_POSTGRES_URL:-}" ] && [ -n "${ODATAGW_TEST_MYSQL_URL:-}" ]; then
+  say "Agent suite (the gateway in a network namespace that cannot reach the databases): ON"
+else
+  say "Agent suite: OFF (it needs root, ip(8), and the PostgreSQL and MySQL/MariaDB suites); the tunnel's own tests run"
+fi
 say "SQLite demo, parser, planner and SQL suites: ON (need nothing)"
 say ""
 
@@ -81,6 +86,8 @@ if [ "$(go env CGO_ENABLED)" = 1 ] && command -v "$(go env CC)" >/dev/null 2>&1;
   # the cache's tests fill hundreds of MB, which the race detector slows
   # tenfold
   go test -race -count=3 ./cache/
+  # the tunnel's tests hold real connections for seconds each
+  go test -race -count=3 ./internal/tunnel/
 else
   say "== the fast packages 20 times (no race detector: it needs cgo and a C compiler)"
   # shellcheck disable=SC2086

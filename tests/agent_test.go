@@ -238,7 +238,7 @@ func TestAgentCarriesTheMix(t *testing.T) {
 		n, _ := r.tunnels("plant-a")
 		return s1 == 200 && s2 == 200 && n == 2
 	})
-	if st, body := get("http://" + r.healthByAgentProc["a"] + "/healthz"); st != 200 || !strings.Contains(body, `"connected"`) {
+	if st, body := get("http://" + r.healthByAgentProc["a"] + "/readyz"); st != 200 || !strings.Contains(body, `"connected"`) {
 		t.Errorf("the agent's health: %d %s", st, body)
 	}
 

@@ -36,7 +36,7 @@ type agentRunCmd struct {
 	CAFile         string   `env:"ODATAGW_AGENT_CA_FILE" type:"existingfile" placeholder:"FILE" help:"PEM roots to trust for the gateway's certificate, beside the system's."`
 	TLSCert        string   `env:"ODATAGW_AGENT_TLS_CERT" name:"tls-cert" type:"existingfile" placeholder:"FILE" help:"Client certificate for gateways that require one (mutual TLS)."`
 	TLSKey         string   `env:"ODATAGW_AGENT_TLS_KEY" name:"tls-key" type:"existingfile" placeholder:"FILE" help:"The client certificate's key."`
-	HealthListen   string   `env:"ODATAGW_AGENT_HEALTH_LISTEN" default:"127.0.0.1:8091" placeholder:"ADDR" help:"Where /healthz answers 200 while the tunnel is up (odatagw probe http://ADDR/healthz); off turns it off."`
+	HealthListen   string   `env:"ODATAGW_AGENT_HEALTH_LISTEN" default:"127.0.0.1:8091" placeholder:"ADDR" help:"Where /readyz answers 200 while the tunnel is up (odatagw probe http://ADDR/readyz) and /healthz while the agent runs; off turns it off."`
 	AllowPlainHTTP bool     `env:"ODATAGW_AGENT_ALLOW_PLAIN_HTTP" help:"Accept an http:// gateway URL (tests, loopback): the token and the database traffic then cross the network unencrypted."`
 	LogLevel       string   `env:"ODATAGW_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level."`
 }
@@ -91,17 +91,22 @@ func (c *agentRunCmd) run(stderr io.Writer) error {
 			return fmt.Errorf("--health-listen: %w", err)
 		}
 		mux := http.NewServeMux()
-		health := func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			if !a.Connected() {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprintf(w, `{"status":"not connected","streams":%d}`+"\n", a.Streams())
-				return
+		// /healthz: the process runs; /readyz: and its tunnel is up
+		health := func(ready bool) http.HandlerFunc {
+			return func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				status := "connected"
+				if !a.Connected() {
+					status = "not connected"
+					if ready {
+						w.WriteHeader(http.StatusServiceUnavailable)
+					}
+				}
+				fmt.Fprintf(w, `{"status":%q,"streams":%d,"refused":%d}`+"\n", status, a.Streams(), a.Refused())
 			}
-			fmt.Fprintf(w, `{"status":"connected","streams":%d,"refused":%d}`+"\n", a.Streams(), a.Refused())
 		}
-		mux.HandleFunc("GET /healthz", health)
-		mux.HandleFunc("GET /readyz", health)
+		mux.HandleFunc("GET /healthz", health(false))
+		mux.HandleFunc("GET /readyz", health(true))
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go hs.Serve(ln)
 		defer hs.Close()

@@ -17,7 +17,7 @@ import (
 func checkCompose(path string) error {
 	abs, _ := filepath.Abs(path)
 	opts, err := cli.NewProjectOptions([]string{abs}, cli.WithWorkingDirectory(filepath.Dir(abs)), cli.WithName("odatagw"),
-		cli.WithEnv([]string{"POSTGRES_PASSWORD=check", "ODATAGW_ADMIN_TOKEN=check"}))
+		cli.WithEnv([]string{"POSTGRES_PASSWORD=check", "ODATAGW_ADMIN_TOKEN=check", "ODATAGW_AGENT_TOKEN=check"}))
 	if err != nil {
 		return err
 	}
