@@ -95,9 +95,16 @@ func TestMetricsOnTheOperationsListener(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// a source behind an agent that is not connected: the agents' series
+	far := startGateway(t, app.Settings{MetricsListen: "127.0.0.1:0", State: filepath.Join(t.TempDir(), "state.db"),
+		Sources: map[string]config.Source{"far": {DSN: db.DSN, Via: "plant-x", Auth: config.Auth{Anonymous: true}}}})
+	farBody := string(do(t, "GET", "http://"+far.MetricsAddr()+"/metrics", nil).Body)
+	if !strings.Contains(farBody, `odatagw_agent_tunnels{agent="plant-x"} 0`) {
+		t.Error("/metrics does not say that the agent plant-x has no tunnel")
+	}
 	// the dashboard and the alert rules under deploy/ read only series a
 	// gateway serves
-	served := monitored + body
+	served := monitored + body + farBody
 	for _, f := range []string{"alerts.yaml", "grafana-dashboard.json"} {
 		text, err := os.ReadFile(filepath.Join(testdb.Root(), "deploy", "monitoring", f))
 		if err != nil {
