@@ -338,8 +338,12 @@ async function loadAgents() {
     const tunnels = a.tunnels || [];
     tr.append(el("td", tunnels.length ? String(tunnels.length) : "none connected"));
     tr.append(el("td", tunnels.map((t) => t.remote).join(", ") || "–", "mono"));
+    tr.append(el("td", [...new Set(tunnels.map((t) => t.version))].join(", ") || "–"));
     tr.append(el("td", tunnels.length ? Math.max(...tunnels.map((t) => t.rtt_ms)).toFixed(1) + " ms" : "–"));
     tr.append(el("td", String(tunnels.reduce((n, t) => n + t.streams, 0))));
+    const mb = (n) => (n / 1e6).toFixed(1) + " MB";
+    tr.append(el("td", tunnels.length ? mb(tunnels.reduce((n, t) => n + t.bytes_in, 0)) + " in, " + mb(tunnels.reduce((n, t) => n + t.bytes_out, 0)) + " out" : "–"));
+    tr.append(el("td", tunnels.length ? new Date(Math.max(...tunnels.map((t) => Date.parse(t.last_seen)))).toLocaleString() : "–"));
     tr.append(el("td", (a.sources || []).join(", ") || "–"));
     const td = el("td");
     td.append(button("Rotate token", "Make a new token for the agent " + a.name + "; its tunnels are cut", () => agentAction("POST", a.name, "/rotate")));
