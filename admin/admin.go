@@ -23,6 +23,7 @@ import (
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/metadata/salesforce"
 	"github.com/odatagw/odatagw/odata/server"
+	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -77,6 +78,12 @@ type Manager interface {
 	// Agents lists the registered agents with their tunnels; AddAgent and
 	// RotateAgent return the token, once; RemoveAgent cuts the tunnels.
 	Agents(ctx context.Context) ([]AgentInfo, error)
+	// Shapes, Shape, SampleShape and Callouts are a source's request
+	// shapes and its callout budget.
+	Shapes(ctx context.Context, name string) ([]shapes.Entry, error)
+	Shape(ctx context.Context, name, id, explain string) (ShapeDetail, error)
+	SampleShape(ctx context.Context, name, id string, on bool) error
+	Callouts(ctx context.Context, name string) (CalloutReport, error)
 	AddAgent(ctx context.Context, name string) (registry.Agent, string, error)
 	RotateAgent(ctx context.Context, name string) (registry.Agent, string, error)
 	RemoveAgent(ctx context.Context, name string) error
@@ -144,6 +151,10 @@ func Handler(cfg Config) http.Handler {
 	api.POST("/users", a.addUser)
 	api.PUT("/users/:user", a.updateUser)
 	api.DELETE("/users/:user", a.removeUser)
+	api.GET("/sources/:name/shapes", a.shapes)
+	api.GET("/sources/:name/shapes/:shape", a.shape)
+	api.PUT("/sources/:name/shapes/:shape/sampling", a.sampleShape)
+	api.GET("/sources/:name/callouts", a.callouts)
 	api.GET("/agents", a.agents)
 	api.POST("/agents", a.addAgent)
 	api.POST("/agents/:agent/rotate", a.rotateAgent)

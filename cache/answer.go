@@ -44,8 +44,11 @@ type Answer struct {
 	BodyETag bool
 	Applied  string // Preference-Applied
 	Rows     int    // entities it holds, for the metrics
-	Body     []byte
-	Holes    []Hole
+	// Shape is the request's shape (shapes.Shape), so that an answer from
+	// the cache counts where the query it saved would have
+	Shape any
+	Body  []byte
+	Holes []Hole
 
 	ctHeader []string // ContentType as net/http keeps a header, made once
 	gz       atomic.Pointer[gzipped]

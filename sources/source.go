@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -169,3 +170,31 @@ type PoolStats struct {
 func SQLPoolStats(s sql.DBStats) PoolStats {
 	return PoolStats{InUse: s.InUse, Idle: s.Idle, Max: s.MaxOpenConnections, Waits: s.WaitCount, WaitTime: s.WaitDuration}
 }
+
+// Explainer is a source that can show the statement it runs for a query
+// and how the database executes it: the admin's view of a slow request.
+type Explainer interface {
+	// SQL is the statement for q, with placeholders, and its values.
+	SQL(q *plan.Query) (string, []any, error)
+	// Explain is the database's plan for the statement; with analyze it
+	// runs it, in a read-only transaction under a short timeout.
+	Explain(ctx context.Context, sql string, args []any, analyze bool) (Explanation, error)
+	// IndexFor is the index that serves a filter on set: the columns
+	// matched by contains/endswith/$search, those matched by startswith,
+	// then a B-tree on the compared columns and the sorted ones, in
+	// that order.
+	IndexFor(set *metadata.EntitySet, contains, prefix, compared, sorted []string) []IndexAdvice
+}
+
+// Explanation is a database's plan, as text, with what deserves notice.
+type Explanation struct {
+	Plan []string `json:"plan"` // the plan's lines, as the database writes them
+	// Scans are the steps that read a whole table (or a large part of it):
+	// where an index would help.
+	Scans    []string `json:"scans"`
+	Analyzed bool     `json:"analyzed"`
+}
+
+// ErrNeedsSample is a plan asked for before the shape's values were
+// sampled: the statement's placeholders have none to plan with.
+var ErrNeedsSample = errors.New("the plan needs the statement's values: turn on sampling for the shape and wait for its next request")

@@ -169,6 +169,9 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 	if err := srv.RegisterMetrics(newAgentCollector(g)); err != nil {
 		return nil, err
 	}
+	if err := srv.RegisterMetrics(newCalloutCollector(g)); err != nil {
+		return nil, err
+	}
 	if bus != nil {
 		bus.Subscribe(func(m cache.Message) {
 			switch m.Kind {

@@ -128,6 +128,10 @@ type Source struct {
 	// records in Salesforce; "" for none (default: a unique text column
 	// called like a name, title or code).
 	NameFields map[string]string `yaml:"name_fields" json:"name_fields,omitempty"`
+	// CalloutsPerHour is the hourly OData callout limit of the org that
+	// calls the source (default 20,000, most editions'): the callout
+	// budget is held against it.
+	CalloutsPerHour int `yaml:"callouts_per_hour" json:"callouts_per_hour,omitempty"`
 	// Via names the agent that reaches the database from inside its
 	// private network (odatagw agent); the DSN then names the database
 	// as the agent sees it.
@@ -145,6 +149,7 @@ const (
 	DefaultCacheTTL         = 30 * time.Second
 	DefaultCountThreshold   = 1_000_000
 	DefaultChangeRetention  = 72 * time.Hour
+	DefaultCalloutsPerHour  = 20_000
 )
 
 // Invalid is a setting outside its bounds; Field names it as the file and

@@ -14,6 +14,7 @@ import (
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/format"
+	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -214,6 +215,9 @@ func (r *request) recall() *cache.Answer {
 		return nil
 	}
 	r.set = set
+	if a.Shape != nil {
+		r.shape = a.Shape.(*shapes.Shape)
+	}
 	r.timing.mark("cache")
 	return a
 }

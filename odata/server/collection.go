@@ -109,7 +109,7 @@ func (r *request) renderPage(ctx context.Context, sp *splice, pg page) (*cache.A
 	if err != nil {
 		return nil, err
 	}
-	return &cache.Answer{ContentType: r.json.ContentType(), Applied: r.preferenceApplied(pg), Rows: written, Body: b, Holes: sp.holes}, nil
+	return &cache.Answer{ContentType: r.json.ContentType(), Applied: r.preferenceApplied(pg), Rows: written, Body: b, Holes: sp.holes, Shape: r.shape}, nil
 }
 
 // fetched is what the database answered for one page: its rows, already
@@ -136,7 +136,7 @@ func (r *request) fetch(ctx context.Context, q *plan.Query, withRows bool, held 
 		count := func() {
 			start, cctx := time.Now(), cache.WithStatus(ctx)
 			n, err := r.src.Count(cctx, q)
-			r.srv.metrics.database(r.name, q.Set.Name, "count", cache.StatusOf(cctx), time.Since(start))
+			r.database(q.Set.Name, "count", cache.StatusOf(cctx), time.Since(start))
 			counted <- countResult{n, err}
 		}
 		if withRows && !r.slots.sideBySide() {
@@ -154,7 +154,7 @@ func (r *request) fetch(ctx context.Context, q *plan.Query, withRows bool, held 
 				err = res.rows.Err()
 			}
 		}
-		r.srv.metrics.database(r.name, q.Set.Name, "query", cache.StatusOf(qctx), time.Since(start))
+		r.database(q.Set.Name, "query", cache.StatusOf(qctx), time.Since(start))
 	}
 	if counted != nil {
 		c := <-counted

@@ -181,7 +181,7 @@ func (r *request) fetchOne(ctx context.Context) ([]any, error) {
 	}
 	defer rows.Close()
 	found := rows.Next()
-	r.srv.metrics.database(r.name, r.plan.Set.Name, "query", cache.StatusOf(ctx), time.Since(start))
+	r.database(r.plan.Set.Name, "query", cache.StatusOf(ctx), time.Since(start))
 	if !found {
 		if err := rows.Err(); err != nil {
 			return nil, err
@@ -211,7 +211,7 @@ func (r *request) renderEntity(ctx context.Context, sp *splice) (*cache.Answer, 
 		b = append(b, `"@odata.context":"`...)
 		return append(format.AppendEscaped(sp.root(b), r.contextPath("/$entity")), '"')
 	})
-	return &cache.Answer{ContentType: r.json.ContentType(), ETag: string(tag[:]), Rows: 1, Body: b, Holes: sp.holes}, nil
+	return &cache.Answer{ContentType: r.json.ContentType(), ETag: string(tag[:]), Rows: 1, Body: b, Holes: sp.holes, Shape: r.shape}, nil
 }
 
 func (r *request) serveProperty() error {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -24,6 +25,7 @@ import (
 	"github.com/odatagw/odatagw/odata/csdl"
 	"github.com/odatagw/odatagw/odata/format"
 	"github.com/odatagw/odatagw/odata/plan"
+	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/odata/uri"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -46,11 +48,13 @@ type request struct {
 
 	guard     *auth.Guard
 	principal *auth.Principal
-	client    string   // the caller's address, for throttling and the audit log
-	set       string   // the entity set the request reads or writes, once known (metrics)
-	rowsSent  int      // entities written into the answer (metrics)
-	deltaLink string   // set when the read tracks changes: its last page links to them
-	written   *written // set by a write, for the audit log
+	client    string        // the caller's address, for throttling and the audit log
+	set       string        // the entity set the request reads or writes, once known (metrics)
+	rowsSent  int           // entities written into the answer (metrics)
+	deltaLink string        // set when the read tracks changes: its last page links to them
+	shape     *shapes.Shape // the request's shape once known, for the shape table
+	dbNanos   atomic.Int64  // time the database took for this request
+	written   *written      // set by a write, for the audit log
 
 	// a read's fingerprint (see fingerprintOf), and the text of its
 	// per-request parts once made (see fillOf)
@@ -147,6 +151,7 @@ func (s *Server) serveOData(c *gin.Context) {
 		}
 		took := time.Since(start)
 		s.metrics.observe(r.name, r.set, req.Method, r.w.Status(), took)
+		r.recordShape(took)
 		s.traffic.record(r.name, r.set, r.w.Status(), took, cache.StatusOf(req.Context()).String(), r.rowsSent)
 		if r.rowsSent > 0 {
 			s.metrics.rows.WithLabelValues(r.name, r.set).Add(float64(r.rowsSent))
@@ -256,6 +261,8 @@ func (r *request) serve() error {
 		return err
 	}
 	r.plan = p
+	sh := shapeOf(p, r.req.Method)
+	r.shape = &sh
 	r.prefs = odata.ParsePrefer(r.req.Header.Values("Prefer"))
 	switch p.Kind {
 	case plan.KindMetadata:

@@ -21,6 +21,7 @@ import (
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/plan"
+	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -87,6 +88,8 @@ type Server struct {
 	// unavailable are sources known but not open, with what their callers
 	// read in the 503 (an agent not connected)
 	unavailable map[string]string
+	// shapes are each source's shape table (odata/shapes)
+	shapes map[string]*shapes.Recorder
 }
 
 // entry is a registered source with its query slots and the requests
@@ -188,6 +191,7 @@ func (s *Server) RemoveSource(name string) (drained <-chan struct{}, ok bool) {
 	s.mu.Lock()
 	old, ok := s.sources[name]
 	delete(s.sources, name)
+	delete(s.shapes, name)
 	s.mu.Unlock()
 	if !ok {
 		return nil, false

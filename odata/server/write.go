@@ -14,6 +14,7 @@ import (
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/format"
 	"github.com/odatagw/odatagw/odata/plan"
+	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/odata/uri"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -140,6 +141,7 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 	}
 	set := target.Set
 	r.set = set.Name
+	r.shape = &shapes.Shape{Set: set.Name, Method: method, ByKey: len(target.Key) > 0}
 	if err := r.mayWrite(set.Name); err != nil {
 		return err
 	}

@@ -45,6 +45,7 @@ type Source struct {
 	svc             sources.Model // swapped whole by Reload
 	dialect         dialect
 	database        string
+	mariadb         bool
 	reload          sync.Mutex // one reload at a time
 	changes         changeCursor
 }
@@ -94,7 +95,7 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 	// below the servers' default wait_timeout, so that no idle connection
 	// is closed under the pool's feet
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Source{db: db, opts: opts, database: cfg.DBName, dialect: dialect{returning: mariadb && !versionBelow(version, 10, 5)}}
+	s := &Source{db: db, opts: opts, database: cfg.DBName, mariadb: mariadb, dialect: dialect{returning: mariadb && !versionBelow(version, 10, 5)}}
 	s.OneShot = sources.OneShot{T: s}
 	if _, err := s.Reload(ctx); err != nil {
 		db.Close()

@@ -1,0 +1,87 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/odatagw/odatagw/odata/shapes"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// ErrNoShape is a shape the table does not hold (any more).
+var ErrNoShape = errors.New("no such shape")
+
+// ShapeDetail is one request shape: its figures, the statement with
+// placeholders, the index that would serve it, and the plan when asked.
+type ShapeDetail struct {
+	shapes.Detail
+	Advice      []sources.IndexAdvice `json:"advice"`
+	Explanation *sources.Explanation  `json:"explanation,omitempty"`
+}
+
+// CalloutReport is a source's callouts against the org's hourly limit.
+type CalloutReport struct {
+	shapes.Callouts
+	Limit            int      `json:"limit"`
+	Percent          float64  `json:"percent"`
+	ProjectedPercent float64  `json:"projected_percent"`
+	Savings          []string `json:"savings"`
+}
+
+func (a *api) shapes(c *gin.Context) {
+	list, err := a.m.Shapes(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"shapes": list})
+}
+
+func (a *api) shape(c *gin.Context) {
+	explain := c.Query("explain")
+	if explain != "" && explain != "plan" && explain != "analyze" {
+		fail(c, http.StatusBadRequest, "InvalidValue", "explain", "explain is plan or analyze")
+		return
+	}
+	d, err := a.m.Shape(c.Request.Context(), c.Param("name"), c.Param("shape"), explain)
+	if errors.Is(err, ErrNoShape) {
+		fail(c, http.StatusNotFound, "NotFound", "", "no shape "+c.Param("shape")+" in this source's table (it may have been evicted)")
+		return
+	}
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, d)
+}
+
+func (a *api) sampleShape(c *gin.Context) {
+	var body struct {
+		On bool `json:"on"`
+	}
+	if err := c.ShouldBindJSON(&body); err != nil {
+		fail(c, http.StatusBadRequest, "BadBody", "", `the body is JSON: {"on": true}`)
+		return
+	}
+	err := a.m.SampleShape(c.Request.Context(), c.Param("name"), c.Param("shape"), body.On)
+	if errors.Is(err, ErrNoShape) {
+		fail(c, http.StatusNotFound, "NotFound", "", "no shape "+c.Param("shape")+" in this source's table")
+		return
+	}
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (a *api) callouts(c *gin.Context) {
+	r, err := a.m.Callouts(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}

@@ -1,0 +1,168 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/odatagw/odatagw/admin"
+	"github.com/odatagw/odatagw/admin/registry"
+	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/odata/shapes"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// Shapes lists a served source's request shapes, the costliest first.
+func (g *Gateway) Shapes(_ context.Context, name string) ([]shapes.Entry, error) {
+	rec, ok := g.Server.Shapes(name)
+	if !ok {
+		return nil, registry.ErrNotFound
+	}
+	return rec.Top(0), nil
+}
+
+// Shape is one shape with the statement the source runs for it, the
+// index that would serve it and, when asked (explain "plan" or
+// "analyze"), the database's plan.
+func (g *Gateway) Shape(ctx context.Context, name, id, explain string) (admin.ShapeDetail, error) {
+	rec, ok := g.Server.Shapes(name)
+	if !ok {
+		return admin.ShapeDetail{}, registry.ErrNotFound
+	}
+	d, ok := rec.Get(id)
+	if !ok {
+		return admin.ShapeDetail{}, admin.ErrNoShape
+	}
+	src, _ := g.Server.Source(name)
+	out := admin.ShapeDetail{Detail: d, Advice: []sources.IndexAdvice{}}
+	ex, can := sources.As[sources.Explainer](src)
+	if es, ok := src.Metadata().EntitySet(d.Shape.Set); ok && can {
+		var contains, prefix []string
+		for _, p := range d.Shape.Patterns {
+			if c, isPrefix := strings.CutPrefix(p, "prefix:"); isPrefix {
+				prefix = append(prefix, c)
+			} else {
+				contains = append(contains, p)
+			}
+		}
+		var compared []string
+		for _, c := range d.Shape.Columns {
+			if !slices.Contains(contains, c) && !slices.Contains(prefix, c) {
+				compared = append(compared, c)
+			}
+		}
+		var sorted []string
+		for _, c := range d.Shape.Sorts {
+			key := false
+			for _, k := range es.Type.Key {
+				key = key || k.Column == c
+			}
+			if !key {
+				sorted = append(sorted, c)
+			}
+		}
+		out.Advice = orEmpty(ex.IndexFor(es, contains, prefix, compared, sorted))
+	}
+	if explain == "" {
+		return out, nil
+	}
+	if !can || d.SQL == "" {
+		return out, &registry.FieldError{Field: "explain", Message: "the source has no statement to explain for this shape (a record page, a write, or a source without SQL)"}
+	}
+	e, err := ex.Explain(ctx, d.SQL, d.Args(), explain == "analyze")
+	if errors.Is(err, sources.ErrNeedsSample) {
+		return out, &registry.FieldError{Field: "explain", Message: err.Error()}
+	}
+	if err != nil {
+		return out, err
+	}
+	out.Explanation = &e
+	return out, nil
+}
+
+// SampleShape turns on or off keeping a shape's last values, for EXPLAIN.
+func (g *Gateway) SampleShape(_ context.Context, name, id string, on bool) error {
+	rec, ok := g.Server.Shapes(name)
+	if !ok {
+		return registry.ErrNotFound
+	}
+	if !rec.Sample(id, on) {
+		return admin.ErrNoShape
+	}
+	return nil
+}
+
+// Callouts are a source's requests this hour and in the last 24, against
+// the org's hourly limit, with what would save some.
+func (g *Gateway) Callouts(ctx context.Context, name string) (admin.CalloutReport, error) {
+	rec, ok := g.Server.Shapes(name)
+	if !ok {
+		return admin.CalloutReport{}, registry.ErrNotFound
+	}
+	limit := config.DefaultCalloutsPerHour
+	if st, err := g.Get(ctx, name); err == nil && st.CalloutsPerHour > 0 {
+		limit = st.CalloutsPerHour
+	}
+	c := rec.Callouts()
+	r := admin.CalloutReport{Callouts: c, Limit: limit, Percent: 100 * float64(c.ThisHour) / float64(limit),
+		ProjectedPercent: 100 * float64(c.Projected) / float64(limit), Savings: []string{}}
+	for _, e := range rec.Top(20) {
+		day := e.Day
+		if day.Calls < 50 {
+			continue
+		}
+		hitRatio := float64(day.Hits) / float64(day.Calls)
+		switch {
+		case e.Shape.Count && e.Shape.NextLink:
+			r.Savings = append(r.Savings, fmt.Sprintf("%s on %s: every page asks for the count again (%d calls in 24 h): turn off Request Row Counts where COUNT() is not needed", e.Name, e.Shape.Set, day.Calls))
+		case e.Shape.Method == "GET" && hitRatio < 0.2:
+			r.Savings = append(r.Savings, fmt.Sprintf("%s on %s: %.0f%% of %d calls answered from the cache: a longer cache_ttl for %s keeps Salesforce's repeats off the database", e.Name, e.Shape.Set, 100*hitRatio, day.Calls, e.Shape.Set))
+		}
+	}
+	return r, nil
+}
+
+// calloutCollector is each source's callouts this hour and its limit,
+// for /metrics and the alert at 80%.
+type calloutCollector struct {
+	g            *Gateway
+	hour, limit  *prometheus.Desc
+	projectedPct *prometheus.Desc
+}
+
+func newCalloutCollector(g *Gateway) *calloutCollector {
+	return &calloutCollector{g: g,
+		hour:         prometheus.NewDesc("odatagw_callouts_this_hour", "Requests a source answered in the current clock hour: Salesforce's OData callouts, which its org limits per hour.", []string{"source"}, nil),
+		limit:        prometheus.NewDesc("odatagw_callouts_hourly_limit", "The org's hourly callout limit the source is held against (callouts_per_hour).", []string{"source"}, nil),
+		projectedPct: prometheus.NewDesc("odatagw_callouts_projected_ratio", "This hour's callouts at the current pace, as a share of the limit.", []string{"source"}, nil),
+	}
+}
+
+func (c *calloutCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.hour
+	ch <- c.limit
+	ch <- c.projectedPct
+}
+
+func (c *calloutCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, name := range c.g.Server.SourceNames() {
+		rec, ok := c.g.Server.Shapes(name)
+		if !ok {
+			continue
+		}
+		limit := config.DefaultCalloutsPerHour
+		c.g.regs.mu.Lock()
+		if m := c.g.regs.byName[name]; m != nil && m.reg.CalloutsPerHour > 0 {
+			limit = m.reg.CalloutsPerHour
+		}
+		c.g.regs.mu.Unlock()
+		co := rec.Callouts()
+		ch <- prometheus.MustNewConstMetric(c.hour, prometheus.GaugeValue, float64(co.ThisHour), name)
+		ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(limit), name)
+		ch <- prometheus.MustNewConstMetric(c.projectedPct, prometheus.GaugeValue, float64(co.Projected)/float64(limit), name)
+	}
+}

@@ -1,0 +1,595 @@
+// Package shapes groups what a source serves by the shape of the request:
+// the entity set, the filter with its literals taken out, the order, how
+// wide the select is, search, count, the page size band, a first page or a
+// nextLink, or which write. Per shape it keeps, for the last hour and the
+// last 24, calls, errors, timeouts, cache hits, rows and the spread of
+// total and database time, in a table bounded in size: the costliest
+// shapes by total time stay, the cheapest go. Nothing about one request is
+// kept beyond its shape, and no literal value unless the admin turns on
+// sampling for that shape. It also counts Salesforce's callouts per hour,
+// per source and per caller, against the org's hourly limit.
+package shapes
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/odatagw/odatagw/odata/plan"
+)
+
+// Shape is one kind of request, with no literal value in it.
+type Shape struct {
+	Set      string   `json:"set"`
+	Method   string   `json:"method"`           // GET, or the write's method
+	Filter   string   `json:"filter,omitempty"` // the filter's form, literals as ?
+	OrderBy  string   `json:"orderby,omitempty"`
+	Select   int      `json:"select"` // properties selected (0: every one)
+	Search   bool     `json:"search,omitempty"`
+	Count    bool     `json:"count,omitempty"`
+	Page     string   `json:"page,omitempty"` // the page size band: 1, 2-26, 27-202, 203-2000
+	NextLink bool     `json:"next_link,omitempty"`
+	ByKey    bool     `json:"by_key,omitempty"`   // Set(key)
+	Columns  []string `json:"columns,omitempty"`  // the columns the filter reads, for index advice
+	Sorts    []string `json:"sorts,omitempty"`    // the columns the order reads
+	Patterns []string `json:"patterns,omitempty"` // columns matched by contains/endswith/$search (trigram) or startswith (prefix:)
+}
+
+// Key is the shape's canonical text.
+func (s Shape) Key() string {
+	return fmt.Sprintf("%s %s f=%s o=%s sel=%d s=%v c=%v p=%s n=%v k=%v", s.Method, s.Set, s.Filter, s.OrderBy, s.Select, s.Search, s.Count, s.Page, s.NextLink, s.ByKey)
+}
+
+// ID names a shape in URLs: a digest of its key.
+func (s Shape) ID() string {
+	sum := sha256.Sum256([]byte(s.Key()))
+	return hex.EncodeToString(sum[:6])
+}
+
+// Name is what Salesforce sends such a request for, where the shape says.
+func (s Shape) Name() string {
+	switch {
+	case s.Method == "POST":
+		return "create"
+	case s.Method == "PATCH" || s.Method == "PUT" || s.Method == "MERGE":
+		return "edit"
+	case s.Method == "DELETE":
+		return "delete"
+	case s.ByKey:
+		return "record page"
+	case s.NextLink:
+		return "SOQL page (nextLink)"
+	case s.Search:
+		return "search"
+	case s.Page == "203-2000":
+		return "SOQL page or sync"
+	case s.Page == "2-26" && oneEquality.MatchString(s.Filter):
+		return "related list" // the child's foreign key equal to the parent's key
+	case s.Filter != "" && strings.Contains(s.Filter, "contains("):
+		return "search"
+	case s.Page == "2-26":
+		return "list view"
+	case s.Page == "1":
+		return "lookup"
+	}
+	return "query"
+}
+
+var oneEquality = regexp.MustCompile(`^\(\w+ eq \?\)$`)
+
+// Of is the shape of a read: its plan, and whether it came as a nextLink.
+func Of(p *plan.Plan, method string) Shape {
+	s := Shape{Method: method, Count: p.Count, NextLink: p.SkipToken != nil}
+	if p.Set != nil {
+		s.Set = p.Set.Name
+	}
+	if p.SelectExplicit {
+		s.Select = len(p.Select)
+	}
+	if len(p.Key) > 0 {
+		s.ByKey = true
+		return s
+	}
+	q := &p.Query
+	if q.Set != nil {
+		s.Set = q.Set.Name
+	}
+	if q.Where != nil {
+		var b strings.Builder
+		w := walker{s: &s}
+		w.write(&b, q.Where)
+		s.Filter = b.String()
+	}
+	var order []string
+	for _, o := range q.OrderBy {
+		d := "asc"
+		if o.Desc {
+			d = "desc"
+		}
+		order = append(order, plan.Canonical(o.Expr)+" "+d)
+		if r, ok := o.Expr.(*plan.PropRef); ok {
+			s.Sorts = append(s.Sorts, r.Prop.Column)
+		}
+	}
+	s.OrderBy = strings.Join(order, ",")
+	// the page size as asked ($top), else the server's page
+	n := int64(q.Limit)
+	if p.Top != nil {
+		n = *p.Top
+	}
+	switch {
+	case n == 1:
+		s.Page = "1"
+	case n > 1 && n <= 26:
+		s.Page = "2-26"
+	case n > 26 && n <= 202:
+		s.Page = "27-202"
+	case n > 202:
+		s.Page = "203-2000"
+	}
+	return s
+}
+
+// walker writes a filter's form with ? for every literal, and notes the
+// columns it reads and how.
+type walker struct{ s *Shape }
+
+func (w walker) write(b *strings.Builder, e plan.Expr) {
+	switch v := e.(type) {
+	case *plan.PropRef:
+		b.WriteString(v.Prop.Name)
+		w.column(v.Prop.Column)
+	case *plan.Const:
+		if v.Value == nil {
+			b.WriteString("null")
+		} else {
+			b.WriteString("?")
+		}
+	case *plan.Binary:
+		b.WriteString("(")
+		w.write(b, v.Left)
+		b.WriteString(" " + v.Op.String() + " ")
+		w.write(b, v.Right)
+		b.WriteString(")")
+	case *plan.Not:
+		b.WriteString("not(")
+		w.write(b, v.X)
+		b.WriteString(")")
+	case *plan.Negate:
+		b.WriteString("-(")
+		w.write(b, v.X)
+		b.WriteString(")")
+	case *plan.Call:
+		if v.Func == plan.FnSearchMatch {
+			w.s.Search = true
+		}
+		if len(v.Args) > 0 {
+			if r, ok := v.Args[0].(*plan.PropRef); ok {
+				switch v.Func {
+				case plan.FnContains, plan.FnEndsWith, plan.FnSearchMatch:
+					w.pattern(r.Prop.Column)
+				case plan.FnStartsWith:
+					w.pattern("prefix:" + r.Prop.Column)
+				}
+			}
+		}
+		b.WriteString(v.Func.String() + "(")
+		for i, a := range v.Args {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			w.write(b, a)
+		}
+		b.WriteString(")")
+	case *plan.In:
+		w.write(b, v.X)
+		b.WriteString(" in (?…)") // a list of any length is one shape
+	}
+}
+
+func (w walker) column(c string) {
+	for _, x := range w.s.Columns {
+		if x == c {
+			return
+		}
+	}
+	w.s.Columns = append(w.s.Columns, c)
+}
+
+func (w walker) pattern(c string) {
+	for _, x := range w.s.Patterns {
+		if x == c {
+			return
+		}
+	}
+	w.s.Patterns = append(w.s.Patterns, c)
+}
+
+// Observation is what one request did.
+type Observation struct {
+	Shape    Shape
+	User     string // the caller, "" when anonymous
+	Status   int
+	CacheHit bool
+	Total    time.Duration
+	DB       time.Duration
+	Rows     int // entities sent
+	// SQL is the statement the source ran, with placeholders; Args its
+	// values, kept only while the shape is sampled.
+	SQL  func() (string, []any)
+	When time.Time
+}
+
+// bins of the latency histograms: upper bounds 0.1 ms × 2^i
+const bins = 24
+
+func bin(d time.Duration) int {
+	b := 0
+	for limit := 100 * time.Microsecond; d > limit && b < bins-1; limit *= 2 {
+		b++
+	}
+	return b
+}
+
+func binUpper(b int) time.Duration { return 100 * time.Microsecond << b }
+
+type hist [bins]uint32
+
+func (h *hist) add(o hist) {
+	for i := range h {
+		h[i] += o[i]
+	}
+}
+
+func (h *hist) quantile(q float64) time.Duration {
+	var n uint64
+	for _, c := range h {
+		n += uint64(c)
+	}
+	if n == 0 {
+		return 0
+	}
+	want := uint64(q*float64(n) + 0.5)
+	var seen uint64
+	for i, c := range h {
+		seen += uint64(c)
+		if seen >= want && c > 0 {
+			return binUpper(i)
+		}
+	}
+	return binUpper(bins - 1)
+}
+
+type hour struct {
+	at                              int64 // unix hour
+	calls, errors, timeouts, hits   int64
+	rows                            int64
+	totalSum, dbSum, totalMax, dbMx time.Duration
+	total, db                       hist
+}
+
+type entry struct {
+	shape    Shape
+	hours    [24]hour
+	last     time.Time
+	sql      string
+	sampling bool
+	args     []any
+}
+
+func (e *entry) bucket(now time.Time) *hour {
+	h := now.Unix() / 3600
+	b := &e.hours[h%24]
+	if b.at != h {
+		*b = hour{at: h}
+	}
+	return b
+}
+
+// Stats are a shape's figures over a window.
+type Stats struct {
+	Calls    int64   `json:"calls"`
+	Errors   int64   `json:"errors"`
+	Timeouts int64   `json:"timeouts"`
+	Hits     int64   `json:"cache_hits"`
+	Rows     int64   `json:"rows_sent"`
+	TotalMS  float64 `json:"total_ms"` // the sum: the shape's cost
+	P50MS    float64 `json:"p50_ms"`
+	P95MS    float64 `json:"p95_ms"`
+	MaxMS    float64 `json:"max_ms"`
+	DBMS     float64 `json:"db_ms"`
+	DBP50MS  float64 `json:"db_p50_ms"`
+	DBP95MS  float64 `json:"db_p95_ms"`
+	DBMaxMS  float64 `json:"db_max_ms"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+func (e *entry) stats(now time.Time, window int64) Stats {
+	var s Stats
+	var total, db hist
+	var tsum, dsum, tmax, dmax time.Duration
+	cur := now.Unix() / 3600
+	for _, h := range e.hours {
+		if h.at == 0 || cur-h.at >= window {
+			continue
+		}
+		s.Calls += h.calls
+		s.Errors += h.errors
+		s.Timeouts += h.timeouts
+		s.Hits += h.hits
+		s.Rows += h.rows
+		tsum += h.totalSum
+		dsum += h.dbSum
+		tmax, dmax = max(tmax, h.totalMax), max(dmax, h.dbMx)
+		total.add(h.total)
+		db.add(h.db)
+	}
+	s.TotalMS, s.DBMS, s.MaxMS, s.DBMaxMS = ms(tsum), ms(dsum), ms(tmax), ms(dmax)
+	s.P50MS, s.P95MS = ms(min(total.quantile(.5), tmax)), ms(min(total.quantile(.95), tmax))
+	s.DBP50MS, s.DBP95MS = ms(min(db.quantile(.5), dmax)), ms(min(db.quantile(.95), dmax))
+	return s
+}
+
+// Recorder is one source's shape table and callout counts.
+type Recorder struct {
+	mu       sync.Mutex
+	max      int
+	shapes   map[string]*entry // by ID
+	callouts calls
+	now      func() time.Time
+}
+
+// MaxShapes bounds a source's table.
+const MaxShapes = 500
+
+// maxUsers bounds the callers counted apart; the rest count together.
+const maxUsers = 1000
+
+type calls struct {
+	total [24][2]int64 // per hour: unix hour, count
+	users map[string]*[24][2]int64
+}
+
+// NewRecorder makes an empty table of at most max shapes (MaxShapes when
+// max is 0).
+func NewRecorder(max int) *Recorder {
+	if max <= 0 {
+		max = MaxShapes
+	}
+	return &Recorder{max: max, shapes: map[string]*entry{}, callouts: calls{users: map[string]*[24][2]int64{}}, now: time.Now}
+}
+
+// Record adds one request.
+func (r *Recorder) Record(o Observation) {
+	now := o.When
+	if now.IsZero() {
+		now = r.now()
+	}
+	id := o.Shape.ID()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.count(o.User, now)
+	e := r.shapes[id]
+	if e == nil {
+		if len(r.shapes) >= r.max {
+			r.evict(now)
+		}
+		e = &entry{shape: o.Shape}
+		r.shapes[id] = e
+	}
+	if (e.sql == "" || e.sampling) && o.SQL != nil {
+		text, args := o.SQL()
+		if text != "" {
+			e.sql = text
+		}
+		if e.sampling && text != "" {
+			e.args = args
+		}
+	}
+	e.last = now
+	b := e.bucket(now)
+	b.calls++
+	switch {
+	case o.Status == 504:
+		b.timeouts++
+		b.errors++
+	case o.Status >= 400:
+		b.errors++
+	}
+	if o.CacheHit {
+		b.hits++
+	}
+	b.rows += int64(o.Rows)
+	b.totalSum += o.Total
+	b.totalMax = max(b.totalMax, o.Total)
+	b.total[bin(o.Total)]++
+	if !o.CacheHit {
+		b.dbSum += o.DB
+		b.dbMx = max(b.dbMx, o.DB)
+		b.db[bin(o.DB)]++
+	}
+}
+
+// evict drops the shape that cost least in the last 24 hours, so that
+// the costliest stay.
+func (r *Recorder) evict(now time.Time) {
+	var victim string
+	var least float64 = -1
+	for id, e := range r.shapes {
+		if e.sampling {
+			continue // the admin is looking at it
+		}
+		if c := e.stats(now, 24).TotalMS; least < 0 || c < least {
+			victim, least = id, c
+		}
+	}
+	delete(r.shapes, victim)
+}
+
+func (r *Recorder) count(user string, now time.Time) {
+	h := now.Unix() / 3600
+	add := func(a *[24][2]int64) {
+		b := &a[h%24]
+		if b[0] != h {
+			*b = [2]int64{h, 0}
+		}
+		b[1]++
+	}
+	add(&r.callouts.total)
+	if user == "" {
+		user = "(anonymous)"
+	}
+	u := r.callouts.users[user]
+	if u == nil {
+		if len(r.callouts.users) >= maxUsers {
+			user = "(others)"
+			u = r.callouts.users[user]
+		}
+		if u == nil {
+			u = &[24][2]int64{}
+			r.callouts.users[user] = u
+		}
+	}
+	add(u)
+}
+
+// Entry is a shape with its figures, as the admin API shows it.
+type Entry struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Shape    Shape     `json:"shape"`
+	LastSeen time.Time `json:"last_seen"`
+	Hour     Stats     `json:"last_hour"`
+	Day      Stats     `json:"last_24h"`
+	Sampling bool      `json:"sampling"`
+}
+
+func (r *Recorder) entry(id string, e *entry, now time.Time) Entry {
+	return Entry{ID: id, Name: e.shape.Name(), Shape: e.shape, LastSeen: e.last, Hour: e.stats(now, 1), Day: e.stats(now, 24), Sampling: e.sampling}
+}
+
+// Top lists the shapes, the costliest (total time in the last 24 hours)
+// first.
+func (r *Recorder) Top(n int) []Entry {
+	now := r.now()
+	r.mu.Lock()
+	out := make([]Entry, 0, len(r.shapes))
+	for id, e := range r.shapes {
+		out = append(out, r.entry(id, e, now))
+	}
+	r.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Day.TotalMS != out[j].Day.TotalMS {
+			return out[i].Day.TotalMS > out[j].Day.TotalMS
+		}
+		return out[i].ID < out[j].ID
+	})
+	if n > 0 && len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// Len is how many shapes the table holds.
+func (r *Recorder) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.shapes)
+}
+
+// Detail is one shape with its SQL and, while sampled, the last values.
+type Detail struct {
+	Entry
+	SQL  string `json:"sql,omitempty"`
+	args []any
+}
+
+// Args are the last sampled values, nil unless sampling is on.
+func (d Detail) Args() []any { return d.args }
+
+// Get returns one shape.
+func (r *Recorder) Get(id string) (Detail, bool) {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.shapes[id]
+	if !ok {
+		return Detail{}, false
+	}
+	return Detail{Entry: r.entry(id, e, now), SQL: e.sql, args: e.args}, true
+}
+
+// Sample turns on (or off) keeping the last values of a shape's
+// statement, for EXPLAIN; off forgets them.
+func (r *Recorder) Sample(id string, on bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.shapes[id]
+	if !ok {
+		return false
+	}
+	e.sampling = on
+	if !on {
+		e.args = nil
+	}
+	return true
+}
+
+// Callouts are a source's requests per hour.
+type Callouts struct {
+	ThisHour  int64            `json:"this_hour"`
+	Last24h   int64            `json:"last_24h"`
+	Projected int64            `json:"projected_this_hour"` // this hour's pace over the whole hour
+	Hours     []int64          `json:"hours"`               // the last 24, oldest first
+	ByUser    map[string]int64 `json:"by_user_this_hour"`
+	ByUser24h map[string]int64 `json:"by_user_last_24h"`
+}
+
+// Callouts counts the source's calls.
+func (r *Recorder) Callouts() Callouts {
+	now := r.now()
+	cur := now.Unix() / 3600
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := Callouts{ByUser: map[string]int64{}, ByUser24h: map[string]int64{}, Hours: make([]int64, 24)}
+	sum := func(a *[24][2]int64) (hour, day int64) {
+		for _, b := range a {
+			if b[0] == 0 || cur-b[0] >= 24 {
+				continue
+			}
+			day += b[1]
+			if b[0] == cur {
+				hour += b[1]
+			}
+		}
+		return
+	}
+	c.ThisHour, c.Last24h = sum(&r.callouts.total)
+	for _, b := range r.callouts.total {
+		if b[0] != 0 && cur-b[0] < 24 {
+			c.Hours[23-(cur-b[0])] = b[1]
+		}
+	}
+	for u, a := range r.callouts.users {
+		h, d := sum(a)
+		if h > 0 {
+			c.ByUser[u] = h
+		}
+		if d > 0 {
+			c.ByUser24h[u] = d
+		}
+	}
+	elapsed := now.Sub(time.Unix(cur*3600, 0))
+	if elapsed >= time.Minute {
+		c.Projected = int64(float64(c.ThisHour) * float64(time.Hour) / float64(elapsed))
+	} else {
+		c.Projected = c.ThisHour
+	}
+	return c
+}

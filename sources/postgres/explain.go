@@ -1,0 +1,125 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// ErrNeedsSample is a plan asked for before any value was sampled.
+var ErrNeedsSample = sources.ErrNeedsSample
+
+// explainTimeout bounds an EXPLAIN ANALYZE: the admin asked for one run,
+// not a load on the database.
+const explainTimeout = 5 * time.Second
+
+// seqScan finds a sequential scan and its estimated cost: past
+// scanCost (about 50,000 narrow rows) it is worth an index.
+var seqScan = regexp.MustCompile(`Seq Scan on (\S+).*?cost=[\d.]+\.\.([\d.]+)`)
+
+const scanCost = 500
+
+var _ sources.Explainer = (*Source)(nil)
+
+// Explain asks PostgreSQL for the statement's plan; with analyze it runs
+// it, in a read-only transaction that is rolled back, under a 5 s
+// statement timeout.
+func (s *Source) Explain(ctx context.Context, sql string, args []any, analyze bool) (sources.Explanation, error) {
+	if args == nil && strings.Contains(sql, "$1") {
+		// no values sampled: the placeholders would have none, and
+		// PostgreSQL 16's GENERIC_PLAN is not to be counted on
+		return sources.Explanation{}, ErrNeedsSample
+	}
+	ctx, cancel := context.WithTimeout(ctx, explainTimeout+time.Second)
+	defer cancel()
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return sources.Explanation{}, mapError(ctx, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = "+strconv.FormatInt(explainTimeout.Milliseconds(), 10)); err != nil {
+		return sources.Explanation{}, mapError(ctx, err)
+	}
+	what := "EXPLAIN "
+	if analyze {
+		what = "EXPLAIN (ANALYZE, BUFFERS) "
+	}
+	rows, err := tx.Query(ctx, what+sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
+	if err != nil {
+		return sources.Explanation{}, mapError(ctx, err)
+	}
+	defer rows.Close()
+	var ex sources.Explanation
+	ex.Analyzed = analyze
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return sources.Explanation{}, mapError(ctx, err)
+		}
+		ex.Plan = append(ex.Plan, line)
+		if m := seqScan.FindStringSubmatch(line); m != nil {
+			if cost, _ := strconv.ParseFloat(m[2], 64); cost >= scanCost {
+				ex.Scans = append(ex.Scans, strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "->")))
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return sources.Explanation{}, mapError(ctx, err)
+	}
+	return ex, nil
+}
+
+// IndexFor is the index a shape's filter needs: trigram for substrings,
+// text_pattern_ops for prefixes, a B-tree on the compared columns and
+// then the sorted ones.
+func (s *Source) IndexFor(es *metadata.EntitySet, contains, prefix, compared, sorted []string) []sources.IndexAdvice {
+	table := es.Schema + "." + es.Table
+	qt := s.dialect.Table(es.Schema, es.Table)
+	var out []sources.IndexAdvice
+	for _, c := range contains {
+		out = append(out, sources.IndexAdvice{Set: es.Name, Table: table, Column: c, Needs: "CREATE EXTENSION IF NOT EXISTS pg_trgm;",
+			Reason: "the shape matches substrings of " + c,
+			SQL: fmt.Sprintf("CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s USING gin (%s gin_trgm_ops);",
+				s.dialect.QuoteIdent(indexName(es.Table, c, "trgm")), qt, s.dialect.QuoteIdent(c))})
+	}
+	for _, c := range prefix {
+		out = append(out, sources.IndexAdvice{Set: es.Name, Table: table, Column: c, Reason: "the shape matches prefixes of " + c,
+			SQL: fmt.Sprintf("CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s text_pattern_ops);",
+				s.dialect.QuoteIdent(indexName(es.Table, c, "prefix")), qt, s.dialect.QuoteIdent(c))})
+	}
+	if cols := uniqueCols(compared, sorted); len(cols) > 0 {
+		out = append(out, sources.IndexAdvice{Set: es.Name, Table: table, Column: strings.Join(cols, ", "),
+			Reason: "the shape compares " + strings.Join(compared, ", ") + sortedReason(sorted),
+			SQL:    btreeSQL(s, es, cols, indexName(es.Table, strings.Join(cols, "_"), "shape"))})
+	}
+	return out
+}
+
+func uniqueCols(lists ...[]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range lists {
+		for _, c := range l {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func sortedReason(sorted []string) string {
+	if len(sorted) == 0 {
+		return ""
+	}
+	return " and sorts by " + strings.Join(sorted, ", ")
+}
