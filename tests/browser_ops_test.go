@@ -164,6 +164,22 @@ func TestAdminPageOperations(t *testing.T) {
 		t.Errorf("package files: %s", got)
 	}
 
+	// request shapes: the list view's statement, sampled, and its plan
+	step("a shape's details", chromedp.Click(css(`button[aria-label="Details of erp"]`)),
+		chromedp.WaitVisible(css(`#shapes tbody tr`)),
+		chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll("#shapes tbody tr")).find(tr => tr.querySelector("th").textContent === "list view").querySelector("button").click()`),
+		chromedp.WaitVisible(id("shape-detail")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("shape-sql").textContent.includes("SELECT")`))
+	if c := text("#callouts"); !strings.Contains(c, "Salesforce callouts this hour") || !strings.Contains(c, "20,000") {
+		t.Errorf("the callout budget: %q", c)
+	}
+	step("sampling the shape", chromedp.Click(id("shape-sample")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("notice").textContent.includes("Sampling is on")`))
+	do2(t, "GET", ag.odata+"/odata/erp/"+encodeQuery("Customers?$top=5&$count=true"))
+	step("the plan", chromedp.Click(id("shape-plan")),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("shape-plan-out").hidden && document.getElementById("shape-plan-out").textContent.length > 10`))
+	shot("admin-ops-shapes.png")
+
 	// agents: one added on the page, its token shown once, then removed
 	step("adding an agent", chromedp.SendKeys(id("a-name"), "plant-a"), chromedp.Click(css(`#add-agent button[type=submit]`)),
 		chromedp.WaitVisible(css(`#agents tbody tr[data-agent="plant-a"]`)), chromedp.WaitVisible(id("agent-token")))

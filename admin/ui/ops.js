@@ -18,7 +18,7 @@ async function opsEnter() {
 async function opsShowDetail(s) {
   renderDeploy(s);
   renderSets(s);
-  await loadTraffic(s.name, true);
+  await Promise.all([loadTraffic(s.name, true), loadShapes(s.name)]);
   clearInterval(trafficTimer);
   trafficTimer = setInterval(() => { if (current) loadTraffic(current.status.name, false); }, 10000);
 }
@@ -106,6 +106,85 @@ async function downloadMetadata() {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
   notice("Downloaded " + a.download + ".");
+}
+
+// ---- request shapes and the callout budget ----
+
+let shownShape = null;
+
+async function loadShapes(name) {
+  $("shape-detail").hidden = true;
+  const [r, c] = await Promise.all([call("GET", "/api/sources/" + encodeURIComponent(name) + "/shapes"),
+    call("GET", "/api/sources/" + encodeURIComponent(name) + "/callouts")]);
+  if (c.ok) {
+    const d = c.data;
+    $("callouts").textContent = "Salesforce callouts this hour: " + d.this_hour.toLocaleString() + " of " + d.limit.toLocaleString() +
+      " (" + d.percent.toFixed(1) + "%; at this pace " + d.projected_this_hour.toLocaleString() + ", " + d.projected_percent.toFixed(0) +
+      "%); last 24 hours: " + d.last_24h.toLocaleString() + "." + (d.savings.length ? " To spare some: " + d.savings.join(" ") : "");
+  }
+  const body = $("shapes").querySelector("tbody");
+  body.replaceChildren();
+  for (const s of (r.ok && r.data.shapes) || []) {
+    const tr = el("tr");
+    tr.dataset.shape = s.id;
+    const th = el("th", s.name);
+    th.scope = "row";
+    tr.append(th, el("td", s.shape.set), el("td", s.shape.filter || (s.shape.by_key ? "by key" : "–"), "mono"),
+      el("td", s.last_24h.calls.toLocaleString()), el("td", s.last_24h.p95_ms.toFixed(1) + " ms"),
+      el("td", s.last_24h.db_p95_ms.toFixed(1) + " ms"), el("td", (s.last_24h.total_ms / 1000).toFixed(2) + " s"),
+      el("td", s.last_24h.calls ? Math.round(100 * s.last_24h.cache_hits / s.last_24h.calls) + "%" : "–"));
+    const td = el("td");
+    td.append(button("Details", "Details of the " + s.name + " on " + s.shape.set, () => showShape(name, s.id, "")));
+    tr.append(td);
+    body.append(tr);
+  }
+}
+
+async function showShape(name, id, explain) {
+  shownShape = { name, id };
+  const box = $("shape-detail");
+  const err = $("shape-error");
+  err.hidden = true;
+  const r = await call("GET", "/api/sources/" + encodeURIComponent(name) + "/shapes/" + id + (explain ? "?explain=" + explain : ""));
+  if (!r.ok && !(r.data && r.data.shape)) {
+    err.textContent = (r.data && r.data.error && r.data.error.message) || "Not found (" + r.status + ").";
+    err.hidden = false;
+    return;
+  }
+  const d = r.data;
+  box.hidden = false;
+  $("shape-title").textContent = d.name + " on " + d.shape.set + (d.shape.filter ? ": " + d.shape.filter : "");
+  $("shape-sql").textContent = d.sql || "(no statement: a record page, a write, or the sync)";
+  $("shape-sample").textContent = d.sampling ? "Turn off sampling (forget the values kept)" : "Turn on sampling (keep the next request's values, for the plan)";
+  $("shape-sample").dataset.on = d.sampling ? "1" : "";
+  const out = $("shape-plan-out");
+  if (r.data.error) {
+    err.textContent = r.data.error.message;
+    err.hidden = false;
+  }
+  if (d.explanation) {
+    out.hidden = false;
+    const scans = d.explanation.scans || [];
+    out.textContent = (scans.length ? "Scans: " + scans.join("; ") + "\n\n" : "No table scan.\n\n") + d.explanation.plan.join("\n");
+  } else {
+    out.hidden = true;
+  }
+  const adv = $("shape-advice");
+  adv.replaceChildren();
+  for (const a of d.advice || []) {
+    adv.append(el("p", a.reason + ":"));
+    adv.append(el("pre", (a.needs ? a.needs + "\n" : "") + a.sql, "mono"));
+  }
+  if (!explain) $("shape-title").focus();
+}
+
+async function toggleSampling() {
+  if (!shownShape) return;
+  const on = !$("shape-sample").dataset.on;
+  const r = await call("PUT", "/api/sources/" + encodeURIComponent(shownShape.name) + "/shapes/" + shownShape.id + "/sampling", { on });
+  if (!r.ok) { notice("Sampling was not changed (" + r.status + ")."); return; }
+  notice(on ? "Sampling is on: the shape's next request keeps its values for the plan." : "Sampling is off, and the values kept are forgotten.");
+  await showShape(shownShape.name, shownShape.id, "");
 }
 
 // ---- traffic ----
@@ -465,6 +544,9 @@ async function loadAudit(ev) {
 document.addEventListener("DOMContentLoaded", () => {
   $("sf-download").addEventListener("click", downloadMetadata);
   $("sf-compare").addEventListener("click", compareMetadata);
+  $("shape-sample").addEventListener("click", toggleSampling);
+  $("shape-plan").addEventListener("click", () => shownShape && showShape(shownShape.name, shownShape.id, "plan"));
+  $("shape-analyze").addEventListener("click", () => shownShape && showShape(shownShape.name, shownShape.id, "analyze"));
   $("traffic-set").addEventListener("change", renderTraffic);
   $("traffic-refresh").addEventListener("click", () => current && loadTraffic(current.status.name, false));
   $("sets-form").addEventListener("submit", saveSets);

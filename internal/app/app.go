@@ -159,7 +159,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 	cacheHeader := s.Defaults.Cache.Header == nil || *s.Defaults.Cache.Header
 	lim := limitsFrom(s.Defaults.Limits)
 	srv := server.New(server.Config{PublicURL: s.PublicURL, SkipTokenSecret: []byte(s.SkipTokenSecret),
-		MaxBodyBytes: s.Defaults.MaxBodyBytes, CacheHeader: cacheHeader, Checks: checks, Logger: s.Logger,
+		MaxBodyBytes: s.Defaults.MaxBodyBytes, CacheHeader: cacheHeader, NoShapes: s.Defaults.RecordShapes != nil && !*s.Defaults.RecordShapes, Checks: checks, Logger: s.Logger,
 		Limits: &lim, RateLimit: s.Defaults.Limits.RateLimit, Callers: callers,
 		QueueTimeout: s.Defaults.Limits.QueueTimeout, Audit: audit})
 	watchCtx, stop := context.WithCancel(context.Background())

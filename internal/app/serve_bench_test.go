@@ -24,6 +24,10 @@ func BenchmarkServeEntity(b *testing.B) {
 	b.Run("demo", func(b *testing.B) {
 		benchmarkServe(b, Settings{Defaults: config.File{Cache: config.Cache{TTL: &off}}}, "/odata/demo/Customers(1)")
 	})
+	noShapes := false
+	b.Run("demo, no shapes", func(b *testing.B) {
+		benchmarkServe(b, Settings{Defaults: config.File{Cache: config.Cache{TTL: &off}, RecordShapes: &noShapes}}, "/odata/demo/Customers(1)")
+	})
 	b.Run("postgres", func(b *testing.B) {
 		db := testdb.NewPostgres(b, testdb.Fixture("fixture.sql"))
 		none := config.Duration(0)
@@ -42,6 +46,11 @@ func BenchmarkServeCachedHit(b *testing.B) {
 	b.Run("list view", func(b *testing.B) { benchmarkServe(b, Settings{}, list) })
 	b.Run("list view, gzip", func(b *testing.B) { benchmarkServe(b, Settings{}, list, "Accept-Encoding", "gzip") })
 	b.Run("record page", func(b *testing.B) { benchmarkServe(b, Settings{}, "/odata/demo/Customers(1)") })
+	// the shape table off: what recording shapes costs a hit
+	off := false
+	b.Run("list view, no shapes", func(b *testing.B) {
+		benchmarkServe(b, Settings{Defaults: config.File{RecordShapes: &off}}, list)
+	})
 }
 
 func benchmarkServe(b *testing.B, s Settings, path string, headers ...string) {

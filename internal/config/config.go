@@ -28,7 +28,10 @@ type File struct {
 	PageSize         int           `yaml:"page_size"`
 	StatementTimeout time.Duration `yaml:"statement_timeout"`
 	MaxBodyBytes     int           `yaml:"max_body_bytes"`
-	Cache            Cache         `yaml:"cache"`
+	// RecordShapes groups requests by shape for the admin's insight
+	// (default on; docs/performance.md says what it costs).
+	RecordShapes *bool `yaml:"record_shapes"`
+	Cache        Cache `yaml:"cache"`
 	// MemoryLimit is the memory the gateway may use, e.g. 512MiB
 	// (--memory-limit; default: the container's limit, or GOMEMLIMIT).
 	MemoryLimit string            `yaml:"memory_limit"`

@@ -39,6 +39,8 @@ type Config struct {
 	ResponseBudget int
 	// MaxBodyBytes bounds request bodies, compressed or not (default 8 MB).
 	MaxBodyBytes int
+	// NoShapes turns the shape table off (odata/shapes).
+	NoShapes bool
 	// CacheHeader sends X-Cache: hit, miss or stale on answers the query
 	// cache took part in.
 	CacheHeader bool

@@ -33,7 +33,7 @@ func (r *request) database(set, kind string, status cache.Status, took time.Dura
 // counts. The statement's text is made only when the table has none for
 // the shape, or the shape is sampled.
 func (r *request) recordShape(took time.Duration) {
-	if r.src == nil || r.shape == nil {
+	if r.src == nil || r.shape == nil || r.srv.cfg.NoShapes {
 		return
 	}
 	rec := r.srv.recorder(r.name)

@@ -43,7 +43,7 @@ func (s *Source) Explain(ctx context.Context, text string, args []any, analyze b
 	}
 	defer rows.Close()
 	cols, _ := rows.Columns()
-	ex := sources.Explanation{Analyzed: analyze}
+	ex := sources.Explanation{Analyzed: analyze, Scans: []string{}}
 	for rows.Next() {
 		vals := make([]sql.NullString, len(cols))
 		ptrs := make([]any, len(cols))

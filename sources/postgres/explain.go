@@ -57,8 +57,7 @@ func (s *Source) Explain(ctx context.Context, sql string, args []any, analyze bo
 		return sources.Explanation{}, mapError(ctx, err)
 	}
 	defer rows.Close()
-	var ex sources.Explanation
-	ex.Analyzed = analyze
+	ex := sources.Explanation{Analyzed: analyze, Scans: []string{}}
 	for rows.Next() {
 		var line string
 		if err := rows.Scan(&line); err != nil {

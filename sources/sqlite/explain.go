@@ -27,7 +27,7 @@ func (s *Source) Explain(ctx context.Context, text string, args []any, analyze b
 		return sources.Explanation{}, mapError(ctx, err)
 	}
 	defer rows.Close()
-	var ex sources.Explanation
+	ex := sources.Explanation{Scans: []string{}}
 	for rows.Next() {
 		var id, parent, unused int
 		var detail string
