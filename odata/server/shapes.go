@@ -14,9 +14,9 @@ import (
 func shapeOf(p *plan.Plan, method string) shapes.Shape {
 	switch p.Kind {
 	case plan.KindMetadata:
-		return shapes.Shape{Method: method, Set: "$metadata"}
+		return shapes.Shape{Method: method, Set: "$metadata"}.Identified()
 	case plan.KindServiceDocument:
-		return shapes.Shape{Method: method, Set: "$service"}
+		return shapes.Shape{Method: method, Set: "$service"}.Identified()
 	}
 	return shapes.Of(p, method)
 }

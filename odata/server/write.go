@@ -141,7 +141,8 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 	}
 	set := target.Set
 	r.set = set.Name
-	r.shape = &shapes.Shape{Set: set.Name, Method: method, ByKey: len(target.Key) > 0}
+	sh := shapes.Shape{Set: set.Name, Method: method, ByKey: len(target.Key) > 0}.Identified()
+	r.shape = &sh
 	if err := r.mayWrite(set.Name); err != nil {
 		return err
 	}

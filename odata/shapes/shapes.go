@@ -38,6 +38,15 @@ type Shape struct {
 	Columns  []string `json:"columns,omitempty"`  // the columns the filter reads, for index advice
 	Sorts    []string `json:"sorts,omitempty"`    // the columns the order reads
 	Patterns []string `json:"patterns,omitempty"` // columns matched by contains/endswith/$search (trigram) or startswith (prefix:)
+
+	id string // ID, made once by Identified: a cached answer's shape is counted without hashing it again
+}
+
+// Identified is the shape with its ID made, once, so that recording it
+// costs no hashing.
+func (s Shape) Identified() Shape {
+	s.id = s.makeID()
+	return s
 }
 
 // Key is the shape's canonical text.
@@ -47,6 +56,13 @@ func (s Shape) Key() string {
 
 // ID names a shape in URLs: a digest of its key.
 func (s Shape) ID() string {
+	if s.id != "" {
+		return s.id
+	}
+	return s.makeID()
+}
+
+func (s Shape) makeID() string {
 	sum := sha256.Sum256([]byte(s.Key()))
 	return hex.EncodeToString(sum[:6])
 }
@@ -83,7 +99,9 @@ func (s Shape) Name() string {
 var oneEquality = regexp.MustCompile(`^\(\w+ eq \?\)$`)
 
 // Of is the shape of a read: its plan, and whether it came as a nextLink.
-func Of(p *plan.Plan, method string) Shape {
+func Of(p *plan.Plan, method string) Shape { return of(p, method).Identified() }
+
+func of(p *plan.Plan, method string) Shape {
 	s := Shape{Method: method, Count: p.Count, NextLink: p.SkipToken != nil}
 	if p.Set != nil {
 		s.Set = p.Set.Name
