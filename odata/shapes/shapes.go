@@ -434,20 +434,36 @@ func (r *Recorder) Record(o Observation) {
 	}
 }
 
-// evict drops the shape that cost least in the last 24 hours, so that
-// the costliest stay.
+// evict drops the tenth of the table that cost least in the last 24
+// hours, so that the costliest stay and a flood of new shapes sorts the
+// table once per tenth, not once per shape.
 func (r *Recorder) evict(now time.Time) {
-	var victim string
-	var least float64 = -1
+	type c struct {
+		id   string
+		cost time.Duration
+	}
+	all := make([]c, 0, len(r.shapes))
 	for id, e := range r.shapes {
-		if e.sampling {
-			continue // the admin is looking at it
-		}
-		if c := e.stats(now, 24).TotalMS; least < 0 || c < least {
-			victim, least = id, c
+		if !e.sampling { // the admin is looking at those
+			all = append(all, c{id, e.cost(now)})
 		}
 	}
-	delete(r.shapes, victim)
+	sort.Slice(all, func(i, j int) bool { return all[i].cost < all[j].cost })
+	for _, v := range all[:min(len(all), max(1, r.max/10))] {
+		delete(r.shapes, v.id)
+	}
+}
+
+// cost is the total time of the shape's requests in the last 24 hours.
+func (e *entry) cost(now time.Time) time.Duration {
+	var sum time.Duration
+	cur := now.Unix() / 3600
+	for _, h := range e.hours {
+		if h.at != 0 && cur-h.at < 24 {
+			sum += h.totalSum
+		}
+	}
+	return sum
 }
 
 func (r *Recorder) count(user string, now time.Time) {
