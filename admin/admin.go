@@ -84,6 +84,7 @@ type Manager interface {
 	Shape(ctx context.Context, name, id, explain string) (ShapeDetail, error)
 	SampleShape(ctx context.Context, name, id string, on bool) error
 	Callouts(ctx context.Context, name string) (CalloutReport, error)
+	IndexAdvice(ctx context.Context, name string) ([]RankedAdvice, error)
 	AddAgent(ctx context.Context, name string) (registry.Agent, string, error)
 	RotateAgent(ctx context.Context, name string) (registry.Agent, string, error)
 	RemoveAgent(ctx context.Context, name string) error
@@ -155,6 +156,7 @@ func Handler(cfg Config) http.Handler {
 	api.GET("/sources/:name/shapes/:shape", a.shape)
 	api.PUT("/sources/:name/shapes/:shape/sampling", a.sampleShape)
 	api.GET("/sources/:name/callouts", a.callouts)
+	api.GET("/sources/:name/index-advice", a.indexAdvice)
 	api.GET("/agents", a.agents)
 	api.POST("/agents", a.addAgent)
 	api.POST("/agents/:agent/rotate", a.rotateAgent)

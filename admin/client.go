@@ -224,3 +224,12 @@ func (c *Client) RemoveAgent(ctx context.Context, name string) error {
 	_, err := c.do(ctx, http.MethodDelete, "/api/agents/"+url.PathEscape(name), nil, "", nil)
 	return err
 }
+
+// IndexAdvice is the indexes a served source's traffic needs, ranked.
+func (c *Client) IndexAdvice(ctx context.Context, name string) ([]RankedAdvice, error) {
+	var out struct {
+		Indexes []RankedAdvice `json:"indexes"`
+	}
+	_, err := c.do(ctx, http.MethodGet, "/api/sources/"+url.PathEscape(name)+"/index-advice", nil, "", &out)
+	return out.Indexes, err
+}

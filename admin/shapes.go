@@ -21,6 +21,26 @@ type ShapeDetail struct {
 	Explanation *sources.Explanation  `json:"explanation,omitempty"`
 }
 
+// RankedAdvice is an index the traffic needs, with the database time in
+// the last 24 hours of the shapes it would serve; FromTraffic false is
+// the schema's advice for a table no traffic reached yet.
+type RankedAdvice struct {
+	sources.IndexAdvice
+	FromTraffic bool     `json:"from_traffic"`
+	DBMS        float64  `json:"db_ms_24h"`
+	Calls       int64    `json:"calls_24h"`
+	Shapes      []string `json:"shapes,omitempty"`
+}
+
+func (a *api) indexAdvice(c *gin.Context) {
+	list, err := a.m.IndexAdvice(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		a.failWith(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"indexes": list})
+}
+
 // CalloutReport is a source's callouts against the org's hourly limit.
 type CalloutReport struct {
 	shapes.Callouts

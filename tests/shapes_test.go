@@ -132,6 +132,24 @@ func shapeScenario(t *testing.T, dsn string, run func(string)) {
 	if !strings.Contains(create, "code") {
 		t.Errorf("the advised index: %s", create)
 	}
+	// the traffic's advice, ranked, from the API and from the command line
+	var ranked struct {
+		Indexes []struct {
+			SQL         string  `json:"sql"`
+			FromTraffic bool    `json:"from_traffic"`
+			DBMS        float64 `json:"db_ms_24h"`
+			Calls       int     `json:"calls_24h"`
+		} `json:"indexes"`
+	}
+	json.Unmarshal(ag.api(t, "GET", "/api/sources/erp/index-advice", nil).Body, &ranked)
+	if len(ranked.Indexes) == 0 || ranked.Indexes[0].SQL != create || !ranked.Indexes[0].FromTraffic || ranked.Indexes[0].Calls < 4 || ranked.Indexes[0].DBMS <= 0 {
+		t.Errorf("the traffic's index advice: %+v", ranked.Indexes)
+	}
+	cli := command(t, buildBinary(t), []string{"ODATAGW_ADMIN_TOKEN=" + ag.token}, "check", "--indexes", "--from-traffic", ag.admin, "erp")
+	printed, err := cli.CombinedOutput()
+	if err != nil || !strings.Contains(string(printed), create) || !strings.Contains(string(printed), "calls") {
+		t.Errorf("odatagw check --indexes --from-traffic: %v\n%s", err, printed)
+	}
 	run(create)
 	d = detail("analyze")
 	ex, _ = d["explanation"].(map[string]any)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -131,12 +132,14 @@ type sourceReloadCmd struct {
 
 type checkCmd struct {
 	sourceOptions
-	DSN         string   `arg:"" help:"The database to check: postgres://..., mysql://... (or mariadb://...) or sqlite:PATH."`
-	Key         []string `placeholder:"TABLE=COL[,COL]" help:"Key columns for a view or keyless table; repeatable."`
-	JSON        bool     `help:"Print the report as JSON."`
-	Indexes     bool     `help:"Print only the CREATE INDEX CONCURRENTLY statements for the indexes Salesforce's traffic needs and the database lacks, ready to run (PostgreSQL: trigram, prefix, foreign-key and key indexes; MySQL: foreign keys)."`
-	SmallTables bool     `help:"With --indexes: advise indexes on tables under 10,000 rows too (left out by default: a sequential scan reads them at once)."`
-	Strict      bool     `help:"Exit 1 on warnings too, not only on errors."`
+	DSN            string   `arg:"" help:"The database to check: postgres://..., mysql://... (or mariadb://...) or sqlite:PATH."`
+	Key            []string `placeholder:"TABLE=COL[,COL]" help:"Key columns for a view or keyless table; repeatable."`
+	JSON           bool     `help:"Print the report as JSON."`
+	Indexes        bool     `help:"Print only the CREATE INDEX CONCURRENTLY statements for the indexes Salesforce's traffic needs and the database lacks, ready to run (PostgreSQL: trigram, prefix, foreign-key and key indexes; MySQL: foreign keys)."`
+	SmallTables    bool     `help:"With --indexes: advise indexes on tables under 10,000 rows too (left out by default: a sequential scan reads them at once)."`
+	Strict         bool     `help:"Exit 1 on warnings too, not only on errors."`
+	FromTraffic    string   `placeholder:"ADMIN_URL" help:"With --indexes: ask a running gateway's admin API (e.g. http://127.0.0.1:8081) for the indexes its traffic needs, ranked by the database time they would save; the argument then names the source there."`
+	AdminTokenFile string   `env:"ODATAGW_ADMIN_TOKEN_FILE" placeholder:"FILE" help:"With --from-traffic: the file holding the admin token, when ODATAGW_ADMIN_TOKEN is not set."`
 }
 
 // checkFailed is a check whose report has errors (or, with --strict,
@@ -303,6 +306,9 @@ func (c *sourceReloadCmd) run(ctx context.Context, stdin io.Reader, stdout io.Wr
 // run opens the database directly, without a gateway, and prints the
 // compatibility report.
 func (c *checkCmd) run(stdin io.Reader, stdout io.Writer) error {
+	if c.FromTraffic != "" {
+		return c.fromTraffic(stdout)
+	}
 	src := registry.Source{Name: "check", Source: config.Source{DSN: c.DSN}}
 	if err := c.apply(&src, stdin); err != nil {
 		return err
@@ -351,3 +357,44 @@ func printJSON(w io.Writer, v any) error {
 
 // stdinOrEmpty is the process's standard input.
 var stdinOrEmpty io.Reader = os.Stdin
+
+// fromTraffic prints the indexes a running gateway's traffic needs for a
+// source, the costliest first, ready to run.
+func (c *checkCmd) fromTraffic(stdout io.Writer) error {
+	if !c.Indexes {
+		return errors.New("--from-traffic goes with --indexes")
+	}
+	tok, err := readToken(c.AdminTokenFile)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := ctxTimeout()
+	defer cancel()
+	list, err := (&admin.Client{BaseURL: c.FromTraffic, Token: tok}).IndexAdvice(ctx, c.DSN)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(stdout, list)
+	}
+	var b strings.Builder
+	if len(list) == 0 {
+		b.WriteString("-- no index to add: the traffic so far reads nothing an index would serve better\n")
+	}
+	needs := map[string]bool{}
+	for _, a := range list {
+		if a.Needs != "" && !needs[a.Needs] {
+			needs[a.Needs] = true
+			b.WriteString(a.Needs + "\n")
+		}
+	}
+	for _, a := range list {
+		if a.FromTraffic {
+			fmt.Fprintf(&b, "-- %s (%s): %d calls, %.0f ms of database time in 24 hours; %s\n%s\n", a.Table, a.Column, a.Calls, a.DBMS, a.Reason, a.SQL)
+		} else {
+			fmt.Fprintf(&b, "-- %s (%s), no traffic yet: %s\n%s\n", a.Table, a.Column, a.Reason, a.SQL)
+		}
+	}
+	_, err = io.WriteString(stdout, b.String())
+	return err
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/odatagw/odatagw/admin"
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -41,30 +42,7 @@ func (g *Gateway) Shape(ctx context.Context, name, id, explain string) (admin.Sh
 	out := admin.ShapeDetail{Detail: d, Advice: []sources.IndexAdvice{}}
 	ex, can := sources.As[sources.Explainer](src)
 	if es, ok := src.Metadata().EntitySet(d.Shape.Set); ok && can {
-		var contains, prefix []string
-		for _, p := range d.Shape.Patterns {
-			if c, isPrefix := strings.CutPrefix(p, "prefix:"); isPrefix {
-				prefix = append(prefix, c)
-			} else {
-				contains = append(contains, p)
-			}
-		}
-		var compared []string
-		for _, c := range d.Shape.Columns {
-			if !slices.Contains(contains, c) && !slices.Contains(prefix, c) {
-				compared = append(compared, c)
-			}
-		}
-		var sorted []string
-		for _, c := range d.Shape.Sorts {
-			key := false
-			for _, k := range es.Type.Key {
-				key = key || k.Column == c
-			}
-			if !key {
-				sorted = append(sorted, c)
-			}
-		}
+		contains, prefix, compared, sorted := indexColumns(d.Shape, es)
 		out.Advice = orEmpty(ex.IndexFor(es, contains, prefix, compared, sorted))
 	}
 	if explain == "" {
@@ -82,6 +60,92 @@ func (g *Gateway) Shape(ctx context.Context, name, id, explain string) (admin.Sh
 	}
 	out.Explanation = &e
 	return out, nil
+}
+
+// IndexAdvice is the indexes a source's traffic needs, ranked by the
+// database time of the shapes each would serve in the last 24 hours; then
+// the advice from the schema for the tables no traffic reached yet.
+func (g *Gateway) IndexAdvice(ctx context.Context, name string) ([]admin.RankedAdvice, error) {
+	rec, ok := g.Server.Shapes(name)
+	if !ok {
+		return nil, registry.ErrNotFound
+	}
+	src, _ := g.Server.Source(name)
+	out := []admin.RankedAdvice{}
+	byStatement := map[string]int{}
+	reached := map[string]bool{}
+	if ex, can := sources.As[sources.Explainer](src); can {
+		for _, e := range rec.Top(0) {
+			es, ok := src.Metadata().EntitySet(e.Shape.Set)
+			if !ok || e.Shape.ByKey || e.Shape.Method != "GET" {
+				continue
+			}
+			reached[es.Name] = true
+			contains, prefix, compared, sorted := indexColumns(e.Shape, es)
+			for _, a := range ex.IndexFor(es, contains, prefix, compared, sorted) {
+				if a.SQL == "" {
+					continue
+				}
+				i, seen := byStatement[a.SQL]
+				if !seen {
+					i = len(out)
+					byStatement[a.SQL] = i
+					out = append(out, admin.RankedAdvice{IndexAdvice: a, FromTraffic: true})
+				}
+				out[i].DBMS += e.Day.DBMS
+				out[i].Calls += e.Day.Calls
+				out[i].Shapes = append(out[i].Shapes, e.ID)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b admin.RankedAdvice) int {
+		switch {
+		case a.DBMS > b.DBMS:
+			return -1
+		case a.DBMS < b.DBMS:
+			return 1
+		}
+		return 0
+	})
+	if a, ok := sources.As[sources.IndexAdvisor](src); ok {
+		static, err := a.AdviseIndexes(ctx)
+		if err != nil {
+			return out, err
+		}
+		big, _ := sources.Worthwhile(static)
+		for _, s := range big {
+			if !reached[s.Set] {
+				out = append(out, admin.RankedAdvice{IndexAdvice: s})
+			}
+		}
+	}
+	return out, nil
+}
+
+// indexColumns splits a shape's columns by how its filter reads them.
+func indexColumns(sh shapes.Shape, es *metadata.EntitySet) (contains, prefix, compared, sorted []string) {
+	for _, p := range sh.Patterns {
+		if c, isPrefix := strings.CutPrefix(p, "prefix:"); isPrefix {
+			prefix = append(prefix, c)
+		} else {
+			contains = append(contains, p)
+		}
+	}
+	for _, c := range sh.Columns {
+		if !slices.Contains(contains, c) && !slices.Contains(prefix, c) {
+			compared = append(compared, c)
+		}
+	}
+	for _, c := range sh.Sorts {
+		key := false
+		for _, k := range es.Type.Key {
+			key = key || k.Column == c
+		}
+		if !key {
+			sorted = append(sorted, c)
+		}
+	}
+	return
 }
 
 // SampleShape turns on or off keeping a shape's last values, for EXPLAIN.
