@@ -165,7 +165,9 @@ func openBrowser(t *testing.T, exe string, width, height int, failure string) *b
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.WindowSize(width, height), chromedp.UserDataDir(t.TempDir()))
+		chromedp.WindowSize(width, height), chromedp.UserDataDir(t.TempDir()),
+		// Chromium's own temporary directories go in the test's, not /tmp
+		chromedp.Env("TMPDIR="+t.TempDir()))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(allocCtx)
