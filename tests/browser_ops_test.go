@@ -55,6 +55,15 @@ func TestAdminPageOperations(t *testing.T) {
 	// confirm() answers yes, as the admin would
 	step("accepting confirmations", chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`))
 
+	// the overview says whether everything is well; a source has its own address
+	step("the overview", chromedp.Poll[chromedp.Void](`document.getElementById("overview-list").textContent.includes("3 of 3 sources serving")`))
+	if o := text("#overview-list"); !strings.Contains(o, "failed requests in the last hour") || !strings.Contains(o, "Salesforce callouts") {
+		t.Errorf("the overview: %q", o)
+	}
+	step("a source's address", chromedp.Evaluate[chromedp.Void](`location.hash = "#source/locked"`),
+		chromedp.WaitVisible(id("detail")), chromedp.Poll[chromedp.Void](`document.getElementById("detail-title").textContent.includes("locked")`))
+	shot("admin-ops-overview.png")
+
 	// users: a password user, then a token user whose token is shown once
 	step("adding a password user", chromedp.SendKeys(id("u-name"), "sf-integration"), chromedp.SendKeys(id("u-password"), "correct horse battery"+kb.Enter),
 		chromedp.WaitVisible(css(`#users tbody tr[data-user="sf-integration"]`)))

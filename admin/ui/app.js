@@ -157,6 +157,7 @@ async function showDetail(name) {
   if (!r.ok) { notice((r.data && r.data.error && r.data.error.message) || "Cannot read " + name); return; }
   current = { status: r.data, etag: r.etag };
   const s = r.data;
+  if (location.hash !== "#source/" + encodeURIComponent(name)) history.replaceState(null, "", "#source/" + encodeURIComponent(name));
   $("detail").hidden = false;
   $("detail-title").textContent = s.name;
   let status = s.state === "serving" ? (s.connected ? "Serving; the database answers." : "Serving, but the database does not answer.") : "Not serving.";
@@ -349,6 +350,7 @@ function closeDetail() {
   $("detail").hidden = true;
   current = null;
   opsCloseDetail();
+  if (location.hash.startsWith("#source/")) history.replaceState(null, "", location.pathname);
   $("sources-title").focus();
 }
 

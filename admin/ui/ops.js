@@ -12,7 +12,47 @@ let trafficData = null;
 // ---- entry points app.js calls ----
 
 async function opsEnter() {
-  await Promise.all([loadUsers(), loadAgents(), loadAuditSources(), loadAudit()]);
+  await Promise.all([loadUsers(), loadAgents(), loadAuditSources(), loadAudit(), loadOverview()]);
+  openFromHash();
+}
+
+// a source's detail has its own address: #source/NAME
+function openFromHash() {
+  const m = location.hash.match(/^#source\/(.+)$/);
+  if (m && (!current || current.status.name !== decodeURIComponent(m[1]))) showDetail(decodeURIComponent(m[1]));
+}
+window.addEventListener("hashchange", openFromHash);
+
+// ---- overview: is everything well? ----
+
+async function loadOverview() {
+  const [s, a] = await Promise.all([call("GET", "/api/sources"), call("GET", "/api/agents")]);
+  const list = $("overview-list");
+  const items = [];
+  const say = (text, bad) => items.push([text, bad]);
+  const srcs = (s.ok && s.data.sources) || [];
+  const down = srcs.filter((x) => x.state !== "serving" || !x.connected);
+  say(srcs.length - down.length + " of " + srcs.length + " sources serving" + (down.length ? "; not serving: " + down.map((x) => x.name + " (" + (x.state === "serving" ? "unreachable" : x.state) + ")").join(", ") : "."), down.length > 0);
+  if (a.ok) {
+    const agents = a.data.agents || [];
+    const gone = agents.filter((x) => (x.sources || []).length && !(x.tunnels || []).length);
+    if (agents.length) say(agents.length + " agents, " + agents.reduce((n, x) => n + (x.tunnels || []).length, 0) + " tunnels connected" + (gone.length ? "; not connected while sources need them: " + gone.map((x) => x.name).join(", ") : "."), gone.length > 0);
+  }
+  let errors = 0, worst = null, slow = [];
+  for (const src of srcs.filter((x) => x.state === "serving")) {
+    const [sh, co] = await Promise.all([call("GET", "/api/sources/" + encodeURIComponent(src.name) + "/shapes"),
+      call("GET", "/api/sources/" + encodeURIComponent(src.name) + "/callouts")]);
+    for (const e of (sh.ok && sh.data.shapes) || []) {
+      errors += e.last_hour.errors;
+      if (e.last_hour.calls) slow.push({ src: src.name, e });
+    }
+    if (co.ok && (!worst || co.data.projected_percent > worst.p)) worst = { src: src.name, p: co.data.projected_percent, n: co.data.this_hour, limit: co.data.limit };
+  }
+  say(errors + " failed requests in the last hour.", errors > 0);
+  slow.sort((x, y) => y.e.last_hour.p95_ms - x.e.last_hour.p95_ms);
+  if (slow.length) say("Slowest in the last hour: " + slow.slice(0, 3).map((x) => x.e.name + " on " + x.e.shape.set + " (" + x.src + "), p95 " + x.e.last_hour.p95_ms.toFixed(0) + " ms").join("; ") + ".", slow[0].e.last_hour.p95_ms > 5000);
+  if (worst) say("Salesforce callouts: " + worst.n.toLocaleString() + " of " + worst.limit.toLocaleString() + " this hour on " + worst.src + ", " + worst.p.toFixed(0) + "% at this pace.", worst.p > 80);
+  list.replaceChildren(...items.map(([text, bad]) => el("li", (bad ? "Needs a look: " : "") + text, bad ? "bad" : "")));
 }
 
 async function opsShowDetail(s) {
