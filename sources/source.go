@@ -191,8 +191,11 @@ type Explanation struct {
 	Plan []string `json:"plan"` // the plan's lines, as the database writes them
 	// Scans are the steps that read a whole table (or a large part of it):
 	// where an index would help.
-	Scans    []string `json:"scans"`
-	Analyzed bool     `json:"analyzed"`
+	Scans []string `json:"scans"`
+	// Costliest are the plan's steps by their own cost, the dearest
+	// first, where the database says (PostgreSQL).
+	Costliest []string `json:"costliest,omitempty"`
+	Analyzed  bool     `json:"analyzed"`
 }
 
 // ErrNeedsSample is a plan asked for before the shape's values were

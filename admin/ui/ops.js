@@ -205,7 +205,9 @@ async function showShape(name, id, explain) {
   if (d.explanation) {
     out.hidden = false;
     const scans = d.explanation.scans || [];
-    out.textContent = (scans.length ? "Scans: " + scans.join("; ") + "\n\n" : "No table scan.\n\n") + d.explanation.plan.join("\n");
+    const dear = d.explanation.costliest || [];
+    out.textContent = (scans.length ? "Scans: " + scans.join("; ") + "\n" : "No table scan.\n") +
+      (dear.length ? "Costliest steps: " + dear.join("; ") + "\n" : "") + "\n" + d.explanation.plan.join("\n");
   } else {
     out.hidden = true;
   }

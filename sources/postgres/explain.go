@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -73,7 +74,48 @@ func (s *Source) Explain(ctx context.Context, sql string, args []any, analyze bo
 	if err := rows.Err(); err != nil {
 		return sources.Explanation{}, mapError(ctx, err)
 	}
+	ex.Costliest = costliest(ex.Plan, 3)
 	return ex, nil
+}
+
+var nodeCost = regexp.MustCompile(`^(\s*)(?:->\s+)?(.*?)\s+\(cost=[\d.]+\.\.([\d.]+)`)
+
+// costliest are the plan's nodes by the cost they add themselves (their
+// total less their children's), the dearest first.
+func costliest(plan []string, n int) []string {
+	type node struct {
+		text   string
+		depth  int
+		total  float64
+		own    float64
+		parent int
+	}
+	var nodes []node
+	var stack []int // open nodes by depth
+	for _, line := range plan {
+		m := nodeCost.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		total, _ := strconv.ParseFloat(m[3], 64)
+		depth := len(m[1])
+		for len(stack) > 0 && nodes[stack[len(stack)-1]].depth >= depth {
+			stack = stack[:len(stack)-1]
+		}
+		parent := -1
+		if len(stack) > 0 {
+			parent = stack[len(stack)-1]
+			nodes[parent].own -= total
+		}
+		nodes = append(nodes, node{text: strings.TrimSpace(m[2]), depth: depth, total: total, own: total, parent: parent})
+		stack = append(stack, len(nodes)-1)
+	}
+	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].own > nodes[j].own })
+	var out []string
+	for i := 0; i < len(nodes) && i < n; i++ {
+		out = append(out, fmt.Sprintf("%s: %.0f of the plan's cost", nodes[i].text, max(nodes[i].own, 0)))
+	}
+	return out
 }
 
 // IndexFor is the index a shape's filter needs: trigram for substrings,
