@@ -41,3 +41,19 @@ func Worthwhile(all []IndexAdvice) (advised, small []IndexAdvice) {
 	small = slices.DeleteFunc(slices.Clone(all), func(a IndexAdvice) bool { return a.Rows >= AdviseFromRows })
 	return advised, small
 }
+
+// IndexColumns joins lists of columns in order, each column once: the
+// columns of an index that serves a filter and then an order.
+func IndexColumns(lists ...[]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range lists {
+		for _, c := range l {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}

@@ -136,24 +136,10 @@ func (s *Source) IndexFor(es *metadata.EntitySet, contains, prefix, compared, so
 			SQL: fmt.Sprintf("CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s text_pattern_ops);",
 				s.dialect.QuoteIdent(indexName(es.Table, c, "prefix")), qt, s.dialect.QuoteIdent(c))})
 	}
-	if cols := uniqueCols(compared, sorted); len(cols) > 0 {
+	if cols := sources.IndexColumns(compared, sorted); len(cols) > 0 {
 		out = append(out, sources.IndexAdvice{Set: es.Name, Table: table, Column: strings.Join(cols, ", "),
 			Reason: "the shape compares " + strings.Join(compared, ", ") + sortedReason(sorted),
 			SQL:    btreeSQL(s, es, cols, indexName(es.Table, strings.Join(cols, "_"), "shape"))})
-	}
-	return out
-}
-
-func uniqueCols(lists ...[]string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, l := range lists {
-		for _, c := range l {
-			if !seen[c] {
-				seen[c] = true
-				out = append(out, c)
-			}
-		}
 	}
 	return out
 }

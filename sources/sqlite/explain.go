@@ -48,16 +48,7 @@ func (s *Source) Explain(ctx context.Context, text string, args []any, analyze b
 // IndexFor is the index a shape's filter needs, on the compared and then
 // the sorted columns.
 func (s *Source) IndexFor(es *metadata.EntitySet, contains, prefix, compared, sorted []string) []sources.IndexAdvice {
-	var cols []string
-	seen := map[string]bool{}
-	for _, l := range [][]string{compared, prefix, sorted} {
-		for _, c := range l {
-			if !seen[c] {
-				seen[c] = true
-				cols = append(cols, c)
-			}
-		}
-	}
+	cols := sources.IndexColumns(compared, prefix, sorted)
 	if len(cols) == 0 {
 		return nil
 	}
