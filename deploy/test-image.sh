@@ -11,8 +11,10 @@ bah() { buildah --storage-driver "$driver" "$@"; }
 ODATAGW_VERSION=0.0.0-test bash deploy/build-image.sh "$tag"
 ctr=$(bah from "$tag")
 pid=""
+log=""
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  [ -n "$log" ] && rm -f "$log"
   bah umount "$ctr" >/dev/null 2>&1 || true
   bah rm "$ctr" >/dev/null 2>&1 || true
   bah rmi "$tag" >/dev/null 2>&1 || true
