@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -124,8 +125,18 @@ func TestAdminSignIn(t *testing.T) {
 		t.Errorf("list: %s", r.Body)
 	}
 	// the page and its files come from the binary, with nothing fetched elsewhere
-	for _, path := range []string{"/", "/ui/app.js", "/ui/app.css"} {
+	// (every file the page names; SVG's namespace is a name, not a fetch)
+	_, page := fetch(t, ag.admin+"/")
+	files := []string{"/"}
+	for _, m := range regexp.MustCompile(`(?:src|href)="(/ui/[^"]+)"`).FindAllStringSubmatch(page, -1) {
+		files = append(files, m[1])
+	}
+	if len(files) < 5 {
+		t.Errorf("the page names %v", files)
+	}
+	for _, path := range files {
 		status, body := fetch(t, ag.admin+path)
+		body = strings.ReplaceAll(body, `"http://www.w3.org/2000/svg"`, "")
 		if status != 200 || strings.Contains(body, "https://") || strings.Contains(body, "http://") {
 			t.Errorf("%s: %d, or it refers to another site", path, status)
 		}

@@ -51,7 +51,7 @@ func TestAdminPageOperations(t *testing.T) {
 
 	step("signing in", chromedp.Navigate(ag.admin+"/"), chromedp.WaitVisible(id("token")),
 		chromedp.SendKeys(id("token"), ag.token+kb.Enter), chromedp.WaitVisible(id("app-view")),
-		chromedp.WaitVisible(css(`#sources tbody tr[data-source="erp"]`)))
+		chromedp.WaitVisible(id("overview")))
 	// confirm() answers yes, as the admin would
 	step("accepting confirmations", chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`))
 
@@ -60,9 +60,24 @@ func TestAdminPageOperations(t *testing.T) {
 	if o := text("#overview-list"); !strings.Contains(o, "failed requests in the last hour") || !strings.Contains(o, "Salesforce callouts") {
 		t.Errorf("the overview: %q", o)
 	}
+	shot("admin-ops-overview.png")
 	step("a source's address", chromedp.Evaluate[chromedp.Void](`location.hash = "#source/locked"`),
 		chromedp.WaitVisible(id("detail")), chromedp.Poll[chromedp.Void](`document.getElementById("detail-title").textContent.includes("locked")`))
-	shot("admin-ops-overview.png")
+	// a view's address survives a reload (the sign-in is this tab's), and
+	// an address naming no source falls back to the list
+	step("reloading a tab's address", chromedp.Evaluate[chromedp.Void](`location.hash = "#source/erp/insight"`), chromedp.Reload(),
+		chromedp.WaitVisible(css(`#detail > [data-tab="insight"]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("detail-title").textContent === "erp" && document.title.startsWith("erp")`))
+	br.checkShown(`#detail > [data-tab]`, `#detail nav.tabs a`, "")
+	step("accepting confirmations again", chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`))
+	step("an unknown source's address", chromedp.Evaluate[chromedp.Void](`location.hash = "#source/nosuch"`),
+		chromedp.Poll[chromedp.Void](`location.hash === "#sources" && !document.querySelector('#app-view > [data-view="sources"]').hidden`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("notice").textContent.includes("nosuch")`))
+	br.view("overview")
+	step("the overview links to the budget", chromedp.Click(css(`#overview-list a[href="#source/erp/insight"]`)),
+		chromedp.WaitVisible(css(`#detail > [data-tab="insight"]`)))
+
+	br.view("users")
 
 	// users: a password user, then a token user whose token is shown once
 	step("adding a password user", chromedp.SendKeys(id("u-name"), "sf-integration"), chromedp.SendKeys(id("u-password"), "correct horse battery"+kb.Enter),
@@ -89,6 +104,7 @@ func TestAdminPageOperations(t *testing.T) {
 		chromedp.WaitNotPresent(css(`#users tbody tr[data-user="etl"]`)))
 
 	// audit: every record, then only erp's writes
+	br.view("audit")
 	step("reading the audit", chromedp.Click(css(`#audit-filter button[type=submit]`)), chromedp.WaitVisible(css(`#audit tbody tr`)))
 	if all := text("#audit tbody"); !strings.Contains(all, "Refused credential") || !strings.Contains(all, "mallory") || !strings.Contains(all, "Customers(3)") {
 		t.Errorf("the audit lacks a record: %q", all)
@@ -102,8 +118,11 @@ func TestAdminPageOperations(t *testing.T) {
 	shot("admin-ops-audit.png")
 
 	// the source's traffic, charted and tabled
-	step("opening erp", chromedp.Click(css(`button[aria-label="Details of erp"]`)), chromedp.WaitVisible(id("detail")),
-		chromedp.WaitVisible(css(`#traffic-table tbody tr`)), chromedp.WaitVisible(css(`#charts svg`)))
+	br.view("sources")
+	shot("admin-ops-sources.png")
+	step("opening erp", chromedp.Click(css(`button[aria-label="Details of erp"]`)), chromedp.WaitVisible(id("detail")))
+	br.tab("insight")
+	step("the traffic", chromedp.WaitVisible(css(`#traffic-table tbody tr`)), chromedp.WaitVisible(css(`#charts svg`)))
 	table := text("#traffic-table tbody")
 	if !strings.Contains(table, "Every set") || !strings.Contains(table, "Customers") || !strings.Contains(table, "Orders") {
 		t.Errorf("traffic table: %q", table)
@@ -119,6 +138,7 @@ func TestAdminPageOperations(t *testing.T) {
 	shot("admin-ops-traffic.png")
 
 	// per-set settings: Orders read-only, Customers uncached
+	br.tab("settings")
 	step("editing set settings",
 		chromedp.SetValue(css(`#sets tr[data-set="Customers"] input[name=ttl]`), "0s"),
 		chromedp.SetValue(css(`#sets tr[data-set="Customers"] select[name=count]`), "exact"),
@@ -150,6 +170,7 @@ func TestAdminPageOperations(t *testing.T) {
 	}
 
 	// the Salesforce metadata: instructions on the page, the package from the API
+	br.tab("salesforce")
 	if deploy := text("#sf-deploy"); !strings.Contains(deploy, "sf project deploy start --metadata-dir odatagw_erp") {
 		t.Errorf("deploy instructions: %q", deploy)
 	}
@@ -174,8 +195,8 @@ func TestAdminPageOperations(t *testing.T) {
 	}
 
 	// request shapes: the list view's statement, sampled, and its plan
-	step("a shape's details", chromedp.Click(css(`button[aria-label="Details of erp"]`)),
-		chromedp.WaitVisible(css(`#shapes tbody tr`)),
+	br.tab("insight")
+	step("a shape's details", chromedp.WaitVisible(css(`#shapes tbody tr`)),
 		chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll("#shapes tbody tr")).find(tr => tr.querySelector("th").textContent === "list view").querySelector("button").click()`),
 		chromedp.WaitVisible(id("shape-detail")),
 		chromedp.Poll[chromedp.Void](`document.getElementById("shape-sql").textContent.includes("SELECT")`))
@@ -190,6 +211,7 @@ func TestAdminPageOperations(t *testing.T) {
 	shot("admin-ops-shapes.png")
 
 	// agents: one added on the page, its token shown once, then removed
+	br.view("agents")
 	step("adding an agent", chromedp.SendKeys(id("a-name"), "plant-a"), chromedp.Click(css(`#add-agent button[type=submit]`)),
 		chromedp.WaitVisible(css(`#agents tbody tr[data-agent="plant-a"]`)), chromedp.WaitVisible(id("agent-token")))
 	if tok := text("#agent-token code"); !strings.HasPrefix(tok, "odgw_") {
@@ -204,6 +226,8 @@ func TestAdminPageOperations(t *testing.T) {
 
 	// the diff on the page: the org's side uploaded as a zip (here the
 	// package itself, so that they agree)
+	step("back to erp", chromedp.NavigateBack(), chromedp.WaitVisible(css(`#detail > [data-tab="insight"]`)))
+	br.tab("salesforce")
 	step("comparing with the org", chromedp.Evaluate[chromedp.Void](`(async () => {
 	    const r = await fetch("/api/sources/erp/salesforce-metadata", { headers: authHeaders("GET"), credentials: "same-origin" });
 	    const dt = new DataTransfer();

@@ -71,10 +71,12 @@ func TestAdminPageInBrowser(t *testing.T) {
 		t.Errorf("wrong token message: %q", msg)
 	}
 	do("right token", chromedp.Evaluate[chromedp.Void](`document.getElementById("token").value = ""`), chromedp.SendKeys(id("token"), ag.token+kb.Enter),
-		chromedp.WaitVisible(id("app-view")),
-		chromedp.WaitVisible(css(`#sources tbody tr[data-source="demo"]`)))
+		chromedp.WaitVisible(id("app-view")), chromedp.WaitVisible(css(`#overview-list li`)))
+	br.view("sources")
+	do("the sources list", chromedp.WaitVisible(css(`#sources tbody tr[data-source="demo"]`)))
 
 	// OAuth 2.0: its settings open under the checkbox, focus on the first
+	br.view("add")
 	do("opening the OAuth settings", chromedp.Click(id("f-oauth")), chromedp.WaitVisible(id("f-oauth-fields")))
 	if focused := evalString(`document.activeElement.id`); focused != "f-introspection-url" {
 		t.Errorf("the introspection URL should have the focus, %q has it", focused)
@@ -97,34 +99,38 @@ func TestAdminPageInBrowser(t *testing.T) {
 	}
 	shot("admin-page-field-error.png")
 
-	// fixed: the source is added, listed, and its details shown
+	// fixed: the source is added, and its details shown at its own address
 	do("adding the source",
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("f-dsn").value = ""`),
 		chromedp.SendKeys(id("f-dsn"), db.DSN+kb.Enter),
-		chromedp.WaitVisible(css(`#sources tbody tr[data-source="erp"]`)),
 		chromedp.WaitVisible(id("detail")),
-		chromedp.WaitVisible(css("#report h4")))
-	if row := text(`#sources tbody tr[data-source="erp"]`); !strings.Contains(row, "serving") || !strings.Contains(row, "/odata/erp/") {
-		t.Errorf("listed as %q", row)
-	}
-	report := text("#report")
-	for _, want := range []string{"Customers__x", "CustomerId__c", "Checkbox", "no_key_log", "Search reads", "Indexes Salesforce's traffic needs", "gin_trgm_ops"} {
-		if !strings.Contains(report, want) {
-			t.Errorf("the report lacks %q", want)
-		}
-	}
+		chromedp.Poll[chromedp.Void](`location.hash === "#source/erp"`))
 	if connect := text("#connect"); !strings.Contains(connect, ag.odata+"/odata/erp/") || !strings.Contains(connect, "OData 4.01") {
 		t.Errorf("Connect Salesforce panel: %q", connect)
 	}
 	if status := text("#detail-status"); !strings.Contains(status, "the database answers") {
 		t.Errorf("status: %q", status)
 	}
+	br.tab("sets")
+	do("the report", chromedp.WaitVisible(css("#report h4")))
+	report := text("#report")
+	for _, want := range []string{"Customers__x", "CustomerId__c", "Checkbox", "no_key_log", "Search reads", "Indexes Salesforce's traffic needs", "gin_trgm_ops"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
 	if r := do2(t, "GET", ag.odata+"/odata/erp/Customers?$top=1"); r.Status != 200 {
 		t.Errorf("the added source is not served: %d", r.Status)
 	}
 	shot("admin-page-source.png")
+	br.view("sources")
+	if row := text(`#sources tbody tr[data-source="erp"]`); !strings.Contains(row, "serving") || !strings.Contains(row, "/odata/erp/") {
+		t.Errorf("listed as %q", row)
+	}
+	do("back to the source", chromedp.NavigateBack(), chromedp.WaitVisible(css(`#detail > [data-tab="sets"]`)))
 
 	// change tracking: the SQL to read, then installed from the page
+	br.tab("settings")
 	do("showing the tracking SQL", chromedp.Click(id("track-sql")), chromedp.WaitVisible(id("track-out")))
 	if sql := text("#track-out"); !strings.Contains(sql, "CREATE TRIGGER odatagw_log") {
 		t.Errorf("the tracking SQL: %.200s", sql)
@@ -192,6 +198,42 @@ func (b *browser) step(what string, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// view opens one of the page's views with its link in the navigation, and
+// checks that it is the only one shown, that its link is marked as the
+// current one and that the keyboard focus moved to its heading.
+func (b *browser) view(name string) {
+	b.t.Helper()
+	b.step("opening the view "+name, chromedp.Click(chromedp.CSS(`nav.views a[data-view="`+name+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#app-view > [data-view="`+name+`"]`)))
+	b.checkShown(`#app-view > [data-view]`, `nav.views a`, "#"+name)
+}
+
+// tab opens one of the shown source's tabs, as view opens a view.
+func (b *browser) tab(name string) {
+	b.t.Helper()
+	b.step("opening the tab "+name, chromedp.Click(chromedp.CSS(`#detail nav.tabs a[data-tab="`+name+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail > [data-tab="`+name+`"]`)))
+	b.checkShown(`#detail > [data-tab]`, `#detail nav.tabs a`, "")
+}
+
+func (b *browser) checkShown(parts, links, address string) {
+	b.t.Helper()
+	got := b.eval(`(() => {
+	  const shown = Array.from(document.querySelectorAll(` + jsString(parts) + `)).filter(e => !e.hidden);
+	  const current = Array.from(document.querySelectorAll(` + jsString(links) + `)).filter(a => a.getAttribute("aria-current") === "page");
+	  const focus = document.activeElement;
+	  return shown.length + " shown, " + current.length + " current, focus " + (shown.length === 1 && shown[0].contains(focus) && /^H[23]$/.test(focus.tagName) ? "on the heading" : "on " + focus.tagName + "#" + focus.id);
+	})()`)
+	if got != "1 shown, 1 current, focus on the heading" {
+		b.t.Errorf("after opening %s: %s", parts, got)
+	}
+	if address != "" {
+		if h := b.eval(`location.hash`); h != address {
+			b.t.Errorf("the address is %q, want %q", h, address)
+		}
+	}
+}
+
 func (b *browser) text(sel string) string {
 	b.t.Helper()
 	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -248,6 +290,7 @@ func TestAdminPageSignInLink(t *testing.T) {
 	br.step("opening the sign-in link", chromedp.Navigate(link), chromedp.WaitVisible(id("app-view")))
 	br.shot("admin-page-signed-in-by-link.png")
 	br.step("opening the page again", chromedp.Navigate(ag.admin+"/"), chromedp.WaitVisible(id("app-view")))
+	br.view("sources")
 	if list := br.text("#sources"); !strings.Contains(list, "demo") {
 		t.Errorf("the sources list after opening the page again: %q", list)
 	}

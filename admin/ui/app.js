@@ -116,7 +116,7 @@ async function enter() {
   notice("");
   await refresh();
   await opsEnter();
-  $("sources-title").focus();
+  await route();
 }
 
 // ---- sources list ----
@@ -143,7 +143,7 @@ async function refresh() {
     const b = el("button", "Details");
     b.type = "button";
     b.setAttribute("aria-label", "Details of " + s.name);
-    b.addEventListener("click", () => showDetail(s.name));
+    b.addEventListener("click", () => go(sourceAddress(s.name)));
     td.append(b);
     tr.append(td);
     body.append(tr);
@@ -152,13 +152,13 @@ async function refresh() {
 
 // ---- detail ----
 
+// showDetail reads a source into the detail view (views.js shows it), and
+// says whether it could.
 async function showDetail(name) {
   const r = await call("GET", "/api/sources/" + encodeURIComponent(name));
-  if (!r.ok) { notice((r.data && r.data.error && r.data.error.message) || "Cannot read " + name); return; }
+  if (!r.ok) { notice((r.data && r.data.error && r.data.error.message) || "Cannot read " + name); return false; }
   current = { status: r.data, etag: r.etag };
   const s = r.data;
-  if (location.hash !== "#source/" + encodeURIComponent(name)) history.replaceState(null, "", "#source/" + encodeURIComponent(name));
-  $("detail").hidden = false;
   $("detail-title").textContent = s.name;
   let status = s.state === "serving" ? (s.connected ? "Serving; the database answers." : "Serving, but the database does not answer.") : "Not serving.";
   if (s.last_error) status += " Last error: " + s.last_error;
@@ -169,11 +169,11 @@ async function showDetail(name) {
   opsShowDetail(s);
   $("report-summary").textContent = "Loading…";
   $("report").replaceChildren();
-  $("detail").focus();
   const rep = await call("GET", "/api/sources/" + encodeURIComponent(name) + "/report");
   if (rep.ok) renderReport(rep.data, $("report"), $("report-summary"));
   else $("report-summary").textContent = (rep.data && rep.data.error && rep.data.error.message) || "No report: the source is not serving.";
   renderTracking(rep.ok ? rep.data : null);
+  return true;
 }
 
 // renderTracking says which sets log their changes (delta links for
@@ -341,17 +341,14 @@ async function remove() {
   if (!window.confirm("Remove " + name + "? Salesforce loses access to its objects.")) return;
   const r = await call("DELETE", "/api/sources/" + encodeURIComponent(name), undefined, current.etag ? { "If-Match": current.etag } : {});
   if (!r.ok) { notice((r.data && r.data.error && r.data.error.message) || "Remove failed."); return; }
-  closeDetail();
   notice(name + " removed.");
-  await refresh();
+  closeDetail();
+  go("#sources");
 }
 
 function closeDetail() {
-  $("detail").hidden = true;
   current = null;
   opsCloseDetail();
-  if (location.hash.startsWith("#source/")) history.replaceState(null, "", location.pathname);
-  $("sources-title").focus();
 }
 
 // ---- add / test ----
@@ -420,7 +417,7 @@ async function add(ev) {
   $("test-result").hidden = true;
   notice(r.data.name + " added: Salesforce can reach it now.");
   await refresh();
-  await showDetail(r.data.name);
+  go(sourceAddress(r.data.name));
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -430,7 +427,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("test").addEventListener("click", test);
   $("reload").addEventListener("click", reload);
   $("remove").addEventListener("click", remove);
-  $("close-detail").addEventListener("click", closeDetail);
+  $("close-detail").addEventListener("click", () => go("#sources"));
   $("track-sql").addEventListener("click", () => track(false, false));
   $("track-install").addEventListener("click", () => track(true, false));
   $("track-remove").addEventListener("click", () => track(true, true));
@@ -438,7 +435,6 @@ document.addEventListener("DOMContentLoaded", () => {
     $("f-oauth-fields").hidden = !e.target.checked;
     if (e.target.checked) $("f-introspection-url").focus();
   });
-  $("sources-title").tabIndex = -1;
   // a token this tab signed in with, or else a session a sign-in link opened
   call("GET", "/api/session").then((r) => {
     if (r.ok && !token) csrf = r.data.csrf || "";

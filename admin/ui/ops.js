@@ -12,16 +12,8 @@ let trafficData = null;
 // ---- entry points app.js calls ----
 
 async function opsEnter() {
-  await Promise.all([loadUsers(), loadAgents(), loadAuditSources(), loadAudit(), loadOverview()]);
-  openFromHash();
+  await Promise.all([loadUsers(), loadAgents(), loadAuditSources(), loadAudit()]);
 }
-
-// a source's detail has its own address: #source/NAME
-function openFromHash() {
-  const m = location.hash.match(/^#source\/(.+)$/);
-  if (m && (!current || current.status.name !== decodeURIComponent(m[1]))) showDetail(decodeURIComponent(m[1]));
-}
-window.addEventListener("hashchange", openFromHash);
 
 // ---- overview: is everything well? ----
 
@@ -29,37 +21,59 @@ async function loadOverview() {
   const [s, a] = await Promise.all([call("GET", "/api/sources"), call("GET", "/api/agents")]);
   const list = $("overview-list");
   const items = [];
-  const say = (text, bad) => items.push([text, bad]);
+  // each line may link to the view where it is looked into
+  const say = (text, bad, href, label) => items.push({ text, bad, href, label });
   const srcs = (s.ok && s.data.sources) || [];
   const down = srcs.filter((x) => x.state !== "serving" || !x.connected);
-  say(srcs.length - down.length + " of " + srcs.length + " sources serving" + (down.length ? "; not serving: " + down.map((x) => x.name + " (" + (x.state === "serving" ? "unreachable" : x.state) + ")").join(", ") : "."), down.length > 0);
+  say(srcs.length - down.length + " of " + srcs.length + " sources serving" + (down.length ? "; not serving: " + down.map((x) => x.name + " (" + (x.state === "serving" ? "unreachable" : x.state) + ")").join(", ") : "."), down.length > 0,
+    down.length ? sourceAddress(down[0].name) : "#sources", down.length ? "Open " + down[0].name : "The sources");
   if (a.ok) {
     const agents = a.data.agents || [];
     const gone = agents.filter((x) => (x.sources || []).length && !(x.tunnels || []).length);
-    if (agents.length) say(agents.length + " agents, " + agents.reduce((n, x) => n + (x.tunnels || []).length, 0) + " tunnels connected" + (gone.length ? "; not connected while sources need them: " + gone.map((x) => x.name).join(", ") : "."), gone.length > 0);
+    if (agents.length) say(agents.length + " agents, " + agents.reduce((n, x) => n + (x.tunnels || []).length, 0) + " tunnels connected" + (gone.length ? "; not connected while sources need them: " + gone.map((x) => x.name).join(", ") : "."), gone.length > 0, "#agents", "The agents");
   }
-  let errors = 0, worst = null, slow = [];
+  let errors = 0, worst = null, slow = [], failing = null;
   for (const src of srcs.filter((x) => x.state === "serving")) {
     const [sh, co] = await Promise.all([call("GET", "/api/sources/" + encodeURIComponent(src.name) + "/shapes"),
       call("GET", "/api/sources/" + encodeURIComponent(src.name) + "/callouts")]);
     for (const e of (sh.ok && sh.data.shapes) || []) {
       errors += e.last_hour.errors;
+      if (e.last_hour.errors && !failing) failing = src.name;
       if (e.last_hour.calls) slow.push({ src: src.name, e });
     }
     if (co.ok && (!worst || co.data.projected_percent > worst.p)) worst = { src: src.name, p: co.data.projected_percent, n: co.data.this_hour, limit: co.data.limit };
   }
-  say(errors + " failed requests in the last hour.", errors > 0);
+  say(errors + " failed requests in the last hour.", errors > 0, failing ? sourceAddress(failing, "insight") : "", failing ? "Where: " + failing : "");
   slow.sort((x, y) => y.e.last_hour.p95_ms - x.e.last_hour.p95_ms);
-  if (slow.length) say("Slowest in the last hour: " + slow.slice(0, 3).map((x) => x.e.name + " on " + x.e.shape.set + " (" + x.src + "), p95 " + x.e.last_hour.p95_ms.toFixed(0) + " ms").join("; ") + ".", slow[0].e.last_hour.p95_ms > 5000);
-  if (worst) say("Salesforce callouts: " + worst.n.toLocaleString() + " of " + worst.limit.toLocaleString() + " this hour on " + worst.src + ", " + worst.p.toFixed(0) + "% at this pace.", worst.p > 80);
-  list.replaceChildren(...items.map(([text, bad]) => el("li", (bad ? "Needs a look: " : "") + text, bad ? "bad" : "")));
+  if (slow.length) say("Slowest in the last hour: " + slow.slice(0, 3).map((x) => x.e.name + " on " + x.e.shape.set + " (" + x.src + "), p95 " + x.e.last_hour.p95_ms.toFixed(0) + " ms").join("; ") + ".", slow[0].e.last_hour.p95_ms > 5000,
+    sourceAddress(slow[0].src, "insight"), "Why is it slow?");
+  if (worst) say("Salesforce callouts: " + worst.n.toLocaleString() + " of " + worst.limit.toLocaleString() + " this hour on " + worst.src + ", " + worst.p.toFixed(0) + "% at this pace.", worst.p > 80,
+    sourceAddress(worst.src, "insight"), "The budget of " + worst.src);
+  list.replaceChildren(...items.map((i) => {
+    const li = el("li", (i.bad ? "Needs a look: " : "") + i.text + " ", i.bad ? "bad" : "");
+    if (i.href) {
+      const a = el("a", i.label);
+      a.href = i.href;
+      li.append(a);
+    }
+    return li;
+  }));
 }
 
-async function opsShowDetail(s) {
+function opsShowDetail(s) {
   renderDeploy(s);
   renderSets(s);
-  await Promise.all([loadTraffic(s.name, true), loadShapes(s.name)]);
+}
+
+// opsTabShown keeps the traffic fresh while the insight tab is open, and
+// only then.
+function opsTabShown(tab) {
   clearInterval(trafficTimer);
+  trafficTimer = null;
+  if (tab !== "insight" || !current) return;
+  const name = current.status.name;
+  loadShapes(name);
+  loadTraffic(name, true);
   trafficTimer = setInterval(() => { if (current) loadTraffic(current.status.name, false); }, 10000);
 }
 
@@ -239,10 +253,16 @@ async function loadTraffic(name, first) {
   const chosen = sel.value;
   if (first || sel.options.length !== r.data.series.length) {
     sel.replaceChildren();
-    for (const s of r.data.series) sel.append(new Option(s.set === "" ? "Every set" : s.set, s.set));
+    for (const s of r.data.series) sel.append(new Option(seriesName(s), s.set));
     if (!first) sel.value = chosen;
   }
   renderTraffic();
+}
+
+// seriesName names a traffic series: a set, the whole source, or the
+// requests that named no set ("$other", which no set can be called).
+function seriesName(s) {
+  return s.set === "" ? "Every set" : s.set === "$other" ? "No set ($metadata, service document, unknown sets)" : s.set;
 }
 
 function renderTraffic() {
@@ -261,7 +281,7 @@ function renderTraffic() {
   for (const s of trafficData.series) {
     const t = s.total;
     const tr = el("tr");
-    tr.append(el("th", s.set === "" ? "Every set" : s.set));
+    tr.append(el("th", seriesName(s)));
     tr.lastChild.scope = "row";
     tr.append(el("td", t.requests));
     tr.append(el("td", t.rps.toFixed(2)));

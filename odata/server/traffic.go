@@ -44,7 +44,15 @@ func newTraffic() *Traffic {
 
 // record adds one answered request. cache is "hit", "stale", "miss" or ""
 // (the cache was not asked).
+// OtherRequests is the series of a source's requests that name no entity
+// set: the service document, $metadata, $batch and unknown sets. (No set
+// can be called so: "" is the whole source's.)
+const OtherRequests = "$other"
+
 func (t *Traffic) record(source, set string, status int, took time.Duration, cache string, rows int) {
+	if set == "" {
+		set = OtherRequests
+	}
 	now := t.now()
 	slot := now.Unix() / int64(TrafficStep/time.Second)
 	start := slot * int64(TrafficStep/time.Second)
@@ -88,7 +96,8 @@ type TrafficPoint struct {
 	Requests      int64     `json:"requests"`
 }
 
-// TrafficSeries is a set's (or, with Set "", a source's) last hour.
+// TrafficSeries is a set's (or, with Set "", a source's; with
+// OtherRequests, what named no set) last hour.
 type TrafficSeries struct {
 	Source string         `json:"source"`
 	Set    string         `json:"set"`
@@ -111,7 +120,13 @@ func (t *Traffic) Series(source string) []TrafficSeries {
 		}
 	}
 	t.mu.Unlock()
-	sort.Strings(sets)
+	// the sets by name, then what named none
+	sort.Slice(sets, func(i, j int) bool {
+		if (sets[i] == OtherRequests) != (sets[j] == OtherRequests) {
+			return sets[j] == OtherRequests
+		}
+		return sets[i] < sets[j]
+	})
 	whole := TrafficSeries{Source: source, Set: ""}
 	var all [trafficBuckets]trafficBucket
 	out := []TrafficSeries{}

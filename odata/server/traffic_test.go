@@ -17,9 +17,10 @@ func TestTrafficSeries(t *testing.T) {
 	tr.record("erp", "Customers", 503, 4*time.Millisecond, "miss", 0)
 	tr.record("erp", "Orders", 200, 20*time.Millisecond, "", 5)
 	tr.record("crm", "Accounts", 200, time.Millisecond, "", 1)
+	tr.record("erp", "", 404, time.Millisecond, "", 0) // $metadata, an unknown set: not the whole's name
 
 	series := tr.Series("erp")
-	if len(series) != 3 || series[0].Set != "" || series[1].Set != "Customers" || series[2].Set != "Orders" {
+	if len(series) != 4 || series[0].Set != "" || series[1].Set != "Customers" || series[2].Set != "Orders" || series[3].Set != OtherRequests {
 		t.Fatalf("series: %+v", series)
 	}
 	cust := series[1]
@@ -37,7 +38,7 @@ func TestTrafficSeries(t *testing.T) {
 	if *last.P50 != 50 || *last.P95 != 100 {
 		t.Errorf("p50 %v, p95 %v", *last.P50, *last.P95)
 	}
-	if series[0].Total.Requests != 102 || series[2].Total.CacheHitRatio != nil {
+	if series[0].Total.Requests != 103 || series[2].Total.CacheHitRatio != nil {
 		t.Errorf("whole source %d requests; Orders hit ratio %v", series[0].Total.Requests, series[2].Total.CacheHitRatio)
 	}
 	if p := series[1].Points[0]; p.Requests != 0 || p.P50 != nil {
