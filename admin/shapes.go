@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -17,15 +18,15 @@ var ErrNoShape = errors.New("no such shape")
 // placeholders, the index that would serve it, and the plan when asked.
 type ShapeDetail struct {
 	shapes.Detail
-	Advice      []sources.IndexAdvice `json:"advice"`
-	Explanation *sources.Explanation  `json:"explanation,omitempty"`
+	Advice      []metadata.IndexAdvice `json:"advice"`
+	Explanation *sources.Explanation   `json:"explanation,omitempty"`
 }
 
 // RankedAdvice is an index the traffic needs, with the database time in
 // the last 24 hours of the shapes it would serve; FromTraffic false is
 // the schema's advice for a table no traffic reached yet.
 type RankedAdvice struct {
-	sources.IndexAdvice
+	metadata.IndexAdvice
 	FromTraffic bool     `json:"from_traffic"`
 	DBMS        float64  `json:"db_ms_24h"`
 	Calls       int64    `json:"calls_24h"`

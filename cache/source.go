@@ -326,11 +326,11 @@ func (r *recordingWriter) Delete(ctx context.Context, set *metadata.EntitySet, k
 }
 
 // Report passes on what building the inner source's model decided.
-func (c *Source) Report() sources.Report {
+func (c *Source) Report() metadata.Decisions {
 	if r, ok := c.inner.(sources.Reporter); ok {
 		return r.Report()
 	}
-	return sources.Report{}
+	return metadata.Decisions{}
 }
 
 // ActsAsCaller passes on whether the inner source can act as each caller.

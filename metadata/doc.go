@@ -4,5 +4,9 @@
 // introspection and never changed afterwards, so readers share it freely.
 //
 // It also owns the naming rules that turn database names into names that
-// Salesforce accepts as API names, deterministically.
+// Salesforce accepts as API names, deterministically, and the vocabulary
+// that describes a model beyond itself: what building it left out or
+// renamed (Decisions), and the indexes its tables lack (IndexAdvice), so
+// that what reads a model (the Salesforce package and report) needs no
+// source.
 package metadata

@@ -2,7 +2,8 @@ package sources
 
 import (
 	"context"
-	"slices"
+
+	"github.com/odatagw/odatagw/metadata"
 )
 
 // IndexAdvisor is implemented by sources that can tell which indexes
@@ -10,36 +11,7 @@ import (
 type IndexAdvisor interface {
 	// AdviseIndexes lists every index missing for Salesforce's traffic,
 	// on tables of every size, each with the table's estimated rows.
-	AdviseIndexes(ctx context.Context) ([]IndexAdvice, error)
-}
-
-// IndexAdvice is one index to create, ready to run, with the reason.
-type IndexAdvice struct {
-	Set    string `json:"entity_set"`
-	Table  string `json:"table"`  // schema.table as the database names it
-	Column string `json:"column"` // the column(s) it covers, as the database names them
-	Reason string `json:"reason"`
-	// Rows is the table's size as the planner's statistics estimate it
-	// (counted, up to AdviseFromRows, where the table was never analysed).
-	Rows int64 `json:"rows"`
-	// SQL creates the index without blocking writes (CONCURRENTLY); Needs
-	// is what must run once before it (an extension), or "".
-	SQL   string `json:"sql"`
-	Needs string `json:"needs,omitempty"`
-}
-
-// AdviseFromRows is the smallest table an index is advised for. Below it
-// the whole table is a few hundred pages at most, read in about a
-// millisecond, and the planner prefers that read to an index anyway: an
-// index there costs every write and saves Salesforce nothing.
-const AdviseFromRows = 10_000
-
-// Worthwhile splits advice into the indexes that matter (tables of at
-// least AdviseFromRows rows) and those on smaller tables.
-func Worthwhile(all []IndexAdvice) (advised, small []IndexAdvice) {
-	advised = slices.DeleteFunc(slices.Clone(all), func(a IndexAdvice) bool { return a.Rows < AdviseFromRows })
-	small = slices.DeleteFunc(slices.Clone(all), func(a IndexAdvice) bool { return a.Rows >= AdviseFromRows })
-	return advised, small
+	AdviseIndexes(ctx context.Context) ([]metadata.IndexAdvice, error)
 }
 
 // IndexColumns joins lists of columns in order, each column once: the

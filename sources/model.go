@@ -70,18 +70,6 @@ func AllNotNull(t *Table, cols []string) bool {
 	return len(cols) > 0
 }
 
-// Skipped records a table or column left out of the model, and why.
-type Skipped struct {
-	Object string
-	Reason string
-}
-
-// Report is what building a model decided beyond the model itself.
-type Report struct {
-	Skipped []Skipped
-	Renamed []metadata.Rename
-}
-
 // qualified is the name used for a table in config and messages: the bare
 // name in the first schema, schema.name otherwise.
 func qualified(t Table, defaultSchema string) string {
@@ -108,8 +96,8 @@ func matchAny(patterns []string, names ...string) bool {
 // BuildModel turns introspected tables into a service model following the
 // options: it filters tables, chooses keys, leaves out what cannot be served
 // (saying why) and names sets and properties.
-func BuildModel(tables []Table, opts Options, defaultSchema string) (*metadata.Service, Report, error) {
-	var rep Report
+func BuildModel(tables []Table, opts Options, defaultSchema string) (*metadata.Service, metadata.Decisions, error) {
+	var rep metadata.Decisions
 	cands, err := candidates(tables, opts, defaultSchema, &rep)
 	if err != nil {
 		return nil, rep, err
@@ -209,7 +197,7 @@ type candidate struct {
 
 // candidates picks the tables to serve, sorted by name; what it leaves out
 // goes in the report with the reason.
-func candidates(tables []Table, opts Options, defaultSchema string, rep *Report) ([]candidate, error) {
+func candidates(tables []Table, opts Options, defaultSchema string, rep *metadata.Decisions) ([]candidate, error) {
 	var cands []candidate
 	for _, t := range tables {
 		qn := qualified(t, defaultSchema)
@@ -222,7 +210,7 @@ func candidates(tables []Table, opts Options, defaultSchema string, rep *Report)
 		var cols []Column
 		for _, c := range t.Columns {
 			if c.Type == "" {
-				rep.Skipped = append(rep.Skipped, Skipped{qn + "." + c.Name, "type " + c.DBType + " has no OData equivalent"})
+				rep.Skipped = append(rep.Skipped, metadata.Skipped{Object: qn + "." + c.Name, Reason: "type " + c.DBType + " has no OData equivalent"})
 				continue
 			}
 			cols = append(cols, c)
@@ -235,7 +223,7 @@ func candidates(tables []Table, opts Options, defaultSchema string, rep *Report)
 			reason = "no column can be served"
 		}
 		if reason != "" {
-			rep.Skipped = append(rep.Skipped, Skipped{qn, reason})
+			rep.Skipped = append(rep.Skipped, metadata.Skipped{Object: qn, Reason: reason})
 			continue
 		}
 		cands = append(cands, candidate{t: t, name: qn, key: key, cols: cols})
@@ -278,7 +266,7 @@ func chooseKey(t Table, qn string, cols []Column, opts Options) (key []string, r
 
 // entitySet builds the entity set of one table under its set name, with
 // Salesforce-safe property names; renames go in the report.
-func entitySet(c candidate, setName string, opts Options, rep *Report) (*metadata.EntitySet, error) {
+func entitySet(c candidate, setName string, opts Options, rep *metadata.Decisions) (*metadata.EntitySet, error) {
 	colNames := make([]string, len(c.cols))
 	for i, col := range c.cols {
 		colNames[i] = col.Name
@@ -390,7 +378,7 @@ func propNamesFor(props []*metadata.Property, column string) string {
 
 // LogReport writes what BuildModel decided to the source's log, so an admin
 // sees at start which tables were left out and which names changed.
-func LogReport(opts Options, svc *metadata.Service, rep Report) {
+func LogReport(opts Options, svc *metadata.Service, rep metadata.Decisions) {
 	log := opts.Logger.With("source", opts.Name)
 	for _, s := range rep.Skipped {
 		log.Warn("left out of the service", "object", s.Object, "reason", s.Reason)

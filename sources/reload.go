@@ -91,7 +91,7 @@ type Model struct {
 
 type built struct {
 	svc *metadata.Service
-	rep Report
+	rep metadata.Decisions
 }
 
 // Service is the current model (nil before the first build).
@@ -103,17 +103,17 @@ func (m *Model) Service() *metadata.Service {
 }
 
 // Report is what building the current model left out and renamed.
-func (m *Model) Report() Report {
+func (m *Model) Report() metadata.Decisions {
 	if b := m.p.Load(); b != nil {
 		return b.rep
 	}
-	return Report{}
+	return metadata.Decisions{}
 }
 
 // Reporter is implemented by sources that keep what building their model
 // decided, for compatibility reports.
 type Reporter interface {
-	Report() Report
+	Report() metadata.Decisions
 }
 
 // Rebuild builds a model from freshly introspected tables, logs what it

@@ -183,7 +183,7 @@ type Explainer interface {
 	// matched by contains/endswith/$search, those matched by startswith,
 	// then a B-tree on the compared columns and the sorted ones, in
 	// that order.
-	IndexFor(set *metadata.EntitySet, contains, prefix, compared, sorted []string) []IndexAdvice
+	IndexFor(set *metadata.EntitySet, contains, prefix, compared, sorted []string) []metadata.IndexAdvice
 }
 
 // Explanation is a database's plan, as text, with what deserves notice.

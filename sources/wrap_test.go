@@ -20,8 +20,8 @@ func (plainSource) Close() error                                      { return n
 // wrappingAdvisor is a wrapper with the ability itself.
 type advising struct{ plainSource }
 
-func (advising) AdviseIndexes(context.Context) ([]IndexAdvice, error) {
-	return []IndexAdvice{{Set: "inner"}}, nil
+func (advising) AdviseIndexes(context.Context) ([]metadata.IndexAdvice, error) {
+	return []metadata.IndexAdvice{{Set: "inner"}}, nil
 }
 
 type wrapping struct {
@@ -33,8 +33,8 @@ func (w wrapping) Unwrap() Source { return w.inner }
 
 type wrappingAdvisor struct{ wrapping }
 
-func (wrappingAdvisor) AdviseIndexes(context.Context) ([]IndexAdvice, error) {
-	return []IndexAdvice{{Set: "wrapper"}}, nil
+func (wrappingAdvisor) AdviseIndexes(context.Context) ([]metadata.IndexAdvice, error) {
+	return []metadata.IndexAdvice{{Set: "wrapper"}}, nil
 }
 
 // TestAs: an ability is found through wrappers, the outermost first.

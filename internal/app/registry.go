@@ -19,6 +19,7 @@ import (
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/internal/tunnel"
+	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/metadata/salesforce"
 	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/demo"
@@ -512,7 +513,7 @@ func inspect(ctx context.Context, name string, settings config.Source, global co
 // reportOf is what Salesforce will make of a source, with the indexes its
 // traffic needs where the source can tell.
 func reportOf(ctx context.Context, s sources.Source, ch salesforce.Choices) salesforce.Report {
-	var rep sources.Report
+	var rep metadata.Decisions
 	if r, ok := s.(sources.Reporter); ok {
 		rep = r.Report()
 	}
@@ -524,7 +525,7 @@ func reportOf(ctx context.Context, s sources.Source, ch salesforce.Choices) sale
 				Message: "the indexes could not be read, so none is advised: " + err.Error()})
 		}
 		if advice != nil {
-			report.Indexes, report.SmallTables = sources.Worthwhile(advice)
+			report.Indexes, report.SmallTables = metadata.Worthwhile(advice)
 		}
 	}
 	return report

@@ -39,7 +39,7 @@ func (g *Gateway) Shape(ctx context.Context, name, id, explain string) (admin.Sh
 		return admin.ShapeDetail{}, admin.ErrNoShape
 	}
 	src, _ := g.Server.Source(name)
-	out := admin.ShapeDetail{Detail: d, Advice: []sources.IndexAdvice{}}
+	out := admin.ShapeDetail{Detail: d, Advice: []metadata.IndexAdvice{}}
 	ex, can := sources.As[sources.Explainer](src)
 	if es, ok := src.Metadata().EntitySet(d.Shape.Set); ok && can {
 		contains, prefix, compared, sorted := indexColumns(d.Shape, es)
@@ -112,7 +112,7 @@ func (g *Gateway) IndexAdvice(ctx context.Context, name string) ([]admin.RankedA
 		if err != nil {
 			return out, err
 		}
-		big, _ := sources.Worthwhile(static)
+		big, _ := metadata.Worthwhile(static)
 		for _, s := range big {
 			if !reached[s.Set] {
 				out = append(out, admin.RankedAdvice{IndexAdvice: s})

@@ -177,7 +177,7 @@ func TestLookups(t *testing.T) {
 	if l := got["orders.customer_number"]; l.TargetField != "Account.ERP_Number__c" {
 		t.Errorf("the Indirect Lookup's target field is %q", l.TargetField)
 	}
-	rep := Build(svc, sources.Report{}, shopOptions().Choices)
+	rep := Build(svc, metadata.Decisions{}, shopOptions().Choices)
 	says := map[string]string{}
 	for _, tb := range rep.Tables {
 		for _, p := range tb.Problems {

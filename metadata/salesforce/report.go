@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/odatagw/odatagw/metadata"
-	"github.com/odatagw/odatagw/sources"
 )
 
 // Severity orders problems: an error loses a table or field in
@@ -78,10 +77,10 @@ type Report struct {
 	Warnings int       `json:"warnings"`
 	// Indexes are those Salesforce's traffic needs and the database lacks,
 	// ready to run, on tables big enough for an index to matter
-	// (sources.AdviseFromRows); SmallTables are the same advice for the
+	// (metadata.AdviseFromRows); SmallTables are the same advice for the
 	// smaller tables, kept apart.
-	Indexes     []sources.IndexAdvice `json:"indexes"`
-	SmallTables []sources.IndexAdvice `json:"indexes_on_small_tables,omitempty"`
+	Indexes     []metadata.IndexAdvice `json:"indexes"`
+	SmallTables []metadata.IndexAdvice `json:"indexes_on_small_tables,omitempty"`
 }
 
 // AddProblem adds a problem about the source as a whole, counted.
@@ -97,7 +96,7 @@ func (r *Report) AddProblem(p Problem) {
 
 // WriteIndexSQL writes the advised indexes as a script psql runs as it is:
 // the extension it needs first, then each index with its reason.
-// With small, the advice for tables under sources.AdviseFromRows rows
+// With small, the advice for tables under metadata.AdviseFromRows rows
 // comes too.
 func (r Report) WriteIndexSQL(w io.Writer, small bool) error {
 	var b strings.Builder
@@ -109,11 +108,11 @@ func (r Report) WriteIndexSQL(w io.Writer, small bool) error {
 	case len(list) == 0 && len(r.SmallTables) > 0:
 		fmt.Fprintf(&b, "-- no index to add: every column Salesforce's traffic filters, searches or sorts on has one, "+
 			"or its table has fewer than %s rows, which a sequential scan reads at once (%d such; --small-tables prints them)\n",
-			thousands(sources.AdviseFromRows), len(r.SmallTables))
+			thousands(metadata.AdviseFromRows), len(r.SmallTables))
 	case len(list) == 0:
 		b.WriteString("-- no index to add: every column Salesforce's traffic filters, searches or sorts on has one\n")
 	case !small && len(r.SmallTables) > 0:
-		fmt.Fprintf(&b, "-- %d more for tables under %s rows are left out (--small-tables prints them)\n", len(r.SmallTables), thousands(sources.AdviseFromRows))
+		fmt.Fprintf(&b, "-- %d more for tables under %s rows are left out (--small-tables prints them)\n", len(r.SmallTables), thousands(metadata.AdviseFromRows))
 	}
 	needs := map[string]bool{}
 	for _, ix := range list {
@@ -169,8 +168,8 @@ func SalesforceType(p *metadata.Property) string {
 
 // Build makes the report for a model, what building it decided and the
 // admin's choices for the Salesforce side.
-func Build(svc *metadata.Service, rep sources.Report, ch Choices) Report {
-	r := Report{Indexes: []sources.IndexAdvice{}}
+func Build(svc *metadata.Service, rep metadata.Decisions, ch Choices) Report {
+	r := Report{Indexes: []metadata.IndexAdvice{}}
 	d := decide(svc, ch)
 	for _, es := range svc.Sets {
 		t := table(es)

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/odatagw/odatagw/metadata"
-	"github.com/odatagw/odatagw/sources"
 )
 
 func TestSalesforceType(t *testing.T) {
@@ -51,7 +50,7 @@ func TestBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := Build(svc, sources.Report{Skipped: []sources.Skipped{{Object: "audit", Reason: "no primary key and no unique index over NOT NULL columns; name key columns in the configuration (keys: {audit: [column, ...]})"}}}, Choices{})
+	rep := Build(svc, metadata.Decisions{Skipped: []metadata.Skipped{{Object: "audit", Reason: "no primary key and no unique index over NOT NULL columns; name key columns in the configuration (keys: {audit: [column, ...]})"}}}, Choices{})
 	if len(rep.Tables) != 1 || rep.Errors != 1 || rep.Warnings != 3 {
 		t.Fatalf("tables %d, errors %d, warnings %d", len(rep.Tables), rep.Errors, rep.Warnings)
 	}

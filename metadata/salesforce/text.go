@@ -6,7 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/odatagw/odatagw/sources"
+	"github.com/odatagw/odatagw/metadata"
 )
 
 // WriteText prints the report for a terminal: per table its object, key
@@ -64,7 +64,7 @@ func (r Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "%d indexes that Salesforce's traffic needs are missing; odatagw check --indexes prints them, ready to run\n", len(r.Indexes))
 	}
 	if len(r.SmallTables) > 0 {
-		fmt.Fprintf(&b, "%d more would serve tables under %s rows, where a sequential scan is as fast: not advised (--indexes --small-tables prints them)\n", len(r.SmallTables), thousands(sources.AdviseFromRows))
+		fmt.Fprintf(&b, "%d more would serve tables under %s rows, where a sequential scan is as fast: not advised (--indexes --small-tables prints them)\n", len(r.SmallTables), thousands(metadata.AdviseFromRows))
 	}
 	fmt.Fprintf(&b, "%d entity sets, %d errors, %d warnings\n", len(r.Tables), r.Errors, r.Warnings)
 	_, err := io.WriteString(w, b.String())

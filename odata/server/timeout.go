@@ -32,7 +32,7 @@ func (r *request) explainTimeout(err error) error {
 }
 
 // adviceFor is the first index advised for a column the request used.
-func (r *request) adviceFor(es *metadata.EntitySet) *sources.IndexAdvice {
+func (r *request) adviceFor(es *metadata.EntitySet) *metadata.IndexAdvice {
 	a, ok := sources.As[sources.IndexAdvisor](r.src)
 	if !ok {
 		return nil
@@ -85,12 +85,12 @@ type adviceCache struct{ m sync.Map } // source and model version: *adviceEntry
 type adviceEntry struct {
 	once sync.Once
 	made time.Time
-	list []sources.IndexAdvice // the worthwhile advice; nil when it could not be read
+	list []metadata.IndexAdvice // the worthwhile advice; nil when it could not be read
 }
 
 // of is the advice for key, made by a once per adviceTTL, however many
 // requests time out at once.
-func (c *adviceCache) of(key string, a sources.IndexAdvisor) []sources.IndexAdvice {
+func (c *adviceCache) of(key string, a sources.IndexAdvisor) []metadata.IndexAdvice {
 	v, _ := c.m.LoadOrStore(key, &adviceEntry{})
 	e := v.(*adviceEntry)
 	e.once.Do(func() {
@@ -99,7 +99,7 @@ func (c *adviceCache) of(key string, a sources.IndexAdvisor) []sources.IndexAdvi
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if all, err := a.AdviseIndexes(ctx); err == nil {
-			e.list, _ = sources.Worthwhile(all) // on a small table an index is not why it timed out
+			e.list, _ = metadata.Worthwhile(all) // on a small table an index is not why it timed out
 		}
 	})
 	if time.Since(e.made) > adviceTTL {

@@ -6,14 +6,14 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/odatagw/odatagw/sources"
+	"github.com/odatagw/odatagw/metadata"
 )
 
 type countingAdvisor struct{ calls atomic.Int32 }
 
-func (c *countingAdvisor) AdviseIndexes(context.Context) ([]sources.IndexAdvice, error) {
+func (c *countingAdvisor) AdviseIndexes(context.Context) ([]metadata.IndexAdvice, error) {
 	c.calls.Add(1)
-	return []sources.IndexAdvice{{Set: "events", Column: "note", Rows: 200_000}, {Set: "tiny", Column: "x", Rows: 20}}, nil
+	return []metadata.IndexAdvice{{Set: "events", Column: "note", Rows: 200_000}, {Set: "tiny", Column: "x", Rows: 20}}, nil
 }
 
 // TestAdviceOncePerModel: requests that time out together ask the

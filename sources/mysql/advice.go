@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -16,7 +17,7 @@ var _ sources.IndexAdvisor = (*Source)(nil)
 // enforces itself; tables of other engines, and references the database
 // does not declare, may lack one. Neither server has an index that serves
 // contains() or $search (see docs/mysql.md), so none is advised for them.
-func (s *Source) AdviseIndexes(ctx context.Context) ([]sources.IndexAdvice, error) {
+func (s *Source) AdviseIndexes(ctx context.Context) ([]metadata.IndexAdvice, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	rows, err := s.db.QueryContext(ctx, `
@@ -36,7 +37,7 @@ func (s *Source) AdviseIndexes(ctx context.Context) ([]sources.IndexAdvice, erro
 			sets[es.Table] = es.Name
 		}
 	}
-	var out []sources.IndexAdvice
+	var out []metadata.IndexAdvice
 	d := dialect{}
 	for rows.Next() {
 		var table, column string
@@ -49,7 +50,7 @@ func (s *Source) AdviseIndexes(ctx context.Context) ([]sources.IndexAdvice, erro
 			continue
 		}
 		name := fmt.Sprintf("%s_%s_idx", table, column)
-		out = append(out, sources.IndexAdvice{Set: set, Table: table, Column: column,
+		out = append(out, metadata.IndexAdvice{Set: set, Table: table, Column: column,
 			Reason: "related lists filter on this foreign key", Rows: n,
 			SQL: fmt.Sprintf("CREATE INDEX %s ON %s (%s) ALGORITHM=INPLACE LOCK=NONE;", d.QuoteIdent(name), d.QuoteIdent(table), d.QuoteIdent(column))})
 	}

@@ -85,8 +85,8 @@ func (s *Source) Explain(ctx context.Context, text string, args []any, analyze b
 // IndexFor is the B-tree a shape's filter needs, on the compared columns
 // and then the sorted ones (and prefixes); MySQL has no index for
 // substrings, so those are said to scan.
-func (s *Source) IndexFor(es *metadata.EntitySet, contains, prefix, compared, sorted []string) []sources.IndexAdvice {
-	var out []sources.IndexAdvice
+func (s *Source) IndexFor(es *metadata.EntitySet, contains, prefix, compared, sorted []string) []metadata.IndexAdvice {
+	var out []metadata.IndexAdvice
 	d := s.dialect
 	cols := sources.IndexColumns(compared, prefix, sorted)
 	if len(cols) > 0 {
@@ -98,12 +98,12 @@ func (s *Source) IndexFor(es *metadata.EntitySet, contains, prefix, compared, so
 		if len(name) > 64 {
 			name = name[:64]
 		}
-		out = append(out, sources.IndexAdvice{Set: es.Name, Table: es.Table, Column: strings.Join(cols, ", "),
+		out = append(out, metadata.IndexAdvice{Set: es.Name, Table: es.Table, Column: strings.Join(cols, ", "),
 			Reason: "the shape compares or sorts by " + strings.Join(cols, ", "),
 			SQL:    fmt.Sprintf("CREATE INDEX %s ON %s (%s) ALGORITHM=INPLACE LOCK=NONE;", d.QuoteIdent(name), d.QuoteIdent(es.Table), strings.Join(quoted, ", "))})
 	}
 	for _, c := range contains {
-		out = append(out, sources.IndexAdvice{Set: es.Name, Table: es.Table, Column: c,
+		out = append(out, metadata.IndexAdvice{Set: es.Name, Table: es.Table, Column: c,
 			Reason: "the shape matches substrings of " + c + ", which no MySQL index serves: narrow the search's columns (search: in the source) or add a FULLTEXT index and a view"})
 	}
 	return out

@@ -121,23 +121,23 @@ func costliest(plan []string, n int) []string {
 // IndexFor is the index a shape's filter needs: trigram for substrings,
 // text_pattern_ops for prefixes, a B-tree on the compared columns and
 // then the sorted ones.
-func (s *Source) IndexFor(es *metadata.EntitySet, contains, prefix, compared, sorted []string) []sources.IndexAdvice {
+func (s *Source) IndexFor(es *metadata.EntitySet, contains, prefix, compared, sorted []string) []metadata.IndexAdvice {
 	table := es.Schema + "." + es.Table
 	qt := s.dialect.Table(es.Schema, es.Table)
-	var out []sources.IndexAdvice
+	var out []metadata.IndexAdvice
 	for _, c := range contains {
-		out = append(out, sources.IndexAdvice{Set: es.Name, Table: table, Column: c, Needs: "CREATE EXTENSION IF NOT EXISTS pg_trgm;",
+		out = append(out, metadata.IndexAdvice{Set: es.Name, Table: table, Column: c, Needs: "CREATE EXTENSION IF NOT EXISTS pg_trgm;",
 			Reason: "the shape matches substrings of " + c,
 			SQL: fmt.Sprintf("CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s USING gin (%s gin_trgm_ops);",
 				s.dialect.QuoteIdent(indexName(es.Table, c, "trgm")), qt, s.dialect.QuoteIdent(c))})
 	}
 	for _, c := range prefix {
-		out = append(out, sources.IndexAdvice{Set: es.Name, Table: table, Column: c, Reason: "the shape matches prefixes of " + c,
+		out = append(out, metadata.IndexAdvice{Set: es.Name, Table: table, Column: c, Reason: "the shape matches prefixes of " + c,
 			SQL: fmt.Sprintf("CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s text_pattern_ops);",
 				s.dialect.QuoteIdent(indexName(es.Table, c, "prefix")), qt, s.dialect.QuoteIdent(c))})
 	}
 	if cols := sources.IndexColumns(compared, sorted); len(cols) > 0 {
-		out = append(out, sources.IndexAdvice{Set: es.Name, Table: table, Column: strings.Join(cols, ", "),
+		out = append(out, metadata.IndexAdvice{Set: es.Name, Table: table, Column: strings.Join(cols, ", "),
 			Reason: "the shape compares " + strings.Join(compared, ", ") + sortedReason(sorted),
 			SQL:    btreeSQL(s, es, cols, indexName(es.Table, strings.Join(cols, "_"), "shape"))})
 	}

@@ -106,7 +106,7 @@ func (s *Source) Reload(ctx context.Context) (sources.Changes, error) {
 func (s *Source) Metadata() *metadata.Service { return s.svc.Service() }
 
 // Report is what building the current model left out and renamed.
-func (s *Source) Report() sources.Report { return s.svc.Report() }
+func (s *Source) Report() metadata.Decisions { return s.svc.Report() }
 
 // MaxConcurrentQueries is the pool size.
 func (s *Source) MaxConcurrentQueries() int { return s.opts.MaxConnections }

@@ -47,7 +47,7 @@ func (s *Source) Explain(ctx context.Context, text string, args []any, analyze b
 
 // IndexFor is the index a shape's filter needs, on the compared and then
 // the sorted columns.
-func (s *Source) IndexFor(es *metadata.EntitySet, contains, prefix, compared, sorted []string) []sources.IndexAdvice {
+func (s *Source) IndexFor(es *metadata.EntitySet, contains, prefix, compared, sorted []string) []metadata.IndexAdvice {
 	cols := sources.IndexColumns(compared, prefix, sorted)
 	if len(cols) == 0 {
 		return nil
@@ -57,7 +57,7 @@ func (s *Source) IndexFor(es *metadata.EntitySet, contains, prefix, compared, so
 	for i, c := range cols {
 		quoted[i] = d.QuoteIdent(c)
 	}
-	return []sources.IndexAdvice{{Set: es.Name, Table: es.Table, Column: strings.Join(cols, ", "),
+	return []metadata.IndexAdvice{{Set: es.Name, Table: es.Table, Column: strings.Join(cols, ", "),
 		Reason: "the shape compares or sorts by " + strings.Join(cols, ", "),
 		SQL:    "CREATE INDEX IF NOT EXISTS " + d.QuoteIdent("odatagw_"+es.Table+"_"+strings.Join(cols, "_")) + " ON " + d.QuoteIdent(es.Table) + " (" + strings.Join(quoted, ", ") + ");"}}
 }
