@@ -237,7 +237,7 @@ func (g *Gateway) openSources(ctx context.Context) error {
 		return err
 	}
 	g.store = store
-	g.authShared.Users = store
+	g.authShared.Users = accounts{store}
 	undo, err := g.registerConfigured(ctx)
 	if err == nil {
 		err = g.openRegistered(ctx)
@@ -513,4 +513,18 @@ func (g *Gateway) drain(hs *http.Server) {
 		return
 	}
 	log.Info("stopped: every request in flight finished", "took", time.Since(start).Round(time.Millisecond))
+}
+
+// accounts checks credentials against the user store, for auth, which
+// knows accounts and not the store.
+type accounts struct{ store *registry.Store }
+
+func (a accounts) CheckPassword(ctx context.Context, name, password string) (auth.Account, bool, error) {
+	u, ok, err := a.store.CheckPassword(ctx, name, password)
+	return auth.Account{Name: u.Name, Role: u.Role}, ok, err
+}
+
+func (a accounts) CheckToken(ctx context.Context, token string) (auth.Account, bool, error) {
+	u, ok, err := a.store.CheckToken(ctx, token)
+	return auth.Account{Name: u.Name, Role: u.Role}, ok, err
 }

@@ -21,7 +21,6 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -34,10 +33,17 @@ type Principal struct {
 	Claims map[string]any
 }
 
-// Users is where Basic and token credentials are checked: the registry.
+// Account is whom a password or an API token belongs to.
+type Account struct {
+	Name string
+	Role string // database role, for per-user access; "" for none
+}
+
+// Users is where Basic and token credentials are checked (the gateway's
+// user store, joined to it where the gateway is put together).
 type Users interface {
-	CheckPassword(ctx context.Context, name, password string) (registry.User, bool, error)
-	CheckToken(ctx context.Context, token string) (registry.User, bool, error)
+	CheckPassword(ctx context.Context, name, password string) (Account, bool, error)
+	CheckToken(ctx context.Context, token string) (Account, bool, error)
 }
 
 // ErrUnauthorized is every authentication failure: the answer never says

@@ -31,7 +31,7 @@ func FuzzAuthenticate(f *testing.F) {
 		f.Fatal(err)
 	}
 	g, err := NewGuard("erp", config.Auth{Basic: true, TokenHeader: "X-Api-Key",
-		Bearer: &config.Bearer{Secret: "0123456789abcdef0123456789abcdef", Issuer: "i", Audience: "a"}}, NewShared(store, nil))
+		Bearer: &config.Bearer{Secret: "0123456789abcdef0123456789abcdef", Issuer: "i", Audience: "a"}}, NewShared(storeAccounts{store}, nil))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -66,4 +66,17 @@ func FuzzAuthenticate(f *testing.F) {
 			t.Fatalf("let in %+v with Authorization %q, X-Api-Key %q", p, authz, apiKey)
 		}
 	})
+}
+
+// storeAccounts checks credentials against the gateway's real user store.
+type storeAccounts struct{ store *registry.Store }
+
+func (a storeAccounts) CheckPassword(ctx context.Context, name, password string) (Account, bool, error) {
+	u, ok, err := a.store.CheckPassword(ctx, name, password)
+	return Account{Name: u.Name, Role: u.Role}, ok, err
+}
+
+func (a storeAccounts) CheckToken(ctx context.Context, token string) (Account, bool, error) {
+	u, ok, err := a.store.CheckToken(ctx, token)
+	return Account{Name: u.Name, Role: u.Role}, ok, err
 }
