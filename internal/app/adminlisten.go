@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/odatagw/odatagw/admin"
 )
@@ -32,14 +31,7 @@ func (g *Gateway) serveAdmin() (*http.Server, error) {
 	mux.Handle("GET /readyz", ops)
 	mux.Handle("GET /healthz", ops)
 	mux.Handle("/", admin.Handler(admin.Config{Token: g.settings.AdminToken, Manager: g, Logger: g.settings.Logger, Version: g.settings.Version, Callers: g.callers.Of}))
-	hs := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      120 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
+	hs := httpServer(mux, sideTimeouts)
 	g.addrMu.Lock()
 	g.adminAddr = ln.Addr().String()
 	g.addrMu.Unlock()
@@ -55,7 +47,7 @@ func (g *Gateway) serveMetrics() (*http.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener: %w", err)
 	}
-	hs := &http.Server{Handler: g.Server.OpsHandler(), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	hs := httpServer(g.Server.OpsHandler(), sideTimeouts)
 	g.addrMu.Lock()
 	g.metricsAddr = ln.Addr().String()
 	g.addrMu.Unlock()

@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/odatagw/odatagw/internal/clientip"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/odatagw/odatagw/internal/clientip"
 
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/cache"
@@ -414,21 +415,7 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 	lim := g.settings.Defaults.Limits
 	glim := server.GuardLimits{Line: limitsFrom(lim).MaxURLLength + 1<<10, Headers: 64 << 10}
 	ln = server.GuardEscapes(ln, glim)
-	orDefault := func(d, def time.Duration) time.Duration {
-		if d > 0 {
-			return d
-		}
-		return def
-	}
-	hs := &http.Server{
-		Handler:           g.publicHandler(),
-		ReadHeaderTimeout: orDefault(lim.ReadHeaderTimeout, 10*time.Second), // a slow-loris client is cut here
-		ReadTimeout:       orDefault(lim.ReadTimeout, 60*time.Second),
-		WriteTimeout:      orDefault(lim.WriteTimeout, 150*time.Second), // above the statement timeout and Salesforce's 120 s
-		IdleTimeout:       orDefault(lim.IdleTimeout, 120*time.Second),
-		MaxHeaderBytes:    glim.Total(),
-		ConnContext:       server.ConnContext,
-	}
+	hs := httpServer(g.publicHandler(), publicTimeouts(lim, glim.Total()))
 	base := g.settings.PublicURL
 	if base == "" {
 		base = scheme + "://" + ln.Addr().String()
