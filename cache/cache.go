@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/odatagw/odatagw/replicas"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -36,7 +37,7 @@ type Options struct {
 	// while one refresh runs.
 	StaleWhileRevalidate bool
 	// Bus, when set, shares write invalidations with other replicas.
-	Bus    Bus
+	Bus    replicas.Bus
 	Logger *slog.Logger
 }
 
@@ -93,9 +94,9 @@ func Wrap(inner sources.Source, opts Options) *Source {
 		c.store, c.ownStore = NewStore(opts.MaxBytes), true
 	}
 	if opts.Bus != nil {
-		c.unsubscribe = opts.Bus.Subscribe(func(m Message) {
+		c.unsubscribe = opts.Bus.Subscribe(func(m replicas.Message) {
 			switch {
-			case m.Kind != KindInvalidate:
+			case m.Kind != replicas.KindInvalidate:
 			case m.Source == "":
 				c.FlushLocal("")
 			case m.Source == opts.Name:
@@ -144,7 +145,7 @@ func (c *Source) gen(set string) *atomic.Uint64 {
 // database. Writes through the gateway call it before they answer.
 func (c *Source) Bump(set string) {
 	c.FlushLocal(set)
-	if g, ok := c.opts.Bus.(Generations); ok {
+	if g, ok := c.opts.Bus.(replicas.Generations); ok {
 		// before the write answers: from then on no replica finds an
 		// answer filed under the old generation
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -155,7 +156,7 @@ func (c *Source) Bump(set string) {
 		cancel()
 	}
 	if c.opts.Bus != nil {
-		c.opts.Bus.Publish(Message{Source: c.opts.Name, Set: set})
+		c.opts.Bus.Publish(replicas.Message{Source: c.opts.Name, Set: set})
 	}
 }
 
@@ -203,7 +204,7 @@ func (c *Source) key(ctx context.Context, kind, set, text string) (key string, g
 		scope = "|as " + caller.Scope()
 	}
 	shared := ""
-	if g, ok := c.opts.Bus.(Generations); ok {
+	if g, ok := c.opts.Bus.(replicas.Generations); ok {
 		gctx, cancel := context.WithTimeout(ctx, time.Second)
 		n, err := g.Generation(gctx, c.opts.Name, set)
 		cancel()
@@ -253,7 +254,7 @@ func (c *Source) put(key, set string, gen uint64, e *entry, size int64, ttl time
 func (c *Source) Flush(set string) {
 	c.FlushLocal(set)
 	if c.opts.Bus != nil {
-		c.opts.Bus.Publish(Message{Source: c.opts.Name, Set: set})
+		c.opts.Bus.Publish(replicas.Message{Source: c.opts.Name, Set: set})
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/odatagw/odatagw/internal/testdb"
 	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/uri"
+	"github.com/odatagw/odatagw/replicas"
 	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/demo"
 )
@@ -44,7 +45,7 @@ func BenchmarkHit(b *testing.B) {
 	}
 	b.Run("alone", func(b *testing.B) { run(b, cache.Wrap(src, cache.Options{Name: "demo", TTL: time.Hour})) })
 	b.Run("shared generation", func(b *testing.B) {
-		bus, err := cache.NewRedisBus(testdb.RedisURL(b), "odatagw_bench", slog.New(slog.NewTextHandler(io.Discard, nil)))
+		bus, err := replicas.NewRedisBus(testdb.RedisURL(b), "odatagw_bench", slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -21,11 +21,11 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/app"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/memlimit"
 	"github.com/odatagw/odatagw/internal/tracing"
+	"github.com/odatagw/odatagw/replicas"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -113,7 +113,7 @@ func (f *cacheFlushCmd) run(stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := cache.PublishFlush(ctx, f.Redis, f.RedisPrefix, f.Source, f.Set); err != nil {
+	if err := replicas.PublishFlush(ctx, f.Redis, f.RedisPrefix, f.Source, f.Set); err != nil {
 		return err
 	}
 	what := "every source"

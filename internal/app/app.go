@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/odatagw/odatagw/internal/clientip"
+	"github.com/odatagw/odatagw/replicas"
 
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/cache"
@@ -89,7 +90,7 @@ type Settings struct {
 type Gateway struct {
 	Server     *server.Server
 	settings   Settings
-	bus        *cache.RedisBus
+	bus        *replicas.RedisBus
 	answers    *cache.Store // every source's cached answers, within one bound
 	callers    *clientip.Resolver
 	memory     memlimit.Budget
@@ -123,11 +124,11 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		s.Logger.Info("starting " + s.Version)
 	}
 	s.Logger.Info("memory: " + memory.String())
-	var bus *cache.RedisBus
+	var bus *replicas.RedisBus
 	checks := map[string]func() error{}
 	if s.Defaults.Redis != "" {
 		var err error
-		if bus, err = cache.NewRedisBus(s.Defaults.Redis, s.Defaults.RedisPrefix, s.Logger); err != nil {
+		if bus, err = replicas.NewRedisBus(s.Defaults.Redis, s.Defaults.RedisPrefix, s.Logger); err != nil {
 			return nil, fmt.Errorf("--redis: %w", err)
 		}
 		checks["redis"] = bus.Err
@@ -174,11 +175,11 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		return nil, err
 	}
 	if bus != nil {
-		bus.Subscribe(func(m cache.Message) {
+		bus.Subscribe(func(m replicas.Message) {
 			switch m.Kind {
-			case cache.KindReload:
+			case replicas.KindReload:
 				g.reload(watchCtx, m.Source, false)
-			case cache.KindRegistry:
+			case replicas.KindRegistry:
 				g.wakeReconcile()
 			}
 		})
@@ -319,7 +320,7 @@ func (g *Gateway) reload(ctx context.Context, name string, propagate bool) (sour
 		log.Info("schema reloaded", "added_sets", changes.AddedSets, "added_properties", changes.AddedProperties)
 	}
 	if propagate && g.bus != nil {
-		g.bus.Publish(cache.Message{Kind: cache.KindReload, Source: name})
+		g.bus.Publish(replicas.Message{Kind: replicas.KindReload, Source: name})
 	}
 	return changes, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/odatagw/odatagw/internal/tunnel"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/metadata/salesforce"
+	"github.com/odatagw/odatagw/replicas"
 	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/demo"
 )
@@ -107,7 +108,7 @@ func (g *Gateway) configFor(reg registry.Source) config.Source {
 	return reg.Config()
 }
 
-func (g *Gateway) busIface() cache.Bus {
+func (g *Gateway) busIface() replicas.Bus {
 	if g.bus == nil {
 		return nil
 	}
@@ -317,7 +318,7 @@ func (g *Gateway) wakeReconcile() {
 // rather than at their next poll.
 func (g *Gateway) tellReplicas() {
 	if g.bus != nil {
-		g.bus.Publish(cache.Message{Kind: cache.KindRegistry})
+		g.bus.Publish(replicas.Message{Kind: replicas.KindRegistry})
 	}
 }
 

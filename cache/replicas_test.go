@@ -4,9 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/odatagw/odatagw/internal/testdb"
+	"github.com/odatagw/odatagw/replicas"
 	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/demo"
 )
@@ -17,11 +20,12 @@ import (
 func TestClosedSourceLeavesTheBus(t *testing.T) {
 	url := testdb.RedisURL(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	bus, err := NewRedisBus(url, "odatagw_test_bus_"+t.Name(), log)
+	redisBus, err := replicas.NewRedisBus(url, "odatagw_test_bus_"+t.Name(), log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bus.Close()
+	defer redisBus.Close()
+	bus := &countingBus{Bus: redisBus}
 	open := func() *Source {
 		src, err := demo.Open(context.Background(), sources.Options{Name: "demo"})
 		if err != nil {
@@ -30,11 +34,7 @@ func TestClosedSourceLeavesTheBus(t *testing.T) {
 		return Wrap(src, Options{Name: "demo", TTL: DefaultTTL, Bus: bus, Logger: log})
 	}
 	a, b := open(), open()
-	count := func() int {
-		bus.mu.Lock()
-		defer bus.mu.Unlock()
-		return len(bus.handlers)
-	}
+	count := func() int { return int(bus.subscribed.Load()) }
 	if n := count(); n != 2 {
 		t.Fatalf("%d subscribers, want 2", n)
 	}
@@ -46,4 +46,17 @@ func TestClosedSourceLeavesTheBus(t *testing.T) {
 	if n := count(); n != 0 {
 		t.Fatalf("after closing both: %d subscribers", n)
 	}
+}
+
+// countingBus is the real bus, counting the subscriptions not yet ended.
+type countingBus struct {
+	replicas.Bus
+	subscribed atomic.Int32
+}
+
+func (c *countingBus) Subscribe(fn func(replicas.Message)) func() {
+	c.subscribed.Add(1)
+	unsubscribe := c.Bus.Subscribe(fn)
+	var once sync.Once
+	return func() { once.Do(func() { c.subscribed.Add(-1); unsubscribe() }) }
 }
