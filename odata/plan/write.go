@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,59 +53,109 @@ type Write struct {
 	// Unchanged lists values the body gave for keys and computed
 	// properties: they may repeat the current value, never change it.
 	Unchanged []Assignment
+
+	property *metadata.Property // the one a property write addresses
 }
 
-// BuildWrite binds a write: its target and, for creates and updates, its
-// body. Every check that needs no database happens here, so that nothing
-// invalid reaches SQL.
-func BuildWrite(svc *metadata.Service, req *uri.Request, kind WriteKind, body []byte) (*Write, *odata.Error) {
+// writes is the write matrix: which method writes which kind of resource,
+// and as what. It decides a write's kind and every Allow header; allowed
+// (plan.go) is its match for reads.
+var writes = []writeRule{
+	{http.MethodPost, KindCollection, WriteCreate},
+	{http.MethodPatch, KindEntity, WriteMerge},
+	{http.MethodPut, KindEntity, WriteReplace},
+	{"MERGE", KindEntity, WriteMerge},
+	{http.MethodDelete, KindEntity, WriteDelete},
+	{http.MethodPut, KindProperty, WriteSetProperty},
+	{http.MethodDelete, KindProperty, WriteClearProperty},
+}
+
+// writeRule is one line of the write matrix.
+type writeRule struct {
+	method string
+	on     Kind
+	kind   WriteKind
+}
+
+// writeOptions are the query options a write takes: they shape its answer.
+var writeOptions = map[string]bool{"$format": true, "$select": true}
+
+// Allow is the Allow header for a kind of resource: the reads, and the
+// writes the matrix has for it unless its set is read-only.
+func Allow(k Kind, readOnly bool) string {
+	methods := []string{http.MethodGet, http.MethodHead}
+	for _, w := range writes {
+		if w.on == k && !readOnly && !slices.Contains(methods, w.method) {
+			methods = append(methods, w.method)
+		}
+	}
+	return strings.Join(methods, ", ")
+}
+
+// Write decides what a method does to the resource p addresses, from the
+// write matrix, and checks the query options a write takes; the body is
+// bound afterwards (Bind), once the caller may write at all.
+func (p *Plan) Write(method string, q *uri.Query) (*Write, *odata.Error) {
+	if p.Kind == KindPropertyValue && (method == http.MethodPut || method == http.MethodDelete) {
+		return nil, odata.NotImplemented("writing a raw $value; write the property with {\"value\": ...}")
+	}
+	i := slices.IndexFunc(writes, func(w writeRule) bool { return w.method == method && w.on == p.Kind })
+	if i < 0 || p.Set == nil {
+		return nil, odata.MethodNotAllowed(method, p.Kind.String())
+	}
+	for _, name := range q.Present {
+		if !writeOptions[name] {
+			return nil, odata.BadRequest(odata.CodeBadRequest, "%s does not apply to a write", name).WithTarget(name)
+		}
+	}
+	return &Write{Kind: writes[i].kind, Set: p.Set, Key: p.Key, property: p.Property}, nil
+}
+
+// NeedsBody says whether the write reads a request body.
+func (w *Write) NeedsBody() bool { return w.Kind != WriteDelete && w.Kind != WriteClearProperty }
+
+// Bind binds a create's or update's body (or a cleared property's null;
+// a delete binds nothing). Every check that needs no
+// database happens here, so that nothing invalid reaches SQL.
+func (w *Write) Bind(body []byte) *odata.Error {
+	switch w.Kind {
+	case WriteCreate, WriteMerge, WriteReplace:
+		values, err := decodeObject(body)
+		if err != nil {
+			return err
+		}
+		return w.bindEntity(values)
+	case WriteSetProperty:
+		values, err := decodeObject(body)
+		if err != nil {
+			return err
+		}
+		raw, ok := values["value"]
+		if !ok || len(values) != 1 {
+			return odata.BadRequest(odata.CodeBadRequest, "the body of a property update is {\"value\": ...}")
+		}
+		return w.bindOne(w.property, raw)
+	case WriteClearProperty:
+		return w.bindOne(w.property, nil)
+	}
+	return nil
+}
+
+// BuildWrite binds a whole write at once: its target, its kind and its
+// body.
+func BuildWrite(svc *metadata.Service, req *uri.Request, method string, body []byte) (*Write, *odata.Error) {
 	p, err := Target(svc, req)
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range req.Query.Present {
-		if name != "$format" && name != "$select" {
-			return nil, odata.BadRequest(odata.CodeBadRequest, "%s does not apply to a write", name).WithTarget(name)
-		}
+	w, err := p.Write(method, &req.Query)
+	if err != nil {
+		return nil, err
 	}
-	w := &Write{Kind: kind, Set: p.Set, Key: p.Key}
-	want := map[WriteKind]Kind{WriteCreate: KindCollection, WriteMerge: KindEntity, WriteReplace: KindEntity,
-		WriteDelete: KindEntity, WriteSetProperty: KindProperty, WriteClearProperty: KindProperty}[kind]
-	if p.Kind != want {
-		return nil, odata.MethodNotAllowed(methodOf(kind), p.Kind.String())
-	}
-	switch kind {
-	case WriteCreate, WriteMerge, WriteReplace:
-		values, err := decodeObject(body)
-		if err != nil {
-			return nil, err
-		}
-		if err := w.bindEntity(values); err != nil {
-			return nil, err
-		}
-	case WriteSetProperty:
-		values, err := decodeObject(body)
-		if err != nil {
-			return nil, err
-		}
-		raw, ok := values["value"]
-		if !ok || len(values) != 1 {
-			return nil, odata.BadRequest(odata.CodeBadRequest, "the body of a property update is {\"value\": ...}")
-		}
-		if err := w.bindOne(p.Property, raw); err != nil {
-			return nil, err
-		}
-	case WriteClearProperty:
-		if err := w.bindOne(p.Property, nil); err != nil {
-			return nil, err
-		}
+	if err := w.Bind(body); err != nil {
+		return nil, err
 	}
 	return w, nil
-}
-
-func methodOf(k WriteKind) string {
-	return map[WriteKind]string{WriteCreate: "POST", WriteMerge: "PATCH", WriteReplace: "PUT",
-		WriteDelete: "DELETE", WriteSetProperty: "PUT", WriteClearProperty: "DELETE"}[k]
 }
 
 // decodeObject reads a JSON object, keeping numbers exact.

@@ -50,37 +50,6 @@ func writeMethod(req *http.Request) (string, *odata.Error) {
 	return "", nil
 }
 
-// writeKind maps a verb and the addressed resource to the kind of write.
-func writeKind(method string, target *plan.Plan) (plan.WriteKind, *odata.Error) {
-	switch {
-	case method == http.MethodPost && target.Kind == plan.KindCollection:
-		return plan.WriteCreate, nil
-	case (method == http.MethodPatch || method == "MERGE") && target.Kind == plan.KindEntity:
-		return plan.WriteMerge, nil
-	case method == http.MethodPut && target.Kind == plan.KindEntity:
-		return plan.WriteReplace, nil
-	case method == http.MethodDelete && target.Kind == plan.KindEntity:
-		return plan.WriteDelete, nil
-	case method == http.MethodPut && target.Kind == plan.KindProperty:
-		return plan.WriteSetProperty, nil
-	case method == http.MethodDelete && target.Kind == plan.KindProperty:
-		return plan.WriteClearProperty, nil
-	case target.Kind == plan.KindPropertyValue && (method == http.MethodPut || method == http.MethodDelete):
-		return 0, odata.NotImplemented("writing a raw $value; write the property with {\"value\": ...}")
-	}
-	return 0, odata.MethodNotAllowed(method, target.Kind.String())
-}
-
-func allowFor(k plan.Kind, readOnly bool) string {
-	switch {
-	case readOnly || k == plan.KindServiceDocument || k == plan.KindMetadata || k == plan.KindCount || k == plan.KindPropertyValue:
-		return "GET, HEAD"
-	case k == plan.KindCollection:
-		return "GET, HEAD, POST"
-	}
-	return "GET, HEAD, PATCH, PUT, MERGE, DELETE"
-}
-
 // readBody reads a body, decompressing gzip or deflate, and stops at the
 // limit whether the bytes arrive compressed or not. jsonOnly refuses any
 // Content-Type but JSON.
@@ -130,14 +99,10 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 	if err != nil {
 		return err
 	}
-	if target.Set == nil || target.Kind == plan.KindCount {
-		r.w.Header().Set("Allow", allowFor(target.Kind, true))
-		return odata.MethodNotAllowed(method, target.Kind.String())
-	}
-	kind, kerr := writeKind(method, target)
-	if kerr != nil {
-		r.w.Header().Set("Allow", allowFor(target.Kind, target.Set.ReadOnly))
-		return kerr
+	w, werr := target.Write(method, &req.Query)
+	if werr != nil {
+		r.w.Header().Set("Allow", plan.Allow(target.Kind, target.Set == nil || target.Set.ReadOnly))
+		return werr
 	}
 	set := target.Set
 	r.set = set.Name
@@ -157,7 +122,7 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		writer = tx
 	}
 	if set.ReadOnly || !ok {
-		r.w.Header().Set("Allow", "GET, HEAD")
+		r.w.Header().Set("Allow", plan.Allow(target.Kind, true))
 		why := "marked read-only"
 		if set.IsView {
 			why = "a view"
@@ -167,15 +132,14 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		return e
 	}
 	var body []byte
-	if kind != plan.WriteDelete && kind != plan.WriteClearProperty {
+	if w.NeedsBody() {
 		b, rerr := r.readBody(true)
 		if rerr != nil {
 			return rerr
 		}
 		body = b
 	}
-	w, berr := plan.BuildWrite(r.svc, req, kind, body)
-	if berr != nil {
+	if berr := w.Bind(body); berr != nil {
 		return berr
 	}
 	r.timing.mark("plan")
@@ -188,7 +152,7 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 	}
 	check := r.precondition(w)
 	r.prefs = odata.ParsePrefer(r.req.Header.Values("Prefer"))
-	switch kind {
+	switch w.Kind {
 	case plan.WriteCreate:
 		row, err := writer.Insert(ctx, set, w.Assign)
 		r.timing.mark("db")
