@@ -247,6 +247,14 @@ func TestCreateReadUpdateDelete(t *testing.T) {
 			if r.Status != 200 || r.JSON(t)["Phone"] != "+1-555-0000" || r.Header.Get("Preference-Applied") != "return=representation" {
 				t.Fatalf("full-entity PATCH: %d %s", r.Status, r.Body)
 			}
+			// the answer's format follows $format however it is spelt (4.01
+			// allows it without the $, in any case)
+			for _, option := range []string{"$format", "format", "$FORMAT", "%24format"} {
+				r := tg.send(t, "PATCH", "Customers("+id+")?"+option+"=application/json;odata.metadata=none", `{"City":"Formatted"}`, "Prefer", "return=representation")
+				if _, context := r.JSON(t)["@odata.context"]; r.Status != 200 || context || !strings.Contains(r.Header.Get("Content-Type"), "odata.metadata=none") {
+					t.Errorf("PATCH ?%s=...metadata=none: %d %s %s", option, r.Status, r.Header.Get("Content-Type"), r.Body)
+				}
+			}
 			// If-Match with the current ETag
 			etag := tg.get(t, "Customers("+id+")").Header.Get("ETag")
 			if r := tg.send(t, "PATCH", "Customers("+id+")", `{"City":"Tagged"}`, "If-Match", etag); r.Status != 204 {

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/format"
 	"github.com/odatagw/odatagw/odata/shapes"
+	"github.com/odatagw/odatagw/odata/uri"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -83,20 +83,12 @@ func escaped(s string) string {
 // skiptoken stands past it), $skiptoken and $top (written anew).
 func nextOptions(rawQuery string) string {
 	var b strings.Builder
-	for _, pair := range strings.Split(rawQuery, "&") {
-		if pair == "" {
-			continue
-		}
-		rawName, _, _ := strings.Cut(pair, "=")
-		name, err := url.PathUnescape(rawName)
-		if err != nil {
-			continue
-		}
-		switch canonicalOption(name) {
+	for pair := range uri.Pairs(rawQuery) {
+		switch pair.Option() {
 		case "$skip", "$skiptoken", "$top":
 			continue
 		}
-		b.WriteString(pair)
+		b.WriteString(pair.Raw)
 		b.WriteByte('&')
 	}
 	return b.String()

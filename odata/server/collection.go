@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -306,12 +305,4 @@ func (r *request) nextTail(pg page, written int, lastSort []any) string {
 		tail = "$top=" + strconv.FormatInt(pg.top-int64(written), 10) + "&"
 	}
 	return tail + "$skiptoken=" + url.QueryEscape(r.srv.signer.Encode(r.svc.Version(), &r.plan.Query, lastSort))
-}
-
-func canonicalOption(name string) string {
-	l := strings.ToLower(name)
-	if !strings.HasPrefix(l, "$") {
-		l = "$" + l
-	}
-	return l
 }

@@ -49,15 +49,10 @@ func (r *request) tracker(es *metadata.EntitySet) (sources.ChangeTracker, source
 // deltaOptions are the options of the read a delta link continues.
 func deltaOptions(rawQuery string) string {
 	var keep []string
-	for _, pair := range strings.Split(rawQuery, "&") {
-		rawName, _, _ := strings.Cut(pair, "=")
-		name, err := url.PathUnescape(rawName)
-		if err != nil {
-			continue
-		}
-		switch canonicalOption(name) {
+	for pair := range uri.Pairs(rawQuery) {
+		switch pair.Option() {
 		case "$select", "$filter", "$search", "$format":
-			keep = append(keep, pair)
+			keep = append(keep, pair.Raw)
 		}
 	}
 	return strings.Join(keep, "&")

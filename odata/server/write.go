@@ -164,7 +164,7 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 			}
 			return err
 		}
-		return r.respondWritten(set, row, http.StatusCreated)
+		return r.respondWritten(set, row, http.StatusCreated, req.Query.Format)
 	case plan.WriteDelete:
 		err := writer.Delete(ctx, set, w.Key, check)
 		r.timing.mark("db")
@@ -180,7 +180,7 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 	if uerr != nil {
 		return r.notFound(set, w.Key, uerr)
 	}
-	return r.respondWritten(set, row, http.StatusOK)
+	return r.respondWritten(set, row, http.StatusOK, req.Query.Format)
 }
 
 func (r *request) notFound(set *metadata.EntitySet, key []plan.KeyValue, err error) error {
@@ -220,9 +220,10 @@ func (r *request) precondition(w *plan.Write) func([]any) error {
 }
 
 // respondWritten answers a create (201) or update (204, or 200 with the
-// entity when the client prefers a representation).
-func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int) error {
-	j, err := format.Negotiate(r.req.URL.Query().Get("$format"), r.req.Header.Get("Accept"))
+// entity when the client prefers a representation), in the format the
+// request's $format (however spelt) or Accept asks for.
+func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int, formatOption string) error {
+	j, err := format.Negotiate(formatOption, r.req.Header.Get("Accept"))
 	if err != nil {
 		j = format.JSON{}
 	}

@@ -1,6 +1,7 @@
 package uri
 
 import (
+	"iter"
 	"net/url"
 	"strconv"
 	"strings"
@@ -72,6 +73,45 @@ func canonicalOption(name string) string {
 	return ""
 }
 
+// Pair is one name=value pair of a raw query string, as the client wrote
+// it (still percent-encoded).
+type Pair struct {
+	Raw               string // the whole pair
+	RawName, RawValue string
+	HasValue          bool // there was an '='
+}
+
+// Pairs walks a raw query string pair by pair, skipping empty ones: the
+// one walk every reader of a query string makes (the parser, a nextLink's
+// and a delta link's options), so that all of them read it alike.
+func Pairs(raw string) iter.Seq[Pair] {
+	return func(yield func(Pair) bool) {
+		for pair := range strings.SplitSeq(raw, "&") {
+			if pair == "" {
+				continue
+			}
+			name, value, has := strings.Cut(pair, "=")
+			if !yield(Pair{Raw: pair, RawName: name, RawValue: value, HasValue: has}) {
+				return
+			}
+		}
+	}
+}
+
+// Name is the pair's name decoded, or an error for a broken escape.
+func (p Pair) Name() (string, error) { return url.PathUnescape(p.RawName) }
+
+// Option is the system query option the pair sets, in its canonical
+// spelling ("$top" for top, $TOP or %24top), or "" for a custom option, a
+// parameter alias or a name with a broken escape.
+func (p Pair) Option() string {
+	name, err := p.Name()
+	if err != nil {
+		return ""
+	}
+	return canonicalOption(name)
+}
+
 // ParseQuery parses the raw (still percent-encoded) query string within
 // the default limits.
 func ParseQuery(raw string) (Query, *odata.Error) { return ParseQueryWith(raw, odata.DefaultLimits()) }
@@ -86,12 +126,9 @@ func ParseQueryWith(raw string, lim odata.Limits) (Query, *odata.Error) {
 		return q, odata.SyntaxError("query", i, "'#' must be percent-encoded as %%23 in a query string")
 	}
 	seen := map[string]bool{}
-	for _, pair := range strings.Split(raw, "&") {
-		if pair == "" {
-			continue
-		}
-		rawName, rawValue, hasValue := strings.Cut(pair, "=")
-		name, err := url.PathUnescape(rawName)
+	for pair := range Pairs(raw) {
+		rawName, rawValue, hasValue := pair.RawName, pair.RawValue, pair.HasValue
+		name, err := pair.Name()
 		if err != nil {
 			return q, odata.BadRequest(odata.CodeSyntax, "query option %q has a malformed percent-encoding", rawName)
 		}
