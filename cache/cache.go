@@ -107,8 +107,6 @@ func Wrap(inner sources.Source, opts Options) *Source {
 	return c
 }
 
-// Inner is the wrapped source.
-func (c *Source) Inner() sources.Source { return c.inner }
 
 // Unwrap is the source behind the cache, so that sources.As finds the
 // abilities the cache does not take part in.

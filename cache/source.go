@@ -11,7 +11,6 @@ import (
 	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 )
 
 var (
@@ -39,7 +38,7 @@ func (c *Source) Close() error {
 // Reload reloads the inner source's model. Every key holds the metadata
 // version, so answers about the old model are not used again.
 func (c *Source) Reload(ctx context.Context) (sources.Changes, error) {
-	r, ok := c.inner.(sources.Reloader)
+	r, ok := sources.As[sources.Reloader](c.inner)
 	if !ok {
 		return sources.Changes{}, odata.NotImplemented("reloading this data source")
 	}
@@ -48,7 +47,7 @@ func (c *Source) Reload(ctx context.Context) (sources.Changes, error) {
 
 // Watch passes change notifications through.
 func (c *Source) Watch(ctx context.Context, on sources.WatchEvents) {
-	if w, ok := c.inner.(sources.ChangeWatcher); ok {
+	if w, ok := sources.As[sources.ChangeWatcher](c.inner); ok {
 		w.Watch(ctx, on)
 	}
 }
@@ -58,7 +57,7 @@ func (c *Source) Watch(ctx context.Context, on sources.WatchEvents) {
 func (c *Source) Buffers(set string) bool { return c.ttl(set) > 0 }
 
 func (c *Source) MaxConcurrentQueries() int {
-	if cp, ok := c.inner.(sources.Capacity); ok {
+	if cp, ok := sources.As[sources.Capacity](c.inner); ok {
 		return cp.MaxConcurrentQueries()
 	}
 	return 0
@@ -189,35 +188,15 @@ func cacheSpan(ctx context.Context, set string) (context.Context, func()) {
 	}
 }
 
-// dbSpan starts the span of a call to the database; end records its error.
-func dbSpan(ctx context.Context, op, set string) (context.Context, func(error)) {
-	ctx, span := tracing.Start(ctx, "database", attribute.String("db.operation.name", op), attribute.String("odata.entity_set", set))
-	if !span.IsRecording() {
-		return ctx, func(error) {}
-	}
-	return ctx, func(err error) {
-		if err != nil {
-			span.SetStatus(codes.Error, err.Error())
-		}
-		span.End()
-	}
-}
-
-// innerQuery asks the database (the span ends when the query starts
-// answering: its rows then stream to the client).
+// innerQuery asks the database (whose span, if traced, is the source's
+// own: see sources.Traced).
 func (c *Source) innerQuery(ctx context.Context, q *plan.Query) (sources.Rows, error) {
-	ctx, end := dbSpan(ctx, "query", q.Set.Name)
-	rows, err := c.inner.Query(ctx, q)
-	end(err)
-	return rows, err
+	return c.inner.Query(ctx, q)
 }
 
 // innerCount counts in the database.
 func (c *Source) innerCount(ctx context.Context, q *plan.Query) (int64, error) {
-	ctx, end := dbSpan(ctx, "count", q.Set.Name)
-	n, err := c.inner.Count(ctx, q)
-	end(err)
-	return n, err
+	return c.inner.Count(ctx, q)
 }
 
 // Count answers a count from the cache, or counts once for concurrent callers.
@@ -252,7 +231,7 @@ func (c *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 // writes pass through and move the set's generation on before they answer
 
 func (c *Source) writer() (sources.Writer, error) {
-	w, ok := c.inner.(sources.Writer)
+	w, ok := sources.As[sources.Writer](c.inner)
 	if !ok {
 		return nil, &odata.Error{Status: http.StatusMethodNotAllowed, Code: odata.CodeReadOnly, Message: "this data source is read-only"}
 	}
@@ -289,7 +268,7 @@ func (c *Source) Delete(ctx context.Context, set *metadata.EntitySet, key []plan
 // Atomically runs fn's writes in one transaction of the inner source and
 // moves on the generation of every set they touched.
 func (c *Source) Atomically(ctx context.Context, fn func(sources.Writer) error) error {
-	tr, ok := c.inner.(sources.Transactor)
+	tr, ok := sources.As[sources.Transactor](c.inner)
 	if !ok {
 		return odata.NotImplemented("change sets on this data source")
 	}
@@ -327,7 +306,7 @@ func (r *recordingWriter) Delete(ctx context.Context, set *metadata.EntitySet, k
 
 // Report passes on what building the inner source's model decided.
 func (c *Source) Report() metadata.Decisions {
-	if r, ok := c.inner.(sources.Reporter); ok {
+	if r, ok := sources.As[sources.Reporter](c.inner); ok {
 		return r.Report()
 	}
 	return metadata.Decisions{}
@@ -335,6 +314,6 @@ func (c *Source) Report() metadata.Decisions {
 
 // ActsAsCaller passes on whether the inner source can act as each caller.
 func (c *Source) ActsAsCaller() bool {
-	a, ok := c.inner.(sources.CallerAware)
+	a, ok := sources.As[sources.CallerAware](c.inner)
 	return ok && a.ActsAsCaller()
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/app"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/testdb"
@@ -49,13 +48,9 @@ func uncached() config.File {
 	return config.File{Cache: config.Cache{TTL: &off}}
 }
 
-// unwrap returns the source behind a query cache.
-func unwrap(src sources.Source) sources.Source {
-	if c, ok := src.(*cache.Source); ok {
-		return c.Inner()
-	}
-	return src
-}
+// unwrap returns the database's own source, behind the query cache and
+// the tracing.
+func unwrap(src sources.Source) sources.Source { return sources.Innermost(src) }
 
 // quietLogger keeps expected warnings (tables left out) out of test output.
 func quietLogger() *slog.Logger {

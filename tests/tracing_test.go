@@ -55,7 +55,8 @@ func (o *otlpReceiver) get(name string) []span {
 
 // TestTracesOverOTLP: with an OTLP endpoint, a request is one trace: the
 // request's span, with the plan and the cache below it, and the database
-// below the cache; a caller's traceparent is continued.
+// below the cache (or below the request where the cache is off); a
+// caller's traceparent is continued.
 func TestTracesOverOTLP(t *testing.T) {
 	recv := &otlpReceiver{spans: map[string][]span{}}
 	collector := httptest.NewServer(recv)
@@ -70,19 +71,31 @@ func TestTracesOverOTLP(t *testing.T) {
 	if r := tg.get(t, "Customers?$top=3&$count=true", "traceparent", parent); r.Status != 200 {
 		t.Fatalf("%d %s", r.Status, r.Body)
 	}
+	// with the cache off, the database's span is there all the same
+	plain := startGateway(t, app.Settings{Defaults: uncached()}).demoTarget()
+	const parentUncached = "00-4bf92f3577b34da6a3ce929d0e0e4737-00f067aa0ba902b8-01"
+	if r := plain.get(t, "Orders?$top=2", "traceparent", parentUncached); r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
 	flush, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := shutdown(flush); err != nil {
 		t.Fatal(err)
 	}
 	reqs := recv.get("GET /odata/{source}")
-	if len(reqs) != 1 {
+	if len(reqs) != 2 {
 		t.Fatalf("%d request spans: %v", len(reqs), recv.spans)
 	}
-	root := reqs[0]
-	if got := []byte(root.trace); len(got) != 16 || string(got) != string(hexBytes("4bf92f3577b34da6a3ce929d0e0e4736")) {
-		t.Errorf("the caller's trace was not continued")
+	byTrace := func(id string) span {
+		for _, r := range reqs {
+			if string(r.trace) == string(hexBytes(id)) {
+				return r
+			}
+		}
+		t.Fatalf("no request span in trace %s", id)
+		return span{}
 	}
+	root := byTrace("4bf92f3577b34da6a3ce929d0e0e4736")
 	childOf := func(name, parentID string) span {
 		for _, s := range recv.get(name) {
 			if s.parent == parentID {
@@ -95,6 +108,7 @@ func TestTracesOverOTLP(t *testing.T) {
 	childOf("plan", root.id)
 	c := childOf("cache", root.id)
 	childOf("database", c.id)
+	childOf("database", byTrace("4bf92f3577b34da6a3ce929d0e0e4737").id)
 }
 
 func hexBytes(s string) []byte {

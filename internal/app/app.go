@@ -253,7 +253,7 @@ func (g *Gateway) openSources(ctx context.Context) error {
 // watch listens for changes made behind the gateway and for reload
 // requests, where the source can hear them (PostgreSQL's NOTIFY).
 func (g *Gateway) watch(ctx context.Context, name string, src sources.Source, listening *atomic.Bool) {
-	w, ok := src.(sources.ChangeWatcher)
+	w, ok := sources.As[sources.ChangeWatcher](src)
 	if !ok {
 		listening.Store(true) // nothing to listen to: nothing is missed
 		return
@@ -302,7 +302,7 @@ func (g *Gateway) reload(ctx context.Context, name string, propagate bool) (sour
 	if !ok {
 		return sources.Changes{}, registry.ErrNotFound
 	}
-	r, ok := src.(sources.Reloader)
+	r, ok := sources.As[sources.Reloader](src)
 	if !ok {
 		return sources.Changes{}, fmt.Errorf("source %s cannot be reloaded", name)
 	}
@@ -353,9 +353,11 @@ func limitsFrom(c config.Limits) odata.Limits {
 	return l
 }
 
-// withCache puts the query cache in front of a source, unless its TTL is 0
-// everywhere. sc is resolved (config.Source.Resolved).
+// withCache puts the database's trace spans around a source, and the
+// query cache in front of it unless its TTL is 0 everywhere. sc is
+// resolved (config.Source.Resolved).
 func (g *Gateway) withCache(src sources.Source, name string, sc config.Source) sources.Source {
+	src = sources.Traced(src)
 	ttl := sc.CacheTTL.D()
 	setTTL := map[string]time.Duration{}
 	anySet := false

@@ -86,7 +86,7 @@ func (g *Gateway) openSource(ctx context.Context, name string, cfg config.Source
 		return opened{}, err
 	}
 	if cfg.Auth.PerUser {
-		if a, ok := src.(sources.CallerAware); !ok || !a.ActsAsCaller() {
+		if a, ok := sources.As[sources.CallerAware](src); !ok || !a.ActsAsCaller() {
 			src.Close()
 			guard.Close()
 			return opened{}, &registry.FieldError{Field: "auth", Message: "per_user needs a PostgreSQL source (roles and row-level security)"}
@@ -515,7 +515,7 @@ func inspect(ctx context.Context, name string, settings config.Source, global co
 // traffic needs where the source can tell.
 func reportOf(ctx context.Context, s sources.Source, ch salesforce.Choices) salesforce.Report {
 	var rep metadata.Decisions
-	if r, ok := s.(sources.Reporter); ok {
+	if r, ok := sources.As[sources.Reporter](s); ok {
 		rep = r.Report()
 	}
 	report := salesforce.Build(s.Metadata(), rep, ch)

@@ -1,8 +1,9 @@
 // Package tracing sends the gateway's traces over OTLP/HTTP when an
 // endpoint is configured (off by default): a span per request, with the
-// plan and the cache as its children and the database below the cache (a
-// source with its cache off has no database span yet). Without an endpoint
-// the spans cost nothing: OpenTelemetry's global tracer does no work.
+// plan and the cache as its children, and a span per database query or
+// count below the cache, or below the request where the cache is off
+// (sources.Traced). Without an endpoint the spans cost nothing: no span is
+// started.
 package tracing
 
 import (

@@ -178,7 +178,7 @@ func (r *request) runChangeSet(ctx context.Context, group []batchPart, byID map[
 			return nil, odata.BadRequest(odata.CodeBadRequest, "a change set may hold only changes; %s %s is a read", p.method, p.url)
 		}
 	}
-	tr, ok := r.src.(sources.Transactor)
+	tr, ok := sources.As[sources.Transactor](r.src)
 	if !ok {
 		return nil, odata.NotImplemented("change sets on this data source")
 	}

@@ -25,7 +25,7 @@ type slots struct {
 
 func newSlots(src sources.Source, timeout time.Duration) *slots {
 	n := 8
-	if c, ok := src.(sources.Capacity); ok && c.MaxConcurrentQueries() > 0 {
+	if c, ok := sources.As[sources.Capacity](src); ok && c.MaxConcurrentQueries() > 0 {
 		n = c.MaxConcurrentQueries()
 	}
 	return &slots{sem: semaphore.NewWeighted(int64(n)), size: int64(n), timeout: timeout}
@@ -56,7 +56,7 @@ func (s *slots) release(n int64) { s.sem.Release(n) }
 // while waiting for another, and a cache hit must not queue behind slow
 // queries). It returns how many it took.
 func (r *request) querySlots(set string, n int64) (int64, error) {
-	if b, ok := r.src.(sources.Buffering); ok && b.Buffers(set) {
+	if b, ok := sources.As[sources.Buffering](r.src); ok && b.Buffers(set) {
 		return 0, nil
 	}
 	if err := r.slots.acquire(r.req.Context(), n); err != nil {

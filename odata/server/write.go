@@ -112,7 +112,7 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		return err
 	}
 	r.written = &written{set: set.Name, method: method, key: keyText(target.Key)}
-	writer, ok := r.src.(sources.Writer)
+	writer, ok := sources.As[sources.Writer](r.src)
 	if _, writes := sources.Innermost(r.src).(sources.Writer); !writes {
 		ok = false // the same refusal with the cache in front as without
 	}
