@@ -107,7 +107,6 @@ func Wrap(inner sources.Source, opts Options) *Source {
 	return c
 }
 
-
 // Unwrap is the source behind the cache, so that sources.As finds the
 // abilities the cache does not take part in.
 func (c *Source) Unwrap() sources.Source { return c.inner }
