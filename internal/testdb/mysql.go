@@ -14,7 +14,7 @@ import (
 
 	mysqldriver "github.com/go-sql-driver/mysql"
 
-	"github.com/odatagw/odatagw/internal/mysqlsession"
+	"github.com/odatagw/odatagw/sources/mysql"
 )
 
 // MySQLEnv names the variable that points the tests at MySQL or MariaDB,
@@ -48,7 +48,7 @@ type MySQL struct {
 // gateway's session settings plus ANSI_QUOTES, so that tests can write
 // "Name" as the PostgreSQL suites do.
 func OpenMySQL(dsn string) (*sql.DB, error) {
-	cfg, err := mysqlsession.Config(dsn)
+	cfg, err := mysql.Config(dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func (m *MySQL) Exec(ctx context.Context, sqlFiles ...string) error {
 		if err != nil {
 			return err
 		}
-		for _, stmt := range mysqlsession.Statements(string(text)) {
+		for _, stmt := range mysql.Statements(string(text)) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("%s: %w (in: %.100s)", filepath.Base(f), err, stmt)
 			}

@@ -18,7 +18,6 @@ import (
 	mysqldriver "github.com/go-sql-driver/mysql"
 
 	"github.com/odatagw/odatagw/internal/dsn"
-	"github.com/odatagw/odatagw/internal/mysqlsession"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/plan"
@@ -66,7 +65,7 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 	if opts.Auth.PerUser {
 		return nil, errors.New("mysql: per_user is not available: MySQL and MariaDB have no row-level security to run each caller's requests under; serve the data through views per audience instead, or turn per_user off")
 	}
-	cfg, err := mysqlsession.Config(opts.DSN)
+	cfg, err := Config(opts.DSN)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/odatagw/odatagw/internal/mysqlsession"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -154,7 +153,7 @@ func (s *Source) ApplyTracking(ctx context.Context, script string) error {
 		return err
 	}
 	defer conn.Close()
-	for _, stmt := range mysqlsession.Statements(script) {
+	for _, stmt := range Statements(script) {
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("%w (in: %.80s)", err, stmt)
 		}

@@ -1,9 +1,9 @@
-// Package mysqlsession is how the gateway talks to MySQL and MariaDB
-// outside of queries: the driver's settings for a mysql:// or mariadb://
-// URL, with the session every gateway connection runs in, and SQL scripts
-// split into statements as the mysql client splits them. The source kind
-// and the test databases share it.
-package mysqlsession
+package mysql
+
+// How the gateway talks to MySQL and MariaDB outside of queries: the
+// driver's settings for a mysql:// or mariadb:// URL, with the session
+// every gateway connection runs in, and SQL scripts split into statements
+// as the mysql client splits them. The test databases use them too.
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package mysqlsession
+package mysql
 
 import (
 	"reflect"
