@@ -10,12 +10,13 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
-	"github.com/odatagw/odatagw/internal/clientip"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/odatagw/odatagw/internal/clientip"
 
 	"github.com/gin-gonic/gin"
 
@@ -162,7 +163,7 @@ func Handler(cfg Config) http.Handler {
 	api.POST("/agents/:agent/rotate", a.rotateAgent)
 	api.DELETE("/agents/:agent", a.removeAgent)
 	e.NoRoute(func(c *gin.Context) {
-		fail(c, http.StatusNotFound, "NotFound", "", "no such admin resource: "+c.Request.URL.Path)
+		fail(c, errNotFound, "", "no such admin resource: "+c.Request.URL.Path)
 	})
 	return e
 }
@@ -203,7 +204,7 @@ func (a *api) authenticate(c *gin.Context) {
 		// nothing was guessed, so nothing is throttled or logged
 		if _, err := c.Cookie(sessionCookie); err != nil {
 			c.Header("WWW-Authenticate", `Bearer realm="odatagw admin"`)
-			fail(c, http.StatusUnauthorized, "Unauthorized", "", "sign in with the admin token, or a link from odatagw admin login")
+			fail(c, errUnauthorized, "", "sign in with the admin token, or a link from odatagw admin login")
 			c.Abort()
 			return
 		}
@@ -221,17 +222,8 @@ func (a *api) authenticate(c *gin.Context) {
 	case <-c.Request.Context().Done():
 	}
 	c.Header("WWW-Authenticate", `Bearer realm="odatagw admin"`)
-	fail(c, http.StatusUnauthorized, "Unauthorized", "", "sign in with the admin token, or a link from odatagw admin login")
+	fail(c, errUnauthorized, "", "sign in with the admin token, or a link from odatagw admin login")
 	c.Abort()
-}
-
-// fail answers with the API's error shape; field names the input at fault.
-func fail(c *gin.Context, status int, code, field, msg string) {
-	body := gin.H{"code": code, "message": msg}
-	if field != "" {
-		body["field"] = field
-	}
-	c.AbortWithStatusJSON(status, gin.H{"error": body})
 }
 
 // failWith maps the manager's errors to statuses.
@@ -239,21 +231,21 @@ func (a *api) failWith(c *gin.Context, err error) {
 	var fe *registry.FieldError
 	switch {
 	case errors.As(err, &fe):
-		fail(c, http.StatusUnprocessableEntity, "InvalidSource", fe.Field, fe.Message)
+		fail(c, errInvalidSource, fe.Field, fe.Message)
 	case errors.Is(err, registry.ErrNotFound):
-		fail(c, http.StatusNotFound, "NotFound", "", "no source named "+strconv.Quote(c.Param("name")))
+		fail(c, errNotFound, "", "no source named "+strconv.Quote(c.Param("name")))
 	case errors.Is(err, registry.ErrNoUser):
-		fail(c, http.StatusNotFound, "NotFound", "", "no user named "+strconv.Quote(c.Param("user")))
+		fail(c, errNotFound, "", "no user named "+strconv.Quote(c.Param("user")))
 	case errors.Is(err, registry.ErrUserExists):
-		fail(c, http.StatusConflict, "Exists", "name", "a user of that name exists")
+		fail(c, errExists, "name", "a user of that name exists")
 	case errors.Is(err, registry.ErrExists):
-		fail(c, http.StatusConflict, "Exists", "name", "a source of that name exists")
+		fail(c, errExists, "name", "a source of that name exists")
 	case errors.Is(err, registry.ErrChanged):
-		fail(c, http.StatusPreconditionFailed, "Changed", "", "the source was changed by someone else since you read it; reload it and try again")
+		fail(c, errChanged, "", "the source was changed by someone else since you read it; reload it and try again")
 	case errors.Is(err, registry.ErrFromConfig):
-		fail(c, http.StatusConflict, "FromConfiguration", "", err.Error())
+		fail(c, errFromConfig, "", err.Error())
 	case errors.Is(err, registry.ErrNoSecretKey):
-		fail(c, http.StatusUnprocessableEntity, "NoSecretKey", "password", err.Error())
+		fail(c, errNoSecretKey, "password", err.Error())
 	default:
 		// the cause (a database's message, a path) is logged, never sent:
 		// the answer carries the id of the log line
@@ -261,7 +253,7 @@ func (a *api) failWith(c *gin.Context, err error) {
 		rand.Read(b)
 		id := hex.EncodeToString(b)
 		a.log.Error("admin request failed", "error_id", id, "method", c.Request.Method, "path", c.Request.URL.Path, "error", err)
-		fail(c, http.StatusInternalServerError, "Internal", "", "the gateway could not do this; its log says why under error id "+id)
+		fail(c, errInternal, "", "the gateway could not do this; its log says why under error id "+id)
 	}
 }
 
@@ -275,7 +267,7 @@ func ifMatch(c *gin.Context) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)
 	if err != nil {
-		fail(c, http.StatusBadRequest, "BadIfMatch", "", "If-Match must be the ETag a GET returned")
+		fail(c, errBadRequest, "", "If-Match must be the ETag a GET returned")
 		return 0, false
 	}
 	return n, true
@@ -301,7 +293,7 @@ func readSource(c *gin.Context) (registry.Source, bool) {
 	var src registry.Source
 	dec := jsonDecoder(c)
 	if err := dec.Decode(&src); err != nil {
-		fail(c, http.StatusBadRequest, "BadJSON", jsonField(err), "the body is not a source: "+err.Error())
+		fail(c, errBadRequest, jsonField(err), "the body is not a source: "+err.Error())
 		return src, false
 	}
 	src.PasswordSet, src.Version, src.Origin, src.UpdatedAt = false, 0, "", time.Time{}
@@ -334,7 +326,7 @@ func (a *api) update(c *gin.Context) {
 		return
 	}
 	if src.Name != "" && src.Name != c.Param("name") {
-		fail(c, http.StatusUnprocessableEntity, "InvalidSource", "name", "a source cannot be renamed: add one under the new name and remove this one")
+		fail(c, errInvalidSource, "name", "a source cannot be renamed: add one under the new name and remove this one")
 		return
 	}
 	src.Name = c.Param("name")
@@ -410,7 +402,7 @@ func (a *api) track(c *gin.Context) {
 	var req TrackRequest
 	if c.Request.ContentLength != 0 {
 		if err := jsonDecoder(c).Decode(&req); err != nil {
-			fail(c, http.StatusBadRequest, "BadJSON", jsonField(err), "the body is not a tracking request: "+err.Error())
+			fail(c, errBadRequest, jsonField(err), "the body is not a tracking request: "+err.Error())
 			return
 		}
 	}
@@ -452,7 +444,7 @@ func (a *api) users(c *gin.Context) {
 func (a *api) readUser(c *gin.Context) (userRequest, bool) {
 	var u userRequest
 	if err := jsonDecoder(c).Decode(&u); err != nil {
-		fail(c, http.StatusBadRequest, "BadJSON", jsonField(err), "the body is not a user: "+err.Error())
+		fail(c, errBadRequest, jsonField(err), "the body is not a user: "+err.Error())
 		return u, false
 	}
 	return u, true

@@ -32,7 +32,7 @@ func (a *api) addAgent(c *gin.Context) {
 		Name string `json:"name"`
 	}
 	if err := c.ShouldBindJSON(&body); err != nil {
-		fail(c, http.StatusBadRequest, "BadBody", "", "the body is JSON: {\"name\": \"plant-a\"}")
+		fail(c, errBadRequest, "", "the body is JSON: {\"name\": \"plant-a\"}")
 		return
 	}
 	ag, token, err := a.m.AddAgent(c.Request.Context(), body.Name)
@@ -63,9 +63,9 @@ func (a *api) agentError(c *gin.Context, err error) bool {
 	case err == nil:
 		return false
 	case errors.Is(err, registry.ErrNoAgent):
-		fail(c, http.StatusNotFound, "NotFound", "", "no agent named "+c.Param("agent"))
+		fail(c, errNotFound, "", "no agent named "+c.Param("agent"))
 	case errors.Is(err, registry.ErrAgentExists):
-		fail(c, http.StatusConflict, "Exists", "name", "an agent of that name exists")
+		fail(c, errExists, "name", "an agent of that name exists")
 	default:
 		a.failWith(c, err)
 	}

@@ -17,7 +17,7 @@ import (
 func (a *api) traffic(c *gin.Context) {
 	series, err := a.m.Traffic(c.Request.Context(), c.Param("name"))
 	if errors.Is(err, registry.ErrNotFound) {
-		fail(c, http.StatusNotFound, "NotFound", "", "no source named "+c.Param("name")+" is served here")
+		fail(c, errNotFound, "", "no source named "+c.Param("name")+" is served here")
 		return
 	}
 	if err != nil {
@@ -34,7 +34,7 @@ func (a *api) audit(c *gin.Context) {
 	}
 	event := c.Query("event")
 	if event != "" && event != "write" && event != "auth_failure" {
-		fail(c, http.StatusBadRequest, "InvalidValue", "event", "event is write or auth_failure")
+		fail(c, errInvalidValue, "event", "event is write or auth_failure")
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"records": a.m.Audit(c.Request.Context(), c.Query("source"), c.Query("user"), event, limit)})
@@ -70,11 +70,11 @@ const maxRetrieved = 32 << 20
 func (a *api) salesforceDiff(c *gin.Context) {
 	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxRetrieved+1))
 	if err != nil {
-		fail(c, http.StatusBadRequest, "BadBody", "file", "the upload could not be read")
+		fail(c, errBadRequest, "file", "the upload could not be read")
 		return
 	}
 	if len(body) > maxRetrieved {
-		fail(c, http.StatusRequestEntityTooLarge, "TooLarge", "file", fmt.Sprintf("the zip is over %d MiB: retrieve only ExternalDataSource and CustomObject", maxRetrieved>>20))
+		fail(c, errTooLarge, "file", fmt.Sprintf("the zip is over %d MiB: retrieve only ExternalDataSource and CustomObject", maxRetrieved>>20))
 		return
 	}
 	d, err := a.m.SalesforceDiff(c.Request.Context(), c.Param("name"), body, form(c))

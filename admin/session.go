@@ -199,7 +199,7 @@ func (a *api) cookieSession(c *gin.Context) bool {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
 		if given := c.GetHeader(csrfHeader); subtle.ConstantTimeCompare([]byte(given), []byte(s.csrf)) != 1 {
-			fail(c, http.StatusForbidden, "CSRF", "", "a change made with the page's session must carry its "+csrfHeader+" (reload the page)")
+			fail(c, errCSRF, "", "a change made with the page's session must carry its "+csrfHeader+" (reload the page)")
 			return true
 		}
 	}

@@ -63,12 +63,12 @@ func (a *api) shapes(c *gin.Context) {
 func (a *api) shape(c *gin.Context) {
 	explain := c.Query("explain")
 	if explain != "" && explain != "plan" && explain != "analyze" {
-		fail(c, http.StatusBadRequest, "InvalidValue", "explain", "explain is plan or analyze")
+		fail(c, errInvalidValue, "explain", "explain is plan or analyze")
 		return
 	}
 	d, err := a.m.Shape(c.Request.Context(), c.Param("name"), c.Param("shape"), explain)
 	if errors.Is(err, ErrNoShape) {
-		fail(c, http.StatusNotFound, "NotFound", "", "no shape "+c.Param("shape")+" in this source's table (it may have been evicted)")
+		fail(c, errNotFound, "", "no shape "+c.Param("shape")+" in this source's table (it may have been evicted)")
 		return
 	}
 	if err != nil {
@@ -83,12 +83,12 @@ func (a *api) sampleShape(c *gin.Context) {
 		On bool `json:"on"`
 	}
 	if err := c.ShouldBindJSON(&body); err != nil {
-		fail(c, http.StatusBadRequest, "BadBody", "", `the body is JSON: {"on": true}`)
+		fail(c, errBadRequest, "", `the body is JSON: {"on": true}`)
 		return
 	}
 	err := a.m.SampleShape(c.Request.Context(), c.Param("name"), c.Param("shape"), body.On)
 	if errors.Is(err, ErrNoShape) {
-		fail(c, http.StatusNotFound, "NotFound", "", "no shape "+c.Param("shape")+" in this source's table")
+		fail(c, errNotFound, "", "no shape "+c.Param("shape")+" in this source's table")
 		return
 	}
 	if err != nil {

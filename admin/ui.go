@@ -28,7 +28,7 @@ func asset(c *gin.Context) {
 	name := path.Clean("ui/" + c.Param("file"))
 	b, err := ui.ReadFile(name)
 	if err != nil || name == "ui/index.html" {
-		fail(c, http.StatusNotFound, "NotFound", "", "no such file")
+		fail(c, errNotFound, "", "no such file")
 		return
 	}
 	ct := mime.TypeByExtension(path.Ext(name))

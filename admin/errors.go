@@ -1,0 +1,45 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/odatagw/odatagw/odata"
+)
+
+// apiError is one kind of refusal of the admin API: its status and its
+// stable code. Where the OData port refuses for the same reason, the code
+// is the same (the odata package's list); the rest are the registry's own.
+// Every answer is {"error": {"code", "message", "field"}}; a failure the
+// caller cannot act on is errInternal, whose cause is logged under an id
+// and never sent.
+type apiError struct {
+	status int
+	code   string
+}
+
+var (
+	errBadRequest   = apiError{http.StatusBadRequest, odata.CodeBadRequest} // a body or header that cannot be read
+	errInvalidValue = apiError{http.StatusBadRequest, odata.CodeInvalidValue}
+	errUnauthorized = apiError{http.StatusUnauthorized, odata.CodeUnauthorized}
+	errCSRF         = apiError{http.StatusForbidden, odata.CodeCSRFRequired}
+	errNotFound     = apiError{http.StatusNotFound, odata.CodeNotFound}
+	errTooLarge     = apiError{http.StatusRequestEntityTooLarge, odata.CodeBodyTooLarge}
+	errInternal     = apiError{http.StatusInternalServerError, odata.CodeInternal}
+
+	errInvalidSource = apiError{http.StatusUnprocessableEntity, "InvalidSource"} // a registration the gateway cannot serve; field says which part
+	errNoSecretKey   = apiError{http.StatusUnprocessableEntity, "NoSecretKey"}   // a password, and no key to seal it with
+	errExists        = apiError{http.StatusConflict, "Exists"}
+	errFromConfig    = apiError{http.StatusConflict, "FromConfiguration"} // the configuration file owns it
+	errChanged       = apiError{http.StatusPreconditionFailed, "Changed"} // If-Match no longer matches
+)
+
+// fail answers with e; field names the input at fault, or is "".
+func fail(c *gin.Context, e apiError, field, msg string) {
+	body := gin.H{"code": e.code, "message": msg}
+	if field != "" {
+		body["field"] = field
+	}
+	c.AbortWithStatusJSON(e.status, gin.H{"error": body})
+}
