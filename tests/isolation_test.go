@@ -165,6 +165,10 @@ func TestFailedStartLeavesNothing(t *testing.T) {
 // next start, and one that stops normally removes its own.
 func TestKilledDemoLeavesNoFile(t *testing.T) {
 	bin := buildBinary(t)
+	// a demo folder of the test's own: any other gateway starting on this
+	// machine meanwhile (other tests run in parallel) would clean the
+	// shared one, which is what the test waits for the next start to do
+	tmp := []string{"TMPDIR=" + t.TempDir()}
 	demoFiles := func(pid int) []string {
 		var out []string
 		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
@@ -177,7 +181,7 @@ func TestKilledDemoLeavesNoFile(t *testing.T) {
 	}
 	var killed []string
 	t.Run("killed", func(t *testing.T) {
-		_, pid := runGateway(t, bin, nil, "serve", "--listen", freePort(t))
+		_, pid := runGateway(t, bin, tmp, "serve", "--listen", freePort(t))
 		killed = demoFiles(pid)
 		if len(killed) == 0 {
 			t.Skip("no /proc to see the gateway's files")
@@ -201,7 +205,7 @@ func TestKilledDemoLeavesNoFile(t *testing.T) {
 	}
 	var stopped []string
 	t.Run("next", func(t *testing.T) {
-		_, pid := runGateway(t, bin, nil, "serve", "--listen", freePort(t))
+		_, pid := runGateway(t, bin, tmp, "serve", "--listen", freePort(t))
 		stopped = demoFiles(pid)
 		for _, f := range killed {
 			if l := left(f); len(l) > 0 {
