@@ -86,6 +86,26 @@ type Settings struct {
 	DrainTimeout time.Duration
 }
 
+// DefaultDrainTimeout is how long requests in flight may still run once a
+// stopping gateway's listener is closed.
+const DefaultDrainTimeout = 30 * time.Second
+
+// withDefaults fills in what the settings leave at zero: the one place
+// the gateway's own defaults are decided (the sources' are in
+// config.Source.Resolved, the listeners' timeouts in httpserver.go).
+func (s Settings) withDefaults() Settings {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.StatePoll <= 0 {
+		s.StatePoll = DefaultStatePoll
+	}
+	if s.DrainTimeout <= 0 {
+		s.DrainTimeout = DefaultDrainTimeout
+	}
+	return s
+}
+
 // Gateway is a running set of sources behind one HTTP server.
 type Gateway struct {
 	Server     *server.Server
@@ -112,9 +132,7 @@ type Gateway struct {
 // Open opens every source, or the demo when there is none. A source that
 // fails to open stops the start: an admin should see a broken DSN at once.
 func Open(ctx context.Context, s Settings) (*Gateway, error) {
-	if s.Logger == nil {
-		s.Logger = slog.Default()
-	}
+	s = s.withDefaults()
 	memory, err := memlimit.Decide(memlimit.FromEnvironment(s.MemoryLimit, s.Defaults.Cache.MaxBytes))
 	if err != nil {
 		return nil, err
@@ -208,11 +226,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 			registry.Source{Name: "demo", Source: settings, Origin: originDemo})
 	}
 	if g.store != nil {
-		every := s.StatePoll
-		if every <= 0 {
-			every = DefaultStatePoll
-		}
-		go g.reconcile(watchCtx, every)
+		go g.reconcile(watchCtx, s.StatePoll)
 	}
 	return g, nil
 }
@@ -491,9 +505,6 @@ func (g *Gateway) drain(hs *http.Server) {
 		time.Sleep(d)
 	}
 	timeout := g.settings.DrainTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
 	shutdown, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()

@@ -104,10 +104,14 @@ type entry struct {
 	inflight sync.WaitGroup
 }
 
-// New returns a server with no sources.
-func New(cfg Config) *Server {
+// withDefaults fills in what the configuration leaves at zero, in one
+// place.
+func (cfg Config) withDefaults() Config {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = cfg.Logger
 	}
 	if cfg.ResponseBudget <= 0 {
 		cfg.ResponseBudget = DefaultResponseBudget
@@ -115,24 +119,28 @@ func New(cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.QueueTimeout <= 0 {
+		cfg.QueueTimeout = QueueTimeout
+	}
+	if cfg.Limits == nil {
+		lim := odata.DefaultLimits()
+		cfg.Limits = &lim
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	return cfg
+}
+
+// New returns a server with no sources.
+func New(cfg Config) *Server {
+	cfg = cfg.withDefaults()
 	secret := cfg.SkipTokenSecret
 	if len(secret) == 0 {
 		secret = make([]byte, 32)
 		rand.Read(secret)
 	}
-	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	csrfKey := sha256.Sum256(append([]byte("odatagw csrf\x00"), secret...))
 	s := &Server{cfg: cfg, log: cfg.Logger, signer: plan.NewSigner(secret), sources: map[string]*entry{},
-		limits: odata.DefaultLimits(), throttle: auth.NewThrottle(), csrfKey: csrfKey[:], audit: cfg.Audit}
-	if s.audit == nil {
-		s.audit = cfg.Logger
-	}
-	if cfg.Limits != nil {
-		s.limits = *cfg.Limits
-	}
-	if cfg.QueueTimeout <= 0 {
-		s.cfg.QueueTimeout = QueueTimeout
-	}
+		limits: *cfg.Limits, throttle: auth.NewThrottle(), csrfKey: csrfKey[:], audit: cfg.Audit}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.RedirectTrailingSlash = false

@@ -23,8 +23,12 @@ type slots struct {
 	timeout time.Duration
 }
 
+// DefaultQuerySlots is how many queries a source runs at once when it
+// does not say how many connections it has.
+const DefaultQuerySlots = 8
+
 func newSlots(src sources.Source, timeout time.Duration) *slots {
-	n := 8
+	n := DefaultQuerySlots
 	if c, ok := sources.As[sources.Capacity](src); ok && c.MaxConcurrentQueries() > 0 {
 		n = c.MaxConcurrentQueries()
 	}
