@@ -1,0 +1,104 @@
+package server
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestParseJSONBatch: a JSON batch (4.01) is read part by part with its
+// ids, groups and dependencies, or refused saying what is wrong with it.
+func TestParseJSONBatch(t *testing.T) {
+	parts, err := parseJSONBatch([]byte(`{"requests":[
+	  {"id":"1","method":"post","url":"Customers","atomicityGroup":"g","headers":{"content-type":"application/json"},"body":{"Name":"A"}},
+	  {"id":"2","method":"PATCH","url":"$1","atomicityGroup":"g","dependsOn":["1"],"body":"{\"City\":\"B\"}"},
+	  {"id":"3","method":"GET","url":"Customers?$top=1","body":null}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{}
+	for _, p := range parts {
+		got = append(got, p.id+" "+p.method+" "+p.url+" group="+p.group+" deps="+strings.Join(p.dependsOn, ",")+" body="+string(p.body)+" ct="+p.header.Get("Content-Type"))
+	}
+	want := []string{
+		`1 POST Customers group=g deps= body={"Name":"A"} ct=application/json`,
+		`2 PATCH $1 group=g deps=1 body={"City":"B"} ct=`,
+		`3 GET Customers?$top=1 group= deps= body= ct=`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("parts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	for _, c := range []struct{ name, body, says string }{
+		{"not JSON", `{"requests":[`, "unexpected EOF"},
+		{"no id", `{"requests":[{"method":"GET","url":"Customers"}]}`, "request 1 has no id"},
+		{"an id twice", `{"requests":[{"id":"a","method":"GET","url":"x"},{"id":"a","method":"GET","url":"y"}]}`, `id "a" is used twice`},
+		{"no url", `{"requests":[{"id":"a","method":"GET"}]}`, "needs a method and a url"},
+		{"a group split", `{"requests":[{"id":"1","method":"POST","url":"x","atomicityGroup":"g"},{"id":"2","method":"GET","url":"y"},{"id":"3","method":"POST","url":"x","atomicityGroup":"g"}]}`, `atomicity group "g" must be adjacent`},
+		{"a dependency ahead", `{"requests":[{"id":"1","method":"GET","url":"x","dependsOn":["2"]},{"id":"2","method":"GET","url":"y"}]}`, `depends on "2", which does not come before it`},
+		{"on itself", `{"requests":[{"id":"1","method":"GET","url":"x","dependsOn":["1"]}]}`, `depends on "1"`},
+	} {
+		if _, err := parseJSONBatch([]byte(c.body)); err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.says)
+		}
+	}
+}
+
+// TestParseMultipartBatch: a multipart batch (4.0, what Salesforce sends)
+// is read with its change sets as groups and its parts' request lines,
+// headers and bodies; a malformed one is refused.
+func TestParseMultipartBatch(t *testing.T) {
+	body := strings.ReplaceAll(`--b
+Content-Type: application/http
+Content-Transfer-Encoding: binary
+
+GET Customers(1)?$select=Name HTTP/1.1
+Accept: application/json
+
+
+--b
+Content-Type: multipart/mixed; boundary=cs
+
+--cs
+Content-Type: application/http
+Content-ID: 7
+
+PATCH Customers(1) HTTP/1.1
+Content-Type: application/json
+
+{"City":"X"}
+--cs
+Content-Type: application/http
+
+DELETE Orders(2) HTTP/1.1
+
+
+--cs--
+--b--
+`, "\n", "\r\n")
+	parts, err := parseMultipartBatch([]byte(body), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{}
+	for _, p := range parts {
+		got = append(got, p.id+" "+p.method+" "+p.url+" group="+p.group+" body="+string(p.body)+" accept="+p.header.Get("Accept"))
+	}
+	want := []string{
+		"part1 GET Customers(1)?$select=Name group= body= accept=application/json",
+		`7 PATCH Customers(1) group=changeset1 body={"City":"X"} accept=`,
+		"part3 DELETE Orders(2) group=changeset1 body= accept=",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("parts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	for _, c := range []struct{ name, body, boundary, says string }{
+		{"no boundary", body, "", "needs a boundary"},
+		{"a request line of one word", "--b\r\nContent-Type: application/http\r\n\r\nGET\r\n\r\n--b--\r\n", "b", "malformed request line"},
+		{"an empty part", "--b\r\nContent-Type: application/http\r\n\r\n--b--\r\n", "b", "has no request line"},
+	} {
+		if _, err := parseMultipartBatch([]byte(c.body), c.boundary); err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.says)
+		}
+	}
+}
