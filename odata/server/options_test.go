@@ -55,7 +55,7 @@ func TestDeltaTokens(t *testing.T) {
 func TestWriteMethod(t *testing.T) {
 	for _, c := range []struct {
 		method, tunnel, want string
-		refused            bool
+		refused              bool
 	}{
 		{"GET", "", "", false},
 		{"HEAD", "", "", false},
