@@ -94,7 +94,7 @@ func jsonRequest(method, url, body string) string {
 // change set that succeeds and one that fails and leaves nothing behind.
 func TestMultipartBatchChangeSets(t *testing.T) {
 	for _, tg := range writeTargets(t) {
-		t.Run(tg.name, func(t *testing.T) {
+		t.Run(tg.label(), func(t *testing.T) {
 			body, ct := multipartBatch(
 				"GET Customers/$count HTTP/1.1\r\n\r\n",
 				[]string{

@@ -16,7 +16,7 @@ import (
 // while waiting for a second that others hold.
 func TestConcurrentCountsDoNotStarveThePool(t *testing.T) {
 	for _, tg := range targets(t) {
-		t.Run(tg.name, func(t *testing.T) {
+		t.Run(tg.label(), func(t *testing.T) {
 			const clients, each = 48, 5
 			url := tg.root + encodeQuery("Customers?$select=CustomerId,Name&$count=true&$top=26")
 			start := time.Now()

@@ -65,7 +65,7 @@ var errorScenarios = []errorScenario{
 func TestErrors(t *testing.T) {
 	for _, tg := range targets(t) {
 		for _, sc := range errorScenarios {
-			t.Run(tg.name+"/"+sc.method+" "+sc.url, func(t *testing.T) {
+			t.Run(tg.label()+"/"+sc.method+" "+sc.url, func(t *testing.T) {
 				res := do(t, sc.method, tg.root+encodeQuery(sc.url), nil)
 				if res.Status != sc.status {
 					t.Fatalf("status %d, want %d: %s", res.Status, sc.status, res.Body)

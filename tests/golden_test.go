@@ -136,7 +136,7 @@ var apiName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$`)
 
 func TestMetadata(t *testing.T) {
 	for _, tg := range targets(t) {
-		t.Run(tg.name, func(t *testing.T) {
+		t.Run(tg.label(), func(t *testing.T) {
 			res := tg.get(t, "$metadata", "Accept", "application/xml", "OData-MaxVersion", "4.01")
 			if res.Status != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/xml") {
 				t.Fatalf("status %d, %s", res.Status, res.Header.Get("Content-Type"))

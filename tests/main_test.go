@@ -21,8 +21,9 @@ import (
 
 // target is one gateway under test with a way to ask its database directly.
 type target struct {
-	name string // "postgres" or "sqlite"
-	root string // service root URL, ending in '/'
+	name   string // "postgres", "mysql" or "sqlite"
+	cached bool   // served with the default query cache, not with it off
+	root   string // service root URL, ending in '/'
 	// rows runs SQL on the database behind the gateway and returns every
 	// value as text.
 	rows func(query string) ([][]string, error)
@@ -31,14 +32,17 @@ type target struct {
 var (
 	demoTarget *target
 	pgTarget   *target
-	pgDB       *testdb.Postgres
-	pgPool     *pgxpool.Pool
-	pgMissing  string // why the PostgreSQL target is absent
-	myTarget   *target
-	myDB       *testdb.MySQL
-	mySQL      *sql.DB // to the MySQL/MariaDB fixture, in ANSI_QUOTES mode
-	myMissing  string  // why the MySQL/MariaDB target is absent
-	myStop     func()
+	// pgCachedTarget serves pgDB with the default cache on, for the read
+	// catalogue (the suites that use pgDB only read it)
+	pgCachedTarget *target
+	pgDB           *testdb.Postgres
+	pgPool         *pgxpool.Pool
+	pgMissing      string // why the PostgreSQL target is absent
+	myTarget       *target
+	myDB           *testdb.MySQL
+	mySQL          *sql.DB // to the MySQL/MariaDB fixture, in ANSI_QUOTES mode
+	myMissing      string  // why the MySQL/MariaDB target is absent
+	myStop         func()
 )
 
 // uncached turns the query cache off: most suites must reach the database
@@ -118,6 +122,17 @@ func runSuites(m *testing.M) int {
 		}
 		defer gw.stop()
 		pgTarget = gw.target("postgres", "erp", pgRows(pgPool))
+		// the same database behind the default 30 s cache, as the gateway
+		// runs unless told otherwise
+		cgw, err := serveGateway(app.Settings{Defaults: config.File{}, Sources: erpSource(config.Source{DSN: pgDB.DSN,
+			Keys: map[string][]string{"customer_summary": {"customer_id"}}})})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "starting the cached PostgreSQL gateway:", err)
+			return 1
+		}
+		defer cgw.stop()
+		pgCachedTarget = cgw.target("postgres", "erp", pgRows(pgPool))
+		pgCachedTarget.cached = true
 	}
 	if code := openMySQLTarget(ctx); code != 0 {
 		return code
@@ -204,6 +219,15 @@ func targets(t *testing.T) []*target {
 		out = append(out, myTarget)
 	}
 	return append(out, demoTarget)
+}
+
+// label names a target in a subtest: its database, and whether the
+// default cache is in front.
+func (tg *target) label() string {
+	if tg.cached {
+		return tg.name + "+cache"
+	}
+	return tg.name
 }
 
 func sqlRows(db *sql.DB) func(string) ([][]string, error) {

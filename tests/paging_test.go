@@ -132,7 +132,7 @@ func TestPagingThroughLargeTableWhileWriting(t *testing.T) {
 func TestPagingKeepsTop(t *testing.T) {
 	for _, tg := range targets(t) {
 		set := map[string]string{"postgres": "events", "mysql": "events", "sqlite": "Orders"}[tg.name]
-		t.Run(tg.name, func(t *testing.T) {
+		t.Run(tg.label(), func(t *testing.T) {
 			res := tg.get(t, set+"?$top=2500&$select="+map[string]string{"postgres": "id", "mysql": "id", "sqlite": "OrderId"}[tg.name], "Prefer", "odata.maxpagesize=700")
 			if got := res.Header.Get("Preference-Applied"); got != "odata.maxpagesize=700" {
 				t.Errorf("Preference-Applied = %q", got)

@@ -19,7 +19,7 @@ import (
 // and the final value counts exactly the writes that landed.
 func TestNoLostUpdateUnderIfMatch(t *testing.T) {
 	for _, tg := range writeTargets(t) {
-		t.Run(tg.name, func(t *testing.T) {
+		t.Run(tg.label(), func(t *testing.T) {
 			if r := tg.send(t, "PATCH", "Customers(3)", `{"Rating":0}`); r.Status != 204 {
 				t.Fatalf("reset: %d %s", r.Status, r.Body)
 			}
@@ -66,7 +66,7 @@ func TestNoLostUpdateUnderIfMatch(t *testing.T) {
 // row that existed throughout.
 func TestWritesDuringPagedRead(t *testing.T) {
 	for _, tg := range writeTargets(t) {
-		t.Run(tg.name, func(t *testing.T) {
+		t.Run(tg.label(), func(t *testing.T) {
 			original := map[string]bool{}
 			rows, _ := tg.rows(`SELECT "CustomerId" FROM "Customers"`)
 			for _, r := range rows {

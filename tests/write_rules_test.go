@@ -34,7 +34,7 @@ func TestDatabaseRulesMapToErrors(t *testing.T) {
 // TestCompositeKeyWrites: update and delete by a two-part key.
 func TestCompositeKeyWrites(t *testing.T) {
 	for _, tg := range writeTargets(t) {
-		t.Run(tg.name, func(t *testing.T) {
+		t.Run(tg.label(), func(t *testing.T) {
 			row, err := tg.rows(`SELECT "OrderId", "ProductId" FROM "OrderLines" ORDER BY 1, 2 LIMIT 1`)
 			if err != nil {
 				t.Fatal(err)
