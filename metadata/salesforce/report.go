@@ -1,8 +1,12 @@
-// Package salesforce tells an admin what Salesforce Connect will make of a
-// source: the object each table becomes, the field type each column
-// becomes, and every problem that would make a sync fail or lose data,
-// with what to do about it. `odatagw check` prints it and the admin API
-// and page show it.
+// Package salesforce is the Salesforce side of a service, made from its
+// model: the report of what Salesforce Connect will make of a source (the
+// object each table becomes, the field type each column becomes, and
+// every problem that would make a sync fail or lose data, with what to do
+// about it), the Metadata API package that sets the org up in one deploy
+// (data source, credentials, external objects with their fields and
+// lookups, a permission set), and its comparison with what an org holds.
+// `odatagw check` and `odatagw salesforce` print them; the admin API and
+// page show them.
 package salesforce
 
 import (
