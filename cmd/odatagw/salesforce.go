@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/odatagw/odatagw/internal/app"
 	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/internal/control"
 	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/metadata/salesforce"
 	"github.com/odatagw/odatagw/sources"
@@ -95,9 +95,9 @@ func (p packageSource) bundle(ctx context.Context) (*salesforce.Bundle, string, 
 	root := strings.TrimRight(base, "/") + "/odata/" + url.PathEscape(name) + "/"
 	form := salesforce.Form{ODataVersion: p.OData, LegacyCredential: p.LegacyCredent}
 	var b *salesforce.Bundle
-	err := app.Inspect(ctx, name, settings, file, func(_ context.Context, s sources.Source) error {
+	err := control.Inspect(ctx, name, settings, file, func(_ context.Context, s sources.Source) error {
 		var err error
-		b, err = app.SalesforceBundle(name, root, settings, s.Metadata(), form)
+		b, err = control.SalesforceBundle(name, root, settings, s.Metadata(), form)
 		return err
 	})
 	if err != nil && settings.DSN != "" {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/odatagw/odatagw/admin"
 	"github.com/odatagw/odatagw/admin/registry"
-	"github.com/odatagw/odatagw/internal/app"
 	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/internal/control"
 	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -327,7 +327,7 @@ func (c *checkCmd) run(stdin io.Reader, stdout io.Writer) error {
 		}
 		settings.Keys[table] = strings.Split(cols, ",")
 	}
-	report, err := app.Check(context.Background(), "check", settings, configDefaults())
+	report, err := control.Check(context.Background(), "check", settings, configDefaults())
 	if err != nil {
 		return fmt.Errorf("%s: %s", dsn.Redact(c.DSN), dsn.Scrub(err.Error(), c.DSN))
 	}

@@ -30,7 +30,7 @@ func (g *Gateway) serveAdmin() (*http.Server, error) {
 	mux.Handle("GET /metrics", ops)
 	mux.Handle("GET /readyz", ops)
 	mux.Handle("GET /healthz", ops)
-	mux.Handle("/", admin.Handler(admin.Config{Token: g.settings.AdminToken, Manager: g, Logger: g.settings.Logger, Version: g.settings.Version, Callers: g.callers.Of}))
+	mux.Handle("/", admin.Handler(admin.Config{Token: g.settings.AdminToken, Manager: g.plane, Logger: g.settings.Logger, Version: g.settings.Version, Callers: g.callers.Of}))
 	hs := httpServer(mux, sideTimeouts)
 	g.addrMu.Lock()
 	g.adminAddr = ln.Addr().String()

@@ -10,16 +10,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/odatagw/odatagw/internal/clientip"
+	"github.com/odatagw/odatagw/internal/control"
 	"github.com/odatagw/odatagw/replicas"
 
 	"github.com/odatagw/odatagw/admin/registry"
@@ -98,7 +101,7 @@ func (s Settings) withDefaults() Settings {
 		s.Logger = slog.Default()
 	}
 	if s.StatePoll <= 0 {
-		s.StatePoll = DefaultStatePoll
+		s.StatePoll = control.DefaultStatePoll
 	}
 	if s.DrainTimeout <= 0 {
 		s.DrainTimeout = DefaultDrainTimeout
@@ -115,11 +118,10 @@ type Gateway struct {
 	callers    *clientip.Resolver
 	memory     memlimit.Budget
 	store      *registry.Store
-	authShared *auth.Shared // users and checked credentials, for every source
-	hub        *tunnel.Hub  // the agents' tunnels, for sources with via
+	plane      *control.Plane // keeps the registrations in service; the admin API's manager
+	authShared *auth.Shared   // users and checked credentials, for every source
+	hub        *tunnel.Hub    // the agents' tunnels, for sources with via
 	auditFile  *os.File
-	regs       registrations
-	wake       chan struct{}      // wakes the reconcile loop
 	watchCtx   context.Context    // lives as long as the gateway
 	stop       context.CancelFunc // ends watchCtx: the watchers and the store poll
 
@@ -166,7 +168,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 	if err := (config.Source{PageSize: s.Defaults.PageSize}).Check(); err != nil {
 		return nil, fmt.Errorf("the configuration's %w", err)
 	}
-	for _, name := range sortedNames(s.Sources) {
+	for _, name := range slices.Sorted(maps.Keys(s.Sources)) {
 		if err := s.Sources[name].Check(); err != nil {
 			return nil, fmt.Errorf("source %s: %w", name, err)
 		}
@@ -184,12 +186,25 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		QueueTimeout: s.Defaults.Limits.QueueTimeout, Audit: audit})
 	watchCtx, stop := context.WithCancel(context.Background())
 	g := &Gateway{Server: srv, settings: s, callers: callers, bus: bus, stop: stop, answers: cache.NewStore(memory.Cache), memory: memory, watchCtx: watchCtx, auditFile: auditFile,
-		regs: registrations{byName: map[string]*managed{}}, wake: make(chan struct{}, 1), authShared: auth.NewShared(nil, s.Logger)}
+		authShared: auth.NewShared(nil, s.Logger)}
 	g.hub = g.newHub()
+	if s.State != "" {
+		store, err := registry.Open(ctx, s.State, s.SecretKey)
+		if err != nil {
+			g.Close()
+			return nil, err
+		}
+		g.store = store
+		g.authShared.Users = accounts{store}
+	}
+	g.plane = control.New(watchCtx, control.Config{Server: srv, Hub: g.hub, Data: g, Store: g.store,
+		Defaults: s.Defaults, Sources: s.Sources, PublicURL: s.PublicURL, Logger: s.Logger})
 	if err := srv.RegisterMetrics(newAgentCollector(g)); err != nil {
+		g.Close()
 		return nil, err
 	}
-	if err := srv.RegisterMetrics(newCalloutCollector(g)); err != nil {
+	if err := srv.RegisterMetrics(control.CalloutCollector(g.plane)); err != nil {
+		g.Close()
 		return nil, err
 	}
 	if bus != nil {
@@ -198,15 +213,15 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 			case replicas.KindReload:
 				g.reload(watchCtx, m.Source, false)
 			case replicas.KindRegistry:
-				g.wakeReconcile()
+				g.plane.Wake()
 			}
 		})
 	}
-	if err := g.openSources(ctx); err != nil {
+	if err := g.plane.Start(ctx); err != nil {
 		g.Close()
 		return nil, err
 	}
-	if len(g.Server.SourceNames()) == 0 && len(g.regs.byName) == 0 {
+	if len(g.Server.SourceNames()) == 0 && g.plane.Serving() == 0 {
 		// the demo holds made-up data, so anyone may call it
 		settings := config.Source{DSN: "sqlite:(embedded demo, rebuilt at each start)", Auth: config.Auth{Anonymous: true}}.Resolved(s.Defaults)
 		opts := sources.Options{Name: "demo", Source: settings, Logger: s.Logger}
@@ -222,51 +237,47 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 			g.Close()
 			return nil, err
 		}
-		g.install("demo", opened{src: g.withCache(src, "demo", settings), guard: guard},
-			registry.Source{Name: "demo", Source: settings, Origin: originDemo})
+		g.plane.Install("demo", control.Opened{Src: g.withCache(src, "demo", settings), Guard: guard},
+			registry.Source{Name: "demo", Source: settings, Origin: control.OriginDemo})
 	}
 	if g.store != nil {
-		go g.reconcile(watchCtx, s.StatePoll)
+		go g.plane.Run(watchCtx, s.StatePoll)
 	}
 	return g, nil
 }
 
-// openSources opens the configured sources, through the state store when
-// there is one (which adds those registered at run time).
-func (g *Gateway) openSources(ctx context.Context) error {
-	s := g.settings
-	if s.State == "" {
-		for _, name := range sortedNames(s.Sources) {
-			if s.Sources[name].Via != "" {
-				return fmt.Errorf("source %s: via needs the state store, where agents are registered (--state)", name)
-			}
-			src, err := g.openSource(ctx, name, s.Sources[name])
-			if err != nil {
-				return fmt.Errorf("source %s: %w", name, err)
-			}
-			g.install(name, src, registry.FromConfig(name, s.Sources[name], registry.OriginConfig))
+// OpenSource connects to and introspects a source, wrapped for tracing
+// and with the cache in front, and prepares its access policy.
+func (g *Gateway) OpenSource(ctx context.Context, name string, cfg config.Source) (control.Opened, error) {
+	guard, err := auth.NewGuard(name, cfg.Auth, g.authShared)
+	if err != nil {
+		return control.Opened{}, &registry.FieldError{Field: "auth", Message: err.Error()}
+	}
+	cfg = cfg.Resolved(g.settings.Defaults)
+	opts := sources.Options{Name: name, Source: cfg, Logger: g.settings.Logger, Dial: g.Dial(cfg)}
+	ctx, cancel := context.WithTimeout(ctx, control.OpenTimeout)
+	defer cancel()
+	src, err := sources.Open(ctx, opts)
+	if err != nil {
+		guard.Close()
+		return control.Opened{}, err
+	}
+	if cfg.Auth.PerUser {
+		if a, ok := sources.As[sources.CallerAware](src); !ok || !a.ActsAsCaller() {
+			src.Close()
+			guard.Close()
+			return control.Opened{}, &registry.FieldError{Field: "auth", Message: "per_user needs a PostgreSQL source (roles and row-level security)"}
 		}
-		return nil
 	}
-	store, err := registry.Open(ctx, s.State, s.SecretKey)
-	if err != nil {
-		return err
+	if !cfg.Auth.Any() {
+		g.settings.Logger.Warn("the source accepts no credentials, so every request gets 401: configure its auth (basic, token_header, bearer, or anonymous behind a restricting proxy); see docs/security.md", "source", name)
 	}
-	g.store = store
-	g.authShared.Users = accounts{store}
-	undo, err := g.registerConfigured(ctx)
-	if err == nil {
-		err = g.openRegistered(ctx)
-	}
-	if err != nil {
-		undo()
-	}
-	return err
+	return control.Opened{Src: g.withCache(src, name, cfg), Guard: guard}, nil
 }
 
-// watch listens for changes made behind the gateway and for reload
+// Watch listens for changes made behind the gateway and for reload
 // requests, where the source can hear them (PostgreSQL's NOTIFY).
-func (g *Gateway) watch(ctx context.Context, name string, src sources.Source, listening *atomic.Bool) {
+func (g *Gateway) Watch(ctx context.Context, name string, src sources.Source, listening *atomic.Bool) {
 	w, ok := sources.As[sources.ChangeWatcher](src)
 	if !ok {
 		listening.Store(true) // nothing to listen to: nothing is missed
@@ -285,16 +296,7 @@ func (g *Gateway) watch(ctx context.Context, name string, src sources.Source, li
 // this gateway now: its database's notifications (schema reloads, changes
 // made behind the gateway) and, with Redis, the other replicas' messages.
 // Right after a start or a change it is false for a moment.
-func (g *Gateway) Listening(name string) bool {
-	g.regs.mu.Lock()
-	m, ok := g.regs.byName[name]
-	g.regs.mu.Unlock()
-	return ok && g.hears(m)
-}
-
-func (g *Gateway) hears(m *managed) bool {
-	return m.serving && m.listening.Load() && g.HearsReplicas()
-}
+func (g *Gateway) Listening(name string) bool { return g.plane.Listening(name) }
 
 // HearsReplicas reports whether the other replicas' messages (registry
 // changes, reloads, invalidations) reach this gateway now: always without
@@ -337,6 +339,32 @@ func (g *Gateway) reload(ctx context.Context, name string, propagate bool) (sour
 		g.bus.Publish(replicas.Message{Kind: replicas.KindReload, Source: name})
 	}
 	return changes, nil
+}
+
+// TellReplicas asks the replicas sharing a Redis to look at the store now
+// rather than at their next poll.
+func (g *Gateway) TellReplicas() {
+	if g.bus != nil {
+		g.bus.Publish(replicas.Message{Kind: replicas.KindRegistry})
+	}
+}
+
+// ForgetCredentials drops the credentials checked so far, so that a
+// changed or removed user is checked again at once.
+func (g *Gateway) ForgetCredentials() { g.authShared.Forget() }
+
+// BaseURL is where the OData listener is reached, once serving.
+func (g *Gateway) BaseURL() string {
+	g.addrMu.Lock()
+	defer g.addrMu.Unlock()
+	return g.baseURL
+}
+
+func (g *Gateway) busIface() replicas.Bus {
+	if g.bus == nil {
+		return nil
+	}
+	return g.bus
 }
 
 // ReloadAll reloads every source, as SIGHUP asks.

@@ -7,6 +7,7 @@ import (
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/internal/control"
 	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/demo"
 )
@@ -21,7 +22,7 @@ func TestInstallNeverGoesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	open := func() opened {
+	open := func() control.Opened {
 		src, err := demo.Open(ctx, sources.Options{Name: "erp"})
 		if err != nil {
 			t.Fatal(err)
@@ -30,22 +31,22 @@ func TestInstallNeverGoesBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return opened{src: src, guard: guard}
+		return control.Opened{Src: src, Guard: guard}
 	}
 	newer, older := open(), open()
-	if _, ok := g.install("erp", newer, registry.Source{Name: "erp", Version: 5}); !ok {
+	if _, ok := g.plane.Install("erp", newer, registry.Source{Name: "erp", Version: 5}); !ok {
 		t.Fatal("version 5 was not installed")
 	}
-	if _, ok := g.install("erp", older, registry.Source{Name: "erp", Version: 4}); ok {
+	if _, ok := g.plane.Install("erp", older, registry.Source{Name: "erp", Version: 4}); ok {
 		t.Fatal("version 4 replaced version 5")
 	}
-	if src, _ := g.Server.Source("erp"); src != newer.src {
+	if src, _ := g.Server.Source("erp"); src != newer.Src {
 		t.Fatal("the source serving is not version 5's")
 	}
-	if older.src.Ping(ctx) == nil {
+	if older.Src.Ping(ctx) == nil {
 		t.Fatal("the refused source was left open")
 	}
-	if st, err := g.Get(ctx, "erp"); err != nil || st.ServingVersion != 5 {
+	if st, err := g.plane.Get(ctx, "erp"); err != nil || st.ServingVersion != 5 {
 		t.Fatalf("status: %+v %v", st, err)
 	}
 }

@@ -1,4 +1,4 @@
-package app
+package control
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 )
 
 // Shapes lists a served source's request shapes, the costliest first.
-func (g *Gateway) Shapes(_ context.Context, name string) ([]shapes.Entry, error) {
-	rec, ok := g.Server.Shapes(name)
+func (p *Plane) Shapes(_ context.Context, name string) ([]shapes.Entry, error) {
+	rec, ok := p.srv.Shapes(name)
 	if !ok {
 		return nil, registry.ErrNotFound
 	}
@@ -29,8 +29,8 @@ func (g *Gateway) Shapes(_ context.Context, name string) ([]shapes.Entry, error)
 // Shape is one shape with the statement the source runs for it, the
 // index that would serve it and, when asked (explain "plan" or
 // "analyze"), the database's plan.
-func (g *Gateway) Shape(ctx context.Context, name, id, explain string) (admin.ShapeDetail, error) {
-	rec, ok := g.Server.Shapes(name)
+func (p *Plane) Shape(ctx context.Context, name, id, explain string) (admin.ShapeDetail, error) {
+	rec, ok := p.srv.Shapes(name)
 	if !ok {
 		return admin.ShapeDetail{}, registry.ErrNotFound
 	}
@@ -38,7 +38,7 @@ func (g *Gateway) Shape(ctx context.Context, name, id, explain string) (admin.Sh
 	if !ok {
 		return admin.ShapeDetail{}, admin.ErrNoShape
 	}
-	src, _ := g.Server.Source(name)
+	src, _ := p.srv.Source(name)
 	out := admin.ShapeDetail{Detail: d, Advice: []metadata.IndexAdvice{}}
 	ex, can := sources.As[sources.Explainer](src)
 	if es, ok := src.Metadata().EntitySet(d.Shape.Set); ok && can {
@@ -65,12 +65,12 @@ func (g *Gateway) Shape(ctx context.Context, name, id, explain string) (admin.Sh
 // IndexAdvice is the indexes a source's traffic needs, ranked by the
 // database time of the shapes each would serve in the last 24 hours; then
 // the advice from the schema for the tables no traffic reached yet.
-func (g *Gateway) IndexAdvice(ctx context.Context, name string) ([]admin.RankedAdvice, error) {
-	rec, ok := g.Server.Shapes(name)
+func (p *Plane) IndexAdvice(ctx context.Context, name string) ([]admin.RankedAdvice, error) {
+	rec, ok := p.srv.Shapes(name)
 	if !ok {
 		return nil, registry.ErrNotFound
 	}
-	src, _ := g.Server.Source(name)
+	src, _ := p.srv.Source(name)
 	out := []admin.RankedAdvice{}
 	byStatement := map[string]int{}
 	reached := map[string]bool{}
@@ -149,8 +149,8 @@ func indexColumns(sh shapes.Shape, es *metadata.EntitySet) (contains, prefix, co
 }
 
 // SampleShape turns on or off keeping a shape's last values, for EXPLAIN.
-func (g *Gateway) SampleShape(_ context.Context, name, id string, on bool) error {
-	rec, ok := g.Server.Shapes(name)
+func (p *Plane) SampleShape(_ context.Context, name, id string, on bool) error {
+	rec, ok := p.srv.Shapes(name)
 	if !ok {
 		return registry.ErrNotFound
 	}
@@ -162,13 +162,13 @@ func (g *Gateway) SampleShape(_ context.Context, name, id string, on bool) error
 
 // Callouts are a source's requests this hour and in the last 24, against
 // the org's hourly limit, with what would save some.
-func (g *Gateway) Callouts(ctx context.Context, name string) (admin.CalloutReport, error) {
-	rec, ok := g.Server.Shapes(name)
+func (p *Plane) Callouts(ctx context.Context, name string) (admin.CalloutReport, error) {
+	rec, ok := p.srv.Shapes(name)
 	if !ok {
 		return admin.CalloutReport{}, registry.ErrNotFound
 	}
 	limit := config.DefaultCalloutsPerHour
-	if st, err := g.Get(ctx, name); err == nil && st.CalloutsPerHour > 0 {
+	if st, err := p.Get(ctx, name); err == nil && st.CalloutsPerHour > 0 {
 		limit = st.CalloutsPerHour
 	}
 	c := rec.Callouts()
@@ -190,16 +190,19 @@ func (g *Gateway) Callouts(ctx context.Context, name string) (admin.CalloutRepor
 	return r, nil
 }
 
-// calloutCollector is each source's callouts this hour and its limit,
+// CalloutCollector is each source's callouts this hour and its limit,
 // for /metrics and the alert at 80%.
+func CalloutCollector(p *Plane) prometheus.Collector { return newCalloutCollector(p) }
+
+// calloutCollector is CalloutCollector's.
 type calloutCollector struct {
-	g            *Gateway
+	p            *Plane
 	hour, limit  *prometheus.Desc
 	projectedPct *prometheus.Desc
 }
 
-func newCalloutCollector(g *Gateway) *calloutCollector {
-	return &calloutCollector{g: g,
+func newCalloutCollector(p *Plane) *calloutCollector {
+	return &calloutCollector{p: p,
 		hour:         prometheus.NewDesc("odatagw_callouts_this_hour", "Requests a source answered in the current clock hour: Salesforce's OData callouts, which its org limits per hour.", []string{"source"}, nil),
 		limit:        prometheus.NewDesc("odatagw_callouts_hourly_limit", "The org's hourly callout limit the source is held against (callouts_per_hour).", []string{"source"}, nil),
 		projectedPct: prometheus.NewDesc("odatagw_callouts_projected_ratio", "This hour's callouts at the current pace, as a share of the limit.", []string{"source"}, nil),
@@ -213,17 +216,17 @@ func (c *calloutCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *calloutCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, name := range c.g.Server.SourceNames() {
-		rec, ok := c.g.Server.Shapes(name)
+	for _, name := range c.p.srv.SourceNames() {
+		rec, ok := c.p.srv.Shapes(name)
 		if !ok {
 			continue
 		}
 		limit := config.DefaultCalloutsPerHour
-		c.g.regs.mu.Lock()
-		if m := c.g.regs.byName[name]; m != nil && m.reg.CalloutsPerHour > 0 {
+		c.p.regs.mu.Lock()
+		if m := c.p.regs.byName[name]; m != nil && m.reg.CalloutsPerHour > 0 {
 			limit = m.reg.CalloutsPerHour
 		}
-		c.g.regs.mu.Unlock()
+		c.p.regs.mu.Unlock()
 		co := rec.Callouts()
 		ch <- prometheus.MustNewConstMetric(c.hour, prometheus.GaugeValue, float64(co.ThisHour), name)
 		ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(limit), name)

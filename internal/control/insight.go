@@ -1,4 +1,4 @@
-package app
+package control
 
 import (
 	"context"
@@ -13,26 +13,26 @@ import (
 
 // Traffic is the last hour of a served source's traffic, for the admin
 // page's charts.
-func (g *Gateway) Traffic(_ context.Context, name string) ([]server.TrafficSeries, error) {
-	if _, ok := g.Server.Source(name); !ok {
+func (p *Plane) Traffic(_ context.Context, name string) ([]server.TrafficSeries, error) {
+	if _, ok := p.srv.Source(name); !ok {
 		return nil, registry.ErrNotFound
 	}
-	return g.Server.Traffic(name), nil
+	return p.srv.Traffic(name), nil
 }
 
 // Audit lists the latest writes and refused credentials.
-func (g *Gateway) Audit(_ context.Context, source, user, event string, limit int) []server.AuditRecord {
-	return g.Server.Audit(source, user, event, limit)
+func (p *Plane) Audit(_ context.Context, source, user, event string, limit int) []server.AuditRecord {
+	return p.srv.Audit(source, user, event, limit)
 }
 
 // SalesforcePackage is the Metadata API package that sets Salesforce up
 // for a served source (salesforce.Package): no secret in it.
-func (g *Gateway) SalesforcePackage(ctx context.Context, name string, form salesforce.Form) (*salesforce.Bundle, error) {
-	st, err := g.Get(ctx, name)
+func (p *Plane) SalesforcePackage(ctx context.Context, name string, form salesforce.Form) (*salesforce.Bundle, error) {
+	st, err := p.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	src, ok := g.Server.Source(name)
+	src, ok := p.srv.Source(name)
 	if !ok {
 		return nil, registry.ErrNotFound
 	}
@@ -47,8 +47,8 @@ func (g *Gateway) SalesforcePackage(ctx context.Context, name string, form sales
 
 // SalesforceDiff compares the package for a served source with a
 // metadata directory retrieved from the org, uploaded as a zip.
-func (g *Gateway) SalesforceDiff(ctx context.Context, name string, retrieved []byte, form salesforce.Form) (salesforce.Diff, error) {
-	b, err := g.SalesforcePackage(ctx, name, form)
+func (p *Plane) SalesforceDiff(ctx context.Context, name string, retrieved []byte, form salesforce.Form) (salesforce.Diff, error) {
+	b, err := p.SalesforcePackage(ctx, name, form)
 	if err != nil {
 		return salesforce.Diff{}, err
 	}
