@@ -15,6 +15,8 @@ type Error struct {
 	Message string
 	Target  string
 	Cause   error
+	// Allow is the Allow header of a 405: the methods the resource takes.
+	Allow string
 }
 
 func (e *Error) Error() string {

@@ -68,6 +68,31 @@ type Plan struct {
 	// DeltaToken is the $deltatoken of a delta link: the changes since the
 	// read the token was made for.
 	DeltaToken string
+	// Page is how a collection is paged: its size, the rows to fetch
+	// (Query.Limit), whether a nextLink may follow.
+	Page Page
+	// Writing is the write a write method asks for, target bound and
+	// kind decided; its body is bound after (Write.Bind). nil for a read.
+	Writing *Write
+}
+
+// Page is how one page of a collection is served.
+type Page struct {
+	Size    int   // the server-driven page size
+	Top     int64 // rows still asked for by $top; -1: no $top
+	Limit   int   // rows to fetch
+	LookOne bool  // fetch one more row than the page, to learn whether more follow
+	Applied bool  // the client's odata.maxpagesize was honoured
+}
+
+// Options are what planning needs beyond the URL.
+type Options struct {
+	Limits odata.Limits
+	// Signer verifies a skiptoken and puts its position in the query;
+	// nil leaves the token for the caller to verify.
+	Signer *Signer
+	// MaxPageSize is the client's Prefer: odata.maxpagesize; 0 for none.
+	MaxPageSize int
 }
 
 // allowed says which system query options apply to which kind of resource;
@@ -83,21 +108,31 @@ var allowed = map[Kind]map[string]bool{
 	KindPropertyValue: {"$format": true},
 }
 
-// Build binds a parsed request to the service model. method is the HTTP
-// method; only reads are planned here.
+// Build binds a parsed request to the service model, within the default
+// limits. method is the HTTP method (after X-HTTP-Method).
 func Build(svc *metadata.Service, req *uri.Request, method string) (*Plan, *odata.Error) {
-	return BuildWith(svc, req, method, odata.DefaultLimits())
+	return BuildWith(svc, req, method, Options{Limits: odata.DefaultLimits()})
 }
 
-// BuildWith is Build within the given limits.
-func BuildWith(svc *metadata.Service, req *uri.Request, method string, lim odata.Limits) (*Plan, *odata.Error) {
+// BuildWith binds a request completely, so that a handler has only to run
+// it: for a read, its options checked by the read matrix and bound, its
+// skiptoken verified (with a Signer) and its page sized; for a write, its
+// target and its kind from the write matrix. A method the resource does
+// not take is refused with the Allow header the matrix gives.
+func BuildWith(svc *metadata.Service, req *uri.Request, method string, opts Options) (*Plan, *odata.Error) {
 	p, err := Target(svc, req)
 	if err != nil {
 		return nil, err
 	}
 	if method != http.MethodGet && method != http.MethodHead {
-		return nil, odata.MethodNotAllowed(method, p.Kind.String())
+		w, err := p.Write(method, &req.Query)
+		if err != nil {
+			return nil, err
+		}
+		p.Writing = w
+		return p, nil
 	}
+	lim := opts.Limits
 	q := &req.Query
 	if len(q.Duplicates) > 0 {
 		return nil, odata.BadRequest(odata.CodeBadRequest, "%s is given more than once", q.Duplicates[0]).WithTarget(q.Duplicates[0])
@@ -113,7 +148,35 @@ func BuildWith(svc *metadata.Service, req *uri.Request, method string, lim odata
 	if err := p.bindOptions(q, lim); err != nil {
 		return nil, err
 	}
+	if p.SkipToken != nil && opts.Signer != nil {
+		if err := opts.Signer.Decode(svc.Version(), &p.Query, p.SkipToken.Raw); err != nil {
+			return nil, err
+		}
+	}
+	if p.Kind == KindCollection {
+		p.Page = p.pageOf(opts.MaxPageSize)
+		p.Query.Limit = p.Page.Limit
+	}
 	return p, nil
+}
+
+// pageOf sizes a collection's page: the set's page size, or the client's
+// smaller odata.maxpagesize, and $top within it.
+func (p *Plan) pageOf(maxPageSize int) Page {
+	pg := Page{Size: p.Set.PageSize, Top: -1}
+	if maxPageSize > 0 {
+		pg.Applied = true
+		pg.Size = min(pg.Size, maxPageSize)
+	}
+	if p.Top != nil {
+		pg.Top = *p.Top
+	}
+	if pg.Top >= 0 && pg.Top <= int64(pg.Size) {
+		pg.Limit = int(pg.Top)
+	} else {
+		pg.Limit, pg.LookOne = pg.Size+1, true
+	}
+	return pg
 }
 
 // Target binds only the resource path: which set, key and property a

@@ -101,7 +101,9 @@ func (p *Plan) Write(method string, q *uri.Query) (*Write, *odata.Error) {
 	}
 	i := slices.IndexFunc(writes, func(w writeRule) bool { return w.method == method && w.on == p.Kind })
 	if i < 0 || p.Set == nil {
-		return nil, odata.MethodNotAllowed(method, p.Kind.String())
+		e := odata.MethodNotAllowed(method, p.Kind.String())
+		e.Allow = Allow(p.Kind, p.Set == nil || p.Set.ReadOnly)
+		return nil, e
 	}
 	for _, name := range q.Present {
 		if !writeOptions[name] {

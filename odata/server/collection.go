@@ -16,54 +16,24 @@ import (
 	"github.com/odatagw/odatagw/sources"
 )
 
-// page decides how many rows one response holds.
-type page struct {
-	size    int   // server-driven page size
-	top     int64 // rows still asked for by $top; -1: no $top
-	limit   int   // rows to fetch
-	lookOne bool  // fetch one more row than the page, to learn whether more follow
-	applied bool  // odata.maxpagesize was honoured
-}
-
-func (r *request) page() page {
-	pg := page{size: r.plan.Set.PageSize, top: -1}
-	if m := r.prefs.MaxPageSize; m > 0 {
-		pg.applied = true
-		if m < pg.size {
-			pg.size = m
-		}
-	}
-	if r.plan.Top != nil {
-		pg.top = *r.plan.Top
-	}
-	if pg.top >= 0 && pg.top <= int64(pg.size) {
-		pg.limit = int(pg.top)
-	} else {
-		pg.limit, pg.lookOne = pg.size+1, true
-	}
-	return pg
-}
+// page is how one response of a collection is paged, as the plan sized
+// it.
+type page = plan.Page
 
 // serveCollection answers one page of an entity set: the count (run beside
 // the page query), the rows, and a nextLink that continues after the last
 // row written. A page the cache keeps is written whole, as an answer;
 // any other streams as its rows arrive.
 func (r *request) serveCollection() error {
-	q := &r.plan.Query
-	if r.plan.SkipToken != nil {
-		if err := r.srv.signer.Decode(r.svc.Version(), q, r.plan.SkipToken.Raw); err != nil {
-			return err
-		}
-	}
-	pg := r.page()
-	q.Limit = pg.limit
+	q := &r.plan.Query // its skiptoken's position and its Limit are set (plan.BuildWith)
+	pg := r.plan.Page
 	if err := r.startTracking(); err != nil {
 		return err
 	}
-	if r.deltaLink == "" && pg.limit > 0 && pg.limit <= cache.MaxCachedRows && r.keeper() != nil {
+	if r.deltaLink == "" && pg.Limit > 0 && pg.Limit <= cache.MaxCachedRows && r.keeper() != nil {
 		text := func() string {
-			return "page|" + plan.QueryKey(q) + r.shapeKey() + "|page:" + strconv.Itoa(pg.size) + "," +
-				strconv.FormatInt(pg.top, 10) + "," + strconv.FormatBool(pg.applied)
+			return "page|" + plan.QueryKey(q) + r.shapeKey() + "|page:" + strconv.Itoa(pg.Size) + "," +
+				strconv.FormatInt(pg.Top, 10) + "," + strconv.FormatBool(pg.Applied)
 		}
 		return r.answer(text, func(ctx context.Context, sp *splice) (*cache.Answer, error) { return r.renderPage(ctx, sp, pg) })
 	}
@@ -71,7 +41,7 @@ func (r *request) serveCollection() error {
 	// take every query slot this request needs at once: the page query and
 	// the count run side by side on two connections
 	var need int64
-	if pg.limit > 0 {
+	if pg.Limit > 0 {
 		need++
 	}
 	if r.plan.Count && (need == 0 || r.slots.sideBySide()) {
@@ -82,7 +52,7 @@ func (r *request) serveCollection() error {
 		return err
 	}
 	defer func() { r.slots.release(held) }()
-	res, err := r.fetch(r.req.Context(), q, pg.limit > 0, &held)
+	res, err := r.fetch(r.req.Context(), q, pg.Limit > 0, &held)
 	if err != nil {
 		return err
 	}
@@ -259,7 +229,7 @@ func (r *request) pageBody(b []byte, sp *splice, pg page, res fetched, out func(
 	more := false
 	var lastSort []any
 	for hasRow := res.hasRow; hasRow; hasRow = res.rows.Next() {
-		if written == pg.size || (written > 0 && bytes+len(b) > r.srv.cfg.ResponseBudget) {
+		if written == pg.Size || (written > 0 && bytes+len(b) > r.srv.cfg.ResponseBudget) {
 			more = true
 			break
 		}
@@ -283,7 +253,7 @@ func (r *request) pageBody(b []byte, sp *splice, pg page, res fetched, out func(
 		}
 	}
 	b = append(b, ']')
-	if more && (pg.top < 0 || int64(written) < pg.top) {
+	if more && (pg.Top < 0 || int64(written) < pg.Top) {
 		b = append(b, `,"@odata.nextLink":"`...)
 		b = format.AppendEscaped(sp.root(b), r.plan.Set.Name+"?")
 		b = sp.part(b, cache.HoleOptions)
@@ -301,8 +271,8 @@ func (r *request) pageBody(b []byte, sp *splice, pg page, res fetched, out func(
 // last row sent.
 func (r *request) nextTail(pg page, written int, lastSort []any) string {
 	tail := ""
-	if pg.top >= 0 {
-		tail = "$top=" + strconv.FormatInt(pg.top-int64(written), 10) + "&"
+	if pg.Top >= 0 {
+		tail = "$top=" + strconv.FormatInt(pg.Top-int64(written), 10) + "&"
 	}
 	return tail + "$skiptoken=" + url.QueryEscape(r.srv.signer.Encode(r.svc.Version(), &r.plan.Query, lastSort))
 }

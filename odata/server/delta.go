@@ -81,8 +81,8 @@ func (r *request) startTracking() error {
 // preferenceApplied is the Preference-Applied header of a read.
 func (r *request) preferenceApplied(pg page) string {
 	var applied []string
-	if pg.applied {
-		applied = append(applied, "odata.maxpagesize="+strconv.Itoa(pg.size))
+	if pg.Applied {
+		applied = append(applied, "odata.maxpagesize="+strconv.Itoa(pg.Size))
 	}
 	if r.deltaLink != "" {
 		applied = append(applied, "odata.track-changes")
@@ -110,7 +110,7 @@ func (r *request) serveDelta() error {
 	if perr != nil {
 		return odata.BadRequest(odata.CodeBadDeltaToken, "the delta link's options no longer read: %s", perr.Message)
 	}
-	p, berr := plan.BuildWith(r.svc, &uri.Request{Segments: []uri.Segment{{Name: es.Name}}, Query: q}, http.MethodGet, r.srv.limits)
+	p, berr := plan.BuildWith(r.svc, &uri.Request{Segments: []uri.Segment{{Name: es.Name}}, Query: q}, http.MethodGet, plan.Options{Limits: r.srv.limits})
 	if berr != nil {
 		return odata.Gone("the delta link's query no longer applies to %s (%s); read the set again", es.Name, berr.Message)
 	}

@@ -52,7 +52,11 @@ func writeError(w http.ResponseWriter, req *http.Request, log *slog.Logger, err 
 		h.Set("Retry-After", "2")
 	}
 	if e.Status == http.StatusMethodNotAllowed && h.Get("Allow") == "" {
-		h.Set("Allow", "GET, HEAD")
+		allow := e.Allow
+		if allow == "" {
+			allow = "GET, HEAD"
+		}
+		h.Set("Allow", allow)
 	}
 	b := []byte(`{"error":{"code":`)
 	b = format.AppendString(b, e.Code)

@@ -245,12 +245,10 @@ func (r *request) serve() error {
 		planSpan.End()
 		return r.serveWrite(method, req)
 	}
-	p, berr := plan.BuildWith(r.svc, req, r.req.Method, r.srv.limits)
+	r.prefs = odata.ParsePrefer(r.req.Header.Values("Prefer"))
+	p, berr := plan.BuildWith(r.svc, req, r.req.Method, r.planOptions())
 	planSpan.End()
 	if berr != nil {
-		if berr.Status == http.StatusMethodNotAllowed {
-			r.w.Header().Set("Allow", "GET, HEAD")
-		}
 		return berr
 	}
 	r.timing.mark("plan")
@@ -263,7 +261,6 @@ func (r *request) serve() error {
 	r.plan = p
 	sh := shapeOf(p, r.req.Method)
 	r.shape = &sh
-	r.prefs = odata.ParsePrefer(r.req.Header.Values("Prefer"))
 	switch p.Kind {
 	case plan.KindMetadata:
 		return r.serveMetadata()
@@ -297,6 +294,11 @@ func (r *request) serve() error {
 		return r.serveProperty()
 	}
 	return odata.Internal(nil)
+}
+
+// planOptions are what the planner needs of this request beyond its URL.
+func (r *request) planOptions() plan.Options {
+	return plan.Options{Limits: r.srv.limits, Signer: r.srv.signer, MaxPageSize: r.prefs.MaxPageSize}
 }
 
 // sendCached writes a small, fully built response with an ETag, answering

@@ -95,15 +95,12 @@ func (r *request) readBody(jsonOnly bool) ([]byte, error) {
 
 // serveWrite runs a create, update or delete through the source's Writer.
 func (r *request) serveWrite(method string, req *uri.Request) error {
-	target, err := plan.Target(r.svc, req)
+	r.prefs = odata.ParsePrefer(r.req.Header.Values("Prefer"))
+	target, err := plan.BuildWith(r.svc, req, method, r.planOptions())
 	if err != nil {
 		return err
 	}
-	w, werr := target.Write(method, &req.Query)
-	if werr != nil {
-		r.w.Header().Set("Allow", plan.Allow(target.Kind, target.Set == nil || target.Set.ReadOnly))
-		return werr
-	}
+	w := target.Writing
 	set := target.Set
 	r.set = set.Name
 	sh := shapes.Shape{Set: set.Name, Method: method, ByKey: len(target.Key) > 0}.Identified()
@@ -151,7 +148,6 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		defer r.slots.release(1)
 	}
 	check := r.precondition(w)
-	r.prefs = odata.ParsePrefer(r.req.Header.Values("Prefer"))
 	switch w.Kind {
 	case plan.WriteCreate:
 		row, err := writer.Insert(ctx, set, w.Assign)

@@ -136,7 +136,7 @@ func of(p *plan.Plan, method string) Shape {
 	}
 	s.OrderBy = strings.Join(order, ",")
 	// the page size as asked ($top), else the server's page
-	n := int64(q.Limit)
+	n := int64(p.Page.Size)
 	if p.Top != nil {
 		n = *p.Top
 	}
