@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/odatagw/odatagw/sources"
@@ -92,12 +91,6 @@ var (
 )
 
 var epoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// Create writes the demo database to a new file in dir and returns its path.
-func Create(ctx context.Context, dir string) (string, error) {
-	path := filepath.Join(dir, "odatagw-demo.db")
-	return path, createAt(ctx, path)
-}
 
 // createAt writes the demo database to path, replacing what is there.
 func createAt(ctx context.Context, path string) error {
