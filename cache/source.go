@@ -174,9 +174,14 @@ func (c *Source) Recall(ctx context.Context, fingerprint string, may func(set st
 	return e.answer, set, true
 }
 
+func noEnd() {}
+
 // cacheSpan starts the span of a cache lookup; its end records what the
 // cache did (in a status of its own, made only when traced).
 func cacheSpan(ctx context.Context, set string) (context.Context, func()) {
+	if !tracing.Enabled() {
+		return ctx, noEnd // not even the attribute is made
+	}
 	ctx, span := tracing.Start(ctx, "cache", attribute.String("odata.entity_set", set))
 	if !span.IsRecording() {
 		return ctx, func() {}
