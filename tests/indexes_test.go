@@ -21,7 +21,7 @@ import (
 )
 
 // gatewaySQL is the page query the gateway runs for a URL below a
-// service root.
+// service root, without the page's LIMIT (see below).
 func gatewaySQL(t *testing.T, svc *metadata.Service, d sqlgen.Dialect, url string) (string, []any) {
 	t.Helper()
 	path, query := splitReadable(url)
@@ -33,7 +33,14 @@ func gatewaySQL(t *testing.T, svc *metadata.Service, d sqlgen.Dialect, url strin
 	if berr != nil {
 		t.Fatalf("%s: %v", url, berr)
 	}
-	s, args, err := sqlgen.Select(d, &p.Query)
+	// the filter and order as the gateway writes them, without the page's
+	// LIMIT: on these small tables a LIMIT lets the planner walk the key's
+	// order instead, which says nothing of the index the filter needs
+	q := p.Query
+	if p.Kind == plan.KindCollection {
+		q.Limit = 0
+	}
+	s, args, err := sqlgen.Select(d, &q)
 	if err != nil {
 		t.Fatalf("%s: %v", url, err)
 	}
