@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/odatagw/odatagw/replicas"
+	"github.com/odatagw/odatagw/internal/replicas"
 	"github.com/odatagw/odatagw/sources"
 )
 

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/odatagw/odatagw/cache"
+	"github.com/odatagw/odatagw/internal/replicas"
 	"github.com/odatagw/odatagw/internal/testdb"
 	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/uri"
-	"github.com/odatagw/odatagw/replicas"
 	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/demo"
 )

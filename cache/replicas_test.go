@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/odatagw/odatagw/internal/replicas"
 	"github.com/odatagw/odatagw/internal/testdb"
-	"github.com/odatagw/odatagw/replicas"
 	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/demo"
 )

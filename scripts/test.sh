@@ -85,7 +85,7 @@ if [ "$(go env CGO_ENABLED)" = 1 ] && command -v "$(go env CC)" >/dev/null 2>&1;
   go test -race -count=20 $fast
   # the cache's tests fill hundreds of MB, which the race detector slows
   # tenfold
-  go test -race -count=3 ./cache/ ./replicas/
+  go test -race -count=3 ./cache/ ./internal/replicas/
   # the tunnel's tests hold real connections for seconds each
   go test -race -count=3 ./internal/tunnel/
 else

@@ -24,8 +24,8 @@ import (
 	"github.com/odatagw/odatagw/internal/app"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/memlimit"
+	"github.com/odatagw/odatagw/internal/replicas"
 	"github.com/odatagw/odatagw/internal/tracing"
-	"github.com/odatagw/odatagw/replicas"
 	"github.com/odatagw/odatagw/sources"
 )
 

@@ -23,7 +23,7 @@ import (
 
 	"github.com/odatagw/odatagw/internal/clientip"
 	"github.com/odatagw/odatagw/internal/control"
-	"github.com/odatagw/odatagw/replicas"
+	"github.com/odatagw/odatagw/internal/replicas"
 
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/cache"
