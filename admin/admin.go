@@ -232,6 +232,8 @@ func (a *api) failWith(c *gin.Context, err error) {
 	switch {
 	case errors.As(err, &fe):
 		fail(c, errInvalidSource, fe.Field, fe.Message)
+	case errors.Is(err, ErrNoShape):
+		fail(c, errNotFound, "", "no shape "+strconv.Quote(c.Param("shape"))+" in this source's table (it may have been evicted)")
 	case errors.Is(err, registry.ErrNotFound):
 		fail(c, errNotFound, "", "no source named "+strconv.Quote(c.Param("name")))
 	case errors.Is(err, registry.ErrNoUser):

@@ -67,10 +67,6 @@ func (a *api) shape(c *gin.Context) {
 		return
 	}
 	d, err := a.m.Shape(c.Request.Context(), c.Param("name"), c.Param("shape"), explain)
-	if errors.Is(err, ErrNoShape) {
-		fail(c, errNotFound, "", "no shape "+c.Param("shape")+" in this source's table (it may have been evicted)")
-		return
-	}
 	if err != nil {
 		a.failWith(c, err)
 		return
@@ -87,10 +83,6 @@ func (a *api) sampleShape(c *gin.Context) {
 		return
 	}
 	err := a.m.SampleShape(c.Request.Context(), c.Param("name"), c.Param("shape"), body.On)
-	if errors.Is(err, ErrNoShape) {
-		fail(c, errNotFound, "", "no shape "+c.Param("shape")+" in this source's table")
-		return
-	}
 	if err != nil {
 		a.failWith(c, err)
 		return
