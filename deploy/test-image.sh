@@ -32,17 +32,23 @@ esac
 [ "$label" = "0.0.0-test $commit" ] || { echo "the image's labels: $label"; exit 1; }
 echo "version stamped: $says; labels $label"
 user=$(bah inspect --type container --format '{{.OCIv1.Config.User}}' "$ctr")
-port=$((20000 + RANDOM % 20000))
 log=$(mktemp)
-# the image's environment, but on a loopback port of this machine
-env -i HOME=/var/lib/odatagw TMPDIR=/tmp ODATAGW_LISTEN="127.0.0.1:$port" ODATAGW_ADMIN_LISTEN=off ODATAGW_STATE=/var/lib/odatagw/state.db \
+# the image's environment, but on a loopback port of this machine, the
+# one the system picks (a random one could be taken); the log says which
+env -i HOME=/var/lib/odatagw TMPDIR=/tmp ODATAGW_LISTEN="127.0.0.1:0" ODATAGW_ADMIN_LISTEN=off ODATAGW_STATE=/var/lib/odatagw/state.db \
   "$(command -v chroot)" --userspec="$user" "$root" /usr/local/bin/odatagw serve >"$log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
+base=""
+# up to 30 s: the demo database is built at start, slower on a busy machine
+for _ in $(seq 1 300); do
+  base=$(sed -n 's#.*service_root=\(http://[^ ]*\)/odata/demo/.*#\1#p' "$log" | head -1)
+  if [ -n "$base" ] && curl -fsS "$base/readyz" >/dev/null 2>&1; then break; fi
+  kill -0 "$pid" 2>/dev/null || break
+  base=""
   sleep 0.1
 done
-answer=$(curl -fsS "http://127.0.0.1:$port/odata/demo/Customers?\$select=CustomerId,Name&\$top=2&\$count=true")
+[ -n "$base" ] || { echo "the image's binary did not start serving:"; cat "$log"; exit 1; }
+answer=$(curl -fsS "$base/odata/demo/Customers?\$select=CustomerId,Name&\$top=2&\$count=true") || { echo "the image's binary did not answer:"; cat "$log"; exit 1; }
 echo "$answer" | grep -q '"@odata.count":10000' || { echo "unexpected answer: $answer"; cat "$log"; exit 1; }
 who=$(ps -o user= -p "$pid" 2>/dev/null || true)
 echo "the image's binary answered as uid ${user%%:*} (${who:-?}): ${answer:0:120}..."
