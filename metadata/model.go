@@ -22,7 +22,7 @@ const (
 	Double         Type = "Edm.Double"
 	Decimal        Type = "Edm.Decimal"
 	String         Type = "Edm.String"
-	Guid           Type = "Edm.Guid"
+	GUID           Type = "Edm.Guid"
 	Date           Type = "Edm.Date"
 	DateTimeOffset Type = "Edm.DateTimeOffset"
 	TimeOfDay      Type = "Edm.TimeOfDay"

@@ -41,7 +41,7 @@ func newIDP(t *testing.T) *idp {
 			return
 		}
 		if id, secret, ok := r.BasicAuth(); !ok || id != p.clientID || secret != p.secret {
-			http.Error(w, `{"error":"invalid_client"}`, 401)
+			http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
 			return
 		}
 		r.ParseForm()

@@ -3,6 +3,7 @@ package tests
 import (
 	"archive/zip"
 	"bytes"
+	"database/sql"
 	"fmt"
 	"io"
 	"io/fs"
@@ -295,4 +296,90 @@ func dropField(d, name string) string {
 	start := strings.LastIndex(d[:i], "<fields>")
 	end := i + strings.Index(d[i:], "</fields>") + len("</fields>")
 	return d[:start] + strings.TrimLeft(d[end:], " \n")
+}
+
+// TestSalesforcePackageCredential: the package's credential says how
+// Salesforce authenticates, from --auth or the source's configuration; a
+// bare database URL gets Password Authentication (a gateway refuses every
+// call to a source without credentials), said on standard error; an
+// anonymous package says so loudly; a package that cannot be written
+// fails. Needs no database server: the database is a SQLite file.
+func TestSalesforcePackageCredential(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "erp.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	cfg := filepath.Join(dir, "odatagw.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("public_url: https://odata.example.com\nsources:\n  erp:\n    dsn: %q\n    auth: {token_header: X-Erp-Key}\n  open:\n    dsn: %q\n", "sqlite:"+path, "sqlite:"+path)), 0o600)
+
+	cases := []struct {
+		name     string
+		args     []string
+		protocol string // the External Credential's authenticationProtocol
+		header   string // the named credential's header, with a token
+		stderr   []string
+		quiet    bool // nothing on standard error
+	}{
+		{"a bare DSN: basic, and said", []string{"sqlite:" + path}, "Basic", "", []string{"--auth basic", "auth: {basic: true}"}, false},
+		{"--auth basic", []string{"sqlite:" + path, "--auth", "basic"}, "Basic", "", nil, true},
+		{"--auth token", []string{"sqlite:" + path, "--auth", "token"}, "Custom", "X-Api-Key", nil, true},
+		{"--auth token --token-header", []string{"sqlite:" + path, "--auth", "token", "--token-header", "X-Key"}, "Custom", "X-Key", nil, true},
+		{"--auth oauth", []string{"sqlite:" + path, "--auth", "oauth"}, "Oauth", "", nil, true},
+		{"--auth none: loudly anonymous", []string{"sqlite:" + path, "--auth", "none"}, "NoAuthentication", "", []string{"WARNING: the package is anonymous"}, false},
+		{"a configured source's own auth", []string{"erp", "--config", cfg}, "Custom", "X-Erp-Key", nil, true},
+		{"--auth against the configuration", []string{"erp", "--config", cfg, "--auth", "none"}, "NoAuthentication", "",
+			[]string{"served with auth token, but the package's credential is none", "WARNING: the package is anonymous"}, false},
+		{"a configured source without auth", []string{"open", "--config", cfg}, "Basic", "", []string{"source open has no auth section"}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "pkg")
+			args := append([]string{"salesforce", "package"}, c.args...)
+			args = append(args, "--public-url", "https://odata.example.com", "--out", out)
+			stdout, stderr, code := runCLI(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s%s", code, stdout, stderr)
+			}
+			for _, w := range c.stderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("standard error lacks %q:\n%s", w, stderr)
+				}
+			}
+			if c.quiet && stderr != "" {
+				t.Errorf("standard error: %s", stderr)
+			}
+			name := "erp"
+			if c.args[0] == "open" {
+				name = "open"
+			}
+			ec, err := os.ReadFile(filepath.Join(out, "externalCredentials", name+".externalCredential"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "<authenticationProtocol>" + c.protocol + "</authenticationProtocol>"; !strings.Contains(string(ec), want) {
+				t.Errorf("the External Credential lacks %s:\n%s", want, ec)
+			}
+			nc, _ := os.ReadFile(filepath.Join(out, "namedCredentials", name+".namedCredential"))
+			if c.header != "" && !strings.Contains(string(nc), "<parameterName>"+c.header+"</parameterName>") {
+				t.Errorf("the named credential does not send %s:\n%s", c.header, nc)
+			}
+			readPackage(t, out) // valid against the Metadata API's schema
+		})
+	}
+
+	// a package that cannot be written fails, and says why
+	blocker := filepath.Join(dir, "a-file")
+	os.WriteFile(blocker, []byte("x"), 0o600)
+	for _, out := range []string{filepath.Join(blocker, "pkg.zip"), filepath.Join(blocker, "pkg")} {
+		_, stderr, code := runCLI(t, "salesforce", "package", "sqlite:"+path, "--public-url", "https://odata.example.com", "--out", out)
+		if code == 0 || !strings.Contains(stderr, "a-file") || strings.Contains(stderr, "wrote") {
+			t.Errorf("--out %s under a file: exit %d: %s", out, code, stderr)
+		}
+	}
 }

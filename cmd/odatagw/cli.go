@@ -240,13 +240,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			return 0
 		case "salesforce package <source>":
-			if err := c.Salesforce.Package.run(stdout); err != nil {
+			if err := c.Salesforce.Package.run(stdout, stderr); err != nil {
 				fmt.Fprintln(stderr, "odatagw:", err)
 				return 1
 			}
 			return 0
 		case "salesforce diff <source> <dir>":
-			err := c.Salesforce.Diff.run(stdout)
+			err := c.Salesforce.Diff.run(stdout, stderr)
 			var d differs
 			switch {
 			case errors.As(err, &d):

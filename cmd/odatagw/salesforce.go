@@ -30,6 +30,63 @@ type packageSource struct {
 	PublicURL     string `env:"ODATAGW_PUBLIC_URL" placeholder:"URL" help:"The URL Salesforce reaches the gateway at, e.g. https://odata.example.com (default: the configuration's public_url)."`
 	OData         string `name:"odata" default:"4.01" enum:"4.01,4.0" help:"The External Data Source's type: OData 4.01 (default) or 4.0."`
 	LegacyCredent bool   `name:"legacy-credential" help:"Write a legacy named credential (deprecated by Salesforce, OData 4.0 only) instead of a named credential with an External Credential."`
+	Auth          string `enum:",basic,token,oauth,none" default:"" placeholder:"basic|token|oauth|none" help:"How Salesforce authenticates to the gateway: basic (a gateway user's name and password), token (a token user's API token in --token-header), oauth (bearer tokens from an identity provider) or none (anonymous). Default: the source's auth in the configuration, else basic, since a gateway refuses every call to a source without credentials configured."`
+	TokenHeader   string `name:"token-header" default:"X-Api-Key" placeholder:"HEADER" help:"The header that carries the API token, with --auth token."`
+}
+
+// authNames are --auth's words and the source settings they stand for.
+var authNames = map[string]func(h string) config.Auth{
+	"basic": func(string) config.Auth { return config.Auth{Basic: true} },
+	"token": func(h string) config.Auth { return config.Auth{TokenHeader: h} },
+	"oauth": func(string) config.Auth { return config.Auth{Bearer: &config.Bearer{}} },
+	"none":  func(string) config.Auth { return config.Auth{Anonymous: true} },
+}
+
+// authName is the --auth word for a source's auth, "" where it has none.
+func authName(a config.Auth) string {
+	switch {
+	case a.Basic:
+		return "basic"
+	case a.Bearer != nil:
+		return "oauth"
+	case a.TokenHeader != "":
+		return "token"
+	case a.Anonymous:
+		return "none"
+	}
+	return ""
+}
+
+// credential decides how the package's credential authenticates, from
+// --auth and what the gateway serves the source with, and says what an
+// admin must know: a source the gateway would refuse every call to, a
+// package that contradicts the gateway, an anonymous package.
+func (p packageSource) credential(name string, configured config.Auth, fromDSN bool) (config.Auth, []string) {
+	var notes []string
+	has := authName(configured)
+	want := p.Auth
+	switch {
+	case want == "" && has != "":
+		want = has
+	case want == "":
+		want = "basic"
+		if fromDSN {
+			notes = append(notes, "the credential is Password Authentication (--auth basic): serve the database with auth: {basic: true} in the configuration and a gateway user (odatagw user add); a gateway serves a source without credentials configured to nobody")
+		} else {
+			notes = append(notes, fmt.Sprintf("source %s has no auth section, so a gateway refuses every call to it; the credential is Password Authentication (--auth basic): add auth: {basic: true} to the source", name))
+		}
+	case has != "" && want != has:
+		notes = append(notes, fmt.Sprintf("source %s is served with auth %s, but the package's credential is %s: Salesforce's calls will be refused until the two agree", name, has, want))
+	}
+	a := authNames[want](p.TokenHeader)
+	if want == has {
+		a = configured // keep the configured token header
+	}
+	a.CSRF = configured.CSRF
+	if a.Anonymous {
+		notes = append(notes, "WARNING: the package is anonymous (--auth none): Salesforce sends no credentials, so the gateway must let anyone who reaches it read and write this source (auth: {anonymous: true}, or serve --anonymous); keep it behind a proxy or client certificates that restrict who calls")
+	}
+	return a, notes
 }
 
 type salesforcePackageCmd struct {
@@ -51,7 +108,7 @@ func (d differs) Error() string {
 }
 
 // bundle opens the source alone, without a gateway, and builds its package.
-func (p packageSource) bundle(ctx context.Context) (*salesforce.Bundle, string, error) {
+func (p packageSource) bundle(ctx context.Context, stderr io.Writer) (*salesforce.Bundle, string, error) {
 	var file config.File
 	if p.Config != "" {
 		f, err := config.Load(p.Config)
@@ -61,7 +118,8 @@ func (p packageSource) bundle(ctx context.Context) (*salesforce.Bundle, string, 
 		file = *f
 	}
 	name, settings := p.Source, config.Source{}
-	if _, err := sources.KindOf(p.Source); err == nil {
+	_, kindErr := sources.KindOf(p.Source)
+	if kindErr == nil {
 		settings.DSN = p.Source
 		name = p.Name
 		if name == "" {
@@ -79,6 +137,11 @@ func (p packageSource) bundle(ctx context.Context) (*salesforce.Bundle, string, 
 	} else {
 		return nil, "", fmt.Errorf("%s has no source named %q", p.Config, p.Source)
 	}
+	auth, notes := p.credential(name, settings.Auth, kindErr == nil)
+	for _, n := range notes {
+		fmt.Fprintln(stderr, "odatagw:", n)
+	}
+	settings.Auth = auth
 	if err := settings.Check(); err != nil {
 		return nil, "", err
 	}
@@ -116,10 +179,10 @@ func databaseName(d string) string {
 	return base
 }
 
-func (c *salesforcePackageCmd) run(stdout io.Writer) error {
+func (c *salesforcePackageCmd) run(stdout, stderr io.Writer) error {
 	ctx, cancel := ctxTimeout()
 	defer cancel()
-	b, name, err := c.bundle(ctx)
+	b, name, err := c.bundle(ctx, stderr)
 	if err != nil {
 		return err
 	}
@@ -128,8 +191,8 @@ func (c *salesforcePackageCmd) run(stdout io.Writer) error {
 		out = "odatagw_" + salesforce.DeveloperName(name) + ".zip"
 	}
 	if strings.HasSuffix(strings.ToLower(out), ".zip") {
-		data, err := b.Zip()
-		if err != nil {
+		var data []byte
+		if data, err = b.Zip(); err != nil {
 			return err
 		}
 		err = writeFileAtomic(out, data)
@@ -151,14 +214,14 @@ func (c *salesforcePackageCmd) run(stdout io.Writer) error {
 	return nil
 }
 
-func (c *salesforceDiffCmd) run(stdout io.Writer) error {
+func (c *salesforceDiffCmd) run(stdout, stderr io.Writer) error {
 	org, err := salesforce.ReadDir(c.Dir)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Dir, err)
 	}
 	ctx, cancel := ctxTimeout()
 	defer cancel()
-	b, _, err := c.bundle(ctx)
+	b, _, err := c.bundle(ctx, stderr)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func TestCaller(t *testing.T) {
 		}
 		req := &http.Request{RemoteAddr: c.peer, Header: http.Header{}}
 		for _, v := range c.values {
-			req.Header.Add(http.CanonicalHeaderKey(c.header), v)
+			req.Header.Add(c.header, v)
 		}
 		if got := r.Of(req); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)

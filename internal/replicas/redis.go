@@ -85,7 +85,7 @@ func genKey(prefix, source, set string) string { return prefix + ":gen:" + sourc
 // GET, a fraction of a millisecond beside Redis.
 func (b *RedisBus) Generation(ctx context.Context, source, set string) (uint64, error) {
 	if !b.live.Load() {
-		return 0, errors.New("Redis is unreachable") // no request waits on a timeout meanwhile
+		return 0, errors.New("the Redis server is unreachable") // no request waits on a timeout meanwhile
 	}
 	n, err := b.client.Get(ctx, genKey(b.prefix, source, set)).Uint64()
 	if errors.Is(err, redis.Nil) {

@@ -26,7 +26,7 @@ func Service() *metadata.Service {
 		prop("Rating", metadata.Double, true),
 		prop("Visits", metadata.Int64, true),
 		prop("Level", metadata.Int16, true),
-		prop("Ref", metadata.Guid, true),
+		prop("Ref", metadata.GUID, true),
 		prop("Photo", metadata.Binary, true),
 	}
 	custProps[0].Computed = true

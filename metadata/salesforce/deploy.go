@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/odatagw/odatagw/metadata"
 )
@@ -278,8 +279,12 @@ func securedEndpoint(c Connection, name, url, label string) (namedCredential, ex
 func (b *Bundle) Zip() ([]byte, error) {
 	var buf bytes.Buffer
 	z := zip.NewWriter(&buf)
+	// a zero time is written as no date at all (DOS date 0), which
+	// archivers show as 1980 or refuse; the entries carry when they were
+	// written
+	now := time.Now()
 	for _, f := range b.Files {
-		w, err := z.Create("odatagw_" + b.Name + "/" + f.Path)
+		w, err := z.CreateHeader(&zip.FileHeader{Name: "odatagw_" + b.Name + "/" + f.Path, Method: zip.Deflate, Modified: now})
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/sfschema"
@@ -33,7 +34,7 @@ func shop(t *testing.T) *metadata.Service {
 				{Name: "credit", Type: metadata.Decimal, Precision: 12, Scale: 2, ScaleSet: true, Nullable: true},
 				{Name: "active", Type: metadata.Boolean}, text("notes", 4000, true),
 				{Name: "rating", Type: metadata.Double, Nullable: true, Comment: "from 0 to 5"},
-				{Name: "ref", Type: metadata.Guid}, {Name: "since", Type: metadata.DateTimeOffset, Nullable: true},
+				{Name: "ref", Type: metadata.GUID}, {Name: "since", Type: metadata.DateTimeOffset, Nullable: true},
 				{Name: "photo", Type: metadata.Binary, Nullable: true}, {Name: "opens", Type: metadata.TimeOfDay, Nullable: true}}},
 		{Name: "orders", PrimaryKey: []string{"id"},
 			Columns: []sources.Column{i32("id", false), i32("customer_id", false), i32("billing_customer_id", true),
@@ -530,12 +531,15 @@ func TestDiffRefusesOtherDirectories(t *testing.T) {
 	}
 }
 
-// TestZip: the zip holds every file under the package's folder.
+// TestZip: the zip holds every file under the package's folder, each
+// dated when it was written (not the zero time, which archivers show as
+// 1979 or refuse).
 func TestZip(t *testing.T) {
 	b, err := Package(shop(t), shopOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := time.Now().Add(-2 * time.Second) // zip keeps times to 2 s
 	data, err := b.Zip()
 	if err != nil {
 		t.Fatal(err)
@@ -550,6 +554,9 @@ func TestZip(t *testing.T) {
 	for i, f := range zr.File {
 		if f.Name != "odatagw_shop/"+b.Files[i].Path {
 			t.Errorf("zip entry %s, want odatagw_shop/%s", f.Name, b.Files[i].Path)
+		}
+		if m := f.Modified; m.Before(before) || m.After(time.Now().Add(2*time.Second)) {
+			t.Errorf("%s is dated %v", f.Name, m)
 		}
 		rc, _ := f.Open()
 		got, _ := io.ReadAll(rc)

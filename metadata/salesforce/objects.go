@@ -160,7 +160,7 @@ func CheckChoices(svc *metadata.Service, ch Choices) error {
 }
 
 // indirectKinds are the types whose values can be an External ID's.
-var indirectKinds = map[metadata.Type]bool{metadata.String: true, metadata.Guid: true,
+var indirectKinds = map[metadata.Type]bool{metadata.String: true, metadata.GUID: true,
 	metadata.Byte: true, metadata.Int16: true, metadata.Int32: true, metadata.Int64: true}
 
 func keyColumns(es *metadata.EntitySet) string {
@@ -264,7 +264,7 @@ func textLength(p *metadata.Property) int {
 		return 11
 	case metadata.Int64:
 		return 20
-	case metadata.Guid:
+	case metadata.GUID:
 		return 36
 	case metadata.String:
 		if p.MaxLength > 0 && p.MaxLength <= 255 {
@@ -306,7 +306,7 @@ func field(p *metadata.Property, d decisions, es *metadata.EntitySet) (customFie
 		f.Type, f.Precision, f.Scale = "Number", ptr(prec), ptr(scale)
 	case metadata.Date, metadata.DateTimeOffset:
 		f.Type = "DateTime"
-	case metadata.Guid:
+	case metadata.GUID:
 		f.Type, f.Length = "Text", ptr(36)
 	case metadata.String:
 		switch n := p.MaxLength; {

@@ -153,7 +153,7 @@ func SalesforceType(p *metadata.Property) string {
 		return "Date/Time (time 00:00)"
 	case metadata.DateTimeOffset:
 		return "Date/Time"
-	case metadata.Guid:
+	case metadata.GUID:
 		return "Text(36)"
 	case metadata.String:
 		switch {

@@ -17,7 +17,7 @@ func TestSalesforceType(t *testing.T) {
 		{metadata.Property{Type: metadata.Decimal, Precision: 12, Scale: 2, ScaleSet: true}, "Number"},
 		{metadata.Property{Type: metadata.Date}, "Date/Time (time 00:00)"},
 		{metadata.Property{Type: metadata.DateTimeOffset}, "Date/Time"},
-		{metadata.Property{Type: metadata.Guid}, "Text(36)"},
+		{metadata.Property{Type: metadata.GUID}, "Text(36)"},
 		{metadata.Property{Type: metadata.String}, "Text(128)"},
 		{metadata.Property{Type: metadata.String, MaxLength: 80}, "Text(80)"},
 		{metadata.Property{Type: metadata.String, MaxLength: 255}, "Text(255)"},

@@ -31,7 +31,7 @@ func TestAppendValue(t *testing.T) {
 		{ts, metadata.DateTimeOffset, false, `"2024-01-31T12:45:00.123Z"`},
 		{time.Date(2024, 1, 31, 0, 0, 0, 0, time.UTC), metadata.Date, false, `"2024-01-31"`},
 		{[]byte{0xfb, 0xff}, metadata.Binary, false, `"-_8"`},
-		{"0a1b2c3d-0000-4000-8000-000000000001", metadata.Guid, false, `"0a1b2c3d-0000-4000-8000-000000000001"`},
+		{"0a1b2c3d-0000-4000-8000-000000000001", metadata.GUID, false, `"0a1b2c3d-0000-4000-8000-000000000001"`},
 	}
 	for _, c := range cases {
 		got := string(AppendValue(nil, c.v, c.t, c.ieee754))

@@ -243,7 +243,7 @@ func unify(l, r Expr) (Expr, Expr, error) {
 	if lt.IsNumeric() && rt.IsNumeric() {
 		return l, r, nil // sources compare mixed numerics natively
 	}
-	if (lt == metadata.Guid && rt == metadata.String) || (lt == metadata.String && rt == metadata.Guid) {
+	if (lt == metadata.GUID && rt == metadata.String) || (lt == metadata.String && rt == metadata.GUID) {
 		return l, r, nil
 	}
 	return nil, nil, fmt.Errorf("incompatible")

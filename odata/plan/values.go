@@ -50,8 +50,8 @@ func constFromLiteral(l *uri.Literal) *Const {
 		return &Const{Value: l.Value.(time.Time).UTC(), T: metadata.DateTimeOffset}
 	case uri.LitTimeOfDay:
 		return &Const{Value: time.Duration(l.Value.(uri.TimeOfDay)), T: metadata.TimeOfDay}
-	case uri.LitGuid:
-		return &Const{Value: l.Value, T: metadata.Guid}
+	case uri.LitGUID:
+		return &Const{Value: l.Value, T: metadata.GUID}
 	case uri.LitDuration:
 		return &Const{Value: l.Value, T: metadata.Duration}
 	case uri.LitBinary:
@@ -107,13 +107,13 @@ func convertConst(c *Const, to metadata.Type) (*Const, error) {
 			return nil, fmt.Errorf("%s is not a whole number", c.Value)
 		}
 		return convertConst(&Const{Value: r.Num().Int64(), T: metadata.Int64}, to)
-	case to == metadata.Guid && c.T == metadata.String:
+	case to == metadata.GUID && c.T == metadata.String:
 		s := strings.ToLower(c.Value.(string))
 		if !isGUID(s) {
 			return nil, fmt.Errorf("'%s' is not a GUID such as 01234567-89ab-cdef-0123-456789abcdef", c.Value)
 		}
 		return &Const{Value: s, T: to}, nil
-	case to == metadata.String && c.T == metadata.Guid:
+	case to == metadata.String && c.T == metadata.GUID:
 		return &Const{Value: c.Value, T: to}, nil
 	case to == metadata.DateTimeOffset && c.T == metadata.Date:
 		return &Const{Value: c.Value, T: to}, nil

@@ -330,7 +330,7 @@ func ConvertJSON(p *metadata.Property, raw any) (any, *odata.Error) {
 		return convertFloat(p, raw)
 	case metadata.String:
 		return convertString(p, raw)
-	case metadata.Guid:
+	case metadata.GUID:
 		s, ok := raw.(string)
 		if !ok || !isGUID(strings.ToLower(s)) {
 			return nil, badValue(p, raw, "a GUID such as 01234567-89ab-cdef-0123-456789abcdef")

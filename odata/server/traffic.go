@@ -42,13 +42,13 @@ func newTraffic() *Traffic {
 	return &Traffic{series: map[trafficKey]*trafficRing{}, now: time.Now}
 }
 
-// record adds one answered request. cache is "hit", "stale", "miss" or ""
-// (the cache was not asked).
 // OtherRequests is the series of a source's requests that name no entity
 // set: the service document, $metadata, $batch and unknown sets. (No set
 // can be called so: "" is the whole source's.)
 const OtherRequests = "$other"
 
+// record adds one answered request. cache is "hit", "stale", "miss" or ""
+// (the cache was not asked).
 func (t *Traffic) record(source, set string, status int, took time.Duration, cache string, rows int) {
 	if set == "" {
 		set = OtherRequests

@@ -68,7 +68,7 @@ func (r *request) readBody(jsonOnly bool) ([]byte, error) {
 	if req.ContentLength > limit {
 		return nil, tooLarge
 	}
-	var body io.Reader = io.LimitReader(req.Body, limit+1)
+	body := io.LimitReader(req.Body, limit+1)
 	switch enc := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":

@@ -23,7 +23,7 @@ const (
 	LitDate     // Value time.Time at 00:00 UTC
 	LitDateTime // Value time.Time (DateTimeOffset), offset preserved
 	LitTimeOfDay
-	LitGuid     // Value string, lower case
+	LitGUID     // Value string, lower case
 	LitDuration // Value time.Duration
 	LitBinary   // Value []byte
 )

@@ -57,7 +57,7 @@ var ruleParsers = map[string]func(string) *odata.Error{
 	"primitiveLiteral": literalOf(),
 	"stringLiteral":    literalOf(LitString),
 	"date":             literalOf(LitDate),
-	"guid":             literalOf(LitGuid),
+	"guid":             literalOf(LitGUID),
 	// the grammar lets a duration be written as a plain string, 'P1D'; the
 	// planner reads such a string as a duration where one is expected
 	"durationLiteral": func(s string) *odata.Error {

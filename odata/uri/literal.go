@@ -130,7 +130,7 @@ func parseLiteralText(text string) (*Literal, error) {
 		return lit, nil
 	}
 	if guidLen(text) == 36 && len(text) == 36 {
-		lit.Kind, lit.Value = LitGuid, strings.ToLower(text)
+		lit.Kind, lit.Value = LitGUID, strings.ToLower(text)
 		return lit, nil
 	}
 	if t, ok := parseDateTimeOffset(text); ok {

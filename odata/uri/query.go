@@ -144,10 +144,9 @@ func ParseQueryWith(raw string, lim odata.Limits) (Query, *odata.Error) {
 			if strings.HasPrefix(name, "$") {
 				return q, odata.BadRequest(odata.CodeBadRequest, "%s is not an OData system query option", name).WithTarget(name)
 			}
-			if strings.HasPrefix(name, "@") {
-				continue // a parameter alias definition; using one is refused where it is used
-			}
-			continue // custom query options are the service's to ignore
+			// a parameter alias definition (@name) is refused where it is used;
+			// custom query options are the service's to ignore
+			continue
 		}
 		if seen[canon] {
 			// the grammar allows repetition; the protocol does not, which the planner reports

@@ -36,7 +36,7 @@ func To(v any, t metadata.Type) (any, error) {
 		out, err = toDecimal(v)
 	case metadata.String:
 		out, err = toString(v)
-	case metadata.Guid:
+	case metadata.GUID:
 		out, err = toGUID(v)
 	case metadata.Date:
 		out, err = toDate(v)

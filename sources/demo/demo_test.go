@@ -49,7 +49,7 @@ func TestDemoCoversTheModel(t *testing.T) {
 		}
 	}
 	for _, typ := range []metadata.Type{metadata.Boolean, metadata.Int16, metadata.Int32, metadata.Int64,
-		metadata.Decimal, metadata.Double, metadata.String, metadata.Guid, metadata.Date,
+		metadata.Decimal, metadata.Double, metadata.String, metadata.GUID, metadata.Date,
 		metadata.DateTimeOffset, metadata.Binary} {
 		if !types[typ] {
 			t.Errorf("the demo has no property of type %s", typ)

@@ -112,7 +112,7 @@ func mapType(dataType, columnType string, charLen, precision, scale, dtPrecision
 	case "time":
 		c.Type, c.Precision = metadata.TimeOfDay, int(dtPrecision)
 	case "uuid": // MariaDB 10.7+
-		c.Type = metadata.Guid
+		c.Type = metadata.GUID
 	case "char", "varchar", "tinytext", "enum", "set":
 		c.Type, c.MaxLength = metadata.String, int(charLen)
 	case "text", "mediumtext", "longtext", "json", "inet4", "inet6":

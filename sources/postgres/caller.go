@@ -85,5 +85,5 @@ func (s *Source) callerRead(ctx context.Context, c sources.Caller, withValues bo
 	return rows, done, nil
 }
 
-// ActsAsCaller: every transaction can assume the caller's role.
+// ActsAsCaller says that every transaction can assume the caller's role.
 func (s *Source) ActsAsCaller() bool { return true }

@@ -50,7 +50,7 @@ var paramCasts = map[metadata.Type]string{
 	metadata.Boolean: "boolean", metadata.Byte: "smallint", metadata.Int16: "smallint",
 	metadata.Int32: "integer", metadata.Int64: "bigint", metadata.Decimal: "numeric",
 	metadata.Single: "real", metadata.Double: "double precision", metadata.String: "text",
-	metadata.Guid: "uuid", metadata.Date: "date", metadata.DateTimeOffset: "timestamptz",
+	metadata.GUID: "uuid", metadata.Date: "date", metadata.DateTimeOffset: "timestamptz",
 	metadata.TimeOfDay: "time", metadata.Duration: "interval", metadata.Binary: "bytea",
 }
 

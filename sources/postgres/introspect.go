@@ -85,7 +85,7 @@ func mapType(typname, typtype, category string, typmod int) (c sources.Column, t
 	case "bool":
 		c.Type = metadata.Boolean
 	case "uuid":
-		c.Type = metadata.Guid
+		c.Type = metadata.GUID
 	case "date":
 		c.Type = metadata.Date
 	case "timestamptz", "timestamp":

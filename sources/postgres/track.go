@@ -20,10 +20,6 @@ import (
 // TrackSchema holds the change log, the tracked tables and their counts.
 const TrackSchema = "odatagw"
 
-// countSlots is how many rows a table's count is spread over: writers on
-// different connections add to different rows.
-const countSlots = 16
-
 // trackBaseSQL creates what every tracked table shares; it can run again.
 const trackBaseSQL = `CREATE SCHEMA IF NOT EXISTS odatagw;
 -- the log has no primary key and one B-tree: each index is a cost every
@@ -85,7 +81,7 @@ CREATE OR REPLACE FUNCTION odatagw.count_rows() RETURNS trigger LANGUAGE plpgsql
 DECLARE
   d bigint;
   t text := TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME;
-  s int := pg_backend_pid() % 16;
+  s int := pg_backend_pid() % 16; -- 16 slots: writers on different connections add to different rows
 BEGIN
   IF TG_OP = 'INSERT' THEN
     SELECT count(*) INTO d FROM new_rows;

@@ -188,7 +188,7 @@ func columnType(declared string) sources.Column {
 	case strings.Contains(base, "INT"):
 		c.Type = metadata.Int64
 	case base == "UUID" || base == "GUID" || base == "UNIQUEIDENTIFIER":
-		c.Type = metadata.Guid
+		c.Type = metadata.GUID
 	case base == "DATE":
 		c.Type = metadata.Date
 	case base == "DATETIME" || base == "TIMESTAMP" || strings.HasPrefix(base, "TIMESTAMP"):
