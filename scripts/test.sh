@@ -149,6 +149,7 @@ if [ "$fuzztime" != "0" ]; then
   fuzz FuzzHeaders ./odata/
   fuzz FuzzNegotiate ./odata/format/
   fuzz FuzzAuthenticate ./internal/auth/
+  fuzz FuzzRequestLine ./odata/server/
 fi
 say ""
 case "$counts" in

@@ -178,3 +178,37 @@ func TestBatchLimits(t *testing.T) {
 		t.Errorf("a URL outside the service: %s", r.Body)
 	}
 }
+
+// TestBatchURLWithSpaces: a part whose URL carries raw spaces, as
+// @odata/client writes it ($orderby=CustomerId desc), answers the query
+// as sent: the last customers, not the first; in a JSON batch too. A
+// multipart line with spaces and no HTTP version is refused, not guessed.
+func TestBatchURLWithSpaces(t *testing.T) {
+	tg := demoTarget
+	want := do(t, http.MethodGet, tg.root+"Customers?$select=CustomerId&$top=2&$orderby=CustomerId%20desc", nil)
+	if want.Status != 200 || !strings.Contains(string(want.Body), `"CustomerId":10000`) {
+		t.Fatalf("the plain request: %d %s", want.Status, want.Body)
+	}
+	body, ct := multipartBatch("GET Customers?$select=CustomerId&$top=2&$orderby=CustomerId desc HTTP/1.1\r\nAccept: application/json\r\n\r\n",
+		"GET Customers?$filter=Country eq 'USA' and City eq 'Austin'&$select=City&$top=1 HTTP/1.1\r\n\r\n")
+	res := do(t, http.MethodPost, tg.root+"$batch", body, "Content-Type", ct)
+	if res.Status != 200 {
+		t.Fatalf("batch: %d %s", res.Status, res.Body)
+	}
+	if !bytes.Contains(res.Body, []byte(`"value":[{"CustomerId":10000},{"CustomerId":9999}]`)) {
+		t.Errorf("the multipart part did not answer the last customers:\n%s", res.Body)
+	}
+	if !bytes.Contains(res.Body, []byte(`"City":"Austin"`)) {
+		t.Errorf("the filter with spaces did not answer Austin:\n%s", res.Body)
+	}
+	res = do(t, http.MethodPost, tg.root+"$batch", []byte(`{"requests":[{"id":"1","method":"GET","url":"Customers?$select=CustomerId&$top=2&$orderby=CustomerId desc"}]}`),
+		"Content-Type", "application/json")
+	if res.Status != 200 || !bytes.Contains(res.Body, []byte(`"value":[{"CustomerId":10000},{"CustomerId":9999}]`)) {
+		t.Errorf("the JSON part did not answer the last customers: %d %s", res.Status, res.Body)
+	}
+	body, ct = multipartBatch("GET Customers?$top=2&$orderby=CustomerId desc\r\n\r\n")
+	res = do(t, http.MethodPost, tg.root+"$batch", body, "Content-Type", ct)
+	if res.Status != 400 || !bytes.Contains(res.Body, []byte("no HTTP version")) {
+		t.Errorf("a line with spaces and no version: %d %s", res.Status, res.Body)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -231,6 +232,8 @@ func (r *request) runChangeSet(ctx context.Context, group []batchPart, byID map[
 // to the root, an absolute path, an absolute URL, or $id/... naming the
 // entity an earlier request created.
 func (r *request) resolve(raw string, byID map[string]*batchResult) (string, error) {
+	// a space cannot stand in a URL; clients that write one mean %20
+	raw = strings.ReplaceAll(raw, " ", "%20")
 	if strings.HasPrefix(raw, "$") {
 		ref, rest, _ := strings.Cut(raw[1:], "/")
 		prev, ok := byID[ref]
@@ -472,9 +475,9 @@ func readHTTPPart(part *multipart.Part, index int) (batchPart, error) {
 	if err != nil && line == "" {
 		return batchPart{}, fmt.Errorf("part %s has no request line", id)
 	}
-	fields := strings.Fields(line)
-	if len(fields) < 2 {
-		return batchPart{}, fmt.Errorf("part %s: malformed request line %q", id, strings.TrimSpace(line))
+	method, target, err := parseRequestLine(line)
+	if err != nil {
+		return batchPart{}, fmt.Errorf("part %s: %v", id, err)
 	}
 	mh, err := textproto.NewReader(br).ReadMIMEHeader()
 	if err != nil && err != io.EOF {
@@ -482,7 +485,46 @@ func readHTTPPart(part *multipart.Part, index int) (batchPart, error) {
 	}
 	body, _ := io.ReadAll(br)
 	body = bytes.TrimRight(body, "\r\n")
-	return batchPart{id: id, method: strings.ToUpper(fields[0]), url: fields[1], header: http.Header(mh), body: body}, nil
+	return batchPart{id: id, method: method, url: target, header: http.Header(mh), body: body}, nil
+}
+
+// httpVersion ends a request line: " HTTP/1.1".
+var httpVersion = regexp.MustCompile(` +HTTP/[0-9]+(\.[0-9]+)?$`)
+
+// parseRequestLine reads a part's request line, METHOD URL HTTP/x.y. Some
+// clients (@odata/client among them) put the URL in it as they would pass
+// it to fetch, spaces unescaped ($orderby=id desc): everything between the
+// method and the version is the URL (resolve reads its spaces as %20). Cutting at
+// the first space instead would answer a different query ($orderby=id).
+// A line with spaces in its URL and no version cannot be read for sure,
+// so it is refused.
+func parseRequestLine(line string) (method, target string, err error) {
+	line = strings.TrimRight(line, "\r\n ")
+	method, rest, ok := strings.Cut(strings.TrimLeft(line, " "), " ")
+	if !ok || method == "" {
+		return "", "", fmt.Errorf("malformed request line %q: it needs a method and a URL", line)
+	}
+	for _, c := range method {
+		if (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') {
+			return "", "", fmt.Errorf("malformed request line %q: %q is not a method", line, method)
+		}
+	}
+	rest = " " + strings.TrimLeft(rest, " ")
+	if loc := httpVersion.FindStringIndex(rest); loc != nil {
+		rest = rest[:loc[0]]
+	} else if strings.Contains(rest[1:], " ") {
+		return "", "", fmt.Errorf("the request line %q has spaces in its URL and no HTTP version after it: end it with HTTP/1.1, or percent-encode the spaces as %%20", line)
+	}
+	rest = strings.Trim(rest, " ")
+	if rest == "" {
+		return "", "", fmt.Errorf("malformed request line %q: it needs a URL", line)
+	}
+	for _, c := range rest {
+		if c < 0x20 || c == 0x7f {
+			return "", "", fmt.Errorf("malformed request line %q: the URL holds a control character", line)
+		}
+	}
+	return strings.ToUpper(method), rest, nil
 }
 
 func (r *request) writeMultipartBatch(parts []batchPart, results []batchResult) error {

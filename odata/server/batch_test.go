@@ -102,3 +102,63 @@ DELETE Orders(2) HTTP/1.1
 		}
 	}
 }
+
+// TestParseRequestLine: a part's URL is everything between the method and
+// the HTTP version, spaces and all (as @odata/client writes it), never the
+// text up to the first space; a line that cannot be read for sure is
+// refused saying why.
+func TestParseRequestLine(t *testing.T) {
+	for _, c := range []struct{ line, method, url, says string }{
+		{"GET Customers?$top=2 HTTP/1.1\r\n", "GET", "Customers?$top=2", ""},
+		{"get Customers(1)\r\n", "GET", "Customers(1)", ""},
+		{"GET accounts?$select=id&$top=2&$orderby=id desc HTTP/1.1\r\n", "GET", "accounts?$select=id&$top=2&$orderby=id desc", ""},
+		{"GET Customers?$filter=Name eq 'A B' and City ne 'X' HTTP/1.1", "GET", "Customers?$filter=Name eq 'A B' and City ne 'X'", ""},
+		{"GET  Customers?$orderby=Name desc   HTTP/1.1  \r\n", "GET", "Customers?$orderby=Name desc", ""},
+		{"GET Customers?$search=HTTP/1.1 HTTP/1.1", "GET", "Customers?$search=HTTP/1.1", ""},
+		{"PATCH Customers(1) HTTP/2\n", "PATCH", "Customers(1)", ""},
+		{"GET Customers?$orderby=id desc\r\n", "", "", "spaces in its URL and no HTTP version"},
+		{"GET\r\n", "", "", "needs a method and a URL"},
+		{"GET HTTP/1.1", "", "", "needs a URL"},
+		{"GET  HTTP/1.1", "", "", "needs a URL"},
+		{"G(T Customers HTTP/1.1", "", "", "is not a method"},
+		{"GET Cust\tomers HTTP/1.1", "", "", "control character"},
+	} {
+		method, url, err := parseRequestLine(c.line)
+		switch {
+		case c.says != "" && (err == nil || !strings.Contains(err.Error(), c.says)):
+			t.Errorf("%q: %q %q %v, want an error saying %q", c.line, method, url, err, c.says)
+		case c.says == "" && (err != nil || method != c.method || url != c.url):
+			t.Errorf("%q: %q %q %v, want %q %q", c.line, method, url, err, c.method, c.url)
+		}
+	}
+}
+
+// FuzzRequestLine: whatever the line, the reader answers without
+// panicking, and what it accepts is a method of letters and a URL without
+// control characters. A line made of a method, any URL without control
+// characters or surrounding spaces, and a version is read back whole:
+// the URL is never cut short.
+func FuzzRequestLine(f *testing.F) {
+	for _, s := range []string{"accounts?$select=id&$top=2&$orderby=id desc", "Customers(1)", "a b  c", "x HTTP/1.1", "$1", "Orders?$filter=contains(Name,' ')"} {
+		f.Add("GET", s, "HTTP/1.1\r\n")
+	}
+	f.Fuzz(func(t *testing.T, method, url, version string) {
+		line := method + " " + url + " " + version
+		m, u, err := parseRequestLine(line)
+		if err == nil {
+			if m == "" || strings.ToUpper(m) != m || u == "" || strings.ContainsAny(u, "\r\n\t\x00\x7f") {
+				t.Fatalf("%q read as %q %q", line, m, u)
+			}
+		}
+		letters := method != ""
+		for _, c := range method {
+			letters = letters && (c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z')
+		}
+		clean := url != "" && strings.TrimSpace(url) == url && !strings.ContainsFunc(url, func(r rune) bool { return r < 0x20 || r == 0x7f })
+		if letters && clean && version == "HTTP/1.1\r\n" {
+			if err != nil || m != strings.ToUpper(method) || u != url {
+				t.Fatalf("%q read as %q %q (%v), want %q %q", line, m, u, err, strings.ToUpper(method), url)
+			}
+		}
+	})
+}
