@@ -18,8 +18,9 @@ import (
 )
 
 // Rows iterates over the result of a query. Values holds one value per
-// column of the query (plan.Query.Columns); Sort one per sort key
-// (plan.Query.OrderBy), for the next skiptoken. Values are in the Go
+// column of the query (plan.Query.Columns), a slice of the row's own;
+// Sort one per sort key (plan.Query.OrderBy), for the next skiptoken, in
+// a slice the next call of Sort reuses. Values are in the Go
 // representation of their Edm type (see package plan).
 type Rows interface {
 	Next() bool

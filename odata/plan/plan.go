@@ -50,6 +50,26 @@ type Query struct {
 	After   []any // keyset: rows strictly after these OrderBy values
 }
 
+// SortColumns says where each sort key's value is found in a result row:
+// the index of the column it is (a sort on a selected property, the key
+// among them), or -1 for a sort expression the statement selects after
+// the columns, in order. A selected property is never selected twice.
+func (q *Query) SortColumns() []int {
+	out := make([]int, len(q.OrderBy))
+	for i, o := range q.OrderBy {
+		out[i] = -1
+		if r, ok := o.Expr.(*PropRef); ok {
+			for j, c := range q.Columns {
+				if c == r.Prop {
+					out[i] = j
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
 // Plan is a bound request.
 type Plan struct {
 	Kind     Kind

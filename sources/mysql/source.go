@@ -177,7 +177,7 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 		cancel()
 		return nil, err
 	}
-	return &sources.DeadlineRows{SQLRows: sources.NewSQLRowsConverting(rows, sources.ResultTypes(q), len(q.Columns), toEdm),
+	return &sources.DeadlineRows{SQLRows: sources.NewSQLRowsConverting(rows, q, toEdm),
 		Ctx: ctx, Cancel: cancel, MapErr: mapError}, nil
 }
 

@@ -139,8 +139,7 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 		cancel()
 		return nil, mapOwnError(ctx, err)
 	}
-	types := sources.ResultTypes(q)
-	return &pgRows{rows: rows, types: types, nVals: len(q.Columns), ctx: ctx, cancel: cancel, done: done}, nil
+	return &pgRows{rows: rows, types: sources.ResultTypes(q), sort: sources.NewSortKeys(q), ctx: ctx, cancel: cancel, done: done}, nil
 }
 
 // PlannedWithValues reports whether q's statement must be planned with its
@@ -272,9 +271,8 @@ func (s *Source) SQL(q *plan.Query) (string, []any, error) { return sqlgen.Selec
 type pgRows struct {
 	rows   pgx.Rows
 	types  []metadata.Type
-	nVals  int
-	values []any
-	sort   []any
+	sort   sources.SortKeys
+	row    []any
 	err    error
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -294,7 +292,7 @@ func (r *pgRows) Next() bool {
 		r.err = err
 		return false
 	}
-	r.values, r.sort = raw[:r.nVals], raw[r.nVals:]
+	r.row = raw
 	return true
 }
 
@@ -334,8 +332,8 @@ func toEdm(v any, t metadata.Type) (any, error) {
 	return convert.To(v, t)
 }
 
-func (r *pgRows) Values() []any { return r.values }
-func (r *pgRows) Sort() []any   { return r.sort }
+func (r *pgRows) Values() []any { return r.sort.Columns(r.row) }
+func (r *pgRows) Sort() []any   { return r.sort.Of(r.row) }
 
 func (r *pgRows) Err() error {
 	if r.err != nil {

@@ -233,6 +233,8 @@ func Select(d Dialect, q *plan.Query) (string, []any, error) {
 		}
 		b.sb.WriteString(d.Column(p))
 	}
+	// the sort keys follow the columns for the next skiptoken, but for
+	// those that are selected columns already (the key, at least)
 	orderSQL := make([]string, len(q.OrderBy))
 	for i, o := range q.OrderBy {
 		s, err := b.expr(o.Expr)
@@ -240,7 +242,11 @@ func Select(d Dialect, q *plan.Query) (string, []any, error) {
 			return "", nil, err
 		}
 		orderSQL[i] = s
-		b.sb.WriteString(", " + s)
+	}
+	for i, c := range q.SortColumns() {
+		if c < 0 {
+			b.sb.WriteString(", " + orderSQL[i])
+		}
 	}
 	b.sb.WriteString(" FROM " + d.Table(q.Set.Schema, q.Set.Table))
 	where, err := b.where(q, orderSQL)

@@ -128,8 +128,7 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 		cancel()
 		return nil, err
 	}
-	types := sources.ResultTypes(q)
-	return &sources.DeadlineRows{SQLRows: sources.NewSQLRows(rows, types, len(q.Columns)), Ctx: ctx, Cancel: cancel, MapErr: mapError}, nil
+	return &sources.DeadlineRows{SQLRows: sources.NewSQLRows(rows, q), Ctx: ctx, Cancel: cancel, MapErr: mapError}, nil
 }
 
 func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
