@@ -13,14 +13,14 @@ import (
 // followed by the sort keys that are not among them, converting each
 // value to its Edm type.
 type SQLRows struct {
-	rows   *sql.Rows
-	types  []metadata.Type // one per result column
-	raw    []any
-	ptrs   []any
-	row    []any
-	sort   SortKeys
-	err    error
-	conv   func(any, metadata.Type) (any, error)
+	rows  *sql.Rows
+	types []metadata.Type // one per result column
+	raw   []any
+	ptrs  []any
+	row   []any
+	sort  SortKeys
+	err   error
+	conv  func(any, metadata.Type) (any, error)
 }
 
 // NewSQLRows wraps the rows of q's statement (sqlgen.Select).
