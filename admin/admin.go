@@ -232,6 +232,10 @@ func (a *api) failWith(c *gin.Context, err error) {
 	switch {
 	case errors.As(err, &fe):
 		fail(c, errInvalidSource, fe.Field, fe.Message)
+	case errors.Is(err, sources.ErrNeedsSample):
+		fail(c, errNeedsSample, "explain", "the plan needs the statement's values, which are kept only while the shape is sampled: turn on sampling, wait for the shape's next request, then ask again")
+	case errors.Is(err, ErrNoStatement):
+		fail(c, errInvalidValue, "explain", err.Error())
 	case errors.Is(err, ErrNoShape):
 		fail(c, errNotFound, "", "no shape "+strconv.Quote(c.Param("shape"))+" in this source's table (it may have been evicted)")
 	case errors.Is(err, registry.ErrNotFound):

@@ -33,6 +33,7 @@ var (
 	errExists        = apiError{http.StatusConflict, "Exists"}
 	errFromConfig    = apiError{http.StatusConflict, "FromConfiguration"} // the configuration file owns it
 	errChanged       = apiError{http.StatusPreconditionFailed, "Changed"} // If-Match no longer matches
+	errNeedsSample   = apiError{http.StatusConflict, "NeedsSample"}       // a plan asked for before the shape's values were sampled
 )
 
 // fail answers with e; field names the input at fault, or is "".

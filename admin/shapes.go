@@ -14,12 +14,22 @@ import (
 // ErrNoShape is a shape the table does not hold (any more).
 var ErrNoShape = errors.New("no such shape")
 
+// ErrNoStatement is a plan asked for a shape that runs no statement.
+var ErrNoStatement = errors.New("the source has no statement to explain for this shape (a record page, a write, a refused request, or a source without SQL)")
+
 // ShapeDetail is one request shape: its figures, the statement with
 // placeholders, the index that would serve it, and the plan when asked.
 type ShapeDetail struct {
 	shapes.Detail
 	Advice      []metadata.IndexAdvice `json:"advice"`
 	Explanation *sources.Explanation   `json:"explanation,omitempty"`
+	// CountExplanation is the plan of the count that runs beside the
+	// page, for a shape with $count=true; CountedBy says how the count is
+	// made ("": a statement that reads the rows; "tracking", "estimate",
+	// "auto"), CountAdvice what would spare a count that reads them all.
+	CountExplanation *sources.Explanation `json:"count_explanation,omitempty"`
+	CountedBy        string               `json:"counted_by,omitempty"`
+	CountAdvice      string               `json:"count_advice,omitempty"`
 }
 
 // RankedAdvice is an index the traffic needs, with the database time in

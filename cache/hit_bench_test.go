@@ -45,7 +45,7 @@ func BenchmarkHit(b *testing.B) {
 	}
 	b.Run("alone", func(b *testing.B) { run(b, cache.Wrap(src, cache.Options{Name: "demo", TTL: time.Hour})) })
 	b.Run("shared generation", func(b *testing.B) {
-		bus, err := replicas.NewRedisBus(testdb.RedisURL(b), "odatagw_bench", slog.New(slog.NewTextHandler(io.Discard, nil)))
+		bus, err := replicas.NewRedisBus(testdb.RedisURL(b), testdb.RedisPrefix(b, testdb.RedisURL(b)), slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			b.Fatal(err)
 		}

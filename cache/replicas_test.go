@@ -20,7 +20,7 @@ import (
 func TestClosedSourceLeavesTheBus(t *testing.T) {
 	url := testdb.RedisURL(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	redisBus, err := replicas.NewRedisBus(url, "odatagw_test_bus_"+t.Name(), log)
+	redisBus, err := replicas.NewRedisBus(url, testdb.RedisPrefix(t, url), log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,6 +114,20 @@ else
   say "no secrets recorded (the suites that use them did not run)"
 fi
 
+# Every Redis suite deletes the keys it made (testdb.RedisPrefix); a key
+# left under the tests' prefix is a test that does not.
+if [ -n "${ODATAGW_TEST_REDIS_URL:-}" ] && command -v redis-cli >/dev/null 2>&1; then
+  say ""
+  say "== Redis after the suites"
+  left=$(redis-cli -u "$ODATAGW_TEST_REDIS_URL" --scan --pattern 'odatagw_test_*' | head -20)
+  if [ -n "$left" ]; then
+    say "FAIL: the suites left these keys in Redis:"
+    say "$left"
+    exit 1
+  fi
+  say "no key left under odatagw_test_*"
+fi
+
 # fuzz runs one target. Go's fuzzer now and then ends a run that found
 # nothing with "context deadline exceeded" when its time is up while a
 # worker is busy; that one run is tried again, once, and said so. A failing

@@ -177,14 +177,40 @@ func SQLPoolStats(s sql.DBStats) PoolStats {
 type Explainer interface {
 	// SQL is the statement for q, with placeholders, and its values.
 	SQL(q *plan.Query) (string, []any, error)
+	// CountSQL is the statement that counts q's rows for $count=true,
+	// with its values; "" where the count reads no rows (CountedBy).
+	CountSQL(q *plan.Query) (string, []any, error)
 	// Explain is the database's plan for the statement; with analyze it
 	// runs it, in a read-only transaction under a short timeout.
 	Explain(ctx context.Context, sql string, args []any, analyze bool) (Explanation, error)
 	// IndexFor is the index that serves a filter on set: the columns
 	// matched by contains/endswith/$search, those matched by startswith,
 	// then a B-tree on the compared columns and the sorted ones, in
-	// that order.
-	IndexFor(set *metadata.EntitySet, contains, prefix, compared, sorted []string) []metadata.IndexAdvice
+	// that order; each with the table's size.
+	IndexFor(ctx context.Context, set *metadata.EntitySet, contains, prefix, compared, sorted []string) ([]metadata.IndexAdvice, error)
+}
+
+// How a source counts a query's rows (CountedBy).
+const (
+	CountedByStatement = ""         // count(*) over the rows the filter selects
+	CountedByTracking  = "tracking" // the row count change tracking keeps: no scan
+	CountedByEstimate  = "estimate" // the planner's estimate (count: estimated)
+	CountedByEither    = "auto"     // the estimate, or count(*) below the set's threshold
+)
+
+// CountedBy says how a source that keeps tracked tables' counts and (with
+// estimates) takes the planner's word counts q for a caller that is not
+// acting as their own database role, who is always counted.
+func CountedBy(q *plan.Query, estimates bool) string {
+	switch {
+	case q.Set.Tracked && q.Where == nil:
+		return CountedByTracking
+	case !estimates || q.Set.Count.Mode == metadata.CountExact || q.Set.Count.Mode == "":
+		return CountedByStatement
+	case q.Set.Count.Mode == metadata.CountEstimated:
+		return CountedByEstimate
+	}
+	return CountedByEither
 }
 
 // Explanation is a database's plan, as text, with what deserves notice.

@@ -456,7 +456,7 @@ func TestAdminSharedStateWithRedis(t *testing.T) {
 	redisURL := testdb.RedisURL(t)
 	state := testdb.NewPostgres(t)
 	data := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
-	prefix := "odatagw_test_" + randomHex(4)
+	prefix := testdb.RedisPrefix(t, redisURL)
 	withRedis := func(s *app.Settings) {
 		s.Defaults.Redis, s.Defaults.RedisPrefix = redisURL, prefix
 		s.StatePoll = time.Hour

@@ -57,7 +57,9 @@ func TestAdminPageOperations(t *testing.T) {
 
 	// the overview says whether everything is well; a source has its own address
 	step("the overview", chromedp.Poll[chromedp.Void](`document.getElementById("overview-list").textContent.includes("3 of 3 sources serving")`))
-	if o := text("#overview-list"); !strings.Contains(o, "failed requests in the last hour") || !strings.Contains(o, "Salesforce callouts") {
+	// one meaning each: errors to act on, refusals by status (the 404 of
+	// NoSuchSet, the 401 of the refused credential)
+	if o := text("#overview-list"); !strings.Contains(o, "0 errors (5xx, timeouts) and 2 refusals (1 × 401, 1 × 404) in the last hour") || !strings.Contains(o, "Salesforce callouts") {
 		t.Errorf("the overview: %q", o)
 	}
 	shot("admin-ops-overview.png")

@@ -105,8 +105,13 @@ func TestAdminPageInBrowser(t *testing.T) {
 		chromedp.SendKeys(id("f-dsn"), db.DSN+kb.Enter),
 		chromedp.WaitVisible(id("detail")),
 		chromedp.Poll[chromedp.Void](`location.hash === "#source/erp"`))
-	if connect := text("#connect"); !strings.Contains(connect, ag.odata+"/odata/erp/") || !strings.Contains(connect, "OData 4.01") {
+	if connect := text("#connect"); !strings.Contains(connect, ag.odata+"/odata/erp/") || !strings.Contains(connect, "OData 4.01") ||
+		!strings.Contains(connect, "Use Free-Text Search Expressions") || !strings.Contains(connect, "Compress Requests") {
 		t.Errorf("Connect Salesforce panel: %q", connect)
+	}
+	// the gateway serves at 127.0.0.1, which Salesforce cannot reach: said, with what to set
+	if far := text("#connect-unreachable"); !strings.Contains(far, "Salesforce cannot reach") || !strings.Contains(far, "--public-url") {
+		t.Errorf("the loopback service URL is not called out: %q", far)
 	}
 	if status := text("#detail-status"); !strings.Contains(status, "the database answers") {
 		t.Errorf("status: %q", status)

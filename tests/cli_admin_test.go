@@ -118,6 +118,17 @@ func TestSourceCommands(t *testing.T) {
 	if r := do(t, "GET", base+"/odata/crm/Customers?$top=1", nil); r.Status != 401 {
 		t.Errorf("crm without credentials: %d", r.Status)
 	}
+	// a source behind an agent: --via names it, as the API's "via" does;
+	// a source is connected before it is saved, so with the agent away
+	// the gateway refuses it, naming the agent
+	if out, err := run("", "agent", "add", "plant-a"); err != nil {
+		t.Fatalf("agent add: %v %s", err, out)
+	} else {
+		recordSecret(t, strings.TrimSpace(out[strings.LastIndex(out, ":")+1:]))
+	}
+	if out, err := run("", "source", "add", "plant", db.DSN, "--via", "plant-a", "--anonymous"); err == nil || !strings.Contains(out, "agent plant-a") {
+		t.Errorf("source add --via an agent that is not connected: %v %s", err, out)
+	}
 	if out, err := run("", "user", "remove", "robot"); err != nil || !strings.Contains(out, "removed robot") {
 		t.Errorf("user remove: %v %s", err, out)
 	}
@@ -141,10 +152,10 @@ func TestSourceCommands(t *testing.T) {
 	}{
 		{[]string{"check", db.DSN}, 1, "the check found 3 errors and 17 warnings"},
 		{[]string{"check", db.DSN, "--json"}, 1, "the check found 3 errors"},
-		{[]string{"check", db.DSN, "--include", "Customers"}, 0, "1 entity sets, 0 errors, 0 warnings"},
+		{[]string{"check", db.DSN, "--include", "Customers"}, 0, "1 entity set, 0 errors, 0 warnings"},
 		{[]string{"check", db.DSN, "--include", "Customers", "--strict"}, 0, "0 warnings"},
-		{[]string{"check", db.DSN, "--include", "Suppliers"}, 0, "0 errors, 1 warnings"},
-		{[]string{"check", db.DSN, "--include", "Suppliers", "--strict"}, 1, "the check found 0 errors and 1 warnings"},
+		{[]string{"check", db.DSN, "--include", "Suppliers"}, 0, "0 errors, 1 warning"},
+		{[]string{"check", db.DSN, "--include", "Suppliers", "--strict"}, 1, "the check found 0 errors and 1 warning"},
 		{[]string{"check", db.DSN, "--no-such-flag"}, 2, "unknown flag"},
 	} {
 		stdout, stderr, code := runCLI(t, c.args...)

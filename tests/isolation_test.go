@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,6 +217,39 @@ func TestKilledDemoLeavesNoFile(t *testing.T) {
 	for _, f := range stopped {
 		if l := left(f); len(l) > 0 {
 			t.Errorf("a gateway that stopped left its demo files: %v", l)
+		}
+	}
+}
+
+// TestPortInUseSaidFirst: a port already in use is named, with its flag,
+// before anything else is done: no demo built, no state made.
+func TestPortInUseSaidFirst(t *testing.T) {
+	bin := buildBinary(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, c := range []struct {
+		flag string
+		args []string
+	}{
+		{"--listen", []string{"serve", "--listen", taken.Addr().String(), "--admin-listen", freePort(t)}},
+		{"--admin-listen", []string{"serve", "--listen", freePort(t), "--admin-listen", taken.Addr().String()}},
+		{"--metrics-listen", []string{"serve", "--listen", freePort(t), "--admin-listen", "off", "--metrics-listen", taken.Addr().String()}},
+	} {
+		env := ownDirs(t)
+		cmd := exec.Command(bin, c.args...)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.flag+" "+taken.Addr().String()) || !strings.Contains(string(out), "address already in use") {
+			t.Errorf("%s in use: %v\n%s", c.flag, err, out)
+		}
+		if strings.Contains(string(out), "demo database created") {
+			t.Errorf("%s in use: the demo was built first:\n%s", c.flag, out)
+		}
+		if state := strings.TrimPrefix(env[1], "XDG_STATE_HOME="); listing(state) != "" {
+			t.Errorf("%s in use left state behind:\n%s", c.flag, listing(state))
 		}
 	}
 }

@@ -42,7 +42,7 @@ func TestReplicasShareInvalidations(t *testing.T) {
 	needPostgres(t)
 	redisURL := testdb.RedisURL(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
-	prefix := "odatagw_test_" + db.Name[len("odatagw_test_"):]
+	prefix := testdb.RedisPrefix(t, redisURL)
 	a := replica(t, db.DSN, redisURL, prefix)
 	b := replica(t, db.DSN, redisURL, prefix)
 	cityOf(t, a, "5")
@@ -67,7 +67,7 @@ func TestReadYourWritesAcrossReplicas(t *testing.T) {
 	needPostgres(t)
 	redisURL := testdb.RedisURL(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
-	prefix := "odatagw_test_" + db.Name[len("odatagw_test_"):]
+	prefix := testdb.RedisPrefix(t, redisURL)
 	a := replica(t, db.DSN, redisURL, prefix)
 	b := replica(t, db.DSN, redisURL, prefix)
 	const rounds = 1000
@@ -106,7 +106,7 @@ func TestRedisOutageKeepsServing(t *testing.T) {
 	ru, _ := url.Parse(redisURL)
 	px := startProxy(t, ru.Host)
 	ru.Host = px.ln.Addr().String()
-	prefix := "odatagw_test_" + db.Name[len("odatagw_test_"):]
+	prefix := testdb.RedisPrefix(t, redisURL)
 	a := replica(t, db.DSN, ru.String(), prefix)
 	b, gb := replicaGateway(t, db.DSN, ru.String(), prefix)
 	ops := "http://" + gb.MetricsAddr()
@@ -149,7 +149,7 @@ func TestCacheFlushCommand(t *testing.T) {
 	needPostgres(t)
 	redisURL := testdb.RedisURL(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
-	prefix := "odatagw_test_" + db.Name[len("odatagw_test_"):]
+	prefix := testdb.RedisPrefix(t, redisURL)
 	a := replica(t, db.DSN, redisURL, prefix)
 	cityOf(t, a, "8")
 	conn, err := pgx.Connect(context.Background(), db.DSN)

@@ -35,6 +35,12 @@ async function call(method, path, body, headers) {
 
 function notice(msg) { $("notice").textContent = msg || ""; }
 
+// count says how many: "1 error", "2 errors" (plural: the noun's plural,
+// where adding "s" does not make it).
+function count(n, noun, plural) {
+  return n.toLocaleString("en-US") + " " + (n === 1 ? noun : plural || noun + "s");
+}
+
 function showFieldError(form, field, msg) {
   if (field === "auth") field = "basic"; // the policy's errors show under its fieldset
   const input = form.querySelector('[name="' + field + '"]');
@@ -212,17 +218,35 @@ async function track(apply, drop) {
   }
 }
 
+// loopback says whether a URL names this machine only, which Salesforce,
+// calling from the internet, cannot reach.
+function loopback(u) {
+  try {
+    const h = new URL(u).hostname;
+    return h === "localhost" || h === "[::1]" || h.startsWith("127.") || h === "0.0.0.0";
+  } catch (_) { return false; }
+}
+
+// renderConnect gives the External Data Source's settings by hand, as
+// the README's table gives them.
 function renderConnect(s) {
   const writable = !s.read_only;
+  const far = $("connect-unreachable");
+  far.hidden = !loopback(s.service_url);
+  far.textContent = far.hidden ? "" : "Salesforce cannot reach " + s.service_url + ": it calls from the internet, over HTTPS. " +
+    "Serve the gateway at an address Salesforce reaches (TLS with --tls-cert and --tls-key, or behind a TLS proxy) and set --public-url " +
+    "(public_url in the configuration) to that URL, e.g. https://odata.example.com; the URL below follows it.";
   const rows = [
-    ["Type", "Salesforce Connect: OData 4.01 (or 4.0)"],
+    ["Type", "Salesforce Connect: OData 4.01 (or OData 4.0)"],
     ["URL", s.service_url],
     ["Connection Timeout", "120 seconds"],
-    ["Writable External Objects", writable ? "Checked" : "Unchecked (the source is read-only)"],
+    ["Writable External Objects", writable ? "Checked, to create, edit and delete records from Salesforce (views stay read-only)" : "Unchecked (the source is read-only)"],
     ["High Data Volume", "Unchecked"],
-    ["Server Driven Pagination", "Checked (pages of up to " + (s.page_size || 1000) + " rows)"],
-    ["Request Row Counts", "Checked"],
+    ["Server Driven Pagination", "Checked: pages follow a stable keyset (up to " + (s.page_size || 1000) + " rows), so rows are neither skipped nor repeated while data changes"],
+    ["Request Row Counts", "Checked (OData 4.0; the 4.01 adapter always asks)"],
+    ["Compress Requests", "Unchecked"],
     ["Enable Search", "Checked"],
+    ["Use Free-Text Search Expressions", "Checked for $search (case-insensitive over all text fields); unchecked for contains() filters (case-sensitive, as OData defines)"],
     ["Format", "JSON"],
     ["Special Compatibility", "None"],
   ].concat(authRows(s.auth || {}));
@@ -263,7 +287,7 @@ function authRows(a) {
 }
 
 function renderReport(rep, box, summary) {
-  summary.textContent = (rep.tables || []).length + " entity sets (external objects), " + rep.errors + " errors, " + rep.warnings + " warnings.";
+  summary.textContent = count((rep.tables || []).length, "entity set") + " (external objects), " + count(rep.errors, "error") + ", " + count(rep.warnings, "warning") + ".";
   box.replaceChildren();
   for (const t of rep.tables || []) {
     box.append(el("h4", t.entity_set + "__x  ←  " + (t.view ? "view " : "table ") + t.table + (t.writable ? "" : " (read-only)")));
@@ -414,6 +438,7 @@ async function add(ev) {
   b.disabled = false;
   if (!r.ok) { notice(""); showError(form, "add-error", r.data); return; }
   form.reset();
+  $("f-oauth-fields").hidden = $("f-token-fields").hidden = true;
   $("test-result").hidden = true;
   notice(r.data.name + " added: Salesforce can reach it now.");
   await refresh();
@@ -431,10 +456,13 @@ document.addEventListener("DOMContentLoaded", () => {
   $("track-sql").addEventListener("click", () => track(false, false));
   $("track-install").addEventListener("click", () => track(true, false));
   $("track-remove").addEventListener("click", () => track(true, true));
-  $("f-oauth").addEventListener("change", (e) => {
-    $("f-oauth-fields").hidden = !e.target.checked;
-    if (e.target.checked) $("f-introspection-url").focus();
-  });
+  // a choice's own settings open under its checkbox, and close with it
+  for (const [box, fields, first] of [["f-oauth", "f-oauth-fields", "f-introspection-url"], ["f-token", "f-token-fields", "f-token-header"]]) {
+    $(box).addEventListener("change", (e) => {
+      $(fields).hidden = !e.target.checked;
+      if (e.target.checked) $(first).focus();
+    });
+  }
   // a token this tab signed in with, or else a session a sign-in link opened
   call("GET", "/api/session").then((r) => {
     if (r.ok && !token) csrf = r.data.csrf || "";

@@ -25,25 +25,38 @@ async function loadOverview() {
   const say = (text, bad, href, label) => items.push({ text, bad, href, label });
   const srcs = (s.ok && s.data.sources) || [];
   const down = srcs.filter((x) => x.state !== "serving" || !x.connected);
-  say(srcs.length - down.length + " of " + srcs.length + " sources serving" + (down.length ? "; not serving: " + down.map((x) => x.name + " (" + (x.state === "serving" ? "unreachable" : x.state) + ")").join(", ") : "."), down.length > 0,
+  say(srcs.length - down.length + " of " + count(srcs.length, "source") + " serving" + (down.length ? "; not serving: " + down.map((x) => x.name + " (" + (x.state === "serving" ? "unreachable" : x.state) + ")").join(", ") : "."), down.length > 0,
     down.length ? sourceAddress(down[0].name) : "#sources", down.length ? "Open " + down[0].name : "The sources");
   if (a.ok) {
     const agents = a.data.agents || [];
     const gone = agents.filter((x) => (x.sources || []).length && !(x.tunnels || []).length);
-    if (agents.length) say(agents.length + " agents, " + agents.reduce((n, x) => n + (x.tunnels || []).length, 0) + " tunnels connected" + (gone.length ? "; not connected while sources need them: " + gone.map((x) => x.name).join(", ") : "."), gone.length > 0, "#agents", "The agents");
+    if (agents.length) say(count(agents.length, "agent") + ", " + count(agents.reduce((n, x) => n + (x.tunnels || []).length, 0), "tunnel") + " connected" + (gone.length ? "; not connected while sources need them: " + gone.map((x) => x.name).join(", ") : "."), gone.length > 0, "#agents", "The agents");
   }
-  let errors = 0, worst = null, slow = [], failing = null;
+  // errors are what the admin must act on (5xx, timeouts among them);
+  // refusals are requests refused as sent (4xx), by status: the traffic
+  // counts every request the sources answered, as the insight tab shows
+  let errors = 0, refusals = 0, worst = null, slow = [], failing = null, refusing = null;
+  const refused = {};
   for (const src of srcs.filter((x) => x.state === "serving")) {
-    const [sh, co] = await Promise.all([call("GET", "/api/sources/" + encodeURIComponent(src.name) + "/shapes"),
-      call("GET", "/api/sources/" + encodeURIComponent(src.name) + "/callouts")]);
+    const path = "/api/sources/" + encodeURIComponent(src.name);
+    const [sh, co, tr] = await Promise.all([call("GET", path + "/shapes"), call("GET", path + "/callouts"), call("GET", path + "/traffic")]);
     for (const e of (sh.ok && sh.data.shapes) || []) {
-      errors += e.last_hour.errors;
-      if (e.last_hour.errors && !failing) failing = src.name;
-      if (e.last_hour.calls) slow.push({ src: src.name, e });
+      if (e.last_hour.calls && !e.shape.refused) slow.push({ src: src.name, e });
+    }
+    const total = tr.ok && tr.data.series.length ? tr.data.series[0].total : null;
+    if (total) {
+      errors += total.errors;
+      refusals += total.refusals;
+      if (total.errors && !failing) failing = src.name;
+      if (total.refusals && !refusing) refusing = src.name;
+      for (const [status, n] of Object.entries(total.refused_by_status || {})) refused[status] = (refused[status] || 0) + n;
     }
     if (co.ok && (!worst || co.data.projected_percent > worst.p)) worst = { src: src.name, p: co.data.projected_percent, n: co.data.this_hour, limit: co.data.limit };
   }
-  say(errors + " failed requests in the last hour.", errors > 0, failing ? sourceAddress(failing, "insight") : "", failing ? "Where: " + failing : "");
+  const statuses = Object.keys(refused).sort().map((st) => refused[st] + " × " + st).join(", ");
+  const where = failing || refusing;
+  say(count(errors, "error") + " (5xx, timeouts) and " + count(refusals, "refusal") + (statuses ? " (" + statuses + ")" : " (4xx)") + " in the last hour.",
+    errors > 0, where ? sourceAddress(where, "insight") : "", where ? "Where: " + where : "");
   slow.sort((x, y) => y.e.last_hour.p95_ms - x.e.last_hour.p95_ms);
   if (slow.length) say("Slowest in the last hour: " + slow.slice(0, 3).map((x) => x.e.name + " on " + x.e.shape.set + " (" + x.src + "), p95 " + x.e.last_hour.p95_ms.toFixed(0) + " ms").join("; ") + ".", slow[0].e.last_hour.p95_ms > 5000,
     sourceAddress(slow[0].src, "insight"), "Why is it slow?");
@@ -184,7 +197,9 @@ async function loadShapes(name) {
     const th = el("th", s.name);
     th.scope = "row";
     tr.append(th, el("td", s.shape.set), el("td", s.shape.filter || (s.shape.by_key ? "by key" : "–"), "mono"),
-      el("td", s.last_24h.calls.toLocaleString()), el("td", s.last_24h.p95_ms.toFixed(1) + " ms"),
+      el("td", s.last_24h.calls.toLocaleString()), el("td", s.last_24h.errors.toLocaleString()),
+      el("td", s.last_24h.refusals ? s.last_24h.refusals.toLocaleString() + " (" + byStatus(s.last_24h.refused_by_status) + ")" : "0"),
+      el("td", s.last_24h.p95_ms.toFixed(1) + " ms"),
       el("td", s.last_24h.db_p95_ms.toFixed(1) + " ms"), el("td", (s.last_24h.total_ms / 1000).toFixed(2) + " s"),
       el("td", s.last_24h.calls ? Math.round(100 * s.last_24h.cache_hits / s.last_24h.calls) + "%" : "–"));
     const td = el("td");
@@ -194,36 +209,66 @@ async function loadShapes(name) {
   }
 }
 
+// byStatus lists refusals by status: "2 × 404, 1 × 400".
+function byStatus(m) {
+  return Object.keys(m || {}).sort().map((st) => m[st] + " × " + st).join(", ");
+}
+
+// planText is a plan with what deserves notice above it.
+function planText(what, ex) {
+  const scans = ex.scans || [];
+  const dear = ex.costliest || [];
+  return what + ": " + (scans.length ? "scans " + scans.join("; ") : "no table scan") + "\n" +
+    (dear.length ? "Costliest steps: " + dear.join("; ") + "\n" : "") + "\n" + ex.plan.join("\n");
+}
+
 async function showShape(name, id, explain) {
-  shownShape = { name, id };
+  const sampling = !!(shownShape && shownShape.id === id && shownShape.sampling);
+  shownShape = { name, id, sampling };
   const box = $("shape-detail");
   const err = $("shape-error");
   err.hidden = true;
   const r = await call("GET", "/api/sources/" + encodeURIComponent(name) + "/shapes/" + id + (explain ? "?explain=" + explain : ""));
   if (!r.ok && !(r.data && r.data.shape)) {
-    err.textContent = (r.data && r.data.error && r.data.error.message) || "Not found (" + r.status + ").";
+    const e = (r.data && r.data.error) || {};
+    if (e.code === "NeedsSample" && sampling) {
+      // sampling is on already: nothing is wrong, the values are to come
+      notice("Sampling is on: the plan shows once a request of this shape has come (open the list view again, or wait for Salesforce's next one).");
+      return;
+    }
+    err.textContent = e.message || "Not found (" + r.status + ").";
     err.hidden = false;
     return;
   }
   const d = r.data;
+  shownShape.sampling = d.sampling;
   box.hidden = false;
   $("shape-title").textContent = d.name + " on " + d.shape.set + (d.shape.filter ? ": " + d.shape.filter : "");
   $("shape-sql").textContent = d.sql || "(no statement: a record page, a write, or the sync)";
   $("shape-sample").textContent = d.sampling ? "Turn off sampling (forget the values kept)" : "Turn on sampling (keep the next request's values, for the plan)";
   $("shape-sample").dataset.on = d.sampling ? "1" : "";
-  const out = $("shape-plan-out");
   if (r.data.error) {
     err.textContent = r.data.error.message;
     err.hidden = false;
   }
-  if (d.explanation) {
-    out.hidden = false;
-    const scans = d.explanation.scans || [];
-    const dear = d.explanation.costliest || [];
-    out.textContent = (scans.length ? "Scans: " + scans.join("; ") + "\n" : "No table scan.\n") +
-      (dear.length ? "Costliest steps: " + dear.join("; ") + "\n" : "") + "\n" + d.explanation.plan.join("\n");
-  } else {
-    out.hidden = true;
+  // the database's time: what requests waited for, and where a count ran
+  // beside the page, each statement's own
+  const h = d.last_24h;
+  let times = "Database time (what requests waited for): p95 " + h.db_p95_ms.toFixed(1) + " ms of a total p95 of " + h.p95_ms.toFixed(1) + " ms.";
+  if (h.count_statements) {
+    times += " The page's statement: " + h.page_db_mean_ms.toFixed(1) + " ms on average (longest " + h.page_db_max_ms.toFixed(1) + " ms); its count, run beside it: " +
+      h.count_db_mean_ms.toFixed(1) + " ms on average (longest " + h.count_db_max_ms.toFixed(1) + " ms).";
+  }
+  $("shape-times").textContent = times;
+  const countSQL = $("shape-count-sql");
+  countSQL.hidden = !d.count_sql;
+  countSQL.textContent = d.count_sql || "";
+  const countAdvice = $("shape-count-advice");
+  countAdvice.hidden = !d.count_advice && !d.counted_by;
+  countAdvice.textContent = d.count_advice || (d.counted_by ? "The count reads no rows: it is made by " + d.counted_by + "." : "");
+  for (const [box, what, ex] of [[$("shape-plan-out"), "The page", d.explanation], [$("shape-count-plan-out"), "Its count", d.count_explanation]]) {
+    box.hidden = !ex;
+    box.textContent = ex ? planText(what, ex) : "";
   }
   const adv = $("shape-advice");
   adv.replaceChildren();
@@ -286,6 +331,7 @@ function renderTraffic() {
     tr.append(el("td", t.requests));
     tr.append(el("td", t.rps.toFixed(2)));
     tr.append(el("td", t.errors));
+    tr.append(el("td", t.refusals ? t.refusals + " (" + byStatus(t.refused_by_status) + ")" : "0"));
     tr.append(el("td", t.cache_hit_ratio === null ? "–" : Math.round(t.cache_hit_ratio * 100) + "%"));
     tr.append(el("td", t.p50_ms === null ? "–" : "≤ " + t.p50_ms + " ms"));
     tr.append(el("td", t.p95_ms === null ? "–" : "≤ " + t.p95_ms + " ms"));
@@ -296,7 +342,8 @@ function renderTraffic() {
 
 // chart draws one figure over the hour as an SVG line (a second, dashed
 // line for the second figure), with a text alternative naming the latest
-// value and the hour's peak. Missing values (null) break the line.
+// value and the hour's peak. Missing values (null) break the line; a
+// value alone between them is drawn as a dash.
 function chart(title, values, second, fmt, fixedMax) {
   const fig = el("figure", null, "chart");
   const h = el("h4", title);
@@ -319,11 +366,18 @@ function chart(title, values, second, fmt, fixedMax) {
   for (const [vals, cls] of [[values, "line"], [second, "line2"]]) {
     if (!vals) continue;
     let d = "";
+    const missing = (v) => v === null || v === undefined;
     vals.forEach((v, i) => {
-      if (v === null || v === undefined) return;
+      if (missing(v)) return;
       const x = (i / (vals.length - 1)) * W, y = H - 2 - (v / max) * (H - 6);
-      const prev = i > 0 ? vals[i - 1] : null;
-      d += (prev === null || prev === undefined ? "M" : "L") + x.toFixed(1) + " " + y.toFixed(1) + " ";
+      const alone = (i === 0 || missing(vals[i - 1])) && (i === vals.length - 1 || missing(vals[i + 1]));
+      if (alone) {
+        // a value with none beside it (a ratio of a quiet step) is a
+        // short dash, where a line of one point would draw nothing
+        d += "M" + (x - 2).toFixed(1) + " " + y.toFixed(1) + " L" + (x + 2).toFixed(1) + " " + y.toFixed(1) + " ";
+        return;
+      }
+      d += (i === 0 || missing(vals[i - 1]) ? "M" : "L") + x.toFixed(1) + " " + y.toFixed(1) + " ";
     });
     const path = document.createElementNS(SVG, "path");
     path.setAttribute("d", d.trim() || "M0 " + (H - 1));

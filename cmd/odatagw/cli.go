@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -282,6 +283,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 type exitPanic struct{}
 
+// counted says how many: "1 error", "2 errors".
+func counted(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
 func (s *serveCmd) settings(stderr io.Writer) (app.Settings, error) {
 	var file config.File
 	if s.Config != "" {
@@ -487,6 +496,15 @@ func (s *serveCmd) run(stderr io.Writer) error {
 		}()
 		set.Logger.Info("sending traces", "otlp_endpoint", s.OTLPEndpoint, "sample", s.TraceSample)
 	}
+	// the ports first: one in use is said at once, not after the demo is
+	// built or every database read
+	bound, err := app.Bind(set)
+	if err != nil {
+		s.takeBack()
+		return err
+	}
+	defer bound.Close()
+	set.Bound = bound
 	g, err := app.Open(ctx, set)
 	if err != nil {
 		s.takeBack()

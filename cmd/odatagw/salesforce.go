@@ -202,7 +202,7 @@ func (c *salesforcePackageCmd) run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d files, %d lookups\n", out, len(b.Files), len(b.Lookups))
+	fmt.Fprintf(stdout, "wrote %s: %s, %s\n", out, counted(len(b.Files), "file"), counted(len(b.Lookups), "lookup"))
 	for _, l := range b.Lookups {
 		target := l.ReferenceTo
 		if l.TargetField != "" {

@@ -45,6 +45,7 @@ type sourceOptions struct {
 	Basic          *bool    `help:"Accept the gateway's users with their passwords (HTTP Basic)."`
 	TokenHeader    string   `placeholder:"HEADER" help:"Accept the gateway's token users' API tokens in this header (e.g. X-Api-Key)."`
 	Anonymous      *bool    `help:"Let callers without credentials in (only behind a proxy that restricts access)."`
+	Via            *string  `placeholder:"AGENT" help:"Reach the database through this agent's tunnel (odatagw agent add; docs/agent.md); the DSN names the database as the agent sees it. --via= goes direct again."`
 }
 
 func (o sourceOptions) apply(src *registry.Source, stdin io.Reader) error {
@@ -74,6 +75,9 @@ func (o sourceOptions) apply(src *registry.Source, stdin io.Reader) error {
 	}
 	if o.Anonymous != nil {
 		src.Auth.Anonymous = *o.Anonymous
+	}
+	if o.Via != nil {
+		src.Via = *o.Via
 	}
 	if o.PasswordStdin {
 		b, err := io.ReadAll(io.LimitReader(stdin, 4096))
@@ -148,7 +152,7 @@ type checkCmd struct {
 type checkFailed struct{ errors, warnings int }
 
 func (c checkFailed) Error() string {
-	return fmt.Sprintf("the check found %d errors and %d warnings", c.errors, c.warnings)
+	return "the check found " + counted(c.errors, "error") + " and " + counted(c.warnings, "warning")
 }
 
 func ctxTimeout() (context.Context, context.CancelFunc) {
@@ -390,7 +394,7 @@ func (c *checkCmd) fromTraffic(stdout io.Writer) error {
 	}
 	for _, a := range list {
 		if a.FromTraffic {
-			fmt.Fprintf(&b, "-- %s (%s): %d calls, %.0f ms of database time in 24 hours; %s\n%s\n", a.Table, a.Column, a.Calls, a.DBMS, a.Reason, a.SQL)
+			fmt.Fprintf(&b, "-- %s (%s): %s, %.0f ms of database time in 24 hours; %s\n%s\n", a.Table, a.Column, counted(int(a.Calls), "call"), a.DBMS, a.Reason, a.SQL)
 		} else {
 			fmt.Fprintf(&b, "-- %s (%s), no traffic yet: %s\n%s\n", a.Table, a.Column, a.Reason, a.SQL)
 		}

@@ -13,13 +13,89 @@ import (
 
 var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// Bound holds the gateway's listeners bound before it opens its sources
+// (Bind), so that an address in use is said at once, naming its flag,
+// rather than after the demo was built or every database introspected.
+type Bound struct{ public, admin, metrics net.Listener }
+
+// Bind binds the settings' listeners: the OData port, and the admin and
+// metrics ports where set.
+func Bind(s Settings) (*Bound, error) {
+	b := &Bound{}
+	listen := s.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
+	var err error
+	if b.public, err = net.Listen("tcp", listen); err != nil {
+		return nil, fmt.Errorf("--listen %s: %w (another program serves there, another gateway perhaps: give --listen HOST:PORT)", listen, unwrapListen(err))
+	}
+	if s.AdminListen != "" {
+		if b.admin, err = net.Listen("tcp", s.AdminListen); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("--admin-listen %s: %w (another gateway on this machine? give this one --admin-listen HOST:PORT, or off)", s.AdminListen, unwrapListen(err))
+		}
+	}
+	if s.MetricsListen != "" {
+		if b.metrics, err = net.Listen("tcp", s.MetricsListen); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("--metrics-listen %s: %w", s.MetricsListen, unwrapListen(err))
+		}
+	}
+	return b, nil
+}
+
+// Close closes the listeners not yet served.
+func (b *Bound) Close() {
+	for _, ln := range []net.Listener{b.public, b.admin, b.metrics} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// unwrapListen is a listen error without the address, which the message
+// gives already: "address already in use".
+func unwrapListen(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+// bound is where the named listener bound by Bind is kept (nil without).
+func (g *Gateway) bound(which string) *net.Listener {
+	b := g.settings.Bound
+	if b == nil {
+		return new(net.Listener)
+	}
+	switch which {
+	case "admin":
+		return &b.admin
+	case "metrics":
+		return &b.metrics
+	}
+	return &b.public
+}
+
+// listener is a bound listener taken for serving, or a new one.
+func (g *Gateway) listener(bound *net.Listener, addr string) (net.Listener, error) {
+	if b := g.settings.Bound; b != nil && *bound != nil {
+		ln := *bound
+		*bound = nil
+		return ln, nil
+	}
+	return net.Listen("tcp", addr)
+}
+
 // serveAdmin starts the admin API and page on their own listener, kept
 // apart from the OData listener so that it can stay on a private address.
 func (g *Gateway) serveAdmin() (*http.Server, error) {
 	if g.settings.AdminToken == "" {
 		return nil, errors.New("the admin listener needs an admin token (ODATAGW_ADMIN_TOKEN)")
 	}
-	ln, err := net.Listen("tcp", g.settings.AdminListen)
+	ln, err := g.listener(g.bound("admin"), g.settings.AdminListen)
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w (another gateway on this machine? give this one --admin-listen HOST:PORT, or off)", err)
 	}
@@ -43,7 +119,7 @@ func (g *Gateway) serveAdmin() (*http.Server, error) {
 // serveMetrics serves the operations endpoints on a listener of their own
 // (--metrics-listen), for a scraper that must not reach the admin API.
 func (g *Gateway) serveMetrics() (*http.Server, error) {
-	ln, err := net.Listen("tcp", g.settings.MetricsListen)
+	ln, err := g.listener(g.bound("metrics"), g.settings.MetricsListen)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener: %w", err)
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -63,6 +62,8 @@ type Settings struct {
 	// StatePoll is how often to look for changes other replicas made
 	// (default 2 s).
 	StatePoll time.Duration
+	// Bound are the listeners, bound already (Bind); nil: Serve binds them.
+	Bound *Bound
 	// AdminListen is the admin API and page's address; empty: none.
 	AdminListen string
 	// AdminToken is the admin credential; required with AdminListen.
@@ -440,7 +441,7 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 	if listen == "" {
 		listen = DefaultListen
 	}
-	ln, err := net.Listen("tcp", listen)
+	ln, err := g.listener(g.bound("public"), listen)
 	if err != nil {
 		return err
 	}

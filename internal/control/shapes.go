@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -41,25 +41,61 @@ func (p *Plane) Shape(ctx context.Context, name, id, explain string) (admin.Shap
 	src, _ := p.srv.Source(name)
 	out := admin.ShapeDetail{Detail: d, Advice: []metadata.IndexAdvice{}}
 	ex, can := sources.As[sources.Explainer](src)
-	if es, ok := src.Metadata().EntitySet(d.Shape.Set); ok && can {
+	es, isSet := src.Metadata().EntitySet(d.Shape.Set)
+	if isSet && can && !d.Shape.Refused {
 		contains, prefix, compared, sorted := indexColumns(d.Shape, es)
-		out.Advice = orEmpty(ex.IndexFor(es, contains, prefix, compared, sorted))
+		advice, err := ex.IndexFor(ctx, es, contains, prefix, compared, sorted)
+		if err != nil {
+			return out, err
+		}
+		out.Advice = orEmpty(advice)
+	}
+	if isSet && d.Shape.Count && !d.Shape.ByKey {
+		out.CountedBy, out.CountAdvice = countAdvice(d.Shape, es)
 	}
 	if explain == "" {
 		return out, nil
 	}
 	if !can || d.SQL == "" {
-		return out, &registry.FieldError{Field: "explain", Message: "the source has no statement to explain for this shape (a record page, a write, or a source without SQL)"}
+		return out, admin.ErrNoStatement
 	}
-	e, err := ex.Explain(ctx, d.SQL, d.Args(), explain == "analyze")
-	if errors.Is(err, sources.ErrNeedsSample) {
-		return out, &registry.FieldError{Field: "explain", Message: err.Error()}
+	// the page's statement, and the count's that runs beside it: a count
+	// that reads the whole table is often the slow half of a list view
+	for _, st := range []struct {
+		sql  string
+		args []any
+		into **sources.Explanation
+	}{{d.SQL, d.Args(), &out.Explanation}, {d.CountSQL, d.CountArgs(), &out.CountExplanation}} {
+		if st.sql == "" {
+			continue
+		}
+		e, err := ex.Explain(ctx, st.sql, st.args, explain == "analyze")
+		if err != nil {
+			return out, err // sources.ErrNeedsSample among them
+		}
+		*st.into = &e
 	}
-	if err != nil {
-		return out, err
-	}
-	out.Explanation = &e
 	return out, nil
+}
+
+// countAdvice says how a shape's count is made and, where it reads every
+// row of the set, what would spare it: no index makes count(*) over a
+// whole table cheap, but change tracking keeps the count, and the
+// planner can estimate it.
+func countAdvice(sh shapes.Shape, es *metadata.EntitySet) (how, advice string) {
+	q := plan.Query{Set: es}
+	if len(sh.Columns) > 0 || len(sh.Patterns) > 0 {
+		q.Where = &plan.Const{Value: true, T: metadata.Boolean} // a filter of some kind: only its presence matters here
+	}
+	how = sources.CountedBy(&q, true)
+	switch {
+	case how != sources.CountedByStatement:
+		return how, ""
+	case q.Where != nil:
+		return how, "the count reads the rows the filter selects: the index below serves it as it serves the page"
+	}
+	return how, "the count reads every row of " + es.Name + " on every request that asks for it (Salesforce's list views do): " +
+		"`odatagw track` keeps an exact count without a scan (docs/change-tracking.md), or set_count: {" + es.Name + ": auto} takes the planner's estimate past a size"
 }
 
 // IndexAdvice is the indexes a source's traffic needs, ranked by the
@@ -77,12 +113,16 @@ func (p *Plane) IndexAdvice(ctx context.Context, name string) ([]admin.RankedAdv
 	if ex, can := sources.As[sources.Explainer](src); can {
 		for _, e := range rec.Top(0) {
 			es, ok := src.Metadata().EntitySet(e.Shape.Set)
-			if !ok || e.Shape.ByKey || e.Shape.Method != "GET" {
+			if !ok || e.Shape.ByKey || e.Shape.Refused || e.Shape.Method != "GET" {
 				continue
 			}
 			reached[es.Name] = true
 			contains, prefix, compared, sorted := indexColumns(e.Shape, es)
-			for _, a := range ex.IndexFor(es, contains, prefix, compared, sorted) {
+			advice, err := ex.IndexFor(ctx, es, contains, prefix, compared, sorted)
+			if err != nil {
+				return out, err
+			}
+			for _, a := range advice {
 				if a.SQL == "" {
 					continue
 				}
@@ -123,6 +163,11 @@ func (p *Plane) IndexAdvice(ctx context.Context, name string) ([]admin.RankedAdv
 }
 
 // indexColumns splits a shape's columns by how its filter reads them.
+// The sort columns follow the compared ones, the key among them: every
+// page is ordered by the key last, so an index on (last_name, id) serves
+// last_name eq ? in the order the page is read, where one on last_name
+// alone leaves a sort. A shape that only sorts by the key needs nothing:
+// the key's own index serves it.
 func indexColumns(sh shapes.Shape, es *metadata.EntitySet) (contains, prefix, compared, sorted []string) {
 	for _, p := range sh.Patterns {
 		if c, isPrefix := strings.CutPrefix(p, "prefix:"); isPrefix {
@@ -136,14 +181,16 @@ func indexColumns(sh shapes.Shape, es *metadata.EntitySet) (contains, prefix, co
 			compared = append(compared, c)
 		}
 	}
+	onlyKey := true
 	for _, c := range sh.Sorts {
 		key := false
 		for _, k := range es.Type.Key {
 			key = key || k.Column == c
 		}
-		if !key {
-			sorted = append(sorted, c)
-		}
+		onlyKey = onlyKey && key
+	}
+	if len(compared) > 0 || len(prefix) > 0 || !onlyKey {
+		sorted = sh.Sorts
 	}
 	return
 }

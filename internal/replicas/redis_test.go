@@ -15,7 +15,7 @@ import (
 // line's flush reaches every replica, and says so when none listens.
 func TestReplicasTellEachOther(t *testing.T) {
 	url := testdb.RedisURL(t)
-	prefix := "odatagw_test_replicas_" + time.Now().Format("150405.000000")
+	prefix := testdb.RedisPrefix(t, url)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	open := func() (*RedisBus, chan Message) {
 		b, err := NewRedisBus(url, prefix, log)
@@ -37,7 +37,6 @@ func TestReplicasTellEachOther(t *testing.T) {
 	a, fromA := open()
 	b, fromB := open()
 	ctx := context.Background()
-	t.Cleanup(func() { a.client.Del(ctx, genKey(prefix, "erp", "Orders")) })
 
 	receive := func(ch chan Message, what string) Message {
 		t.Helper()

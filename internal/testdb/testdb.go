@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 )
 
 // PostgresEnv names the variable that points the tests at PostgreSQL.
@@ -143,4 +144,33 @@ func RedisURL(t testing.TB) string {
 		t.Skipf("Redis suite skipped: set %s=redis://127.0.0.1:6379/0 to run it", RedisEnv)
 	}
 	return u
+}
+
+// RedisPrefix is a prefix for a test's Redis channels and keys, its own
+// at every run; the keys under it (the sets' shared generations) are
+// deleted when the test ends, so that no test leaves Redis with more
+// than it found.
+func RedisPrefix(t testing.TB, redisURL string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	prefix := "odatagw_test_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		opts, err := redis.ParseURL(redisURL)
+		if err != nil {
+			t.Errorf("cleaning Redis: %v", err)
+			return
+		}
+		c := redis.NewClient(opts)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		iter := c.Scan(ctx, 0, prefix+":*", 100).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("cleaning Redis: %v", err)
+		}
+	})
+	return prefix
 }

@@ -66,7 +66,7 @@ func (r Report) WriteText(w io.Writer) error {
 	if len(r.SmallTables) > 0 {
 		fmt.Fprintf(&b, "%d more would serve tables under %s rows, where a sequential scan is as fast: not advised (--indexes --small-tables prints them)\n", len(r.SmallTables), thousands(metadata.AdviseFromRows))
 	}
-	fmt.Fprintf(&b, "%d entity sets, %d errors, %d warnings\n", len(r.Tables), r.Errors, r.Warnings)
+	fmt.Fprintf(&b, "%s, %s, %s\n", counted(len(r.Tables), "entity set"), counted(r.Errors, "error"), counted(r.Warnings, "warning"))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -76,4 +76,12 @@ func writeProblem(b *strings.Builder, p Problem) {
 	if p.Fix != "" {
 		fmt.Fprintf(b, "    fix: %s\n", p.Fix)
 	}
+}
+
+// counted says how many: "1 error", "2 errors".
+func counted(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -99,6 +99,13 @@ func (r *request) fetch(ctx context.Context, q *plan.Query, withRows bool, held 
 		n   int64
 		err error
 	}
+	// what the request waits for: both statements, side by side or one
+	// after the other
+	defer func(start time.Time) {
+		if r.db.page.Load()+r.db.count.Load() > 0 {
+			r.db.waited.Add(int64(time.Since(start)))
+		}
+	}(time.Now())
 	var counted chan countResult
 	if r.plan.Count {
 		counted = make(chan countResult, 1)

@@ -5,9 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -53,7 +53,7 @@ type request struct {
 	rowsSent  int           // entities written into the answer (metrics)
 	deltaLink string        // set when the read tracks changes: its last page links to them
 	shape     *shapes.Shape // the request's shape once known, for the shape table
-	dbNanos   atomic.Int64  // time the database took for this request
+	db        dbTimes       // time the database took for this request
 	written   *written      // set by a write, for the audit log
 
 	// a read's fingerprint (see fingerprintOf), and the text of its
@@ -150,6 +150,7 @@ func (s *Server) serveOData(c *gin.Context) {
 			}
 		}
 		took := time.Since(start)
+		r.attribute()
 		s.metrics.observe(r.name, r.set, req.Method, r.w.Status(), took)
 		r.recordShape(took)
 		s.traffic.record(r.name, r.set, r.w.Status(), took, cache.StatusOf(req.Context()).String(), r.rowsSent)
@@ -158,6 +159,7 @@ func (s *Server) serveOData(c *gin.Context) {
 		}
 	}()
 	r.src, r.slots, r.guard = e.src, e.slots, e.guard
+	r.svc = e.src.Metadata()
 	if r.guard == nil {
 		r.fail(&odata.Error{Status: http.StatusUnauthorized, Code: odata.CodeUnauthorized, Message: "this source accepts no credentials"})
 		return
@@ -170,7 +172,6 @@ func (s *Server) serveOData(c *gin.Context) {
 		r.fail(err)
 		return
 	}
-	r.svc = e.src.Metadata()
 	r.root = s.baseURL(r.req) + "/odata/" + r.name + "/"
 	r.run()
 }
@@ -207,6 +208,25 @@ func (r *request) run() {
 	}
 }
 
+// attribute names the entity set a request was about where it was
+// refused before planning named it (credentials, a malformed option, a
+// feature answered 501): the path's first segment, if the model has such
+// a set. A name the model lacks stays "" (no label is made from a URL).
+func (r *request) attribute() {
+	if r.set != "" || r.svc == nil {
+		return
+	}
+	seg := r.escapedSubPath()
+	if i := strings.IndexAny(seg, "/(?"); i >= 0 {
+		seg = seg[:i]
+	}
+	if name, err := url.PathUnescape(seg); err == nil {
+		if es, ok := r.svc.EntitySet(name); ok {
+			r.set = es.Name
+		}
+	}
+}
+
 // escapedSubPath returns the still-encoded path below the service root.
 func (r *request) escapedSubPath() string {
 	p := r.req.URL.EscapedPath()
@@ -239,6 +259,8 @@ func (r *request) serve() error {
 	}
 	if len(req.Segments) == 1 && req.Segments[0].Name == "$batch" {
 		planSpan.End()
+		sh := shapes.Shape{Set: "$batch", Method: r.req.Method}.Identified()
+		r.shape = &sh
 		return r.serveBatch(r.req.Method)
 	}
 	if method != "" {
@@ -402,7 +424,9 @@ func (r *request) serveCount() error {
 	if serr != nil {
 		return serr
 	}
-	n, err := r.src.Count(r.req.Context(), &r.plan.Query)
+	start, ctx := time.Now(), cache.WithStatus(r.req.Context())
+	n, err := r.src.Count(ctx, &r.plan.Query)
+	r.database(r.plan.Set.Name, "count", cache.StatusOf(ctx), time.Since(start))
 	r.slots.release(held)
 	r.timing.mark("db")
 	if err != nil {

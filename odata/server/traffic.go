@@ -1,16 +1,22 @@
 package server
 
 import (
+	"maps"
 	"math"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/odatagw/odatagw/odata/shapes"
 )
 
 // Traffic keeps the last hour of each source's and set's traffic in
-// ten-second buckets, for the admin page's charts: requests, errors,
-// cache lookups and hits, rows returned, and a latency histogram from
-// which p50 and p95 are read.
+// ten-second buckets, for the admin page's charts: requests, errors (5xx,
+// timeouts among them: what the admin must act on), refusals (4xx, by
+// status: requests refused as sent), cache lookups and hits, rows
+// returned, and a latency histogram from which p50 and p95 are read. The
+// shape table (package shapes) counts errors and refusals the same way.
 type Traffic struct {
 	mu     sync.Mutex
 	series map[trafficKey]*trafficRing
@@ -33,7 +39,9 @@ var latencyEdges = []float64{0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 
 type trafficBucket struct {
 	start                                    int64 // unix seconds of the bucket's start; 0: empty
 	requests, errors, lookups, hits, rowsOut int64
-	latency                                  [26]int64 // one bin per latencyEdges, and one past the last
+	refusals                                 int64
+	refused                                  map[int]int64 // refusals by status; nil while none
+	latency                                  [26]int64     // one bin per latencyEdges, and one past the last
 }
 
 type trafficRing struct{ b [trafficBuckets]trafficBucket }
@@ -70,8 +78,15 @@ func (t *Traffic) record(source, set string, status int, took time.Duration, cac
 		*b = trafficBucket{start: start}
 	}
 	b.requests++
-	if status >= 500 {
+	switch shapes.Failure(status) {
+	case "error":
 		b.errors++
+	case "refusal":
+		b.refusals++
+		if b.refused == nil {
+			b.refused = map[int]int64{}
+		}
+		b.refused[status]++
 	}
 	switch cache {
 	case "hit", "stale":
@@ -86,14 +101,18 @@ func (t *Traffic) record(source, set string, status int, took time.Duration, cac
 
 // TrafficPoint is one bucket's figures.
 type TrafficPoint struct {
-	Time          time.Time `json:"t"`
-	RequestsPerS  float64   `json:"rps"`
-	Errors        int64     `json:"errors"`
-	CacheHitRatio *float64  `json:"cache_hit_ratio"` // null: nothing asked the cache
-	P50           *float64  `json:"p50_ms"`          // null: no request
-	P95           *float64  `json:"p95_ms"`
-	Rows          int64     `json:"rows"`
-	Requests      int64     `json:"requests"`
+	Time         time.Time `json:"t"`
+	RequestsPerS float64   `json:"rps"`
+	// Errors are 5xx answers (timeouts among them); Refusals 4xx, by
+	// status in the hour's total (RefusedBy).
+	Errors        int64            `json:"errors"`
+	Refusals      int64            `json:"refusals"`
+	RefusedBy     map[string]int64 `json:"refused_by_status,omitempty"`
+	CacheHitRatio *float64         `json:"cache_hit_ratio"` // null: nothing asked the cache
+	P50           *float64         `json:"p50_ms"`          // null: no request
+	P95           *float64         `json:"p95_ms"`
+	Rows          int64            `json:"rows"`
+	Requests      int64            `json:"requests"`
 }
 
 // TrafficSeries is a set's (or, with Set "", a source's; with
@@ -116,7 +135,11 @@ func (t *Traffic) Series(source string) []TrafficSeries {
 	for k, r := range t.series {
 		if k.source == source {
 			sets = append(sets, k.set)
-			rings[k.set] = *r
+			ring := *r
+			for i := range ring.b { // the maps too: they change under the lock
+				ring.b[i].refused = maps.Clone(ring.b[i].refused)
+			}
+			rings[k.set] = ring
 		}
 	}
 	t.mu.Unlock()
@@ -148,6 +171,7 @@ func (t *Traffic) Series(source string) []TrafficSeries {
 		}
 		sum.start = ring.b[(last+1)%int64(trafficBuckets)].start
 		s.Total = sum.point()
+		s.Total.RefusedBy = byStatus(sum.refused)
 		s.Total.RequestsPerS = float64(sum.requests) / TrafficSpan.Seconds()
 		s.Total.Time = now.Add(-TrafficSpan)
 		out = append(out, s)
@@ -158,14 +182,31 @@ func (t *Traffic) Series(source string) []TrafficSeries {
 		add(&sum, all[i])
 	}
 	whole.Total = sum.point()
+	whole.Total.RefusedBy = byStatus(sum.refused)
 	whole.Total.RequestsPerS = float64(sum.requests) / TrafficSpan.Seconds()
 	whole.Total.Time = now.Add(-TrafficSpan)
 	return append([]TrafficSeries{whole}, out...)
 }
 
+// byStatus is refusals by status, as JSON keys them.
+func byStatus(m map[int]int64) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for status, n := range m {
+		out[strconv.Itoa(status)] = n
+	}
+	return out
+}
+
 func add(to *trafficBucket, b trafficBucket) {
 	to.requests += b.requests
 	to.errors += b.errors
+	to.refusals += b.refusals
+	for status, n := range b.refused {
+		if to.refused == nil {
+			to.refused = map[int]int64{}
+		}
+		to.refused[status] += n
+	}
 	to.lookups += b.lookups
 	to.hits += b.hits
 	to.rowsOut += b.rowsOut
@@ -176,7 +217,7 @@ func add(to *trafficBucket, b trafficBucket) {
 
 func (b trafficBucket) point() TrafficPoint {
 	p := TrafficPoint{Time: time.Unix(b.start, 0).UTC(), RequestsPerS: float64(b.requests) / TrafficStep.Seconds(),
-		Errors: b.errors, Rows: b.rowsOut, Requests: b.requests}
+		Errors: b.errors, Refusals: b.refusals, Rows: b.rowsOut, Requests: b.requests}
 	if b.lookups > 0 {
 		r := float64(b.hits) / float64(b.lookups)
 		p.CacheHitRatio = &r

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
@@ -148,10 +149,15 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		defer r.slots.release(1)
 	}
 	check := r.precondition(w)
+	start := time.Now()
+	done := func() { // the write's database time, as Server-Timing's db says it
+		r.database(set.Name, "write", 0, time.Since(start)) // no cache answers a write
+		r.timing.mark("db")
+	}
 	switch w.Kind {
 	case plan.WriteCreate:
 		row, err := writer.Insert(ctx, set, w.Assign)
-		r.timing.mark("db")
+		done()
 		if err != nil {
 			var oe *odata.Error
 			if r.req.Header.Get("If-None-Match") == "*" && errors.As(err, &oe) && oe.Status == http.StatusConflict {
@@ -163,7 +169,7 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		return r.respondWritten(set, row, http.StatusCreated, req.Query.Format)
 	case plan.WriteDelete:
 		err := writer.Delete(ctx, set, w.Key, check)
-		r.timing.mark("db")
+		done()
 		if err != nil {
 			return r.notFound(set, w.Key, err)
 		}
@@ -172,7 +178,7 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		return nil
 	}
 	row, uerr := writer.Update(ctx, set, w.Key, w.Assign, check)
-	r.timing.mark("db")
+	done()
 	if uerr != nil {
 		return r.notFound(set, w.Key, uerr)
 	}

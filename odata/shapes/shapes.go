@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,10 @@ type Shape struct {
 	Columns  []string `json:"columns,omitempty"`  // the columns the filter reads, for index advice
 	Sorts    []string `json:"sorts,omitempty"`    // the columns the order reads
 	Patterns []string `json:"patterns,omitempty"` // columns matched by contains/endswith/$search (trigram) or startswith (prefix:)
+	// Refused is a request refused before it was planned (credentials,
+	// a malformed option, a feature answered 501): only its set and
+	// method are known.
+	Refused bool `json:"refused,omitempty"`
 
 	id string // ID, made once by Identified: a cached answer's shape is counted without hashing it again
 }
@@ -51,7 +56,11 @@ func (s Shape) Identified() Shape {
 
 // Key is the shape's canonical text.
 func (s Shape) Key() string {
-	return fmt.Sprintf("%s %s f=%s o=%s sel=%d s=%v c=%v p=%s n=%v k=%v", s.Method, s.Set, s.Filter, s.OrderBy, s.Select, s.Search, s.Count, s.Page, s.NextLink, s.ByKey)
+	key := fmt.Sprintf("%s %s f=%s o=%s sel=%d s=%v c=%v p=%s n=%v k=%v", s.Method, s.Set, s.Filter, s.OrderBy, s.Select, s.Search, s.Count, s.Page, s.NextLink, s.ByKey)
+	if s.Refused {
+		key += " refused"
+	}
+	return key
 }
 
 // ID names a shape in URLs: a digest of its key.
@@ -70,6 +79,10 @@ func (s Shape) makeID() string {
 // Name is what Salesforce sends such a request for, where the shape says.
 func (s Shape) Name() string {
 	switch {
+	case s.Refused:
+		return "refused request"
+	case s.Set == "$batch":
+		return "batch"
 	case s.Method == "POST":
 		return "create"
 	case s.Method == "PATCH" || s.Method == "PUT" || s.Method == "MERGE":
@@ -235,12 +248,29 @@ type Observation struct {
 	Status   int
 	CacheHit bool
 	Total    time.Duration
-	DB       time.Duration
-	Rows     int // entities sent
-	// SQL is the statement the source ran, with placeholders; Args its
-	// values, kept only while the shape is sampled.
-	SQL  func() (string, []any)
-	When time.Time
+	// DB is the time the request waited for the database: a page and its
+	// count run side by side, so it is the longer of the two there, not
+	// their sum. PageDB and CountDB are each statement's own (0: not run).
+	DB, PageDB, CountDB time.Duration
+	Rows                int // entities sent
+	// SQL is the statement the source ran, with placeholders, and its
+	// values, kept only while the shape is sampled; CountSQL the count's
+	// beside it, where one ran.
+	SQL, CountSQL func() (string, []any)
+	When          time.Time
+}
+
+// Failure says what a status means to the admin: an error to act on
+// (5xx, a timeout among them), a refusal of the request as sent (4xx), or
+// neither.
+func Failure(status int) string {
+	switch {
+	case status >= 500:
+		return "error"
+	case status >= 400:
+		return "refusal"
+	}
+	return ""
 }
 
 // bins of the latency histograms: upper bounds 0.1 ms × 2^i
@@ -284,20 +314,26 @@ func (h *hist) quantile(q float64) time.Duration {
 }
 
 type hour struct {
-	at                              int64 // unix hour
-	calls, errors, timeouts, hits   int64
-	rows                            int64
-	totalSum, dbSum, totalMax, dbMx time.Duration
-	total, db                       hist
+	at                                int64 // unix hour
+	calls, errors, timeouts, hits     int64
+	refusals                          int64
+	refused                           map[int]int64 // refusals by status
+	rows                              int64
+	totalSum, dbSum, totalMax, dbMx   time.Duration
+	total, db                         hist
+	pages, counts                     int64 // statements run (not answered by the cache)
+	pageSum, pageMax, countSum, cntMx time.Duration
 }
 
 type entry struct {
-	shape    Shape
-	hours    [24]hour
-	last     time.Time
-	sql      string
-	sampling bool
-	args     []any
+	shape     Shape
+	hours     [24]hour
+	last      time.Time
+	sql       string
+	countSQL  string
+	sampling  bool
+	args      []any
+	countArgs []any
 }
 
 func (e *entry) bucket(now time.Time) *hour {
@@ -311,27 +347,41 @@ func (e *entry) bucket(now time.Time) *hour {
 
 // Stats are a shape's figures over a window.
 type Stats struct {
-	Calls    int64   `json:"calls"`
-	Errors   int64   `json:"errors"`
-	Timeouts int64   `json:"timeouts"`
-	Hits     int64   `json:"cache_hits"`
-	Rows     int64   `json:"rows_sent"`
-	TotalMS  float64 `json:"total_ms"` // the sum: the shape's cost
-	P50MS    float64 `json:"p50_ms"`
-	P95MS    float64 `json:"p95_ms"`
-	MaxMS    float64 `json:"max_ms"`
-	DBMS     float64 `json:"db_ms"`
-	DBP50MS  float64 `json:"db_p50_ms"`
-	DBP95MS  float64 `json:"db_p95_ms"`
-	DBMaxMS  float64 `json:"db_max_ms"`
+	Calls int64 `json:"calls"`
+	// Errors are the answers the admin must act on: 5xx, timeouts
+	// (504) among them. Refusals are the requests refused as sent (4xx),
+	// by status in Refused.
+	Errors   int64            `json:"errors"`
+	Timeouts int64            `json:"timeouts"`
+	Refusals int64            `json:"refusals"`
+	Refused  map[string]int64 `json:"refused_by_status"`
+	Hits     int64            `json:"cache_hits"`
+	Rows     int64            `json:"rows_sent"`
+	TotalMS  float64          `json:"total_ms"` // the sum: the shape's cost
+	P50MS    float64          `json:"p50_ms"`
+	P95MS    float64          `json:"p95_ms"`
+	MaxMS    float64          `json:"max_ms"`
+	// DB* are the time requests waited for the database (never above
+	// their total); Page* and Count* each statement's own, where the
+	// page's count ran beside it.
+	DBMS         float64 `json:"db_ms"`
+	DBP50MS      float64 `json:"db_p50_ms"`
+	DBP95MS      float64 `json:"db_p95_ms"`
+	DBMaxMS      float64 `json:"db_max_ms"`
+	Pages        int64   `json:"page_statements"`
+	PageMeanMS   float64 `json:"page_db_mean_ms"`
+	PageMaxMS    float64 `json:"page_db_max_ms"`
+	Counts       int64   `json:"count_statements"`
+	CountMeanMS  float64 `json:"count_db_mean_ms"`
+	CountDBMaxMS float64 `json:"count_db_max_ms"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
 func (e *entry) stats(now time.Time, window int64) Stats {
-	var s Stats
+	s := Stats{Refused: map[string]int64{}}
 	var total, db hist
-	var tsum, dsum, tmax, dmax time.Duration
+	var tsum, dsum, tmax, dmax, psum, pmax, csum, cmax time.Duration
 	cur := now.Unix() / 3600
 	for _, h := range e.hours {
 		if h.at == 0 || cur-h.at >= window {
@@ -340,6 +390,10 @@ func (e *entry) stats(now time.Time, window int64) Stats {
 		s.Calls += h.calls
 		s.Errors += h.errors
 		s.Timeouts += h.timeouts
+		s.Refusals += h.refusals
+		for status, n := range h.refused {
+			s.Refused[strconv.Itoa(status)] += n
+		}
 		s.Hits += h.hits
 		s.Rows += h.rows
 		tsum += h.totalSum
@@ -347,8 +401,18 @@ func (e *entry) stats(now time.Time, window int64) Stats {
 		tmax, dmax = max(tmax, h.totalMax), max(dmax, h.dbMx)
 		total.add(h.total)
 		db.add(h.db)
+		s.Pages += h.pages
+		s.Counts += h.counts
+		psum, csum = psum+h.pageSum, csum+h.countSum
+		pmax, cmax = max(pmax, h.pageMax), max(cmax, h.cntMx)
 	}
 	s.TotalMS, s.DBMS, s.MaxMS, s.DBMaxMS = ms(tsum), ms(dsum), ms(tmax), ms(dmax)
+	if s.Pages > 0 {
+		s.PageMeanMS, s.PageMaxMS = ms(psum)/float64(s.Pages), ms(pmax)
+	}
+	if s.Counts > 0 {
+		s.CountMeanMS, s.CountDBMaxMS = ms(csum)/float64(s.Counts), ms(cmax)
+	}
 	s.P50MS, s.P95MS = ms(min(total.quantile(.5), tmax)), ms(min(total.quantile(.95), tmax))
 	s.DBP50MS, s.DBP95MS = ms(min(db.quantile(.5), dmax)), ms(min(db.quantile(.95), dmax))
 	return s
@@ -401,24 +465,35 @@ func (r *Recorder) Record(o Observation) {
 		e = &entry{shape: o.Shape}
 		r.shapes[id] = e
 	}
-	if (e.sql == "" || e.sampling) && o.SQL != nil {
-		text, args := o.SQL()
-		if text != "" {
-			e.sql = text
+	keep := func(f func() (string, []any), text *string, args *[]any) {
+		if f == nil || (*text != "" && !e.sampling) {
+			return
 		}
-		if e.sampling && text != "" {
-			e.args = args
+		t, a := f()
+		if t != "" {
+			*text = t
+		}
+		if e.sampling && t != "" {
+			*args = a
 		}
 	}
+	keep(o.SQL, &e.sql, &e.args)
+	keep(o.CountSQL, &e.countSQL, &e.countArgs)
 	e.last = now
 	b := e.bucket(now)
 	b.calls++
-	switch {
-	case o.Status == 504:
-		b.timeouts++
+	switch Failure(o.Status) {
+	case "error":
 		b.errors++
-	case o.Status >= 400:
-		b.errors++
+		if o.Status == 504 {
+			b.timeouts++
+		}
+	case "refusal":
+		b.refusals++
+		if b.refused == nil {
+			b.refused = map[int]int64{}
+		}
+		b.refused[o.Status]++
 	}
 	if o.CacheHit {
 		b.hits++
@@ -428,9 +503,20 @@ func (r *Recorder) Record(o Observation) {
 	b.totalMax = max(b.totalMax, o.Total)
 	b.total[bin(o.Total)]++
 	if !o.CacheHit {
-		b.dbSum += o.DB
-		b.dbMx = max(b.dbMx, o.DB)
-		b.db[bin(o.DB)]++
+		db := min(o.DB, o.Total) // waited for within the request, by its clock
+		b.dbSum += db
+		b.dbMx = max(b.dbMx, db)
+		b.db[bin(db)]++
+		if o.PageDB > 0 {
+			b.pages++
+			b.pageSum += o.PageDB
+			b.pageMax = max(b.pageMax, o.PageDB)
+		}
+		if o.CountDB > 0 {
+			b.counts++
+			b.countSum += o.CountDB
+			b.cntMx = max(b.cntMx, o.CountDB)
+		}
 	}
 }
 
@@ -537,15 +623,21 @@ func (r *Recorder) Len() int {
 	return len(r.shapes)
 }
 
-// Detail is one shape with its SQL and, while sampled, the last values.
+// Detail is one shape with its SQL (and its count's) and, while sampled,
+// the last values.
 type Detail struct {
 	Entry
-	SQL  string `json:"sql,omitempty"`
-	args []any
+	SQL       string `json:"sql,omitempty"`
+	CountSQL  string `json:"count_sql,omitempty"`
+	args      []any
+	countArgs []any
 }
 
 // Args are the last sampled values, nil unless sampling is on.
 func (d Detail) Args() []any { return d.args }
+
+// CountArgs are the count's last sampled values, nil unless sampling is on.
+func (d Detail) CountArgs() []any { return d.countArgs }
 
 // Get returns one shape.
 func (r *Recorder) Get(id string) (Detail, bool) {
@@ -556,7 +648,7 @@ func (r *Recorder) Get(id string) (Detail, bool) {
 	if !ok {
 		return Detail{}, false
 	}
-	return Detail{Entry: r.entry(id, e, now), SQL: e.sql, args: e.args}, true
+	return Detail{Entry: r.entry(id, e, now), SQL: e.sql, CountSQL: e.countSQL, args: e.args, countArgs: e.countArgs}, true
 }
 
 // Sample turns on (or off) keeping the last values of a shape's
@@ -570,7 +662,7 @@ func (r *Recorder) Sample(id string, on bool) bool {
 	}
 	e.sampling = on
 	if !on {
-		e.args = nil
+		e.args, e.countArgs = nil, nil
 	}
 	return true
 }

@@ -105,8 +105,8 @@ func TestRecorderIsBounded(t *testing.T) {
 	}
 }
 
-// TestStatsAndCallouts: calls, errors, timeouts, hits and the spread of
-// times per window; callouts per hour and per caller.
+// TestStatsAndCallouts: calls, errors, timeouts, refusals, hits and the
+// spread of times per window; callouts per hour and per caller.
 func TestStatsAndCallouts(t *testing.T) {
 	r := NewRecorder(0)
 	base := time.Date(2026, 12, 3, 10, 30, 0, 0, time.UTC)
@@ -129,7 +129,9 @@ func TestStatsAndCallouts(t *testing.T) {
 		r.Record(Observation{Shape: sh, Status: c.status, CacheHit: c.hit, Total: c.took, DB: c.took, User: c.user, When: base.Add(c.at), Rows: i})
 	}
 	e := r.Top(0)[0]
-	if h := e.Hour; h.Calls != 4 || h.Errors != 2 || h.Timeouts != 1 || h.Hits != 1 || h.MaxMS != 60000 {
+	// one meaning each: the timeout is an error to act on, the 400 a
+	// refusal of the request as sent, counted by its status
+	if h := e.Hour; h.Calls != 4 || h.Errors != 1 || h.Timeouts != 1 || h.Refusals != 1 || h.Refused["400"] != 1 || h.Hits != 1 || h.MaxMS != 60000 {
 		t.Errorf("last hour: %+v", h)
 	}
 	if d := e.Day; d.Calls != 5 {
@@ -141,5 +143,28 @@ func TestStatsAndCallouts(t *testing.T) {
 	}
 	if c.Projected != 8 { // 4 in the first half hour
 		t.Errorf("projected %d, want 8", c.Projected)
+	}
+}
+
+// TestDatabaseTimeOfAPageWithItsCount: a page and its count run side by
+// side; the database time of the request is what it waited for, never
+// above its total, and each statement's own time is kept beside it.
+func TestDatabaseTimeOfAPageWithItsCount(t *testing.T) {
+	r := NewRecorder(0)
+	sh := Shape{Set: "Contacts", Method: "GET", Count: true}
+	for _, o := range []Observation{
+		{Total: 15 * time.Millisecond, DB: 14 * time.Millisecond, PageDB: 2 * time.Millisecond, CountDB: 14 * time.Millisecond},
+		{Total: 26 * time.Millisecond, DB: 24 * time.Millisecond, PageDB: 3 * time.Millisecond, CountDB: 24 * time.Millisecond},
+		{Total: 5 * time.Millisecond, DB: 9 * time.Millisecond}, // a clock that disagrees is held to the total
+	} {
+		o.Shape, o.Status = sh, 200
+		r.Record(o)
+	}
+	h := r.Top(0)[0].Hour
+	if h.DBMaxMS > h.MaxMS || h.DBP95MS > h.P95MS || h.DBMS > h.TotalMS {
+		t.Errorf("database time above the total: %+v", h)
+	}
+	if h.Pages != 2 || h.PageMaxMS != 3 || h.PageMeanMS != 2.5 || h.Counts != 2 || h.CountDBMaxMS != 24 || h.CountMeanMS != 19 {
+		t.Errorf("the statements' own times: %+v", h)
 	}
 }

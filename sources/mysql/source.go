@@ -158,6 +158,14 @@ func (s *Source) DB() *sql.DB { return s.db }
 // for explaining a request.
 func (s *Source) SQL(q *plan.Query) (string, []any, error) { return sqlgen.Select(s.dialect, q) }
 
+// CountSQL is the statement Count runs for q, "" where it reads no rows.
+func (s *Source) CountSQL(q *plan.Query) (string, []any, error) {
+	if how := sources.CountedBy(q, true); how == sources.CountedByTracking || how == sources.CountedByEstimate {
+		return "", nil, nil
+	}
+	return sqlgen.Count(s.dialect, q)
+}
+
 // deadline bounds a statement: the server's own timeout ends it first
 // (the driver cannot cancel a running statement, only drop its
 // connection); this is the backstop.
@@ -182,15 +190,15 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 }
 
 func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
-	if q.Set.Tracked && q.Where == nil {
+	switch how := sources.CountedBy(q, true); how {
+	case sources.CountedByTracking:
 		return s.trackedCount(ctx, q.Set) // kept by the triggers: no scan
-	}
-	if p := q.Set.Count; p.Mode != metadata.CountExact && p.Mode != "" {
+	case sources.CountedByEstimate, sources.CountedByEither:
 		est, err := s.estimate(ctx, q)
 		if err != nil {
 			return 0, err
 		}
-		if p.Mode == metadata.CountEstimated || est >= p.Threshold {
+		if how == sources.CountedByEstimate || est >= q.Set.Count.Threshold {
 			return est, nil
 		}
 	}

@@ -128,8 +128,7 @@ func (s *Source) AdviseIndexes(ctx context.Context) ([]metadata.IndexAdvice, err
 
 // tableRows returns how many rows a served table holds: the planner's
 // estimate (pg_class.reltuples), or where the table was never analysed
-// (-1) a count that stops at metadata.AdviseFromRows, which is all the
-// advice needs to know.
+// (-1) a count that stops at metadata.CountRowsUpTo.
 func (s *Source) tableRows(ctx context.Context, schemas []string) (func(*metadata.EntitySet) (int64, error), error) {
 	estimates := map[string]int64{}
 	rows, err := s.pool.Query(ctx, `
@@ -157,7 +156,7 @@ func (s *Source) tableRows(ctx context.Context, schemas []string) (func(*metadat
 		}
 		var n int64
 		err := s.pool.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d) t",
-			s.dialect.Table(es.Schema, es.Table), metadata.AdviseFromRows)).Scan(&n)
+			s.dialect.Table(es.Schema, es.Table), metadata.CountRowsUpTo)).Scan(&n)
 		if err != nil {
 			return 0, mapError(ctx, err)
 		}

@@ -22,9 +22,11 @@ var ErrNeedsSample = sources.ErrNeedsSample
 // not a load on the database.
 const explainTimeout = 5 * time.Second
 
-// seqScan finds a sequential scan and its estimated cost: past
-// scanCost (about 50,000 narrow rows) it is worth an index.
-var seqScan = regexp.MustCompile(`Seq Scan on (\S+).*?cost=[\d.]+\.\.([\d.]+)`)
+// seqScan finds a sequential scan, its estimated cost and the rows it
+// yields: past scanCost (about 50,000 narrow rows read), or yielding
+// metadata.AdviseFromRows rows or more (a count(*) reads them all), it is
+// worth calling out.
+var seqScan = regexp.MustCompile(`Seq Scan on (\S+).*?cost=[\d.]+\.\.([\d.]+) rows=(\d+)`)
 
 const scanCost = 500
 
@@ -66,7 +68,8 @@ func (s *Source) Explain(ctx context.Context, sql string, args []any, analyze bo
 		}
 		ex.Plan = append(ex.Plan, line)
 		if m := seqScan.FindStringSubmatch(line); m != nil {
-			if cost, _ := strconv.ParseFloat(m[2], 64); cost >= scanCost {
+			cost, _ := strconv.ParseFloat(m[2], 64)
+			if rows, _ := strconv.ParseInt(m[3], 10, 64); cost >= scanCost || rows >= metadata.AdviseFromRows {
 				ex.Scans = append(ex.Scans, strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "->")))
 			}
 		}
@@ -121,32 +124,50 @@ func costliest(plan []string, n int) []string {
 // IndexFor is the index a shape's filter needs: trigram for substrings,
 // text_pattern_ops for prefixes, a B-tree on the compared columns and
 // then the sorted ones.
-func (s *Source) IndexFor(es *metadata.EntitySet, contains, prefix, compared, sorted []string) []metadata.IndexAdvice {
+func (s *Source) IndexFor(ctx context.Context, es *metadata.EntitySet, contains, prefix, compared, sorted []string) ([]metadata.IndexAdvice, error) {
+	rows, err := s.tableRows(ctx, []string{es.Schema})
+	if err != nil {
+		return nil, err
+	}
+	n, err := rows(es)
+	if err != nil {
+		return nil, err
+	}
 	table := es.Schema + "." + es.Table
 	qt := s.dialect.Table(es.Schema, es.Table)
 	var out []metadata.IndexAdvice
 	for _, c := range contains {
-		out = append(out, metadata.IndexAdvice{Set: es.Name, Table: table, Column: c, Needs: "CREATE EXTENSION IF NOT EXISTS pg_trgm;",
+		out = append(out, metadata.IndexAdvice{Set: es.Name, Table: table, Column: c, Rows: n, Needs: "CREATE EXTENSION IF NOT EXISTS pg_trgm;",
 			Reason: "the shape matches substrings of " + c,
 			SQL: fmt.Sprintf("CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s USING gin (%s gin_trgm_ops);",
 				s.dialect.QuoteIdent(indexName(es.Table, c, "trgm")), qt, s.dialect.QuoteIdent(c))})
 	}
 	for _, c := range prefix {
-		out = append(out, metadata.IndexAdvice{Set: es.Name, Table: table, Column: c, Reason: "the shape matches prefixes of " + c,
+		out = append(out, metadata.IndexAdvice{Set: es.Name, Table: table, Column: c, Rows: n, Reason: "the shape matches prefixes of " + c,
 			SQL: fmt.Sprintf("CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s text_pattern_ops);",
 				s.dialect.QuoteIdent(indexName(es.Table, c, "prefix")), qt, s.dialect.QuoteIdent(c))})
 	}
 	if cols := sources.IndexColumns(compared, sorted); len(cols) > 0 {
-		out = append(out, metadata.IndexAdvice{Set: es.Name, Table: table, Column: strings.Join(cols, ", "),
-			Reason: "the shape compares " + strings.Join(compared, ", ") + sortedReason(sorted),
+		out = append(out, metadata.IndexAdvice{Set: es.Name, Table: table, Column: strings.Join(cols, ", "), Rows: n,
+			Reason: comparedReason(compared) + sortedReason(compared, sorted),
 			SQL:    btreeSQL(s, es, cols, indexName(es.Table, strings.Join(cols, "_"), "shape"))})
 	}
-	return out
+	return out, nil
 }
 
-func sortedReason(sorted []string) string {
-	if len(sorted) == 0 {
+func comparedReason(compared []string) string {
+	if len(compared) == 0 {
 		return ""
+	}
+	return "the shape compares " + strings.Join(compared, ", ") + " (the page and its count)"
+}
+
+func sortedReason(compared, sorted []string) string {
+	switch {
+	case len(sorted) == 0:
+		return ""
+	case len(compared) == 0:
+		return "the shape sorts by " + strings.Join(sorted, ", ")
 	}
 	return " and sorts by " + strings.Join(sorted, ", ")
 }

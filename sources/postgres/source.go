@@ -215,23 +215,24 @@ func mapOwnError(ctx context.Context, err error) error {
 }
 
 func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
-	// a tracked table's triggers keep its row count: exact, and as cheap
-	// at ten million rows as at ten
-	if _, perUser := sources.CallerOf(ctx); q.Set.Tracked && q.Where == nil && !perUser {
-		return s.trackedCount(ctx, q.Set)
+	how := sources.CountedBy(q, true)
+	if _, perUser := sources.CallerOf(ctx); perUser {
+		// a caller acting as their own role is always counted: neither the
+		// kept count nor an estimate knows what row-level security hides
+		how = sources.CountedByStatement
 	}
-	// the planner's estimate, where the set's policy takes one; a caller
-	// acting as their own role is always counted (an estimate would not
-	// know what row-level security hides)
-	if p := q.Set.Count; p.Mode != metadata.CountExact && p.Mode != "" {
-		if _, perUser := sources.CallerOf(ctx); !perUser {
-			est, err := s.estimate(ctx, q)
-			if err != nil {
-				return 0, err
-			}
-			if p.Mode == metadata.CountEstimated || est >= p.Threshold {
-				return est, nil
-			}
+	switch how {
+	case sources.CountedByTracking:
+		// the triggers keep the row count: exact, and as cheap at ten
+		// million rows as at ten
+		return s.trackedCount(ctx, q.Set)
+	case sources.CountedByEstimate, sources.CountedByEither:
+		est, err := s.estimate(ctx, q)
+		if err != nil {
+			return 0, err
+		}
+		if how == sources.CountedByEstimate || est >= q.Set.Count.Threshold {
+			return est, nil
 		}
 	}
 	text, args, err := sqlgen.Count(s.dialect, q)
@@ -267,6 +268,14 @@ func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 // SQL returns the statement and arguments a query would run, for tests and
 // for explaining a request.
 func (s *Source) SQL(q *plan.Query) (string, []any, error) { return sqlgen.Select(s.dialect, q) }
+
+// CountSQL is the statement Count runs for q, "" where it reads no rows.
+func (s *Source) CountSQL(q *plan.Query) (string, []any, error) {
+	if how := sources.CountedBy(q, true); how == sources.CountedByTracking || how == sources.CountedByEstimate {
+		return "", nil, nil
+	}
+	return sqlgen.Count(s.dialect, q)
+}
 
 type pgRows struct {
 	rows   pgx.Rows

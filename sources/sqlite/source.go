@@ -132,7 +132,7 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 }
 
 func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
-	if q.Set.Tracked && q.Where == nil {
+	if sources.CountedBy(q, false) == sources.CountedByTracking {
 		return s.trackedCount(ctx, q.Set) // kept by the triggers: no scan
 	}
 	text, args, err := sqlgen.Count(dialect{}, q)
