@@ -21,7 +21,7 @@ trap 'rm -rf "$work"' EXIT
 version="${ODATAGW_VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}"
 commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 echo "building the static binary ($version, commit $commit)"
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.Version=$version -X main.Commit=$commit" -o "$work/odatagw" ./cmd/odatagw
+CGO_ENABLED=0 go build -tags nomsgpack -trimpath -ldflags "-s -w -X main.Version=$version -X main.Commit=$commit" -o "$work/odatagw" ./cmd/odatagw
 
 ctr=$(bah from scratch)
 cleanup() { bah umount "$ctr" >/dev/null 2>&1 || true; bah rm "$ctr" >/dev/null 2>&1 || true; rm -rf "$work"; }

@@ -56,7 +56,7 @@ say "-- Compose"
 say "-- systemd"
 if command -v systemd-analyze >/dev/null 2>&1; then
   tmp=$(mktemp -d)
-  go build -o "$tmp/odatagw" ./cmd/odatagw
+  go build -tags nomsgpack -o "$tmp/odatagw" ./cmd/odatagw
   for unit in odatagw odatagw-agent; do
     sed "s#/usr/local/bin/odatagw#$tmp/odatagw#g" "deploy/systemd/$unit.service" > "$tmp/$unit.service"
     systemd-analyze verify "$tmp/$unit.service"

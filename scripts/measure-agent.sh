@@ -32,7 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$work/odatagw" ./cmd/odatagw
+go build -tags nomsgpack -o "$work/odatagw" ./cmd/odatagw
 go build -o "$work/load" ./tests/load
 go build -o "$work/delayproxy" ./tests/delayproxy
 psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $db"

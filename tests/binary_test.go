@@ -34,7 +34,7 @@ func buildBinary(t *testing.T) string {
 			return
 		}
 		binaryPath = filepath.Join(binaryDir, "odatagw")
-		cmd := exec.Command("go", "build", "-o", binaryPath, "./cmd/odatagw")
+		cmd := exec.Command("go", "build", "-tags", "nomsgpack", "-buildvcs=auto", "-o", binaryPath, "./cmd/odatagw")
 		cmd.Dir = testdb.Root()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -158,6 +158,12 @@ func TestBinary(t *testing.T) {
 		cmd, err2 := command(t, bin, nil, "version").CombinedOutput()
 		if err1 != nil || err2 != nil || string(flag) != string(cmd) || !strings.HasPrefix(string(cmd), "odatagw ") || strings.Contains(string(cmd), "(devel)") {
 			t.Fatalf("--version: %v %q; version: %v %q", err1, flag, err2, cmd)
+		}
+		// built from a git checkout, it names the commit (once)
+		if _, err := os.Stat(filepath.Join(testdb.Root(), ".git")); err == nil {
+			if _, gitErr := exec.LookPath("git"); gitErr == nil && (!strings.Contains(string(cmd), "(commit ") || strings.Count(string(cmd), "v0.0.0-") > 0) {
+				t.Errorf("a build from a checkout: %q, want the commit named once", cmd)
+			}
 		}
 		runGateway(t, bin, nil, "serve", "--listen", freePort(t))
 		if logged := strings.Join(readLog(t), "\n"); !strings.Contains(logged, "starting "+strings.TrimSpace(string(cmd))) {

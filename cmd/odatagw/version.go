@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -14,7 +15,8 @@ import (
 //
 // Without them the version is the module's (go install ...@v1.2.0) or
 // "dev", and the commit is the one Go records when it builds in a git
-// checkout.
+// checkout (go build's -buildvcs=auto, its default; scripts/run asks for
+// it, since go run does not record one).
 var (
 	Version = ""
 	Commit  = ""
@@ -26,11 +28,16 @@ func version() string {
 	if Version != "" {
 		return Version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" && !pseudoVersion.MatchString(bi.Main.Version) {
 		return bi.Main.Version
 	}
 	return "dev"
 }
+
+// pseudoVersion is the version Go gives a build in a checkout
+// (v0.0.0-20261206101641-34c1d6254459+dirty): not a release, but a
+// commit, which the version line names apart.
+var pseudoVersion = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+-(?:[0-9a-z.]+\.)?[0-9]{14}-[0-9a-f]{12}(\+dirty)?$`)
 
 // commit is the source revision built, "" when unknown; "-dirty" marks a
 // build from a checkout with changes not committed.

@@ -6,12 +6,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	neturl "net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/gomodule/redigo/redis"
 
 	"github.com/odatagw/odatagw/internal/retry"
 )
@@ -21,7 +25,8 @@ import (
 // once, and Err reports it; once the subscription is back, every cache is
 // flushed, since invalidations may have been missed meanwhile.
 type RedisBus struct {
-	client  *redis.Client
+	pool    *redis.Pool // for GET, INCR and PUBLISH
+	url     string
 	channel string
 	prefix  string
 	self    string
@@ -30,7 +35,7 @@ type RedisBus struct {
 	mu       sync.Mutex
 	handlers map[int]func(Message)
 	nextID   int
-	ps       *redis.PubSub // the live subscription, closed by Close to unblock a read
+	sub      redis.Conn // the live subscription's connection, closed by Close to unblock a read
 	lastErr  atomic.Pointer[error]
 	live     atomic.Bool // subscribed now: other replicas' messages arrive
 	cancel   context.CancelFunc
@@ -44,23 +49,49 @@ type busMessage struct {
 	Set     string `json:"t"`
 }
 
+// ioTimeout bounds every exchange with Redis but the subscription's
+// wait for messages: no request waits long on a Redis that went away.
+const ioTimeout = 2 * time.Second
+
+// dial connects to the Redis at url (redis:// or rediss://, with its
+// user, password and database).
+func dial(ctx context.Context, url string) (redis.Conn, error) {
+	return redis.DialURLContext(ctx, url, redis.DialConnectTimeout(ioTimeout), redis.DialReadTimeout(ioTimeout), redis.DialWriteTimeout(ioTimeout))
+}
+
+// checkURL refuses what is not a Redis URL before anything dials it.
+func checkURL(raw string) error {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return errors.New("the Redis URL cannot be read: redis://[user:password@]host:port[/db], or rediss:// for TLS")
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return fmt.Errorf("a Redis URL begins with redis:// or rediss://, not %s://", u.Scheme)
+	}
+	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+		if _, err := strconv.Atoi(db); err != nil {
+			return fmt.Errorf("the Redis URL's database %q is not a number", db)
+		}
+	}
+	return nil
+}
+
 // NewRedisBus connects to the Redis at url (redis://host:port/db) and
 // listens on prefix + ":invalidate". It does not fail when Redis is down.
 func NewRedisBus(url, prefix string, log *slog.Logger) (*RedisBus, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
+	if err := checkURL(url); err != nil {
 		return nil, err
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
-	opt.MaxRetries = 1
 	id := make([]byte, 8)
 	rand.Read(id)
 	if prefix == "" {
 		prefix = "odatagw"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &RedisBus{client: redis.NewClient(opt), channel: prefix + ":invalidate", prefix: prefix, self: hex.EncodeToString(id), handlers: map[int]func(Message){},
+	b := &RedisBus{url: url, channel: prefix + ":invalidate", prefix: prefix, self: hex.EncodeToString(id), handlers: map[int]func(Message){},
 		log: log, cancel: cancel, done: make(chan struct{})}
+	b.pool = &redis.Pool{MaxIdle: 8, IdleTimeout: time.Minute,
+		DialContext: func(ctx context.Context) (redis.Conn, error) { return dial(ctx, url) }}
 	go b.listen(ctx)
 	return b, nil
 }
@@ -87,8 +118,8 @@ func (b *RedisBus) Generation(ctx context.Context, source, set string) (uint64, 
 	if !b.live.Load() {
 		return 0, errors.New("the Redis server is unreachable") // no request waits on a timeout meanwhile
 	}
-	n, err := b.client.Get(ctx, genKey(b.prefix, source, set)).Uint64()
-	if errors.Is(err, redis.Nil) {
+	n, err := redis.Uint64(b.do(ctx, "GET", genKey(b.prefix, source, set)))
+	if errors.Is(err, redis.ErrNil) {
 		return 0, nil
 	}
 	return n, err
@@ -96,7 +127,18 @@ func (b *RedisBus) Generation(ctx context.Context, source, set string) (uint64, 
 
 // Advance moves a set's shared generation on.
 func (b *RedisBus) Advance(ctx context.Context, source, set string) error {
-	return b.client.Incr(ctx, genKey(b.prefix, source, set)).Err()
+	_, err := b.do(ctx, "INCR", genKey(b.prefix, source, set))
+	return err
+}
+
+// do runs one command on a pooled connection.
+func (b *RedisBus) do(ctx context.Context, cmd string, args ...any) (any, error) {
+	c, err := b.pool.GetContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return redis.DoContext(c, ctx, cmd, args...)
 }
 
 // Err reports the last problem with Redis, or nil.
@@ -112,17 +154,16 @@ func (b *RedisBus) Err() error {
 // every source's when source is "" too. It is what `odatagw cache flush`
 // sends; it needs no running gateway of its own.
 func PublishFlush(ctx context.Context, url, prefix, source, set string) error {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return err
-	}
 	if prefix == "" {
 		prefix = "odatagw"
 	}
-	client := redis.NewClient(opt)
-	defer client.Close()
+	c, err := dial(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
 	msg, _ := json.Marshal(busMessage{Replica: "cli", Source: source, Set: set})
-	n, err := client.Publish(ctx, prefix+":invalidate", msg).Result()
+	n, err := redis.Int(redis.DoContext(c, ctx, "PUBLISH", prefix+":invalidate", msg))
 	if err != nil {
 		return err
 	}
@@ -134,9 +175,9 @@ func PublishFlush(ctx context.Context, url, prefix, source, set string) error {
 
 func (b *RedisBus) Publish(m Message) {
 	msg, _ := json.Marshal(busMessage{Replica: b.self, Kind: m.Kind, Source: m.Source, Set: m.Set})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()
-	if err := b.client.Publish(ctx, b.channel, msg).Err(); err != nil {
+	if _, err := b.do(ctx, "PUBLISH", b.channel, msg); err != nil {
 		b.setErr(err)
 	}
 }
@@ -171,13 +212,28 @@ func (b *RedisBus) listen(ctx context.Context) {
 	defer close(b.done)
 	subscribed := false
 	retry.Forever(ctx, func(ctx context.Context, _ bool) error {
-		ps := b.client.Subscribe(ctx, b.channel)
-		defer ps.Close()
-		b.mu.Lock()
-		b.ps = ps
-		b.mu.Unlock()
-		if _, err := ps.Receive(ctx); err != nil { // the subscription confirmation
+		c, err := dial(ctx, b.url)
+		if err != nil {
 			return err
+		}
+		defer c.Close()
+		b.mu.Lock()
+		b.sub = c
+		b.mu.Unlock()
+		if ctx.Err() != nil { // Close came between the dial and here
+			return ctx.Err()
+		}
+		ps := redis.PubSubConn{Conn: c}
+		if err := ps.Subscribe(b.channel); err != nil {
+			return err
+		}
+		// the subscription's confirmation
+		switch v := ps.ReceiveWithTimeout(ioTimeout).(type) {
+		case error:
+			return v
+		case redis.Subscription:
+		default:
+			return errors.New("Redis did not confirm the subscription")
 		}
 		b.setErr(nil)
 		if subscribed {
@@ -195,44 +251,43 @@ func (b *RedisBus) listen(ctx context.Context) {
 // other replicas publish now reach this one.
 func (b *RedisBus) Subscribed() bool { return b.live.Load() }
 
-func (b *RedisBus) receive(ctx context.Context, ps *redis.PubSub) error {
+func (b *RedisBus) receive(ctx context.Context, ps redis.PubSubConn) error {
 	for {
 		// the read is bounded by its timeout, not by ctx: look at ctx each turn
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		m, err := ps.ReceiveTimeout(ctx, 5*time.Second)
+		m := ps.ReceiveWithTimeout(5 * time.Second)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err != nil {
+		switch v := m.(type) {
+		case error:
 			var netErr interface{ Timeout() bool }
-			if errors.As(err, &netErr) && netErr.Timeout() {
-				// quiet channel: prove the connection still works
-				if perr := ps.Ping(ctx); perr != nil {
-					return perr
+			if errors.As(v, &netErr) && netErr.Timeout() {
+				// quiet channel: prove the connection still works (its
+				// answer comes as a Pong, below)
+				if err := ps.Ping(""); err != nil {
+					return err
 				}
 				continue
 			}
-			return err
+			return v
+		case redis.Message:
+			var bm busMessage
+			if json.Unmarshal(v.Data, &bm) != nil || bm.Replica == b.self {
+				continue
+			}
+			b.deliver(Message{Kind: bm.Kind, Source: bm.Source, Set: bm.Set})
 		}
-		msg, ok := m.(*redis.Message)
-		if !ok {
-			continue
-		}
-		var bm busMessage
-		if json.Unmarshal([]byte(msg.Payload), &bm) != nil || bm.Replica == b.self {
-			continue
-		}
-		b.deliver(Message{Kind: bm.Kind, Source: bm.Source, Set: bm.Set})
 	}
 }
 
 func (b *RedisBus) Close() error {
 	b.cancel()
 	b.mu.Lock()
-	if b.ps != nil {
-		b.ps.Close()
+	if b.sub != nil {
+		b.sub.Close()
 	}
 	b.mu.Unlock()
 	select {
@@ -240,5 +295,5 @@ func (b *RedisBus) Close() error {
 	case <-time.After(10 * time.Second):
 		b.log.Warn("the Redis listener did not stop in time")
 	}
-	return b.client.Close()
+	return b.pool.Close()
 }

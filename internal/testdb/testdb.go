@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/redis/go-redis/v9"
+	"github.com/gomodule/redigo/redis"
 )
 
 // PostgresEnv names the variable that points the tests at PostgreSQL.
@@ -155,21 +155,25 @@ func RedisPrefix(t testing.TB, redisURL string) string {
 	rand.Read(b)
 	prefix := "odatagw_test_" + hex.EncodeToString(b)
 	t.Cleanup(func() {
-		opts, err := redis.ParseURL(redisURL)
+		c, err := redis.DialURL(redisURL, redis.DialConnectTimeout(5*time.Second), redis.DialReadTimeout(5*time.Second))
 		if err != nil {
 			t.Errorf("cleaning Redis: %v", err)
 			return
 		}
-		c := redis.NewClient(opts)
 		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+":*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("cleaning Redis: %v", err)
+		for cursor := 0; ; {
+			v, err := redis.Values(c.Do("SCAN", cursor, "MATCH", prefix+":*", "COUNT", 100))
+			if err != nil {
+				t.Errorf("cleaning Redis: %v", err)
+				return
+			}
+			keys, _ := redis.Strings(v[1], nil)
+			for _, k := range keys {
+				c.Do("DEL", k)
+			}
+			if cursor, _ = redis.Int(v[0], nil); cursor == 0 {
+				return
+			}
 		}
 	})
 	return prefix
