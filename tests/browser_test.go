@@ -83,6 +83,15 @@ func TestAdminPageInBrowser(t *testing.T) {
 	}
 	shot("admin-page-oauth.png")
 	do("closing the OAuth settings", chromedp.Click(id("f-oauth")), chromedp.WaitNotVisible(id("f-oauth-fields")))
+	// the token header likewise, with a label of its own
+	if shown := evalString(`String(!document.getElementById("f-token-fields").hidden)`); shown != "false" {
+		t.Errorf("the token header shows before its checkbox is ticked")
+	}
+	do("opening the token header", chromedp.Click(id("f-token")), chromedp.WaitVisible(id("f-token-header")))
+	if label := evalString(`document.querySelector('label[for="f-token-header"]').textContent + "/" + document.activeElement.id`); label != "Header that carries the token/f-token-header" {
+		t.Errorf("the token header's label and focus: %q", label)
+	}
+	do("closing the token header", chromedp.Click(id("f-token")), chromedp.WaitNotVisible(id("f-token-header")))
 
 	// a DSN that cannot connect: the error is shown at the DSN field,
 	// which gets the focus
