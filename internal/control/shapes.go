@@ -95,7 +95,7 @@ func countAdvice(sh shapes.Shape, es *metadata.EntitySet) (how, advice string) {
 		return how, "the count reads the rows the filter selects: the index below serves it as it serves the page"
 	}
 	return how, "the count reads every row of " + es.Name + " on every request that asks for it (Salesforce's list views do): " +
-		"`odatagw track` keeps an exact count without a scan (docs/change-tracking.md), or set_count: {" + es.Name + ": auto} takes the planner's estimate past a size"
+		"odatagw track keeps an exact count without a scan (docs/change-tracking.md), or set_count: {" + es.Name + ": auto} takes the planner's estimate past a size"
 }
 
 // IndexAdvice is the indexes a source's traffic needs, ranked by the
