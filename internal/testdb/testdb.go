@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/gomodule/redigo/redis"
+	"github.com/jackc/pgx/v5"
 )
 
 // PostgresEnv names the variable that points the tests at PostgreSQL.
