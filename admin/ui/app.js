@@ -235,7 +235,7 @@ function renderConnect(s) {
   far.hidden = !loopback(s.service_url);
   far.textContent = far.hidden ? "" : "Salesforce cannot reach " + s.service_url + ": it calls from the internet, over HTTPS. " +
     "Serve the gateway at an address Salesforce reaches (TLS with --tls-cert and --tls-key, or behind a TLS proxy) and set --public-url " +
-    "(public_url in the configuration) to that URL, e.g. https://odata.example.com; the URL below follows it.";
+    "(public_url in the configuration) to that address; the URL below follows it.";
   const rows = [
     ["Type", "Salesforce Connect: OData 4.01 (or OData 4.0)"],
     ["URL", s.service_url],

@@ -81,7 +81,7 @@ func TestBuild(t *testing.T) {
 	}
 	var text strings.Builder
 	rep.WriteText(&text)
-	for _, s := range []string{"Line ID", "Line_ID", "(not synced)", "Number, External ID", "left out of the service:", "1 entity sets, 1 errors, 3 warnings"} {
+	for _, s := range []string{"Line ID", "Line_ID", "(not synced)", "Number, External ID", "left out of the service:", "1 entity set, 1 error, 3 warnings"} {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("text lacks %q:\n%s", s, text.String())
 		}
