@@ -306,7 +306,7 @@ func entitySet(c candidate, setName string, opts Options, rep *metadata.Decision
 	}
 	return &metadata.EntitySet{Name: setName, Type: et, Schema: c.t.Schema, Table: c.t.Name,
 		IsView: c.t.IsView, ReadOnly: opts.ReadOnly || c.t.IsView || c.t.ReadOnly || slices.Contains(opts.ReadOnlySets, setName), PageSize: opts.PageSize,
-		Description: c.t.Comment, Tracked: c.t.Tracked, ChangeRetention: opts.ChangeRetention.D(),
+		Description: c.t.Comment, Tracked: c.t.Tracked, ChangeRetention: opts.ChangeRetention,
 		References: references(c.t, props), UniqueKeys: uniqueKeys(c.t, props)}, nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata/plan"
 )
@@ -59,30 +58,82 @@ type Buffering interface {
 	Buffers(set string) bool
 }
 
-// Options configure one source: its name, its settings and where it logs.
+// Options configure one source: what a kind opens and serves, in the
+// kinds' own terms (the gateway's configuration is translated into them
+// where the gateway is put together); a kind written elsewhere builds them
+// itself. Normalize fills what is left at zero.
 type Options struct {
 	Name string
-	config.Source
-	Logger *slog.Logger
+	DSN  string
+	// Schemas are the PostgreSQL schemas served (default public); Include
+	// and Exclude are patterns of table names served and left out.
+	Schemas, Include, Exclude []string
+	// Keys name the key columns of a table (a view, or a table without
+	// one); Names rename tables' sets, Columns their properties.
+	Keys    map[string][]string
+	Names   map[string]string
+	Columns map[string]map[string]string
+	// PageSize is the server-driven page (DefaultPageSize, at most
+	// MaxPageSize).
+	PageSize int
+	// ReadOnly serves every set read-only; ReadOnlySets some of them.
+	ReadOnly     bool
+	ReadOnlySets []string
+	// StatementTimeout bounds every statement; MaxConnections the pool.
+	StatementTimeout time.Duration
+	MaxConnections   int
+	// Count is how sets are counted (exact, estimated or auto, with
+	// CountThreshold); SetCount per set.
+	Count          string
+	CountThreshold int64
+	SetCount       map[string]string
+	// ChangeRetention is how long the change log keeps a change, and so
+	// how long a delta link stays good.
+	ChangeRetention time.Duration
+	// Search names, per set, the properties $search reads.
+	Search map[string][]string
+	// PerUser runs each request as its caller's database role.
+	PerUser bool
+	Logger  *slog.Logger
 	// Dial, when set, makes the source's database connections: through
 	// an agent's tunnel (internal/tunnel) for a source with via.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-// Normalize fills the settings' defaults (config.Source.Resolved) and the
-// logger, for a source opened without the gateway's global settings.
+// Defaults and bounds of Options.
+const (
+	DefaultPageSize         = 1000
+	MaxPageSize             = 2000 // Salesforce's largest page
+	DefaultStatementTimeout = 60 * time.Second
+	DefaultMaxConnections   = 10
+	DefaultCountThreshold   = 1_000_000
+	DefaultChangeRetention  = 72 * time.Hour
+)
+
+// Normalize fills what the options leave at zero with the defaults.
 func (o *Options) Normalize() {
-	o.Source = o.Source.Resolved(config.File{})
+	if o.PageSize <= 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.StatementTimeout <= 0 {
+		o.StatementTimeout = DefaultStatementTimeout
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = DefaultMaxConnections
+	}
+	if o.Count == "" {
+		o.Count = string(metadata.CountExact)
+	}
+	if o.CountThreshold <= 0 {
+		o.CountThreshold = DefaultCountThreshold
+	}
+	if o.ChangeRetention <= 0 {
+		o.ChangeRetention = DefaultChangeRetention
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 }
-
-// Bounds of the page size, for the stages that page.
-const (
-	DefaultPageSize = config.DefaultPageSize
-	MaxPageSize     = config.MaxPageSize
-)
 
 // Factory opens a source of one kind.
 type Factory func(ctx context.Context, opts Options) (Source, error)

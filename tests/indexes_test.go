@@ -62,7 +62,7 @@ func TestIndexesServeSalesforceFilters(t *testing.T) {
 	needPostgres(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("big.sql"))
 	ctx := context.Background()
-	src, err := sources.Open(ctx, sources.Options{Name: "big", Source: config.Source{DSN: db.DSN}, Logger: quietLogger()})
+	src, err := sources.Open(ctx, sources.Options{Name: "big", DSN: db.DSN, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestSQLiteIndexServesStartsWith(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	src, err := sources.Open(ctx, sources.Options{Name: "lite", Source: config.Source{DSN: "sqlite:" + path}, Logger: quietLogger()})
+	src, err := sources.Open(ctx, sources.Options{Name: "lite", DSN: "sqlite:" + path, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -210,7 +210,7 @@ func TestMySQLIndexesStayUsable(t *testing.T) {
 	if _, err := conn.Exec(`CREATE INDEX customers_name ON Customers (Name)`); err != nil {
 		t.Fatal(err)
 	}
-	src, err := sources.Open(context.Background(), sources.Options{Name: "x", Source: config.Source{DSN: dsnOf(t, conn)}, Logger: quietLogger()})
+	src, err := sources.Open(context.Background(), sources.Options{Name: "x", DSN: dsnOf(t, conn), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,8 +291,8 @@ func TestMySQLReadOnlyUser(t *testing.T) {
 func TestMySQLPerUserRefused(t *testing.T) {
 	tg := needMySQL(t)
 	_ = tg
-	_, err := sources.Open(context.Background(), sources.Options{Name: "x", Source: config.Source{DSN: myDB.DSN,
-		Auth: config.Auth{PerUser: true}}, Logger: quietLogger()})
+	_, err := sources.Open(context.Background(), sources.Options{Name: "x", DSN: myDB.DSN,
+		PerUser: true, Logger: quietLogger()})
 	if err == nil || !strings.Contains(err.Error(), "row-level security") {
 		t.Fatalf("per_user on MySQL: %v", err)
 	}

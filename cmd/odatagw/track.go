@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -18,7 +17,7 @@ func (c *trackCmd) run(stdout io.Writer) error {
 	}
 	ctx, cancel := ctxTimeout()
 	defer cancel()
-	src, err := sources.Open(ctx, sources.Options{Name: "track", Source: config.Source{DSN: c.DSN, Schemas: c.Schema, MaxConnections: 2}, Logger: quiet()})
+	src, err := sources.Open(ctx, sources.Options{Name: "track", DSN: c.DSN, Schemas: c.Schema, MaxConnections: 2, Logger: quiet()})
 	if err != nil {
 		return fmt.Errorf("%s: %s", dsn.Redact(c.DSN), dsn.Scrub(err.Error(), c.DSN))
 	}

@@ -225,7 +225,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 	if len(g.Server.SourceNames()) == 0 && g.plane.Serving() == 0 {
 		// the demo holds made-up data, so anyone may call it
 		settings := config.Source{DSN: "sqlite:(embedded demo, rebuilt at each start)", Auth: config.Auth{Anonymous: true}}.Resolved(s.Defaults)
-		opts := sources.Options{Name: "demo", Source: settings, Logger: s.Logger}
+		opts := control.SourceOptions("demo", settings, s.Logger, nil)
 		start := time.Now()
 		src, err := demo.Open(ctx, opts)
 		if err != nil {
@@ -255,7 +255,7 @@ func (g *Gateway) OpenSource(ctx context.Context, name string, cfg config.Source
 		return control.Opened{}, &registry.FieldError{Field: "auth", Message: err.Error()}
 	}
 	cfg = cfg.Resolved(g.settings.Defaults)
-	opts := sources.Options{Name: name, Source: cfg, Logger: g.settings.Logger, Dial: g.Dial(cfg)}
+	opts := control.SourceOptions(name, cfg, g.settings.Logger, g.Dial(cfg))
 	ctx, cancel := context.WithTimeout(ctx, control.OpenTimeout)
 	defer cancel()
 	src, err := sources.Open(ctx, opts)

@@ -128,7 +128,7 @@ func Inspect(ctx context.Context, name string, settings config.Source, global co
 
 func inspect(ctx context.Context, name string, settings config.Source, global config.File,
 	dial func(context.Context, string, string) (net.Conn, error), look func(context.Context, sources.Source) error) error {
-	opts := sources.Options{Name: name, Source: settings.Resolved(global), Logger: discardLogger, Dial: dial}
+	opts := SourceOptions(name, settings.Resolved(global), discardLogger, dial)
 	opts.MaxConnections = 2 // a look at the schema, not a workload
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()

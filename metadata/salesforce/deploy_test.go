@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/sfschema"
 	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/sources"
@@ -60,7 +59,7 @@ func shop(t *testing.T) *metadata.Service {
 			ForeignKeys: []sources.ForeignKey{{Name: "shipments_line", Columns: []string{"order_id", "line_no"}, RefTable: "order_lines", RefColumns: []string{"order_id", "line_no"}}}},
 		{Name: "warehouses", PrimaryKey: []string{"code"}, Columns: []sources.Column{text("code", 10, false)}},
 	}
-	svc, _, err := sources.BuildModel(tables, sources.Options{Source: config.Source{Exclude: []string{"warehouses"}}}, "")
+	svc, _, err := sources.BuildModel(tables, sources.Options{Exclude: []string{"warehouses"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func Open(ctx context.Context, opts sources.Options) (sources.Source, error) {
 // OpenSource is Open with the concrete type.
 func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 	opts.Normalize()
-	if opts.Auth.PerUser {
+	if opts.PerUser {
 		return nil, errors.New("mysql: per_user is not available: MySQL and MariaDB have no row-level security to run each caller's requests under; serve the data through views per audience instead, or turn per_user off")
 	}
 	cfg, err := Config(opts.DSN)
@@ -78,7 +78,7 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 		return nil, fmt.Errorf("mysql: %s", dsn.Scrub(err.Error(), opts.DSN))
 	}
 	mariadb := strings.Contains(strings.ToLower(version), "mariadb")
-	limit := opts.StatementTimeout.D()
+	limit := opts.StatementTimeout
 	if mariadb {
 		cfg.Params["max_statement_time"] = strconv.FormatFloat(limit.Seconds(), 'f', 3, 64)
 	} else {
@@ -170,7 +170,7 @@ func (s *Source) CountSQL(q *plan.Query) (string, []any, error) {
 // (the driver cannot cancel a running statement, only drop its
 // connection); this is the backstop.
 func (s *Source) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.opts.StatementTimeout.D()+2*time.Second)
+	return context.WithTimeout(ctx, s.opts.StatementTimeout+2*time.Second)
 }
 
 func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error) {

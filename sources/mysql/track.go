@@ -321,7 +321,7 @@ func (s *Source) Changes(ctx context.Context, set *metadata.EntitySet, from, to 
 func (s *Source) Watch(ctx context.Context, on sources.WatchEvents) {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	retention := s.opts.ChangeRetention.D()
+	retention := s.opts.ChangeRetention
 	nextTrim := time.Now()
 	listening := false
 	hear := func(ok bool) {

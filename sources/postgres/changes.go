@@ -88,7 +88,7 @@ func positionOf(snap string, here map[uint32]bool) (uint64, error) {
 }
 
 func (s *Source) Changes(ctx context.Context, set *metadata.EntitySet, from, to uint64, after int64, limit int) (sources.ChangeBatch, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	rows, err := s.pool.Query(ctx, `
 		SELECT key::text, (array_agg(op ORDER BY id DESC))[1]::text, max(id)
@@ -117,7 +117,7 @@ const trimBatch = 10_000
 // batches, every quarter of the retention (at most every ten minutes).
 // Every replica may trim; the work is the same.
 func (s *Source) trimChanges(ctx context.Context) {
-	retention := s.opts.ChangeRetention.D()
+	retention := s.opts.ChangeRetention
 	every := min(max(retention/4, time.Second), 10*time.Minute)
 	t := time.NewTicker(every)
 	defer t.Stop()

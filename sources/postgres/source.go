@@ -66,7 +66,7 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 		rp["application_name"] = "odatagw"
 	}
 	// a backstop on the server side; requests carry their own deadline too
-	rp["statement_timeout"] = strconv.FormatInt((opts.StatementTimeout.D() + 5*time.Second).Milliseconds(), 10)
+	rp["statement_timeout"] = strconv.FormatInt((opts.StatementTimeout + 5*time.Second).Milliseconds(), 10)
 	cfg.HealthCheckPeriod = 15 * time.Second
 	if opts.Dial != nil {
 		// through an agent: it resolves the host, inside its network
@@ -126,7 +126,7 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 	if err != nil {
 		return nil, odata.Internal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	var rows pgx.Rows
 	var done func()
 	withValues := PlannedWithValues(q)
@@ -239,7 +239,7 @@ func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 	if err != nil {
 		return 0, odata.Internal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	var n int64
 	if c, ok := sources.CallerOf(ctx); ok {
@@ -412,7 +412,7 @@ func isClosedConn(err error) bool {
 
 // trackedCount adds up the slots of a tracked table's row count.
 func (s *Source) trackedCount(ctx context.Context, es *metadata.EntitySet) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	var n int64
 	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(sum(n), 0)::bigint FROM odatagw.row_counts WHERE tbl = $1`, es.Schema+"."+es.Table).Scan(&n); err != nil {
@@ -428,7 +428,7 @@ func (s *Source) estimate(ctx context.Context, q *plan.Query) (int64, error) {
 	if err != nil {
 		return 0, odata.Internal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	var raw []byte
 	if err := s.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+text, args...).Scan(&raw); err != nil {

@@ -50,7 +50,7 @@ var txRetry = sources.TxRetry{Conflict: retryable, Map: mapError,
 // inTx runs fn in one transaction, again when PostgreSQL reports a
 // serialization failure or deadlock, a bounded number of times.
 func (s *Source) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	return txRetry.Run(ctx, func() error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

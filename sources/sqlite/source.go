@@ -121,7 +121,7 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 	if err != nil {
 		return nil, odata.Internal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	rows, err := s.db.QueryContext(ctx, text, args...)
 	if err != nil {
 		err = mapError(ctx, err) // before cancel, which would make it look cancelled
@@ -139,7 +139,7 @@ func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 	if err != nil {
 		return 0, odata.Internal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	var n int64
 	if err := s.db.QueryRowContext(ctx, text, args...).Scan(&n); err != nil {

@@ -139,7 +139,7 @@ func (s *Source) ChangePosition(ctx context.Context) (uint64, error) {
 }
 
 func (s *Source) Changes(ctx context.Context, set *metadata.EntitySet, from, to uint64, after int64, limit int) (sources.ChangeBatch, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	// with max(id), SQLite reads op from the row that has it: the last change
 	rows, err := s.db.QueryContext(ctx, `SELECT key, op, max(id) FROM odatagw_changes
@@ -171,7 +171,7 @@ func (s *Source) Watch(ctx context.Context, on sources.WatchEvents) {
 	if on.Listening != nil {
 		on.Listening(true)
 	}
-	retention := s.opts.ChangeRetention.D()
+	retention := s.opts.ChangeRetention
 	t := time.NewTicker(min(max(retention/4, time.Second), 10*time.Minute))
 	defer t.Stop()
 	for {

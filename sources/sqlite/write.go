@@ -27,7 +27,7 @@ var txRetry = sources.TxRetry{Conflict: busy, Map: mapError, Exhausted: "the dat
 // inTx runs fn in one IMMEDIATE transaction, again while the database is
 // busy, a bounded number of times.
 func (s *Source) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout.D())
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	return sources.RunSQLTx(ctx, s.db, txRetry, fn)
 }

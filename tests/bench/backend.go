@@ -41,7 +41,7 @@ type backend interface {
 // (on a big table, the searched columns' statistics), so that every run
 // measures the database as the gateway's advice leaves it.
 func applyAdvice(ctx context.Context, db backend) (int, error) {
-	src, err := sources.Open(ctx, sources.Options{Name: "bench", Source: config.Source{DSN: db.dsn()},
+	src, err := sources.Open(ctx, sources.Options{Name: "bench", DSN: db.dsn(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return 0, err
