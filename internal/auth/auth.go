@@ -21,7 +21,6 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -153,7 +152,7 @@ func credentialKey(kind, user, secret string) [32]byte {
 // Guard enforces one source's policy.
 type Guard struct {
 	source string
-	policy config.Auth
+	policy Policy
 	shared *Shared
 	bearer *bearer
 	stop   context.CancelFunc
@@ -161,7 +160,7 @@ type Guard struct {
 
 // NewGuard prepares a source's policy: it checks the policy and, for
 // bearer tokens, loads the key or starts following the JWKS URL.
-func NewGuard(source string, p config.Auth, shared *Shared) (*Guard, error) {
+func NewGuard(source string, p Policy, shared *Shared) (*Guard, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	g := &Guard{source: source, policy: p, shared: shared, stop: stop}
 	if (p.Basic || p.TokenHeader != "") && shared.Users == nil {
@@ -187,7 +186,7 @@ func NewGuard(source string, p config.Auth, shared *Shared) (*Guard, error) {
 func (g *Guard) Close() { g.stop() }
 
 // Policy is the policy the guard enforces.
-func (g *Guard) Policy() config.Auth { return g.policy }
+func (g *Guard) Policy() Policy { return g.policy }
 
 // Challenge is the WWW-Authenticate value of a 401: the schemes this
 // source accepts.

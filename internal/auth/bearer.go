@@ -14,13 +14,12 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/odatagw/odatagw/internal/config"
 )
 
 // bearer checks bearer tokens for one source: JWTs itself, opaque tokens
 // through the identity provider (introspect).
 type bearer struct {
-	cfg        config.Bearer
+	cfg        Bearer
 	keyfunc    jwt.Keyfunc
 	methods    []string
 	introspect *introspector
@@ -29,7 +28,7 @@ type bearer struct {
 // Leeway is the clock difference tolerated on exp and nbf.
 const Leeway = 30 * time.Second
 
-func newBearer(ctx context.Context, c config.Bearer, log *slog.Logger) (*bearer, error) {
+func newBearer(ctx context.Context, c Bearer, log *slog.Logger) (*bearer, error) {
 	b := &bearer{cfg: c}
 	asymmetric := []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 	n := 0

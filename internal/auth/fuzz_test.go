@@ -1,4 +1,4 @@
-package auth
+package auth_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/odatagw/odatagw/admin/registry"
-	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/internal/auth"
 )
 
 // FuzzAuthenticate throws arbitrary Authorization and token headers at a
@@ -30,8 +30,8 @@ func FuzzAuthenticate(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	g, err := NewGuard("erp", config.Auth{Basic: true, TokenHeader: "X-Api-Key",
-		Bearer: &config.Bearer{Secret: "0123456789abcdef0123456789abcdef", Issuer: "i", Audience: "a"}}, NewShared(storeAccounts{store}, nil))
+	g, err := auth.NewGuard("erp", auth.Policy{Basic: true, TokenHeader: "X-Api-Key",
+		Bearer: &auth.Bearer{Secret: "0123456789abcdef0123456789abcdef", Issuer: "i", Audience: "a"}}, auth.NewShared(storeAccounts{store}, nil))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func FuzzAuthenticate(f *testing.F) {
 		r.Header.Set("X-Api-Key", apiKey)
 		p, err := g.Authenticate(r)
 		if err != nil {
-			if !errors.Is(err, ErrUnauthorized) {
+			if !errors.Is(err, auth.ErrUnauthorized) {
 				t.Fatalf("unexpected error %v", err)
 			}
 			return
@@ -71,12 +71,12 @@ func FuzzAuthenticate(f *testing.F) {
 // storeAccounts checks credentials against the gateway's real user store.
 type storeAccounts struct{ store *registry.Store }
 
-func (a storeAccounts) CheckPassword(ctx context.Context, name, password string) (Account, bool, error) {
+func (a storeAccounts) CheckPassword(ctx context.Context, name, password string) (auth.Account, bool, error) {
 	u, ok, err := a.store.CheckPassword(ctx, name, password)
-	return Account{Name: u.Name, Role: u.Role}, ok, err
+	return auth.Account{Name: u.Name, Role: u.Role}, ok, err
 }
 
-func (a storeAccounts) CheckToken(ctx context.Context, token string) (Account, bool, error) {
+func (a storeAccounts) CheckToken(ctx context.Context, token string) (auth.Account, bool, error) {
 	u, ok, err := a.store.CheckToken(ctx, token)
-	return Account{Name: u.Name, Role: u.Role}, ok, err
+	return auth.Account{Name: u.Name, Role: u.Role}, ok, err
 }

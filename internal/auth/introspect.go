@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/odatagw/odatagw/internal/config"
 )
 
 // IntrospectionTimeout bounds one call to the identity provider: past it,
@@ -33,7 +32,7 @@ type introspector struct {
 	down                  atomic.Bool // the endpoint failed; logged once until it answers again
 }
 
-func newIntrospector(c config.Bearer, log *slog.Logger) (*introspector, error) {
+func newIntrospector(c Bearer, log *slog.Logger) (*introspector, error) {
 	u, err := url.Parse(c.IntrospectionURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("bearer: introspection_url %q must be an http(s) URL", c.IntrospectionURL)

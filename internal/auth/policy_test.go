@@ -3,12 +3,11 @@ package auth
 import (
 	"testing"
 
-	"github.com/odatagw/odatagw/internal/config"
 )
 
 func TestPolicy(t *testing.T) {
-	policy := config.Auth{Basic: true, Readers: []string{"*"}, Writers: []string{"alice"},
-		Sets: map[string]config.Access{"Salaries": {Readers: []string{"hr"}, Writers: []string{"hr"}}, "Notes": {Writers: []string{"*"}}}}
+	policy := Policy{Basic: true, Readers: []string{"*"}, Writers: []string{"alice"},
+		Sets: map[string]Access{"Salaries": {Readers: []string{"hr"}, Writers: []string{"hr"}}, "Notes": {Writers: []string{"*"}}}}
 	g := &Guard{policy: policy}
 	alice, bob, hr := &Principal{User: "alice", Method: "basic"}, &Principal{User: "bob", Method: "basic"}, &Principal{User: "hr", Method: "basic"}
 	anon := &Principal{Method: "anonymous"}
@@ -36,12 +35,12 @@ func TestPolicy(t *testing.T) {
 		}
 	}
 	// no lists: everyone let in may read and write
-	open := &Guard{policy: config.Auth{Anonymous: true}}
+	open := &Guard{policy: Policy{Anonymous: true}}
 	if !open.MayRead(anon, "Customers") || !open.MayWrite(anon, "Customers") {
 		t.Error("an open source refused an anonymous caller")
 	}
 	// per-user: the role and claims a source acts as
-	pu := &Guard{policy: config.Auth{Basic: true, PerUser: true}}
+	pu := &Guard{policy: Policy{Basic: true, PerUser: true}}
 	c, on, err := pu.Caller(&Principal{User: "anna", Role: "sales_eu", Claims: map[string]any{"region": "EU"}})
 	if err != nil || !on || c.Role != "sales_eu" || c.User != "anna" || c.Claims != `{"region":"EU","role":"sales_eu","sub":"anna"}` {
 		t.Errorf("caller %+v %v %v", c, on, err)
