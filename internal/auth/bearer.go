@@ -13,7 +13,6 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-
 )
 
 // bearer checks bearer tokens for one source: JWTs itself, opaque tokens

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
 )
 
 // IntrospectionTimeout bounds one call to the identity provider: past it,

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"testing"
-
 )
 
 func TestPolicy(t *testing.T) {
