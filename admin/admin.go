@@ -23,7 +23,7 @@ import (
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/metadata/salesforce"
-	"github.com/odatagw/odatagw/odata/server"
+	"github.com/odatagw/odatagw/odata/activity"
 	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -91,9 +91,9 @@ type Manager interface {
 	RemoveAgent(ctx context.Context, name string) error
 
 	// Traffic is the last hour of a source's traffic, by entity set.
-	Traffic(ctx context.Context, name string) ([]server.TrafficSeries, error)
+	Traffic(ctx context.Context, name string) ([]activity.Series, error)
 	// Audit lists the latest writes and refused credentials, newest first.
-	Audit(ctx context.Context, source, user, event string, limit int) []server.AuditRecord
+	Audit(ctx context.Context, source, user, event string, limit int) []activity.AuditRecord
 	// SalesforcePackage is the Metadata API package that sets Salesforce
 	// up for a source: data source, credentials, external objects with
 	// their fields and lookups, a permission set; no secret in it.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/metadata/salesforce"
-	"github.com/odatagw/odatagw/odata/server"
+	"github.com/odatagw/odatagw/odata/activity"
 )
 
 func (a *api) traffic(c *gin.Context) {
@@ -24,7 +24,7 @@ func (a *api) traffic(c *gin.Context) {
 		a.failWith(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"step_seconds": server.TrafficStep.Seconds(), "span_seconds": server.TrafficSpan.Seconds(), "series": series})
+	c.JSON(http.StatusOK, gin.H{"step_seconds": activity.Step.Seconds(), "span_seconds": activity.Span.Seconds(), "series": series})
 }
 
 func (a *api) audit(c *gin.Context) {

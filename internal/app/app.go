@@ -31,6 +31,7 @@ import (
 	"github.com/odatagw/odatagw/internal/memlimit"
 	"github.com/odatagw/odatagw/internal/tunnel"
 	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/odata/activity"
 	"github.com/odatagw/odatagw/odata/server"
 	"github.com/odatagw/odatagw/sources"
 	_ "github.com/odatagw/odatagw/sources/all"
@@ -154,7 +155,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		}
 		checks["redis"] = bus.Err
 	}
-	audit := s.Logger
+	auditLog := s.Logger
 	var auditFile *os.File
 	if s.AuditLog != "" {
 		f, err := os.OpenFile(s.AuditLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
@@ -162,8 +163,10 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 			return nil, fmt.Errorf("--audit-log: %w", err)
 		}
 		auditFile = f
-		audit = slog.New(slog.NewJSONHandler(f, nil))
+		auditLog = slog.New(slog.NewJSONHandler(f, nil))
 	}
+	// what clients did, recorded by the data plane and read by the admin API
+	audit, traffic := activity.NewAudit(auditLog), activity.NewTraffic()
 	// the bounds the admin API holds registrations to hold the file and
 	// the flags too
 	if err := (config.Source{PageSize: s.Defaults.PageSize}).Check(); err != nil {
@@ -184,7 +187,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 	srv := server.New(server.Config{PublicURL: s.PublicURL, SkipTokenSecret: []byte(s.SkipTokenSecret),
 		MaxBodyBytes: s.Defaults.MaxBodyBytes, CacheHeader: cacheHeader, NoShapes: s.Defaults.RecordShapes != nil && !*s.Defaults.RecordShapes, Checks: checks, Logger: s.Logger,
 		Limits: &lim, RateLimit: s.Defaults.Limits.RateLimit, Callers: callers,
-		QueueTimeout: s.Defaults.Limits.QueueTimeout, Audit: audit})
+		QueueTimeout: s.Defaults.Limits.QueueTimeout, Audit: audit, Traffic: traffic})
 	watchCtx, stop := context.WithCancel(context.Background())
 	g := &Gateway{Server: srv, settings: s, callers: callers, bus: bus, stop: stop, answers: cache.NewStore(memory.Cache), memory: memory, watchCtx: watchCtx, auditFile: auditFile,
 		authShared: auth.NewShared(nil, s.Logger)}
@@ -198,7 +201,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		g.store = store
 		g.authShared.Users = accounts{store}
 	}
-	g.plane = control.New(watchCtx, control.Config{Server: srv, Hub: g.hub, Data: g, Store: g.store,
+	g.plane = control.New(watchCtx, control.Config{Server: srv, Hub: g.hub, Data: g, Store: g.store, Traffic: traffic, Audit: audit,
 		Defaults: s.Defaults, Sources: s.Sources, PublicURL: s.PublicURL, Logger: s.Logger})
 	if err := srv.RegisterMetrics(newAgentCollector(g)); err != nil {
 		g.Close()

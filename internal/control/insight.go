@@ -8,21 +8,21 @@ import (
 
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/metadata/salesforce"
-	"github.com/odatagw/odatagw/odata/server"
+	"github.com/odatagw/odatagw/odata/activity"
 )
 
 // Traffic is the last hour of a served source's traffic, for the admin
 // page's charts.
-func (p *Plane) Traffic(_ context.Context, name string) ([]server.TrafficSeries, error) {
+func (p *Plane) Traffic(_ context.Context, name string) ([]activity.Series, error) {
 	if _, ok := p.srv.Source(name); !ok {
 		return nil, registry.ErrNotFound
 	}
-	return p.srv.Traffic(name), nil
+	return p.traffic.Series(name), nil
 }
 
 // Audit lists the latest writes and refused credentials.
-func (p *Plane) Audit(_ context.Context, source, user, event string, limit int) []server.AuditRecord {
-	return p.srv.Audit(source, user, event, limit)
+func (p *Plane) Audit(_ context.Context, source, user, event string, limit int) []activity.AuditRecord {
+	return p.audit.Recent(source, user, event, limit)
 }
 
 // SalesforcePackage is the Metadata API package that sets Salesforce up

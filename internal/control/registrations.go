@@ -24,6 +24,7 @@ import (
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/tunnel"
+	"github.com/odatagw/odatagw/odata/activity"
 	"github.com/odatagw/odatagw/odata/server"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -83,6 +84,9 @@ type Config struct {
 	Server *server.Server
 	Hub    *tunnel.Hub
 	Data   Data
+	// Traffic and Audit are what the data plane records, for the admin API.
+	Traffic *activity.Traffic
+	Audit   *activity.Audit
 	// Store is the state store; nil: sources come from the flags and the
 	// file alone, and nothing can be registered at run time.
 	Store     *registry.Store
@@ -95,6 +99,8 @@ type Config struct {
 // Plane is a gateway's control plane.
 type Plane struct {
 	srv       *server.Server
+	traffic   *activity.Traffic
+	audit     *activity.Audit
 	hub       *tunnel.Hub
 	data      Data
 	store     *registry.Store
@@ -111,7 +117,7 @@ type Plane struct {
 // New makes the control plane; ctx bounds the watchers of the sources it
 // installs.
 func New(ctx context.Context, cfg Config) *Plane {
-	return &Plane{srv: cfg.Server, hub: cfg.Hub, data: cfg.Data, store: cfg.Store, defaults: cfg.Defaults, sources: cfg.Sources,
+	return &Plane{srv: cfg.Server, traffic: cfg.Traffic, audit: cfg.Audit, hub: cfg.Hub, data: cfg.Data, store: cfg.Store, defaults: cfg.Defaults, sources: cfg.Sources,
 		publicURL: cfg.PublicURL, log: cfg.Logger, regs: registrations{byName: map[string]*managed{}}, wake: make(chan struct{}, 1), ctx: ctx}
 }
 

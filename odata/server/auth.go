@@ -12,6 +12,7 @@ import (
 
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/odata/activity"
 	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -159,10 +160,8 @@ func (s *Server) auditAuthFailure(r *request, client string) {
 	if scheme == "" {
 		scheme = "none"
 	}
-	s.audit.Warn("audit", "event", "auth_failure", "source", r.name, "client", client, "scheme", scheme,
-		"claimed_user", claimed, "method", r.req.Method, "path", r.req.URL.Path)
-	s.recent.add(AuditRecord{Time: time.Now().UTC(), Event: "auth_failure", Source: r.name, Method: r.req.Method,
-		User: claimed, Auth: scheme, Client: client, Status: http.StatusUnauthorized})
+	s.audit.Refused(activity.AuditRecord{Time: time.Now().UTC(), Source: r.name, Method: r.req.Method,
+		User: claimed, Auth: scheme, Client: client, Status: http.StatusUnauthorized}, r.req.URL.Path)
 }
 
 // auditWrite records a change: who, what set and key, and its outcome.
@@ -172,9 +171,7 @@ func (s *Server) auditWrite(r *request, status int) {
 	if r.principal != nil {
 		user, how = r.principal.User, r.principal.Method
 	}
-	s.audit.Info("audit", "event", "write", "source", r.name, "set", w.set, "key", w.key, "method", w.method,
-		"user", user, "auth", how, "client", r.client, "status", status)
-	s.recent.add(AuditRecord{Time: time.Now().UTC(), Event: "write", Source: r.name, Set: w.set, Key: w.key, Method: w.method,
+	s.audit.Wrote(activity.AuditRecord{Time: time.Now().UTC(), Source: r.name, Set: w.set, Key: w.key, Method: w.method,
 		User: user, Auth: how, Client: r.client, Status: status})
 }
 

@@ -276,7 +276,7 @@ func (r *request) dispatch(ctx context.Context, p batchPart, byID map[string]*ba
 		return r.errorResult(p.id, odata.BadRequest(odata.CodeBadRequest, "%v", err))
 	}
 	if lim := r.srv.limiter; lim != nil {
-		if ok, wait := lim.allow(r.client); !ok {
+		if ok, wait := lim.Allow(r.client); !ok {
 			res := r.errorResult(p.id, tooManyRequests(wait))
 			res.header.Set("Retry-After", retryAfter(wait))
 			return res

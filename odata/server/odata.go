@@ -153,7 +153,7 @@ func (s *Server) serveOData(c *gin.Context) {
 		r.attribute()
 		s.metrics.observe(r.name, r.set, req.Method, r.w.Status(), took)
 		r.recordShape(took)
-		s.traffic.record(r.name, r.set, r.w.Status(), took, cache.StatusOf(req.Context()).String(), r.rowsSent)
+		s.traffic.Record(r.name, r.set, r.w.Status(), took, cache.StatusOf(req.Context()).String(), r.rowsSent)
 		if r.rowsSent > 0 {
 			s.metrics.rows.WithLabelValues(r.name, r.set).Add(float64(r.rowsSent))
 		}

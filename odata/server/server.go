@@ -20,6 +20,7 @@ import (
 
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/odata/activity"
 	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
@@ -59,8 +60,10 @@ type Config struct {
 	QueueTimeout time.Duration
 	Logger       *slog.Logger
 	// Audit receives one record per write and per refused credential
-	// (default: Logger).
-	Audit *slog.Logger
+	// (default: one writing to Logger); Traffic the figures of every
+	// answered request (default: one of the server's own).
+	Audit   *activity.Audit
+	Traffic *activity.Traffic
 }
 
 // DefaultResponseBudget keeps pages under Salesforce's 8 MB cap with room
@@ -76,14 +79,13 @@ type Server struct {
 	engine *gin.Engine
 
 	limits   odata.Limits
-	limiter  *clientLimiter
+	limiter  *activity.RateLimiter
 	throttle *auth.Throttle
 	csrfKey  []byte
-	audit    *slog.Logger
+	audit    *activity.Audit
 	metrics  *Metrics
-	traffic  *Traffic    // the last hour, for the admin page's charts
-	recent   recentAudit // the latest audit records, for the admin page
-	draining atomic.Bool // readiness is false: the gateway is stopping
+	traffic  *activity.Traffic // the last hour, for the admin page's charts
+	draining atomic.Bool       // readiness is false: the gateway is stopping
 
 	mu      sync.RWMutex
 	sources map[string]*entry
@@ -111,7 +113,10 @@ func (cfg Config) withDefaults() Config {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Audit == nil {
-		cfg.Audit = cfg.Logger
+		cfg.Audit = activity.NewAudit(cfg.Logger)
+	}
+	if cfg.Traffic == nil {
+		cfg.Traffic = activity.NewTraffic()
 	}
 	if cfg.ResponseBudget <= 0 {
 		cfg.ResponseBudget = DefaultResponseBudget
@@ -140,7 +145,7 @@ func New(cfg Config) *Server {
 	}
 	csrfKey := sha256.Sum256(append([]byte("odatagw csrf\x00"), secret...))
 	s := &Server{cfg: cfg, log: cfg.Logger, signer: plan.NewSigner(secret), sources: map[string]*entry{},
-		limits: *cfg.Limits, throttle: auth.NewThrottle(), csrfKey: csrfKey[:], audit: cfg.Audit}
+		limits: *cfg.Limits, throttle: auth.NewThrottle(), csrfKey: csrfKey[:], audit: cfg.Audit, traffic: cfg.Traffic}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.RedirectTrailingSlash = false
@@ -148,7 +153,7 @@ func New(cfg Config) *Server {
 	e.HandleMethodNotAllowed = false
 	e.Use(s.recoverer, s.guardedRequest, s.accessLog)
 	if cfg.RateLimit > 0 {
-		s.limiter = newClientLimiter(cfg.RateLimit)
+		s.limiter = activity.NewRateLimiter(cfg.RateLimit)
 		e.Use(s.rateLimit)
 	}
 	e.Any("/odata/:source", s.serveOData)
@@ -166,7 +171,6 @@ func New(cfg Config) *Server {
 	})
 	s.engine = e
 	s.metrics = newMetrics(s)
-	s.traffic = newTraffic()
 	return s
 }
 

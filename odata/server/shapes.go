@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/odatagw/odatagw/cache"
+	"github.com/odatagw/odatagw/odata/activity"
 	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
@@ -68,7 +69,7 @@ func (r *request) recordShape(took time.Duration) {
 		// is seen
 		set := r.set
 		if set == "" {
-			set = OtherRequests
+			set = activity.OtherSet
 		}
 		sh := shapes.Shape{Set: set, Method: r.req.Method, Refused: r.w.Status() >= 400}.Identified()
 		r.shape = &sh

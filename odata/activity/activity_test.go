@@ -1,6 +1,8 @@
-package server
+package activity
 
 import (
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -9,23 +11,23 @@ import (
 // for the whole source, and old buckets fall out of the hour.
 func TestTrafficSeries(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 55, 0, time.UTC)
-	tr := newTraffic()
+	tr := NewTraffic()
 	tr.now = func() time.Time { return now }
 	for i := 0; i < 100; i++ {
-		tr.record("erp", "Customers", 200, time.Duration(i+1)*time.Millisecond, "hit", 2) // 1..100 ms
+		tr.Record("erp", "Customers", 200, time.Duration(i+1)*time.Millisecond, "hit", 2) // 1..100 ms
 	}
-	tr.record("erp", "Customers", 503, 4*time.Millisecond, "miss", 0)
-	tr.record("erp", "Orders", 200, 20*time.Millisecond, "", 5)
-	tr.record("crm", "Accounts", 200, time.Millisecond, "", 1)
-	tr.record("erp", "", 404, time.Millisecond, "", 0) // $metadata, an unknown set: not the whole's name
+	tr.Record("erp", "Customers", 503, 4*time.Millisecond, "miss", 0)
+	tr.Record("erp", "Orders", 200, 20*time.Millisecond, "", 5)
+	tr.Record("crm", "Accounts", 200, time.Millisecond, "", 1)
+	tr.Record("erp", "", 404, time.Millisecond, "", 0) // $metadata, an unknown set: not the whole's name
 
 	series := tr.Series("erp")
-	if len(series) != 4 || series[0].Set != "" || series[1].Set != "Customers" || series[2].Set != "Orders" || series[3].Set != OtherRequests {
+	if len(series) != 4 || series[0].Set != "" || series[1].Set != "Customers" || series[2].Set != "Orders" || series[3].Set != OtherSet {
 		t.Fatalf("series: %+v", series)
 	}
 	cust := series[1]
 	last := cust.Points[len(cust.Points)-1]
-	if len(cust.Points) != trafficBuckets || !last.Time.Equal(time.Date(2026, 1, 2, 3, 4, 50, 0, time.UTC)) {
+	if len(cust.Points) != buckets || !last.Time.Equal(time.Date(2026, 1, 2, 3, 4, 50, 0, time.UTC)) {
 		t.Fatalf("%d points, the last at %v", len(cust.Points), last.Time)
 	}
 	if last.Requests != 101 || last.Errors != 1 || last.Rows != 200 || last.RequestsPerS != 10.1 {
@@ -45,7 +47,7 @@ func TestTrafficSeries(t *testing.T) {
 		t.Errorf("an empty bucket: %+v", p)
 	}
 	// an hour later the figures are gone
-	now = now.Add(TrafficSpan)
+	now = now.Add(Span)
 	if got := tr.Series("erp")[1].Total.Requests; got != 0 {
 		t.Errorf("%d requests an hour later", got)
 	}
@@ -53,7 +55,7 @@ func TestTrafficSeries(t *testing.T) {
 
 // TestAuditKeepsTheLatest: the ring keeps the newest records, filtered.
 func TestAuditKeepsTheLatest(t *testing.T) {
-	s := &Server{}
+	s := NewAudit(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for i := 0; i < auditKept+10; i++ {
 		event, user := "write", "a"
 		if i%2 == 1 {
@@ -61,17 +63,17 @@ func TestAuditKeepsTheLatest(t *testing.T) {
 		}
 		s.recent.add(AuditRecord{Event: event, User: user, Source: "erp", Status: i})
 	}
-	all := s.Audit("", "", "", 5)
+	all := s.Recent("", "", "", 5)
 	if len(all) != 5 || all[0].Status != auditKept+9 || all[4].Status != auditKept+5 {
 		t.Fatalf("newest first: %+v", all)
 	}
-	if got := s.Audit("erp", "b", "auth_failure", 3); len(got) != 3 || got[0].User != "b" || got[0].Status != auditKept+9 {
+	if got := s.Recent("erp", "b", "auth_failure", 3); len(got) != 3 || got[0].User != "b" || got[0].Status != auditKept+9 {
 		t.Errorf("filtered: %+v", got)
 	}
-	if got := s.Audit("crm", "", "", 10); len(got) != 0 {
+	if got := s.Recent("crm", "", "", 10); len(got) != 0 {
 		t.Errorf("another source: %+v", got)
 	}
-	if got := s.Audit("", "", "", 5000); len(got) != auditKept {
+	if got := s.Recent("", "", "", 5000); len(got) != auditKept {
 		t.Errorf("kept %d, want %d", len(got), auditKept)
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package activity
 
 import (
 	"maps"
@@ -25,13 +25,13 @@ type Traffic struct {
 
 type trafficKey struct{ source, set string }
 
-// TrafficStep is a bucket's width; TrafficSpan how far back the figures go.
+// Step is a bucket's width; Span how far back the figures go.
 const (
-	TrafficStep = 10 * time.Second
-	TrafficSpan = time.Hour
+	Step = 10 * time.Second
+	Span = time.Hour
 )
 
-const trafficBuckets = int(TrafficSpan / TrafficStep)
+const buckets = int(Span / Step)
 
 // latencyEdges are the upper bounds (ms) of the latency histogram's bins.
 var latencyEdges = []float64{0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000, 30000, 60000, 120000}
@@ -44,26 +44,26 @@ type trafficBucket struct {
 	latency                                  [26]int64     // one bin per latencyEdges, and one past the last
 }
 
-type trafficRing struct{ b [trafficBuckets]trafficBucket }
+type trafficRing struct{ b [buckets]trafficBucket }
 
-func newTraffic() *Traffic {
+func NewTraffic() *Traffic {
 	return &Traffic{series: map[trafficKey]*trafficRing{}, now: time.Now}
 }
 
-// OtherRequests is the series of a source's requests that name no entity
+// OtherSet is the series of a source's requests that name no entity
 // set: the service document, $metadata, $batch and unknown sets. (No set
 // can be called so: "" is the whole source's.)
-const OtherRequests = "$other"
+const OtherSet = "$other"
 
-// record adds one answered request. cache is "hit", "stale", "miss" or ""
+// Record adds one answered request. cache is "hit", "stale", "miss" or ""
 // (the cache was not asked).
-func (t *Traffic) record(source, set string, status int, took time.Duration, cache string, rows int) {
+func (t *Traffic) Record(source, set string, status int, took time.Duration, cache string, rows int) {
 	if set == "" {
-		set = OtherRequests
+		set = OtherSet
 	}
 	now := t.now()
-	slot := now.Unix() / int64(TrafficStep/time.Second)
-	start := slot * int64(TrafficStep/time.Second)
+	slot := now.Unix() / int64(Step/time.Second)
+	start := slot * int64(Step/time.Second)
 	ms := float64(took.Microseconds()) / 1000
 	bin := sort.SearchFloat64s(latencyEdges, ms)
 	t.mu.Lock()
@@ -73,7 +73,7 @@ func (t *Traffic) record(source, set string, status int, took time.Duration, cac
 		ring = &trafficRing{}
 		t.series[trafficKey{source, set}] = ring
 	}
-	b := &ring.b[slot%int64(trafficBuckets)]
+	b := &ring.b[slot%int64(buckets)]
 	if b.start != start {
 		*b = trafficBucket{start: start}
 	}
@@ -99,8 +99,8 @@ func (t *Traffic) record(source, set string, status int, took time.Duration, cac
 	b.latency[bin]++
 }
 
-// TrafficPoint is one bucket's figures.
-type TrafficPoint struct {
+// Point is one bucket's figures.
+type Point struct {
 	Time         time.Time `json:"t"`
 	RequestsPerS float64   `json:"rps"`
 	// Errors are 5xx answers (timeouts among them); Refusals 4xx, by
@@ -115,20 +115,20 @@ type TrafficPoint struct {
 	Requests      int64            `json:"requests"`
 }
 
-// TrafficSeries is a set's (or, with Set "", a source's; with
-// OtherRequests, what named no set) last hour.
-type TrafficSeries struct {
-	Source string         `json:"source"`
-	Set    string         `json:"set"`
-	Points []TrafficPoint `json:"points"`
-	Total  TrafficPoint   `json:"total"` // the hour as one bucket
+// Series is a set's (or, with Set "", a source's; with
+// OtherSet, what named no set) last hour.
+type Series struct {
+	Source string  `json:"source"`
+	Set    string  `json:"set"`
+	Points []Point `json:"points"`
+	Total  Point   `json:"total"` // the hour as one bucket
 }
 
 // Series returns the last hour of a source: one series per set, and the
 // source's whole as the first, oldest point first.
-func (t *Traffic) Series(source string) []TrafficSeries {
+func (t *Traffic) Series(source string) []Series {
 	now := t.now()
-	last := now.Unix() / int64(TrafficStep/time.Second)
+	last := now.Unix() / int64(Step/time.Second)
 	t.mu.Lock()
 	var sets []string
 	rings := map[string]trafficRing{}
@@ -145,22 +145,22 @@ func (t *Traffic) Series(source string) []TrafficSeries {
 	t.mu.Unlock()
 	// the sets by name, then what named none
 	sort.Slice(sets, func(i, j int) bool {
-		if (sets[i] == OtherRequests) != (sets[j] == OtherRequests) {
-			return sets[j] == OtherRequests
+		if (sets[i] == OtherSet) != (sets[j] == OtherSet) {
+			return sets[j] == OtherSet
 		}
 		return sets[i] < sets[j]
 	})
-	whole := TrafficSeries{Source: source, Set: ""}
-	var all [trafficBuckets]trafficBucket
-	out := []TrafficSeries{}
+	whole := Series{Source: source, Set: ""}
+	var all [buckets]trafficBucket
+	out := []Series{}
 	for _, set := range sets {
 		ring := rings[set]
-		s := TrafficSeries{Source: source, Set: set}
+		s := Series{Source: source, Set: set}
 		var sum trafficBucket
-		for i := 0; i < trafficBuckets; i++ {
-			slot := last - int64(trafficBuckets-1-i)
-			start := slot * int64(TrafficStep/time.Second)
-			b := ring.b[slot%int64(trafficBuckets)]
+		for i := 0; i < buckets; i++ {
+			slot := last - int64(buckets-1-i)
+			start := slot * int64(Step/time.Second)
+			b := ring.b[slot%int64(buckets)]
 			if b.start != start {
 				b = trafficBucket{start: start}
 			}
@@ -169,11 +169,11 @@ func (t *Traffic) Series(source string) []TrafficSeries {
 			all[i].start = start
 			add(&sum, b)
 		}
-		sum.start = ring.b[(last+1)%int64(trafficBuckets)].start
+		sum.start = ring.b[(last+1)%int64(buckets)].start
 		s.Total = sum.point()
 		s.Total.RefusedBy = byStatus(sum.refused)
-		s.Total.RequestsPerS = float64(sum.requests) / TrafficSpan.Seconds()
-		s.Total.Time = now.Add(-TrafficSpan)
+		s.Total.RequestsPerS = float64(sum.requests) / Span.Seconds()
+		s.Total.Time = now.Add(-Span)
 		out = append(out, s)
 	}
 	var sum trafficBucket
@@ -183,9 +183,9 @@ func (t *Traffic) Series(source string) []TrafficSeries {
 	}
 	whole.Total = sum.point()
 	whole.Total.RefusedBy = byStatus(sum.refused)
-	whole.Total.RequestsPerS = float64(sum.requests) / TrafficSpan.Seconds()
-	whole.Total.Time = now.Add(-TrafficSpan)
-	return append([]TrafficSeries{whole}, out...)
+	whole.Total.RequestsPerS = float64(sum.requests) / Span.Seconds()
+	whole.Total.Time = now.Add(-Span)
+	return append([]Series{whole}, out...)
 }
 
 // byStatus is refusals by status, as JSON keys them.
@@ -215,8 +215,8 @@ func add(to *trafficBucket, b trafficBucket) {
 	}
 }
 
-func (b trafficBucket) point() TrafficPoint {
-	p := TrafficPoint{Time: time.Unix(b.start, 0).UTC(), RequestsPerS: float64(b.requests) / TrafficStep.Seconds(),
+func (b trafficBucket) point() Point {
+	p := Point{Time: time.Unix(b.start, 0).UTC(), RequestsPerS: float64(b.requests) / Step.Seconds(),
 		Errors: b.errors, Refusals: b.refusals, Rows: b.rowsOut, Requests: b.requests}
 	if b.lookups > 0 {
 		r := float64(b.hits) / float64(b.lookups)

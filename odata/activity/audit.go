@@ -1,6 +1,7 @@
-package server
+package activity
 
 import (
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -42,25 +43,49 @@ func (a *recentAudit) add(r AuditRecord) {
 	a.full = a.full || a.next == 0
 }
 
-// Audit lists the latest records, newest first, of a source and a user
-// when given ("" : every one), at most limit.
-func (s *Server) Audit(source, user, event string, limit int) []AuditRecord {
-	a := &s.recent
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// Audit keeps the audit records: each goes to the audit log (the log
+// keeps every one), and the latest stay in memory for the admin page.
+type Audit struct {
+	log    *slog.Logger
+	recent recentAudit
+}
+
+// NewAudit writes the records to log.
+func NewAudit(log *slog.Logger) *Audit { return &Audit{log: log} }
+
+// Refused records a refused credential: who it claimed to be (for
+// Basic), never the secret; path is the request's.
+func (a *Audit) Refused(r AuditRecord, path string) {
+	r.Event = "auth_failure"
+	a.log.Warn("audit", "event", r.Event, "source", r.Source, "client", r.Client, "scheme", r.Auth,
+		"claimed_user", r.User, "method", r.Method, "path", path)
+	a.recent.add(r)
+}
+
+// Wrote records a change: who, what set and key, and its outcome.
+func (a *Audit) Wrote(r AuditRecord) {
+	r.Event = "write"
+	a.log.Info("audit", "event", r.Event, "source", r.Source, "set", r.Set, "key", r.Key, "method", r.Method,
+		"user", r.User, "auth", r.Auth, "client", r.Client, "status", r.Status)
+	a.recent.add(r)
+}
+
+// Recent lists the latest records, newest first, of a source, a user
+// and an event when given ("": every one), at most limit.
+func (a *Audit) Recent(source, user, event string, limit int) []AuditRecord {
+	ra := &a.recent
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
 	out := []AuditRecord{}
-	n := a.next
-	if a.full {
+	n := ra.next
+	if ra.full {
 		n = auditKept
 	}
 	for i := 0; i < n && len(out) < limit; i++ {
-		r := a.ring[(a.next-1-i+auditKept)%auditKept]
+		r := ra.ring[(ra.next-1-i+auditKept)%auditKept]
 		if (source == "" || r.Source == source) && (user == "" || r.User == user) && (event == "" || r.Event == event) {
 			out = append(out, r)
 		}
 	}
 	return out
 }
-
-// Traffic is the last hour of a source's traffic.
-func (s *Server) Traffic(source string) []TrafficSeries { return s.traffic.Series(source) }
