@@ -122,7 +122,9 @@ type Gateway struct {
 	store      *registry.Store
 	plane      *control.Plane // keeps the registrations in service; the admin API's manager
 	authShared *auth.Shared   // users and checked credentials, for every source
-	hub        *tunnel.Hub    // the agents' tunnels, for sources with via
+	traffic    *activity.Traffic
+	audit      *activity.Audit
+	hub        *tunnel.Hub // the agents' tunnels, for sources with via
 	auditFile  *os.File
 	watchCtx   context.Context    // lives as long as the gateway
 	stop       context.CancelFunc // ends watchCtx: the watchers and the store poll
@@ -201,9 +203,10 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		g.store = store
 		g.authShared.Users = accounts{store}
 	}
-	g.plane = control.New(watchCtx, control.Config{Server: srv, Hub: g.hub, Data: g, Store: g.store, Traffic: traffic, Audit: audit,
+	g.traffic, g.audit = traffic, audit
+	g.plane = control.New(watchCtx, control.Config{Data: g, Bus: g.busIface(), Store: g.store,
 		Defaults: s.Defaults, Sources: s.Sources, PublicURL: s.PublicURL, Logger: s.Logger})
-	if err := srv.RegisterMetrics(newAgentCollector(g)); err != nil {
+	if err := srv.RegisterMetrics(control.AgentCollector(g.plane)); err != nil {
 		g.Close()
 		return nil, err
 	}
@@ -213,11 +216,8 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 	}
 	if bus != nil {
 		bus.Subscribe(func(m replicas.Message) {
-			switch m.Kind {
-			case replicas.KindReload:
+			if m.Kind == replicas.KindReload {
 				g.reload(watchCtx, m.Source, false)
-			case replicas.KindRegistry:
-				g.plane.Wake()
 			}
 		})
 	}
@@ -225,39 +225,36 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 		g.Close()
 		return nil, err
 	}
-	if len(g.Server.SourceNames()) == 0 && g.plane.Serving() == 0 {
-		// the demo holds made-up data, so anyone may call it
-		settings := config.Source{DSN: "sqlite:(embedded demo, rebuilt at each start)", Auth: config.Auth{Anonymous: true}}.Resolved(s.Defaults)
-		opts := control.SourceOptions("demo", settings, s.Logger, nil)
-		start := time.Now()
-		src, err := demo.Open(ctx, opts)
-		if err != nil {
-			g.Close()
-			return nil, fmt.Errorf("creating the demo database: %w", err)
-		}
-		s.Logger.Info("demo database created", "duration_ms", time.Since(start).Milliseconds())
-		guard, err := auth.NewGuard("demo", settings.Auth, g.authShared)
-		if err != nil {
-			g.Close()
-			return nil, err
-		}
-		g.plane.Install("demo", control.Opened{Src: g.withCache(src, "demo", settings), Guard: guard},
-			registry.Source{Name: "demo", Source: settings, Origin: control.OriginDemo})
-	}
 	if g.store != nil {
 		go g.plane.Run(watchCtx, s.StatePoll)
 	}
 	return g, nil
 }
 
+// OpenDemo makes the embedded demo database, wrapped as every source is.
+func (g *Gateway) OpenDemo(ctx context.Context, cfg config.Source) (control.Opened, error) {
+	start := time.Now()
+	src, err := demo.Open(ctx, control.SourceOptions("demo", cfg, g.settings.Logger, nil))
+	if err != nil {
+		return control.Opened{}, fmt.Errorf("creating the demo database: %w", err)
+	}
+	g.settings.Logger.Info("demo database created", "duration_ms", time.Since(start).Milliseconds())
+	guard, err := auth.NewGuard("demo", cfg.Auth, g.authShared)
+	if err != nil {
+		src.Close()
+		return control.Opened{}, err
+	}
+	return control.Opened{Src: g.withCache(src, "demo", cfg), Guard: guard}, nil
+}
+
 // OpenSource connects to and introspects a source, wrapped for tracing
-// and with the cache in front, and prepares its access policy.
+// and with the cache in front, and prepares its access policy. cfg is
+// resolved (control.Plane decides the defaults).
 func (g *Gateway) OpenSource(ctx context.Context, name string, cfg config.Source) (control.Opened, error) {
 	guard, err := auth.NewGuard(name, cfg.Auth, g.authShared)
 	if err != nil {
 		return control.Opened{}, &registry.FieldError{Field: "auth", Message: err.Error()}
 	}
-	cfg = cfg.Resolved(g.settings.Defaults)
 	opts := control.SourceOptions(name, cfg, g.settings.Logger, g.Dial(cfg))
 	ctx, cancel := context.WithTimeout(ctx, control.OpenTimeout)
 	defer cancel()
@@ -343,14 +340,6 @@ func (g *Gateway) reload(ctx context.Context, name string, propagate bool) (sour
 		g.bus.Publish(replicas.Message{Kind: replicas.KindReload, Source: name})
 	}
 	return changes, nil
-}
-
-// TellReplicas asks the replicas sharing a Redis to look at the store now
-// rather than at their next poll.
-func (g *Gateway) TellReplicas() {
-	if g.bus != nil {
-		g.bus.Publish(replicas.Message{Kind: replicas.KindRegistry})
-	}
 }
 
 // ForgetCredentials drops the credentials checked so far, so that a

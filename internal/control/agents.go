@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"github.com/prometheus/client_golang/prometheus"
 	"sort"
 	"time"
 
@@ -10,14 +11,6 @@ import (
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/internal/tunnel"
 )
-
-// CheckAgent is the hub's check of an agent's token against the store.
-func (p *Plane) CheckAgent(ctx context.Context, name, token string) (bool, error) {
-	if p.store == nil {
-		return false, nil // without a state store no agent is registered
-	}
-	return p.store.CheckAgent(ctx, name, token)
-}
 
 // Agents lists the registered agents with their connected tunnels, and
 // the sources that name each.
@@ -30,7 +23,7 @@ func (p *Plane) Agents(ctx context.Context) ([]admin.AgentInfo, error) {
 		return nil, err
 	}
 	tunnels := map[string][]tunnel.AgentStatus{}
-	for _, s := range p.hub.Status() {
+	for _, s := range p.data.Agents() {
 		tunnels[s.Name] = append(tunnels[s.Name], s)
 	}
 	users := p.AgentSources()
@@ -80,7 +73,7 @@ func (p *Plane) RotateAgent(ctx context.Context, name string) (registry.Agent, s
 	}
 	a, tok, err := p.store.RotateAgent(ctx, name)
 	if err == nil {
-		p.hub.Disconnect(name)
+		p.data.DisconnectAgent(name)
 	}
 	return a, tok, err
 }
@@ -92,7 +85,7 @@ func (p *Plane) RemoveAgent(ctx context.Context, name string) error {
 	}
 	err := p.store.RemoveAgent(ctx, name)
 	if err == nil {
-		p.hub.Disconnect(name)
+		p.data.DisconnectAgent(name)
 	}
 	return err
 }
@@ -102,15 +95,72 @@ func (p *Plane) RemoveAgent(ctx context.Context, name string) error {
 // error's chain, so the hub is asked too).
 func (p *Plane) waitsForAgent(reg registry.Source, err error) {
 	var na *tunnel.NoAgentError
-	if !errors.As(err, &na) && (reg.Via == "" || p.hub.Connected(reg.Via)) {
+	if !errors.As(err, &na) && (reg.Via == "" || p.data.AgentConnected(reg.Via)) {
 		return
 	}
 	if na == nil {
 		na = &tunnel.NoAgentError{Agent: reg.Via}
 	}
-	p.srv.SetUnavailable(reg.Name, na.UnavailableMessage())
+	p.data.Waiting(reg.Name, na.UnavailableMessage())
 }
 
 // agentRetry is how soon a source waiting for its agent is tried again
 // once an agent of the name is connected.
 const agentRetry = 500 * time.Millisecond
+
+// agentCollector is the tunnels' figures for /metrics: per agent named by
+// a source or connected, the tunnels up (0 when its sources have none),
+// streams, bytes and round-trip time.
+type agentCollector struct {
+	p                            *Plane
+	tunnels, streams, bytes, rtt *prometheus.Desc
+}
+
+// AgentCollector is the agents' tunnels for /metrics.
+func AgentCollector(p *Plane) prometheus.Collector { return newAgentCollector(p) }
+
+func newAgentCollector(p *Plane) *agentCollector {
+	return &agentCollector{p: p,
+		tunnels: prometheus.NewDesc("odatagw_agent_tunnels", "Tunnels connected, per agent named by a source or connected; 0: the sources that name it cannot reach their databases.", []string{"agent"}, nil),
+		streams: prometheus.NewDesc("odatagw_agent_streams", "Database connections open through the agent's tunnels.", []string{"agent"}, nil),
+		bytes:   prometheus.NewDesc("odatagw_agent_bytes_total", "Bytes carried through the agent's tunnels connected now, by direction (in: from the database).", []string{"agent", "direction"}, nil),
+		rtt:     prometheus.NewDesc("odatagw_agent_rtt_seconds", "The slowest round trip to the agent's tunnels at their last ping.", []string{"agent"}, nil),
+	}
+}
+
+func (c *agentCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.tunnels
+	ch <- c.streams
+	ch <- c.bytes
+	ch <- c.rtt
+}
+
+func (c *agentCollector) Collect(ch chan<- prometheus.Metric) {
+	type sum struct {
+		tunnels, streams, in, out int64
+		rtt                       float64
+	}
+	by := map[string]*sum{}
+	for agent := range c.p.AgentSources() {
+		by[agent] = &sum{}
+	}
+	for _, s := range c.p.data.Agents() {
+		v := by[s.Name]
+		if v == nil {
+			v = &sum{}
+			by[s.Name] = v
+		}
+		v.tunnels++
+		v.streams += s.Streams
+		v.in += s.BytesIn
+		v.out += s.BytesOut
+		v.rtt = max(v.rtt, s.RTTMillis/1000)
+	}
+	for agent, v := range by {
+		ch <- prometheus.MustNewConstMetric(c.tunnels, prometheus.GaugeValue, float64(v.tunnels), agent)
+		ch <- prometheus.MustNewConstMetric(c.streams, prometheus.GaugeValue, float64(v.streams), agent)
+		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(v.in), agent, "in")
+		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(v.out), agent, "out")
+		ch <- prometheus.MustNewConstMetric(c.rtt, prometheus.GaugeValue, v.rtt, agent)
+	}
+}

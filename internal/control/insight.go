@@ -14,15 +14,15 @@ import (
 // Traffic is the last hour of a served source's traffic, for the admin
 // page's charts.
 func (p *Plane) Traffic(_ context.Context, name string) ([]activity.Series, error) {
-	if _, ok := p.srv.Source(name); !ok {
+	if _, ok := p.data.Served(name); !ok {
 		return nil, registry.ErrNotFound
 	}
-	return p.traffic.Series(name), nil
+	return p.data.Traffic(name), nil
 }
 
 // Audit lists the latest writes and refused credentials.
 func (p *Plane) Audit(_ context.Context, source, user, event string, limit int) []activity.AuditRecord {
-	return p.audit.Recent(source, user, event, limit)
+	return p.data.Audit(source, user, event, limit)
 }
 
 // SalesforcePackage is the Metadata API package that sets Salesforce up
@@ -32,7 +32,7 @@ func (p *Plane) SalesforcePackage(ctx context.Context, name string, form salesfo
 	if err != nil {
 		return nil, err
 	}
-	src, ok := p.srv.Source(name)
+	src, ok := p.data.Served(name)
 	if !ok {
 		return nil, registry.ErrNotFound
 	}

@@ -29,7 +29,7 @@ var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // Reload reads a served source's schema again, here and on the replicas.
 func (p *Plane) Reload(ctx context.Context, name string) (sources.Changes, error) {
-	if _, ok := p.srv.Source(name); !ok {
+	if _, ok := p.data.Served(name); !ok {
 		return sources.Changes{}, registry.ErrNotFound
 	}
 	return p.data.Reload(ctx, name)
@@ -183,7 +183,7 @@ func (p *Plane) Create(ctx context.Context, src registry.Source) (registry.Sourc
 	if _, err := p.store.Get(ctx, src.Name); err == nil {
 		return registry.Source{}, registry.ErrExists
 	}
-	if _, served := p.srv.Source(src.Name); served {
+	if _, served := p.data.Served(src.Name); served {
 		return registry.Source{}, registry.ErrExists
 	}
 	return p.openAndSave(ctx, src, func(src registry.Source) (registry.Source, error) { return p.store.Create(ctx, src) })
@@ -192,7 +192,7 @@ func (p *Plane) Create(ctx context.Context, src registry.Source) (registry.Sourc
 // openAndSave opens a registration, saves it only if it works, and swaps
 // it in; the other replicas are told.
 func (p *Plane) openAndSave(ctx context.Context, src registry.Source, save func(registry.Source) (registry.Source, error)) (registry.Source, error) {
-	s, err := p.data.OpenSource(ctx, src.Name, src.Config())
+	s, err := p.data.OpenSource(ctx, src.Name, p.resolved(src.Config()))
 	if err != nil {
 		return registry.Source{}, openError(src, err)
 	}
@@ -212,7 +212,7 @@ func (p *Plane) openAndSave(ctx context.Context, src registry.Source, save func(
 		return registry.Source{}, err
 	}
 	p.Install(saved.Name, s, saved)
-	p.data.TellReplicas()
+	p.tellReplicas()
 	return saved, nil
 }
 
@@ -268,7 +268,7 @@ func (p *Plane) Delete(ctx context.Context, name string, ifVersion int64) error 
 		return err
 	}
 	p.uninstall(name)
-	p.data.TellReplicas()
+	p.tellReplicas()
 	return nil
 }
 
@@ -326,7 +326,7 @@ func (p *Plane) Get(ctx context.Context, name string) (admin.Status, error) {
 	}
 	st.ServiceURL = p.serviceRoot(name)
 	st.EntitySets = []string{}
-	if src, serving := p.srv.Source(name); serving {
+	if src, serving := p.data.Served(name); serving {
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		st.Connected = src.Ping(pctx) == nil
 		cancel()
@@ -352,7 +352,7 @@ func (p *Plane) Get(ctx context.Context, name string) (admin.Status, error) {
 // runs it when asked, as the gateway's own database user; running gateways
 // read the schema again (PostgreSQL tells the others).
 func (p *Plane) Track(ctx context.Context, name string, req admin.TrackRequest) (string, error) {
-	src, ok := p.srv.Source(name)
+	src, ok := p.data.Served(name)
 	if !ok {
 		return "", registry.ErrNotFound
 	}
@@ -379,7 +379,7 @@ func (p *Plane) Track(ctx context.Context, name string, req admin.TrackRequest) 
 
 // Report is the compatibility report of a served source.
 func (p *Plane) Report(ctx context.Context, name string) (salesforce.Report, error) {
-	src, ok := p.srv.Source(name)
+	src, ok := p.data.Served(name)
 	if !ok {
 		return salesforce.Report{}, registry.ErrNotFound
 	}

@@ -23,9 +23,10 @@ import (
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/internal/replicas"
 	"github.com/odatagw/odatagw/internal/tunnel"
 	"github.com/odatagw/odatagw/odata/activity"
-	"github.com/odatagw/odatagw/odata/server"
+	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -55,10 +56,28 @@ func (o Opened) Close() {
 	o.Guard.Close()
 }
 
-// Data is the data plane as the control plane drives it.
-type Data interface {
-	// OpenSource connects to and introspects a source, ready to serve.
+// DataPlane is the data plane as the control plane drives it: the one
+// interface between the two. The data plane (internal/app) implements it
+// and never calls the control plane; what it serves, records and hears is
+// read through it.
+type DataPlane interface {
+	// OpenSource connects to and introspects a source, ready to serve;
+	// its settings are resolved (config.Source.Resolved). OpenDemo makes
+	// the embedded demo, served when nothing else is.
 	OpenSource(ctx context.Context, name string, cfg config.Source) (Opened, error)
+	OpenDemo(ctx context.Context, cfg config.Source) (Opened, error)
+	// ServeSource puts an opened source in service under name, in place of the
+	// one serving, whose requests finish on it (drained says when).
+	ServeSource(name string, o Opened) (drained <-chan struct{})
+	// UnserveSource takes a source out of service; it closes once its requests
+	// end.
+	UnserveSource(name string) (drained <-chan struct{}, ok bool)
+	// Waiting makes requests to a source that cannot open answer 503
+	// with msg (it waits for its agent) until it is served.
+	Waiting(name, msg string)
+	// Served is the source serving under name; SourceNames all of them.
+	Served(name string) (sources.Source, bool)
+	SourceNames() []string
 	// Watch listens to a serving source's database (schema reloads,
 	// changes made behind the gateway) until ctx ends, and keeps
 	// listening saying whether it hears it.
@@ -68,11 +87,18 @@ type Data interface {
 	// Dial is how a source reaches its database (its agent's tunnel), or
 	// nil for the driver's own.
 	Dial(cfg config.Source) func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Agents are the agents' tunnels connected now; AgentConnected says
+	// whether one of name is; DisconnectAgent cuts its tunnels.
+	Agents() []tunnel.AgentStatus
+	AgentConnected(name string) bool
+	DisconnectAgent(name string)
+	// Shapes, Traffic and Audit are what the data plane recorded.
+	Shapes(name string) (*shapes.Recorder, bool)
+	Traffic(name string) []activity.Series
+	Audit(source, user, event string, limit int) []activity.AuditRecord
 	// BaseURL is where the OData listener is reached, once serving.
 	BaseURL() string
-	// TellReplicas asks the replicas sharing a Redis to look at the
-	// store now; HearsReplicas says whether their messages reach us.
-	TellReplicas()
+	// HearsReplicas says whether the other replicas' messages reach it.
 	HearsReplicas() bool
 	// ForgetCredentials drops the credentials checked so far (a user
 	// changed or went).
@@ -81,12 +107,10 @@ type Data interface {
 
 // Config is what a control plane is made of.
 type Config struct {
-	Server *server.Server
-	Hub    *tunnel.Hub
-	Data   Data
-	// Traffic and Audit are what the data plane records, for the admin API.
-	Traffic *activity.Traffic
-	Audit   *activity.Audit
+	Data DataPlane
+	// Bus carries what the replicas tell each other: registry changes
+	// wake the reconcile loop; nil without Redis.
+	Bus replicas.Bus
 	// Store is the state store; nil: sources come from the flags and the
 	// file alone, and nothing can be registered at run time.
 	Store     *registry.Store
@@ -98,11 +122,8 @@ type Config struct {
 
 // Plane is a gateway's control plane.
 type Plane struct {
-	srv       *server.Server
-	traffic   *activity.Traffic
-	audit     *activity.Audit
-	hub       *tunnel.Hub
-	data      Data
+	data      DataPlane
+	bus       replicas.Bus
 	store     *registry.Store
 	defaults  config.File
 	sources   map[string]config.Source
@@ -117,9 +138,30 @@ type Plane struct {
 // New makes the control plane; ctx bounds the watchers of the sources it
 // installs.
 func New(ctx context.Context, cfg Config) *Plane {
-	return &Plane{srv: cfg.Server, traffic: cfg.Traffic, audit: cfg.Audit, hub: cfg.Hub, data: cfg.Data, store: cfg.Store, defaults: cfg.Defaults, sources: cfg.Sources,
+	p := &Plane{data: cfg.Data, bus: cfg.Bus, store: cfg.Store, defaults: cfg.Defaults, sources: cfg.Sources,
 		publicURL: cfg.PublicURL, log: cfg.Logger, regs: registrations{byName: map[string]*managed{}}, wake: make(chan struct{}, 1), ctx: ctx}
+	if p.bus != nil {
+		// another replica changed the store: look at it now
+		p.bus.Subscribe(func(m replicas.Message) {
+			if m.Kind == replicas.KindRegistry {
+				p.Wake()
+			}
+		})
+	}
+	return p
 }
+
+// tellReplicas asks the replicas sharing a Redis to look at the store now
+// rather than at their next poll.
+func (p *Plane) tellReplicas() {
+	if p.bus != nil {
+		p.bus.Publish(replicas.Message{Kind: replicas.KindRegistry})
+	}
+}
+
+// resolved is a source's settings with every default decided: the one
+// place a registration's settings become what is opened.
+func (p *Plane) resolved(cfg config.Source) config.Source { return cfg.Resolved(p.defaults) }
 
 // managed is a registration the gateway serves, or tried to.
 type managed struct {
@@ -168,8 +210,7 @@ func (p *Plane) Install(name string, o Opened, reg registry.Source) (drained <-c
 		old.stop()
 	}
 	wctx, stop := context.WithCancel(p.ctx)
-	done := p.srv.AddSource(name, o.Src, o.Guard)
-	p.srv.ClearUnavailable(name)
+	done := p.data.ServeSource(name, o)
 	listening := new(atomic.Bool)
 	p.data.Watch(wctx, name, o.Src, listening)
 	p.regs.byName[name] = &managed{reg: reg, seen: reg.Version, stop: stop, serving: true, listening: listening}
@@ -184,8 +225,7 @@ func (p *Plane) uninstall(name string) <-chan struct{} {
 		old.stop()
 	}
 	delete(p.regs.byName, name)
-	p.srv.ClearUnavailable(name)
-	done, ok := p.srv.RemoveSource(name)
+	done, ok := p.data.UnserveSource(name)
 	if !ok {
 		c := make(chan struct{})
 		close(c)
@@ -215,15 +255,33 @@ func (p *Plane) failed(reg registry.Source, err error) {
 
 // Start puts the sources of the flags and the configuration file in
 // service: through the state store when there is one (which adds those
-// registered at run time), else directly. A source of the file that
-// cannot open stops the start, and takes back what the start registered.
+// registered at run time), else directly; with none at all, the embedded
+// demo. A source of the file that cannot open stops the start, and takes
+// back what the start registered.
 func (p *Plane) Start(ctx context.Context) error {
+	if err := p.start(ctx); err != nil {
+		return err
+	}
+	if p.Serving() > 0 {
+		return nil
+	}
+	// the demo holds made-up data, so anyone may call it
+	settings := p.resolved(config.Source{DSN: "sqlite:(embedded demo, rebuilt at each start)", Auth: config.Auth{Anonymous: true}})
+	o, err := p.data.OpenDemo(ctx, settings)
+	if err != nil {
+		return err
+	}
+	p.Install("demo", o, registry.Source{Name: "demo", Source: settings, Origin: OriginDemo})
+	return nil
+}
+
+func (p *Plane) start(ctx context.Context) error {
 	if p.store == nil {
 		for _, name := range sortedNames(p.sources) {
 			if p.sources[name].Via != "" {
 				return fmt.Errorf("source %s: via needs the state store, where agents are registered (--state)", name)
 			}
-			src, err := p.data.OpenSource(ctx, name, p.sources[name])
+			src, err := p.data.OpenSource(ctx, name, p.resolved(p.sources[name]))
 			if err != nil {
 				return fmt.Errorf("source %s: %w", name, err)
 			}
@@ -355,10 +413,10 @@ func (p *Plane) openRegistered(ctx context.Context) error {
 		p.failed(registry.Source{Name: name, Origin: registry.OriginAPI}, err)
 	}
 	for _, reg := range regs {
-		src, err := p.data.OpenSource(ctx, reg.Name, p.configFor(reg))
+		src, err := p.data.OpenSource(ctx, reg.Name, p.resolved(p.configFor(reg)))
 		if err != nil {
 			var noAgent *tunnel.NoAgentError
-			waits := errors.As(err, &noAgent) || reg.Via != "" && !p.hub.Connected(reg.Via)
+			waits := errors.As(err, &noAgent) || reg.Via != "" && !p.data.AgentConnected(reg.Via)
 			if reg.Origin == registry.OriginConfig && !waits {
 				return fmt.Errorf("source %s: %w", reg.Name, err)
 			}
@@ -412,7 +470,7 @@ func (p *Plane) syncStore(ctx context.Context) {
 	for name, v := range versions {
 		m := p.regs.byName[name]
 		// a source waiting for its agent is tried as soon as one is here
-		waited := m != nil && m.err != nil && m.reg.Via != "" && p.hub.Connected(m.reg.Via) && time.Since(m.errAt) > agentRetry
+		waited := m != nil && m.err != nil && m.reg.Via != "" && p.data.AgentConnected(m.reg.Via) && time.Since(m.errAt) > agentRetry
 		if m == nil || m.seen != v || (m.err != nil && time.Since(m.errAt) > retryFailed) || waited {
 			changed = append(changed, name)
 		}
@@ -443,7 +501,7 @@ func (p *Plane) syncStore(ctx context.Context) {
 // apply opens a registration and swaps it in, unless a newer one was
 // installed meanwhile.
 func (p *Plane) apply(ctx context.Context, reg registry.Source) {
-	src, err := p.data.OpenSource(ctx, reg.Name, p.configFor(reg))
+	src, err := p.data.OpenSource(ctx, reg.Name, p.resolved(p.configFor(reg)))
 	if err != nil {
 		p.log.Error("a registered source failed to open; the previous one, if any, keeps serving", "source", reg.Name, "error", err)
 		p.failed(reg, err)

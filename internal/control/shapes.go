@@ -19,7 +19,7 @@ import (
 
 // Shapes lists a served source's request shapes, the costliest first.
 func (p *Plane) Shapes(_ context.Context, name string) ([]shapes.Entry, error) {
-	rec, ok := p.srv.Shapes(name)
+	rec, ok := p.data.Shapes(name)
 	if !ok {
 		return nil, registry.ErrNotFound
 	}
@@ -30,7 +30,7 @@ func (p *Plane) Shapes(_ context.Context, name string) ([]shapes.Entry, error) {
 // index that would serve it and, when asked (explain "plan" or
 // "analyze"), the database's plan.
 func (p *Plane) Shape(ctx context.Context, name, id, explain string) (admin.ShapeDetail, error) {
-	rec, ok := p.srv.Shapes(name)
+	rec, ok := p.data.Shapes(name)
 	if !ok {
 		return admin.ShapeDetail{}, registry.ErrNotFound
 	}
@@ -38,7 +38,7 @@ func (p *Plane) Shape(ctx context.Context, name, id, explain string) (admin.Shap
 	if !ok {
 		return admin.ShapeDetail{}, admin.ErrNoShape
 	}
-	src, _ := p.srv.Source(name)
+	src, _ := p.data.Served(name)
 	out := admin.ShapeDetail{Detail: d, Advice: []metadata.IndexAdvice{}}
 	ex, can := sources.As[sources.Explainer](src)
 	es, isSet := src.Metadata().EntitySet(d.Shape.Set)
@@ -102,11 +102,11 @@ func countAdvice(sh shapes.Shape, es *metadata.EntitySet) (how, advice string) {
 // database time of the shapes each would serve in the last 24 hours; then
 // the advice from the schema for the tables no traffic reached yet.
 func (p *Plane) IndexAdvice(ctx context.Context, name string) ([]admin.RankedAdvice, error) {
-	rec, ok := p.srv.Shapes(name)
+	rec, ok := p.data.Shapes(name)
 	if !ok {
 		return nil, registry.ErrNotFound
 	}
-	src, _ := p.srv.Source(name)
+	src, _ := p.data.Served(name)
 	out := []admin.RankedAdvice{}
 	byStatement := map[string]int{}
 	reached := map[string]bool{}
@@ -197,7 +197,7 @@ func indexColumns(sh shapes.Shape, es *metadata.EntitySet) (contains, prefix, co
 
 // SampleShape turns on or off keeping a shape's last values, for EXPLAIN.
 func (p *Plane) SampleShape(_ context.Context, name, id string, on bool) error {
-	rec, ok := p.srv.Shapes(name)
+	rec, ok := p.data.Shapes(name)
 	if !ok {
 		return registry.ErrNotFound
 	}
@@ -210,7 +210,7 @@ func (p *Plane) SampleShape(_ context.Context, name, id string, on bool) error {
 // Callouts are a source's requests this hour and in the last 24, against
 // the org's hourly limit, with what would save some.
 func (p *Plane) Callouts(ctx context.Context, name string) (admin.CalloutReport, error) {
-	rec, ok := p.srv.Shapes(name)
+	rec, ok := p.data.Shapes(name)
 	if !ok {
 		return admin.CalloutReport{}, registry.ErrNotFound
 	}
@@ -263,8 +263,8 @@ func (c *calloutCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *calloutCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, name := range c.p.srv.SourceNames() {
-		rec, ok := c.p.srv.Shapes(name)
+	for _, name := range c.p.data.SourceNames() {
+		rec, ok := c.p.data.Shapes(name)
 		if !ok {
 			continue
 		}
