@@ -53,7 +53,7 @@ func TestAnswersFillTheirHoles(t *testing.T) {
 }
 
 // fill puts answers of set into c until it holds n, each of size bytes.
-func fill(t *testing.T, c *cache.Source, set string, n, size int) {
+func fill(t *testing.T, c *cache.Answers, set string, n, size int) {
 	t.Helper()
 	for i := range n {
 		_, err := c.Answer(context.Background(), set, fmt.Sprint(set, i), func(context.Context) (*cache.Answer, error) {
@@ -70,14 +70,14 @@ func fill(t *testing.T, c *cache.Source, set string, n, size int) {
 func TestWritesFreeTheirSetsEntries(t *testing.T) {
 	store := cache.NewStore(64 << 20)
 	defer store.Close()
-	c := cache.Wrap(demoSource(t), cache.Options{Name: "demo", TTL: time.Hour, Store: store})
+	c := cache.New(cache.Options{Name: "demo", TTL: time.Hour, Store: store})
 	fill(t, c, "Customers", 100, 10_000)
 	fill(t, c, "Orders", 10, 10_000)
 	if store.Len() != 110 {
 		t.Fatalf("%d entries, want 110", store.Len())
 	}
 	before := store.Bytes()
-	c.Bump("Customers")
+	c.Written("Customers")
 	if store.Len() != 10 {
 		t.Fatalf("after the write %d entries are held, want the 10 of Orders", store.Len())
 	}
@@ -95,7 +95,7 @@ func TestWritesFreeTheirSetsEntries(t *testing.T) {
 func TestAnAnswerReadBeforeAWriteIsNotKept(t *testing.T) {
 	store := cache.NewStore(64 << 20)
 	defer store.Close()
-	c := cache.Wrap(demoSource(t), cache.Options{Name: "demo", TTL: time.Hour, Store: store})
+	c := cache.New(cache.Options{Name: "demo", TTL: time.Hour, Store: store})
 	reading, written := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
@@ -107,7 +107,7 @@ func TestAnAnswerReadBeforeAWriteIsNotKept(t *testing.T) {
 		done <- err
 	}()
 	<-reading
-	c.Bump("Customers")
+	c.Written("Customers")
 	close(written)
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -123,8 +123,8 @@ func TestSourcesShareOneBound(t *testing.T) {
 	const bound = 1 << 20
 	store := cache.NewStore(bound)
 	defer store.Close()
-	a := cache.Wrap(noClose{demoSource(t)}, cache.Options{Name: "a", TTL: time.Hour, Store: store})
-	b := cache.Wrap(noClose{demoSource(t)}, cache.Options{Name: "b", TTL: time.Hour, Store: store})
+	a := cache.New(cache.Options{Name: "a", TTL: time.Hour, Store: store})
+	b := cache.New(cache.Options{Name: "b", TTL: time.Hour, Store: store})
 	for i := range 40 {
 		fill(t, a, fmt.Sprint("A", i), 1, 30_000)
 		fill(t, b, fmt.Sprint("B", i), 1, 30_000)
@@ -142,19 +142,13 @@ func TestSourcesShareOneBound(t *testing.T) {
 	}
 }
 
-// noClose keeps the demo, which the tests share, open when a cache in
-// front of it closes.
-type noClose struct{ sources.Source }
-
-func (noClose) Close() error { return nil }
-
 // TestRecall: a remembered request finds its fresh answer by fingerprint,
 // not when the caller may not read the set, not after a write, and never
 // another caller's answer on a per-user source.
 func TestRecall(t *testing.T) {
 	store := cache.NewStore(64 << 20)
 	defer store.Close()
-	c := cache.Wrap(demoSource(t), cache.Options{Name: "demo", TTL: time.Hour, Store: store})
+	c := cache.New(cache.Options{Name: "demo", TTL: time.Hour, Store: store})
 	anyone := func(string) bool { return true }
 	alice := sources.WithCaller(context.Background(), sources.Caller{User: "alice", Role: "r_alice"})
 	bob := sources.WithCaller(context.Background(), sources.Caller{User: "bob", Role: "r_bob"})
@@ -190,7 +184,7 @@ func TestRecall(t *testing.T) {
 	if got := recall(alice, func(set string) bool { return set != "Customers" }); got != "" {
 		t.Fatalf("recalled %q for a caller who may not read the set", got)
 	}
-	c.Bump("Customers")
+	c.Written("Customers")
 	if got := recall(alice, anyone); got != "" {
 		t.Fatalf("recalled %q after a write", got)
 	}
@@ -206,7 +200,7 @@ func TestEntriesCostWhatTheyCount(t *testing.T) {
 		t.Run(fmt.Sprint(tc.size), func(t *testing.T) {
 			store := cache.NewStore(1 << 30)
 			defer store.Close()
-			c := cache.Wrap(demoSource(t), cache.Options{Name: "demo", TTL: time.Hour, Store: store})
+			c := cache.New(cache.Options{Name: "demo", TTL: time.Hour, Store: store})
 			before := heap()
 			for i := range tc.n {
 				text := strings.Repeat("k", 80) + fmt.Sprint(i) // a canonical query's length

@@ -24,6 +24,9 @@ const (
 // Options configure the cache of one source.
 type Options struct {
 	Name string // source name, for logs and metrics
+	// Version is the version of the source's model, which every key holds:
+	// a reload makes the answers about the old model unreachable.
+	Version func() string
 	// Store holds the entries, within its bound; the gateway's sources
 	// share one. Nil: a store of MaxBytes (default 256 MB) of this source's
 	// own, closed with it.
@@ -41,9 +44,11 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Source is a source with a query cache in front.
-type Source struct {
-	inner    sources.Source
+// Answers is one source's answer cache: the server asks it for whole
+// answers (Answer, Recall) and counts (Count), fills it as it renders
+// them, and tells it of writes (Written). It knows no HTTP server and no
+// database.
+type Answers struct {
 	opts     Options
 	store    *Store
 	ownStore bool
@@ -80,15 +85,18 @@ type recalled struct{ set, text string }
 
 var owners atomic.Uint64
 
-// Wrap puts a cache in front of inner.
-func Wrap(inner sources.Source, opts Options) *Source {
+// New makes a source's answer cache.
+func New(opts Options) *Answers {
 	if opts.TTL == 0 {
 		opts.TTL = DefaultTTL
+	}
+	if opts.Version == nil {
+		opts.Version = func() string { return "" } // one model for the cache's life
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	c := &Source{inner: inner, opts: opts, store: opts.Store, owner: strconv.FormatUint(owners.Add(1), 10),
+	c := &Answers{opts: opts, store: opts.Store, owner: strconv.FormatUint(owners.Add(1), 10),
 		gens: map[string]*atomic.Uint64{}, stats: map[string]*SetStats{}}
 	if c.store == nil {
 		c.store, c.ownStore = NewStore(opts.MaxBytes), true
@@ -107,11 +115,7 @@ func Wrap(inner sources.Source, opts Options) *Source {
 	return c
 }
 
-// Unwrap is the source behind the cache, so that sources.As finds the
-// abilities the cache does not take part in.
-func (c *Source) Unwrap() sources.Source { return c.inner }
-
-func (c *Source) ttl(set string) time.Duration {
+func (c *Answers) ttl(set string) time.Duration {
 	if t, ok := c.opts.SetTTL[set]; ok {
 		return t
 	}
@@ -121,7 +125,7 @@ func (c *Source) ttl(set string) time.Duration {
 	return c.opts.TTL
 }
 
-func (c *Source) gen(set string) *atomic.Uint64 {
+func (c *Answers) gen(set string) *atomic.Uint64 {
 	c.gensMu.RLock()
 	g, ok := c.gens[set]
 	c.gensMu.RUnlock()
@@ -137,10 +141,10 @@ func (c *Source) gen(set string) *atomic.Uint64 {
 	return g
 }
 
-// Bump makes every cached answer about set unreachable and frees it, here
-// and, through the bus, on the other replicas: later reads go to the
-// database. Writes through the gateway call it before they answer.
-func (c *Source) Bump(set string) {
+// Written makes every cached answer about set unreachable and frees it,
+// here and, through the bus, on the other replicas: later reads go to the
+// database. The server calls it for each write, before it answers.
+func (c *Answers) Written(set string) {
 	c.FlushLocal(set)
 	if g, ok := c.opts.Bus.(replicas.Generations); ok {
 		// before the write answers: from then on no replica finds an
@@ -158,7 +162,7 @@ func (c *Source) Bump(set string) {
 }
 
 // Stats returns the figures of a set.
-func (c *Source) Stats(set string) *SetStats {
+func (c *Answers) Stats(set string) *SetStats {
 	c.statsMu.Lock()
 	defer c.statsMu.Unlock()
 	s, ok := c.stats[set]
@@ -169,15 +173,42 @@ func (c *Source) Stats(set string) *SetStats {
 	return s
 }
 
+// Figures are a source's cache figures: per set, and summed.
+type Figures struct {
+	Sets                           map[string]SetFigures
+	Hits, Misses, Stale, Evictions int64
+	Bytes                          int64 // what its entries count
+	// StoreBytes and StoreMax are the store it is kept in (every
+	// source's, within one bound): what it holds, and its bound.
+	StoreBytes, StoreMax int64
+}
+
+// SetFigures are one set's.
+type SetFigures struct{ Hits, Misses, Stale, Evictions int64 }
+
+// Figures reads the figures, for the metrics and the admin API: the one
+// place they are summed.
+func (c *Answers) Figures() Figures {
+	f := Figures{Sets: map[string]SetFigures{}, Bytes: c.Bytes(), StoreBytes: c.store.Bytes(), StoreMax: c.store.Max()}
+	c.statsMu.Lock()
+	defer c.statsMu.Unlock()
+	for set, s := range c.stats {
+		sf := SetFigures{Hits: s.Hits.Load(), Misses: s.Misses.Load(), Stale: s.Stale.Load(), Evictions: s.Evictions.Load()}
+		f.Sets[set] = sf
+		f.Hits, f.Misses, f.Stale, f.Evictions = f.Hits+sf.Hits, f.Misses+sf.Misses, f.Stale+sf.Stale, f.Evictions+sf.Evictions
+	}
+	return f
+}
+
 // Bytes is what this cache's entries count.
-func (c *Source) Bytes() int64 { return c.store.OwnerBytes(c.owner) }
+func (c *Answers) Bytes() int64 { return c.store.OwnerBytes(c.owner) }
 
 // Store is where the entries are kept, within its bound (shared with the
 // gateway's other sources).
-func (c *Source) Store() *Store { return c.store }
+func (c *Answers) Store() *Store { return c.store }
 
 // SetNames lists the sets with figures.
-func (c *Source) SetNames() []string {
+func (c *Answers) SetNames() []string {
 	c.statsMu.Lock()
 	defer c.statsMu.Unlock()
 	names := make([]string, 0, len(c.stats))
@@ -195,7 +226,7 @@ func (c *Source) SetNames() []string {
 // generation too; when it cannot be read, ok is false and the request goes
 // to the database: an old answer is never risked. gen is the local
 // generation the key holds, for put.
-func (c *Source) key(ctx context.Context, kind, set, text string) (key string, gen uint64, ok bool) {
+func (c *Answers) key(ctx context.Context, kind, set, text string) (key string, gen uint64, ok bool) {
 	scope := ""
 	if caller, ok := sources.CallerOf(ctx); ok {
 		scope = "|as " + caller.Scope()
@@ -211,11 +242,11 @@ func (c *Source) key(ctx context.Context, kind, set, text string) (key string, g
 		shared = "|s" + strconv.FormatUint(n, 10)
 	}
 	gen = c.gen(set).Load()
-	return c.owner + "|" + kind + "|" + c.inner.Metadata().Version() + "|g" + strconv.FormatUint(gen, 10) + shared + scope + "|" + text, gen, true
+	return c.owner + "|" + kind + "|" + c.opts.Version() + "|g" + strconv.FormatUint(gen, 10) + shared + scope + "|" + text, gen, true
 }
 
 // lookup returns a usable entry and whether it is stale.
-func (c *Source) lookup(key string) (*entry, bool) {
+func (c *Answers) lookup(key string) (*entry, bool) {
 	e := c.store.get(key, time.Now())
 	if e == nil {
 		return nil, false
@@ -232,7 +263,7 @@ func (c *Source) lookup(key string) (*entry, bool) {
 // put keeps an entry of set read under generation gen, unless the set has
 // moved on since: a write that answered while it was read must not leave
 // it behind.
-func (c *Source) put(key, set string, gen uint64, e *entry, size int64, ttl time.Duration) {
+func (c *Answers) put(key, set string, gen uint64, e *entry, size int64, ttl time.Duration) {
 	e.freshUntil = time.Now().Add(ttl)
 	keep := ttl
 	if c.opts.StaleWhileRevalidate {
@@ -248,7 +279,7 @@ func (c *Source) put(key, set string, gen uint64, e *entry, size int64, ttl time
 
 // Flush drops every entry of a set, or of the whole source when set is "",
 // here and on the other replicas.
-func (c *Source) Flush(set string) {
+func (c *Answers) Flush(set string) {
 	c.FlushLocal(set)
 	if c.opts.Bus != nil {
 		c.opts.Bus.Publish(replicas.Message{Source: c.opts.Name, Set: set})
@@ -257,7 +288,7 @@ func (c *Source) Flush(set string) {
 
 // FlushLocal drops entries in this process only: the generation moves on,
 // so nothing read before is kept again, and the entries are freed.
-func (c *Source) FlushLocal(set string) {
+func (c *Answers) FlushLocal(set string) {
 	if set == "" {
 		c.gensMu.RLock()
 		for _, g := range c.gens {

@@ -88,14 +88,26 @@ func query(t *testing.T, src sources.Source, q string) *plan.Query {
 	return &p.Query
 }
 
+// answers is a source's answer cache in the tests, with the source the
+// answers are rendered from.
+type answers struct {
+	*cache.Answers
+	src sources.Source
+}
+
+func newAnswers(src sources.Source, o cache.Options) answers {
+	o.Version = func() string { return src.Metadata().Version() }
+	return answers{cache.New(o), src}
+}
+
 // read asks the cache for the answer of q, rendered (on a miss) from the
 // rows the source returns; it returns the answer's body and what the
 // cache did.
-func read(t *testing.T, c *cache.Source, q *plan.Query) (body string, status string) {
+func read(t *testing.T, c answers, q *plan.Query) (body string, status string) {
 	t.Helper()
 	ctx := cache.WithStatus(context.Background())
 	a, err := c.Answer(ctx, q.Set.Name, plan.QueryKey(q), func(ctx context.Context) (*cache.Answer, error) {
-		return render(ctx, c, q)
+		return render(ctx, c.src, q)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +131,7 @@ func render(ctx context.Context, src sources.Source, q *plan.Query) (*cache.Answ
 
 func TestHitsDoNotReachTheDatabase(t *testing.T) {
 	inner := &counting{Source: demoSource(t)}
-	c := cache.Wrap(inner, cache.Options{TTL: time.Minute})
+	c := newAnswers(inner, cache.Options{TTL: time.Minute})
 	q := query(t, inner, "Customers?$select=CustomerId,Name&$filter=Country%20eq%20'USA'")
 	first, st1 := read(t, c, q)
 	second, st2 := read(t, c, q)
@@ -133,16 +145,17 @@ func TestHitsDoNotReachTheDatabase(t *testing.T) {
 
 func TestWritesInvalidateAtOnce(t *testing.T) {
 	inner := &counting{Source: demoSource(t)}
-	c := cache.Wrap(inner, cache.Options{TTL: time.Hour})
+	c := newAnswers(inner, cache.Options{TTL: time.Hour})
 	q := query(t, inner, "Customers?$select=CustomerId,City&$filter=CustomerId%20eq%207")
 	before, _ := read(t, c, q)
 	es, _ := inner.Metadata().EntitySet("Customers")
 	city, _ := es.Type.Property("City")
 	id, _ := es.Type.Property("CustomerId")
 	newCity := fmt.Sprintf("Bumped %d", time.Now().UnixNano())
-	if _, err := c.Update(context.Background(), es, []plan.KeyValue{{Prop: id, Value: int64(7)}}, []plan.Assignment{{Prop: city, Value: newCity}}, nil); err != nil {
+	if _, err := inner.Update(context.Background(), es, []plan.KeyValue{{Prop: id, Value: int64(7)}}, []plan.Assignment{{Prop: city, Value: newCity}}, nil); err != nil {
 		t.Fatal(err)
 	}
+	c.Written("Customers") // as the server says of each write, before it answers
 	after, st := read(t, c, q)
 	if st != "miss" || !strings.Contains(after, newCity) {
 		t.Fatalf("after the write: %s %v (before %v)", st, after, before)
@@ -151,7 +164,7 @@ func TestWritesInvalidateAtOnce(t *testing.T) {
 
 func TestIdenticalMissesCollapse(t *testing.T) {
 	inner := &counting{Source: demoSource(t), delay: 100 * time.Millisecond}
-	c := cache.Wrap(inner, cache.Options{TTL: time.Minute})
+	c := newAnswers(inner, cache.Options{TTL: time.Minute})
 	q := query(t, inner, "Orders?$select=OrderId&$filter=Total%20gt%20100")
 	var wg sync.WaitGroup
 	for i := 0; i < 50; i++ {
@@ -170,7 +183,7 @@ func TestIdenticalMissesCollapse(t *testing.T) {
 func TestMemoryStaysWithinTheBound(t *testing.T) {
 	inner := &counting{Source: demoSource(t)}
 	const bound = 256 << 10
-	c := cache.Wrap(inner, cache.Options{TTL: time.Minute, MaxBytes: bound})
+	c := newAnswers(inner, cache.Options{TTL: time.Minute, MaxBytes: bound})
 	for i := 0; i < 400; i++ {
 		read(t, c, query(t, inner, fmt.Sprintf("Customers?$filter=CustomerId%%20gt%%20%d", i*20)))
 		if b := c.Bytes(); b > bound {
@@ -184,7 +197,7 @@ func TestMemoryStaysWithinTheBound(t *testing.T) {
 
 func TestTTLZeroForASetBypasses(t *testing.T) {
 	inner := &counting{Source: demoSource(t)}
-	c := cache.Wrap(inner, cache.Options{TTL: time.Minute, SetTTL: map[string]time.Duration{"Orders": 0}})
+	c := newAnswers(inner, cache.Options{TTL: time.Minute, SetTTL: map[string]time.Duration{"Orders": 0}})
 	q := query(t, inner, "Orders?$select=OrderId")
 	read(t, c, q)
 	_, st := read(t, c, q)
@@ -195,7 +208,7 @@ func TestTTLZeroForASetBypasses(t *testing.T) {
 
 func TestStaleWhileRevalidate(t *testing.T) {
 	inner := &counting{Source: demoSource(t)}
-	c := cache.Wrap(inner, cache.Options{TTL: 100 * time.Millisecond, StaleWhileRevalidate: true})
+	c := newAnswers(inner, cache.Options{TTL: 100 * time.Millisecond, StaleWhileRevalidate: true})
 	q := query(t, inner, "Products?$select=ProductId")
 	read(t, c, q)
 	// a hit until the TTL passes, then stale
@@ -224,11 +237,11 @@ func TestStaleWhileRevalidate(t *testing.T) {
 
 func TestCountsAreCachedApart(t *testing.T) {
 	inner := &counting{Source: demoSource(t)}
-	c := cache.Wrap(inner, cache.Options{TTL: time.Minute})
+	c := newAnswers(inner, cache.Options{TTL: time.Minute})
 	for page := 0; page < 5; page++ {
 		q := query(t, inner, fmt.Sprintf("Orders?$select=OrderId&$filter=Priority%%20eq%%202&$skip=%d", page*26))
 		read(t, c, q)
-		if _, err := c.Count(context.Background(), q); err != nil {
+		if _, err := c.Count(context.Background(), q.Set.Name, plan.CountKey(q), func(ctx context.Context) (int64, error) { return inner.Count(ctx, q) }); err != nil {
 			t.Fatal(err)
 		}
 	}

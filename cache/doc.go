@@ -1,6 +1,9 @@
-// Package cache is a query cache in front of a data source. A Source wraps
-// any sources.Source and is one itself; the HTTP layer asks it for whole
-// answers (Answer, Recall), and the source kinds never know it is there.
+// Package cache is the answer cache at the HTTP edge: per source, an
+// Answers that the OData server consults before it plans a request
+// (Recall), asks for whole answers and counts it renders once for every
+// caller asking the same (Answer, Count), and tells of each write
+// (Written). It knows no HTTP server (the answers carry what a response
+// needs) and no database: the sources never know it is there.
 //
 // An answer is kept as it is sent: the encoded body, with holes where the
 // parts that differ per request go (the service root, a nextLink's own

@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"sync"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/odatagw/odatagw/internal/replicas"
 	"github.com/odatagw/odatagw/internal/testdb"
-	"github.com/odatagw/odatagw/sources"
-	"github.com/odatagw/odatagw/sources/demo"
 )
 
 // TestClosedSourceLeavesTheBus: a source replaced at run time must stop
@@ -26,12 +23,8 @@ func TestClosedSourceLeavesTheBus(t *testing.T) {
 	}
 	defer redisBus.Close()
 	bus := &countingBus{Bus: redisBus}
-	open := func() *Source {
-		src, err := demo.Open(context.Background(), sources.Options{Name: "demo"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return Wrap(src, Options{Name: "demo", TTL: DefaultTTL, Bus: bus, Logger: log})
+	open := func() *Answers {
+		return New(Options{Name: "demo", TTL: DefaultTTL, Bus: bus, Logger: log})
 	}
 	a, b := open(), open()
 	count := func() int { return int(bus.subscribed.Load()) }

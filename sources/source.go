@@ -51,13 +51,6 @@ type Capacity interface {
 	MaxConcurrentQueries() int
 }
 
-// Buffering is implemented by sources that read every answer for a set
-// whole before returning it (the query cache does), so that a caller never
-// holds a connection while it waits for another, and needs no query slots.
-type Buffering interface {
-	Buffers(set string) bool
-}
-
 // Options configure one source: what a kind opens and serves, in the
 // kinds' own terms (the gateway's configuration is translated into them
 // where the gateway is put together); a kind written elsewhere builds them

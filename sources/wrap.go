@@ -1,6 +1,6 @@
 package sources
 
-// Wrapper is a Source that wraps another (the query cache does): Unwrap
+// Wrapper is a Source that wraps another (Traced does): Unwrap
 // returns the one inside, so that an ability of the inner source is found
 // through the wrapper (see As).
 type Wrapper interface {
@@ -9,8 +9,7 @@ type Wrapper interface {
 
 // As finds the first source in the chain from src inward that is a T, the
 // way errors.As walks wrapped errors: a wrapper that has the ability
-// itself (the cache's Writer, which also moves its generation) is found
-// before the source it wraps. It reports false when none is.
+// itself is found before the source it wraps. It reports false when none is.
 func As[T any](src Source) (T, bool) {
 	for src != nil {
 		if t, ok := src.(T); ok {
@@ -24,18 +23,4 @@ func As[T any](src Source) (T, bool) {
 	}
 	var zero T
 	return zero, false
-}
-
-// Innermost is the source at the end of src's chain of wrappers: the
-// database's own, whose abilities decide what a request may do (a cache
-// in front that forwards writes does not make a read-only source
-// writable).
-func Innermost(src Source) Source {
-	for {
-		w, ok := src.(Wrapper)
-		if !ok {
-			return src
-		}
-		src = w.Unwrap()
-	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/odatagw/odatagw/internal/app"
 	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/sqlite"
 )
 
@@ -111,7 +112,7 @@ func erpSource(src config.Source) map[string]config.Source {
 // SQLite handle.
 func (g *gateway) demoTarget() *target {
 	src, _ := g.Server.Source("demo")
-	return g.target("sqlite", "demo", sqlRows(unwrap(src).(*sqlite.Source).DB()))
+	return g.target("sqlite", "demo", sqlRows(must(sources.As[*sqlite.Source](src)).DB()))
 }
 
 // testPool is a connection pool to a test database, closed when the test

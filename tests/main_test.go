@@ -16,7 +16,6 @@ import (
 	"github.com/odatagw/odatagw/internal/app"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/testdb"
-	"github.com/odatagw/odatagw/sources"
 )
 
 // target is one gateway under test with a way to ask its database directly.
@@ -54,7 +53,13 @@ func uncached() config.File {
 
 // unwrap returns the database's own source, behind the query cache and
 // the tracing.
-func unwrap(src sources.Source) sources.Source { return sources.Innermost(src) }
+// must is the source a wrapper holds, found as sources.As finds it.
+func must[T any](t T, ok bool) T {
+	if !ok {
+		panic("the source is not of the kind the test expects")
+	}
+	return t
+}
 
 // quietLogger keeps expected warnings (tables left out) out of test output.
 func quietLogger() *slog.Logger {

@@ -12,6 +12,7 @@ import (
 	"github.com/odatagw/odatagw/internal/app"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/testdb"
+	"github.com/odatagw/odatagw/sources"
 	"github.com/odatagw/odatagw/sources/postgres"
 )
 
@@ -80,7 +81,7 @@ func TestFilteredReadsArePlannedWithTheirValues(t *testing.T) {
 		}
 	}
 	src, _ := g.Server.Source("big")
-	plans := preparedPlans(t, unwrap(src).(*postgres.Source).Pool())
+	plans := preparedPlans(t, must(sources.As[*postgres.Source](src)).Pool())
 	kept := map[string]bool{}
 	for _, p := range plans {
 		if !strings.Contains(p.statement, `FROM "public"."big_accounts"`) || !strings.Contains(p.statement, "WHERE") {
@@ -128,7 +129,7 @@ func TestPerUserFilteredReadsArePlannedWithTheirValues(t *testing.T) {
 	}
 	src, _ := ag.gw.Server.Source("erp")
 	found := false
-	for _, p := range preparedPlans(t, unwrap(src).(*postgres.Source).Pool()) {
+	for _, p := range preparedPlans(t, must(sources.As[*postgres.Source](src)).Pool()) {
 		if !strings.Contains(p.statement, `FROM "public"."Customers"`) || !strings.Contains(p.statement, "LIKE") {
 			continue
 		}

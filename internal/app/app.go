@@ -244,7 +244,7 @@ func (g *Gateway) OpenDemo(ctx context.Context, cfg config.Source) (control.Open
 		src.Close()
 		return control.Opened{}, err
 	}
-	return control.Opened{Src: g.withCache(src, "demo", cfg), Guard: guard}, nil
+	return g.withCache(src, "demo", cfg, guard), nil
 }
 
 // OpenSource connects to and introspects a source, wrapped for tracing
@@ -273,13 +273,13 @@ func (g *Gateway) OpenSource(ctx context.Context, name string, cfg config.Source
 	if !cfg.Auth.Any() {
 		g.settings.Logger.Warn("the source accepts no credentials, so every request gets 401: configure its auth (basic, token_header, bearer, or anonymous behind a restricting proxy); see docs/security.md", "source", name)
 	}
-	return control.Opened{Src: g.withCache(src, name, cfg), Guard: guard}, nil
+	return g.withCache(src, name, cfg, guard), nil
 }
 
 // Watch listens for changes made behind the gateway and for reload
 // requests, where the source can hear them (PostgreSQL's NOTIFY).
-func (g *Gateway) Watch(ctx context.Context, name string, src sources.Source, listening *atomic.Bool) {
-	w, ok := sources.As[sources.ChangeWatcher](src)
+func (g *Gateway) Watch(ctx context.Context, name string, o control.Opened, listening *atomic.Bool) {
+	w, ok := sources.As[sources.ChangeWatcher](o.Src)
 	if !ok {
 		listening.Store(true) // nothing to listen to: nothing is missed
 		return
@@ -287,8 +287,8 @@ func (g *Gateway) Watch(ctx context.Context, name string, src sources.Source, li
 	on := sources.WatchEvents{Reload: func() { g.reload(ctx, name, false) }, Listening: listening.Store}
 	// the triggers of `odatagw track` name each changed table: its cached
 	// answers go at once, whoever changed it
-	if c, cached := sources.As[*cache.Source](src); cached {
-		on.Changed = c.FlushLocal
+	if o.Answers != nil {
+		on.Changed = o.Answers.FlushLocal
 	}
 	go w.Watch(ctx, on)
 }
@@ -388,11 +388,12 @@ func limitsFrom(c config.Limits) odata.Limits {
 	return l
 }
 
-// withCache puts the database's trace spans around a source, and the
-// query cache in front of it unless its TTL is 0 everywhere. sc is
-// resolved (config.Source.Resolved).
-func (g *Gateway) withCache(src sources.Source, name string, sc config.Source) sources.Source {
+// withCache puts the database's trace spans around a source, and makes
+// its answer cache unless its TTL is 0 everywhere. sc is resolved
+// (config.Source.Resolved).
+func (g *Gateway) withCache(src sources.Source, name string, sc config.Source, guard *auth.Guard) control.Opened {
 	src = sources.Traced(src)
+	o := control.Opened{Src: src, Guard: guard}
 	ttl := sc.CacheTTL.D()
 	setTTL := map[string]time.Duration{}
 	anySet := false
@@ -401,13 +402,14 @@ func (g *Gateway) withCache(src sources.Source, name string, sc config.Source) s
 		anySet = anySet || t > 0
 	}
 	if ttl <= 0 && !anySet {
-		return src
+		return o
 	}
 	if ttl <= 0 {
 		ttl = -1 // off, except for the sets that say otherwise
 	}
-	return cache.Wrap(src, cache.Options{Name: name, Store: g.answers, TTL: ttl,
+	o.Answers = cache.New(cache.Options{Name: name, Version: func() string { return src.Metadata().Version() }, Store: g.answers, TTL: ttl,
 		SetTTL: setTTL, StaleWhileRevalidate: g.settings.Defaults.Cache.StaleWhileRevalidate, Bus: g.busIface(), Logger: g.settings.Logger})
+	return o
 }
 
 // Close closes every source, the state store and the Redis connection.

@@ -1,9 +1,11 @@
 package app
 
 import (
+	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/control"
 	"github.com/odatagw/odatagw/internal/tunnel"
 	"github.com/odatagw/odatagw/odata/activity"
+	"github.com/odatagw/odatagw/odata/server"
 	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
 )
@@ -15,7 +17,11 @@ var _ control.DataPlane = (*Gateway)(nil)
 
 // ServeSource puts an opened source in service, in place of the one serving.
 func (g *Gateway) ServeSource(name string, o control.Opened) <-chan struct{} {
-	done := g.Server.AddSource(name, o.Src, o.Guard)
+	var answers server.AnswerCache
+	if o.Answers != nil {
+		answers = o.Answers // a nil *cache.Answers would not be a nil AnswerCache
+	}
+	done := g.Server.AddSource(name, o.Src, o.Guard, answers)
 	g.Server.ClearUnavailable(name)
 	return done
 }
@@ -43,6 +49,9 @@ func (g *Gateway) AgentConnected(name string) bool { return g.hub.Connected(name
 
 // DisconnectAgent cuts an agent's tunnels.
 func (g *Gateway) DisconnectAgent(name string) { g.hub.Disconnect(name) }
+
+// CacheFigures are a source's answer cache figures.
+func (g *Gateway) CacheFigures(name string) (cache.Figures, bool) { return g.Server.CacheFigures(name) }
 
 // Shapes is a served source's shape table.
 func (g *Gateway) Shapes(name string) (*shapes.Recorder, bool) { return g.Server.Shapes(name) }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/odatagw/odatagw/admin"
 	"github.com/odatagw/odatagw/admin/registry"
-	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/metadata"
@@ -333,16 +332,8 @@ func (p *Plane) Get(ctx context.Context, name string) (admin.Status, error) {
 		for _, es := range src.Metadata().Sets {
 			st.EntitySets = append(st.EntitySets, es.Name)
 		}
-		if c, ok := sources.As[*cache.Source](src); ok {
-			fig := &admin.Cache{Bytes: c.Bytes()}
-			for _, set := range c.SetNames() {
-				s := c.Stats(set)
-				fig.Hits += s.Hits.Load()
-				fig.Misses += s.Misses.Load()
-				fig.Stale += s.Stale.Load()
-				fig.Evictions += s.Evictions.Load()
-			}
-			st.Cache = fig
+		if f, ok := p.data.CacheFigures(name); ok {
+			st.Cache = &admin.Cache{Bytes: f.Bytes, Hits: f.Hits, Misses: f.Misses, Stale: f.Stale, Evictions: f.Evictions}
 		}
 	}
 	return st, nil

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/odatagw/odatagw/admin/registry"
+	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/replicas"
@@ -44,16 +45,20 @@ const OpenTimeout = 20 * time.Second
 const DefaultStatePoll = 2 * time.Second
 
 // Opened is a source ready to serve (wrapped as the data plane serves
-// it), with the guard of its policy.
+// it), with the guard of its policy and its answer cache (nil: none).
 type Opened struct {
-	Src   sources.Source
-	Guard *auth.Guard
+	Src     sources.Source
+	Guard   *auth.Guard
+	Answers *cache.Answers
 }
 
-// Close closes both.
+// Close closes all three.
 func (o Opened) Close() {
 	o.Src.Close()
 	o.Guard.Close()
+	if o.Answers != nil {
+		o.Answers.Close()
+	}
 }
 
 // DataPlane is the data plane as the control plane drives it: the one
@@ -79,9 +84,9 @@ type DataPlane interface {
 	Served(name string) (sources.Source, bool)
 	SourceNames() []string
 	// Watch listens to a serving source's database (schema reloads,
-	// changes made behind the gateway) until ctx ends, and keeps
-	// listening saying whether it hears it.
-	Watch(ctx context.Context, name string, src sources.Source, listening *atomic.Bool)
+	// changes made behind the gateway, which its cached answers follow)
+	// until ctx ends, and keeps listening saying whether it hears it.
+	Watch(ctx context.Context, name string, o Opened, listening *atomic.Bool)
 	// Reload reads a served source's schema again and tells the replicas.
 	Reload(ctx context.Context, name string) (sources.Changes, error)
 	// Dial is how a source reaches its database (its agent's tunnel), or
@@ -92,6 +97,9 @@ type DataPlane interface {
 	Agents() []tunnel.AgentStatus
 	AgentConnected(name string) bool
 	DisconnectAgent(name string)
+	// CacheFigures are a source's answer cache figures (false: it keeps
+	// nothing).
+	CacheFigures(name string) (cache.Figures, bool)
 	// Shapes, Traffic and Audit are what the data plane recorded.
 	Shapes(name string) (*shapes.Recorder, bool)
 	Traffic(name string) []activity.Series
@@ -212,7 +220,7 @@ func (p *Plane) Install(name string, o Opened, reg registry.Source) (drained <-c
 	wctx, stop := context.WithCancel(p.ctx)
 	done := p.data.ServeSource(name, o)
 	listening := new(atomic.Bool)
-	p.data.Watch(wctx, name, o.Src, listening)
+	p.data.Watch(wctx, name, o, listening)
 	p.regs.byName[name] = &managed{reg: reg, seen: reg.Version, stop: stop, serving: true, listening: listening}
 	return done, true
 }

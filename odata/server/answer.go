@@ -13,9 +13,9 @@ import (
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/format"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/odata/uri"
-	"github.com/odatagw/odatagw/sources"
 )
 
 // splice decides what a body being written does with the parts that
@@ -96,19 +96,61 @@ func nextOptions(rawQuery string) string {
 
 // render writes an answer for the request, its parts spliced as sp says.
 // It may run once for several requests asking the same at the same time
-// (see cache.Source.Answer): it reads the request's plan and negotiated
+// (see cache.Answers.Answer): it reads the request's plan and negotiated
 // format, which they share, and uses ctx for the database; it writes
 // nothing of the request.
 type render func(ctx context.Context, sp *splice) (*cache.Answer, error)
 
-// keeper is the source's cache when it keeps answers about the planned
-// set (not inside a change set, whose reads see its own writes).
-func (r *request) keeper() *cache.Source {
-	c, ok := sources.As[*cache.Source](r.src)
-	if !ok || r.tx != nil || r.plan.Set == nil || !c.Buffers(r.plan.Set.Name) {
+// AnswerCache is a source's answer cache as the server consults and
+// fills it (package cache implements it): whole answers and counts kept
+// per set, found again by a request's fingerprint, and told of writes.
+type AnswerCache interface {
+	// Keeps reports whether answers about set are kept.
+	Keeps(set string) bool
+	// Answer is the answer filed under text, kept, or rendered once for
+	// every caller asking the same at the same time, and kept.
+	Answer(ctx context.Context, set, text string, render func(context.Context) (*cache.Answer, error)) (*cache.Answer, error)
+	// Count is the count filed under text, kept or counted once.
+	Count(ctx context.Context, set, text string, count func(context.Context) (int64, error)) (int64, error)
+	// Remember files that a request's fingerprint was planned into the
+	// answer under text; Recall finds that answer again by it, fresh, for
+	// a caller who may read its set.
+	Remember(fingerprint, set, text string)
+	Recall(ctx context.Context, fingerprint string, may func(set string) bool) (*cache.Answer, string, bool)
+	// Written says that a write changed set: nothing kept before is
+	// answered again, here or on another replica.
+	Written(set string)
+	// Figures are its hits, misses and bytes, for the metrics.
+	Figures() cache.Figures
+	Close()
+}
+
+var _ AnswerCache = (*cache.Answers)(nil)
+
+// keeper is the source's answer cache when it keeps answers about the
+// planned set (not inside a change set, whose reads see its own writes).
+func (r *request) keeper() AnswerCache {
+	if r.answers == nil || r.tx != nil || r.plan.Set == nil || !r.answers.Keeps(r.plan.Set.Name) {
 		return nil
 	}
-	return c
+	return r.answers
+}
+
+// count counts q's rows: from the answer cache where it keeps the set,
+// else from the source.
+func (r *request) count(ctx context.Context, q *plan.Query) (int64, error) {
+	if r.answers == nil || r.tx != nil {
+		return r.src.Count(ctx, q)
+	}
+	return r.answers.Count(ctx, q.Set.Name, plan.CountKey(q), func(ctx context.Context) (int64, error) { return r.src.Count(ctx, q) })
+}
+
+// changed tells the answer cache that a write changed set; inside a
+// change set, the batch tells it once the transaction has ended.
+func (r *request) changed(set string) {
+	if r.answers != nil && r.tx == nil {
+		r.answers.Written(set)
+	}
 }
 
 // answer serves the request from the source's cache when it keeps answers
@@ -197,8 +239,8 @@ func (r *request) fingerprintOf() string {
 // to read the set is still decided now, and per-user sources still key
 // answers by the caller.
 func (r *request) recall() *cache.Answer {
-	c, ok := sources.As[*cache.Source](r.src)
-	if !ok || r.tx != nil || (r.req.Method != http.MethodGet && r.req.Method != http.MethodHead) || r.req.Header.Get(headerMethodTunnel) != "" {
+	c := r.answers
+	if c == nil || r.tx != nil || (r.req.Method != http.MethodGet && r.req.Method != http.MethodHead) || r.req.Header.Get(headerMethodTunnel) != "" {
 		return nil
 	}
 	r.fingerprint = r.fingerprintOf()

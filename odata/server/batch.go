@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"github.com/odatagw/odatagw/cache"
+	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -189,7 +191,17 @@ func (r *request) runChangeSet(ctx context.Context, group []batchPart, byID map[
 	defer r.slots.release(1)
 	var out []batchResult
 	failedAt := -1
-	err := tr.Atomically(ctx, func(w sources.Writer) error {
+	// the sets the change set writes: their kept answers go once it ends
+	touched := map[string]bool{}
+	defer func() {
+		if r.answers != nil {
+			for set := range touched {
+				r.answers.Written(set)
+			}
+		}
+	}()
+	err := tr.Atomically(ctx, func(inner sources.Writer) error {
+		w := touching{inner, touched}
 		out, failedAt = out[:0], -1
 		local := map[string]*batchResult{}
 		for k, v := range byID {
@@ -226,6 +238,27 @@ func (r *request) runChangeSet(ctx context.Context, group []batchPart, byID map[
 		all[k] = r.errorResult(p.id, err)
 	}
 	return all, nil
+}
+
+// touching is a change set's writer: it notes the sets it writes.
+type touching struct {
+	sources.Writer
+	sets map[string]bool
+}
+
+func (t touching) Insert(ctx context.Context, set *metadata.EntitySet, values []plan.Assignment) ([]any, error) {
+	t.sets[set.Name] = true
+	return t.Writer.Insert(ctx, set, values)
+}
+
+func (t touching) Update(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, values []plan.Assignment, check func([]any) error) ([]any, error) {
+	t.sets[set.Name] = true
+	return t.Writer.Update(ctx, set, key, values, check)
+}
+
+func (t touching) Delete(ctx context.Context, set *metadata.EntitySet, key []plan.KeyValue, check func([]any) error) error {
+	t.sets[set.Name] = true
+	return t.Writer.Delete(ctx, set, key, check)
 }
 
 // resolve turns a part's URL into a path below this service root: relative
@@ -294,7 +327,7 @@ func (r *request) dispatch(ctx context.Context, p batchPart, byID map[string]*ba
 		req.Header.Set("Content-Type", "application/json")
 	}
 	rec := &recorder{header: http.Header{}}
-	part := &request{w: rec, req: req, srv: r.srv, name: r.name, src: r.src, slots: r.slots, svc: r.svc,
+	part := &request{w: rec, req: req, srv: r.srv, name: r.name, src: r.src, answers: r.answers, slots: r.slots, svc: r.svc,
 		root: r.root, guard: r.guard, principal: r.principal, client: r.client, inBatch: true, tx: tx, timing: serverTiming{start: time.Now()}}
 	func() {
 		defer func() {

@@ -111,7 +111,7 @@ func (r *request) fetch(ctx context.Context, q *plan.Query, withRows bool, held 
 		counted = make(chan countResult, 1)
 		count := func() {
 			start, cctx := time.Now(), cache.WithStatus(ctx)
-			n, err := r.src.Count(cctx, q)
+			n, err := r.count(cctx, q)
 			r.database(q.Set.Name, "count", cache.StatusOf(cctx), time.Since(start))
 			counted <- countResult{n, err}
 		}

@@ -166,7 +166,7 @@ func (w *entityWriter) appendEntity(b []byte, values []any, tag *etag, extra fun
 }
 
 // fetchOne runs a single-entity plan and returns its row, or 404. It may
-// run for several requests at once (see cache.Source.Answer): it uses only
+// run for several requests at once (see cache.Answers.Answer): it uses only
 // ctx and what they share.
 func (r *request) fetchOne(ctx context.Context) ([]any, error) {
 	held, err := r.querySlots(r.plan.Set.Name, 1)

@@ -37,6 +37,7 @@ type request struct {
 	srv     *Server
 	name    string // source name
 	src     sources.Source
+	answers AnswerCache // the source's answer cache; nil: none
 	slots   *slots
 	svc     *metadata.Service
 	version odata.Version
@@ -158,7 +159,7 @@ func (s *Server) serveOData(c *gin.Context) {
 			s.metrics.rows.WithLabelValues(r.name, r.set).Add(float64(r.rowsSent))
 		}
 	}()
-	r.src, r.slots, r.guard = e.src, e.slots, e.guard
+	r.src, r.answers, r.slots, r.guard = e.src, e.answers, e.slots, e.guard
 	r.svc = e.src.Metadata()
 	if r.guard == nil {
 		r.fail(&odata.Error{Status: http.StatusUnauthorized, Code: odata.CodeUnauthorized, Message: "this source accepts no credentials"})
@@ -425,7 +426,7 @@ func (r *request) serveCount() error {
 		return serr
 	}
 	start, ctx := time.Now(), cache.WithStatus(r.req.Context())
-	n, err := r.src.Count(ctx, &r.plan.Query)
+	n, err := r.count(ctx, &r.plan.Query)
 	r.database(r.plan.Set.Name, "count", cache.StatusOf(ctx), time.Since(start))
 	r.slots.release(held)
 	r.timing.mark("db")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/activity"
@@ -102,8 +103,20 @@ type Server struct {
 type entry struct {
 	src      sources.Source
 	guard    *auth.Guard
+	answers  AnswerCache // nil: nothing is kept
 	slots    *slots
 	inflight sync.WaitGroup
+}
+
+// close closes the source and what serves it.
+func (e *entry) close() {
+	e.src.Close()
+	if e.guard != nil {
+		e.guard.Close()
+	}
+	if e.answers != nil {
+		e.answers.Close()
+	}
 }
 
 // withDefaults fills in what the configuration leaves at zero, in one
@@ -183,12 +196,13 @@ func (s *Server) Handler() http.Handler { return s.engine }
 const DrainTimeout = 150 * time.Second
 
 // AddSource registers a source under name, with the guard that decides
-// who may call it. A source it replaces keeps serving the requests that
-// started on it and is closed when they end; the channel is closed then.
-func (s *Server) AddSource(name string, src sources.Source, guard *auth.Guard) <-chan struct{} {
+// who may call it and its answer cache (nil: none). A source it replaces
+// keeps serving the requests that started on it and is closed when they
+// end; the channel is closed then.
+func (s *Server) AddSource(name string, src sources.Source, guard *auth.Guard, answers AnswerCache) <-chan struct{} {
 	s.mu.Lock()
 	old := s.sources[name]
-	s.sources[name] = &entry{src: src, guard: guard, slots: newSlots(src, s.cfg.QueueTimeout)}
+	s.sources[name] = &entry{src: src, guard: guard, answers: answers, slots: newSlots(src, s.cfg.QueueTimeout)}
 	s.mu.Unlock()
 	if old == nil || old.src == src {
 		done := make(chan struct{})
@@ -224,10 +238,7 @@ func (s *Server) drain(name string, e *entry) <-chan struct{} {
 		case <-time.After(DrainTimeout):
 			s.log.Warn("closing a replaced source while requests still run on it", "source", name)
 		}
-		e.src.Close()
-		if e.guard != nil {
-			e.guard.Close()
-		}
+		e.close()
 	}()
 	return done
 }
@@ -277,6 +288,16 @@ func (s *Server) unavailableMessage(name string) (string, bool) {
 // RegisterMetrics adds a collector to the operations listener's /metrics.
 func (s *Server) RegisterMetrics(c prometheus.Collector) error { return s.metrics.reg.Register(c) }
 
+// CacheFigures are the answer cache figures of a source, ok false where
+// it keeps nothing.
+func (s *Server) CacheFigures(name string) (cache.Figures, bool) {
+	e, ok := s.entry(name)
+	if !ok || e.answers == nil {
+		return cache.Figures{}, false
+	}
+	return e.answers.Figures(), true
+}
+
 // Source returns the source registered under name.
 func (s *Server) Source(name string) (sources.Source, bool) {
 	e, ok := s.entry(name)
@@ -310,10 +331,7 @@ func (s *Server) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, e := range s.sources {
-		e.src.Close()
-		if e.guard != nil {
-			e.guard.Close()
-		}
+		e.close()
 		delete(s.sources, name)
 	}
 }

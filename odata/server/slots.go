@@ -60,7 +60,7 @@ func (s *slots) release(n int64) { s.sem.Release(n) }
 // while waiting for another, and a cache hit must not queue behind slow
 // queries). It returns how many it took.
 func (r *request) querySlots(set string, n int64) (int64, error) {
-	if b, ok := sources.As[sources.Buffering](r.src); ok && b.Buffers(set) {
+	if r.answers != nil && r.answers.Keeps(set) {
 		return 0, nil
 	}
 	if err := r.slots.acquire(r.req.Context(), n); err != nil {

@@ -1,8 +1,9 @@
 package server
 
 import (
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
@@ -105,24 +106,22 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
-	var store *cache.Store
+	var store *cache.Figures
 	for _, name := range c.s.SourceNames() {
 		src, ok := c.s.Source(name)
 		if !ok {
 			continue
 		}
-		if cs, ok := sources.As[*cache.Source](src); ok {
-			sets := cs.SetNames()
-			sort.Strings(sets)
-			for _, set := range sets {
-				st := cs.Stats(set)
-				ch <- prometheus.MustNewConstMetric(cacheRequestsDesc, prometheus.CounterValue, float64(st.Hits.Load()), name, set, "hit")
-				ch <- prometheus.MustNewConstMetric(cacheRequestsDesc, prometheus.CounterValue, float64(st.Misses.Load()), name, set, "miss")
-				ch <- prometheus.MustNewConstMetric(cacheRequestsDesc, prometheus.CounterValue, float64(st.Stale.Load()), name, set, "stale")
-				ch <- prometheus.MustNewConstMetric(cacheEvictsDesc, prometheus.CounterValue, float64(st.Evictions.Load()), name, set)
+		if f, ok := c.s.CacheFigures(name); ok {
+			for _, set := range slices.Sorted(maps.Keys(f.Sets)) {
+				st := f.Sets[set]
+				ch <- prometheus.MustNewConstMetric(cacheRequestsDesc, prometheus.CounterValue, float64(st.Hits), name, set, "hit")
+				ch <- prometheus.MustNewConstMetric(cacheRequestsDesc, prometheus.CounterValue, float64(st.Misses), name, set, "miss")
+				ch <- prometheus.MustNewConstMetric(cacheRequestsDesc, prometheus.CounterValue, float64(st.Stale), name, set, "stale")
+				ch <- prometheus.MustNewConstMetric(cacheEvictsDesc, prometheus.CounterValue, float64(st.Evictions), name, set)
 			}
-			ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(cs.Bytes()), name)
-			store = cs.Store()
+			ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(f.Bytes), name)
+			store = &f
 		}
 		if p, ok := sources.As[sources.Pooled](src); ok {
 			st := p.PoolStats()
@@ -134,7 +133,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if store != nil {
-		ch <- prometheus.MustNewConstMetric(storeBytesDesc, prometheus.GaugeValue, float64(store.Bytes()))
-		ch <- prometheus.MustNewConstMetric(storeMaxDesc, prometheus.GaugeValue, float64(store.Max()))
+		ch <- prometheus.MustNewConstMetric(storeBytesDesc, prometheus.GaugeValue, float64(store.StoreBytes))
+		ch <- prometheus.MustNewConstMetric(storeMaxDesc, prometheus.GaugeValue, float64(store.StoreMax))
 	}
 }

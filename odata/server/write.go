@@ -111,9 +111,6 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 	}
 	r.written = &written{set: set.Name, method: method, key: keyText(target.Key)}
 	writer, ok := sources.As[sources.Writer](r.src)
-	if _, writes := sources.Innermost(r.src).(sources.Writer); !writes {
-		ok = false // the same refusal with the cache in front as without
-	}
 	// inside a change set, the batch's open transaction does the writing
 	tx, inTx := r.tx, r.tx != nil
 	if inTx {
@@ -153,6 +150,7 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 	done := func() { // the write's database time, as Server-Timing's db says it
 		r.database(set.Name, "write", 0, time.Since(start)) // no cache answers a write
 		r.timing.mark("db")
+		r.changed(set.Name) // before the answer: no read after it is answered from before
 	}
 	switch w.Kind {
 	case plan.WriteCreate:
