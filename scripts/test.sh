@@ -166,7 +166,7 @@ if [ "$fuzztime" != "0" ]; then
   fuzz FuzzHeaders ./odata/
   fuzz FuzzNegotiate ./odata/format/
   fuzz FuzzAuthenticate ./internal/auth/
-  fuzz FuzzRequestLine ./odata/server/
+  fuzz FuzzRequestLine ./odata/batch/
 fi
 say ""
 case "$counts" in

@@ -1,4 +1,4 @@
-package server
+package batch
 
 import (
 	"strings"
@@ -8,7 +8,7 @@ import (
 // TestParseJSONBatch: a JSON batch (4.01) is read part by part with its
 // ids, groups and dependencies, or refused saying what is wrong with it.
 func TestParseJSONBatch(t *testing.T) {
-	parts, err := parseJSONBatch([]byte(`{"requests":[
+	parts, err := parseJSON([]byte(`{"requests":[
 	  {"id":"1","method":"post","url":"Customers","atomicityGroup":"g","headers":{"content-type":"application/json"},"body":{"Name":"A"}},
 	  {"id":"2","method":"PATCH","url":"$1","atomicityGroup":"g","dependsOn":["1"],"body":"{\"City\":\"B\"}"},
 	  {"id":"3","method":"GET","url":"Customers?$top=1","body":null}]}`))
@@ -17,7 +17,7 @@ func TestParseJSONBatch(t *testing.T) {
 	}
 	got := []string{}
 	for _, p := range parts {
-		got = append(got, p.id+" "+p.method+" "+p.url+" group="+p.group+" deps="+strings.Join(p.dependsOn, ",")+" body="+string(p.body)+" ct="+p.header.Get("Content-Type"))
+		got = append(got, p.ID+" "+p.Method+" "+p.URL+" group="+p.Group+" deps="+strings.Join(p.DependsOn, ",")+" body="+string(p.Body)+" ct="+p.Header.Get("Content-Type"))
 	}
 	want := []string{
 		`1 POST Customers group=g deps= body={"Name":"A"} ct=application/json`,
@@ -37,7 +37,7 @@ func TestParseJSONBatch(t *testing.T) {
 		{"a dependency ahead", `{"requests":[{"id":"1","method":"GET","url":"x","dependsOn":["2"]},{"id":"2","method":"GET","url":"y"}]}`, `depends on "2", which does not come before it`},
 		{"on itself", `{"requests":[{"id":"1","method":"GET","url":"x","dependsOn":["1"]}]}`, `depends on "1"`},
 	} {
-		if _, err := parseJSONBatch([]byte(c.body)); err == nil || !strings.Contains(err.Error(), c.says) {
+		if _, err := parseJSON([]byte(c.body)); err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.says)
 		}
 	}
@@ -75,13 +75,13 @@ DELETE Orders(2) HTTP/1.1
 --cs--
 --b--
 `, "\n", "\r\n")
-	parts, err := parseMultipartBatch([]byte(body), "b")
+	parts, err := parseMultipart([]byte(body), "b")
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := []string{}
 	for _, p := range parts {
-		got = append(got, p.id+" "+p.method+" "+p.url+" group="+p.group+" body="+string(p.body)+" accept="+p.header.Get("Accept"))
+		got = append(got, p.ID+" "+p.Method+" "+p.URL+" group="+p.Group+" body="+string(p.Body)+" accept="+p.Header.Get("Accept"))
 	}
 	want := []string{
 		"part1 GET Customers(1)?$select=Name group= body= accept=application/json",
@@ -97,7 +97,7 @@ DELETE Orders(2) HTTP/1.1
 		{"a request line of one word", "--b\r\nContent-Type: application/http\r\n\r\nGET\r\n\r\n--b--\r\n", "b", "malformed request line"},
 		{"an empty part", "--b\r\nContent-Type: application/http\r\n\r\n--b--\r\n", "b", "has no request line"},
 	} {
-		if _, err := parseMultipartBatch([]byte(c.body), c.boundary); err == nil || !strings.Contains(err.Error(), c.says) {
+		if _, err := parseMultipart([]byte(c.body), c.boundary); err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.says)
 		}
 	}
