@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"github.com/odatagw/odatagw/odata/format"
 	"strconv"
 	"strings"
 )
@@ -19,7 +20,7 @@ func writeCanonical(b *strings.Builder, e Expr) {
 	case *PropRef:
 		b.WriteString(v.Prop.Name)
 	case *Const:
-		b.WriteString(FormatLiteral(v.Value, v.T))
+		b.WriteString(format.Literal(v.Value, v.T))
 		b.WriteString(":" + string(v.T))
 	case *Binary:
 		b.WriteString("(")
@@ -90,7 +91,7 @@ func QueryKey(q *Query) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(FormatLiteral(v, q.OrderBy[i].Expr.Type()))
+		b.WriteString(format.Literal(v, q.OrderBy[i].Expr.Type()))
 	}
 	b.WriteString("|skip:" + strconv.FormatInt(q.Skip, 10) + "|limit:" + strconv.Itoa(q.Limit))
 	return b.String()

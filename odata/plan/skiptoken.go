@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/odatagw/odatagw/odata/format"
 	"strings"
 
 	"github.com/odatagw/odatagw/metadata"
@@ -68,7 +69,7 @@ func (s *Signer) mac(payload []byte) []byte {
 func (s *Signer) Encode(metadataVersion string, q *Query, sortValues []any) string {
 	p := tokenPayload{Fingerprint: fingerprint(metadataVersion, q)}
 	for i, o := range q.OrderBy {
-		p.Values = append(p.Values, FormatLiteral(sortValues[i], o.Expr.Type()))
+		p.Values = append(p.Values, format.Literal(sortValues[i], o.Expr.Type()))
 	}
 	raw, _ := json.Marshal(p)
 	return base64URL(raw) + "." + base64URL(s.mac(raw))

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/odatagw/odatagw/odata/format"
 	"math"
 	"math/big"
 	"net/http"
@@ -249,7 +250,7 @@ func (w *Write) bindEntity(values map[string]any) *odata.Error {
 				if isKey {
 					for _, kv := range w.Key {
 						if kv.Prop == p && !sameValue(kv.Value, v) {
-							return propErr(p, "%s is part of the key and cannot be changed (the URL says %s)", p.Name, FormatLiteral(kv.Value, p.Type))
+							return propErr(p, "%s is part of the key and cannot be changed (the URL says %s)", p.Name, format.Literal(kv.Value, p.Type))
 						}
 					}
 					continue

@@ -219,18 +219,11 @@ var errClientGone = errors.New("the client went away")
 // page; it returns what is left to write); without it the body is built
 // whole. An error reading the rows ends it.
 func (r *request) pageBody(b []byte, sp *splice, pg page, res fetched, out func([]byte) error) ([]byte, int, error) {
-	b = append(b, '{')
-	if r.json.Metadata != format.MetadataNone {
-		b = append(b, `"@odata.context":"`...)
-		b = format.AppendEscaped(sp.root(b), r.contextPath(""))
-		b = append(b, `",`...)
-	}
+	var count *int64
 	if r.plan.Count {
-		b = append(b, `"@odata.count":`...)
-		b = strconv.AppendInt(b, res.count, 10)
-		b = append(b, ',')
+		count = &res.count
 	}
-	b = append(b, `"value":[`...)
+	b = format.AppendCollectionStart(b, r.json, sp.root, r.contextPath(""), count)
 	w := newEntityWriter(r, sp)
 	written, bytes := 0, 0
 	more := false
@@ -243,7 +236,7 @@ func (r *request) pageBody(b []byte, sp *splice, pg page, res fetched, out func(
 		if written > 0 {
 			b = append(b, ',')
 		}
-		b = w.appendEntity(b, res.rows.Values(), nil, nil)
+		b = w.AppendEntity(b, res.rows.Values(), nil, nil)
 		lastSort = res.rows.Sort()
 		written++
 		if out != nil && len(b) > 16<<10 {
@@ -259,18 +252,15 @@ func (r *request) pageBody(b []byte, sp *splice, pg page, res fetched, out func(
 			return b, written, err
 		}
 	}
-	b = append(b, ']')
+	var next func([]byte) []byte
 	if more && (pg.Top < 0 || int64(written) < pg.Top) {
-		b = append(b, `,"@odata.nextLink":"`...)
-		b = format.AppendEscaped(sp.root(b), r.plan.Set.Name+"?")
-		b = sp.part(b, cache.HoleOptions)
-		b = format.AppendEscaped(b, r.nextTail(pg, written, lastSort))
-		b = append(b, '"')
-	} else if r.deltaLink != "" {
-		b = append(b, `,"@odata.deltaLink":`...)
-		b = format.AppendString(b, r.deltaLink)
+		next = func(b []byte) []byte {
+			b = format.AppendEscaped(sp.root(b), r.plan.Set.Name+"?")
+			b = sp.part(b, cache.HoleOptions)
+			return format.AppendEscaped(b, r.nextTail(pg, written, lastSort))
+		}
 	}
-	return append(b, "}\n"...), written, nil
+	return format.AppendCollectionEnd(b, next, r.deltaLink), written, nil
 }
 
 // nextTail ends a nextLink, after the request's own options (see

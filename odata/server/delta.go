@@ -181,7 +181,7 @@ func (r *request) serveDelta() error {
 // deltaEntry is one entry of a delta: the entity as it is now, or its
 // removal, deleted or no longer matching the read's filter; nil when the
 // row is gone since (its delete is after this delta's range).
-func (r *request) deltaEntry(ctx context.Context, src sources.Source, w *entityWriter, c sources.Change) ([]byte, error) {
+func (r *request) deltaEntry(ctx context.Context, src sources.Source, w *format.EntityWriter, c sources.Change) ([]byte, error) {
 	if c.Deleted {
 		return r.removed(c.Key, "deleted"), nil
 	}
@@ -190,7 +190,7 @@ func (r *request) deltaEntry(ctx context.Context, src sources.Source, w *entityW
 		if row == nil {
 			return nil, err
 		}
-		return w.appendEntity(nil, row, nil, nil), nil
+		return w.AppendEntity(nil, row, nil, nil), nil
 	}
 	if r.plan.Query.Where == nil {
 		return nil, nil
@@ -229,7 +229,7 @@ func (r *request) readByKey(ctx context.Context, src sources.Source, key []plan.
 // removed is a deleted-entity entry: @removed in OData 4.01, the
 // $deletedEntity form in 4.0.
 func (r *request) removed(key []plan.KeyValue, reason string) []byte {
-	id := r.root + keyPath(r.plan.Set.Name, len(key), func(i int) (*metadata.Property, any) { return key[i].Prop, key[i].Value })
+	id := r.root + format.KeyPath(r.plan.Set.Name, len(key), func(i int) (*metadata.Property, any) { return key[i].Prop, key[i].Value })
 	var b []byte
 	if r.version == odata.V40 {
 		b = append(b, `{"@odata.context":`...)

@@ -2,10 +2,7 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -15,154 +12,10 @@ import (
 	"github.com/odatagw/odatagw/odata/plan"
 )
 
-// implicitTypes are the Edm types a JSON reader infers from the value
-// itself; full metadata annotates every other type.
-var implicitTypes = map[metadata.Type]bool{metadata.String: true, metadata.Boolean: true,
-	metadata.Int32: true, metadata.Double: true}
-
-// entityWriter writes entities of one set: the chosen properties, and the
-// control information the negotiated metadata level asks for.
-type entityWriter struct {
-	set    *metadata.EntitySet
-	props  []*metadata.Property // written, in order
-	pos    []int                // position of each written property in a row
-	keyPos []int                // positions of the key properties in a row
-	json   format.JSON
-	sp     *splice // where the service root goes in ids and links
-	etags  bool    // rows hold every property, so each entity gets @odata.etag
-}
-
-// newRowWriter writes entities whose rows hold columns, showing props.
-func newRowWriter(set *metadata.EntitySet, props, columns []*metadata.Property, j format.JSON, sp *splice) *entityWriter {
-	w := &entityWriter{set: set, props: props, json: j, sp: sp}
-	index := make(map[*metadata.Property]int, len(columns))
-	for i, c := range columns {
-		index[c] = i
-	}
-	positions := make([]int, len(props)+len(set.Type.Key))
-	w.pos, w.keyPos = positions[:len(props)], positions[len(props):]
-	for i, p := range props {
-		w.pos[i] = index[p]
-	}
-	for i, k := range set.Type.Key {
-		w.keyPos[i] = index[k]
-	}
-	// an ETag covers every property in the type's order; only rows read
-	// that way can carry one
-	w.etags = len(columns) == len(set.Type.Properties)
-	for i := 0; w.etags && i < len(columns); i++ {
-		w.etags = columns[i] == set.Type.Properties[i]
-	}
-	return w
-}
-
-func newEntityWriter(r *request, sp *splice) *entityWriter {
-	return newRowWriter(r.plan.Set, r.plan.Select, r.plan.Query.Columns, r.json, sp)
-}
-
-// entityETag is a weak validator over every property of a row in the
-// type's order: the same row gives the same ETag on every replica.
-func entityETag(set *metadata.EntitySet, row []any) string {
-	var tag etag
-	tag.of(set, row)
-	return string(tag[:])
-}
-
-// etag is an ETag's text, built without allocating: entity answers and
-// every row of a list page carry one.
-type etag [3 + 16 + 1]byte // W/" + 12 bytes of a SHA-256 in base64 + "
-
-func (t *etag) of(set *metadata.EntitySet, row []any) {
-	var buf [512]byte // a typical row fits
-	b := buf[:0]
-	for i, p := range set.Type.Properties {
-		b = format.AppendValue(b, row[i], p.Type, false)
-		b = append(b, 0)
-	}
-	sum := sha256.Sum256(b)
-	copy(t[:], `W/"`)
-	base64.RawURLEncoding.Encode(t[3:19], sum[:12])
-	t[19] = '"'
-}
-
-// entityID is the canonical URL of an entity relative to the service root:
-// Customers(42), OrderLines(OrderId=1,ProductId=2).
-func entityID(set *metadata.EntitySet, values []any, keyPos []int) string {
-	key := set.Type.Key
-	return keyPath(set.Name, len(key), func(i int) (*metadata.Property, any) { return key[i], values[keyPos[i]] })
-}
-
-// keyPath spells an entity's address below the service root for paths,
-// ids and links: Set(1), Set('a%20b'), Set(A=1,B='x'), each value as an
-// OData literal escaped for a URL path. Every id and link the gateway
-// writes (entities, Location, @removed and $deletedEntity) comes from
-// here, so that an entity is announced under one id only.
-func keyPath(set string, n int, part func(i int) (*metadata.Property, any)) string {
-	var b strings.Builder
-	b.WriteString(set + "(")
-	for i := range n {
-		p, v := part(i)
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		if n > 1 {
-			b.WriteString(p.Name + "=")
-		}
-		b.WriteString(url.PathEscape(plan.FormatLiteral(v, p.Type)))
-	}
-	b.WriteByte(')')
-	return b.String()
-}
-
-// appendEntity writes one entity object, without the surrounding context.
-// tag is the row's ETag when the caller has made it already for a header;
-// with nil it is made here, when the object carries one.
-func (w *entityWriter) appendEntity(b []byte, values []any, tag *etag, extra func([]byte) []byte) []byte {
-	b = append(b, '{')
-	start := len(b)
-	if extra != nil {
-		b = extra(b)
-	}
-	first := len(b) == start
-	sep := func() {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-	}
-	if w.etags && w.json.Metadata != format.MetadataNone {
-		sep()
-		b = append(b, `"@odata.etag":`...)
-		if tag == nil {
-			tag = new(etag)
-			tag.of(w.set, values)
-		}
-		b = format.AppendString(b, string(tag[:]))
-	}
-	if w.json.Metadata == format.MetadataFull {
-		id := entityID(w.set, values, w.keyPos)
-		sep()
-		b = append(b, `"@odata.type":`...)
-		b = format.AppendString(b, "#"+w.set.Type.QualifiedName())
-		b = append(b, `,"@odata.id":"`...)
-		b = format.AppendEscaped(w.sp.root(b), id)
-		b = append(b, `","@odata.editLink":"`...)
-		b = format.AppendEscaped(w.sp.root(b), id)
-		b = append(b, '"')
-	}
-	for i, p := range w.props {
-		if w.json.Metadata == format.MetadataFull && !implicitTypes[p.Type] {
-			sep()
-			b = format.AppendString(b, p.Name+"@odata.type")
-			b = append(b, ':')
-			b = format.AppendString(b, "#"+strings.TrimPrefix(string(p.Type), "Edm."))
-		}
-		sep()
-		b = format.AppendString(b, p.Name)
-		b = append(b, ':')
-		b = format.AppendValue(b, values[w.pos[i]], p.Type, w.json.IEEE754)
-	}
-	return append(b, '}')
+// newEntityWriter writes the entities of the planned set as the request
+// asks for them.
+func newEntityWriter(r *request, sp *splice) *format.EntityWriter {
+	return format.NewEntityWriter(r.plan.Set, r.plan.Select, r.plan.Query.Columns, r.json, sp.root)
 }
 
 // fetchOne runs a single-entity plan and returns its row, or 404. It may
@@ -202,9 +55,9 @@ func (r *request) renderEntity(ctx context.Context, sp *splice) (*cache.Answer, 
 		return nil, err
 	}
 	w := newEntityWriter(r, sp)
-	var tag etag // for the header and the body alike
-	tag.of(r.plan.Set, values)
-	b := w.appendEntity(nil, values, &tag, func(b []byte) []byte {
+	var tag format.ETag // for the header and the body alike
+	tag.Of(r.plan.Set, values)
+	b := w.AppendEntity(nil, values, &tag, func(b []byte) []byte {
 		if r.json.Metadata == format.MetadataNone {
 			return b
 		}
@@ -252,10 +105,10 @@ func (r *request) renderProperty(ctx context.Context, sp *splice) (*cache.Answer
 	b := []byte(`{`)
 	if r.json.Metadata != format.MetadataNone {
 		b = append(b, `"@odata.context":"`...)
-		b = format.AppendEscaped(sp.root(b), "$metadata#"+entityID(r.plan.Set, values, w.keyPos)+"/"+p.Name)
+		b = format.AppendEscaped(sp.root(b), "$metadata#"+format.EntityID(r.plan.Set, values, w.KeyPositions())+"/"+p.Name)
 		b = append(b, `",`...)
 	}
-	if r.json.Metadata == format.MetadataFull && !implicitTypes[p.Type] {
+	if r.json.Metadata == format.MetadataFull && !format.ImplicitTypes[p.Type] {
 		b = append(b, `"value@odata.type":`...)
 		b = format.AppendString(b, "#"+strings.TrimPrefix(string(p.Type), "Edm."))
 		b = append(b, ',')

@@ -6,6 +6,7 @@ import (
 
 	"github.com/odatagw/odatagw/internal/testmodel"
 	"github.com/odatagw/odatagw/odata"
+	"github.com/odatagw/odatagw/odata/format"
 	"github.com/odatagw/odatagw/odata/plan"
 )
 
@@ -35,7 +36,7 @@ func TestRemovedIDsAreTheEntitysOwn(t *testing.T) {
 			keyPos[i] = i
 			key[i] = plan.KeyValue{Prop: set.Type.Key[i], Value: c.values[i]}
 		}
-		want := root + entityID(set, c.values, keyPos)
+		want := root + format.EntityID(set, c.values, keyPos)
 		for _, v := range []odata.Version{odata.V40, odata.V401} {
 			r := &request{root: root, plan: &plan.Plan{Set: set}, version: v}
 			var got struct {

@@ -202,7 +202,7 @@ func (r *request) precondition(w *plan.Write) func([]any) error {
 	ifMatch := r.req.Header.Get("If-Match")
 	props := w.Set.Type.Properties
 	return func(current []any) error {
-		if ifMatch != "" && !etagMatches(ifMatch, entityETag(w.Set, current)) {
+		if ifMatch != "" && !etagMatches(ifMatch, format.EntityETag(w.Set, current)) {
 			return &odata.Error{Status: http.StatusPreconditionFailed, Code: odata.CodePrecondition,
 				Message: "the entity changed since it was read (If-Match does not match its ETag); read it again and retry"}
 		}
@@ -227,11 +227,11 @@ func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int,
 	if err != nil {
 		j = format.JSON{}
 	}
-	w := newRowWriter(set, set.Type.Properties, set.Type.Properties, j, r.inPlace())
-	id := r.root + entityID(set, row, w.keyPos)
+	w := format.NewEntityWriter(set, set.Type.Properties, set.Type.Properties, j, r.inPlace().root)
+	id := r.root + format.EntityID(set, row, w.KeyPositions())
 	h := r.w.Header()
-	var tag etag // for the header and the body alike
-	tag.of(set, row)
+	var tag format.ETag // for the header and the body alike
+	tag.Of(set, row)
 	h.Set(headerETag, string(tag[:]))
 	h.Set("Server-Timing", r.timing.header())
 	if status == http.StatusCreated {
@@ -250,7 +250,7 @@ func (r *request) respondWritten(set *metadata.EntitySet, row []any, status int,
 		r.w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	b := w.appendEntity(nil, row, &tag, func(b []byte) []byte {
+	b := w.AppendEntity(nil, row, &tag, func(b []byte) []byte {
 		if j.Metadata == format.MetadataNone {
 			return b
 		}
@@ -269,7 +269,7 @@ func keyText(key []plan.KeyValue) string {
 	names := make([]string, len(key))
 	vals := make([]string, len(key))
 	for i, kv := range key {
-		names[i], vals[i] = kv.Prop.Name, plan.FormatLiteral(kv.Value, kv.Prop.Type)
+		names[i], vals[i] = kv.Prop.Name, format.Literal(kv.Value, kv.Prop.Type)
 	}
 	return metadata.KeyString(names, vals)
 }
