@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/odatagw/odatagw/internal/lineguard"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -453,8 +454,8 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 	// may be a little longer than the parser's URL limit, which answers
 	// those between; 64 KiB of headers is far above what clients send
 	lim := g.settings.Defaults.Limits
-	glim := server.GuardLimits{Line: limitsFrom(lim).MaxURLLength + 1<<10, Headers: 64 << 10}
-	ln = server.GuardEscapes(ln, glim)
+	glim := lineguard.Limits{Line: limitsFrom(lim).MaxURLLength + 1<<10, Headers: 64 << 10}
+	ln = lineguard.Listen(ln, glim)
 	hs := httpServer(g.publicHandler(), publicTimeouts(lim, glim.Total()))
 	base := g.settings.PublicURL
 	if base == "" {

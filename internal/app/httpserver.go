@@ -1,11 +1,11 @@
 package app
 
 import (
+	"github.com/odatagw/odatagw/internal/lineguard"
 	"net/http"
 	"time"
 
 	"github.com/odatagw/odatagw/internal/config"
-	"github.com/odatagw/odatagw/odata/server"
 )
 
 // timeouts are what one listener allows a connection: every listener's
@@ -52,6 +52,6 @@ func httpServer(h http.Handler, t timeouts) *http.Server {
 		WriteTimeout:      t.write,
 		IdleTimeout:       t.idle,
 		MaxHeaderBytes:    t.maxHeaderBytes,
-		ConnContext:       server.ConnContext,
+		ConnContext:       lineguard.ConnContext,
 	}
 }

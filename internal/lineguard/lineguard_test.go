@@ -1,4 +1,4 @@
-package server
+package lineguard
 
 import (
 	"io"
@@ -63,7 +63,7 @@ func TestEscapeGuard(t *testing.T) {
 		}{{"whole", func(r io.Reader) io.Reader { return r }}, {"byte by byte", iotest.OneByteReader}} {
 			g := &escapeGuard{src: how.r(strings.NewReader(c.in))}
 			if strings.Contains(c.in, "xxxxx") || strings.Contains(c.in, "aaaaa") || strings.Contains(c.name, "within the limits") {
-				g.lim = GuardLimits{Line: 40, Headers: 30}
+				g.lim = Limits{Line: 40, Headers: 30}
 			}
 			got, err := io.ReadAll(g)
 			if err != nil || string(got) != c.want {

@@ -1,4 +1,9 @@
-package server
+// Package lineguard wraps the public listener so that requests Go's HTTP
+// server would refuse with a plain-text answer of its own (a broken
+// percent-encoding in the path, a request line or headers past its
+// limits) reach the gateway's handler marked, to be answered with an
+// OData error like every other.
+package lineguard
 
 import (
 	"bytes"
@@ -6,13 +11,8 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/gin-gonic/gin"
-
-	"github.com/odatagw/odatagw/odata"
 )
 
 // Go's HTTP server refuses a request whose path holds a broken
@@ -26,41 +26,41 @@ import (
 // chunked encoding. Anything unexpected (HTTP/2, an upgrade, a line past
 // the header limit) turns the reading off for the rest of the connection.
 
-// badEscapeHeader carries the position of the first broken escape in the
+// BadEscapeHeader carries the position of the first broken escape in the
 // path. Clients cannot send it: the listener drops theirs.
-const badEscapeHeader = "X-Odatagw-Bad-Escape"
+const BadEscapeHeader = "X-Odatagw-Bad-Escape"
 
-// tooLargeHeader says that the listener cut a request whose request line
+// TooLargeHeader says that the listener cut a request whose request line
 // ("line N") or headers ("headers N") were larger than it accepts, so that
 // the handler answers with an OData error where Go's server would send a
 // plain-text 431 (a SOQL IN list of a few thousand keys makes such a
 // URL). Clients cannot send it either.
-const tooLargeHeader = "X-Odatagw-Too-Large"
+const TooLargeHeader = "X-Odatagw-Too-Large"
 
-// GuardLimits are the largest request line and the most header bytes the
+// Limits are the largest request line and the most header bytes the
 // listener passes on; the HTTP server's MaxHeaderBytes must be above
 // their sum (see Total).
-type GuardLimits struct {
+type Limits struct {
 	Line, Headers int
 }
 
 // Total is what the HTTP server must accept for the guard's largest
 // request, with room for the guard's own header.
-func (l GuardLimits) Total() int { return l.Line + l.Headers + 1<<10 }
+func (l Limits) Total() int { return l.Line + l.Headers + 1<<10 }
 
 // maxGuardedLine bounds a request line or header the listener holds while
 // it reads it; the server's own limits are below it.
 const maxGuardedLine = 1 << 20
 
-// GuardEscapes wraps a listener so that requests with broken percent-
+// Listen wraps a listener so that requests with broken percent-
 // encodings in their path, and requests too large for it, reach the
 // gateway's handler (see above). A TLS connection keeps its state for the
 // handler through ConnContext.
-func GuardEscapes(ln net.Listener, lim GuardLimits) net.Listener { return guardListener{ln, lim} }
+func Listen(ln net.Listener, lim Limits) net.Listener { return guardListener{ln, lim} }
 
 type guardListener struct {
 	net.Listener
-	lim GuardLimits
+	lim Limits
 }
 
 func (l guardListener) Accept() (net.Conn, error) {
@@ -80,6 +80,13 @@ func (c *guardConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 type tlsConnKey struct{}
 
+// TLSConn is the TLS connection a request came in on, which the HTTP
+// server no longer sees behind the guard (see ConnContext).
+func TLSConn(ctx context.Context) (*tls.Conn, bool) {
+	tc, ok := ctx.Value(tlsConnKey{}).(*tls.Conn)
+	return tc, ok
+}
+
 // ConnContext is http.Server.ConnContext for a guarded listener: it keeps
 // a TLS connection where the handler can find its state, which the HTTP
 // server no longer sees behind the guard.
@@ -90,46 +97,6 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 		}
 	}
 	return ctx
-}
-
-// guardedRequest restores what the guard hid from the HTTP server (the
-// TLS state) and refuses a path with a broken escape as an OData error.
-func (s *Server) guardedRequest(c *gin.Context) {
-	r := c.Request
-	if r.TLS == nil {
-		if tc, ok := r.Context().Value(tlsConnKey{}).(*tls.Conn); ok {
-			st := tc.ConnectionState()
-			r.TLS = &st
-		}
-	}
-	if what := r.Header.Get(tooLargeHeader); what != "" {
-		// the rest of the connection was dropped with the cut request
-		c.Writer.Header().Set("Connection", "close")
-		writeError(c.Writer, r, s.log, tooLarge(what))
-		c.Abort()
-		return
-	}
-	if at := r.Header.Get(badEscapeHeader); at != "" {
-		pos, _ := strconv.Atoi(at)
-		writeError(c.Writer, r, s.log, odata.SyntaxError("path", pos,
-			"malformed percent-encoding: '%%' must be followed by two hexadecimal digits (write %%25 for a percent sign)"))
-		c.Abort()
-		return
-	}
-	c.Next()
-}
-
-// tooLarge is the error for a request the listener cut: 414 for a
-// request line, 431 for headers.
-func tooLarge(what string) *odata.Error {
-	kind, n, _ := strings.Cut(what, " ")
-	if kind == "line" {
-		return &odata.Error{Status: 414, Code: odata.CodeLimitExceeded,
-			Message: "the URL is longer than " + n + " bytes, which the gateway accepts: a SOQL query with a long IN list of keys makes such a URL; " +
-				"query fewer keys at a time, or the gateway's administrator can raise max_url_length"}
-	}
-	return &odata.Error{Status: http.StatusRequestHeaderFieldsTooLarge, Code: odata.CodeLimitExceeded,
-		Message: "the request's headers are larger than the " + n + " bytes the gateway accepts; send fewer or shorter headers"}
 }
 
 type guardState int
@@ -158,7 +125,7 @@ type escapeGuard struct {
 	chunked   bool
 	length    int64
 	upgrade   bool
-	lim       GuardLimits
+	lim       Limits
 	headers   int  // header bytes of the request being read
 	cutLine   bool // the request line was cut: the headers are the guard's
 	buf       [4 << 10]byte
@@ -271,7 +238,7 @@ func (g *escapeGuard) cut() {
 		what = "line " + strconv.Itoa(g.lim.Line)
 		g.out = append(g.out, "GET / HTTP/1.1\r\n"...)
 	}
-	g.out = append(g.out, tooLargeHeader+": "+what+"\r\n"...)
+	g.out = append(g.out, TooLargeHeader+": "+what+"\r\n"...)
 	g.line = g.line[:0]
 }
 
@@ -325,7 +292,7 @@ func (g *escapeGuard) takeLine(line []byte) {
 		name, value, _ := bytes.Cut(text, []byte(":"))
 		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
 		switch {
-		case bytes.EqualFold(name, []byte(badEscapeHeader)), bytes.EqualFold(name, []byte(tooLargeHeader)):
+		case bytes.EqualFold(name, []byte(BadEscapeHeader)), bytes.EqualFold(name, []byte(TooLargeHeader)):
 			return // only the guard sets them
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			n, err := strconv.ParseInt(string(value), 10, 64)
@@ -404,7 +371,7 @@ func requestLine(raw, line []byte) []byte {
 	if hasQuery {
 		out += "?" + query
 	}
-	out += " " + proto + "\r\n" + badEscapeHeader + ": " + strconv.Itoa(pathPosition(path, first)) + "\r\n"
+	out += " " + proto + "\r\n" + BadEscapeHeader + ": " + strconv.Itoa(pathPosition(path, first)) + "\r\n"
 	return []byte(out)
 }
 
