@@ -5,10 +5,8 @@ package admin
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -23,6 +21,7 @@ import (
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/metadata/salesforce"
+	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/activity"
 	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
@@ -134,34 +133,34 @@ func Handler(cfg Config) http.Handler {
 		// the page's session gives its CSRF token here; a token caller has none
 		c.JSON(http.StatusOK, gin.H{"ok": true, "csrf": c.GetString("csrf"), "version": cfg.Version})
 	})
-	api.POST("/login-codes", a.loginCode)
-	api.POST("/logout", a.logout)
-	api.GET("/sources", a.list)
-	api.POST("/sources", a.create)
-	api.POST("/test", a.test)
-	api.GET("/sources/:name", a.get)
-	api.PUT("/sources/:name", a.update)
-	api.DELETE("/sources/:name", a.remove)
-	api.POST("/sources/:name/reload", a.reload)
-	api.GET("/sources/:name/report", a.report)
-	api.POST("/sources/:name/track", a.track)
-	api.GET("/sources/:name/traffic", a.traffic)
-	api.GET("/sources/:name/salesforce-metadata", a.salesforcePackage)
-	api.POST("/sources/:name/salesforce-diff", a.salesforceDiff)
-	api.GET("/audit", a.audit)
-	api.GET("/users", a.users)
-	api.POST("/users", a.addUser)
-	api.PUT("/users/:user", a.updateUser)
-	api.DELETE("/users/:user", a.removeUser)
-	api.GET("/sources/:name/shapes", a.shapes)
-	api.GET("/sources/:name/shapes/:shape", a.shape)
-	api.PUT("/sources/:name/shapes/:shape/sampling", a.sampleShape)
-	api.GET("/sources/:name/callouts", a.callouts)
-	api.GET("/sources/:name/index-advice", a.indexAdvice)
-	api.GET("/agents", a.agents)
-	api.POST("/agents", a.addAgent)
-	api.POST("/agents/:agent/rotate", a.rotateAgent)
-	api.DELETE("/agents/:agent", a.removeAgent)
+	api.POST("/login-codes", a.handle(a.loginCode))
+	api.POST("/logout", a.handle(a.logout))
+	api.GET("/sources", a.handle(a.list))
+	api.POST("/sources", a.handle(a.create))
+	api.POST("/test", a.handle(a.test))
+	api.GET("/sources/:name", a.handle(a.get))
+	api.PUT("/sources/:name", a.handle(a.update))
+	api.DELETE("/sources/:name", a.handle(a.remove))
+	api.POST("/sources/:name/reload", a.handle(a.reload))
+	api.GET("/sources/:name/report", a.handle(a.report))
+	api.POST("/sources/:name/track", a.handle(a.track))
+	api.GET("/sources/:name/traffic", a.handle(a.traffic))
+	api.GET("/sources/:name/salesforce-metadata", a.handle(a.salesforcePackage))
+	api.POST("/sources/:name/salesforce-diff", a.handle(a.salesforceDiff))
+	api.GET("/audit", a.handle(a.audit))
+	api.GET("/users", a.handle(a.users))
+	api.POST("/users", a.handle(a.addUser))
+	api.PUT("/users/:user", a.handle(a.updateUser))
+	api.DELETE("/users/:user", a.handle(a.removeUser))
+	api.GET("/sources/:name/shapes", a.handle(a.shapes))
+	api.GET("/sources/:name/shapes/:shape", a.handle(a.shape))
+	api.PUT("/sources/:name/shapes/:shape/sampling", a.handle(a.sampleShape))
+	api.GET("/sources/:name/callouts", a.handle(a.callouts))
+	api.GET("/sources/:name/index-advice", a.handle(a.indexAdvice))
+	api.GET("/agents", a.handle(a.agents))
+	api.POST("/agents", a.handle(a.addAgent))
+	api.POST("/agents/:agent/rotate", a.handle(a.rotateAgent))
+	api.DELETE("/agents/:agent", a.handle(a.removeAgent))
 	e.NoRoute(func(c *gin.Context) {
 		fail(c, errNotFound, "", "no such admin resource: "+c.Request.URL.Path)
 	})
@@ -226,10 +225,26 @@ func (a *api) authenticate(c *gin.Context) {
 	c.Abort()
 }
 
-// failWith maps the manager's errors to statuses.
+// handle adapts a handler that returns its error: the one place the
+// admin API's errors are answered (failWith), as the OData handlers
+// return theirs to one writer.
+func (a *api) handle(h func(*gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			a.failWith(c, err)
+		}
+	}
+}
+
+// failWith answers an error: a refusal as it says, the manager's errors
+// with their statuses, anything else as a 500 whose cause is logged under
+// an error id, never sent.
 func (a *api) failWith(c *gin.Context, err error) {
 	var fe *registry.FieldError
+	var r *refusal
 	switch {
+	case errors.As(err, &r):
+		fail(c, r.apiError, r.field, r.msg)
 	case errors.As(err, &fe):
 		fail(c, errInvalidSource, fe.Field, fe.Message)
 	case errors.Is(err, sources.ErrNeedsSample):
@@ -250,14 +265,16 @@ func (a *api) failWith(c *gin.Context, err error) {
 		fail(c, errChanged, "", "the source was changed by someone else since you read it; reload it and try again")
 	case errors.Is(err, registry.ErrFromConfig):
 		fail(c, errFromConfig, "", err.Error())
+	case errors.Is(err, registry.ErrNoAgent):
+		fail(c, errNotFound, "", "no agent named "+c.Param("agent"))
+	case errors.Is(err, registry.ErrAgentExists):
+		fail(c, errExists, "name", "an agent of that name exists")
 	case errors.Is(err, registry.ErrNoSecretKey):
 		fail(c, errNoSecretKey, "password", err.Error())
 	default:
 		// the cause (a database's message, a path) is logged, never sent:
 		// the answer carries the id of the log line
-		b := make([]byte, 6)
-		rand.Read(b)
-		id := hex.EncodeToString(b)
+		id := odata.ErrorID()
 		a.log.Error("admin request failed", "error_id", id, "method", c.Request.Method, "path", c.Request.URL.Path, "error", err)
 		fail(c, errInternal, "", "the gateway could not do this; its log says why under error id "+id)
 	}
@@ -266,117 +283,114 @@ func (a *api) failWith(c *gin.Context, err error) {
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
 // ifMatch reads If-Match: 0 when absent or "*".
-func ifMatch(c *gin.Context) (int64, bool) {
+func ifMatch(c *gin.Context) (int64, error) {
 	v := strings.TrimSpace(c.GetHeader("If-Match"))
 	if v == "" || v == "*" {
-		return 0, true
+		return 0, nil
 	}
 	n, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)
 	if err != nil {
-		fail(c, errBadRequest, "", "If-Match must be the ETag a GET returned")
-		return 0, false
+		return 0, refuse(errBadRequest, "", "If-Match must be the ETag a GET returned")
 	}
-	return n, true
+	return n, nil
 }
 
-func (a *api) list(c *gin.Context) {
+func (a *api) list(c *gin.Context) error {
 	c.JSON(http.StatusOK, gin.H{"sources": a.m.List(c.Request.Context())})
+	return nil
 }
 
-func (a *api) get(c *gin.Context) {
+func (a *api) get(c *gin.Context) error {
 	st, err := a.m.Get(c.Request.Context(), c.Param("name"))
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	c.Header("ETag", etag(st.Version))
 	c.JSON(http.StatusOK, st)
+	return nil
 }
 
 // readSource decodes a registration, refusing unknown fields so that a
 // typo is not silently ignored.
-func readSource(c *gin.Context) (registry.Source, bool) {
+func readSource(c *gin.Context) (registry.Source, error) {
 	var src registry.Source
 	dec := jsonDecoder(c)
 	if err := dec.Decode(&src); err != nil {
-		fail(c, errBadRequest, jsonField(err), "the body is not a source: "+err.Error())
-		return src, false
+		return src, refuse(errBadRequest, jsonField(err), "the body is not a source: "+err.Error())
 	}
 	src.PasswordSet, src.Version, src.Origin, src.UpdatedAt = false, 0, "", time.Time{}
-	return src, true
+	return src, nil
 }
 
-func (a *api) create(c *gin.Context) {
-	src, ok := readSource(c)
-	if !ok {
-		return
+func (a *api) create(c *gin.Context) error {
+	src, err := readSource(c)
+	if err != nil {
+		return err
 	}
 	saved, err := a.m.Create(c.Request.Context(), src)
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	a.log.Info("source added", "source", saved.Name, "dsn", saved.DSN, "client", a.client(c))
 	c.Header("ETag", etag(saved.Version))
 	c.Header("Location", "/api/sources/"+saved.Name)
 	c.JSON(http.StatusCreated, saved.Public())
+	return nil
 }
 
-func (a *api) update(c *gin.Context) {
-	version, ok := ifMatch(c)
-	if !ok {
-		return
+func (a *api) update(c *gin.Context) error {
+	version, err := ifMatch(c)
+	if err != nil {
+		return err
 	}
-	src, ok := readSource(c)
-	if !ok {
-		return
+	src, err := readSource(c)
+	if err != nil {
+		return err
 	}
 	if src.Name != "" && src.Name != c.Param("name") {
-		fail(c, errInvalidSource, "name", "a source cannot be renamed: add one under the new name and remove this one")
-		return
+		return refuse(errInvalidSource, "name", "a source cannot be renamed: add one under the new name and remove this one")
 	}
 	src.Name = c.Param("name")
 	saved, err := a.m.Update(c.Request.Context(), src, version)
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	a.log.Info("source changed", "source", saved.Name, "dsn", saved.DSN, "client", a.client(c))
 	c.Header("ETag", etag(saved.Version))
 	c.JSON(http.StatusOK, saved.Public())
+	return nil
 }
 
-func (a *api) remove(c *gin.Context) {
-	version, ok := ifMatch(c)
-	if !ok {
-		return
+func (a *api) remove(c *gin.Context) error {
+	version, err := ifMatch(c)
+	if err != nil {
+		return err
 	}
 	if err := a.m.Delete(c.Request.Context(), c.Param("name"), version); err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	a.log.Info("source removed", "source", c.Param("name"), "client", a.client(c))
 	c.Status(http.StatusNoContent)
+	return nil
 }
 
-func (a *api) test(c *gin.Context) {
-	src, ok := readSource(c)
-	if !ok {
-		return
+func (a *api) test(c *gin.Context) error {
+	src, err := readSource(c)
+	if err != nil {
+		return err
 	}
 	rep, err := a.m.Test(c.Request.Context(), src)
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, rep)
+	return nil
 }
 
-func (a *api) reload(c *gin.Context) {
+func (a *api) reload(c *gin.Context) error {
 	changes, err := a.m.Reload(c.Request.Context(), c.Param("name"))
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	body := gin.H{"added_sets": changes.AddedSets, "removed_sets": changes.RemovedSets,
 		"added_properties": changes.AddedProperties, "removed_properties": changes.RemovedProperties}
@@ -384,15 +398,16 @@ func (a *api) reload(c *gin.Context) {
 		body["warning"] = "names Salesforce may have synced are gone: its next sync creates new objects or fields for their replacements"
 	}
 	c.JSON(http.StatusOK, body)
+	return nil
 }
 
-func (a *api) report(c *gin.Context) {
+func (a *api) report(c *gin.Context) error {
 	rep, err := a.m.Report(c.Request.Context(), c.Param("name"))
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, rep)
+	return nil
 }
 
 // TrackRequest asks for change tracking on a source's tables (every table
@@ -404,20 +419,19 @@ type TrackRequest struct {
 }
 
 // track answers the change tracking SQL of a source, run when asked.
-func (a *api) track(c *gin.Context) {
+func (a *api) track(c *gin.Context) error {
 	var req TrackRequest
 	if c.Request.ContentLength != 0 {
 		if err := jsonDecoder(c).Decode(&req); err != nil {
-			fail(c, errBadRequest, jsonField(err), "the body is not a tracking request: "+err.Error())
-			return
+			return refuse(errBadRequest, jsonField(err), "the body is not a tracking request: "+err.Error())
 		}
 	}
 	sql, err := a.m.Track(c.Request.Context(), c.Param("name"), req)
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"sql": sql, "applied": req.Apply})
+	return nil
 }
 
 // userRequest adds or changes a user; the password and token are never
@@ -435,60 +449,59 @@ type userAnswer struct {
 	Token string `json:"token,omitempty"`
 }
 
-func (a *api) users(c *gin.Context) {
+func (a *api) users(c *gin.Context) error {
 	us, err := a.m.Users(c.Request.Context())
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	if us == nil {
 		us = []registry.User{}
 	}
 	c.JSON(http.StatusOK, gin.H{"users": us})
+	return nil
 }
 
-func (a *api) readUser(c *gin.Context) (userRequest, bool) {
+func (a *api) readUser(c *gin.Context) (userRequest, error) {
 	var u userRequest
 	if err := jsonDecoder(c).Decode(&u); err != nil {
-		fail(c, errBadRequest, jsonField(err), "the body is not a user: "+err.Error())
-		return u, false
+		return u, refuse(errBadRequest, jsonField(err), "the body is not a user: "+err.Error())
 	}
-	return u, true
+	return u, nil
 }
 
-func (a *api) addUser(c *gin.Context) {
-	u, ok := a.readUser(c)
-	if !ok {
-		return
+func (a *api) addUser(c *gin.Context) error {
+	u, err := a.readUser(c)
+	if err != nil {
+		return err
 	}
 	saved, token, err := a.m.AddUser(c.Request.Context(), registry.User{Name: u.Name, Kind: u.Kind, Role: u.Role}, u.Password)
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	a.log.Info("user added", "user", saved.Name, "kind", saved.Kind, "client", a.client(c))
 	c.JSON(http.StatusCreated, userAnswer{User: saved, Token: token})
+	return nil
 }
 
-func (a *api) updateUser(c *gin.Context) {
-	u, ok := a.readUser(c)
-	if !ok {
-		return
+func (a *api) updateUser(c *gin.Context) error {
+	u, err := a.readUser(c)
+	if err != nil {
+		return err
 	}
 	saved, token, err := a.m.UpdateUser(c.Request.Context(), c.Param("user"), u.Role, u.Password, u.Rotate)
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	a.log.Info("user changed", "user", saved.Name, "client", a.client(c))
 	c.JSON(http.StatusOK, userAnswer{User: saved, Token: token})
+	return nil
 }
 
-func (a *api) removeUser(c *gin.Context) {
+func (a *api) removeUser(c *gin.Context) error {
 	if err := a.m.RemoveUser(c.Request.Context(), c.Param("user")); err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	a.log.Info("user removed", "user", c.Param("user"), "client", a.client(c))
 	c.Status(http.StatusNoContent)
+	return nil
 }

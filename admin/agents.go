@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -18,56 +17,43 @@ type AgentInfo struct {
 	Sources []string             `json:"sources"`
 }
 
-func (a *api) agents(c *gin.Context) {
+func (a *api) agents(c *gin.Context) error {
 	list, err := a.m.Agents(c.Request.Context())
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"agents": list})
+	return nil
 }
 
-func (a *api) addAgent(c *gin.Context) {
+func (a *api) addAgent(c *gin.Context) error {
 	var body struct {
 		Name string `json:"name"`
 	}
 	if err := c.ShouldBindJSON(&body); err != nil {
-		fail(c, errBadRequest, "", "the body is JSON: {\"name\": \"plant-a\"}")
-		return
+		return refuse(errBadRequest, "", "the body is JSON: {\"name\": \"plant-a\"}")
 	}
 	ag, token, err := a.m.AddAgent(c.Request.Context(), body.Name)
-	if a.agentError(c, err) {
-		return
+	if err != nil {
+		return err
 	}
 	c.JSON(http.StatusCreated, gin.H{"agent": ag, "token": token})
+	return nil
 }
 
-func (a *api) rotateAgent(c *gin.Context) {
+func (a *api) rotateAgent(c *gin.Context) error {
 	ag, token, err := a.m.RotateAgent(c.Request.Context(), c.Param("agent"))
-	if a.agentError(c, err) {
-		return
+	if err != nil {
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"agent": ag, "token": token})
+	return nil
 }
 
-func (a *api) removeAgent(c *gin.Context) {
-	if a.agentError(c, a.m.RemoveAgent(c.Request.Context(), c.Param("agent"))) {
-		return
+func (a *api) removeAgent(c *gin.Context) error {
+	if err := a.m.RemoveAgent(c.Request.Context(), c.Param("agent")); err != nil {
+		return err
 	}
 	c.Status(http.StatusNoContent)
-}
-
-// agentError answers an agent operation's error, if there is one.
-func (a *api) agentError(c *gin.Context, err error) bool {
-	switch {
-	case err == nil:
-		return false
-	case errors.Is(err, registry.ErrNoAgent):
-		fail(c, errNotFound, "", "no agent named "+c.Param("agent"))
-	case errors.Is(err, registry.ErrAgentExists):
-		fail(c, errExists, "name", "an agent of that name exists")
-	default:
-		a.failWith(c, err)
-	}
-	return true
+	return nil
 }

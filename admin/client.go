@@ -22,17 +22,18 @@ type Client struct {
 	HTTP    *http.Client
 }
 
-// APIError is an error answer of the admin API.
+// APIError is an error answer of the admin API (the OData error body:
+// Target names the input at fault).
 type APIError struct {
 	Status  int
 	Code    string `json:"code"`
-	Field   string `json:"field"`
+	Target  string `json:"target"`
 	Message string `json:"message"`
 }
 
 func (e *APIError) Error() string {
-	if e.Field != "" {
-		return fmt.Sprintf("%s: %s", e.Field, e.Message)
+	if e.Target != "" {
+		return fmt.Sprintf("%s: %s", e.Target, e.Message)
 	}
 	return e.Message
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -36,11 +37,27 @@ var (
 	errNeedsSample   = apiError{http.StatusConflict, "NeedsSample"}       // a plan asked for before the shape's values were sampled
 )
 
-// fail answers with e; field names the input at fault, or is "".
+// refusal is a request the admin API refuses, as its handlers return it.
+type refusal struct {
+	apiError
+	field, msg string
+}
+
+func (r *refusal) Error() string { return r.code + ": " + r.msg }
+
+// refuse is the refusal of kind e; field names the input at fault, or is "".
+func refuse(e apiError, field, msg string) error { return &refusal{e, field, msg} }
+
+// fail answers with e, in the body every listener of the gateway answers
+// errors with (odata.ErrorBody): target names the input at fault, and
+// field, its older name here, is kept beside it for the API's clients.
 func fail(c *gin.Context, e apiError, field, msg string) {
-	body := gin.H{"code": e.code, "message": msg}
+	body := odata.ErrorBody(odata.ErrorObject{Code: e.code, Message: msg, Target: field})
 	if field != "" {
-		body["field"] = field
+		body = append(body[:len(body)-2], `,"field":`...)
+		body = strconv.AppendQuote(body, field)
+		body = append(body, "}}"...)
 	}
-	c.AbortWithStatusJSON(e.status, gin.H{"error": body})
+	c.Abort()
+	c.Data(e.status, "application/json; charset=utf-8", body)
 }

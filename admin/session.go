@@ -134,7 +134,7 @@ func dropOldest[V any](m map[[32]byte]V, at func(V) time.Time) {
 
 // loginCode answers POST /api/login-codes: a sign-in link for this
 // listener, good once within ten minutes.
-func (a *api) loginCode(c *gin.Context) {
+func (a *api) loginCode(c *gin.Context) error {
 	scheme := "http"
 	if c.Request.TLS != nil {
 		scheme = "https"
@@ -142,6 +142,7 @@ func (a *api) loginCode(c *gin.Context) {
 	code := a.sessions.newCode()
 	c.JSON(http.StatusCreated, gin.H{"url": scheme + "://" + c.Request.Host + "/login?code=" + code,
 		"expires_in_seconds": int(codeTTL.Seconds())})
+	return nil
 }
 
 // login answers GET /login?code=...[&next=/path]: a good code sets the
@@ -174,13 +175,14 @@ func (a *api) login(c *gin.Context) {
 }
 
 // logout answers POST /api/logout: the session ends and its cookie goes.
-func (a *api) logout(c *gin.Context) {
+func (a *api) logout(c *gin.Context) error {
 	if v, err := c.Cookie(sessionCookie); err == nil {
 		a.sessions.end(v)
 	}
 	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Request.TLS != nil})
 	c.Status(http.StatusNoContent)
+	return nil
 }
 
 // cookieSession authenticates by the session cookie: true when it opened

@@ -43,13 +43,13 @@ type RankedAdvice struct {
 	Shapes      []string `json:"shapes,omitempty"`
 }
 
-func (a *api) indexAdvice(c *gin.Context) {
+func (a *api) indexAdvice(c *gin.Context) error {
 	list, err := a.m.IndexAdvice(c.Request.Context(), c.Param("name"))
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"indexes": list})
+	return nil
 }
 
 // CalloutReport is a source's callouts against the org's hourly limit.
@@ -61,50 +61,48 @@ type CalloutReport struct {
 	Savings          []string `json:"savings"`
 }
 
-func (a *api) shapes(c *gin.Context) {
+func (a *api) shapes(c *gin.Context) error {
 	list, err := a.m.Shapes(c.Request.Context(), c.Param("name"))
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"shapes": list})
+	return nil
 }
 
-func (a *api) shape(c *gin.Context) {
+func (a *api) shape(c *gin.Context) error {
 	explain := c.Query("explain")
 	if explain != "" && explain != "plan" && explain != "analyze" {
-		fail(c, errInvalidValue, "explain", "explain is plan or analyze")
-		return
+		return refuse(errInvalidValue, "explain", "explain is plan or analyze")
 	}
 	d, err := a.m.Shape(c.Request.Context(), c.Param("name"), c.Param("shape"), explain)
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, d)
+	return nil
 }
 
-func (a *api) sampleShape(c *gin.Context) {
+func (a *api) sampleShape(c *gin.Context) error {
 	var body struct {
 		On bool `json:"on"`
 	}
 	if err := c.ShouldBindJSON(&body); err != nil {
-		fail(c, errBadRequest, "", `the body is JSON: {"on": true}`)
-		return
+		return refuse(errBadRequest, "", `the body is JSON: {"on": true}`)
 	}
 	err := a.m.SampleShape(c.Request.Context(), c.Param("name"), c.Param("shape"), body.On)
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	c.Status(http.StatusNoContent)
+	return nil
 }
 
-func (a *api) callouts(c *gin.Context) {
+func (a *api) callouts(c *gin.Context) error {
 	r, err := a.m.Callouts(c.Request.Context(), c.Param("name"))
 	if err != nil {
-		a.failWith(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, r)
+	return nil
 }

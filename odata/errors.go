@@ -1,6 +1,10 @@
 package odata
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -182,4 +186,37 @@ func AsError(err error) *Error {
 		return e
 	}
 	return Internal(err)
+}
+
+// ErrorObject is the "error" member of an error answer: the one shape of
+// every error the gateway's listeners send, the OData port's and the
+// admin API's. Target names the part of the request at fault.
+type ErrorObject struct {
+	Code    string        `json:"code"`
+	Message string        `json:"message"`
+	Target  string        `json:"target,omitempty"`
+	Details []ErrorObject `json:"details"`
+}
+
+// ErrorBody is an error answer's JSON body: {"error": obj}.
+func ErrorBody(obj ErrorObject) []byte {
+	if obj.Details == nil {
+		obj.Details = []ErrorObject{}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // messages quote URLs: & stays &
+	enc.Encode(struct {
+		Error ErrorObject `json:"error"`
+	}{obj})
+	return bytes.TrimRight(b.Bytes(), "\n")
+}
+
+// ErrorID names the log line of a failure whose cause is not sent: the
+// answer carries the id, so that an admin finds the line a user reports.
+// Every listener makes its ids here.
+func ErrorID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -61,7 +61,8 @@ function clearErrors(form) {
 // showError puts an API error next to its field, or under the form.
 function showError(form, generalId, err) {
   const e = (err && err.error) || { message: "The gateway did not answer." };
-  const input = e.field ? showFieldError(form, e.field, e.message) : false;
+  const at = e.target || e.field; // the input at fault (field: its older name)
+  const input = at ? showFieldError(form, at, e.message) : false;
   if (input) { input.focus(); return; }
   const g = $(generalId);
   g.textContent = e.message;

@@ -2,15 +2,12 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/odatagw/odatagw/odata"
-	"github.com/odatagw/odatagw/odata/format"
 )
 
 func notFoundRoute(path string) *odata.Error {
@@ -19,12 +16,6 @@ func notFoundRoute(path string) *odata.Error {
 
 func internalPanic(v any) *odata.Error {
 	return odata.Internal(fmt.Errorf("panic: %v", v))
-}
-
-func errorID() string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // writeError answers with the OData JSON error body. Server-side failures
@@ -39,7 +30,7 @@ func writeError(w http.ResponseWriter, req *http.Request, log *slog.Logger, err 
 	e := odata.AsError(err)
 	msg := e.Message
 	if e.Status >= 500 && e.Status != http.StatusNotImplemented {
-		id := errorID()
+		id := odata.ErrorID()
 		log.Error("request failed", "error_id", id, "status", e.Status, "code", e.Code,
 			"method", req.Method, "path", req.URL.Path, "cause", e.Cause)
 		msg += " (error id " + id + ")"
@@ -58,16 +49,7 @@ func writeError(w http.ResponseWriter, req *http.Request, log *slog.Logger, err 
 		}
 		h.Set("Allow", allow)
 	}
-	b := []byte(`{"error":{"code":`)
-	b = format.AppendString(b, e.Code)
-	b = append(b, `,"message":`...)
-	b = format.AppendString(b, msg)
-	if e.Target != "" {
-		b = append(b, `,"target":`...)
-		b = format.AppendString(b, e.Target)
-	}
-	b = append(b, `,"details":[]}}`...)
 	h.Set("Content-Type", "application/json;odata.metadata=minimal")
 	w.WriteHeader(e.Status)
-	w.Write(b)
+	w.Write(odata.ErrorBody(odata.ErrorObject{Code: e.Code, Message: msg, Target: e.Target}))
 }
