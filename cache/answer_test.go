@@ -161,7 +161,7 @@ func TestRecall(t *testing.T) {
 	}
 	recall := func(ctx context.Context, may func(string) bool) string {
 		ctx = cache.WithStatus(ctx)
-		a, set, ok := c.Recall(ctx, "fp", may)
+		a, set, ok := c.Recall(ctx, []byte("fp"), readerFunc(may))
 		if !ok {
 			return ""
 		}
@@ -231,3 +231,8 @@ func heap() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
 }
+
+// readerFunc is a function as a cache.Reader.
+type readerFunc func(string) bool
+
+func (f readerFunc) MayReadSet(set string) bool { return f(set) }

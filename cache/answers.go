@@ -88,6 +88,10 @@ func (c *Answers) Answer(ctx context.Context, set, text string, render func(cont
 	return e.answer, nil
 }
 
+// Reader is a caller as Recall asks about it: whether they may read a
+// set.
+type Reader interface{ MayReadSet(set string) bool }
+
 // recallSet is the store's set name under which a cache files what
 // requests were planned into; no entity set is called so.
 const recallSet = "\x00recall"
@@ -111,18 +115,20 @@ func (c *Answers) Remember(fingerprint, set, text string) {
 // fresh cached answer: a lookup and nothing else. may says whether the
 // caller may read the set the request reads; where it may not, or there is
 // no fresh answer, ok is false and the request takes the whole way.
-func (c *Answers) Recall(ctx context.Context, fingerprint string, may func(set string) bool) (a *Answer, set string, ok bool) {
+func (c *Answers) Recall(ctx context.Context, fingerprint []byte, may Reader) (a *Answer, set string, ok bool) {
 	now := time.Now()
-	e := c.store.get(c.owner+"|recall|"+c.opts.Version()+"|"+fingerprint, now)
-	if e == nil || e.recalled == nil || !may(e.recalled.set) {
+	var buf [512]byte // the keys are built here: a hit allocates no key
+	b := append(append(append(append(buf[:0], c.owner...), "|recall|"...), c.opts.Version()...), '|')
+	e := c.store.getBytes(append(b, fingerprint...), now)
+	if e == nil || e.recalled == nil || !may.MayReadSet(e.recalled.set) {
 		return nil, "", false
 	}
 	set = e.recalled.set
-	key, _, ok := c.key(ctx, "answer", set, e.recalled.text)
+	key, _, ok := c.appendKey(buf[:0], ctx, "answer", set, e.recalled.text)
 	if !ok {
 		return nil, "", false
 	}
-	if e = c.store.get(key, now); e == nil || e.answer == nil || !now.Before(e.freshUntil) {
+	if e = c.store.getBytes(key, now); e == nil || e.answer == nil || !now.Before(e.freshUntil) {
 		return nil, "", false
 	}
 	c.Stats(set).Hits.Add(1)

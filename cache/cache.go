@@ -227,22 +227,35 @@ func (c *Answers) SetNames() []string {
 // to the database: an old answer is never risked. gen is the local
 // generation the key holds, for put.
 func (c *Answers) key(ctx context.Context, kind, set, text string) (key string, gen uint64, ok bool) {
-	scope := ""
-	if caller, ok := sources.CallerOf(ctx); ok {
-		scope = "|as " + caller.Scope()
-	}
-	shared := ""
-	if g, ok := c.opts.Bus.(replicas.Generations); ok {
+	b, gen, ok := c.appendKey(nil, ctx, kind, set, text)
+	return string(b), gen, ok
+}
+
+// appendKey writes the key at the end of b: a lookup builds it in a
+// buffer of its own and allocates nothing.
+func (c *Answers) appendKey(b []byte, ctx context.Context, kind, set, text string) ([]byte, uint64, bool) {
+	var shared uint64
+	bus, sharing := c.opts.Bus.(replicas.Generations)
+	if sharing {
 		gctx, cancel := context.WithTimeout(ctx, time.Second)
-		n, err := g.Generation(gctx, c.opts.Name, set)
+		n, err := bus.Generation(gctx, c.opts.Name, set)
 		cancel()
 		if err != nil {
-			return "", 0, false
+			return b, 0, false
 		}
-		shared = "|s" + strconv.FormatUint(n, 10)
+		shared = n
 	}
-	gen = c.gen(set).Load()
-	return c.owner + "|" + kind + "|" + c.opts.Version() + "|g" + strconv.FormatUint(gen, 10) + shared + scope + "|" + text, gen, true
+	gen := c.gen(set).Load()
+	b = append(append(append(append(b, c.owner...), '|'), kind...), '|')
+	b = append(append(b, c.opts.Version()...), "|g"...)
+	b = strconv.AppendUint(b, gen, 10)
+	if sharing {
+		b = strconv.AppendUint(append(b, "|s"...), shared, 10)
+	}
+	if caller, ok := sources.CallerOf(ctx); ok {
+		b = append(append(b, "|as "...), caller.Scope()...)
+	}
+	return append(append(b, '|'), text...), gen, true
 }
 
 // lookup returns a usable entry and whether it is stale.

@@ -33,20 +33,26 @@ type statusKey struct{}
 
 // WithStatus returns a context in which the cache records what it did.
 func WithStatus(ctx context.Context) context.Context {
-	parent, _ := ctx.Value(statusKey{}).(*statusHolder)
-	return context.WithValue(ctx, statusKey{}, &statusHolder{parent: parent})
+	return WithStatusIn(ctx, new(StatusHolder))
 }
 
-// statusHolder keeps what the cache did in one context, and tells the
+// WithStatusIn is WithStatus keeping the record in h, which the caller
+// holds already (a request's own): one allocation fewer on every request.
+func WithStatusIn(ctx context.Context, h *StatusHolder) context.Context {
+	h.parent, _ = ctx.Value(statusKey{}).(*StatusHolder)
+	return context.WithValue(ctx, statusKey{}, h)
+}
+
+// StatusHolder keeps what the cache did in one context, and tells the
 // context it was made in (the request's) as well.
-type statusHolder struct {
+type StatusHolder struct {
 	cur    atomic.Int32
-	parent *statusHolder
+	parent *StatusHolder
 }
 
 // StatusOf reads what the cache did for a context made by WithStatus.
 func StatusOf(ctx context.Context) Status {
-	if s, ok := ctx.Value(statusKey{}).(*statusHolder); ok {
+	if s, ok := ctx.Value(statusKey{}).(*StatusHolder); ok {
 		return Status(s.cur.Load())
 	}
 	return statusNone
@@ -57,7 +63,7 @@ func StatusOf(ctx context.Context) Status {
 func (s Status) Answered() bool { return s == statusHit || s == statusStale }
 
 func record(ctx context.Context, st Status) {
-	h, _ := ctx.Value(statusKey{}).(*statusHolder)
+	h, _ := ctx.Value(statusKey{}).(*StatusHolder)
 	for ; h != nil; h = h.parent {
 		for {
 			cur := h.cur.Load()

@@ -105,8 +105,19 @@ func groupOf(owner, set string) string { return owner + "\x00" + set }
 func (s *Store) get(key string, now time.Time) *entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	el, ok := s.items[key]
-	if !ok {
+	return s.getLocked(s.items[key], now)
+}
+
+// getBytes is get with the key in a buffer: the lookup allocates nothing.
+func (s *Store) getBytes(key []byte, now time.Time) *entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.getLocked(s.items[string(key)], now)
+}
+
+// getLocked is the entry of a map element (nil: none), under the lock.
+func (s *Store) getLocked(el *list.Element, now time.Time) *entry {
+	if el == nil {
 		return nil
 	}
 	it := el.Value.(*item)

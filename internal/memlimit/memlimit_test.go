@@ -61,3 +61,20 @@ func TestParseSize(t *testing.T) {
 		t.Error("lots: no error")
 	}
 }
+
+// TestGCPercent: the collector runs at the gateway's pace unless the
+// operator's GOGC sets one, which is left as it is.
+func TestGCPercent(t *testing.T) {
+	for _, tc := range []struct {
+		gogc string
+		want int
+	}{{"", GCPercent}, {"100", 0}, {"off", 0}} {
+		b, err := Decide(Inputs{GOGC: tc.gogc})
+		if err != nil || b.GCPercent != tc.want {
+			t.Errorf("GOGC %q: %d (%v), want %d", tc.gogc, b.GCPercent, err, tc.want)
+		}
+	}
+	if b, _ := Decide(Inputs{}); !strings.Contains(b.String(), "collector pace 200%") {
+		t.Errorf("the log line says nothing of the pace: %s", b.String())
+	}
+}

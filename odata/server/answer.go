@@ -116,7 +116,7 @@ type AnswerCache interface {
 	// answer under text; Recall finds that answer again by it, fresh, for
 	// a caller who may read its set.
 	Remember(fingerprint, set, text string)
-	Recall(ctx context.Context, fingerprint string, may func(set string) bool) (*cache.Answer, string, bool)
+	Recall(ctx context.Context, fingerprint []byte, may cache.Reader) (*cache.Answer, string, bool)
 	// Written says that a write changed set: nothing kept before is
 	// answered again, here or on another replica.
 	Written(set string)
@@ -183,8 +183,8 @@ func (r *request) answer(key func() string, write render) error {
 		return err
 	}
 	r.timing.mark("db")
-	if r.fingerprint != "" {
-		c.Remember(r.fingerprint, r.plan.Set.Name, text)
+	if r.fingerprint != nil {
+		c.Remember(string(r.fingerprint), r.plan.Set.Name, text)
 	}
 	return r.sendAnswer(a)
 }
@@ -211,28 +211,22 @@ func (r *request) shapeKey() string {
 
 // fingerprint is a read request as sent, less what is filled in per
 // request: its path and options as written, and the headers that shape
-// its answer. Two requests with one fingerprint get one answer.
-func (r *request) fingerprintOf() string {
-	var b strings.Builder
-	path, accept, prefer := r.escapedSubPath(), r.req.Header.Get("Accept"), r.req.Header.Values("Prefer")
-	n := len(r.version) + len(path) + len(r.req.URL.RawQuery) + len(accept) + 3
-	for _, p := range prefer {
-		n += len(p) + 1
+// its answer. Two requests with one fingerprint get one answer. It is
+// written at the end of b (the request's own buffer: a hit allocates no
+// fingerprint).
+func (r *request) fingerprintOf(b []byte) []byte {
+	b = append(b, r.version...)
+	b = append(append(b, 0), r.escapedSubPath()...)
+	b = append(append(b, 0), r.req.URL.RawQuery...)
+	b = append(append(b, 0), r.req.Header.Get("Accept")...)
+	for _, p := range r.req.Header.Values("Prefer") {
+		b = append(append(b, 0), p...)
 	}
-	b.Grow(n)
-	b.WriteString(string(r.version))
-	b.WriteByte(0)
-	b.WriteString(path)
-	b.WriteByte(0)
-	b.WriteString(r.req.URL.RawQuery)
-	b.WriteByte(0)
-	b.WriteString(accept)
-	for _, p := range prefer {
-		b.WriteByte(0)
-		b.WriteString(p)
-	}
-	return b.String()
+	return b
 }
+
+// MayReadSet says whether the request's caller may read set (for Recall).
+func (r *request) MayReadSet(set string) bool { return r.guard.MayRead(r.principal, set) }
 
 // recall finds the kept answer of a read that was planned before, by its
 // fingerprint, without parsing or planning it again; the caller's right
@@ -243,8 +237,8 @@ func (r *request) recall() *cache.Answer {
 	if c == nil || r.tx != nil || (r.req.Method != http.MethodGet && r.req.Method != http.MethodHead) || r.req.Header.Get(headerMethodTunnel) != "" {
 		return nil
 	}
-	r.fingerprint = r.fingerprintOf()
-	a, set, ok := c.Recall(r.req.Context(), r.fingerprint, func(set string) bool { return r.guard.MayRead(r.principal, set) })
+	r.fingerprint = r.fingerprintOf(r.fpBuf[:0])
+	a, set, ok := c.Recall(r.req.Context(), r.fingerprint, r)
 	if !ok {
 		return nil
 	}

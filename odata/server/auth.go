@@ -56,9 +56,9 @@ func (r *request) authenticate(guard *auth.Guard) error {
 		return &odata.Error{Status: http.StatusForbidden, Code: odata.CodeForbidden, Message: cerr.Error()}
 	}
 	if perUser {
-		ctx = sources.WithCaller(ctx, caller)
+		// the request runs as its caller: sources read who from its context
+		r.req = req.WithContext(sources.WithCaller(ctx, caller))
 	}
-	r.req = req.WithContext(ctx)
 	return nil
 }
 

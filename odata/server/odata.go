@@ -59,7 +59,10 @@ type request struct {
 
 	// a read's fingerprint (see fingerprintOf), and the text of its
 	// per-request parts once made (see fillOf)
-	fingerprint string
+	fingerprint []byte
+	fpBuf       [256]byte // where a usual fingerprint is written
+
+	cacheStatus cache.StatusHolder // what the cache did for the request
 	fills       cache.Fill
 	filled      uint8
 
@@ -124,9 +127,9 @@ func (s *Server) serveOData(c *gin.Context) {
 		ctx, span = tracing.Start(ctx, c.Request.Method+" /odata/{source}", attribute.String("http.request.method", c.Request.Method))
 		defer span.End()
 	}
-	req := c.Request.WithContext(cache.WithStatus(ctx))
-	r := &request{w: c.Writer, req: req, srv: s, name: c.Param("source"), timing: serverTiming{start: time.Now()},
-		client: s.cfg.Callers.Of(req)}
+	r := &request{w: c.Writer, srv: s, name: c.Param("source"), timing: serverTiming{start: time.Now()}}
+	req := c.Request.WithContext(cache.WithStatusIn(ctx, &r.cacheStatus))
+	r.req, r.client = req, s.cfg.Callers.Of(req)
 	start := r.timing.start
 	if !r.negotiateVersion() {
 		return
@@ -152,12 +155,9 @@ func (s *Server) serveOData(c *gin.Context) {
 		}
 		took := time.Since(start)
 		r.attribute()
-		s.metrics.observe(r.name, r.set, req.Method, r.w.Status(), took)
+		s.metrics.observe(r.name, r.set, req.Method, r.w.Status(), took, r.rowsSent)
 		r.recordShape(took)
 		s.traffic.Record(r.name, r.set, r.w.Status(), took, cache.StatusOf(req.Context()).String(), r.rowsSent)
-		if r.rowsSent > 0 {
-			s.metrics.rows.WithLabelValues(r.name, r.set).Add(float64(r.rowsSent))
-		}
 	}()
 	r.src, r.answers, r.slots, r.guard = e.src, e.answers, e.slots, e.guard
 	r.svc = e.src.Metadata()
