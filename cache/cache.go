@@ -39,6 +39,10 @@ type Options struct {
 	// StaleWhileRevalidate lets an entry past its TTL answer once more
 	// while one refresh runs.
 	StaleWhileRevalidate bool
+	// Dependents, when set, names the sets whose answers are made from a
+	// set's (the summary sets over its table): a write to the set makes
+	// theirs go too.
+	Dependents func(set string) []string
 	// Bus, when set, shares write invalidations with other replicas.
 	Bus    replicas.Bus
 	Logger *slog.Logger
@@ -150,9 +154,11 @@ func (c *Answers) Written(set string) {
 		// before the write answers: from then on no replica finds an
 		// answer filed under the old generation
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		if err := g.Advance(ctx, c.opts.Name, set); err != nil {
-			c.opts.Logger.Warn("the shared generation of a set could not be moved on; other replicas may answer from before this write until their TTL",
-				"source", c.opts.Name, "set", set, "error", err)
+		for _, s := range c.affected(set) {
+			if err := g.Advance(ctx, c.opts.Name, s); err != nil {
+				c.opts.Logger.Warn("the shared generation of a set could not be moved on; other replicas may answer from before this write until their TTL",
+					"source", c.opts.Name, "set", s, "error", err)
+			}
 		}
 		cancel()
 	}
@@ -311,6 +317,16 @@ func (c *Answers) FlushLocal(set string) {
 		c.store.dropOwner(c.owner)
 		return
 	}
-	c.gen(set).Add(1)
-	c.store.dropGroup(groupOf(c.owner, set))
+	for _, s := range c.affected(set) {
+		c.gen(s).Add(1)
+		c.store.dropGroup(groupOf(c.owner, s))
+	}
+}
+
+// affected are a set and the sets made from it.
+func (c *Answers) affected(set string) []string {
+	if c.opts.Dependents == nil {
+		return []string{set}
+	}
+	return append([]string{set}, c.opts.Dependents(set)...)
 }

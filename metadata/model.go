@@ -121,6 +121,9 @@ type EntitySet struct {
 	// which fields are lookups and which can name a record.
 	References []Reference
 	UniqueKeys [][]*Property
+	// Summary, on a summary set, is what its rows compute: the groups of
+	// a table (Schema and Table are then empty). Nil on a table's set.
+	Summary *Summary
 }
 
 // Reference is a foreign key of a set's table: its columns hold values of
@@ -135,10 +138,11 @@ type Reference struct {
 	TargetColumns []string
 }
 
-// SetOfTable returns the set that serves a table, if one does.
+// SetOfTable returns the set that serves a table, if one does (a
+// summary set over it does not serve it).
 func (s *Service) SetOfTable(schema, table string) (*EntitySet, bool) {
 	for _, es := range s.Sets {
-		if es.Schema == schema && es.Table == table {
+		if es.Summary == nil && es.Schema == schema && es.Table == table {
 			return es, true
 		}
 	}
@@ -187,6 +191,8 @@ type Service struct {
 	Sets    []*EntitySet
 	bySet   map[string]*EntitySet
 	version string
+	// dependents: set -> the summary sets that read its table
+	dependents map[string][]string
 }
 
 // EntitySet returns the set with that name.
@@ -201,12 +207,9 @@ func (s *Service) Version() string { return s.version }
 
 // NewEntityType builds a type, indexing its properties. Key names properties of props.
 func NewEntityType(name string, props []*Property, key []string) (*EntityType, error) {
-	t := &EntityType{Name: name, Properties: props, byName: make(map[string]*Property, len(props))}
-	for _, p := range props {
-		if _, dup := t.byName[p.Name]; dup {
-			return nil, fmt.Errorf("entity type %s: property %s appears twice", name, p.Name)
-		}
-		t.byName[p.Name] = p
+	t, err := NewRowType(name, props)
+	if err != nil {
+		return nil, err
 	}
 	if len(key) == 0 {
 		return nil, fmt.Errorf("entity type %s has no key", name)
@@ -222,11 +225,24 @@ func NewEntityType(name string, props []*Property, key []string) (*EntityType, e
 	return t, nil
 }
 
+// NewRowType is an entity type without a key: the shape of a table's
+// rows where no entity is addressed (a summary's filter is bound to it).
+func NewRowType(name string, props []*Property) (*EntityType, error) {
+	t := &EntityType{Name: name, Properties: props, byName: make(map[string]*Property, len(props))}
+	for _, p := range props {
+		if _, dup := t.byName[p.Name]; dup {
+			return nil, fmt.Errorf("entity type %s: property %s appears twice", name, p.Name)
+		}
+		t.byName[p.Name] = p
+	}
+	return t, nil
+}
+
 // NewService builds the model, checks that set names are unique, and
 // computes its version.
 func NewService(sets []*EntitySet) (*Service, error) {
 	sort.Slice(sets, func(i, j int) bool { return sets[i].Name < sets[j].Name })
-	s := &Service{Sets: sets, bySet: make(map[string]*EntitySet, len(sets))}
+	s := &Service{Sets: sets, bySet: make(map[string]*EntitySet, len(sets)), dependents: map[string][]string{}}
 	h := sha256.New()
 	for _, es := range sets {
 		if _, dup := s.bySet[es.Name]; dup {
@@ -237,6 +253,23 @@ func NewService(sets []*EntitySet) (*Service, error) {
 		for _, p := range es.Type.Properties {
 			fmt.Fprintf(h, " %s %q %s n=%v l=%d p=%d s=%d/%v c=%v key=%v\n", p.Name, p.Column, p.Type,
 				p.Nullable, p.MaxLength, p.Precision, p.Scale, p.ScaleSet, p.Computed, es.Type.IsKey(p))
+		}
+		if sum := es.Summary; sum != nil {
+			// what a summary computes is part of what its answers mean
+			fmt.Fprintf(h, " summary of %q.%q where %q\n", sum.Schema, sum.Table, sum.WhereText)
+			for _, part := range sum.Parts {
+				of := ""
+				if part.Of != nil {
+					of = part.Of.Column
+				}
+				fmt.Fprintf(h, "  %s %d %q %s%s\n", part.Prop.Name, part.Kind, of, part.Bucket, part.Func)
+			}
+			for _, j := range sum.Joins {
+				fmt.Fprintf(h, "  join %s %q.%q on %q = %q\n", j.Alias, j.Schema, j.Table, j.From.Column, j.Key)
+			}
+			for _, read := range sum.Reads {
+				s.dependents[read] = append(s.dependents[read], es.Name)
+			}
 		}
 	}
 	s.version = hex.EncodeToString(h.Sum(nil))[:16]

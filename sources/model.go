@@ -125,7 +125,11 @@ func BuildModel(tables []Table, opts Options, defaultSchema string) (*metadata.S
 	if err := applySearch(sets, opts); err != nil {
 		return nil, rep, err
 	}
-	svc, err := metadata.NewService(sets)
+	summaries, err := summarySets(tables, opts, defaultSchema, sets)
+	if err != nil {
+		return nil, rep, &SummaryError{Err: err}
+	}
+	svc, err := metadata.NewService(append(sets, summaries...))
 	return svc, rep, err
 }
 

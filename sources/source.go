@@ -85,6 +85,8 @@ type Options struct {
 	ChangeRetention time.Duration
 	// Search names, per set, the properties $search reads.
 	Search map[string][]string
+	// Summaries are the summary sets served beside the tables' sets.
+	Summaries []Summary
 	// PerUser runs each request as its caller's database role.
 	PerUser bool
 	Logger  *slog.Logger

@@ -408,7 +408,8 @@ func (g *Gateway) withCache(src sources.Source, name string, sc config.Source, g
 	if ttl <= 0 {
 		ttl = -1 // off, except for the sets that say otherwise
 	}
-	o.Answers = cache.New(cache.Options{Name: name, Version: func() string { return src.Metadata().Version() }, Store: g.answers, TTL: ttl,
+	o.Answers = cache.New(cache.Options{Name: name, Version: func() string { return src.Metadata().Version() },
+		Dependents: func(set string) []string { return src.Metadata().Dependents(set) }, Store: g.answers, TTL: ttl,
 		SetTTL: setTTL, StaleWhileRevalidate: g.settings.Defaults.Cache.StaleWhileRevalidate, Bus: g.busIface(), Logger: g.settings.Logger})
 	return o
 }

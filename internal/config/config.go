@@ -124,6 +124,9 @@ type Source struct {
 	// Search names, per entity set, the properties $search reads (default:
 	// every text property): on a big table, each one needs an index.
 	Search map[string][]string `yaml:"search" json:"search,omitempty"`
+	// Summaries are summary sets by name: entity sets whose rows are the
+	// groups of a table, for reports (docs/salesforce.md).
+	Summaries map[string]Summary `yaml:"summaries" json:"summaries,omitempty"`
 	// Lookups makes columns Indirect Lookups in the Salesforce package:
 	// table.column -> Object.Field__c, a unique External ID field of a
 	// Salesforce object (External Lookups come from the foreign keys).
@@ -192,6 +195,9 @@ func (s Source) Check() error {
 	}
 	if s.Via != "" && strings.HasPrefix(strings.ToLower(s.DSN), "sqlite:") {
 		return &Invalid{"via", "an agent carries PostgreSQL and MySQL connections; a SQLite file is opened where the gateway runs"}
+	}
+	if err := checkSummaries(s.Summaries); err != nil {
+		return err
 	}
 	for _, col := range slices.Sorted(maps.Keys(s.Lookups)) {
 		if i := strings.LastIndex(col, "."); i <= 0 || i == len(col)-1 {

@@ -70,6 +70,10 @@ func openError(src registry.Source, err error) error {
 	if errors.As(err, &fe) {
 		return err
 	}
+	var se *sources.SummaryError
+	if errors.As(err, &se) {
+		return &registry.FieldError{Field: "summaries", Message: se.Error()}
+	}
 	return &registry.FieldError{Field: "dsn", Message: dsn.Scrub(err.Error(), src.FullDSN())}
 }
 

@@ -411,3 +411,14 @@ func typeList(ts []metadata.Type) string {
 	}
 	return strings.Join(s, " or ")
 }
+
+// Filter binds a filter written in the configuration (a summary's where,
+// in $filter's syntax) to a set's properties, as $filter is bound.
+func Filter(es *metadata.EntitySet, option, text string) (Expr, *odata.Error) {
+	n, err := uri.ParseExpression(option, text)
+	if err != nil {
+		return nil, err
+	}
+	b := &binder{option: option, typ: es.Type, lim: odata.DefaultLimits()}
+	return b.bindBool(n)
+}

@@ -314,19 +314,24 @@ func bindKey(es *metadata.EntitySet, kv []uri.KeyValue) ([]KeyValue, *odata.Erro
 		} else if len(kv) > 1 {
 			return nil, odata.BadRequest(odata.CodeBadRequest, "name every part of the compound key of %s", es.Name)
 		}
-		if part.Value.Kind == uri.LitNull {
+		var value any
+		switch {
+		case part.Value.Kind != uri.LitNull:
+			c, err := convertConst(constFromLiteral(part.Value), prop.Type)
+			if err != nil {
+				return nil, odata.BadRequest(odata.CodeTypeMismatch, "key %s: %v", prop.Name, err).WithTarget(prop.Name)
+			}
+			value = c.Value
+		case !prop.Nullable:
+			// only a summary's group without a value has a null in its key
 			return nil, odata.BadRequest(odata.CodeBadRequest, "a key value cannot be null").WithTarget(prop.Name)
-		}
-		c, err := convertConst(constFromLiteral(part.Value), prop.Type)
-		if err != nil {
-			return nil, odata.BadRequest(odata.CodeTypeMismatch, "key %s: %v", prop.Name, err).WithTarget(prop.Name)
 		}
 		for j := 0; j < i; j++ {
 			if out[j].Prop == prop {
 				return nil, odata.BadRequest(odata.CodeBadRequest, "key part %s is given twice", prop.Name)
 			}
 		}
-		out[i] = KeyValue{Prop: prop, Value: c.Value}
+		out[i] = KeyValue{Prop: prop, Value: value}
 	}
 	return out, nil
 }

@@ -124,6 +124,10 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		}
 		e := odata.MethodNotAllowed(method, set.Name)
 		e.Code, e.Message = odata.CodeReadOnly, set.Name+" is read-only ("+why+"); it cannot be changed through this service"
+		if sum := set.Summary; sum != nil {
+			e.Message = set.Name + " is a summary of " + sum.Table + ": each row is a group the database computes from " + sum.Table +
+				"'s rows on every read, so it cannot be changed itself; change the rows of " + sum.Table + " instead"
+		}
 		return e
 	}
 	var body []byte

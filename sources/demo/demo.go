@@ -257,6 +257,23 @@ func fillOrders(ctx context.Context, tx *sql.Tx, r *rand.Rand, prices []float64)
 	return nil
 }
 
+// Summaries are the demo's summary sets: what its reports group by,
+// computed by the database (docs/salesforce.md).
+var Summaries = []sources.Summary{
+	{Name: "orders_by_month", From: "Orders",
+		Dimensions: []sources.Dimension{{Column: "Status"}, {Column: "OrderDate", Bucket: "month"}},
+		Measures: []sources.Measure{{Name: "orders", Of: "count"}, {Name: "customers", Of: "count_distinct(CustomerId)"},
+			{Name: "total", Of: "sum(Total)"}, {Name: "average", Of: "avg(Total)"}, {Name: "last_shipped", Of: "max(ShippedDate)"}}},
+	{Name: "customer_years", From: "Orders",
+		Dimensions: []sources.Dimension{{Column: "CustomerId"}, {Column: "OrderDate", Bucket: "year"}},
+		Measures:   []sources.Measure{{Name: "orders", Of: "count"}, {Name: "total", Of: "sum(Total)"}},
+		Where:      "Status ne 'Cancelled'"},
+	{Name: "category_sales", From: "OrderLines",
+		Dimensions: []sources.Dimension{{Column: "ProductId.Category"}, {Column: "OrderId.OrderDate", Bucket: "quarter"}},
+		Measures: []sources.Measure{{Name: "lines", Of: "count"}, {Name: "units", Of: "sum(Quantity)"},
+			{Name: "avg_price", Of: "avg(UnitPrice)"}, {Name: "max_price", Of: "max(UnitPrice)"}}},
+}
+
 // Open creates the demo database and opens it as a source named name;
 // closing the source removes its file. The file lives in one folder per
 // user (see demoFile), where each start also removes what gateways that
@@ -271,6 +288,9 @@ func Open(ctx context.Context, opts sources.Options) (sources.Source, error) {
 		return nil, err
 	}
 	opts.DSN = "sqlite:" + path
+	if opts.Summaries == nil {
+		opts.Summaries = Summaries
+	}
 	src, err := sqlite.OpenFile(ctx, opts)
 	if err != nil {
 		release()

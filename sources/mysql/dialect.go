@@ -166,3 +166,40 @@ func (dialect) AssignValue(_ *metadata.Property, placeholder string) string { re
 func (dialect) DefaultValue(*metadata.Property) string { return "DEFAULT" }
 
 func (dialect) LockSuffix() string { return " FOR UPDATE" }
+
+// Bucket: the session's time zone is UTC (Config), so a TIMESTAMP's date
+// parts are taken there.
+func (dialect) Bucket(unit, x string) string {
+	year := "MAKEDATE(YEAR(" + x + "), 1)"
+	switch unit {
+	case "year":
+		return year
+	case "quarter":
+		return "(" + year + " + INTERVAL (QUARTER(" + x + ") - 1) QUARTER)"
+	case "month":
+		return "(" + year + " + INTERVAL (MONTH(" + x + ") - 1) MONTH)"
+	}
+	return "DATE(" + x + ")"
+}
+
+func (dialect) BucketLabel(unit, x string) string {
+	switch unit {
+	case "year":
+		return "DATE_FORMAT(" + x + ", '%Y')"
+	case "quarter":
+		return "CONCAT(YEAR(" + x + "), ' Q', QUARTER(" + x + "))"
+	case "month":
+		return "DATE_FORMAT(" + x + ", '%Y-%m')"
+	}
+	return "DATE_FORMAT(" + x + ", '%Y-%m-%d')"
+}
+
+func (dialect) Text(x string) string { return "CAST(" + x + " AS CHAR)" }
+
+func (dialect) Concat(texts []string, sep string) string {
+	return "CONCAT_WS('" + sep + "', " + strings.Join(texts, ", ") + ")"
+}
+
+// HavingReadsAggregates: MySQL and MariaDB resolve a HAVING's columns
+// among the select list and the grouped columns only.
+func (dialect) HavingReadsAggregates() {}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -164,3 +165,19 @@ func (dialect) AssignValue(p *metadata.Property, placeholder string) string {
 func (dialect) DefaultValue(*metadata.Property) string { return "DEFAULT" }
 
 func (dialect) LockSuffix() string { return " FOR UPDATE" }
+
+// Bucket: the session's time zone is UTC (OpenSource), so date_trunc
+// and ::date of a timestamptz take its date there.
+func (dialect) Bucket(unit, x string) string { return "date_trunc('" + unit + "', " + x + ")::date" }
+
+var bucketFormats = map[string]string{"year": "YYYY", "quarter": `YYYY "Q"Q`, "month": "YYYY-MM", "day": "YYYY-MM-DD"}
+
+func (dialect) BucketLabel(unit, x string) string {
+	return "to_char(" + x + ", '" + bucketFormats[unit] + "')"
+}
+
+func (dialect) Text(x string) string { return x + "::text" }
+
+func (dialect) Concat(texts []string, sep string) string {
+	return strings.Join(texts, " || '"+sep+"' || ")
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/odatagw/odatagw/internal/testmodel"
+	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/odata/plan"
 	"github.com/odatagw/odatagw/odata/uri"
 	"github.com/odatagw/odatagw/sources/mysql"
@@ -57,13 +58,23 @@ func args(a []any) string {
 // TestGoldenSQL renders every request of testdata/sqlgen/urls.txt for each
 // dialect and compares with testdata/sqlgen/sql.golden.
 func TestGoldenSQL(t *testing.T) {
+	golden(t, testmodel.Service(), "urls.txt", "sql.golden")
+}
+
+// TestGoldenSummarySQL renders the reads of summary sets: one grouped
+// statement, a filter on a dimension in WHERE and one on a measure in
+// HAVING, counts of groups, keys with nulls, parents joined.
+func TestGoldenSummarySQL(t *testing.T) {
+	golden(t, summaryService(t), "summary-urls.txt", "summary.golden")
+}
+
+func golden(t *testing.T, svc *metadata.Service, urls, goldenName string) {
 	dir := filepath.Join("..", "..", "testdata", "sqlgen")
-	f, err := os.Open(filepath.Join(dir, "urls.txt"))
+	f, err := os.Open(filepath.Join(dir, urls))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	svc := testmodel.Service()
 	dialects := []struct {
 		name string
 		d    sqlgen.Dialect
@@ -114,7 +125,7 @@ func TestGoldenSQL(t *testing.T) {
 		}
 		out.WriteString("\n")
 	}
-	golden := filepath.Join(dir, "sql.golden")
+	golden := filepath.Join(dir, goldenName)
 	if *update {
 		if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
 			t.Fatal(err)
@@ -129,10 +140,10 @@ func TestGoldenSQL(t *testing.T) {
 		wl, gl := strings.Split(string(want), "\n"), strings.Split(out.String(), "\n")
 		for i := 0; i < len(wl) && i < len(gl); i++ {
 			if wl[i] != gl[i] {
-				t.Fatalf("sql.golden differs at line %d:\nwant: %s\ngot:  %s\n(run go test ./sources/sqlgen -update after checking the change)", i+1, wl[i], gl[i])
+				t.Fatalf("%s differs at line %d:\nwant: %s\ngot:  %s\n(run go test ./sources/sqlgen -update after checking the change)", goldenName, i+1, wl[i], gl[i])
 			}
 		}
-		t.Fatalf("sql.golden differs in length: want %d lines, got %d", len(wl), len(gl))
+		t.Fatalf("%s differs in length: want %d lines, got %d", goldenName, len(wl), len(gl))
 	}
 }
 

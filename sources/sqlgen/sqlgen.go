@@ -46,6 +46,14 @@ type Dialect interface {
 	// (a trigram index in PostgreSQL, a prefix on SQLite's own indexes).
 	Pattern(f plan.Func, s string) string
 	Match(a, p string) string
+	// Bucket is the first day of the year, quarter, month or day (unit)
+	// of the date or date-time x, as a date, in UTC; BucketLabel a bucket
+	// as text (2026, 2026 Q1, 2026-03, 2026-03-05).
+	Bucket(unit, x string) string
+	BucketLabel(unit, x string) string
+	// Text is x as text; Concat the texts joined by sep.
+	Text(x string) string
+	Concat(texts []string, sep string) string
 }
 
 // ArrayParams is implemented by dialects that take an in-list as one
@@ -133,6 +141,21 @@ type Builder struct {
 	// valueDepth counts enclosing places that use a Boolean as a value (an
 	// operand of eq, say); there, too, a comparison must not yield null.
 	valueDepth int
+	// sum is the summary a summary set's read computes (summary.go);
+	// having, that what is rendered is a condition on its groups.
+	sum    *metadata.Summary
+	having bool
+}
+
+// column renders what reads a property: its column, or on a summary set
+// what the property computes.
+func (b *Builder) column(p *metadata.Property) string {
+	if b.sum != nil {
+		if s, ok := b.summaryColumn(p); ok {
+			return s
+		}
+	}
+	return b.d.Column(p)
 }
 
 // twoValued reports whether comparisons here must be true or false, never null.
@@ -222,7 +245,7 @@ func isMatch(c *plan.Call) (string, bool) {
 
 // Select renders the page query for q: the columns, then the sort keys.
 func Select(d Dialect, q *plan.Query) (string, []any, error) {
-	b := &Builder{d: d}
+	b := &Builder{d: d, sum: q.Set.Summary}
 	// room for a typical statement at once, rather than growing through
 	// every power of two on each request
 	b.sb.Grow(64 + 24*len(q.Columns))
@@ -231,7 +254,7 @@ func Select(d Dialect, q *plan.Query) (string, []any, error) {
 		if i > 0 {
 			b.sb.WriteString(", ")
 		}
-		b.sb.WriteString(d.Column(p))
+		b.sb.WriteString(b.column(p))
 	}
 	// the sort keys follow the columns for the next skiptoken, but for
 	// those that are selected columns already (the key, at least)
@@ -243,18 +266,27 @@ func Select(d Dialect, q *plan.Query) (string, []any, error) {
 		}
 		orderSQL[i] = s
 	}
+	if b.sum != nil {
+		b.exactOrder(q, orderSQL)
+	}
 	for i, c := range q.SortColumns() {
 		if c < 0 {
 			b.sb.WriteString(", " + orderSQL[i])
 		}
 	}
-	b.sb.WriteString(" FROM " + d.Table(q.Set.Schema, q.Set.Table))
-	where, err := b.where(q, orderSQL)
-	if err != nil {
-		return "", nil, err
-	}
-	if where != "" {
-		b.sb.WriteString(" WHERE " + where)
+	if b.sum != nil {
+		if err := b.groupedFrom(q, orderSQL); err != nil {
+			return "", nil, err
+		}
+	} else {
+		b.sb.WriteString(" FROM " + d.Table(q.Set.Schema, q.Set.Table))
+		where, err := b.where(q, orderSQL)
+		if err != nil {
+			return "", nil, err
+		}
+		if where != "" {
+			b.sb.WriteString(" WHERE " + where)
+		}
 	}
 	if len(q.OrderBy) > 0 {
 		b.sb.WriteString(" ORDER BY ")
@@ -296,6 +328,9 @@ func Count(d Dialect, q *plan.Query) (string, []any, error) { return selectWhere
 func Matching(d Dialect, q *plan.Query) (string, []any, error) { return selectWhere(d, q, "1") }
 
 func selectWhere(d Dialect, q *plan.Query, what string) (string, []any, error) {
+	if q.Set.Summary != nil {
+		return countGroups(d, q, what)
+	}
 	b := &Builder{d: d}
 	b.sb.WriteString("SELECT " + what + " FROM " + d.Table(q.Set.Schema, q.Set.Table))
 	if q.Where != nil {
@@ -381,7 +416,7 @@ func (b *Builder) keyset(q *plan.Query, orderSQL []string) (string, error) {
 func (b *Builder) expr(e plan.Expr) (string, error) {
 	switch v := e.(type) {
 	case *plan.PropRef:
-		return b.d.Column(v.Prop), nil
+		return b.column(v.Prop), nil
 	case *plan.Const:
 		if v.Value == nil {
 			return "NULL", nil

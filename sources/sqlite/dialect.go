@@ -132,3 +132,35 @@ func (dialect) DefaultValue(*metadata.Property) string { return "NULL" }
 // LockSuffix is empty: writes run in BEGIN IMMEDIATE transactions, which
 // hold the database's write lock from the start.
 func (dialect) LockSuffix() string { return "" }
+
+// Bucket: date-times are kept as UTC text (TimestampLayout), which the
+// date functions read.
+func (dialect) Bucket(unit, x string) string {
+	switch unit {
+	case "year":
+		return "date(" + x + ", 'start of year')"
+	case "quarter":
+		return "date(" + x + ", 'start of month', '-' || ((CAST(strftime('%m', " + x + ") AS INTEGER) - 1) % 3) || ' months')"
+	case "month":
+		return "date(" + x + ", 'start of month')"
+	}
+	return "date(" + x + ")"
+}
+
+func (dialect) BucketLabel(unit, x string) string {
+	switch unit {
+	case "year":
+		return "strftime('%Y', " + x + ")"
+	case "quarter":
+		return "(strftime('%Y', " + x + ") || ' Q' || ((CAST(strftime('%m', " + x + ") AS INTEGER) + 2) / 3))"
+	case "month":
+		return "strftime('%Y-%m', " + x + ")"
+	}
+	return x
+}
+
+func (dialect) Text(x string) string { return "CAST(" + x + " AS TEXT)" }
+
+func (dialect) Concat(texts []string, sep string) string {
+	return "(" + strings.Join(texts, " || '"+sep+"' || ") + ")"
+}
