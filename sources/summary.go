@@ -389,7 +389,7 @@ func (s *summarized) build(opts Options) (*metadata.EntitySet, error) {
 		}
 		s.sum.Where = cond
 	}
-	es := &metadata.EntitySet{Name: d.Name, Type: et, ReadOnly: true, PageSize: opts.PageSize,
+	es := &metadata.EntitySet{Name: d.Name, Type: et, ReadOnly: true, IsView: true, PageSize: opts.PageSize,
 		Description: s.description(), Count: metadata.CountPolicy{Mode: metadata.CountExact}, Summary: s.sum,
 		References: s.references(), UniqueKeys: [][]*metadata.Property{et.Key}}
 	for _, part := range s.sum.Dimensions() {

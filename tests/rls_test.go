@@ -151,3 +151,53 @@ func TestPerUserStaleRefresh(t *testing.T) {
 		t.Fatalf("no stale answer was served (saw %v); the test did not reach the refresh", seen)
 	}
 }
+
+// TestSummaryRowLevelSecurity: a summary's grouping runs as the caller's
+// role, so each user's groups count only the rows row-level security
+// gives them, from the database and from the cache alike.
+func TestSummaryRowLevelSecurity(t *testing.T) {
+	needPostgres(t)
+	db, eu, us, _ := regionalDB(t)
+	hour := time.Hour
+	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "k",
+		map[string]config.Source{"erp": {DSN: db.DSN, Auth: config.Auth{Basic: true, PerUser: true},
+			Summaries: map[string]config.Summary{"by_country": {From: "Customers",
+				Dimensions: []config.Dimension{{Column: "Country"}}, Measures: config.Measures{{Name: "customers", Of: "count"}}}}}},
+		func(s *app.Settings) { s.Defaults = config.File{Cache: config.Cache{TTL: &hour}} })
+	pw := "long-enough-password-" + randomHex(4)
+	recordSecret(t, pw)
+	for user, role := range map[string]string{"anna": eu, "ulysses": us} {
+		if r := ag.api(t, "POST", "/api/users", map[string]any{"name": user, "password": pw, "role": role}); r.Status != 201 {
+			t.Fatalf("add %s: %d %s", user, r.Status, r.Body)
+		}
+	}
+	var germans, usa, us2 string
+	execQuery(t, db.DSN, `SELECT count(*)::text FROM "Customers" WHERE "Country" = 'Germany'`, &germans)
+	execQuery(t, db.DSN, `SELECT count(*)::text FROM "Customers" WHERE "Country" = 'USA'`, &usa)
+	execQuery(t, db.DSN, `SELECT count(*)::text FROM "Customers" WHERE "Country" = 'US'`, &us2)
+	want := map[string]map[string]string{"anna": {"Germany": germans}, "ulysses": {"USA": usa, "US": us2}}
+	for round := 1; round <= 2; round++ {
+		for user, groups := range want {
+			r := do(t, "GET", ag.odata+"/odata/erp/by_country?$count=true", nil,
+				"Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pw)))
+			if r.Status != 200 {
+				t.Fatalf("%s: %d %s", user, r.Status, r.Body)
+			}
+			if round == 2 && r.Header.Get("X-Cache") != "hit" {
+				t.Errorf("round 2: %s's groups were not a cache hit (%q)", user, r.Header.Get("X-Cache"))
+			}
+			got := map[string]string{}
+			for _, g := range entities(t, r.JSON(t)) {
+				got[g["Country"].(string)] = fmt.Sprint(g["customers"])
+			}
+			for country, n := range groups {
+				if got[country] != n {
+					t.Errorf("round %d: %s counts %s customers in %s, want %s (groups %v)", round, user, got[country], country, n, got)
+				}
+			}
+			if len(got) != len(groups) {
+				t.Errorf("round %d: %s sees groups of other regions: %v", round, user, got)
+			}
+		}
+	}
+}

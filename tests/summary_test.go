@@ -246,7 +246,7 @@ var summaryCases = []summaryCase{
 		want: `SELECT {day:at} d, count(*), sum(qty) FROM events WHERE {day:at} >= '2025-12-30' AND {day:at} <= '2026-01-02'
 			GROUP BY {day:at} ORDER BY d`},
 	{name: "busiest days", url: "days?$count=true&$top=3&$orderby=events desc,qty desc", cols: []string{"day", "events", "qty"},
-		want: `SELECT {day:at} d, count(*) n, sum(qty) s FROM events GROUP BY {day:at} ORDER BY n DESC, s DESC, d LIMIT 3`,
+		want:  `SELECT {day:at} d, count(*) n, sum(qty) s FROM events GROUP BY {day:at} ORDER BY n DESC, s DESC, d LIMIT 3`,
 		count: `SELECT count(*) FROM (SELECT 1 FROM events GROUP BY {day:at}) g`},
 }
 

@@ -43,8 +43,7 @@ func (p *Plane) Shape(ctx context.Context, name, id, explain string) (admin.Shap
 	ex, can := sources.As[sources.Explainer](src)
 	es, isSet := src.Metadata().EntitySet(d.Shape.Set)
 	if isSet && can && !d.Shape.Refused {
-		contains, prefix, compared, sorted := indexColumns(d.Shape, es)
-		advice, err := ex.IndexFor(ctx, es, contains, prefix, compared, sorted)
+		advice, err := indexFor(ctx, ex, d.Shape, es)
 		if err != nil {
 			return out, err
 		}
@@ -117,8 +116,7 @@ func (p *Plane) IndexAdvice(ctx context.Context, name string) ([]admin.RankedAdv
 				continue
 			}
 			reached[es.Name] = true
-			contains, prefix, compared, sorted := indexColumns(e.Shape, es)
-			advice, err := ex.IndexFor(ctx, es, contains, prefix, compared, sorted)
+			advice, err := indexFor(ctx, ex, e.Shape, es)
 			if err != nil {
 				return out, err
 			}
@@ -193,6 +191,43 @@ func indexColumns(sh shapes.Shape, es *metadata.EntitySet) (contains, prefix, co
 		sorted = sh.Sorts
 	}
 	return
+}
+
+// indexFor is the index that would serve a shape of es.
+func indexFor(ctx context.Context, ex sources.Explainer, sh shapes.Shape, es *metadata.EntitySet) ([]metadata.IndexAdvice, error) {
+	contains, prefix, compared, sorted := indexColumns(sh, es)
+	on, contains, prefix, compared, sorted := onTable(es, contains, prefix, compared, sorted)
+	return ex.IndexFor(ctx, on, contains, prefix, compared, sorted)
+}
+
+// onTable turns what a summary set's shape reads into what it reads of
+// the summary's table: a term on a dimension is a term on the table's
+// column, which an index of the table serves; terms on measures, buckets
+// and parents' columns, and the order of groups, no index of it serves.
+// Any other set's shape is its own.
+func onTable(es *metadata.EntitySet, contains, prefix, compared, sorted []string) (*metadata.EntitySet, []string, []string, []string, []string) {
+	sum := es.Summary
+	if sum == nil {
+		return es, contains, prefix, compared, sorted
+	}
+	columns := func(names []string) []string {
+		var out []string
+		for _, name := range names {
+			p, ok := es.Type.Property(name)
+			if !ok {
+				continue
+			}
+			part, ok := sum.Part(p)
+			if !ok || part.Kind != metadata.Dimension || part.Bucket != "" {
+				continue
+			}
+			if own, ok := sum.Set.Type.Property(part.Of.Name); ok && own == part.Of {
+				out = append(out, part.Of.Column)
+			}
+		}
+		return out
+	}
+	return sum.Set, columns(contains), columns(prefix), columns(compared), nil
 }
 
 // SampleShape turns on or off keeping a shape's last values, for EXPLAIN.
