@@ -150,9 +150,10 @@ func (s *Service) SetOfTable(schema, table string) (*EntitySet, bool) {
 }
 
 // SearchedProperties are the properties a $search term is looked for in:
-// those configured, else every String property.
+// those configured (a summary's text dimensions, perhaps none), else every
+// String property.
 func (es *EntitySet) SearchedProperties() []*Property {
-	if len(es.Search) > 0 {
+	if es.Search != nil {
 		return es.Search
 	}
 	var out []*Property

@@ -96,7 +96,7 @@ type salesforcePackageCmd struct {
 
 type salesforceDiffCmd struct {
 	packageSource
-	Dir  string `arg:"" placeholder:"DIR" help:"The metadata directory retrieved from the org (sf project retrieve start --metadata ExternalDataSource CustomObject --target-metadata-dir DIR, then unzip DIR/unpackaged.zip)."`
+	Dir  string `arg:"" placeholder:"DIR" help:"The metadata directory retrieved from the org (sf project retrieve start --metadata ExternalDataSource CustomObject ReportType --target-metadata-dir DIR, then unzip DIR/unpackaged.zip)."`
 	JSON bool   `help:"Print the differences as JSON."`
 }
 

@@ -86,6 +86,8 @@ type Bundle struct {
 	Files   []File
 	Lookups []Lookup
 	objects []customObject
+	// reportTypes by developer name
+	reportTypes map[string]reportType
 }
 
 // PermissionSetName is the permission set a package grants its objects in.
@@ -99,7 +101,8 @@ const principal = "Gateway"
 // start --metadata-dir` reads) that sets Salesforce up for a source: the
 // External Data Source and its credential, an external object per set
 // with its fields, lookups from the foreign keys and the configured
-// Indirect Lookups, and a permission set granting them. No secret goes
+// Indirect Lookups, a report type per summary set and per lookup, and a
+// permission set granting them. No secret goes
 // in it: the password, the API token or the OAuth client are entered in
 // Setup after the deploy.
 func Package(svc *metadata.Service, o Options) (*Bundle, error) {
@@ -195,6 +198,15 @@ func Package(svc *metadata.Service, o Options) (*Bundle, error) {
 				b.Lookups = append(b.Lookups, l)
 			}
 		}
+	}
+	objects := map[string]customObject{}
+	for _, o := range b.objects {
+		objects[o.ExternalName] = o
+	}
+	b.reportTypes = reportTypes(svc, d, objects)
+	for _, n := range reportTypeNames(b.reportTypes) {
+		members["ReportType"] = append(members["ReportType"], n)
+		addFile("reportTypes/"+n+".reportType", b.reportTypes[n])
 	}
 	sort.Slice(ps.FieldPermissions, func(i, j int) bool { return ps.FieldPermissions[i].Field < ps.FieldPermissions[j].Field })
 	addFile("permissionsets/"+PermissionSetName(o.Source)+".permissionset", ps)

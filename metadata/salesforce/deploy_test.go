@@ -19,7 +19,10 @@ import (
 // shop is a schema with a foreign key of every kind: single, two to one
 // parent, composite, self-reference, to a table that is not served, and
 // to a unique column that is not the parent's key.
-func shop(t *testing.T) *metadata.Service {
+func shop(t *testing.T) *metadata.Service { t.Helper(); return shopWith(t) }
+
+// shopWith is the shop with summary sets over its tables.
+func shopWith(t *testing.T, summaries ...sources.Summary) *metadata.Service {
 	t.Helper()
 	i32 := func(name string, nullable bool) sources.Column {
 		return sources.Column{Name: name, Type: metadata.Int32, Nullable: nullable}
@@ -59,7 +62,7 @@ func shop(t *testing.T) *metadata.Service {
 			ForeignKeys: []sources.ForeignKey{{Name: "shipments_line", Columns: []string{"order_id", "line_no"}, RefTable: "order_lines", RefColumns: []string{"order_id", "line_no"}}}},
 		{Name: "warehouses", PrimaryKey: []string{"code"}, Columns: []sources.Column{text("code", 10, false)}},
 	}
-	svc, _, err := sources.BuildModel(tables, sources.Options{Exclude: []string{"warehouses"}}, "")
+	svc, _, err := sources.BuildModel(tables, sources.Options{Exclude: []string{"warehouses"}, Summaries: summaries}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -563,5 +566,92 @@ func TestZip(t *testing.T) {
 		if !bytes.Equal(got, b.Files[i].Data) {
 			t.Errorf("%s differs in the zip", f.Name)
 		}
+	}
+}
+
+// TestSummaryPackage: a summary set becomes a read-only external object
+// named by its label, with an External Lookup from a dimension over a
+// foreign key, an Indirect Lookup where its table's column has one, a
+// report type of its own and one with its parent; all of it valid
+// against the schema, and covered by the diff.
+func TestSummaryPackage(t *testing.T) {
+	schema := sfschema.Load(t)
+	svc := shopWith(t,
+		sources.Summary{Name: "customer_months", From: "orders",
+			Dimensions: []sources.Dimension{{Column: "customer_id"}, {Column: "placed", Bucket: "month"}},
+			Measures:   []sources.Measure{{Name: "orders", Of: "count"}}},
+		sources.Summary{Name: "number_orders", From: "orders",
+			Dimensions: []sources.Dimension{{Column: "customer_number"}}, Measures: []sources.Measure{{Name: "orders", Of: "count"}}})
+	b, err := Package(svc, shopOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range b.Files {
+		for _, err := range schema.Validate(f.Data) {
+			t.Errorf("%s: %v", f.Path, err)
+		}
+	}
+	fs := files(b)
+	obj := fs["objects/customer_months__x.object"]
+	for _, want := range []string{
+		"<fullName>label__c</fullName><description>The group&#39;s dimensions as text, which names it</description><externalDeveloperName>label</externalDeveloperName><externalId>false</externalId><isNameField>true</isNameField>",
+		"<fullName>customer_id__c</fullName>",
+		"<referenceTo>customers__x</referenceTo><relationshipLabel>Customer Months</relationshipLabel><relationshipName>customer_months</relationshipName>",
+		"<type>ExternalLookup</type>",
+	} {
+		if !strings.Contains(obj, want) {
+			t.Errorf("customer_months__x lacks %s:\n%s", want, obj)
+		}
+	}
+	if n := fs["objects/number_orders__x.object"]; !strings.Contains(n, "<referenceTargetField>Account.ERP_Number__c</referenceTargetField>") {
+		t.Errorf("the summary over orders.customer_number has no Indirect Lookup:\n%s", n)
+	}
+	ps := fs["permissionsets/odatagw_shop.permissionset"]
+	if !strings.Contains(ps, "<objectPermissions><allowCreate>false</allowCreate><allowDelete>false</allowDelete><allowEdit>false</allowEdit><allowRead>true</allowRead><modifyAllRecords>false</modifyAllRecords><object>customer_months__x</object>") {
+		t.Errorf("a summary is granted more than reading:\n%s", ps)
+	}
+	own := fs["reportTypes/customer_months_summary.reportType"]
+	for _, want := range []string{"<baseObject>customer_months__x</baseObject><category>other</category><deployed>true</deployed>",
+		"<columns><checkedByDefault>true</checkedByDefault><field>orders__c</field><table>customer_months__x</table></columns>"} {
+		if !strings.Contains(own, want) {
+			t.Errorf("the summary's report type lacks %s:\n%s", want, own)
+		}
+	}
+	joined := fs["reportTypes/customers_with_customer_months.reportType"]
+	for _, want := range []string{"<baseObject>customers__x</baseObject>", "<join><outerJoin>true</outerJoin><relationship>customer_months__r</relationship></join>",
+		"<label>Customers with Customer Months</label>", "<table>customers__x.customer_months__r</table>", "<field>name__c</field><table>customers__x</table>"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("the parent's report type lacks %s:\n%s", want, joined)
+		}
+	}
+	if account := fs["reportTypes/Account_with_number_orders.reportType"]; !strings.Contains(account, "<baseObject>Account</baseObject>") ||
+		!strings.Contains(account, "<field>Name</field><table>Account</table>") {
+		t.Errorf("the Indirect Lookup's report type:\n%s", account)
+	}
+	if !strings.Contains(fs["package.xml"], "<members>customer_months_summary</members>") || !strings.Contains(fs["package.xml"], "<name>ReportType</name>") {
+		t.Errorf("package.xml lacks the report types:\n%s", fs["package.xml"])
+	}
+	// the diff: an org without the summary's report type, and with the
+	// parent's joined to something else
+	dir := writeOrg(t, b, func(path, d string) string {
+		switch path {
+		case "reportTypes/customer_months_summary.reportType":
+			return ""
+		case "reportTypes/customers_with_customer_months.reportType":
+			return strings.Replace(d, "<relationship>customer_months__r</relationship>", "<relationship>orders__r</relationship>", 1)
+		}
+		return d
+	})
+	org, err := ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range b.Compare(org).Changes {
+		got[c.Kind+" "+c.Object] = c.Was + " -> " + c.Becomes
+	}
+	if len(got) != 2 || got["add customer_months_summary"] != " -> Report Type customer_months__x" ||
+		got["change customers_with_customer_months"] != "customers__x with orders__r -> customers__x with customer_months__r" {
+		t.Errorf("diff: %v", got)
 	}
 }

@@ -15,16 +15,17 @@ import (
 )
 
 // Org is what a metadata directory retrieved from an org holds of the
-// Salesforce side: its external objects with their fields, and its
-// external data sources.
+// Salesforce side: its external objects with their fields, its external
+// data sources and its report types.
 type Org struct {
 	objects     map[string]customObject // by API name
 	dataSources map[string]dataSource   // by developer name
+	reportTypes map[string]reportType   // by developer name
 }
 
 // ErrNotRetrieved is a directory that holds no retrieved metadata.
 var ErrNotRetrieved = errors.New("not a retrieved metadata directory: it has no package.xml beside objects/ " +
-	"(retrieve one with `sf project retrieve start --metadata ExternalDataSource CustomObject --target-metadata-dir DIR` and unzip DIR/unpackaged.zip)")
+	"(retrieve one with `sf project retrieve start --metadata ExternalDataSource CustomObject ReportType --target-metadata-dir DIR` and unzip DIR/unpackaged.zip)")
 
 // ReadDir reads a retrieved metadata directory: the unzipped target of
 // `sf project retrieve start --target-metadata-dir`, or a source-format
@@ -76,7 +77,7 @@ func readFS(fsys fs.FS) (*Org, error) {
 	if !found {
 		return nil, ErrNotRetrieved
 	}
-	org := &Org{objects: map[string]customObject{}, dataSources: map[string]dataSource{}}
+	org := &Org{objects: map[string]customObject{}, dataSources: map[string]dataSource{}, reportTypes: map[string]reportType{}}
 	read := func(p string, v any) error {
 		f, err := fsys.Open(p)
 		if err != nil {
@@ -125,22 +126,37 @@ func readFS(fsys fs.FS) (*Org, error) {
 			org.objects[name] = o
 		}
 	}
-	for _, dir := range []string{"dataSources"} {
+	// a type's files: NAME.suffix in the metadata format, NAME.suffix-meta.xml in the source format
+	each := func(dir, suffix string, read func(name, file string) error) error {
 		entries, _ := fs.ReadDir(fsys, path.Join(root, dir))
 		for _, e := range entries {
-			name, ok := strings.CutSuffix(e.Name(), ".dataSource")
+			name, ok := strings.CutSuffix(e.Name(), suffix)
 			if !ok {
-				name, ok = strings.CutSuffix(e.Name(), ".dataSource-meta.xml")
+				name, ok = strings.CutSuffix(e.Name(), suffix+"-meta.xml")
 			}
-			if !ok {
-				continue
+			if ok {
+				if err := read(name, path.Join(root, dir, e.Name())); err != nil {
+					return err
+				}
 			}
-			var ds dataSource
-			if err := read(path.Join(root, dir, e.Name()), &ds); err != nil {
-				return nil, err
-			}
-			org.dataSources[name] = ds
 		}
+		return nil
+	}
+	if err := each("dataSources", ".dataSource", func(name, file string) error {
+		var ds dataSource
+		err := read(file, &ds)
+		org.dataSources[name] = ds
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := each("reportTypes", ".reportType", func(name, file string) error {
+		var rt reportType
+		err := read(file, &rt)
+		org.reportTypes[name] = rt
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	return org, nil
 }
@@ -231,6 +247,16 @@ func (b *Bundle) Compare(org *Org) Diff {
 			}
 		}
 	}
+	for _, n := range reportTypeNames(b.reportTypes) {
+		want := b.reportTypes[n]
+		have, ok := org.reportTypes[n]
+		switch {
+		case !ok:
+			add(Change{Kind: "add", Object: n, Becomes: "Report Type " + describeReportType(want), Message: "deploying creates the report type"})
+		case describeReportType(have) != describeReportType(want):
+			add(Change{Kind: "change", Object: n, Was: describeReportType(have), Becomes: describeReportType(want), Message: "deploying changes what the report type joins"})
+		}
+	}
 	names := make([]string, 0, len(org.objects))
 	for n := range org.objects {
 		names = append(names, n)
@@ -250,6 +276,15 @@ func (b *Bundle) Compare(org *Org) Diff {
 	})
 	sort.Slice(d.SyncOverwrites, func(i, j int) bool { return d.SyncOverwrites[i].Object < d.SyncOverwrites[j].Object })
 	return d
+}
+
+// describeReportType names what a report type reports on: Customers__x
+// with Orders__r.
+func describeReportType(rt reportType) string {
+	if rt.Join == nil {
+		return rt.BaseObject
+	}
+	return rt.BaseObject + " with " + rt.Join.Relationship
 }
 
 func (b *Bundle) dataSource() dataSource {

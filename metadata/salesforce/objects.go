@@ -113,6 +113,25 @@ func decide(svc *metadata.Service, ch Choices) decisions {
 		d.lookups[p] = Lookup{Set: es.Name, Property: p.Name, Kind: "IndirectLookup", ReferenceTo: obj, TargetField: target,
 			length: textLength(p)}
 	}
+	// a summary's dimension over a column with an Indirect Lookup is one
+	// too: the summary shows on the same record
+	for _, es := range svc.Sets {
+		if es.Summary == nil {
+			continue
+		}
+		for _, part := range es.Summary.Dimensions() {
+			target, ok := ch.Lookups[es.Summary.Table+"."+part.Of.Column]
+			if own, base := es.Summary.Set.Type.Property(part.Of.Name); !ok || part.Bucket != "" || !base || own != part.Of {
+				continue
+			}
+			if _, configured := d.lookups[part.Prop]; configured || metadata.CheckExternalIDField(target) != nil || !indirectKinds[part.Prop.Type] {
+				continue
+			}
+			obj, _, _ := strings.Cut(target, ".")
+			d.lookups[part.Prop] = Lookup{Set: es.Name, Property: part.Prop.Name, Kind: "IndirectLookup", ReferenceTo: obj, TargetField: target,
+				length: textLength(part.Prop)}
+		}
+	}
 	// External Lookups, from the foreign keys
 	for _, es := range svc.Sets {
 		for _, ref := range es.References {
@@ -229,9 +248,16 @@ func nameRelationships(svc *metadata.Service, lookups map[*metadata.Property]Loo
 }
 
 // DefaultNameField is the property that names a set's records when the
-// configuration says nothing: a unique, non-null text column called like
-// a name (name, title, code, or ending so), else none.
+// configuration says nothing: a summary's label; a unique, non-null text
+// column called like a name (name, title, code, or ending so), else none.
 func DefaultNameField(es *metadata.EntitySet) *metadata.Property {
+	if es.Summary != nil {
+		for _, part := range es.Summary.Parts {
+			if part.Kind == metadata.Label {
+				return part.Prop
+			}
+		}
+	}
 	var best *metadata.Property
 	bestRank := 99
 	for _, key := range es.UniqueKeys {

@@ -60,7 +60,9 @@ type Table struct {
 	Table     string   `json:"table"`      // schema.table as the database names it
 	View      bool     `json:"view,omitempty"`
 	Writable  bool     `json:"writable"`
-	Key       []string `json:"key"`
+	// Summary, on a summary set, names the table whose groups it holds.
+	Summary string   `json:"summary,omitempty"`
+	Key     []string `json:"key"`
 	Fields    []Field  `json:"fields"`
 	// Searched lists the properties Salesforce's search ($search) reads.
 	Searched []string `json:"searched"`
@@ -227,6 +229,9 @@ func fixFor(reason string) string {
 }
 
 func dbName(es *metadata.EntitySet) string {
+	if es.Summary != nil {
+		return es.Name // no table of its own: the configuration names it
+	}
 	if es.Schema == "" {
 		return es.Table
 	}
@@ -245,7 +250,12 @@ func table(es *metadata.EntitySet) Table {
 	add := func(sev Severity, object, msg, fix string) {
 		t.Problems = append(t.Problems, Problem{Severity: sev, Object: object, Message: msg, Fix: fix})
 	}
-	if es.Name != es.Table {
+	if es.Summary != nil {
+		t.Summary = es.Summary.Table
+		add(Info, t.Table, "a summary of "+es.Summary.Table+": each record is a group the database computes on every read, read-only; "+
+			"report on it with its report type, or show it on a parent's page through its lookups", "")
+	}
+	if es.Name != es.Table && es.Summary == nil {
 		add(Info, t.Table, fmt.Sprintf("served as %s (external object %s__x): the database name is not a valid Salesforce API name or collides with another", es.Name, es.Name),
 			"to choose the name yourself, set names: {"+es.Table+": Name} in the source")
 	}
@@ -257,6 +267,9 @@ func table(es *metadata.EntitySet) Table {
 			SalesforceType: SalesforceType(p), Key: es.Type.IsKey(p), Nullable: p.Nullable, ReadOnly: p.Computed}
 		t.Fields = append(t.Fields, f)
 		obj := t.Table + "." + p.Column
+		if es.Summary != nil && p.Computed {
+			continue // a measure's or the label's type is the gateway's choice, said in docs/salesforce.md
+		}
 		if p.Name != p.Column {
 			add(Info, obj, fmt.Sprintf("served as field %s__c: the column name is not a valid Salesforce API name or collides with another", p.Name),
 				"to choose the name yourself, set columns: {"+es.Table+": {"+p.Column+": Name}} in the source")

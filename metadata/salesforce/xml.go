@@ -163,3 +163,34 @@ type objectPermission struct {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// reportType is a custom report type: its primary object, an object
+// joined to it through a relationship, and the fields offered, a section
+// per object.
+type reportType struct {
+	XMLName     xml.Name              `xml:"ReportType"`
+	NS          string                `xml:"xmlns,attr,omitempty"`
+	BaseObject  string                `xml:"baseObject"`
+	Category    string                `xml:"category"`
+	Deployed    bool                  `xml:"deployed"`
+	Description string                `xml:"description,omitempty"`
+	Join        *objectRelationship   `xml:"join,omitempty"`
+	Label       string                `xml:"label"`
+	Sections    []reportLayoutSection `xml:"sections"`
+}
+
+type objectRelationship struct {
+	OuterJoin    bool   `xml:"outerJoin"`
+	Relationship string `xml:"relationship"`
+}
+
+type reportLayoutSection struct {
+	Columns     []reportTypeColumn `xml:"columns"`
+	MasterLabel string             `xml:"masterLabel"`
+}
+
+type reportTypeColumn struct {
+	CheckedByDefault bool   `xml:"checkedByDefault"`
+	Field            string `xml:"field"`
+	Table            string `xml:"table"`
+}
