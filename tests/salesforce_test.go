@@ -77,7 +77,9 @@ func TestSalesforcePackageOfTheDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s%s", code, stdout, stderr)
 	}
-	for _, w := range []string{"3 lookups", "Orders.CustomerId -> Customers__x (ExternalLookup, related list Orders)",
+	for _, w := range []string{"4 lookups", "Orders.CustomerId -> Customers__x (ExternalLookup, related list Orders)",
+		"customer_years.CustomerId -> Customers__x (ExternalLookup, related list customer_years)",
+		"report type Customers with Customer Years: Customers_with_customer_years", "report type Orders By Month: orders_by_month_summary",
 		"OrderLines.ProductId -> Products__x", "sf project deploy start --metadata-dir"} {
 		if !strings.Contains(stdout, w) {
 			t.Errorf("the command's output lacks %q:\n%s", w, stdout)

@@ -18,7 +18,7 @@ import (
 )
 
 type salesforceCmd struct {
-	Package salesforcePackageCmd `cmd:"" help:"Write the Metadata API package that sets Salesforce up for a source in one deploy: External Data Source, credentials, an external object per table with its fields, lookups from the foreign keys, and a permission set. Works from the configuration file or a DSN, without a running gateway."`
+	Package salesforcePackageCmd `cmd:"" help:"Write the Metadata API package that sets Salesforce up for a source in one deploy: External Data Source, credentials, an external object per table and per summary set with its fields, lookups from the foreign keys, report types for the summaries and the lookups, and a permission set. Works from the configuration file or a DSN, without a running gateway."`
 	Diff    salesforceDiffCmd    `cmd:"" help:"Compare the package with a metadata directory retrieved from the org and print what deploying would add, change and leave behind, and which lookups a Validate and Sync would overwrite. Exits 0 when they agree, 1 when they differ, 2 on bad input."`
 }
 
@@ -202,13 +202,16 @@ func (c *salesforcePackageCmd) run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %s, %s\n", out, counted(len(b.Files), "file"), counted(len(b.Lookups), "lookup"))
+	fmt.Fprintf(stdout, "wrote %s: %s, %s, %s\n", out, counted(len(b.Files), "file"), counted(len(b.Lookups), "lookup"), counted(len(b.ReportTypes), "report type"))
 	for _, l := range b.Lookups {
 		target := l.ReferenceTo
 		if l.TargetField != "" {
 			target = l.TargetField
 		}
 		fmt.Fprintf(stdout, "  %s.%s -> %s (%s, related list %s)\n", l.Set, l.Property, target, l.Kind, l.RelationshipName)
+	}
+	for _, r := range b.ReportTypes {
+		fmt.Fprintf(stdout, "  report type %s: %s\n", r.Label, r.Name)
 	}
 	fmt.Fprintf(stdout, "deploy it with: sf project deploy start --metadata-dir DIR --dry-run (then without --dry-run)\n")
 	return nil

@@ -85,9 +85,18 @@ type Bundle struct {
 	Name    string // the data source's developer name
 	Files   []File
 	Lookups []Lookup
-	objects []customObject
+	// ReportTypes are the custom report types it brings.
+	ReportTypes []ReportTypeEntry
+	objects     []customObject
 	// reportTypes by developer name
 	reportTypes map[string]reportType
+}
+
+// ReportTypeEntry names a report type of a package, as the report
+// builder lists it.
+type ReportTypeEntry struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
 }
 
 // PermissionSetName is the permission set a package grants its objects in.
@@ -205,6 +214,7 @@ func Package(svc *metadata.Service, o Options) (*Bundle, error) {
 	}
 	b.reportTypes = reportTypes(svc, d, objects)
 	for _, n := range reportTypeNames(b.reportTypes) {
+		b.ReportTypes = append(b.ReportTypes, ReportTypeEntry{Name: n, Label: b.reportTypes[n].Label})
 		members["ReportType"] = append(members["ReportType"], n)
 		addFile("reportTypes/"+n+".reportType", b.reportTypes[n])
 	}

@@ -47,8 +47,8 @@ func reportTypes(svc *metadata.Service, d decisions, objects map[string]customOb
 		if es.Summary != nil {
 			out[name(es.Name, "summary")] = reportType{NS: metadataNS, BaseObject: obj, Category: ReportTypeCategory, Deployed: true,
 				Description: clipDescription(es.Description + ". Made by odatagw."),
-				Label:       clip(pluralLabel(es.Name)),
-				Sections:    []reportLayoutSection{{Columns: columns(obj, o, true), MasterLabel: clip(pluralLabel(es.Name))}}}
+				Label:       clip(fieldLabel(es.Name)),
+				Sections:    []reportLayoutSection{{Columns: columns(obj, o, true), MasterLabel: clip(fieldLabel(es.Name))}}}
 		}
 		for _, p := range es.Type.Properties {
 			l, ok := d.lookups[p]
