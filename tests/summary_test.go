@@ -18,6 +18,7 @@ import (
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/testdb"
 	"github.com/odatagw/odatagw/sources/sqlite"
+	"go.yaml.in/yaml/v3"
 )
 
 // The summary suite: the same accounts and events in PostgreSQL,
@@ -90,17 +91,24 @@ func summaryDatabases(t *testing.T) []summaryDB {
 	}
 	t.Cleanup(func() { myDB.Close() })
 	out = append(out, summaryDB{name: "mysql", dsn: my.DSN, db: myDB, rows: sqlRows(myDB)})
+	for _, d := range out {
+		fillSummaryDB(t, d)
+	}
+	return append(out, summarySQLite(t))
+}
+
+// summarySQLite is the suite's SQLite database, which needs no server.
+func summarySQLite(t *testing.T) summaryDB {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "events.db")
 	liteDB, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { liteDB.Close() })
-	out = append(out, summaryDB{name: "sqlite", dsn: "sqlite:" + path, db: liteDB, rows: sqlRows(liteDB)})
-	for _, d := range out {
-		fillSummaryDB(t, d)
-	}
-	return out
+	d := summaryDB{name: "sqlite", dsn: "sqlite:" + path, db: liteDB, rows: sqlRows(liteDB)}
+	fillSummaryDB(t, d)
+	return d
 }
 
 // fillSummaryDB creates the tables and writes the same rows into each
@@ -594,5 +602,95 @@ func TestSummaryExactText(t *testing.T) {
 				t.Errorf("Audit by its key: %v", one)
 			}
 		})
+	}
+}
+
+// TestReportScanSuggestsASummary: a report's scan of events (pages of one
+// query, one caller, in a row) is named a report scan on the insight
+// page with its rows and bytes per run, said to pass the 2,000 rows a
+// report shows, and answered with the summary that would replace it;
+// declared through the admin API, that summary serves the report's
+// groups, and a summary the database cannot compute is refused there.
+func TestReportScanSuggestsASummary(t *testing.T) {
+	d := summarySQLite(t)
+	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "operator key", nil)
+	anyone := map[string]any{"anonymous": true}
+	if r := ag.api(t, "POST", "/api/sources", map[string]any{"auth": anyone, "name": "lite", "dsn": d.dsn}); r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	// the scan: Salesforce reads every row, in server-driven pages
+	url := ag.odata + "/odata/lite/" + encodeQuery("events?$select=kind,at,amount&$orderby=kind&$top=5000")
+	rows, pages := 0, 0
+	for url != "" && pages < 20 {
+		r := do(t, "GET", url, nil, "Prefer", "odata.maxpagesize=1000")
+		if r.Status != 200 {
+			t.Fatalf("%s: %d %s", url, r.Status, r.Body)
+		}
+		body := r.JSON(t)
+		rows += len(entities(t, body))
+		pages++
+		url, _ = body["@odata.nextLink"].(string)
+	}
+	if rows != summaryEvents+len(summaryEdges) {
+		t.Fatalf("the scan read %d rows in %d pages", rows, pages)
+	}
+	r := ag.api(t, "GET", "/api/sources/lite/shapes", nil)
+	var list struct {
+		Shapes []struct {
+			Name string `json:"name"`
+			Scan *struct {
+				Runs     int    `json:"runs_24h"`
+				Pages    int    `json:"pages_per_run"`
+				Rows     int    `json:"rows_per_run"`
+				Bytes    int    `json:"bytes_per_run"`
+				Grouping bool   `json:"over_groupings"`
+				Large    bool   `json:"too_large"`
+				YAML     string `json:"summary_yaml"`
+			} `json:"report_scan"`
+		} `json:"shapes"`
+	}
+	if err := json.Unmarshal(r.Body, &list); err != nil {
+		t.Fatalf("%v: %.300s", err, r.Body)
+	}
+	var yamlText string
+	for _, e := range list.Shapes {
+		if e.Scan == nil {
+			continue
+		}
+		if e.Name != "report scan" || e.Scan.Runs != 1 || e.Scan.Pages != pages || e.Scan.Rows != rows || e.Scan.Bytes < 40*rows || !e.Scan.Grouping || e.Scan.Large {
+			t.Errorf("the scan as the insight page shows it: %s %+v", e.Name, e.Scan)
+		}
+		yamlText = e.Scan.YAML
+	}
+	want := "summaries:\n  events_summary:\n    from: events\n    dimensions: [kind]\n    measures: {rows: count, sum_amount: sum(amount)}\n"
+	if yamlText != want {
+		t.Fatalf("the suggested summary:\n%s\nwant:\n%s", yamlText, want)
+	}
+	// the suggestion, declared through the admin API, answers the report
+	var declared struct {
+		Summaries map[string]config.Summary `yaml:"summaries"`
+	}
+	if err := yaml.Unmarshal([]byte(yamlText), &declared); err != nil {
+		t.Fatal(err)
+	}
+	cur := ag.api(t, "GET", "/api/sources/lite", nil)
+	if r := ag.api(t, "PUT", "/api/sources/lite", map[string]any{"auth": anyone, "dsn": d.dsn, "summaries": declared.Summaries},
+		"If-Match", cur.Header.Get("ETag")); r.Status != 200 {
+		t.Fatalf("declare the summary: %d %s", r.Status, r.Body)
+	}
+	got := do(t, "GET", ag.odata+"/odata/lite/"+encodeQuery("events_summary?$orderby=kind"), nil)
+	want2, _ := d.rows(`SELECT kind, count(*), sum(amount) FROM events GROUP BY kind ORDER BY kind`)
+	compareGroups(t, entities(t, got.JSON(t)), want2, []string{"kind", "rows", "sum_amount"})
+	// one the database cannot compute is refused, beside the summaries
+	cur = ag.api(t, "GET", "/api/sources/lite", nil)
+	bad := ag.api(t, "PUT", "/api/sources/lite", map[string]any{"auth": anyone, "dsn": d.dsn, "summaries": map[string]any{
+		"by_amount": map[string]any{"from": "events", "dimensions": []string{"kind"}, "measures": map[string]string{"total": "sum(kind)"}}}},
+		"If-Match", cur.Header.Get("ETag"))
+	if bad.Status != 422 || !strings.Contains(string(bad.Body), `"target":"summaries"`) ||
+		!strings.Contains(string(bad.Body), "summaries.by_amount: the measure total: sum(kind): kind is Edm.String and cannot be summed") {
+		t.Errorf("an impossible summary: %d %s", bad.Status, bad.Body)
+	}
+	if r := do(t, "GET", ag.odata+"/odata/lite/events_summary?$top=1", nil); r.Status != 200 {
+		t.Errorf("the refused change left the source changed: %d %s", r.Status, r.Body)
 	}
 }

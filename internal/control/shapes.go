@@ -23,7 +23,90 @@ func (p *Plane) Shapes(_ context.Context, name string) ([]shapes.Entry, error) {
 	if !ok {
 		return nil, registry.ErrNotFound
 	}
-	return rec.Top(0), nil
+	top := rec.Top(0)
+	if src, served := p.data.Served(name); served {
+		for i := range top {
+			suggest(src.Metadata(), &top[i])
+		}
+	}
+	return top, nil
+}
+
+// suggest writes, on a report scan's entry, the summary set that would
+// answer its reports.
+func suggest(svc *metadata.Service, e *shapes.Entry) {
+	if e.ReportScan == nil {
+		return
+	}
+	if es, ok := svc.EntitySet(e.Shape.Set); ok && es.Summary == nil {
+		e.ReportScan.Summary = SuggestSummary(es, e.Shape)
+	}
+}
+
+// SuggestSummary is the summary set that would answer the reports a scan
+// of es serves, as configuration: grouped by what the reports sort by
+// (else the text and date columns they read, a date by its month),
+// counting the rows and summing the numbers they read. The admin adjusts
+// it: the gateway sees the report's queries, not its groupings.
+func SuggestSummary(es *metadata.EntitySet, sh shapes.Shape) string {
+	var dims, measures []string
+	byColumn := func(c string) *metadata.Property {
+		for _, p := range es.Type.Properties {
+			if p.Column == c {
+				return p
+			}
+		}
+		return nil
+	}
+	dimension := func(p *metadata.Property) {
+		if p == nil || es.Type.IsKey(p) || len(dims) == 3 {
+			return
+		}
+		d := p.Name
+		if p.Type == metadata.Date || p.Type == metadata.DateTimeOffset {
+			d = "{month: " + p.Name + "}"
+		} else if p.Type != metadata.String && !p.Type.IsInteger() && p.Type != metadata.Boolean {
+			return
+		}
+		if !slices.Contains(dims, d) {
+			dims = append(dims, d)
+		}
+	}
+	for _, c := range sh.Sorts {
+		dimension(byColumn(c))
+	}
+	if len(dims) == 0 {
+		for _, name := range sh.Selected {
+			if p, ok := es.Type.Property(name); ok && (p.Type == metadata.String && p.MaxLength > 0 && p.MaxLength <= 100 || p.Type == metadata.Date || p.Type == metadata.DateTimeOffset) {
+				dimension(p)
+			}
+		}
+	}
+	measures = append(measures, "rows: count")
+	for _, name := range sh.Selected {
+		if p, ok := es.Type.Property(name); ok && !es.Type.IsKey(p) && (p.Type == metadata.Decimal || p.Type == metadata.Double || p.Type == metadata.Single) && len(measures) < 4 {
+			measures = append(measures, "sum_"+p.Name+": sum("+p.Name+")")
+		}
+	}
+	name := es.Name + "_summary"
+	if !metadata.ValidName(name) {
+		name = metadata.Sanitize(name, "S")
+	}
+	if len(name) > metadata.MaxNameLength {
+		name = strings.TrimRight(name[:metadata.MaxNameLength], "_")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "summaries:\n  %s:\n    from: %s\n", name, es.Table)
+	if len(dims) == 0 {
+		b.WriteString("    dimensions: []   # the columns the report groups by\n")
+	} else {
+		fmt.Fprintf(&b, "    dimensions: [%s]\n", strings.Join(dims, ", "))
+	}
+	fmt.Fprintf(&b, "    measures: {%s}\n", strings.Join(measures, ", "))
+	if sh.Filter != "" {
+		fmt.Fprintf(&b, "    # where: the report's filter, in $filter's syntax; its form is %s\n", sh.Filter)
+	}
+	return b.String()
 }
 
 // Shape is one shape with the statement the source runs for it, the
@@ -39,6 +122,7 @@ func (p *Plane) Shape(ctx context.Context, name, id, explain string) (admin.Shap
 		return admin.ShapeDetail{}, admin.ErrNoShape
 	}
 	src, _ := p.data.Served(name)
+	suggest(src.Metadata(), &d.Entry)
 	out := admin.ShapeDetail{Detail: d, Advice: []metadata.IndexAdvice{}}
 	ex, can := sources.As[sources.Explainer](src)
 	es, isSet := src.Metadata().EntitySet(d.Shape.Set)

@@ -28,6 +28,7 @@ func (r *recorder) Status() int {
 	}
 	return r.status
 }
+func (r *recorder) Size() int { return r.body.Len() }
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK

@@ -74,10 +74,11 @@ type request struct {
 
 // responseWriter is what a request answers through: the connection's
 // writer, or a batch part's recorder. Status tells the audit log what was
-// sent.
+// sent, Size how many bytes of body (-1: none yet).
 type responseWriter interface {
 	http.ResponseWriter
 	Status() int
+	Size() int
 }
 
 // send writes a whole, small response.

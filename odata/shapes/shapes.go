@@ -6,8 +6,10 @@
 // total and database time, in a table bounded in size: the costliest
 // shapes by total time stay, the cheapest go. Nothing about one request is
 // kept beyond its shape, and no literal value unless the admin turns on
-// sampling for that shape. It also counts Salesforce's callouts per hour,
-// per source and per caller, against the org's hourly limit.
+// sampling for that shape. It follows the runs of pages one caller reads
+// of one query, and names a shape whose runs are long a report scan. It
+// also counts Salesforce's callouts per hour, per source and per caller,
+// against the org's hourly limit.
 package shapes
 
 import (
@@ -38,6 +40,7 @@ type Shape struct {
 	ByKey    bool     `json:"by_key,omitempty"`   // Set(key)
 	Columns  []string `json:"columns,omitempty"`  // the columns the filter reads, for index advice
 	Sorts    []string `json:"sorts,omitempty"`    // the columns the order reads
+	Selected []string `json:"selected,omitempty"` // the properties $select names, for the summary a report scan suggests
 	Patterns []string `json:"patterns,omitempty"` // columns matched by contains/endswith/$search (trigram) or startswith (prefix:)
 	// Refused is a request refused before it was planned (credentials,
 	// a malformed option, a feature answered 501): only its set and
@@ -52,6 +55,12 @@ type Shape struct {
 func (s Shape) Identified() Shape {
 	s.id = s.makeID()
 	return s
+}
+
+// query is the text of what a shape asks, whatever its page: the pages of
+// one scan share it.
+func (s Shape) query() string {
+	return fmt.Sprintf("%s %s f=%s o=%s sel=%d s=%v", s.Method, s.Set, s.Filter, s.OrderBy, s.Select, s.Search)
 }
 
 // Key is the shape's canonical text.
@@ -121,6 +130,9 @@ func of(p *plan.Plan, method string) Shape {
 	}
 	if p.SelectExplicit {
 		s.Select = len(p.Select)
+		for _, prop := range p.Select {
+			s.Selected = append(s.Selected, prop.Name)
+		}
 	}
 	if len(p.Key) > 0 {
 		s.ByKey = true
@@ -252,7 +264,11 @@ type Observation struct {
 	// count run side by side, so it is the longer of the two there, not
 	// their sum. PageDB and CountDB are each statement's own (0: not run).
 	DB, PageDB, CountDB time.Duration
-	Rows                int // entities sent
+	Rows                int   // entities sent
+	Bytes               int64 // the answer's body, as sent
+	// Continues: the request asks for a later page of a query (a
+	// nextLink, or $skip), which a scan is made of.
+	Continues bool
 	// SQL is the statement the source ran, with placeholders, and its
 	// values, kept only while the shape is sampled; CountSQL the count's
 	// beside it, where one ran.
@@ -327,6 +343,7 @@ type hour struct {
 
 type entry struct {
 	shape     Shape
+	scans     scanStats // the report scans this shape's first pages began
 	hours     [24]hour
 	last      time.Time
 	sql       string
@@ -423,8 +440,128 @@ type Recorder struct {
 	mu       sync.Mutex
 	max      int
 	shapes   map[string]*entry // by ID
+	runs     map[string]*run   // the scans under way, by caller and query
 	callouts calls
 	now      func() time.Time
+}
+
+// A report over an external object is a scan: Salesforce reads every
+// matching row, page after page ($skip, or our nextLinks), and groups
+// them itself, on every run, preview and dashboard refresh. A run is the
+// pages of one query one caller reads in a row, none more than RunGap
+// after the one before; from ScanPages pages on it is a report scan.
+const (
+	RunGap    = 2 * time.Minute
+	ScanPages = 3
+	// Salesforce's limits on what a report over an external object reads:
+	// 16 MB of result, and at most 2,000 groupings or rows shown.
+	ResultLimit    = 16 << 20
+	GroupingsLimit = 2000
+	maxRuns        = 1000
+)
+
+// run is one caller's pages of one query.
+type run struct {
+	first       string // the shape of its first page
+	start, last time.Time
+	pages, rows int64
+	bytes       int64
+}
+
+// scanStats are what the report scans begun by a shape read: how many
+// ran in the last 24 hours, the last one, and the largest.
+type scanStats struct {
+	runs              []time.Time // starts within the last 24 hours, oldest first
+	last              run
+	maxRows, maxBytes int64
+	lastSeen          time.Time
+}
+
+// Scans are a report scan's figures, as the admin API shows them.
+type Scans struct {
+	Runs24h   int       `json:"runs_24h"`
+	Pages     int64     `json:"pages_per_run"` // the last run's
+	Rows      int64     `json:"rows_per_run"`
+	Bytes     int64     `json:"bytes_per_run"`
+	Seconds   float64   `json:"seconds_per_run"`
+	MaxRows   int64     `json:"max_rows_per_run"`
+	MaxBytes  int64     `json:"max_bytes_per_run"`
+	LastRunAt time.Time `json:"last_run_at"`
+	// TooLarge: a run read 16 MB or more, where Salesforce gives up ("The
+	// OData query result was too large"); OverGroupings: a run read more
+	// rows than a report can show or group (2,000).
+	TooLarge      bool `json:"too_large"`
+	OverGroupings bool `json:"over_groupings"`
+	// Summary is the summary set that would answer such reports from the
+	// database in a few rows, as configuration; the control plane writes
+	// it, knowing the model.
+	Summary string `json:"summary_yaml,omitempty"`
+}
+
+// scan follows a read into the run it belongs to; a run that reaches
+// ScanPages is counted on its first page's shape.
+func (r *Recorder) scan(o Observation, id string, now time.Time) {
+	sh := o.Shape
+	if sh.Method != "GET" || sh.ByKey || sh.Refused || sh.Set == "" || sh.Set[0] == '$' || o.Status != 200 {
+		return
+	}
+	key := o.User + "\x00" + sh.query()
+	cur := r.runs[key]
+	switch {
+	case !o.Continues:
+		if cur == nil && len(r.runs) >= maxRuns {
+			for k, old := range r.runs {
+				if now.Sub(old.last) > RunGap {
+					delete(r.runs, k)
+				}
+			}
+			if len(r.runs) >= maxRuns {
+				return // every run is under way: this one goes unseen
+			}
+		}
+		cur = &run{first: id, start: now}
+		r.runs[key] = cur
+	case cur == nil || now.Sub(cur.last) > RunGap:
+		return // a later page whose run was not seen begin
+	}
+	cur.last = now
+	cur.pages++
+	cur.rows += int64(o.Rows)
+	cur.bytes += o.Bytes
+	if cur.pages < ScanPages {
+		return
+	}
+	e := r.shapes[cur.first]
+	if e == nil {
+		return
+	}
+	sc := &e.scans
+	if cur.pages == ScanPages {
+		sc.runs = append(sc.runs, cur.start)
+	}
+	for len(sc.runs) > 0 && now.Sub(sc.runs[0]) > 24*time.Hour {
+		sc.runs = sc.runs[1:]
+	}
+	sc.last, sc.lastSeen = *cur, now
+	sc.maxRows, sc.maxBytes = max(sc.maxRows, cur.rows), max(sc.maxBytes, cur.bytes)
+}
+
+// scans are a shape's report scans, nil where it began none in the last
+// 24 hours.
+func (e *entry) scansOf(now time.Time) *Scans {
+	sc := e.scans
+	n := 0
+	for _, t := range sc.runs {
+		if now.Sub(t) <= 24*time.Hour {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return &Scans{Runs24h: n, Pages: sc.last.pages, Rows: sc.last.rows, Bytes: sc.last.bytes,
+		Seconds: sc.last.last.Sub(sc.last.start).Seconds(), MaxRows: sc.maxRows, MaxBytes: sc.maxBytes, LastRunAt: sc.last.start,
+		TooLarge: sc.maxBytes >= ResultLimit, OverGroupings: sc.maxRows > GroupingsLimit}
 }
 
 // MaxShapes bounds a source's table.
@@ -444,7 +581,7 @@ func NewRecorder(max int) *Recorder {
 	if max <= 0 {
 		max = MaxShapes
 	}
-	return &Recorder{max: max, shapes: map[string]*entry{}, callouts: calls{users: map[string]*[24][2]int64{}}, now: time.Now}
+	return &Recorder{max: max, shapes: map[string]*entry{}, runs: map[string]*run{}, callouts: calls{users: map[string]*[24][2]int64{}}, now: time.Now}
 }
 
 // Record adds one request.
@@ -465,6 +602,7 @@ func (r *Recorder) Record(o Observation) {
 		e = &entry{shape: o.Shape}
 		r.shapes[id] = e
 	}
+	r.scan(o, id, now)
 	keep := func(f func() (string, []any), text *string, args *[]any) {
 		if f == nil || (*text != "" && !e.sampling) {
 			return
@@ -588,10 +726,18 @@ type Entry struct {
 	Hour     Stats     `json:"last_hour"`
 	Day      Stats     `json:"last_24h"`
 	Sampling bool      `json:"sampling"`
+	// ReportScan, on a shape whose first pages began report scans in the
+	// last 24 hours, says what they read.
+	ReportScan *Scans `json:"report_scan,omitempty"`
 }
 
 func (r *Recorder) entry(id string, e *entry, now time.Time) Entry {
-	return Entry{ID: id, Name: e.shape.Name(), Shape: e.shape, LastSeen: e.last, Hour: e.stats(now, 1), Day: e.stats(now, 24), Sampling: e.sampling}
+	out := Entry{ID: id, Name: e.shape.Name(), Shape: e.shape, LastSeen: e.last, Hour: e.stats(now, 1), Day: e.stats(now, 24), Sampling: e.sampling,
+		ReportScan: e.scansOf(now)}
+	if out.ReportScan != nil {
+		out.Name = "report scan"
+	}
+	return out
 }
 
 // Top lists the shapes, the costliest (total time in the last 24 hours)

@@ -168,3 +168,68 @@ func TestDatabaseTimeOfAPageWithItsCount(t *testing.T) {
 		t.Errorf("the statements' own times: %+v", h)
 	}
 }
+
+// TestReportScans: the pages one caller reads of one query, each within
+// RunGap of the last, are a run; from ScanPages pages it is a report
+// scan, counted on the shape of its first page with its rows and bytes,
+// and said to pass Salesforce's limits where it does.
+func TestReportScans(t *testing.T) {
+	es := set(t)
+	top := int64(2000)
+	first := Of(&plan.Plan{Kind: plan.KindCollection, Set: es, Top: &top, Query: plan.Query{Set: es, OrderBy: []plan.Order{{Expr: ref(es, "City")}}}}, "GET")
+	next := Of(&plan.Plan{Kind: plan.KindCollection, Set: es, SkipToken: &plan.SkipToken{}, Query: plan.Query{Set: es, OrderBy: []plan.Order{{Expr: ref(es, "City")}}}}, "GET")
+	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	type page struct {
+		user      string
+		continues bool
+		after     time.Duration // since the scenario's start
+		rows      int
+		bytes     int64
+	}
+	for _, c := range []struct {
+		name            string
+		pages           []page
+		runs            int
+		rows, bytes     int64
+		large, grouping bool
+	}{
+		{name: "two pages are a list view, not a scan", pages: []page{{"ann", false, 0, 2000, 1 << 20}, {"ann", true, time.Second, 2000, 1 << 20}}},
+		{name: "three pages in a minute", runs: 1, rows: 5000, bytes: 3 << 20,
+			pages: []page{{"ann", false, 0, 2000, 1 << 20}, {"ann", true, 20 * time.Second, 2000, 1 << 20}, {"ann", true, 40 * time.Second, 1000, 1 << 20}},
+			grouping: true},
+		{name: "a pause past the gap ends the run", pages: []page{{"ann", false, 0, 2000, 1 << 20}, {"ann", true, 10 * time.Second, 2000, 1 << 20},
+			{"ann", true, 10*time.Second + RunGap + time.Second, 2000, 1 << 20}}},
+		{name: "another caller's pages are theirs", pages: []page{{"ann", false, 0, 2000, 1 << 20}, {"bob", true, time.Second, 2000, 1 << 20},
+			{"bob", true, 2 * time.Second, 2000, 1 << 20}}},
+		{name: "two runs, the second too large for Salesforce", runs: 2, rows: 18000, bytes: 18 << 20, large: true, grouping: true,
+			pages: []page{{"ann", false, 0, 500, 1 << 19}, {"ann", true, time.Second, 500, 1 << 19}, {"ann", true, 2 * time.Second, 500, 1 << 19},
+				{"ann", false, time.Hour, 6000, 6 << 20}, {"ann", true, time.Hour + time.Second, 6000, 6 << 20}, {"ann", true, time.Hour + 2*time.Second, 6000, 6 << 20}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := NewRecorder(0)
+			for _, p := range c.pages {
+				sh := first
+				if p.continues {
+					sh = next
+				}
+				r.Record(Observation{Shape: sh, User: p.user, Status: 200, Rows: p.rows, Bytes: p.bytes, Continues: p.continues, When: start.Add(p.after)})
+			}
+			r.now = func() time.Time { return start.Add(2 * time.Hour) }
+			d, _ := r.Get(first.ID())
+			sc := d.ReportScan
+			if c.runs == 0 {
+				if sc != nil || d.Name == "report scan" {
+					t.Errorf("counted as a report scan: %+v", sc)
+				}
+				return
+			}
+			if sc == nil || d.Name != "report scan" || sc.Runs24h != c.runs || sc.Rows != c.rows || sc.Bytes != c.bytes || sc.Pages != 3 ||
+				sc.TooLarge != c.large || sc.OverGroupings != c.grouping {
+				t.Errorf("%s: %+v", d.Name, sc)
+			}
+			if nd, _ := r.Get(next.ID()); nd.ReportScan != nil {
+				t.Errorf("the later pages' shape counts the scans too")
+			}
+		})
+	}
+}
