@@ -171,6 +171,37 @@ func TestAdminPageOperations(t *testing.T) {
 		t.Errorf("the Salesforce settings were not saved: %s", r.Body)
 	}
 
+	// summary sets: one refused with the database's reason, one saved and
+	// served, then listed with what Salesforce will get
+	step("a summary that cannot be computed", chromedp.Click(id("summary-add")),
+		chromedp.SendKeys(css(`#summaries tbody tr:last-child input[name=name]`), "country_customers"),
+		chromedp.SendKeys(css(`#summaries tbody tr:last-child input[name=from]`), "Customers"),
+		chromedp.SendKeys(css(`#summaries tbody tr:last-child input[name=dimensions]`), "Country, year(CreatedAt)"),
+		chromedp.SendKeys(css(`#summaries tbody tr:last-child input[name=measures]`), "customers=count, names=sum(Name)"),
+		chromedp.Click(css(`#summaries-form button[type=submit]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("summaries-error").textContent.includes("sum(Name): Name is Edm.String and cannot be summed")`))
+	step("a summary set", chromedp.Evaluate[chromedp.Void](`document.getElementById("notice").textContent = ""`),
+		chromedp.SetValue(css(`#summaries tbody tr:last-child input[name=measures]`), "customers=count, credit=sum(CreditLimit)"),
+		chromedp.Click(css(`#summaries-form button[type=submit]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("notice").textContent.includes("Saved the summary sets")`))
+	eventually(t, 10*time.Second, "the summary set served", func() bool {
+		r := do(t, "GET", ag.odata+"/odata/erp/"+encodeQuery("country_customers?$filter=Country eq 'Germany'&$top=1"), nil)
+		return r.Status == 200 && strings.Contains(string(r.Body), `"Country":"Germany"`)
+	})
+	if r := ag.api(t, "GET", "/api/sources/erp", nil); !strings.Contains(string(r.Body), `"summaries":{"country_customers":{"from":"Customers","dimensions":["Country",{"year":"CreatedAt"}],"measures":{"customers":"count","credit":"sum(CreditLimit)"}}}`) {
+		t.Errorf("the summary set as saved: %s", r.Body)
+	}
+	step("the summary set listed again", chromedp.Poll[chromedp.Void](`document.querySelector('#summaries tbody tr input[name=dimensions]') && document.querySelector('#summaries tbody tr input[name=dimensions]').value === "Country, year(CreatedAt)"`))
+	if dis := eval(`String(document.querySelector('#sets tr[data-set="country_customers"] input[name=search]').disabled)`); dis != "true" {
+		t.Errorf("a summary's search is editable: %s", dis)
+	}
+	shot("admin-ops-summaries.png")
+	br.tab("sets")
+	step("what Salesforce will get", chromedp.Poll[chromedp.Void](`document.getElementById("report").textContent.includes("country_customers__x  ←  summary of Customers (read-only)")`))
+	if sum := text("#report-summary"); !strings.Contains(sum, "Summary sets, for reports: country_customers") {
+		t.Errorf("the report's summary: %q", sum)
+	}
+
 	// the Salesforce metadata: instructions on the page, the package from the API
 	br.tab("salesforce")
 	if deploy := text("#sf-deploy"); !strings.Contains(deploy, "sf project deploy start --metadata-dir odatagw_erp") {
@@ -196,8 +227,24 @@ func TestAdminPageOperations(t *testing.T) {
 		t.Errorf("package files: %s", got)
 	}
 
-	// request shapes: the list view's statement, sampled, and its plan
+	// a report's scan of Orders, named as such with the summary that would replace it
+	next := ag.odata + "/odata/erp/" + encodeQuery("Orders?$select=CustomerId,OrderDate,Total&$orderby=CustomerId&$top=900")
+	for pages := 0; next != "" && pages < 10; pages++ {
+		r := do(t, "GET", next, nil, "Prefer", "odata.maxpagesize=300")
+		next, _ = r.JSON(t)["@odata.nextLink"].(string)
+	}
 	br.tab("insight")
+	step("a report scan", chromedp.Reload(), chromedp.WaitVisible(css(`#detail > [data-tab="insight"]`)),
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.Poll[chromedp.Void](`Array.from(document.querySelectorAll("#shapes tbody th")).some(th => th.textContent === "report scan")`),
+		chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll("#shapes tbody tr")).find(tr => tr.querySelector("th").textContent === "report scan").querySelector("button").click()`),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("shape-scan").hidden`))
+	if scan, yaml := text("#shape-scan-text"), text("#shape-scan-yaml"); !strings.Contains(scan, "The last run read 900 rows") || !strings.Contains(yaml, "from: Orders") {
+		t.Errorf("the report scan's details: %q\n%s", scan, yaml)
+	}
+	shot("admin-ops-report-scan.png")
+
+	// request shapes: the list view's statement, sampled, and its plan
 	step("a shape's details", chromedp.WaitVisible(css(`#shapes tbody tr`)),
 		chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll("#shapes tbody tr")).find(tr => tr.querySelector("th").textContent === "list view").querySelector("button").click()`),
 		chromedp.WaitVisible(id("shape-detail")),

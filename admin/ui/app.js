@@ -288,10 +288,12 @@ function authRows(a) {
 }
 
 function renderReport(rep, box, summary) {
-  summary.textContent = count((rep.tables || []).length, "entity set") + " (external objects), " + count(rep.errors, "error") + ", " + count(rep.warnings, "warning") + ".";
+  const summaries = (rep.tables || []).filter((t) => t.summary).map((t) => t.entity_set);
+  summary.textContent = count((rep.tables || []).length, "entity set") + " (external objects), " + count(rep.errors, "error") + ", " + count(rep.warnings, "warning") + "." +
+    (summaries.length ? " Summary sets, for reports: " + summaries.join(", ") + "; the package brings a report type for each." : "");
   box.replaceChildren();
   for (const t of rep.tables || []) {
-    box.append(el("h4", t.entity_set + "__x  ←  " + (t.view ? "view " : "table ") + t.table + (t.writable ? "" : " (read-only)")));
+    box.append(el("h4", t.entity_set + "__x  ←  " + (t.summary ? "summary of " + t.summary : (t.view ? "view " : "table ") + t.table) + (t.writable ? "" : " (read-only)")));
     const wrap = el("div", null, "scroll");
     const table = el("table");
     const head = el("tr");

@@ -35,13 +35,14 @@ async function loadOverview() {
   // errors are what the admin must act on (5xx, timeouts among them);
   // refusals are requests refused as sent (4xx), by status: the traffic
   // counts every request the sources answered, as the insight tab shows
-  let errors = 0, refusals = 0, worst = null, slow = [], failing = null, refusing = null;
+  let errors = 0, refusals = 0, worst = null, slow = [], failing = null, refusing = null, scans = [];
   const refused = {};
   for (const src of srcs.filter((x) => x.state === "serving")) {
     const path = "/api/sources/" + encodeURIComponent(src.name);
     const [sh, co, tr] = await Promise.all([call("GET", path + "/shapes"), call("GET", path + "/callouts"), call("GET", path + "/traffic")]);
     for (const e of (sh.ok && sh.data.shapes) || []) {
       if (e.last_hour.calls && !e.shape.refused) slow.push({ src: src.name, e });
+      if (e.report_scan) scans.push({ src: src.name, e });
     }
     const total = tr.ok && tr.data.series.length ? tr.data.series[0].total : null;
     if (total) {
@@ -60,6 +61,12 @@ async function loadOverview() {
   slow.sort((x, y) => y.e.last_hour.p95_ms - x.e.last_hour.p95_ms);
   if (slow.length) say("Slowest in the last hour: " + slow.slice(0, 3).map((x) => x.e.name + " on " + x.e.shape.set + " (" + x.src + "), p95 " + x.e.last_hour.p95_ms.toFixed(0) + " ms").join("; ") + ".", slow[0].e.last_hour.p95_ms > 5000,
     sourceAddress(slow[0].src, "insight"), "Why is it slow?");
+  if (scans.length) {
+    const big = scans.filter((x) => x.e.report_scan.too_large || x.e.report_scan.over_groupings);
+    say(count(scans.length, "report") + " scanned every row in the last 24 hours (" + scans.map((x) => x.e.shape.set + " on " + x.src).join(", ") + ")" +
+      (big.length ? "; " + count(big.length, "scan") + " past what Salesforce shows or loads" : "") + ": a summary set would answer from the database.",
+      big.length > 0, sourceAddress(scans[0].src, "insight"), "The report scans");
+  }
   if (worst) say("Salesforce callouts: " + worst.n.toLocaleString() + " of " + worst.limit.toLocaleString() + " this hour on " + worst.src + ", " + worst.p.toFixed(0) + "% at this pace.", worst.p > 80,
     sourceAddress(worst.src, "insight"), "The budget of " + worst.src);
   list.replaceChildren(...items.map((i) => {
@@ -76,6 +83,7 @@ async function loadOverview() {
 function opsShowDetail(s) {
   renderDeploy(s);
   renderSets(s);
+  renderSummaries(s);
 }
 
 // opsTabShown keeps the traffic fresh while the insight tab is open, and
@@ -276,6 +284,20 @@ async function showShape(name, id, explain) {
     adv.append(el("p", a.reason + ":"));
     adv.append(el("pre", (a.needs ? a.needs + "\n" : "") + a.sql, "mono"));
   }
+  // a report scan: what each run reads, Salesforce's limits, the summary
+  const scan = d.report_scan;
+  $("shape-scan").hidden = !scan;
+  if (scan) {
+    let text = "A report scan: Salesforce read every row of this query, page after page, " + count(scan.runs_24h, "time") + " in the last 24 hours. " +
+      "The last run read " + scan.rows_per_run.toLocaleString("en-US") + " rows (" + (scan.bytes_per_run / 1048576).toFixed(1) + " MB) in " +
+      count(scan.pages_per_run, "page") + " over " + scan.seconds_per_run.toFixed(1) + " s.";
+    if (scan.too_large) text += " A run read 16 MB or more, where Salesforce stops: \"The OData query result was too large\", and the report shows nothing.";
+    else if (scan.over_groupings) text += " A run read more than 2,000 rows: more than a report shows, or groups.";
+    text += scan.summary_yaml ? " A summary set answers such a report from the database in a few rows; declare it under Settings (adjust its dimensions to the report's groupings):" : "";
+    $("shape-scan-text").textContent = text;
+    $("shape-scan-yaml").textContent = scan.summary_yaml || "";
+    $("shape-scan-yaml").hidden = !scan.summary_yaml;
+  }
   if (!explain) $("shape-title").focus();
 }
 
@@ -397,6 +419,9 @@ function renderSets(s) {
   const search = s.search || {}, counts = s.set_count || {}, ttls = s.set_cache_ttl || {}, ro = s.read_only_sets || [];
   for (const set of s.entity_sets || []) {
     const id = "set-" + set.replace(/[^A-Za-z0-9_]/g, "_");
+    // a summary set searches its text dimensions, counts its groups
+    // exactly and is read-only: nothing of that to choose
+    const summary = set in (s.summaries || {});
     const tr = el("tr");
     tr.dataset.set = set;
     const th = el("th", set);
@@ -405,16 +430,19 @@ function renderSets(s) {
     const cols = el("input");
     cols.name = "search"; cols.id = id + "-search"; cols.value = (search[set] || []).join(", ");
     cols.setAttribute("aria-label", "Searched columns of " + set);
+    cols.disabled = summary;
+    if (summary) cols.placeholder = "its text dimensions";
     tr.append(cell(cols));
     const count = el("select");
     count.name = "count"; count.id = id + "-count";
     count.setAttribute("aria-label", "Count policy of " + set);
     for (const [v, t] of [["", "The source's (" + (s.count || "exact") + ")"], ["exact", "Exact"], ["estimated", "Estimated"], ["auto", "Auto"]]) count.append(new Option(t, v));
     count.value = counts[set] || "";
+    count.disabled = summary;
     tr.append(cell(count));
     const box = el("input");
-    box.type = "checkbox"; box.name = "read_only"; box.id = id + "-ro"; box.checked = ro.includes(set) || !!s.read_only;
-    box.disabled = !!s.read_only;
+    box.type = "checkbox"; box.name = "read_only"; box.id = id + "-ro"; box.checked = ro.includes(set) || !!s.read_only || summary;
+    box.disabled = !!s.read_only || summary;
     box.setAttribute("aria-label", "Read-only: " + set);
     tr.append(cell(box));
     const ttl = el("input");
@@ -441,6 +469,87 @@ function renderSets(s) {
 
 function cell(child) { const td = el("td"); td.append(child); return td; }
 
+// ---- summary sets ----
+
+// dimensionText writes a dimension as the form takes it: sku,
+// account_id.industry, month(at), month(at) as shipped.
+function dimensionText(d) {
+  if (typeof d === "string") return d;
+  const unit = ["year", "quarter", "month", "day"].find((u) => u in d);
+  const text = unit ? unit + "(" + d[unit] + ")" : d.column;
+  return d.as ? text + " as " + d.as : text;
+}
+
+// dimensionOf reads one back into the API's form.
+function dimensionOf(text) {
+  const [body, as] = text.split(/\s+as\s+/);
+  const m = /^(year|quarter|month|day)\((.+)\)$/.exec(body.trim());
+  if (!m && !as) return body.trim();
+  const d = m ? { [m[1]]: m[2].trim() } : { column: body.trim() };
+  if (as) d.as = as.trim();
+  return d;
+}
+
+function renderSummaries(s) {
+  const body = $("summaries").querySelector("tbody");
+  body.replaceChildren();
+  const all = s.summaries || {};
+  for (const name of Object.keys(all).sort()) summaryRow(name, all[name]);
+  $("no-summaries").hidden = Object.keys(all).length > 0;
+}
+
+function summaryRow(name, sum) {
+  const body = $("summaries").querySelector("tbody");
+  const n = body.children.length + 1;
+  const tr = el("tr");
+  const input = (field, value, label, cls) => {
+    const i = el("input");
+    i.name = field; i.id = "summary-" + n + "-" + field; i.value = value || "";
+    if (cls) i.className = cls;
+    i.setAttribute("aria-label", label);
+    tr.append(cell(i));
+  };
+  input("name", name, "Name of summary set " + n, "short");
+  input("from", sum.from, "Table grouped by summary set " + n, "short");
+  input("dimensions", (sum.dimensions || []).map(dimensionText).join(", "), "Dimensions of summary set " + n + ", comma-separated");
+  input("measures", Object.entries(sum.measures || {}).map(([k, v]) => k + "=" + v).join(", "), "Measures of summary set " + n + ": name=aggregate, comma-separated");
+  input("where", sum.where, "Filter on the rows of summary set " + n);
+  tr.append(cell(button("Remove", "Remove summary set " + n, () => { tr.remove(); }, "danger")));
+  body.append(tr);
+  $("no-summaries").hidden = true;
+  return tr;
+}
+
+async function saveSummaries(ev) {
+  ev.preventDefault();
+  if (!current) return;
+  const err = $("summaries-error");
+  err.hidden = true;
+  const reg = Object.assign({}, current.status);
+  for (const k of statusOnly) delete reg[k];
+  const summaries = {};
+  for (const tr of $("summaries").querySelectorAll("tbody tr")) {
+    const v = (f) => tr.querySelector('[name="' + f + '"]').value.trim();
+    if (!v("name")) continue;
+    const measures = {};
+    for (const pair of v("measures").split(",").map((p) => p.trim()).filter(Boolean)) {
+      const [k, agg] = pair.split("=").map((p) => p.trim());
+      measures[k] = agg || "";
+    }
+    summaries[v("name")] = { from: v("from"), dimensions: v("dimensions").split(",").map((d) => d.trim()).filter(Boolean).map(dimensionOf), measures, where: v("where") };
+  }
+  reg.summaries = summaries;
+  const r = await call("PUT", "/api/sources/" + encodeURIComponent(reg.name), reg, { "If-Match": current.etag });
+  if (!r.ok) {
+    err.textContent = (r.data && r.data.error && r.data.error.message) || "Not saved (" + r.status + ").";
+    err.hidden = false;
+    err.focus();
+    return;
+  }
+  notice("Saved the summary sets of " + reg.name + "; the source is being reopened with them.");
+  await showDetail(reg.name);
+}
+
 // the registration as the API takes it back: its settings, not its state
 const statusOnly = ["state", "serving_version", "connected", "listening", "last_error", "last_error_at", "entity_sets", "service_url", "cache"];
 
@@ -465,7 +574,8 @@ async function saveSets(ev) {
     if (c) setCount[set] = c;
     const t = tr.querySelector('[name="ttl"]').value.trim();
     if (t) ttl[set] = t;
-    if (tr.querySelector('[name="read_only"]').checked && !current.status.read_only) ro.push(set);
+    const roBox = tr.querySelector('[name="read_only"]');
+    if (roBox.checked && !roBox.disabled) ro.push(set);
     const nf = tr.querySelector('[name="name_field"]').value.trim();
     if (nf) nameFields[set] = nf === "-" ? "" : nf;
     for (const pair of tr.querySelector('[name="lookups"]').value.split(",").map((p) => p.trim()).filter(Boolean)) {
@@ -666,6 +776,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("traffic-set").addEventListener("change", renderTraffic);
   $("traffic-refresh").addEventListener("click", () => current && loadTraffic(current.status.name, false));
   $("sets-form").addEventListener("submit", saveSets);
+  $("summaries-form").addEventListener("submit", saveSummaries);
+  $("summary-add").addEventListener("click", () => summaryRow("", {}).querySelector("input").focus());
   $("add-user").addEventListener("submit", addUser);
   $("add-agent").addEventListener("submit", addAgent);
   $("audit-filter").addEventListener("submit", loadAudit);
