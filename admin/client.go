@@ -13,6 +13,7 @@ import (
 
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/metadata/salesforce"
+	"github.com/odatagw/odatagw/odata/shapes"
 )
 
 // Client talks to a gateway's admin API; `odatagw source` uses it.
@@ -233,4 +234,13 @@ func (c *Client) IndexAdvice(ctx context.Context, name string) ([]RankedAdvice, 
 	}
 	_, err := c.do(ctx, http.MethodGet, "/api/sources/"+url.PathEscape(name)+"/index-advice", nil, "", &out)
 	return out.Indexes, err
+}
+
+// Shapes are a served source's request shapes, the costliest first.
+func (c *Client) Shapes(ctx context.Context, name string) ([]shapes.Entry, error) {
+	var out struct {
+		Shapes []shapes.Entry `json:"shapes"`
+	}
+	_, err := c.do(ctx, http.MethodGet, "/api/sources/"+url.PathEscape(name)+"/shapes", nil, "", &out)
+	return out.Shapes, err
 }

@@ -666,6 +666,13 @@ func TestReportScanSuggestsASummary(t *testing.T) {
 	if yamlText != want {
 		t.Fatalf("the suggested summary:\n%s\nwant:\n%s", yamlText, want)
 	}
+	// and from the command line, as a pipeline would ask
+	cli := command(t, buildBinary(t), []string{"ODATAGW_ADMIN_TOKEN=" + ag.token}, "check", "--report-scans", "--from-traffic", ag.admin, "lite")
+	printed, err := cli.CombinedOutput()
+	if err != nil || !strings.Contains(string(printed), fmt.Sprintf("report scan of events: 1 run in 24 hours; the last read 3,004 rows (0.2 MB) in %d pages", pages)) ||
+		!strings.Contains(string(printed), "past the 2,000 rows a report shows or groups") || !strings.Contains(string(printed), "    summaries:\n      events_summary:\n        from: events\n") {
+		t.Errorf("odatagw check --report-scans --from-traffic: %v\n%s", err, printed)
+	}
 	// the suggestion, declared through the admin API, answers the report
 	var declared struct {
 		Summaries map[string]config.Summary `yaml:"summaries"`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/control"
 	"github.com/odatagw/odatagw/internal/dsn"
+	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
 )
 
@@ -142,7 +144,8 @@ type checkCmd struct {
 	Indexes        bool     `help:"Print only the CREATE INDEX CONCURRENTLY statements for the indexes Salesforce's traffic needs and the database lacks, ready to run (PostgreSQL: trigram, prefix, foreign-key and key indexes; MySQL: foreign keys)."`
 	SmallTables    bool     `help:"With --indexes: advise indexes on tables under 10,000 rows too (left out by default: a sequential scan reads them at once)."`
 	Strict         bool     `help:"Exit 1 on warnings too, not only on errors."`
-	FromTraffic    string   `placeholder:"ADMIN_URL" help:"With --indexes: ask a running gateway's admin API (e.g. http://127.0.0.1:8081) for the indexes its traffic needs, ranked by the database time they would save; the argument then names the source there."`
+	ReportScans    bool     `help:"With --from-traffic: print the report scans the gateway saw (Salesforce reading every row of a query, page after page, for a report or dashboard), each with the summary set that would answer it from the database."`
+	FromTraffic    string   `placeholder:"ADMIN_URL" help:"With --indexes or --report-scans: ask a running gateway's admin API (e.g. http://127.0.0.1:8081) about its traffic: the indexes it needs, ranked by the database time they would save, or its report scans; the argument then names the source there."`
 	AdminTokenFile string   `env:"ODATAGW_ADMIN_TOKEN_FILE" placeholder:"FILE" help:"With --from-traffic: the file holding the admin token, when ODATAGW_ADMIN_TOKEN is not set."`
 }
 
@@ -365,8 +368,8 @@ var stdinOrEmpty io.Reader = os.Stdin
 // fromTraffic prints the indexes a running gateway's traffic needs for a
 // source, the costliest first, ready to run.
 func (c *checkCmd) fromTraffic(stdout io.Writer) error {
-	if !c.Indexes {
-		return errors.New("--from-traffic goes with --indexes")
+	if !c.Indexes && !c.ReportScans {
+		return errors.New("--from-traffic goes with --indexes or --report-scans")
 	}
 	tok, err := readToken(c.AdminTokenFile)
 	if err != nil {
@@ -374,7 +377,11 @@ func (c *checkCmd) fromTraffic(stdout io.Writer) error {
 	}
 	ctx, cancel := ctxTimeout()
 	defer cancel()
-	list, err := (&admin.Client{BaseURL: c.FromTraffic, Token: tok}).IndexAdvice(ctx, c.DSN)
+	cl := &admin.Client{BaseURL: c.FromTraffic, Token: tok}
+	if c.ReportScans {
+		return c.reportScans(ctx, cl, stdout)
+	}
+	list, err := cl.IndexAdvice(ctx, c.DSN)
 	if err != nil {
 		return err
 	}
@@ -401,4 +408,58 @@ func (c *checkCmd) fromTraffic(stdout io.Writer) error {
 	}
 	_, err = io.WriteString(stdout, b.String())
 	return err
+}
+
+// reportScans prints the report scans a running gateway saw on a source,
+// with what each read and the summary set that would replace it.
+func (c *checkCmd) reportScans(ctx context.Context, cl *admin.Client, stdout io.Writer) error {
+	list, err := cl.Shapes(ctx, c.DSN)
+	if err != nil {
+		return err
+	}
+	var scans []shapes.Entry
+	for _, e := range list {
+		if e.ReportScan != nil {
+			scans = append(scans, e)
+		}
+	}
+	if c.JSON {
+		return printJSON(stdout, scans)
+	}
+	var b strings.Builder
+	if len(scans) == 0 {
+		b.WriteString("no report scan in the last 24 hours: no report or dashboard read a whole query page after page\n")
+	}
+	for _, e := range scans {
+		sc := e.ReportScan
+		fmt.Fprintf(&b, "report scan of %s", e.Shape.Set)
+		if e.Shape.Filter != "" {
+			fmt.Fprintf(&b, " (filter %s)", e.Shape.Filter)
+		}
+		fmt.Fprintf(&b, ": %s in 24 hours; the last read %s rows (%.1f MB) in %s over %.1f s\n", counted(sc.Runs24h, "run"),
+			thousands(sc.Rows), float64(sc.Bytes)/(1<<20), counted(int(sc.Pages), "page"), sc.Seconds)
+		switch {
+		case sc.TooLarge:
+			b.WriteString("  past Salesforce's 16 MB: the report loads nothing (\"The OData query result was too large\")\n")
+		case sc.OverGroupings:
+			b.WriteString("  past the 2,000 rows a report shows or groups\n")
+		}
+		if sc.Summary != "" {
+			b.WriteString("  a summary set answers it from the database in a few rows; add it to the source (adjust the dimensions to the report's groupings):\n")
+			for _, line := range strings.Split(strings.TrimRight(sc.Summary, "\n"), "\n") {
+				b.WriteString("    " + line + "\n")
+			}
+		}
+	}
+	_, err = io.WriteString(stdout, b.String())
+	return err
+}
+
+// thousands writes n with commas: 30,004.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

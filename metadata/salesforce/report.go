@@ -56,14 +56,14 @@ type Field struct {
 
 // Table is one entity set: one Salesforce external object.
 type Table struct {
-	EntitySet string   `json:"entity_set"` // the external object is EntitySet__x
-	Table     string   `json:"table"`      // schema.table as the database names it
-	View      bool     `json:"view,omitempty"`
-	Writable  bool     `json:"writable"`
+	EntitySet string `json:"entity_set"` // the external object is EntitySet__x
+	Table     string `json:"table"`      // schema.table as the database names it
+	View      bool   `json:"view,omitempty"`
+	Writable  bool   `json:"writable"`
 	// Summary, on a summary set, names the table whose groups it holds.
 	Summary string   `json:"summary,omitempty"`
 	Key     []string `json:"key"`
-	Fields    []Field  `json:"fields"`
+	Fields  []Field  `json:"fields"`
 	// Searched lists the properties Salesforce's search ($search) reads.
 	Searched []string `json:"searched"`
 	// Tracked: changes are logged (odatagw track): delta links for

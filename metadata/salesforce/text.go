@@ -15,7 +15,10 @@ func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	for _, t := range r.Tables {
 		kind := "table"
-		if t.View {
+		switch {
+		case t.Summary != "":
+			kind = "summary of " + t.Summary + ":"
+		case t.View:
 			kind = "view"
 		}
 		access := "writable"
