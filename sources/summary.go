@@ -438,7 +438,7 @@ func (s *summarized) measure(m Measure) (*metadata.Property, metadata.Part, erro
 	}
 	p := &metadata.Property{Name: m.Name, Column: m.Name, Type: of.Type, Nullable: of.Nullable, MaxLength: of.MaxLength,
 		Precision: of.Precision, Scale: of.Scale, ScaleSet: of.ScaleSet, DBType: fn + "(" + of.DBType + ")", Computed: true,
-		Description: strings.ReplaceAll(fn, "_", " ") + " of " + arg}
+		Description: map[string]string{"sum": "The sum of ", "avg": "The average of ", "min": "The least ", "max": "The greatest "}[fn] + arg + " in the group"}
 	switch fn {
 	case "count_distinct":
 		p.Type, p.Nullable, p.MaxLength, p.Precision, p.Scale, p.ScaleSet = metadata.Int64, false, 0, 0, 0, false
