@@ -48,12 +48,16 @@ type Shape struct {
 	Refused bool `json:"refused,omitempty"`
 
 	id string // ID, made once by Identified: a cached answer's shape is counted without hashing it again
+	// q is query(), made once by Identified: the pages of a scan are
+	// matched without formatting it on every request
+	q string
 }
 
 // Identified is the shape with its ID made, once, so that recording it
 // costs no hashing.
 func (s Shape) Identified() Shape {
 	s.id = s.makeID()
+	s.q = s.query()
 	return s
 }
 
@@ -440,7 +444,7 @@ type Recorder struct {
 	mu       sync.Mutex
 	max      int
 	shapes   map[string]*entry // by ID
-	runs     map[string]*run   // the scans under way, by caller and query
+	runs     map[runKey]*run   // the scans under way
 	callouts calls
 	now      func() time.Time
 }
@@ -458,7 +462,13 @@ const (
 	ResultLimit    = 16 << 20
 	GroupingsLimit = 2000
 	maxRuns        = 1000
+	// a run begins with a page of at least this many rows: a report reads
+	// large pages, a person paging through a list view small ones
+	scanFirstRows = 200
 )
+
+// runKey names a run: a caller and a query.
+type runKey struct{ user, query string }
 
 // run is one caller's pages of one query.
 type run struct {
@@ -505,9 +515,18 @@ func (r *Recorder) scan(o Observation, id string, now time.Time) {
 	if sh.Method != "GET" || sh.ByKey || sh.Refused || sh.Set == "" || sh.Set[0] == '$' || o.Status != 200 {
 		return
 	}
-	key := o.User + "\x00" + sh.query()
+	q := sh.q
+	if q == "" {
+		q = sh.query()
+	}
+	key := runKey{o.User, q}
 	cur := r.runs[key]
 	switch {
+	case !o.Continues && o.Rows < scanFirstRows:
+		if cur != nil {
+			delete(r.runs, key) // a small first page: a list view, not a report
+		}
+		return
 	case !o.Continues:
 		if cur == nil && len(r.runs) >= maxRuns {
 			for k, old := range r.runs {
@@ -581,7 +600,7 @@ func NewRecorder(max int) *Recorder {
 	if max <= 0 {
 		max = MaxShapes
 	}
-	return &Recorder{max: max, shapes: map[string]*entry{}, runs: map[string]*run{}, callouts: calls{users: map[string]*[24][2]int64{}}, now: time.Now}
+	return &Recorder{max: max, shapes: map[string]*entry{}, runs: map[runKey]*run{}, callouts: calls{users: map[string]*[24][2]int64{}}, now: time.Now}
 }
 
 // Record adds one request.
