@@ -332,7 +332,7 @@ func (s *summarized) build(opts Options) (*metadata.EntitySet, error) {
 			p.Name = dim.As
 		}
 		if !metadata.ValidName(p.Name) {
-			return nil, fmt.Errorf("%s: %s: %q is not a valid Salesforce API name; name the property with as:", s.where, what, p.Name)
+			return nil, fmt.Errorf("%s: %s: %q is not a valid Salesforce API name; name the property with as: NAME", s.where, what, p.Name)
 		}
 		if err := claim(p.Name, what); err != nil {
 			return nil, err

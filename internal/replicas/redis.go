@@ -233,7 +233,7 @@ func (b *RedisBus) listen(ctx context.Context) {
 			return v
 		case redis.Subscription:
 		default:
-			return errors.New("Redis did not confirm the subscription")
+			return errors.New("the Redis server did not confirm the subscription")
 		}
 		b.setErr(nil)
 		if subscribed {

@@ -195,7 +195,7 @@ func TestReportScans(t *testing.T) {
 	}{
 		{name: "two pages are a list view, not a scan", pages: []page{{"ann", false, 0, 2000, 1 << 20}, {"ann", true, time.Second, 2000, 1 << 20}}},
 		{name: "three pages in a minute", runs: 1, rows: 5000, bytes: 3 << 20,
-			pages: []page{{"ann", false, 0, 2000, 1 << 20}, {"ann", true, 20 * time.Second, 2000, 1 << 20}, {"ann", true, 40 * time.Second, 1000, 1 << 20}},
+			pages:    []page{{"ann", false, 0, 2000, 1 << 20}, {"ann", true, 20 * time.Second, 2000, 1 << 20}, {"ann", true, 40 * time.Second, 1000, 1 << 20}},
 			grouping: true},
 		{name: "a person paging through a list view", pages: []page{{"ann", false, 0, 26, 4 << 10}, {"ann", true, 5 * time.Second, 26, 4 << 10},
 			{"ann", true, 9 * time.Second, 26, 4 << 10}, {"ann", true, 15 * time.Second, 26, 4 << 10}}},
