@@ -213,3 +213,57 @@ func TestTrackedChangesReachTheCache(t *testing.T) {
 		t.Errorf("an untracked table's change reached the cache: %s", after)
 	}
 }
+
+// TestSummaryMovesOnEveryReplica: a summary set's cached answers move
+// with its table on every replica: a write through another replica is
+// seen at once (the summary's shared generation moves with the table's),
+// and a change made in the database, which change tracking reports, soon.
+func TestSummaryMovesOnEveryReplica(t *testing.T) {
+	needPostgres(t)
+	redisURL := testdb.RedisURL(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	if _, errOut, code := runCLI(t, "track", db.DSN, "Customers", "--apply"); code != 0 {
+		t.Fatalf("odatagw track: %d %s", code, errOut)
+	}
+	prefix := testdb.RedisPrefix(t, redisURL)
+	hour := time.Hour
+	src := config.Source{DSN: db.DSN, Summaries: map[string]config.Summary{"countries": {From: "Customers",
+		Dimensions: []config.Dimension{{Column: "Country"}}, Measures: config.Measures{{Name: "customers", Of: "count"}}}}}
+	start := func() *target {
+		return startListening(t, app.Settings{Defaults: config.File{Cache: config.Cache{TTL: &hour}, Redis: redisURL, RedisPrefix: prefix},
+			Sources: erpSource(src)}).target("postgres", "erp", nil)
+	}
+	a, b := start(), start()
+	count := func(country string) (string, string) {
+		r := a.get(t, "countries?$filter=Country eq '"+country+"'")
+		groups := entities(t, r.JSON(t))
+		if len(groups) == 0 {
+			return "0", r.Header.Get("X-Cache")
+		}
+		return fmt.Sprint(groups[0]["customers"]), r.Header.Get("X-Cache")
+	}
+	for i := 1; i <= 3; i++ {
+		count("Atlantis")
+		if _, st := count("Atlantis"); st != "hit" {
+			t.Fatalf("round %d: A does not cache the summary: %s", i, st)
+		}
+		if r := b.send(t, "PATCH", fmt.Sprintf("Customers(%d)", i), `{"Country":"Atlantis"}`); r.Status != 204 {
+			t.Fatalf("write on B: %d %s", r.Status, r.Body)
+		}
+		if n, _ := count("Atlantis"); n != fmt.Sprint(i) {
+			t.Fatalf("round %d: right after B's write, A counts %s customers in Atlantis", i, n)
+		}
+	}
+	conn, err := pgx.Connect(context.Background(), db.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `UPDATE "Customers" SET "Country" = 'Atlantis' WHERE "CustomerId" = 4`); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "A sees the change the database reported", func() bool {
+		n, _ := count("Atlantis")
+		return n == "4"
+	})
+}
