@@ -24,6 +24,8 @@ admin-ops-sources admin-sources
 admin-ops-salesforce admin-source-salesforce
 admin-ops-sets admin-source-settings
 admin-ops-shapes admin-source-insight
+admin-ops-summaries admin-source-summaries
+admin-ops-report-scan admin-source-report-scan
 admin-ops-agents admin-agents
 admin-ops-users admin-users
 admin-ops-audit admin-audit

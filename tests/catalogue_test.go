@@ -134,18 +134,8 @@ func TestSalesforceCatalogue(t *testing.T) {
 				body := res.JSON(t)
 				got := keysOf(t, body, sc.keys)
 				pages := 1
-				for sc.follow {
-					next, ok := body["@odata.nextLink"].(string)
-					if !ok {
-						break
-					}
-					pages++
-					res = do(t, "GET", next, nil, sc.headers...)
-					if res.Status != 200 {
-						t.Fatalf("nextLink %s: status %d: %s", next, res.Status, res.Body)
-					}
-					body = res.JSON(t)
-					got = append(got, keysOf(t, body, sc.keys)...)
+				if sc.follow {
+					body, pages = followPages(t, body, sc.headers, func(page map[string]any) { got = append(got, keysOf(t, page, sc.keys)...) })
 				}
 				if !sc.follow {
 					if _, has := body["@odata.nextLink"]; has && len(want) < 1000 {

@@ -91,3 +91,24 @@ func errorCode(t *testing.T, r response) string {
 	}
 	return e["code"].(string)
 }
+
+// followPages reads the pages after body by their nextLinks, with the
+// same headers, handing each to page; it returns the last page and how
+// many there were in all.
+func followPages(t *testing.T, body map[string]any, headers []string, page func(map[string]any)) (map[string]any, int) {
+	t.Helper()
+	pages := 1
+	for {
+		next, ok := body["@odata.nextLink"].(string)
+		if !ok {
+			return body, pages
+		}
+		pages++
+		res := do(t, "GET", next, nil, headers...)
+		if res.Status != 200 {
+			t.Fatalf("nextLink %s: status %d: %s", next, res.Status, res.Body)
+		}
+		body = res.JSON(t)
+		page(body)
+	}
+}

@@ -511,8 +511,8 @@ function summaryRow(name, sum) {
   };
   input("name", name, "Name of summary set " + n, "short");
   input("from", sum.from, "Table grouped by summary set " + n, "short");
-  input("dimensions", (sum.dimensions || []).map(dimensionText).join(", "), "Dimensions of summary set " + n + ", comma-separated");
-  input("measures", Object.entries(sum.measures || {}).map(([k, v]) => k + "=" + v).join(", "), "Measures of summary set " + n + ": name=aggregate, comma-separated");
+  input("dimensions", (sum.dimensions || []).map(dimensionText).join(", "), "Dimensions of summary set " + n + ", comma-separated", "wide");
+  input("measures", Object.entries(sum.measures || {}).map(([k, v]) => k + "=" + v).join(", "), "Measures of summary set " + n + ": name=aggregate, comma-separated", "wide");
   input("where", sum.where, "Filter on the rows of summary set " + n);
   tr.append(cell(button("Remove", "Remove summary set " + n, () => { tr.remove(); }, "danger")));
   body.append(tr);
@@ -522,11 +522,6 @@ function summaryRow(name, sum) {
 
 async function saveSummaries(ev) {
   ev.preventDefault();
-  if (!current) return;
-  const err = $("summaries-error");
-  err.hidden = true;
-  const reg = Object.assign({}, current.status);
-  for (const k of statusOnly) delete reg[k];
   const summaries = {};
   for (const tr of $("summaries").querySelectorAll("tbody tr")) {
     const v = (f) => tr.querySelector('[name="' + f + '"]').value.trim();
@@ -538,7 +533,20 @@ async function saveSummaries(ev) {
     }
     summaries[v("name")] = { from: v("from"), dimensions: v("dimensions").split(",").map((d) => d.trim()).filter(Boolean).map(dimensionOf), measures, where: v("where") };
   }
-  reg.summaries = summaries;
+  await saveRegistration((reg) => { reg.summaries = summaries; }, $("summaries-error"), "the summary sets");
+}
+
+// the registration as the API takes it back: its settings, not its state
+const statusOnly = ["state", "serving_version", "connected", "listening", "last_error", "last_error_at", "entity_sets", "service_url", "cache"];
+
+// saveRegistration saves the current source's registration as change
+// leaves it, saying where err is what the gateway refused.
+async function saveRegistration(change, err, what) {
+  if (!current) return;
+  err.hidden = true;
+  const reg = Object.assign({}, current.status);
+  for (const k of statusOnly) delete reg[k];
+  change(reg);
   const r = await call("PUT", "/api/sources/" + encodeURIComponent(reg.name), reg, { "If-Match": current.etag });
   if (!r.ok) {
     err.textContent = (r.data && r.data.error && r.data.error.message) || "Not saved (" + r.status + ").";
@@ -546,20 +554,13 @@ async function saveSummaries(ev) {
     err.focus();
     return;
   }
-  notice("Saved the summary sets of " + reg.name + "; the source is being reopened with them.");
+  notice("Saved " + what + " of " + reg.name + "; the source is being reopened with them.");
   await showDetail(reg.name);
 }
-
-// the registration as the API takes it back: its settings, not its state
-const statusOnly = ["state", "serving_version", "connected", "listening", "last_error", "last_error_at", "entity_sets", "service_url", "cache"];
 
 async function saveSets(ev) {
   ev.preventDefault();
   if (!current) return;
-  const err = $("sets-error");
-  err.hidden = true;
-  const reg = Object.assign({}, current.status);
-  for (const k of statusOnly) delete reg[k];
   const search = {}, setCount = {}, ttl = {}, ro = [], nameFields = {}, lookups = {};
   const sets = new Set(current.status.entity_sets || []);
   // lookups keyed by a table name that is not a set's are kept as they are
@@ -583,17 +584,10 @@ async function saveSets(ev) {
       lookups[set + "." + col] = target || "";
     }
   }
-  reg.search = search; reg.set_count = setCount; reg.set_cache_ttl = ttl; reg.read_only_sets = ro;
-  reg.name_fields = nameFields; reg.lookups = lookups;
-  const r = await call("PUT", "/api/sources/" + encodeURIComponent(reg.name), reg, { "If-Match": current.etag });
-  if (!r.ok) {
-    err.textContent = (r.data && r.data.error && r.data.error.message) || "Not saved (" + r.status + ").";
-    err.hidden = false;
-    err.focus();
-    return;
-  }
-  notice("Saved the entity set settings of " + reg.name + "; the source is being reopened with them.");
-  await showDetail(reg.name);
+  await saveRegistration((reg) => {
+    reg.search = search; reg.set_count = setCount; reg.set_cache_ttl = ttl; reg.read_only_sets = ro;
+    reg.name_fields = nameFields; reg.lookups = lookups;
+  }, $("sets-error"), "the entity set settings");
 }
 
 // ---- users ----

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/odatagw/odatagw/admin"
 	"github.com/odatagw/odatagw/admin/registry"
@@ -410,6 +412,9 @@ func (c *checkCmd) fromTraffic(stdout io.Writer) error {
 	return err
 }
 
+// english writes numbers as the other texts do: 30,004.
+var english = message.NewPrinter(language.English)
+
 // reportScans prints the report scans a running gateway saw on a source,
 // with what each read and the summary set that would replace it.
 func (c *checkCmd) reportScans(ctx context.Context, cl *admin.Client, stdout io.Writer) error {
@@ -437,7 +442,7 @@ func (c *checkCmd) reportScans(ctx context.Context, cl *admin.Client, stdout io.
 			fmt.Fprintf(&b, " (filter %s)", e.Shape.Filter)
 		}
 		fmt.Fprintf(&b, ": %s in 24 hours; the last read %s rows (%.1f MB) in %s over %.1f s\n", counted(sc.Runs24h, "run"),
-			thousands(sc.Rows), float64(sc.Bytes)/(1<<20), counted(int(sc.Pages), "page"), sc.Seconds)
+			english.Sprintf("%d", sc.Rows), float64(sc.Bytes)/(1<<20), counted(int(sc.Pages), "page"), sc.Seconds)
 		switch {
 		case sc.TooLarge:
 			b.WriteString("  past Salesforce's 16 MB: the report loads nothing (\"The OData query result was too large\")\n")
@@ -453,13 +458,4 @@ func (c *checkCmd) reportScans(ctx context.Context, cl *admin.Client, stdout io.
 	}
 	_, err = io.WriteString(stdout, b.String())
 	return err
-}
-
-// thousands writes n with commas: 30,004.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
