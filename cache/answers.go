@@ -61,31 +61,48 @@ func (c *Answers) answer(ctx context.Context, set, key string, load func(context
 // request that called first but what every caller shares: when that
 // request goes away, the others still wait for it.
 func (c *Answers) Answer(ctx context.Context, set, text string, render func(context.Context) (*Answer, error)) (*Answer, error) {
-	ctx, end := cacheSpan(ctx, set)
-	defer end()
-	ttl := c.ttl(set)
-	if ttl <= 0 {
-		record(ctx, statusBypass)
-		return render(ctx)
-	}
-	key, gen, ok := c.key(ctx, "answer", set, text)
-	if !ok {
-		record(ctx, statusBypass)
-		return render(ctx)
-	}
-	e, err := c.answer(ctx, set, key, func(ctx context.Context) (*entry, error) {
+	e, err := c.kept(ctx, "answer", set, text, func(ctx context.Context) (*entry, int64, error) {
 		a, err := render(ctx)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		e := &entry{answer: a}
-		c.put(key, set, gen, e, a.size(), ttl)
-		return e, nil
+		return &entry{answer: a}, a.size(), nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return e.answer, nil
+}
+
+// kept is the entry of a kind filed under text for set: from the cache
+// while it is fresh (or stale, once more, while one refresh runs); else
+// build makes it, with its size, once for every caller asking the same at
+// the same time, and it is kept for the set's TTL. Where the set is not
+// cached, or its shared generation cannot be read, it is made and not
+// kept.
+func (c *Answers) kept(ctx context.Context, kind, set, text string, build func(context.Context) (*entry, int64, error)) (*entry, error) {
+	ctx, end := cacheSpan(ctx, set)
+	defer end()
+	ttl := c.ttl(set)
+	var key string
+	var gen uint64
+	ok := false
+	if ttl > 0 {
+		key, gen, ok = c.key(ctx, kind, set, text)
+	}
+	if !ok {
+		record(ctx, statusBypass)
+		e, _, err := build(ctx)
+		return e, err
+	}
+	return c.answer(ctx, set, key, func(ctx context.Context) (*entry, error) {
+		e, size, err := build(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.put(key, set, gen, e, size, ttl)
+		return e, nil
+	})
 }
 
 // Reader is a caller as Recall asks about it: whether they may read a
@@ -158,26 +175,12 @@ func cacheSpan(ctx context.Context, set string) (context.Context, func()) {
 // Count answers a count of set filed under text from the cache, or
 // counts once (count) for every caller asking the same at the same time.
 func (c *Answers) Count(ctx context.Context, set, text string, count func(context.Context) (int64, error)) (int64, error) {
-	ctx, end := cacheSpan(ctx, set)
-	defer end()
-	ttl := c.ttl(set)
-	if ttl <= 0 {
-		record(ctx, statusBypass)
-		return count(ctx)
-	}
-	key, gen, ok := c.key(ctx, "count", set, text)
-	if !ok {
-		record(ctx, statusBypass)
-		return count(ctx)
-	}
-	e, err := c.answer(ctx, set, key, func(ctx context.Context) (*entry, error) {
+	e, err := c.kept(ctx, "count", set, text, func(ctx context.Context) (*entry, int64, error) {
 		n, err := count(ctx)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		e := &entry{count: n}
-		c.put(key, set, gen, e, 0, ttl)
-		return e, nil
+		return &entry{count: n}, 0, nil
 	})
 	if err != nil {
 		return 0, err

@@ -259,6 +259,31 @@ func CountedBy(q *plan.Query, estimates bool) string {
 	return CountedByEither
 }
 
+// CountWithoutStatement answers a count the way how (CountedBy) allows
+// without counting rows: the count change tracking keeps, or the
+// planner's estimate (in auto, only from the set's threshold on). ok is
+// false where the rows must be counted.
+func CountWithoutStatement(ctx context.Context, q *plan.Query, how string,
+	tracked func(context.Context, *metadata.EntitySet) (int64, error),
+	estimate func(context.Context, *plan.Query) (int64, error)) (n int64, ok bool, err error) {
+	switch how {
+	case CountedByTracking:
+		// the triggers keep the row count: exact, and as cheap at ten
+		// million rows as at ten
+		n, err = tracked(ctx, q.Set)
+		return n, true, err
+	case CountedByEstimate, CountedByEither:
+		est, err := estimate(ctx, q)
+		if err != nil {
+			return 0, true, err
+		}
+		if how == CountedByEstimate || est >= q.Set.Count.Threshold {
+			return est, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
 // Explanation is a database's plan, as text, with what deserves notice.
 type Explanation struct {
 	Plan []string `json:"plan"` // the plan's lines, as the database writes them

@@ -190,17 +190,8 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 }
 
 func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
-	switch how := sources.CountedBy(q, true); how {
-	case sources.CountedByTracking:
-		return s.trackedCount(ctx, q.Set) // kept by the triggers: no scan
-	case sources.CountedByEstimate, sources.CountedByEither:
-		est, err := s.estimate(ctx, q)
-		if err != nil {
-			return 0, err
-		}
-		if how == sources.CountedByEstimate || est >= q.Set.Count.Threshold {
-			return est, nil
-		}
+	if n, ok, err := sources.CountWithoutStatement(ctx, q, sources.CountedBy(q, true), s.trackedCount, s.estimate); ok || err != nil {
+		return n, err
 	}
 	text, args, err := sqlgen.Count(s.dialect, q)
 	if err != nil {

@@ -221,19 +221,8 @@ func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 		// kept count nor an estimate knows what row-level security hides
 		how = sources.CountedByStatement
 	}
-	switch how {
-	case sources.CountedByTracking:
-		// the triggers keep the row count: exact, and as cheap at ten
-		// million rows as at ten
-		return s.trackedCount(ctx, q.Set)
-	case sources.CountedByEstimate, sources.CountedByEither:
-		est, err := s.estimate(ctx, q)
-		if err != nil {
-			return 0, err
-		}
-		if how == sources.CountedByEstimate || est >= q.Set.Count.Threshold {
-			return est, nil
-		}
+	if n, ok, err := sources.CountWithoutStatement(ctx, q, how, s.trackedCount, s.estimate); ok || err != nil {
+		return n, err
 	}
 	text, args, err := sqlgen.Count(s.dialect, q)
 	if err != nil {
