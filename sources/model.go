@@ -271,34 +271,17 @@ func chooseKey(t Table, qn string, cols []Column, opts Options) (key []string, r
 // entitySet builds the entity set of one table under its set name, with
 // Salesforce-safe property names; renames go in the report.
 func entitySet(c candidate, setName string, opts Options, rep *metadata.Decisions) (*metadata.EntitySet, error) {
-	colNames := make([]string, len(c.cols))
-	for i, col := range c.cols {
-		colNames[i] = col.Name
-	}
-	overrides := opts.Columns[c.name]
-	if overrides == nil {
-		overrides = opts.Columns[c.t.Name]
-	}
-	propNames, prenames, err := metadata.AssignNames(colNames, overrides, "C")
+	props, err := properties(c.t, c.name, c.cols, opts, rep)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.name, err)
+		return nil, err
 	}
-	for _, r := range prenames {
-		r.Original = c.name + "." + r.Original
-		rep.Renamed = append(rep.Renamed, r)
-	}
-	props := make([]*metadata.Property, len(c.cols))
-	for i, col := range c.cols {
-		name := propNames[col.Name]
+	for i, p := range props {
 		// a property may not share its entity type's name in CSDL
-		if strings.EqualFold(name, setName) {
-			old := name
-			name = name + "_" + "Value"
-			rep.Renamed = append(rep.Renamed, metadata.Rename{Original: c.name + "." + col.Name, Name: name, Reason: "same name as its entity type " + old})
+		if strings.EqualFold(p.Name, setName) {
+			old := p.Name
+			props[i].Name = p.Name + "_" + "Value"
+			rep.Renamed = append(rep.Renamed, metadata.Rename{Original: c.name + "." + p.Column, Name: props[i].Name, Reason: "same name as its entity type " + old})
 		}
-		props[i] = &metadata.Property{Name: name, Column: col.Name, Type: col.Type, Nullable: col.Nullable,
-			MaxLength: col.MaxLength, Precision: col.Precision, Scale: col.Scale, ScaleSet: col.ScaleSet,
-			Computed: col.Computed, Description: col.Comment, DBType: col.DBType, TextForm: col.TextForm}
 	}
 	keyProps := make([]string, len(c.key))
 	for i, k := range c.key {
@@ -312,6 +295,37 @@ func entitySet(c candidate, setName string, opts Options, rep *metadata.Decision
 		IsView: c.t.IsView, ReadOnly: opts.ReadOnly || c.t.IsView || c.t.ReadOnly || slices.Contains(opts.ReadOnlySets, setName), PageSize: opts.PageSize,
 		Description: c.t.Comment, Tracked: c.t.Tracked, ChangeRetention: opts.ChangeRetention,
 		References: references(c.t, props), UniqueKeys: uniqueKeys(c.t, props)}, nil
+}
+
+// properties are the columns of a table (qn as the configuration names
+// it) as properties with Salesforce-safe names, the configuration's
+// columns: overrides winning; renames go in rep when it is given.
+func properties(t Table, qn string, cols []Column, opts Options, rep *metadata.Decisions) ([]*metadata.Property, error) {
+	colNames := make([]string, len(cols))
+	for i, col := range cols {
+		colNames[i] = col.Name
+	}
+	overrides := opts.Columns[qn]
+	if overrides == nil {
+		overrides = opts.Columns[t.Name]
+	}
+	names, renames, err := metadata.AssignNames(colNames, overrides, "C")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", qn, err)
+	}
+	if rep != nil {
+		for _, r := range renames {
+			r.Original = qn + "." + r.Original
+			rep.Renamed = append(rep.Renamed, r)
+		}
+	}
+	props := make([]*metadata.Property, len(cols))
+	for i, col := range cols {
+		props[i] = &metadata.Property{Name: names[col.Name], Column: col.Name, Type: col.Type, Nullable: col.Nullable,
+			MaxLength: col.MaxLength, Precision: col.Precision, Scale: col.Scale, ScaleSet: col.ScaleSet,
+			Computed: col.Computed, Description: col.Comment, DBType: col.DBType, TextForm: col.TextForm}
+	}
+	return props, nil
 }
 
 // references carries a table's foreign keys into the model, with the

@@ -165,25 +165,7 @@ func tableProperties(t Table, qn string, opts Options) ([]*metadata.Property, er
 			cols = append(cols, c)
 		}
 	}
-	names := make([]string, len(cols))
-	for i, c := range cols {
-		names[i] = c.Name
-	}
-	overrides := opts.Columns[qn]
-	if overrides == nil {
-		overrides = opts.Columns[t.Name]
-	}
-	assigned, _, err := metadata.AssignNames(names, overrides, "C")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", qn, err)
-	}
-	props := make([]*metadata.Property, len(cols))
-	for i, c := range cols {
-		props[i] = &metadata.Property{Name: assigned[c.Name], Column: c.Name, Type: c.Type, Nullable: c.Nullable,
-			MaxLength: c.MaxLength, Precision: c.Precision, Scale: c.Scale, ScaleSet: c.ScaleSet,
-			Description: c.Comment, DBType: c.DBType, TextForm: c.TextForm}
-	}
-	return props, nil
+	return properties(t, qn, cols, opts, nil)
 }
 
 // property finds a property of props by its OData or its column name.
