@@ -93,6 +93,13 @@ type Options struct {
 	// Dial, when set, makes the source's database connections: through
 	// an agent's tunnel (internal/tunnel) for a source with via.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Standbys are DSNs of read-only copies of the database (PostgreSQL
+	// streaming standbys) that serve reads; MaxStandbyLag takes one out
+	// of rotation while it is further behind; Positions shares the
+	// newest write's position between the gateway's replicas.
+	Standbys      []string
+	MaxStandbyLag time.Duration
+	Positions     Positions
 }
 
 // Defaults and bounds of Options.
@@ -103,6 +110,7 @@ const (
 	DefaultMaxConnections   = 10
 	DefaultCountThreshold   = 1_000_000
 	DefaultChangeRetention  = 72 * time.Hour
+	DefaultMaxStandbyLag    = 5 * time.Second
 )
 
 // Normalize fills what the options leave at zero with the defaults.
@@ -127,6 +135,9 @@ func (o *Options) Normalize() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.MaxStandbyLag <= 0 {
+		o.MaxStandbyLag = DefaultMaxStandbyLag
 	}
 }
 

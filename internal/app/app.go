@@ -257,6 +257,11 @@ func (g *Gateway) OpenSource(ctx context.Context, name string, cfg config.Source
 		return control.Opened{}, &registry.FieldError{Field: "auth", Message: err.Error()}
 	}
 	opts := control.SourceOptions(name, cfg, g.settings.Logger, g.Dial(cfg))
+	if g.bus != nil {
+		// the newest write's position, shared with the other replicas
+		// before a read goes to a standby
+		opts.Positions = g.bus
+	}
 	ctx, cancel := context.WithTimeout(ctx, control.OpenTimeout)
 	defer cancel()
 	src, err := sources.Open(ctx, opts)

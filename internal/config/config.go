@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/odatagw/odatagw/internal/auth"
 	"io"
 	"maps"
 	"os"
@@ -15,6 +14,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/odatagw/odatagw/internal/auth"
+	"github.com/odatagw/odatagw/internal/dsn"
 	"github.com/odatagw/odatagw/metadata"
 )
 
@@ -139,6 +140,13 @@ type Source struct {
 	// calls the source (default 20,000, most editions'): the callout
 	// budget is held against it.
 	CalloutsPerHour int `yaml:"callouts_per_hour" json:"callouts_per_hour,omitempty"`
+	// Replicas are PostgreSQL streaming standbys of the database that
+	// serve reads (list views, searches, record pages, counts, reports):
+	// DSNs without a password, which is the primary's, as the user is
+	// where they name none. MaxReplicaLag takes a standby out of rotation
+	// while it is further behind (default 5s).
+	Replicas      []string `yaml:"replicas" json:"replicas,omitempty"`
+	MaxReplicaLag Duration `yaml:"max_replica_lag" json:"max_replica_lag,omitempty"`
 	// Via names the agent that reaches the database from inside its
 	// private network (odatagw agent); the DSN then names the database
 	// as the agent sees it.
@@ -196,6 +204,12 @@ func (s Source) Check() error {
 	if s.Via != "" && strings.HasPrefix(strings.ToLower(s.DSN), "sqlite:") {
 		return &Invalid{"via", "an agent carries PostgreSQL and MySQL connections; a SQLite file is opened where the gateway runs"}
 	}
+	if err := checkReplicas(s.DSN, s.Replicas); err != nil {
+		return err
+	}
+	if s.MaxReplicaLag < 0 {
+		return &Invalid{"max_replica_lag", "a lag cannot be negative"}
+	}
 	if err := checkSummaries(s.Summaries); err != nil {
 		return err
 	}
@@ -206,6 +220,34 @@ func (s Source) Check() error {
 		if err := metadata.CheckExternalIDField(s.Lookups[col]); err != nil {
 			return &Invalid{"lookups", col + ": " + err.Error()}
 		}
+	}
+	return nil
+}
+
+// checkReplicas holds standby DSNs to what serves them: PostgreSQL, no
+// password of their own (a streaming standby has the primary's roles,
+// and only the primary's password is sealed in the state store).
+func checkReplicas(primary string, replicas []string) error {
+	if len(replicas) == 0 {
+		return nil
+	}
+	scheme, _, _ := strings.Cut(strings.ToLower(primary), ":")
+	if scheme != "postgres" && scheme != "postgresql" {
+		return &Invalid{"replicas", "read replicas are PostgreSQL streaming standbys: the source's dsn must be postgres://"}
+	}
+	seen := map[string]bool{}
+	for _, r := range replicas {
+		rs, _, _ := strings.Cut(strings.ToLower(r), ":")
+		if rs != "postgres" && rs != "postgresql" {
+			return &Invalid{"replicas", fmt.Sprintf("%q: write each standby as postgres://host:port/database", dsn.Redact(r))}
+		}
+		if _, pw := dsn.Split(r); pw != "" {
+			return &Invalid{"replicas", fmt.Sprintf("%s: leave the password out; a standby has the primary's users and the source's password is used", dsn.Redact(r))}
+		}
+		if seen[r] {
+			return &Invalid{"replicas", fmt.Sprintf("%s is listed twice", r)}
+		}
+		seen[r] = true
 	}
 	return nil
 }

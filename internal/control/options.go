@@ -18,7 +18,8 @@ func SourceOptions(name string, s config.Source, log *slog.Logger, dial func(con
 		Keys: s.Keys, Names: s.Names, Columns: s.Columns, PageSize: s.PageSize, ReadOnly: s.ReadOnly, ReadOnlySets: s.ReadOnlySets,
 		StatementTimeout: s.StatementTimeout.D(), MaxConnections: s.MaxConnections,
 		Count: s.Count, CountThreshold: s.CountThreshold, SetCount: s.SetCount, ChangeRetention: s.ChangeRetention.D(),
-		Search: s.Search, Summaries: summaries(s.Summaries), PerUser: s.Auth.PerUser, Logger: log, Dial: dial}
+		Search: s.Search, Summaries: summaries(s.Summaries), PerUser: s.Auth.PerUser, Logger: log, Dial: dial,
+		Standbys: s.Replicas, MaxStandbyLag: s.MaxReplicaLag.D()}
 }
 
 // summaries translates the configuration's summary sets into the

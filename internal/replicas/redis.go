@@ -131,6 +131,44 @@ func (b *RedisBus) Advance(ctx context.Context, source, set string) error {
 	return err
 }
 
+// posKey is where a source's newest write position lives, as sixteen hex
+// digits, so that comparing the strings compares the numbers.
+func posKey(prefix, source string) string { return prefix + ":pos:" + source }
+
+// raisePosition sets the position to the larger of the kept one and the
+// one given, in one step however many replicas write at once.
+var raisePosition = redis.NewScript(1, `local v = redis.call('GET', KEYS[1])
+if v == false or ARGV[1] > v then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`)
+
+// RaisePosition records that a write reached pos in a source's database
+// (its WAL position), unless a newer one is recorded.
+func (b *RedisBus) RaisePosition(ctx context.Context, source string, pos uint64) error {
+	c, err := b.pool.GetContext(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = raisePosition.DoContext(ctx, c, posKey(b.prefix, source), fmt.Sprintf("%016x", pos))
+	return err
+}
+
+// Position reads the newest write position of a source (0 before any):
+// one GET, before a read goes to a standby.
+func (b *RedisBus) Position(ctx context.Context, source string) (uint64, error) {
+	if !b.live.Load() {
+		return 0, errors.New("the Redis server is unreachable")
+	}
+	v, err := redis.String(b.do(ctx, "GET", posKey(b.prefix, source)))
+	if errors.Is(err, redis.ErrNil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(v, 16, 64)
+}
+
 // do runs one command on a pooled connection.
 func (b *RedisBus) do(ctx context.Context, cmd string, args ...any) (any, error) {
 	c, err := b.pool.GetContext(ctx)

@@ -55,6 +55,9 @@ type request struct {
 	deltaLink string        // set when the read tracks changes: its last page links to them
 	shape     *shapes.Shape // the request's shape once known, for the shape table
 	db        dbTimes       // time the database took for this request
+	// places counts where the request's statements ran, for a source
+	// with standbys (nil otherwise: nothing to tell apart)
+	places *sources.ReadPlaces
 	written   *written      // set by a write, for the audit log
 
 	// a read's fingerprint (see fingerprintOf), and the text of its
@@ -162,6 +165,10 @@ func (s *Server) serveOData(c *gin.Context) {
 	}()
 	r.src, r.answers, r.slots, r.guard = e.src, e.answers, e.slots, e.guard
 	r.svc = e.src.Metadata()
+	if e.standbys {
+		r.places = &sources.ReadPlaces{}
+		r.req = r.req.WithContext(sources.WithReadPlaces(r.req.Context(), r.places))
+	}
 	if r.guard == nil {
 		r.fail(&odata.Error{Status: http.StatusUnauthorized, Code: odata.CodeUnauthorized, Message: "this source accepts no credentials"})
 		return

@@ -106,6 +106,9 @@ type entry struct {
 	answers  AnswerCache // nil: nothing is kept
 	slots    *slots
 	inflight sync.WaitGroup
+	// standbys: the source reads from standbys, and each request's
+	// shape says where its statements ran
+	standbys bool
 }
 
 // close closes the source and what serves it.
@@ -202,7 +205,11 @@ const DrainTimeout = 150 * time.Second
 func (s *Server) AddSource(name string, src sources.Source, guard *auth.Guard, answers AnswerCache) <-chan struct{} {
 	s.mu.Lock()
 	old := s.sources[name]
-	s.sources[name] = &entry{src: src, guard: guard, answers: answers, slots: newSlots(src, s.cfg.QueueTimeout)}
+	e := &entry{src: src, guard: guard, answers: answers, slots: newSlots(src, s.cfg.QueueTimeout)}
+	if sb, ok := sources.As[sources.Standbyed](src); ok {
+		e.standbys = len(sb.Standbys().Standbys) > 0
+	}
+	s.sources[name] = e
 	s.mu.Unlock()
 	if old == nil || old.src == src {
 		done := make(chan struct{})

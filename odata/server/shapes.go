@@ -81,6 +81,9 @@ func (r *request) recordShape(took time.Duration) {
 	o := shapes.Observation{Shape: *r.shape, Status: r.w.Status(), CacheHit: cache.StatusOf(r.req.Context()).Answered(),
 		Total: took, DB: r.db.waitedFor(), PageDB: time.Duration(r.db.page.Load()), CountDB: time.Duration(r.db.count.Load()),
 		Rows: r.rowsSent, Bytes: int64(max(r.w.Size(), 0))}
+	if r.places != nil {
+		o.OnStandby, o.OnPrimary = int(r.places.Standby.Load()), int(r.places.Primary.Load())
+	}
 	if p := r.plan; p != nil {
 		o.Continues = p.SkipToken != nil || p.Query.Skip > 0
 	}

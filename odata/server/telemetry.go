@@ -124,14 +124,22 @@ var (
 	poolDesc          = prometheus.NewDesc("odatagw_pool_connections", "Database connections of a source's pool, by state (in_use, idle) and its size (max).", []string{"source", "state"}, nil)
 	poolWaitsDesc     = prometheus.NewDesc("odatagw_pool_waits_total", "Times a query waited for a free connection.", []string{"source"}, nil)
 	poolWaitDesc      = prometheus.NewDesc("odatagw_pool_wait_seconds_total", "Time queries spent waiting for a free connection.", []string{"source"}, nil)
+	standbyReadsDesc  = prometheus.NewDesc("odatagw_standby_reads_total", "Reads a PostgreSQL standby served.", []string{"source", "standby"}, nil)
+	standbyLagDesc    = prometheus.NewDesc("odatagw_standby_lag_seconds", "How old the newest write a standby has not replayed is (0: caught up).", []string{"source", "standby"}, nil)
+	standbyStateDesc  = prometheus.NewDesc("odatagw_standby_state", "1 for a standby's state now: serving, lagging, down, promoted or starting.", []string{"source", "standby", "state"}, nil)
+	primaryReadsDesc  = prometheus.NewDesc("odatagw_primary_reads_total", "Reads of a source with standbys that went to the primary, by why: no_standby, behind, standby_failed, position_unknown.", []string{"source", "reason"}, nil)
 )
+
+// standbyStates are the states odatagw_standby_state has a series for.
+var standbyStates = []string{sources.StandbyServing, sources.StandbyLagging, sources.StandbyDown, sources.StandbyPromoted, sources.StandbyStarting}
 
 // sourceCollector reads the cache's and the pools' own counters at each
 // scrape, for every source served then.
 type sourceCollector struct{ s *Server }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{cacheRequestsDesc, cacheEvictsDesc, cacheBytesDesc, storeBytesDesc, storeMaxDesc, poolDesc, poolWaitsDesc, poolWaitDesc} {
+	for _, d := range []*prometheus.Desc{cacheRequestsDesc, cacheEvictsDesc, cacheBytesDesc, storeBytesDesc, storeMaxDesc, poolDesc, poolWaitsDesc, poolWaitDesc,
+		standbyReadsDesc, standbyLagDesc, standbyStateDesc, primaryReadsDesc} {
 		ch <- d
 	}
 }
@@ -162,9 +170,33 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(poolWaitsDesc, prometheus.CounterValue, float64(st.Waits), name)
 			ch <- prometheus.MustNewConstMetric(poolWaitDesc, prometheus.CounterValue, st.WaitTime.Seconds(), name)
 		}
+		if sb, ok := sources.As[sources.Standbyed](src); ok {
+			collectStandbys(ch, name, sb.Standbys())
+		}
 	}
 	if store != nil {
 		ch <- prometheus.MustNewConstMetric(storeBytesDesc, prometheus.GaugeValue, float64(store.StoreBytes))
 		ch <- prometheus.MustNewConstMetric(storeMaxDesc, prometheus.GaugeValue, float64(store.StoreMax))
+	}
+}
+
+// collectStandbys reports where a source's reads go.
+func collectStandbys(ch chan<- prometheus.Metric, name string, rep sources.StandbyReport) {
+	if len(rep.Standbys) == 0 {
+		return
+	}
+	for _, st := range rep.Standbys {
+		ch <- prometheus.MustNewConstMetric(standbyReadsDesc, prometheus.CounterValue, float64(st.Reads), name, st.Address)
+		ch <- prometheus.MustNewConstMetric(standbyLagDesc, prometheus.GaugeValue, st.Lag.Seconds(), name, st.Address)
+		for _, state := range standbyStates {
+			v := 0.0
+			if st.State == state {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(standbyStateDesc, prometheus.GaugeValue, v, name, st.Address, state)
+		}
+	}
+	for _, reason := range slices.Sorted(maps.Keys(rep.PrimaryReads)) {
+		ch <- prometheus.MustNewConstMetric(primaryReadsDesc, prometheus.CounterValue, float64(rep.PrimaryReads[reason]), name, reason)
 	}
 }

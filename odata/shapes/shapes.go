@@ -278,6 +278,9 @@ type Observation struct {
 	// beside it, where one ran.
 	SQL, CountSQL func() (string, []any)
 	When          time.Time
+	// OnStandby and OnPrimary count the request's statements by where
+	// they ran, for a source with standbys.
+	OnStandby, OnPrimary int
 }
 
 // Failure says what a status means to the admin: an error to act on
@@ -343,6 +346,7 @@ type hour struct {
 	total, db                         hist
 	pages, counts                     int64 // statements run (not answered by the cache)
 	pageSum, pageMax, countSum, cntMx time.Duration
+	standby, primary                  int64 // statements of a source with standbys, by where they ran
 }
 
 type entry struct {
@@ -395,6 +399,10 @@ type Stats struct {
 	Counts       int64   `json:"count_statements"`
 	CountMeanMS  float64 `json:"count_db_mean_ms"`
 	CountDBMaxMS float64 `json:"count_db_max_ms"`
+	// StandbyReads and PrimaryReads are where the statements of a source
+	// with standbys ran.
+	StandbyReads int64 `json:"standby_reads,omitempty"`
+	PrimaryReads int64 `json:"primary_reads,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
@@ -424,6 +432,8 @@ func (e *entry) stats(now time.Time, window int64) Stats {
 		db.add(h.db)
 		s.Pages += h.pages
 		s.Counts += h.counts
+		s.StandbyReads += h.standby
+		s.PrimaryReads += h.primary
 		psum, csum = psum+h.pageSum, csum+h.countSum
 		pmax, cmax = max(pmax, h.pageMax), max(cmax, h.cntMx)
 	}
@@ -656,6 +666,8 @@ func (r *Recorder) Record(o Observation) {
 		b.hits++
 	}
 	b.rows += int64(o.Rows)
+	b.standby += int64(o.OnStandby)
+	b.primary += int64(o.OnPrimary)
 	b.totalSum += o.Total
 	b.totalMax = max(b.totalMax, o.Total)
 	b.total[bin(o.Total)]++

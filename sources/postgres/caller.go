@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/sources"
@@ -46,8 +47,8 @@ func assumeError(err error) error {
 // acting as the caller costs no extra round trips. A connection left in a
 // failed transaction is not returned to the pool: pgxpool closes any
 // connection released outside idle state.
-func (s *Source) callerRead(ctx context.Context, c sources.Caller, withValues bool, sql string, args []any) (pgx.Rows, func(), error) {
-	conn, err := s.pool.Acquire(ctx)
+func (s *Source) callerRead(ctx context.Context, pool *pgxpool.Pool, c sources.Caller, withValues bool, sql string, args []any) (pgx.Rows, func(), error) {
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -40,6 +40,8 @@ type Source struct {
 	// prepares: statements are prepared and kept per connection (pgx's
 	// default; a DSN may choose another default_query_exec_mode)
 	prepares bool
+	// standbys take the reads, when the source has any (standby.go)
+	standbys *routing
 }
 
 var (
@@ -83,6 +85,10 @@ func OpenSource(ctx context.Context, opts sources.Options) (*Source, error) {
 		pool.Close()
 		return nil, err
 	}
+	if s.standbys, err = openStandbys(ctx, opts, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -114,8 +120,42 @@ func (s *Source) MaxConcurrentQueries() int { return s.opts.MaxConnections }
 func (s *Source) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 func (s *Source) Close() error {
+	if s.standbys != nil {
+		s.standbys.close()
+	}
 	s.pool.Close()
 	return nil
+}
+
+// Standbys is where the source's reads go now, when it has standbys.
+func (s *Source) Standbys() sources.StandbyReport {
+	if s.standbys == nil {
+		return sources.StandbyReport{}
+	}
+	return s.standbys.report()
+}
+
+// reader is the pool a read runs on: the primary's, or a standby's that
+// holds every write this gateway knows of (standby.go).
+func (s *Source) reader(ctx context.Context) (*pgxpool.Pool, *standby) {
+	if s.standbys == nil {
+		return s.pool, nil
+	}
+	pool, sb := s.standbys.reader(ctx)
+	sources.ReadOn(ctx, sb != nil)
+	return pool, sb
+}
+
+// onReader runs one read where reader says, and again on the primary when
+// a standby fails it before it answered.
+func (s *Source) onReader(ctx context.Context, read func(pool *pgxpool.Pool) error) error {
+	pool, sb := s.reader(ctx)
+	err := read(pool)
+	if err != nil && s.standbys.readFailed(sb, err) {
+		sources.ReadOn(ctx, false)
+		return read(s.pool)
+	}
+	return err
 }
 
 // Pool exposes the connection pool, for tests and tools.
@@ -127,19 +167,36 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 		return nil, odata.Internal(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
-	var rows pgx.Rows
-	var done func()
-	withValues := PlannedWithValues(q)
-	if c, ok := sources.CallerOf(ctx); ok {
-		rows, done, err = s.callerRead(ctx, c, withValues, text, args)
-	} else {
-		rows, err = s.pool.Query(ctx, text, s.queryArgs(withValues, args)...)
-	}
+	var r *pgRows
+	err = s.onReader(ctx, func(pool *pgxpool.Pool) error {
+		var rows pgx.Rows
+		var done func()
+		var err error
+		withValues := PlannedWithValues(q)
+		if c, ok := sources.CallerOf(ctx); ok {
+			rows, done, err = s.callerRead(ctx, pool, c, withValues, text, args)
+		} else {
+			rows, err = pool.Query(ctx, text, s.queryArgs(withValues, args)...)
+		}
+		if err != nil {
+			return err
+		}
+		r = &pgRows{rows: rows, types: sources.ResultTypes(q), sort: sources.NewSortKeys(q), ctx: ctx, cancel: cancel, done: done}
+		if pool != s.pool {
+			// a standby's failure shows at the first row: read it here,
+			// while the read can still go to the primary
+			if err := r.peek(); err != nil {
+				r.close()
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		cancel()
 		return nil, mapOwnError(ctx, err)
 	}
-	return &pgRows{rows: rows, types: sources.ResultTypes(q), sort: sources.NewSortKeys(q), ctx: ctx, cancel: cancel, done: done}, nil
+	return r, nil
 }
 
 // PlannedWithValues reports whether q's statement must be planned with its
@@ -231,25 +288,25 @@ func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	var n int64
-	if c, ok := sources.CallerOf(ctx); ok {
-		rows, done, err := s.callerRead(ctx, c, PlannedWithValues(q), text, args)
-		if err != nil {
-			return 0, mapOwnError(ctx, err)
-		}
-		defer done()
-		if !rows.Next() {
-			if err := rows.Err(); err != nil {
-				return 0, mapError(ctx, err)
+	err = s.onReader(ctx, func(pool *pgxpool.Pool) error {
+		if c, ok := sources.CallerOf(ctx); ok {
+			rows, done, err := s.callerRead(ctx, pool, c, PlannedWithValues(q), text, args)
+			if err != nil {
+				return err
 			}
-			return 0, mapError(ctx, errors.New("count returned no row"))
+			defer done()
+			if !rows.Next() {
+				if err := rows.Err(); err != nil {
+					return err
+				}
+				return errors.New("count returned no row")
+			}
+			return rows.Scan(&n)
 		}
-		if err := rows.Scan(&n); err != nil {
-			return 0, mapError(ctx, err)
-		}
-		return n, nil
-	}
-	if err := s.pool.QueryRow(ctx, text, s.queryArgs(PlannedWithValues(q), args)...).Scan(&n); err != nil {
-		return 0, mapError(ctx, err)
+		return pool.QueryRow(ctx, text, s.queryArgs(PlannedWithValues(q), args)...).Scan(&n)
+	})
+	if err != nil {
+		return 0, mapOwnError(ctx, err)
 	}
 	return n, nil
 }
@@ -268,6 +325,9 @@ func (s *Source) CountSQL(q *plan.Query) (string, []any, error) {
 
 type pgRows struct {
 	rows   pgx.Rows
+	// peeked: the first row was read by peek; first says whether there
+	// was one
+	peeked, first bool
 	types  []metadata.Type
 	sort   sources.SortKeys
 	row    []any
@@ -277,8 +337,26 @@ type pgRows struct {
 	done   func() // ends the caller's read-only transaction, if any
 }
 
+// peek reads the first row ahead, and returns the error that ended the
+// rows there, if any.
+func (r *pgRows) peek() error {
+	r.peeked, r.first = true, r.rows.Next()
+	if !r.first {
+		return r.rows.Err()
+	}
+	return nil
+}
+
 func (r *pgRows) Next() bool {
-	if r.err != nil || !r.rows.Next() {
+	if r.err != nil {
+		return false
+	}
+	if r.peeked {
+		r.peeked = false
+		if !r.first {
+			return false
+		}
+	} else if !r.rows.Next() {
 		return false
 	}
 	raw, err := r.rows.Values()
@@ -344,11 +422,17 @@ func (r *pgRows) Err() error {
 }
 
 func (r *pgRows) Close() {
+	r.close()
+	r.cancel()
+}
+
+// close ends the rows but not their context, which a read that goes on
+// on the primary still uses.
+func (r *pgRows) close() {
 	r.rows.Close()
 	if r.done != nil {
 		r.done() // read-only: nothing to keep
 	}
-	r.cancel()
 }
 
 // mapError turns a database error into the gateway's error family, once:
@@ -404,7 +488,10 @@ func (s *Source) trackedCount(ctx context.Context, es *metadata.EntitySet) (int6
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	var n int64
-	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(sum(n), 0)::bigint FROM odatagw.row_counts WHERE tbl = $1`, es.Schema+"."+es.Table).Scan(&n); err != nil {
+	err := s.onReader(ctx, func(pool *pgxpool.Pool) error {
+		return pool.QueryRow(ctx, `SELECT COALESCE(sum(n), 0)::bigint FROM odatagw.row_counts WHERE tbl = $1`, es.Schema+"."+es.Table).Scan(&n)
+	})
+	if err != nil {
 		return 0, mapError(ctx, err)
 	}
 	return n, nil
@@ -420,7 +507,10 @@ func (s *Source) estimate(ctx context.Context, q *plan.Query) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	var raw []byte
-	if err := s.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+text, args...).Scan(&raw); err != nil {
+	err = s.onReader(ctx, func(pool *pgxpool.Pool) error {
+		return pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+text, args...).Scan(&raw)
+	})
+	if err != nil {
 		return 0, mapError(ctx, err)
 	}
 	var out []struct {

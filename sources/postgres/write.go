@@ -52,15 +52,35 @@ var txRetry = sources.TxRetry{Conflict: retryable, Map: mapError,
 func (s *Source) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
-	return txRetry.Run(ctx, func() error {
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if c, ok := sources.CallerOf(ctx); ok {
-				if err := assume(ctx, tx, c); err != nil {
-					return err
-				}
+	body := func(tx pgx.Tx) error {
+		if c, ok := sources.CallerOf(ctx); ok {
+			if err := assume(ctx, tx, c); err != nil {
+				return err
 			}
-			return fn(tx)
-		})
+		}
+		return fn(tx)
+	}
+	if s.standbys == nil {
+		return txRetry.Run(ctx, func() error { return pgx.BeginFunc(ctx, s.pool, body) })
+	}
+	return txRetry.Run(ctx, func() error {
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Release()
+		if err := pgx.BeginFunc(ctx, conn, body); err != nil {
+			return err
+		}
+		// the position after the commit, read on the connection that
+		// committed: no standby serves a read until it has replayed it
+		var pos int64
+		if err := conn.QueryRow(ctx, primaryPosSQL).Scan(&pos); err != nil {
+			s.standbys.unsure(err)
+			return nil
+		}
+		s.standbys.wrote(ctx, uint64(pos))
+		return nil
 	})
 }
 

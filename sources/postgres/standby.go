@@ -1,0 +1,545 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/odatagw/odatagw/internal/dsn"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// Reads may go to streaming standbys; everything that writes, and
+// everything that must see the newest data (change tracking's log and
+// counts kept by its triggers aside), goes to the primary. A read after a
+// write must never answer from before it: the primary's WAL position is
+// read after each commit (the fence), shared with the gateway's other
+// replicas, and a standby serves a read only once it has replayed that
+// far. Replay only moves forward, so a replay position read before the
+// statement starts is a floor for what the statement sees.
+const (
+	// standbyWait bounds how long a read waits for a standby to replay
+	// the newest write before it reads from the primary instead.
+	standbyWait = 250 * time.Millisecond
+	// standbyPoll is how often a waiting read asks the standby again.
+	standbyPoll = 2 * time.Millisecond
+	// monitorEvery is how often each standby's lag and health are read.
+	monitorEvery = 500 * time.Millisecond
+	// probeTimeout bounds one probe, and a standby's connection attempt:
+	// a standby that does not answer is skipped within a second.
+	probeTimeout = time.Second
+	// the backoff of a failed standby's retries
+	minBackoff, maxBackoff = time.Second, 30 * time.Second
+	// unsureFor is how long reads stay on the primary after a write
+	// whose position could not be read.
+	unsureFor = 10 * time.Second
+	// pageHeader is the most a position read after a commit can lie past
+	// the end of the last record (a WAL page's long header), tolerated
+	// when measuring lag, never when fencing.
+	pageHeader = 40
+)
+
+// standby is one read-only copy of the database.
+type standby struct {
+	address  string // host:port/database, for the page and the metrics
+	pool     *pgxpool.Pool
+	replayed atomic.Uint64 // the WAL position replayed, as last read
+	reads    atomic.Int64
+
+	mu      sync.Mutex
+	state   string
+	lag     time.Duration
+	err     string
+	retry   time.Time
+	backoff time.Duration
+}
+
+// routing spreads a source's reads over its standbys.
+type routing struct {
+	name      string
+	primary   *pgxpool.Pool
+	standbys  []*standby
+	next      atomic.Uint64
+	fence     atomic.Uint64 // the newest write's position this replica knows
+	// unsureUntil: a write's position could not be read; until then
+	// (Unix nanoseconds) every read goes to the primary
+	unsureUntil atomic.Int64
+	positions sources.Positions
+	maxLag    time.Duration
+	log       *slog.Logger
+
+	toPrimary struct{ none, behind, failed, unknown atomic.Int64 }
+
+	samplesMu sync.Mutex
+	samples   []sample // the primary's position over the last minutes
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// sample is the primary's WAL position at a time.
+type sample struct {
+	at  time.Time
+	pos uint64
+}
+
+// lsnSQL reads a WAL position as a number of bytes.
+const (
+	primaryPosSQL = `SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint`
+	replayPosSQL  = `SELECT pg_is_in_recovery(), COALESCE((pg_last_wal_replay_lsn() - '0/0')::bigint, 0)`
+)
+
+// openStandbys makes a pool per standby DSN, reads where each stands and
+// starts watching them. A standby that is down is no error: it is
+// skipped until it answers.
+func openStandbys(ctx context.Context, opts sources.Options, primary *pgxpool.Pool) (*routing, error) {
+	if len(opts.Standbys) == 0 {
+		return nil, nil
+	}
+	pc := primary.Config().ConnConfig
+	r := &routing{name: opts.Name, primary: primary, positions: opts.Positions, maxLag: opts.MaxStandbyLag, log: opts.Logger, done: make(chan struct{})}
+	for _, raw := range opts.Standbys {
+		cfg, err := pgxpool.ParseConfig(inheritCredentials(raw, pc.User, pc.Password))
+		if err != nil {
+			r.close()
+			return nil, fmt.Errorf("postgres: standby %s: %s", dsn.Redact(raw), dsn.Scrub(err.Error(), raw))
+		}
+		cfg.MaxConns = int32(opts.MaxConnections)
+		for k, v := range pc.RuntimeParams {
+			if _, set := cfg.ConnConfig.RuntimeParams[k]; !set {
+				cfg.ConnConfig.RuntimeParams[k] = v
+			}
+		}
+		if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > probeTimeout {
+			cfg.ConnConfig.ConnectTimeout = probeTimeout
+		}
+		cfg.ConnConfig.DialFunc, cfg.ConnConfig.LookupFunc = pc.DialFunc, pc.LookupFunc
+		cfg.HealthCheckPeriod = 15 * time.Second
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			r.close()
+			return nil, fmt.Errorf("postgres: standby %s: %s", dsn.Redact(raw), dsn.Scrub(err.Error(), raw))
+		}
+		r.standbys = append(r.standbys, &standby{address: address(cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database), pool: pool, state: sources.StandbyStarting})
+	}
+	// a read right after a start must not be older than the start: the
+	// primary's position now is the first fence
+	if pos, err := position(ctx, primary, primaryPosSQL); err == nil {
+		r.fence.Store(pos)
+		r.sample(time.Now(), pos)
+	}
+	r.probeAll(ctx)
+	watch, stop := context.WithCancel(context.Background())
+	r.stop = stop
+	go r.monitor(watch)
+	return r, nil
+}
+
+// inheritCredentials gives a standby DSN the primary's user and password
+// where it names none: a streaming standby has the primary's roles.
+func inheritCredentials(raw, user, password string) string {
+	if strings.Contains(raw, "://") {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return raw
+		}
+		name, pw := user, password
+		if u.User != nil {
+			if u.User.Username() != "" {
+				name = u.User.Username()
+			}
+			if p, ok := u.User.Password(); ok {
+				pw = p
+			}
+		}
+		if u.Query().Get("user") != "" {
+			name = u.Query().Get("user")
+		}
+		if pw != "" {
+			u.User = url.UserPassword(name, pw)
+		} else {
+			u.User = url.User(name)
+		}
+		return u.String()
+	}
+	out := raw
+	if !keywordSet(raw, "user") {
+		out += " user='" + quoteKeyword(user) + "'"
+	}
+	if password != "" && !keywordSet(raw, "password") {
+		out += " password='" + quoteKeyword(password) + "'"
+	}
+	return out
+}
+
+func keywordSet(dsn, key string) bool {
+	for _, f := range strings.Fields(dsn) {
+		if strings.HasPrefix(f, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func quoteKeyword(v string) string { return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) }
+
+// address names a standby without its credentials.
+func address(host string, port uint16, database string) string {
+	return net.JoinHostPort(host, fmt.Sprint(port)) + "/" + database
+}
+
+// position runs a statement that reads one WAL position.
+func position(ctx context.Context, pool *pgxpool.Pool, sql string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var n int64
+	err := pool.QueryRow(ctx, sql).Scan(&n)
+	return uint64(n), err
+}
+
+// reader chooses where a read runs: a standby in rotation that has
+// replayed the newest write (waiting for one a bounded time), else the
+// primary. The standby is nil for the primary.
+func (r *routing) reader(ctx context.Context) (*pgxpool.Pool, *standby) {
+	if r == nil {
+		return nil, nil
+	}
+	if time.Now().UnixNano() < r.unsureUntil.Load() {
+		r.toPrimary.unknown.Add(1)
+		return r.primary, nil
+	}
+	fence := r.fence.Load()
+	if r.positions != nil {
+		shared, err := r.positions.Position(ctx, r.name)
+		if err != nil {
+			// another replica's write may be newer than any standby:
+			// only the primary is sure to hold it
+			r.toPrimary.unknown.Add(1)
+			return r.primary, nil
+		}
+		fence = max(fence, shared)
+	}
+	n := uint64(len(r.standbys))
+	start := r.next.Add(1)
+	var waitOn *standby
+	for i := range n {
+		sb := r.standbys[(start+i)%n]
+		if !sb.serving() {
+			continue
+		}
+		if sb.replayed.Load() >= fence {
+			sb.reads.Add(1)
+			return sb.pool, sb
+		}
+		if waitOn == nil && sb.lagNow() < standbyWait {
+			// one a long way behind would keep the read waiting in vain
+			waitOn = sb
+		}
+	}
+	if waitOn == nil {
+		if r.inRotation() {
+			r.toPrimary.behind.Add(1)
+		} else {
+			r.toPrimary.none.Add(1)
+		}
+		return r.primary, nil
+	}
+	if waitOn.await(ctx, fence) {
+		waitOn.reads.Add(1)
+		return waitOn.pool, waitOn
+	}
+	r.toPrimary.behind.Add(1)
+	return r.primary, nil
+}
+
+// inRotation reports whether any standby is in rotation.
+func (r *routing) inRotation() bool {
+	for _, sb := range r.standbys {
+		if sb.serving() {
+			return true
+		}
+	}
+	return false
+}
+
+// lagNow is the standby's lag as last measured.
+func (sb *standby) lagNow() time.Duration {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return sb.lag
+}
+
+// serving reports whether the standby is in rotation.
+func (sb *standby) serving() bool {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return sb.state == sources.StandbyServing
+}
+
+// await asks the standby how far it has replayed until it reaches pos or
+// standbyWait passes.
+func (sb *standby) await(ctx context.Context, pos uint64) bool {
+	deadline := time.Now().Add(standbyWait)
+	for {
+		var inRecovery bool
+		var replayed int64
+		qctx, cancel := context.WithDeadline(ctx, deadline)
+		err := sb.pool.QueryRow(qctx, replayPosSQL).Scan(&inRecovery, &replayed)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && time.Now().Before(deadline) {
+				sb.failed(err)
+			}
+			return false
+		}
+		sb.replayedTo(uint64(replayed))
+		if inRecovery && uint64(replayed) >= pos {
+			return true
+		}
+		if !inRecovery || time.Now().Add(standbyPoll).After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(standbyPoll):
+		}
+	}
+}
+
+// replayedTo moves the replayed position on, never back.
+func (sb *standby) replayedTo(pos uint64) {
+	for {
+		old := sb.replayed.Load()
+		if pos <= old || sb.replayed.CompareAndSwap(old, pos) {
+			return
+		}
+	}
+}
+
+// failed takes the standby out of rotation until its next retry.
+func (sb *standby) failed(err error) {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	sb.backoff = min(max(sb.backoff*2, minBackoff), maxBackoff)
+	sb.retry = time.Now().Add(sb.backoff)
+	sb.err = err.Error()
+	sb.state = sources.StandbyDown
+	// a standby that restarts may come back having replayed less than it
+	// showed before: its position is read again before it serves
+	sb.replayed.Store(0)
+}
+
+// standbyFailure reports whether a read's error is the standby's rather
+// than the query's: its connection, its shutdown, or a query cancelled
+// for a conflict with the replay. The read is worth running on the
+// primary.
+func standbyFailure(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		c := pgErr.Code
+		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300" || c == "40001" || c == "25006"
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) || isClosedConn(err)
+}
+
+// readFailed is told a read on sb failed with err: when the standby is at
+// fault it leaves the rotation and the read runs again on the primary.
+func (r *routing) readFailed(sb *standby, err error) bool {
+	if sb == nil || !standbyFailure(err) {
+		return false
+	}
+	sb.failed(err)
+	r.log.Warn("a standby failed a read; it is out of rotation until it answers again, and the read ran on the primary",
+		"source", r.name, "standby", sb.address, "error", err)
+	r.toPrimary.failed.Add(1)
+	return true
+}
+
+// wrote raises the fence to the primary's position after a commit, here
+// and for the gateway's other replicas, before the write is answered.
+func (r *routing) wrote(ctx context.Context, pos uint64) {
+	for {
+		old := r.fence.Load()
+		if pos <= old || r.fence.CompareAndSwap(old, pos) {
+			break
+		}
+	}
+	if r.positions == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := r.positions.RaisePosition(ctx, r.name, pos); err != nil {
+		r.log.Warn("the newest write's position could not be shared; the other replicas read from the primary until they can read it",
+			"source", r.name, "error", err)
+	}
+}
+
+// unsure is told that a commit's position could not be read: the reads of
+// the next seconds go to the primary, after which the monitor's newer
+// samples of the primary make a fence past the write.
+func (r *routing) unsure(err error) {
+	r.log.Warn("the position of a write could not be read; reads go to the primary for a while", "source", r.name, "error", err)
+	r.unsureUntil.Store(time.Now().Add(unsureFor).UnixNano())
+	if pos, err := position(context.Background(), r.primary, primaryPosSQL); err == nil {
+		r.wrote(context.Background(), pos)
+	}
+}
+
+// monitor reads the primary's position and each standby's, every
+// monitorEvery, until the source closes.
+func (r *routing) monitor(ctx context.Context) {
+	defer close(r.done)
+	t := time.NewTicker(monitorEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if pos, err := position(ctx, r.primary, primaryPosSQL); err == nil {
+			r.sample(time.Now(), pos)
+		}
+		r.probeAll(ctx)
+	}
+}
+
+// probeAll reads every standby's state at once: one that hangs does not
+// hold up the others.
+func (r *routing) probeAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, sb := range r.standbys {
+		sb.mu.Lock()
+		waiting := sb.state == sources.StandbyDown && time.Now().Before(sb.retry)
+		sb.mu.Unlock()
+		if waiting {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.probe(ctx, sb)
+		}()
+	}
+	wg.Wait()
+}
+
+// probe reads one standby's replay position and decides its state.
+func (r *routing) probe(ctx context.Context, sb *standby) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var inRecovery bool
+	var replayed int64
+	err := sb.pool.QueryRow(ctx, replayPosSQL).Scan(&inRecovery, &replayed)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return // closing
+		}
+		was := sb.stateNow()
+		sb.failed(err)
+		if was != sources.StandbyDown {
+			r.log.Warn("a standby does not answer; its reads go elsewhere until it does", "source", r.name, "standby", sb.address, "error", err)
+		}
+		return
+	}
+	sb.replayedTo(uint64(replayed))
+	lag := r.lagOf(uint64(replayed), time.Now())
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	was := sb.state
+	sb.lag, sb.err = lag, ""
+	switch {
+	case !inRecovery:
+		sb.state = sources.StandbyPromoted
+	case lag > r.maxLag:
+		sb.state = sources.StandbyLagging
+	default:
+		sb.state, sb.backoff = sources.StandbyServing, 0
+	}
+	if was != sb.state && was != sources.StandbyStarting {
+		r.log.Info("a standby changed state", "source", r.name, "standby", sb.address, "state", sb.state, "lag", lag.Round(time.Millisecond))
+	}
+}
+
+func (sb *standby) stateNow() string {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return sb.state
+}
+
+// keepSamples bounds the primary's positions kept: lag beyond it reads
+// as the whole span.
+const keepSamples = 600
+
+// sample keeps the primary's position at a time.
+func (r *routing) sample(at time.Time, pos uint64) {
+	r.samplesMu.Lock()
+	defer r.samplesMu.Unlock()
+	if n := len(r.samples); n > 0 && r.samples[n-1].pos == pos {
+		return // nothing written since: the older sample says when
+	}
+	r.samples = append(r.samples, sample{at, pos})
+	if len(r.samples) > keepSamples {
+		r.samples = append(r.samples[:0], r.samples[len(r.samples)-keepSamples:]...)
+	}
+}
+
+// lagOf is how long ago the primary first stood past a standby's
+// replayed position: how old the newest write the standby lacks is.
+func (r *routing) lagOf(replayed uint64, now time.Time) time.Duration {
+	r.samplesMu.Lock()
+	defer r.samplesMu.Unlock()
+	for _, s := range r.samples {
+		if s.pos > replayed+pageHeader {
+			return now.Sub(s.at)
+		}
+	}
+	return 0
+}
+
+// report is the routing's state for the metrics and the page.
+func (r *routing) report() sources.StandbyReport {
+	rep := sources.StandbyReport{AllGone: true, PrimaryReads: map[string]int64{
+		sources.PrimaryNoStandby: r.toPrimary.none.Load(), sources.PrimaryBehind: r.toPrimary.behind.Load(),
+		sources.PrimaryFailed: r.toPrimary.failed.Load(), sources.PrimaryUnknown: r.toPrimary.unknown.Load()}}
+	for _, sb := range r.standbys {
+		sb.mu.Lock()
+		st := sources.StandbyState{Address: sb.address, State: sb.state, Lag: sb.lag, Reads: sb.reads.Load(), Error: sb.err}
+		if sb.state == sources.StandbyDown {
+			st.Retry = sb.retry
+		}
+		sb.mu.Unlock()
+		if st.State == sources.StandbyServing {
+			rep.AllGone = false
+		}
+		rep.Standbys = append(rep.Standbys, st)
+	}
+	return rep
+}
+
+func (r *routing) close() {
+	if r.stop != nil {
+		r.stop()
+		<-r.done
+	}
+	for _, sb := range r.standbys {
+		sb.pool.Close()
+	}
+}

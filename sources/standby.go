@@ -1,0 +1,89 @@
+package sources
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// Positions keeps, per source, the newest position in the database's
+// write-ahead log that a write through any replica of the gateway reached,
+// where every replica reads it before it reads from a standby: a standby
+// that has not replayed that far would answer from before the write.
+type Positions interface {
+	RaisePosition(ctx context.Context, source string, pos uint64) error
+	Position(ctx context.Context, source string) (uint64, error)
+}
+
+// Standbyed is implemented by sources that read from standbys: their
+// state, for the metrics, the admin page and odatagw check.
+type Standbyed interface {
+	Standbys() StandbyReport
+}
+
+// StandbyReport is how a source's reads are spread now.
+type StandbyReport struct {
+	Standbys []StandbyState `json:"standbys"`
+	// PrimaryReads are the reads that went to the primary although the
+	// source has standbys, by why: no standby in rotation, none had
+	// replayed the newest write in time, one failed mid-read, or the
+	// shared position could not be read.
+	PrimaryReads map[string]int64 `json:"primary_reads"`
+	// AllGone: no standby is in rotation; every read goes to the primary.
+	AllGone bool `json:"all_gone"`
+}
+
+// Why a read went to the primary (StandbyReport.PrimaryReads).
+const (
+	PrimaryNoStandby = "no_standby"     // none in rotation: down, lagging or promoted
+	PrimaryBehind    = "behind"         // none had replayed the newest write within the wait
+	PrimaryFailed    = "standby_failed" // the standby failed before the first row
+	PrimaryUnknown   = "position_unknown"
+)
+
+// StandbyState is one standby's.
+type StandbyState struct {
+	Address string `json:"address"` // host:port/database, no credentials
+	// State: serving, lagging (behind more than the bound), down (failed;
+	// tried again at Retry), promoted (no longer a standby) or starting.
+	State string        `json:"state"`
+	Lag   time.Duration `json:"lag_ns"`
+	Reads int64         `json:"reads"`
+	Error string        `json:"error,omitempty"`
+	Retry time.Time     `json:"retry,omitempty"`
+}
+
+// States of a standby.
+const (
+	StandbyStarting = "starting"
+	StandbyServing  = "serving"
+	StandbyLagging  = "lagging"
+	StandbyDown     = "down"
+	StandbyPromoted = "promoted"
+)
+
+// ReadPlaces counts where one request's statements ran: the server puts
+// one in the request's context when its source has standbys, and the
+// request's shape says where it was read.
+type ReadPlaces struct{ Standby, Primary atomic.Int32 }
+
+type readPlacesKey struct{}
+
+// WithReadPlaces returns ctx carrying p.
+func WithReadPlaces(ctx context.Context, p *ReadPlaces) context.Context {
+	return context.WithValue(ctx, readPlacesKey{}, p)
+}
+
+// ReadOn records that a statement of ctx's request ran on a standby or on
+// the primary.
+func ReadOn(ctx context.Context, standby bool) {
+	p, _ := ctx.Value(readPlacesKey{}).(*ReadPlaces)
+	if p == nil {
+		return
+	}
+	if standby {
+		p.Standby.Add(1)
+	} else {
+		p.Primary.Add(1)
+	}
+}

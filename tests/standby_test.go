@@ -1,0 +1,383 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/odatagw/odatagw/internal/app"
+	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/internal/testdb"
+	"github.com/odatagw/odatagw/sources"
+)
+
+// The standby suites make a streaming standby of the test server for
+// each test (testdb.NewStandby) and point a source's replicas at it.
+
+// standbyReport is where the gateway's erp source reads now.
+func standbyReport(t testing.TB, g *app.Gateway) sources.StandbyReport {
+	t.Helper()
+	src, ok := g.Server.Source("erp")
+	if !ok {
+		t.Fatal("no erp source")
+	}
+	sb, ok := sources.As[sources.Standbyed](src)
+	if !ok {
+		t.Fatal("the erp source reads from no standby")
+	}
+	return sb.Standbys()
+}
+
+// standbyServing waits until the gateway's standby is in rotation.
+func standbyServing(t testing.TB, g *app.Gateway) {
+	t.Helper()
+	eventually(t, 15*time.Second, "the standby in rotation", func() bool {
+		rep := standbyReport(t, g)
+		return len(rep.Standbys) == 1 && rep.Standbys[0].State == sources.StandbyServing
+	})
+}
+
+// commits is a database's committed transactions as the server at url
+// counts them: on a standby, the reads it served.
+func commits(t testing.TB, url, database string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int64
+	if err := conn.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = $1`, database).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// primaryReads adds up the reads that went to the primary, by any reason.
+func primaryReads(rep sources.StandbyReport) int64 {
+	var n int64
+	for _, v := range rep.PrimaryReads {
+		n += v
+	}
+	return n
+}
+
+// TestStandbyServesReads: with a standby, list views, record pages,
+// counts and searches run on it, as the standby's own statistics show;
+// a write runs on the primary and the writer's next read sees it; the
+// metrics and the request shapes say where reads ran.
+func TestStandbyServesReads(t *testing.T) {
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	standby := testdb.NewStandby(t, testdb.PostgresURL(t))
+	ag := startAdminGateway(t, "", "", map[string]config.Source{"erp": {DSN: db.DSN, Replicas: []string{standby.URL(db.Name)},
+		Auth: config.Auth{Anonymous: true}}}, func(s *app.Settings) { s.MetricsListen = "127.0.0.1:0" })
+	standbyServing(t, ag.gw)
+	erp := &target{root: ag.odata + "/odata/erp/"}
+
+	reads := []string{"Customers?$top=25&$orderby=Name", "Customers(5)", "Customers?$count=true&$top=10", "Customers/$count",
+		"Customers?$search=Lisbon", "Customers?$filter=startswith(Name,'A')&$select=Name,City", "Orders?$filter=CustomerId eq 2&$count=true"}
+	const rounds = 60
+	primaryBefore, standbyBefore := commits(t, testdb.PostgresURL(t), db.Name), commits(t, standby.URL("postgres"), db.Name)
+	for i := 0; i < rounds; i++ {
+		for _, path := range reads {
+			if r := erp.get(t, path); r.Status != 200 {
+				t.Fatalf("%s: %d %s", path, r.Status, r.Body)
+			}
+		}
+	}
+	n := int64(rounds * len(reads))
+	var onStandby int64
+	eventually(t, 30*time.Second, "the standby's statistics counting the reads", func() bool {
+		onStandby = commits(t, standby.URL("postgres"), db.Name) - standbyBefore
+		return onStandby >= n
+	})
+	onPrimary := commits(t, testdb.PostgresURL(t), db.Name) - primaryBefore
+	if onPrimary > n/10 {
+		t.Errorf("%d transactions on the primary during %d reads (the standby counted %d)", onPrimary, n, onStandby)
+	}
+	rep := standbyReport(t, ag.gw)
+	if rep.Standbys[0].Reads < n || primaryReads(rep) != 0 {
+		t.Errorf("the gateway's own count: %+v", rep)
+	}
+	t.Logf("%d reads: %d transactions on the standby, %d on the primary (its position probes)", n, onStandby, onPrimary)
+
+	// a write goes to the primary, and the writer's next read sees it
+	admin := testPool(t, db.DSN)
+	for i := 0; i < 100; i++ {
+		want := fmt.Sprintf("Edit %d", i)
+		if r := erp.send(t, "PATCH", "Customers(7)", `{"City":"`+want+`"}`); r.Status != 204 {
+			t.Fatalf("write: %d %s", r.Status, r.Body)
+		}
+		if got := erp.get(t, "Customers(7)?$select=City").JSON(t)["City"]; got != want {
+			t.Fatalf("the read after write %d answered %v", i, got)
+		}
+	}
+	var city string
+	admin.QueryRow(context.Background(), `SELECT "City" FROM "Customers" WHERE "CustomerId" = 7`).Scan(&city)
+	if city != "Edit 99" {
+		t.Errorf("the primary holds %q", city)
+	}
+
+	metrics := string(do(t, "GET", "http://"+ag.gw.MetricsAddr()+"/metrics", nil).Body)
+	addr := strings.TrimPrefix(standby.URL(db.Name), "postgres://postgres@")
+	for _, want := range []string{
+		`odatagw_standby_reads_total{source="erp",standby="` + addr + `"}`,
+		`odatagw_standby_state{source="erp",standby="` + addr + `",state="serving"} 1`,
+		`odatagw_primary_reads_total{reason="behind",source="erp"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("the metrics lack %s", want)
+		}
+	}
+	var shapes struct {
+		Shapes []struct {
+			Shape struct{ Set, Method string } `json:"shape"`
+			Day   struct {
+				Standby int64 `json:"standby_reads"`
+				Primary int64 `json:"primary_reads"`
+			} `json:"last_24h"`
+		} `json:"shapes"`
+	}
+	json.Unmarshal(ag.api(t, "GET", "/api/sources/erp/shapes", nil).Body, &shapes)
+	var standbyShapes, writes int
+	for _, s := range shapes.Shapes {
+		if s.Shape.Method == "GET" && s.Day.Standby > 0 {
+			standbyShapes++
+		}
+		if s.Shape.Method == "PATCH" && s.Day.Standby == 0 {
+			writes++
+		}
+	}
+	if standbyShapes < len(reads) || writes != 1 {
+		t.Errorf("the shapes say %d read shapes ran on the standby and %d writes not: %+v", standbyShapes, writes, shapes)
+	}
+}
+
+// TestStandbyReadYourWritesUnderLoad: writers edit their own records
+// through one replica of the gateway and read them at once through the
+// other and through the same one, while others read list views; for part
+// of the run the standby replays a second late. No read answers a record
+// as it was before its writer's last write.
+func TestStandbyReadYourWritesUnderLoad(t *testing.T) {
+	needPostgres(t)
+	redisURL := testdb.RedisURL(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	standby := testdb.NewStandby(t, testdb.PostgresURL(t))
+	prefix := testdb.RedisPrefix(t, redisURL)
+	var gws [2]*gateway
+	for i := range gws {
+		gws[i] = startListening(t, app.Settings{Defaults: config.File{Redis: redisURL, RedisPrefix: prefix},
+			Sources: erpSource(config.Source{DSN: db.DSN, Replicas: []string{standby.URL(db.Name)}})})
+		standbyServing(t, gws[i].Gateway)
+	}
+	const writers, minReads = 8, 10_000
+	var reads, stale, failed, phase atomic.Int64
+	deadline := time.Now().Add(3 * time.Minute)
+	client := &http.Client{Timeout: 30 * time.Second}
+	get := func(url string) (int, []byte) {
+		res, err := client.Get(url)
+		if err != nil {
+			return 0, []byte(err.Error())
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
+	}
+	patch := func(url, body string) int {
+		req, _ := http.NewRequest("PATCH", url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := client.Do(req)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	var wg sync.WaitGroup
+	var firstStale atomic.Value
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := w + 1
+			for i := 0; reads.Load() < minReads && time.Now().Before(deadline); i++ {
+				via, other := gws[i%2], gws[(i+1)%2]
+				want := fmt.Sprintf("W%d-%d", id, i)
+				if st := patch(fmt.Sprintf("%sCustomers(%d)", via.root("erp"), id), `{"City":"`+want+`"}`); st != 204 {
+					failed.Add(1)
+					continue
+				}
+				for _, g := range []*gateway{other, via} {
+					st, body := get(fmt.Sprintf("%sCustomers(%d)?$select=City", g.root("erp"), id))
+					reads.Add(1)
+					var got struct{ City string }
+					if st != 200 || json.Unmarshal(body, &got) != nil {
+						failed.Add(1)
+						continue
+					}
+					if got.City != want {
+						stale.Add(1)
+						firstStale.CompareAndSwap(nil, fmt.Sprintf("wrote %s, read %s (phase %d)", want, got.City, phase.Load()))
+					}
+				}
+			}
+		}()
+	}
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; reads.Load() < minReads && time.Now().Before(deadline); i++ {
+				if st, _ := get(gws[(r+i)%2].root("erp") + "Customers?$top=25&$orderby=City&$count=true"); st != 200 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	// part of the run with the standby replaying a second late
+	eventually(t, time.Minute, "a third of the reads", func() bool { return reads.Load() >= minReads/3 })
+	standby.Configure("recovery_min_apply_delay = '1s'")
+	phase.Store(1)
+	delayed := reads.Load()
+	eventually(t, time.Minute, "reads while the standby is late", func() bool { return reads.Load() >= delayed+minReads/4 })
+	standby.Configure("recovery_min_apply_delay = 0")
+	phase.Store(2)
+	wg.Wait()
+	rep := [2]sources.StandbyReport{standbyReport(t, gws[0].Gateway), standbyReport(t, gws[1].Gateway)}
+	t.Logf("%d reads after writes, %d stale, %d failed; replica A: %d on the standby, primary %v; replica B: %d on the standby, primary %v",
+		reads.Load(), stale.Load(), failed.Load(), rep[0].Standbys[0].Reads, rep[0].PrimaryReads, rep[1].Standbys[0].Reads, rep[1].PrimaryReads)
+	if reads.Load() < minReads {
+		t.Fatalf("only %d reads within the time allowed", reads.Load())
+	}
+	if stale.Load() > 0 || failed.Load() > 0 {
+		t.Fatalf("%d stale reads (first: %v), %d failed requests", stale.Load(), firstStale.Load(), failed.Load())
+	}
+	for i, r := range rep {
+		if r.Standbys[0].Reads < minReads/10 {
+			t.Errorf("replica %d read %d times from the standby: the test proves little", i, r.Standbys[0].Reads)
+		}
+	}
+}
+
+// TestStandbyStoppedMidLoad: the standby stops while reads run; no read
+// fails, they go to the primary, and the standby takes reads again once
+// it is back.
+func TestStandbyStoppedMidLoad(t *testing.T) {
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	standby := testdb.NewStandby(t, testdb.PostgresURL(t))
+	g := startGateway(t, app.Settings{Defaults: uncached(), Sources: erpSource(config.Source{DSN: db.DSN, Replicas: []string{standby.URL(db.Name)}})})
+	standbyServing(t, g.Gateway)
+	client := &http.Client{Timeout: 30 * time.Second}
+	var reads, failed atomic.Int64
+	var firstFailure atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	paths := []string{"Customers?$top=25&$orderby=Name", "Customers(3)", "Customers/$count", "Orders?$filter=CustomerId eq 2&$count=true"}
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200_000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				res, err := client.Get(g.root("erp") + encodeQuery(paths[(w+i)%len(paths)]))
+				reads.Add(1)
+				if err != nil {
+					failed.Add(1)
+					firstFailure.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					failed.Add(1)
+					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%d %s", res.StatusCode, b))
+				}
+			}
+		}()
+	}
+	time.Sleep(2 * time.Second)
+	before := reads.Load()
+	standby.Stop()
+	time.Sleep(3 * time.Second)
+	during := reads.Load() - before
+	down := standbyReport(t, g.Gateway)
+	standby.Start()
+	eventually(t, 45*time.Second, "the standby back in rotation", func() bool {
+		return standbyReport(t, g.Gateway).Standbys[0].State == sources.StandbyServing
+	})
+	back := standbyReport(t, g.Gateway).Standbys[0].Reads
+	eventually(t, 10*time.Second, "reads on the standby again", func() bool { return standbyReport(t, g.Gateway).Standbys[0].Reads > back+50 })
+	close(stop)
+	wg.Wait()
+	t.Logf("%d reads, %d in the 3 s the standby was down (state then %s, to the primary: %v)", reads.Load(), during, down.Standbys[0].State, down.PrimaryReads)
+	if failed.Load() > 0 {
+		t.Fatalf("%d of %d reads failed; first: %v", failed.Load(), reads.Load(), firstFailure.Load())
+	}
+	if down.Standbys[0].State != sources.StandbyDown || during < 50 {
+		t.Errorf("while stopped: %+v, %d reads", down, during)
+	}
+}
+
+// TestStandbyLagLeavesRotation: a standby further behind than
+// max_replica_lag serves nothing until it catches up; reads meanwhile go
+// to the primary and see every write.
+func TestStandbyLagLeavesRotation(t *testing.T) {
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	standby := testdb.NewStandby(t, testdb.PostgresURL(t))
+	g := startGateway(t, app.Settings{Defaults: uncached(), MetricsListen: "127.0.0.1:0",
+		Sources: erpSource(config.Source{DSN: db.DSN, Replicas: []string{standby.URL(db.Name)}, MaxReplicaLag: config.Duration(time.Second)})})
+	standbyServing(t, g.Gateway)
+	erp := g.target("postgres", "erp", nil)
+	standby.Configure("recovery_min_apply_delay = '4s'")
+	for i := 0; ; i++ {
+		want := fmt.Sprintf("Late %d", i)
+		if r := erp.send(t, "PATCH", "Customers(9)", `{"City":"`+want+`"}`); r.Status != 204 {
+			t.Fatalf("write: %d %s", r.Status, r.Body)
+		}
+		if got := erp.get(t, "Customers(9)?$select=City").JSON(t)["City"]; got != want {
+			t.Fatalf("read after write %d: %v", i, got)
+		}
+		if standbyReport(t, g.Gateway).Standbys[0].State == sources.StandbyLagging {
+			break
+		}
+		if i > 100 {
+			t.Fatalf("the standby, 4 s late, never left rotation: %+v", standbyReport(t, g.Gateway))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	before := primaryReads(standbyReport(t, g.Gateway))
+	for i := 0; i < 20; i++ {
+		if r := erp.get(t, "Customers?$top=5"); r.Status != 200 {
+			t.Fatalf("read while lagging: %d %s", r.Status, r.Body)
+		}
+	}
+	rep := standbyReport(t, g.Gateway)
+	if got := rep.PrimaryReads[sources.PrimaryNoStandby]; primaryReads(rep)-before < 20 || got < 20 || !rep.AllGone {
+		t.Errorf("while lagging: %+v", rep)
+	}
+	metrics := string(do(t, "GET", "http://"+g.MetricsAddr()+"/metrics", nil).Body)
+	if !strings.Contains(metrics, `state="lagging"} 1`) {
+		t.Errorf("the metrics do not say the standby lags")
+	}
+	standby.Configure("recovery_min_apply_delay = 0")
+	standbyServing(t, g.Gateway)
+}
