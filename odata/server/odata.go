@@ -57,8 +57,8 @@ type request struct {
 	db        dbTimes       // time the database took for this request
 	// places counts where the request's statements ran, for a source
 	// with standbys (nil otherwise: nothing to tell apart)
-	places *sources.ReadPlaces
-	written   *written      // set by a write, for the audit log
+	places  *sources.ReadPlaces
+	written *written // set by a write, for the audit log
 
 	// a read's fingerprint (see fingerprintOf), and the text of its
 	// per-request parts once made (see fillOf)

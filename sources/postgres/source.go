@@ -324,17 +324,17 @@ func (s *Source) CountSQL(q *plan.Query) (string, []any, error) {
 }
 
 type pgRows struct {
-	rows   pgx.Rows
+	rows pgx.Rows
 	// peeked: the first row was read by peek; first says whether there
 	// was one
 	peeked, first bool
-	types  []metadata.Type
-	sort   sources.SortKeys
-	row    []any
-	err    error
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   func() // ends the caller's read-only transaction, if any
+	types         []metadata.Type
+	sort          sources.SortKeys
+	row           []any
+	err           error
+	ctx           context.Context
+	cancel        context.CancelFunc
+	done          func() // ends the caller's read-only transaction, if any
 }
 
 // peek reads the first row ahead, and returns the error that ended the

@@ -66,17 +66,17 @@ type standby struct {
 
 // routing spreads a source's reads over its standbys.
 type routing struct {
-	name      string
-	primary   *pgxpool.Pool
-	standbys  []*standby
-	next      atomic.Uint64
-	fence     atomic.Uint64 // the newest write's position this replica knows
+	name     string
+	primary  *pgxpool.Pool
+	standbys []*standby
+	next     atomic.Uint64
+	fence    atomic.Uint64 // the newest write's position this replica knows
 	// unsureUntil: a write's position could not be read; until then
 	// (Unix nanoseconds) every read goes to the primary
 	unsureUntil atomic.Int64
-	positions sources.Positions
-	maxLag    time.Duration
-	log       *slog.Logger
+	positions   sources.Positions
+	maxLag      time.Duration
+	log         *slog.Logger
 
 	toPrimary struct{ none, behind, failed, unknown atomic.Int64 }
 
