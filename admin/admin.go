@@ -45,6 +45,8 @@ type Status struct {
 	EntitySets  []string   `json:"entity_sets"`
 	ServiceURL  string     `json:"service_url"`
 	Cache       *Cache     `json:"cache,omitempty"`
+	// Standbys is where the reads of a source with replicas go now.
+	Standbys *sources.StandbyReport `json:"standbys,omitempty"`
 }
 
 // Cache is a source's query-cache figures.

@@ -87,3 +87,26 @@ func ReadOn(ctx context.Context, standby bool) {
 		p.Primary.Add(1)
 	}
 }
+
+// StandbyChecker is implemented by sources that can look at their
+// standbys closely, for odatagw check: how far behind each is and whether
+// it serves the schema the primary does.
+type StandbyChecker interface {
+	CheckStandbys(ctx context.Context) []StandbyCheck
+}
+
+// StandbyCheck is what odatagw check found of one standby.
+type StandbyCheck struct {
+	Address string `json:"address"`
+	// Error: the standby cannot be read (down, refusing, or no standby
+	// at all: a primary of its own).
+	Error string `json:"error,omitempty"`
+	// BytesBehind is the WAL the standby has not replayed; Behind how old
+	// the newest transaction it replayed is while it is behind (0 when it
+	// has replayed everything).
+	BytesBehind int64         `json:"bytes_behind"`
+	Behind      time.Duration `json:"behind_ns"`
+	// Differences are where its schema is not the primary's, as the
+	// gateway reads it: tables and columns missing or typed otherwise.
+	Differences []string `json:"differences,omitempty"`
+}

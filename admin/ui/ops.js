@@ -27,6 +27,13 @@ async function loadOverview() {
   const down = srcs.filter((x) => x.state !== "serving" || !x.connected);
   say(srcs.length - down.length + " of " + count(srcs.length, "source") + " serving" + (down.length ? "; not serving: " + down.map((x) => x.name + " (" + (x.state === "serving" ? "unreachable" : x.state) + ")").join(", ") : "."), down.length > 0,
     down.length ? sourceAddress(down[0].name) : "#sources", down.length ? "Open " + down[0].name : "The sources");
+  const withStandbys = srcs.filter((x) => x.standbys);
+  if (withStandbys.length) {
+    const gone = withStandbys.filter((x) => x.standbys.all_gone);
+    say(gone.length ? "No standby in rotation for " + gone.map((x) => x.name).join(", ") + ": their reads go to the primary."
+      : "Standbys take the reads of " + withStandbys.map((x) => x.name).join(", ") + ".", gone.length > 0,
+    sourceAddress((gone[0] || withStandbys[0]).name), "Open " + (gone[0] || withStandbys[0]).name);
+  }
   if (a.ok) {
     const agents = a.data.agents || [];
     const gone = agents.filter((x) => (x.sources || []).length && !(x.tunnels || []).length);
@@ -84,6 +91,46 @@ function opsShowDetail(s) {
   renderDeploy(s);
   renderSets(s);
   renderSummaries(s);
+  renderStandbys(s);
+}
+
+// renderStandbys shows where the source's reads go and its standbys'
+// settings.
+function renderStandbys(s) {
+  const table = $("standbys");
+  const body = table.querySelector("tbody");
+  body.replaceChildren();
+  const rep = s.standbys;
+  table.hidden = !rep;
+  $("standbys-urls").value = (s.replicas || []).join("\n");
+  $("standbys-lag").value = s.max_replica_lag || "";
+  if (!rep) {
+    $("standbys-status").textContent = (s.replicas || []).length ? "The standbys are not serving: the source is not open." : "No standby: every read goes to the primary.";
+    return;
+  }
+  for (const st of rep.standbys) {
+    const tr = el("tr");
+    tr.append(el("td", st.address, "mono"));
+    tr.append(el("td", st.state, "state-" + (st.state === "serving" ? "serving" : "failed")));
+    tr.append(el("td", st.state === "down" ? "–" : (st.lag_ns / 1e9).toFixed(1) + " s"));
+    tr.append(el("td", st.reads.toLocaleString("en")));
+    tr.append(el("td", st.error || ""));
+    body.append(tr);
+  }
+  const toPrimary = Object.values(rep.primary_reads || {}).reduce((a, b) => a + b, 0);
+  $("standbys-status").textContent = rep.all_gone
+    ? "No standby is in rotation: every read goes to the primary (" + toPrimary.toLocaleString("en") + " so far)."
+    : toPrimary.toLocaleString("en") + " reads went to the primary: " + Object.entries(rep.primary_reads || {}).filter(([, n]) => n).map(([k, n]) => n + " " + k.replace("_", " ")).join(", ") + (toPrimary ? "." : "");
+}
+
+async function saveStandbys(ev) {
+  ev.preventDefault();
+  const urls = $("standbys-urls").value.split(/[\n,]/).map((u) => u.trim()).filter(Boolean);
+  const lag = $("standbys-lag").value.trim();
+  await saveRegistration((reg) => {
+    if (urls.length) reg.replicas = urls; else delete reg.replicas;
+    if (lag) reg.max_replica_lag = lag; else delete reg.max_replica_lag;
+  }, $("standbys-error"), "the read replicas");
 }
 
 // opsTabShown keeps the traffic fresh while the insight tab is open, and
@@ -537,7 +584,7 @@ async function saveSummaries(ev) {
 }
 
 // the registration as the API takes it back: its settings, not its state
-const statusOnly = ["state", "serving_version", "connected", "listening", "last_error", "last_error_at", "entity_sets", "service_url", "cache"];
+const statusOnly = ["state", "serving_version", "connected", "listening", "last_error", "last_error_at", "entity_sets", "service_url", "cache", "standbys"];
 
 // saveRegistration saves the current source's registration as change
 // leaves it, saying where err is what the gateway refused.
@@ -771,6 +818,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("traffic-refresh").addEventListener("click", () => current && loadTraffic(current.status.name, false));
   $("sets-form").addEventListener("submit", saveSets);
   $("summaries-form").addEventListener("submit", saveSummaries);
+  $("standbys-form").addEventListener("submit", saveStandbys);
   $("summary-add").addEventListener("click", () => summaryRow("", {}).querySelector("input").focus());
   $("add-user").addEventListener("submit", addUser);
   $("add-agent").addEventListener("submit", addAgent);

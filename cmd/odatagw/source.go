@@ -50,6 +50,7 @@ type sourceOptions struct {
 	TokenHeader    string   `placeholder:"HEADER" help:"Accept the gateway's token users' API tokens in this header (e.g. X-Api-Key)."`
 	Anonymous      *bool    `help:"Let callers without credentials in (only behind a proxy that restricts access)."`
 	Via            *string  `placeholder:"AGENT" help:"Reach the database through this agent's tunnel (odatagw agent add; docs/agent.md); the DSN names the database as the agent sees it. --via= goes direct again."`
+	Replica        []string `placeholder:"URL" help:"A PostgreSQL streaming standby of the database that takes reads (postgres://host:port/database, no password: the source's is used); repeatable. check reports how far behind each is and whether it serves the same schema."`
 }
 
 func (o sourceOptions) apply(src *registry.Source, stdin io.Reader) error {
@@ -82,6 +83,9 @@ func (o sourceOptions) apply(src *registry.Source, stdin io.Reader) error {
 	}
 	if o.Via != nil {
 		src.Via = *o.Via
+	}
+	if len(o.Replica) > 0 {
+		src.Replicas = o.Replica
 	}
 	if o.PasswordStdin {
 		b, err := io.ReadAll(io.LimitReader(stdin, 4096))

@@ -167,7 +167,33 @@ func reportOf(ctx context.Context, s sources.Source, ch salesforce.Choices) sale
 			report.Indexes, report.SmallTables = metadata.Worthwhile(advice)
 		}
 	}
+	if c, ok := sources.As[sources.StandbyChecker](s); ok {
+		for _, sb := range c.CheckStandbys(ctx) {
+			report.AddStandby(standbyProblem(sb))
+		}
+	}
 	return report
+}
+
+// standbyProblem says what odatagw check found of a standby: an error
+// when it cannot serve the reads it would be given, else how far behind
+// it is.
+func standbyProblem(c sources.StandbyCheck) salesforce.Problem {
+	p := salesforce.Problem{Object: "standby " + c.Address}
+	switch {
+	case c.Error != "":
+		p.Severity, p.Message = salesforce.Error, "cannot serve reads: "+c.Error
+		p.Fix = "check the standby's URL and that it streams from this database; until it answers, its reads go to the primary"
+	case len(c.Differences) > 0:
+		p.Severity, p.Message = salesforce.Error, "serves another schema than the primary: "+strings.Join(c.Differences, "; ")
+		p.Fix = "point replicas at a streaming standby of this database (pg_basebackup -R), not a copy"
+	case c.BytesBehind > 0 && c.Behind > 0:
+		p.Severity, p.Message = salesforce.Info, fmt.Sprintf("replays %d bytes behind the primary (its newest replayed transaction is %s old); serves the same schema",
+			c.BytesBehind, c.Behind.Round(time.Millisecond))
+	default:
+		p.Severity, p.Message = salesforce.Info, "has replayed everything the primary wrote; serves the same schema"
+	}
+	return p
 }
 
 // Create tests a new source, saves it and serves it.
@@ -338,6 +364,11 @@ func (p *Plane) Get(ctx context.Context, name string) (admin.Status, error) {
 		}
 		if f, ok := p.data.CacheFigures(name); ok {
 			st.Cache = &admin.Cache{Bytes: f.Bytes, Hits: f.Hits, Misses: f.Misses, Stale: f.Stale, Evictions: f.Evictions}
+		}
+		if sb, ok := sources.As[sources.Standbyed](src); ok {
+			if rep := sb.Standbys(); len(rep.Standbys) > 0 {
+				st.Standbys = &rep
+			}
 		}
 	}
 	return st, nil

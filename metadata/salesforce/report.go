@@ -87,6 +87,20 @@ type Report struct {
 	// smaller tables, kept apart.
 	Indexes     []metadata.IndexAdvice `json:"indexes"`
 	SmallTables []metadata.IndexAdvice `json:"indexes_on_small_tables,omitempty"`
+	// Standbys are what was found of each PostgreSQL standby that takes
+	// the source's reads, counted among the errors and warnings.
+	Standbys []Problem `json:"standbys,omitempty"`
+}
+
+// AddStandby adds what was found of a standby, counted.
+func (r *Report) AddStandby(p Problem) {
+	r.Standbys = append(r.Standbys, p)
+	switch p.Severity {
+	case Error:
+		r.Errors++
+	case Warning:
+		r.Warnings++
+	}
 }
 
 // AddProblem adds a problem about the source as a whole, counted.

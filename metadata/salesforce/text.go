@@ -63,6 +63,13 @@ func (r Report) WriteText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
+	if len(r.Standbys) > 0 {
+		b.WriteString("standbys, which take the reads:\n")
+		for _, p := range r.Standbys {
+			writeProblem(&b, p)
+		}
+		b.WriteString("\n")
+	}
 	if len(r.Indexes) > 0 {
 		fmt.Fprintf(&b, "%d indexes that Salesforce's traffic needs are missing; odatagw check --indexes prints them, ready to run\n", len(r.Indexes))
 	}

@@ -543,3 +543,79 @@ func (r *routing) close() {
 		sb.pool.Close()
 	}
 }
+
+// CheckStandbys reads each standby as odatagw check reports it: how far
+// behind the primary it is, and whether its schema is the primary's (a
+// standby of another database, or one restored from an old backup, would
+// answer otherwise or fail).
+func (s *Source) CheckStandbys(ctx context.Context) []sources.StandbyCheck {
+	if s.standbys == nil {
+		return nil
+	}
+	schemas := s.opts.Schemas
+	if len(schemas) == 0 {
+		schemas = []string{"public"}
+	}
+	primary, perr := introspect(ctx, s.pool, schemas)
+	var out []sources.StandbyCheck
+	for _, sb := range s.standbys.standbys {
+		c := sources.StandbyCheck{Address: sb.address}
+		var inRecovery bool
+		var replayed, ageMS int64
+		err := sb.pool.QueryRow(ctx, `SELECT pg_is_in_recovery(), COALESCE((pg_last_wal_replay_lsn() - '0/0')::bigint, 0),
+			COALESCE((extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, 0)`).Scan(&inRecovery, &replayed, &ageMS)
+		switch {
+		case err != nil:
+			c.Error = dsn.Scrub(err.Error(), s.opts.DSN)
+		case !inRecovery:
+			c.Error = "it is not a standby (not in recovery): a primary of its own takes no part in the primary's writes"
+		default:
+			if pos, err := position(ctx, s.pool, primaryPosSQL); err == nil {
+				c.BytesBehind = max(int64(pos)-replayed, 0)
+			}
+			if c.BytesBehind > pageHeader {
+				c.Behind = time.Duration(ageMS) * time.Millisecond
+			}
+			if perr == nil {
+				if tables, err := introspect(ctx, sb.pool, schemas); err != nil {
+					c.Error = dsn.Scrub(err.Error(), s.opts.DSN)
+				} else {
+					c.Differences = schemaDifferences(primary, tables)
+				}
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// schemaDifferences names the tables and columns the gateway serves from
+// the primary that a standby lacks or types otherwise.
+func schemaDifferences(primary, standby []sources.Table) []string {
+	have := map[string]map[string]string{}
+	for _, t := range standby {
+		cols := map[string]string{}
+		for _, c := range t.Columns {
+			cols[c.Name] = c.DBType
+		}
+		have[t.Schema+"."+t.Name] = cols
+	}
+	var out []string
+	for _, t := range primary {
+		name := t.Schema + "." + t.Name
+		cols, ok := have[name]
+		if !ok {
+			out = append(out, "table "+name+" is missing")
+			continue
+		}
+		for _, c := range t.Columns {
+			switch got, ok := cols[c.Name]; {
+			case !ok:
+				out = append(out, "column "+name+"."+c.Name+" is missing")
+			case got != c.DBType:
+				out = append(out, fmt.Sprintf("column %s.%s is %s, not %s", name, c.Name, got, c.DBType))
+			}
+		}
+	}
+	return out
+}
