@@ -381,3 +381,53 @@ func TestStandbyLagLeavesRotation(t *testing.T) {
 	standby.Configure("recovery_min_apply_delay = 0")
 	standbyServing(t, g.Gateway)
 }
+
+// TestStandbyThroughTheAdminAPIAndCheck: an admin gives a source its
+// standbys through the API (one with a password of its own is refused),
+// sees where reads go, and odatagw check reports the standby, or a copy
+// that is no standby of the database.
+func TestStandbyThroughTheAdminAPIAndCheck(t *testing.T) {
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	standby := testdb.NewStandby(t, testdb.PostgresURL(t))
+	ag := startAdminGateway(t, t.TempDir()+"/state.db", "operator key", nil)
+	withPassword := strings.Replace(standby.URL(db.Name), "postgres@", "postgres:elsewhere@", 1)
+	r := ag.api(t, "POST", "/api/sources", map[string]any{"auth": anon, "name": "erp", "dsn": db.DSN, "replicas": []string{withPassword}})
+	var refusal struct {
+		Error struct{ Target, Message string } `json:"error"`
+	}
+	json.Unmarshal(r.Body, &refusal)
+	if r.Status != 422 || refusal.Error.Target != "replicas" || !strings.Contains(refusal.Error.Message, "leave the password out") || strings.Contains(string(r.Body), "elsewhere") {
+		t.Fatalf("a standby with its own password: %d %s", r.Status, r.Body)
+	}
+	if r := ag.api(t, "POST", "/api/sources", map[string]any{"auth": anon, "name": "erp", "dsn": db.DSN, "replicas": []string{standby.URL(db.Name)}}); r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	var st struct {
+		Replicas []string               `json:"replicas"`
+		MaxLag   string                 `json:"max_replica_lag"`
+		Standbys *sources.StandbyReport `json:"standbys"`
+	}
+	eventually(t, 15*time.Second, "the standby serving, as the API says", func() bool {
+		json.Unmarshal(ag.api(t, "GET", "/api/sources/erp", nil).Body, &st)
+		return st.Standbys != nil && len(st.Standbys.Standbys) == 1 && st.Standbys.Standbys[0].State == sources.StandbyServing
+	})
+	if r := do(t, "GET", ag.odata+"/odata/erp/Customers(2)", nil); r.Status != 200 {
+		t.Fatalf("read: %d %s", r.Status, r.Body)
+	}
+	json.Unmarshal(ag.api(t, "GET", "/api/sources/erp", nil).Body, &st)
+	if st.Standbys.Standbys[0].Reads != 1 || len(st.Replicas) != 1 {
+		t.Errorf("after one read: %+v", st)
+	}
+
+	// the fixture has errors of its own (tables without keys): the
+	// standby adds none, and a copy that serves another database one
+	out, errOut, _ := runCLI(t, "check", db.DSN, "--replica", standby.URL(db.Name))
+	if !strings.Contains(out, "standbys, which take the reads:\n  info: standby 127.0.0.1:") || !strings.Contains(out, "serves the same schema") || !strings.Contains(out, ", 3 errors,") {
+		t.Errorf("check with the standby:\n%s%s", out, errOut)
+	}
+	out, errOut, code := runCLI(t, "check", db.DSN, "--replica", standby.URL("postgres"))
+	if code != 1 || !strings.Contains(out, `serves another schema than the primary: table public.Customers is missing`) || !strings.Contains(out, ", 4 errors,") {
+		t.Errorf("check with another database of the standby: exit %d\n%s%s", code, out, errOut)
+	}
+}

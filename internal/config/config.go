@@ -237,9 +237,9 @@ func checkReplicas(primary string, replicas []string) error {
 	}
 	seen := map[string]bool{}
 	for _, r := range replicas {
-		rs, _, _ := strings.Cut(strings.ToLower(r), ":")
-		if rs != "postgres" && rs != "postgresql" {
-			return &Invalid{"replicas", fmt.Sprintf("%q: write each standby as postgres://host:port/database", dsn.Redact(r))}
+		rs, _, url := strings.Cut(strings.ToLower(r), "://")
+		if url && rs != "postgres" && rs != "postgresql" || !url && !strings.Contains(r, "=") {
+			return &Invalid{"replicas", fmt.Sprintf("%q: write each standby as postgres://host:port/database (or host=... dbname=...)", dsn.Redact(r))}
 		}
 		if _, pw := dsn.Split(r); pw != "" {
 			return &Invalid{"replicas", fmt.Sprintf("%s: leave the password out; a standby has the primary's users and the source's password is used", dsn.Redact(r))}

@@ -138,6 +138,12 @@ func TestCheck(t *testing.T) {
 		{Source{PageSize: -1}, "page_size"},
 		{Source{Count: "guess"}, "count"},
 		{Source{SetCount: map[string]string{"Orders": "sometimes"}}, "set_count"},
+		{Source{DSN: "postgres://gw@db/erp", Replicas: []string{"postgres://standby1/erp", "host=standby2 dbname=erp"}, MaxReplicaLag: Duration(time.Second)}, ""},
+		{Source{DSN: "postgres://gw@db/erp", Replicas: []string{"postgres://gw:s3cret@standby1/erp"}}, "replicas"},
+		{Source{DSN: "postgres://gw@db/erp", Replicas: []string{"mysql://standby1/erp"}}, "replicas"},
+		{Source{DSN: "mysql://gw@db/erp", Replicas: []string{"postgres://standby1/erp"}}, "replicas"},
+		{Source{DSN: "postgres://gw@db/erp", Replicas: []string{"postgres://standby1/erp", "postgres://standby1/erp"}}, "replicas"},
+		{Source{DSN: "postgres://gw@db/erp", MaxReplicaLag: Duration(-time.Second)}, "max_replica_lag"},
 	} {
 		err := c.src.Check()
 		var inv *Invalid
