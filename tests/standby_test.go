@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -81,13 +82,17 @@ func TestStandbyServesReads(t *testing.T) {
 	needPostgres(t)
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
 	standby := testdb.NewStandby(t, testdb.PostgresURL(t))
+	monthly := config.Summary{From: "Orders", Dimensions: []config.Dimension{{Column: "OrderDate", Bucket: "month", As: "month"}},
+		Measures: config.Measures{{Name: "orders", Of: "count"}, {Name: "total", Of: "sum(Total)"}}}
 	ag := startAdminGateway(t, "", "", map[string]config.Source{"erp": {DSN: db.DSN, Replicas: []string{standby.URL(db.Name)},
-		Auth: config.Auth{Anonymous: true}}}, func(s *app.Settings) { s.MetricsListen = "127.0.0.1:0" })
+		Summaries: map[string]config.Summary{"orders_by_month": monthly}, Auth: config.Auth{Anonymous: true}}},
+		func(s *app.Settings) { s.MetricsListen = "127.0.0.1:0" })
 	standbyServing(t, ag.gw)
 	erp := &target{root: ag.odata + "/odata/erp/"}
 
 	reads := []string{"Customers?$top=25&$orderby=Name", "Customers(5)", "Customers?$count=true&$top=10", "Customers/$count",
-		"Customers?$search=Lisbon", "Customers?$filter=startswith(Name,'A')&$select=Name,City", "Orders?$filter=CustomerId eq 2&$count=true"}
+		"Customers?$search=Lisbon", "Customers?$filter=startswith(Name,'A')&$select=Name,City", "Orders?$filter=CustomerId eq 2&$count=true",
+		"orders_by_month?$orderby=total desc&$count=true"}
 	const rounds = 60
 	primaryBefore, standbyBefore := commits(t, testdb.PostgresURL(t), db.Name), commits(t, standby.URL("postgres"), db.Name)
 	for i := 0; i < rounds; i++ {
@@ -430,4 +435,105 @@ func TestStandbyThroughTheAdminAPIAndCheck(t *testing.T) {
 	if code != 1 || !strings.Contains(out, `serves another schema than the primary: table public.Customers is missing`) || !strings.Contains(out, ", 4 errors,") {
 		t.Errorf("check with another database of the standby: exit %d\n%s%s", code, out, errOut)
 	}
+}
+
+// TestStandbyPerUserRowLevelSecurity: reads that run as each caller's
+// database role run so on the standby too, where the same roles and
+// policies replay: each user counts and sees the rows of their region
+// only, and reads their own edit at once.
+func TestStandbyPerUserRowLevelSecurity(t *testing.T) {
+	needPostgres(t)
+	db, eu, us, _ := regionalDB(t)
+	standby := testdb.NewStandby(t, testdb.PostgresURL(t))
+	ag := startAdminGateway(t, t.TempDir()+"/state.db", "k",
+		map[string]config.Source{"erp": {DSN: db.DSN, Replicas: []string{standby.URL(db.Name)}, Auth: config.Auth{Basic: true, PerUser: true}}})
+	standbyServing(t, ag.gw)
+	pw := "long-enough-password-" + randomHex(4)
+	recordSecret(t, pw)
+	for user, role := range map[string]string{"anna": eu, "ulysses": us} {
+		if r := ag.api(t, "POST", "/api/users", map[string]any{"name": user, "password": pw, "role": role}); r.Status != 201 {
+			t.Fatalf("add %s: %d %s", user, r.Status, r.Body)
+		}
+	}
+	as := func(u string) []string {
+		return []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+pw)), "Content-Type", "application/json"}
+	}
+	root := ag.odata + "/odata/erp/"
+	var euCount, usCount string
+	var deID int
+	execQuery(t, db.DSN, `SELECT count(*)::text FROM "Customers" WHERE "Country" = 'Germany'`, &euCount)
+	execQuery(t, db.DSN, `SELECT count(*)::text FROM "Customers" WHERE "Country" IN ('USA', 'US')`, &usCount)
+	execQuery(t, db.DSN, `SELECT min("CustomerId") FROM "Customers" WHERE "Country" = 'Germany'`, &deID)
+	before := standbyReport(t, ag.gw).Standbys[0].Reads
+	for user, want := range map[string]string{"anna": euCount, "ulysses": usCount} {
+		if r := do(t, "GET", root+"Customers/$count", nil, as(user)...); r.Status != 200 || strings.TrimSpace(string(r.Body)) != want {
+			t.Errorf("%s counts %s (%d), want %s", user, r.Body, r.Status, want)
+		}
+		body := string(do(t, "GET", root+"Customers?$select=Country&$top=50", nil, as(user)...).Body)
+		if user == "anna" && (strings.Contains(body, `"USA"`) || !strings.Contains(body, `"Germany"`)) || user == "ulysses" && strings.Contains(body, `"Germany"`) {
+			t.Errorf("%s sees other regions: %.300s", user, body)
+		}
+	}
+	if got := standbyReport(t, ag.gw).Standbys[0].Reads - before; got != 4 {
+		t.Errorf("%d of the 4 reads ran on the standby", got)
+	}
+	for i := 0; i < 20; i++ {
+		want := fmt.Sprintf("Berlin %d", i)
+		if r := do(t, "PATCH", root+fmt.Sprintf("Customers(%d)", deID), []byte(`{"City":"`+want+`"}`), as("anna")...); r.Status != 204 {
+			t.Fatalf("anna's edit: %d %s", r.Status, r.Body)
+		}
+		if got := string(do(t, "GET", root+fmt.Sprintf("Customers(%d)?$select=City", deID), nil, as("anna")...).Body); !strings.Contains(got, want) {
+			t.Fatalf("anna's read after her edit %d: %s", i, got)
+		}
+	}
+}
+
+// TestStandbyPromotionSurvived: the primary's DSN names both servers
+// with target_session_attrs=read-write, as libpq allows; the primary is
+// lost and its standby promoted. Without a restart the gateway writes to
+// the new primary, reads every write back, and takes the promoted standby
+// out of the standbys' rotation.
+func TestStandbyPromotionSurvived(t *testing.T) {
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	primary := testdb.Copy(t, testdb.PostgresURL(t)) // a primary the test may lose
+	standby := testdb.NewStandby(t, primary.URL("postgres"))
+	both := fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/%s?target_session_attrs=read-write", primary.Port, standby.Port, db.Name)
+	g := startGateway(t, app.Settings{Defaults: uncached(), Sources: erpSource(config.Source{DSN: both, Replicas: []string{standby.URL(db.Name)}})})
+	standbyServing(t, g.Gateway)
+	erp := g.target("postgres", "erp", nil)
+	edit := func(want string) int {
+		r := erp.send(t, "PATCH", "Customers(4)", `{"City":"`+want+`"}`)
+		return r.Status
+	}
+	if st := edit("Before"); st != 204 {
+		t.Fatalf("write before the promotion: %d", st)
+	}
+	if got := erp.get(t, "Customers(4)?$select=City").JSON(t)["City"]; got != "Before" {
+		t.Fatalf("read before the promotion: %v", got)
+	}
+	primary.Stop()
+	standby.Promote()
+	start := time.Now()
+	var failures int
+	eventually(t, 30*time.Second, "a write to the new primary", func() bool {
+		if edit("After") == 204 {
+			return true
+		}
+		failures++
+		return false
+	})
+	t.Logf("writes failed %d times for %v after the primary was lost", failures, time.Since(start).Round(time.Millisecond))
+	for i := 0; i < 20; i++ {
+		want := fmt.Sprintf("After %d", i)
+		if st := edit(want); st != 204 {
+			t.Fatalf("write %d after the promotion: %d", i, st)
+		}
+		if got := erp.get(t, "Customers(4)?$select=City").JSON(t)["City"]; got != want {
+			t.Fatalf("read after write %d: %v", i, got)
+		}
+	}
+	eventually(t, 10*time.Second, "the promoted standby out of rotation", func() bool {
+		return standbyReport(t, g.Gateway).Standbys[0].State == sources.StandbyPromoted
+	})
 }
