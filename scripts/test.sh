@@ -61,6 +61,12 @@ if command -v ip >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ -n "${ODATAGW_TEST_P
 else
   say "Agent suite: OFF (it needs root, ip(8), and the PostgreSQL and MySQL/MariaDB suites); the tunnel's own tests run"
 fi
+pg_bin="${ODATAGW_TEST_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)}"
+if [ -n "${ODATAGW_TEST_POSTGRES_URL:-}" ] && [ -x "$pg_bin/pg_basebackup" ]; then
+  say "Standby suite (reads from streaming standbys the tests make with pg_basebackup): ON ($pg_bin; the server must take replication connections from 127.0.0.1)"
+else
+  say "Standby suite: OFF (it needs the PostgreSQL suites and PostgreSQL's programs on this machine: set ODATAGW_TEST_PG_BIN to their directory)"
+fi
 say "SQLite demo, parser, planner and SQL suites: ON (need nothing)"
 say ""
 
@@ -129,6 +135,15 @@ if [ -n "${ODATAGW_TEST_REDIS_URL:-}" ] && command -v redis-cli >/dev/null 2>&1;
     exit 1
   fi
   say "no key left under odatagw_test_*"
+fi
+
+# Every standby the suites make (testdb.NewStandby) is stopped and its
+# directory removed when its test ends.
+left=$(ls -d "${TMPDIR:-/tmp}"/odatagw-cluster-* 2>/dev/null | head -5 || true)
+if [ -n "$left" ]; then
+  say "FAIL: the suites left these PostgreSQL clusters:"
+  say "$left"
+  exit 1
 fi
 
 # fuzz runs one target. Go's fuzzer now and then ends a run that found

@@ -223,3 +223,14 @@ func (c *Cluster) run(limit time.Duration, program string, args ...string) (stri
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// PID is the cluster's postmaster's process ID, for tests that measure
+// what the cluster spends.
+func (c *Cluster) PID() int {
+	raw, err := os.ReadFile(filepath.Join(c.data(), "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0]))
+	return pid
+}
