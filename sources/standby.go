@@ -110,3 +110,20 @@ type StandbyCheck struct {
 	// gateway reads it: tables and columns missing or typed otherwise.
 	Differences []string `json:"differences,omitempty"`
 }
+
+type newestKey struct{}
+
+// ReadNewest marks ctx's reads as ones that must see every write committed
+// before them, wherever it was made: the rows of a read whose delta link
+// continues from the change log's position, and a delta's rows. A source
+// with standbys runs them on the primary, since a standby knows nothing
+// of writes made behind the gateway that it has not replayed yet.
+func ReadNewest(ctx context.Context) context.Context {
+	return context.WithValue(ctx, newestKey{}, true)
+}
+
+// MustReadNewest reports whether ctx's reads were marked by ReadNewest.
+func MustReadNewest(ctx context.Context) bool {
+	v, _ := ctx.Value(newestKey{}).(bool)
+	return v
+}

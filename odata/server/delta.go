@@ -73,6 +73,9 @@ func (r *request) startTracking() error {
 	if err != nil {
 		return err
 	}
+	// the rows must hold every change before pos: not a standby's, which
+	// may not have replayed them yet
+	r.req = r.req.WithContext(sources.ReadNewest(r.req.Context()))
 	r.deltaLink = r.root + r.plan.Set.Name + "?$deltatoken=" + url.QueryEscape(r.srv.signer.Seal(deltaToken{
 		Set: r.plan.Set.Name, Options: deltaOptions(r.req.URL.RawQuery), From: pos, Issued: time.Now().Unix()}))
 	return nil
@@ -119,7 +122,7 @@ func (r *request) serveDelta() error {
 		return nerr
 	}
 	r.plan, r.json = p, j
-	ctx := r.req.Context()
+	ctx := sources.ReadNewest(r.req.Context()) // the rows as they are now, after every change the log told
 	var err error
 	if tok.To == 0 {
 		if tok.To, err = t.ChangePosition(ctx); err != nil {

@@ -141,6 +141,10 @@ func (s *Source) reader(ctx context.Context) (*pgxpool.Pool, *standby) {
 	if s.standbys == nil {
 		return s.pool, nil
 	}
+	if sources.MustReadNewest(ctx) {
+		sources.ReadOn(ctx, false)
+		return s.pool, nil
+	}
 	pool, sb := s.standbys.reader(ctx)
 	sources.ReadOn(ctx, sb != nil)
 	return pool, sb
