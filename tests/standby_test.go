@@ -422,7 +422,7 @@ func TestStandbyThroughTheAdminAPIAndCheck(t *testing.T) {
 	}
 	json.Unmarshal(ag.api(t, "GET", "/api/sources/erp", nil).Body, &st)
 	if st.Standbys.Standbys[0].Reads != 1 || len(st.Replicas) != 1 {
-		t.Errorf("after one read: %+v", st)
+		t.Errorf("after one read: %+v %+v", st, *st.Standbys)
 	}
 
 	// the fixture has errors of its own (tables without keys): the

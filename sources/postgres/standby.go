@@ -43,7 +43,7 @@ const (
 	// unsureFor is how long reads stay on the primary after a write
 	// whose position could not be read.
 	unsureFor = 10 * time.Second
-	// pageHeader is the most a position read after a commit can lie past
+	// pageHeader is the most a position read on the primary can lie past
 	// the end of the last record (a WAL page's long header), tolerated
 	// when measuring lag, never when fencing.
 	pageHeader = 40
@@ -93,9 +93,16 @@ type sample struct {
 	pos uint64
 }
 
-// lsnSQL reads a WAL position as a number of bytes.
+// primaryPosSQL reads the primary's WAL position as a number of bytes:
+// what it has flushed, which after a commit reaches past the commit's
+// record and is all a standby can be sent (WAL written but not flushed
+// yet, by a read that set hint bits say, waits for the WAL writer; the
+// insert position may lie a page header past the last record). A session
+// that commits without waiting for the flush (synchronous_commit off) may
+// not have flushed its commit yet: there the insert position is the one
+// past it. replayPosSQL reads a standby's.
 const (
-	primaryPosSQL = `SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint`
+	primaryPosSQL = `SELECT (CASE WHEN current_setting('synchronous_commit') = 'off' THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END - '0/0')::bigint`
 	replayPosSQL  = `SELECT pg_is_in_recovery(), COALESCE((pg_last_wal_replay_lsn() - '0/0')::bigint, 0)`
 )
 
