@@ -13,6 +13,22 @@ import (
 	"github.com/odatagw/odatagw/internal/testdb"
 )
 
+// usersWithRoles adds gateway users mapped to database roles, and returns
+// the headers a request sends as one of them.
+func usersWithRoles(t *testing.T, ag *adminGateway, roles map[string]string) func(user string) []string {
+	t.Helper()
+	pw := "long-enough-password-" + randomHex(4)
+	recordSecret(t, pw)
+	for user, role := range roles {
+		if r := ag.api(t, "POST", "/api/users", map[string]any{"name": user, "password": pw, "role": role}); r.Status != 201 {
+			t.Fatalf("add %s: %d %s", user, r.Status, r.Body)
+		}
+	}
+	return func(u string) []string {
+		return []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+pw)), "Content-Type", "application/json"}
+	}
+}
+
 // TestPerUserRowLevelSecurity: two Salesforce users over one table, each
 // mapped to a database role, see only the rows PostgreSQL's row-level
 // security gives their role, also when the query cache answers; a user
@@ -24,16 +40,7 @@ func TestPerUserRowLevelSecurity(t *testing.T) {
 	ag := startAdminGateway(t, filepath.Join(t.TempDir(), "state.db"), "k",
 		map[string]config.Source{"erp": {DSN: db.DSN, Auth: config.Auth{Basic: true, PerUser: true}}},
 		func(s *app.Settings) { s.Defaults = config.File{Cache: config.Cache{TTL: &hour}} })
-	pw := "long-enough-password-" + randomHex(4)
-	recordSecret(t, pw)
-	for user, role := range map[string]string{"anna": eu, "ulysses": us, "norole": "", "ghost": "odatagw_test_missing_" + suffix} {
-		if r := ag.api(t, "POST", "/api/users", map[string]any{"name": user, "password": pw, "role": role}); r.Status != 201 {
-			t.Fatalf("add %s: %d %s", user, r.Status, r.Body)
-		}
-	}
-	as := func(u string) []string {
-		return []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+pw)), "Content-Type", "application/json"}
-	}
+	as := usersWithRoles(t, ag, map[string]string{"anna": eu, "ulysses": us, "norole": "", "ghost": "odatagw_test_missing_" + suffix})
 	root := ag.odata + "/odata/erp/"
 	var euCount, usCount string
 	execQuery(t, db.DSN, `SELECT count(*)::text FROM "Customers" WHERE "Country" = 'Germany'`, &euCount)

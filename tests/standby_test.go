@@ -2,7 +2,6 @@ package tests
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -448,16 +447,7 @@ func TestStandbyPerUserRowLevelSecurity(t *testing.T) {
 	ag := startAdminGateway(t, t.TempDir()+"/state.db", "k",
 		map[string]config.Source{"erp": {DSN: db.DSN, Replicas: []string{standby.URL(db.Name)}, Auth: config.Auth{Basic: true, PerUser: true}}})
 	standbyServing(t, ag.gw)
-	pw := "long-enough-password-" + randomHex(4)
-	recordSecret(t, pw)
-	for user, role := range map[string]string{"anna": eu, "ulysses": us} {
-		if r := ag.api(t, "POST", "/api/users", map[string]any{"name": user, "password": pw, "role": role}); r.Status != 201 {
-			t.Fatalf("add %s: %d %s", user, r.Status, r.Body)
-		}
-	}
-	as := func(u string) []string {
-		return []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+pw)), "Content-Type", "application/json"}
-	}
+	as := usersWithRoles(t, ag, map[string]string{"anna": eu, "ulysses": us})
 	root := ag.odata + "/odata/erp/"
 	var euCount, usCount string
 	var deID int

@@ -84,6 +84,9 @@ func TestDocumentedExample(t *testing.T) {
 		a.Sets["Salaries"].Writers[0] != "hr" || a.RoleClaim != "db_role" || !f.Sources["archive"].Auth.Anonymous {
 		t.Errorf("auth read as %+v", a)
 	}
+	if erp := f.Sources["erp"]; len(erp.Replicas) != 2 || erp.MaxReplicaLag.D() != 5*time.Second || erp.Check() != nil {
+		t.Errorf("replicas read as %v, %v (%v)", erp.Replicas, erp.MaxReplicaLag, erp.Check())
+	}
 	if sums := f.Sources["erp"].Summaries; len(sums) != 3 || sums["industry_activity"].Dimensions[1].Bucket != "year" || len(sums["sku_totals"].Measures) != 4 {
 		t.Errorf("summaries read as %+v", sums)
 	}

@@ -95,17 +95,17 @@ type Report struct {
 // AddStandby adds what was found of a standby, counted.
 func (r *Report) AddStandby(p Problem) {
 	r.Standbys = append(r.Standbys, p)
-	switch p.Severity {
-	case Error:
-		r.Errors++
-	case Warning:
-		r.Warnings++
-	}
+	r.count(p)
 }
 
 // AddProblem adds a problem about the source as a whole, counted.
 func (r *Report) AddProblem(p Problem) {
 	r.Problems = append(r.Problems, p)
+	r.count(p)
+}
+
+// count counts a problem among the errors or the warnings.
+func (r *Report) count(p Problem) {
 	switch p.Severity {
 	case Error:
 		r.Errors++
