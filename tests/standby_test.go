@@ -562,3 +562,40 @@ func TestStandbyDeltaLinksReadThePrimary(t *testing.T) {
 		t.Errorf("the standby was not behind, so this test proves nothing: %s", got)
 	}
 }
+
+// TestStandbysShareTheReads: with two standbys the reads go to each in
+// turn; with one stopped, the other takes them all and the primary none.
+func TestStandbysShareTheReads(t *testing.T) {
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	one, two := testdb.NewStandby(t, testdb.PostgresURL(t)), testdb.NewStandby(t, testdb.PostgresURL(t))
+	g := startGateway(t, app.Settings{Defaults: uncached(), Sources: erpSource(config.Source{DSN: db.DSN, Replicas: []string{one.URL(db.Name), two.URL(db.Name)}})})
+	eventually(t, 15*time.Second, "both standbys in rotation", func() bool {
+		rep := standbyReport(t, g.Gateway)
+		return rep.Standbys[0].State == sources.StandbyServing && rep.Standbys[1].State == sources.StandbyServing
+	})
+	time.Sleep(time.Second) // each standby's position read again since the gateway started
+	erp := g.target("postgres", "erp", nil)
+	reads := func(n int) {
+		for i := 0; i < n; i++ {
+			if r := erp.get(t, fmt.Sprintf("Customers(%d)", 1+i%50)); r.Status != 200 {
+				t.Fatalf("read: %d %s", r.Status, r.Body)
+			}
+		}
+	}
+	reads(200)
+	rep := standbyReport(t, g.Gateway)
+	a, b := rep.Standbys[0].Reads, rep.Standbys[1].Reads
+	if a+b != 200 || a < 80 || b < 80 || primaryReads(rep) != 0 {
+		t.Fatalf("200 reads spread as %d and %d, %d on the primary", a, b, primaryReads(rep))
+	}
+	two.Stop()
+	reads(200)
+	rep = standbyReport(t, g.Gateway)
+	t.Logf("with both: %d and %d; with the second stopped: %d more on the first, %d failed on the second and ran on the primary",
+		a, b, rep.Standbys[0].Reads-a, rep.PrimaryReads[sources.PrimaryFailed])
+	if rep.Standbys[0].Reads-a+rep.PrimaryReads[sources.PrimaryFailed] != 200 || rep.PrimaryReads[sources.PrimaryFailed] > 1 ||
+		rep.Standbys[1].State != sources.StandbyDown {
+		t.Errorf("with the second standby stopped: %+v", rep)
+	}
+}

@@ -33,8 +33,11 @@ const (
 	standbyWait = 250 * time.Millisecond
 	// standbyPoll is how often a waiting read asks the standby again.
 	standbyPoll = 2 * time.Millisecond
-	// monitorEvery is how often each standby's lag and health are read.
-	monitorEvery = 500 * time.Millisecond
+	// monitorEvery is how often each standby's lag, health and replay
+	// position are read: a standby whose last known position is behind
+	// the newest write takes no read while another is past it, so a
+	// fresh position keeps the reads spread.
+	monitorEvery = 100 * time.Millisecond
 	// probeTimeout bounds one probe, and a standby's connection attempt:
 	// a standby that does not answer is skipped within a second.
 	probeTimeout = time.Second
@@ -491,9 +494,9 @@ func (sb *standby) stateNow() string {
 	return sb.state
 }
 
-// keepSamples bounds the primary's positions kept: lag beyond it reads
-// as the whole span.
-const keepSamples = 600
+// keepSamples bounds the primary's positions kept (two minutes of them):
+// lag beyond reads as the whole span.
+const keepSamples = 1200
 
 // sample keeps the primary's position at a time.
 func (r *routing) sample(at time.Time, pos uint64) {
