@@ -314,6 +314,10 @@ async function showShape(name, id, explain) {
     times += " The page's statement: " + h.page_db_mean_ms.toFixed(1) + " ms on average (longest " + h.page_db_max_ms.toFixed(1) + " ms); its count, run beside it: " +
       h.count_db_mean_ms.toFixed(1) + " ms on average (longest " + h.count_db_max_ms.toFixed(1) + " ms).";
   }
+  if (h.standby_reads || h.primary_reads) {
+    times += " Its statements ran " + (h.standby_reads || 0).toLocaleString("en") + " times on a standby and " + (h.primary_reads || 0).toLocaleString("en") +
+      " on the primary" + (d.shape.method === "GET" ? " (the primary when no standby had replayed the newest write in time, or none was in rotation)." : ".");
+  }
   $("shape-times").textContent = times;
   const countSQL = $("shape-count-sql");
   countSQL.hidden = !d.count_sql;
