@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -598,4 +599,160 @@ func TestStandbysShareTheReads(t *testing.T) {
 		rep.Standbys[1].State != sources.StandbyDown {
 		t.Errorf("with the second standby stopped: %+v", rep)
 	}
+}
+
+// stallProxy forwards TCP to a target until stalled; stalled, it holds
+// every byte and every new connection without a word, as a network
+// partition does (no reset, no refusal).
+type stallProxy struct {
+	ln      net.Listener
+	target  string
+	stalled atomic.Bool
+	mu      sync.Mutex
+	conns   []net.Conn
+	closed  atomic.Bool
+}
+
+func startStallProxy(t *testing.T, target string) *stallProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallProxy{ln: ln, target: target}
+	go p.serve()
+	t.Cleanup(func() {
+		p.closed.Store(true)
+		ln.Close()
+		p.cut()
+	})
+	return p
+}
+
+// cut closes every connection the proxy holds.
+func (p *stallProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *stallProxy) keep(c net.Conn) {
+	p.mu.Lock()
+	p.conns = append(p.conns, c)
+	p.mu.Unlock()
+}
+
+func (p *stallProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.keep(c)
+		if p.stalled.Load() {
+			continue // accepted, never answered
+		}
+		d, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.keep(d)
+		go p.pipe(d, c)
+		go p.pipe(c, d)
+	}
+}
+
+// pipe copies src to dst, holding what it read while the proxy is
+// stalled.
+func (p *stallProxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for p.stalled.Load() && !p.closed.Load() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			dst.Close()
+			return
+		}
+	}
+}
+
+// TestStandbyUnreachableMidLoad: the network to the standby goes silent
+// (no reset: a partition) while reads run. Within about a second it is
+// out of rotation; the reads that were waiting on it run again on the
+// primary; none fails, and none waits much longer than that second.
+func TestStandbyUnreachableMidLoad(t *testing.T) {
+	needPostgres(t)
+	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
+	standby := testdb.NewStandby(t, testdb.PostgresURL(t))
+	px := startStallProxy(t, fmt.Sprintf("127.0.0.1:%d", standby.Port))
+	through := fmt.Sprintf("postgres://postgres@%s/%s", px.ln.Addr(), db.Name)
+	g := startGateway(t, app.Settings{Defaults: uncached(), Sources: erpSource(config.Source{DSN: db.DSN, Replicas: []string{through}})})
+	standbyServing(t, g.Gateway)
+	client := &http.Client{Timeout: 30 * time.Second}
+	var reads, failed atomic.Int64
+	var slowest atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100_000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				res, err := client.Get(fmt.Sprintf("%sCustomers(%d)", g.root("erp"), 1+(w+i)%50))
+				reads.Add(1)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					failed.Add(1)
+				}
+				if d := int64(time.Since(start)); d > slowest.Load() {
+					slowest.Store(d)
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	px.stalled.Store(true)
+	cut := time.Now()
+	eventually(t, 5*time.Second, "the silent standby out of rotation", func() bool {
+		return standbyReport(t, g.Gateway).Standbys[0].State == sources.StandbyDown
+	})
+	outAfter := time.Since(cut)
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	rep := standbyReport(t, g.Gateway)
+	t.Logf("out of rotation %v after the network went silent; %d reads, the slowest %v; to the primary: %v",
+		outAfter.Round(time.Millisecond), reads.Load(), time.Duration(slowest.Load()).Round(time.Millisecond), rep.PrimaryReads)
+	if failed.Load() > 0 {
+		t.Fatalf("%d of %d reads failed", failed.Load(), reads.Load())
+	}
+	if outAfter > 2*time.Second || time.Duration(slowest.Load()) > 3*time.Second {
+		t.Errorf("out of rotation after %v, the slowest read %v", outAfter, time.Duration(slowest.Load()))
+	}
+	// the network back: what was held is cut (the cancel requests the
+	// gateway sent meanwhile would otherwise keep its pools' closing
+	// waiting out pgx's 15 s)
+	px.stalled.Store(false)
+	px.cut()
 }

@@ -151,13 +151,20 @@ func (s *Source) reader(ctx context.Context) (*pgxpool.Pool, *standby) {
 }
 
 // onReader runs one read where reader says, and again on the primary when
-// a standby fails it before it answered.
-func (s *Source) onReader(ctx context.Context, read func(pool *pgxpool.Pool) error) error {
+// a standby fails it, or leaves the rotation (a probe found it down or
+// unreachable), before it answered.
+func (s *Source) onReader(ctx context.Context, read func(ctx context.Context, pool *pgxpool.Pool) error) error {
 	pool, sb := s.reader(ctx)
-	err := read(pool)
-	if err != nil && s.standbys.readFailed(sb, err) {
+	if sb == nil {
+		return read(ctx, pool)
+	}
+	rctx, stop := context.WithCancelCause(ctx)
+	id := sb.watch(stop)
+	err := read(rctx, pool)
+	sb.unwatch(id)
+	if err != nil && s.standbys.readFailed(sb, err, ctx, rctx) {
 		sources.ReadOn(ctx, false)
-		return read(s.pool)
+		return read(ctx, s.pool)
 	}
 	return err
 }
@@ -172,7 +179,7 @@ func (s *Source) Query(ctx context.Context, q *plan.Query) (sources.Rows, error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	var r *pgRows
-	err = s.onReader(ctx, func(pool *pgxpool.Pool) error {
+	err = s.onReader(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
 		var rows pgx.Rows
 		var done func()
 		var err error
@@ -292,7 +299,7 @@ func (s *Source) Count(ctx context.Context, q *plan.Query) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	var n int64
-	err = s.onReader(ctx, func(pool *pgxpool.Pool) error {
+	err = s.onReader(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
 		if c, ok := sources.CallerOf(ctx); ok {
 			rows, done, err := s.callerRead(ctx, pool, c, PlannedWithValues(q), text, args)
 			if err != nil {
@@ -492,7 +499,7 @@ func (s *Source) trackedCount(ctx context.Context, es *metadata.EntitySet) (int6
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	var n int64
-	err := s.onReader(ctx, func(pool *pgxpool.Pool) error {
+	err := s.onReader(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
 		return pool.QueryRow(ctx, `SELECT COALESCE(sum(n), 0)::bigint FROM odatagw.row_counts WHERE tbl = $1`, es.Schema+"."+es.Table).Scan(&n)
 	})
 	if err != nil {
@@ -511,7 +518,7 @@ func (s *Source) estimate(ctx context.Context, q *plan.Query) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StatementTimeout)
 	defer cancel()
 	var raw []byte
-	err = s.onReader(ctx, func(pool *pgxpool.Pool) error {
+	err = s.onReader(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
 		return pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+text, args...).Scan(&raw)
 	})
 	if err != nil {

@@ -65,6 +65,35 @@ type standby struct {
 	err     string
 	retry   time.Time
 	backoff time.Duration
+	// reading are the reads under way that have not answered yet: when
+	// the standby leaves the rotation for a failure, they are cancelled
+	// and run on the primary rather than wait on a standby that may
+	// never answer
+	reading map[uint64]context.CancelCauseFunc
+	readID  uint64
+}
+
+// errStandbyGone is why a read under way on a standby was cancelled.
+var errStandbyGone = errors.New("the standby left the rotation")
+
+// watch registers a read under way, to be cancelled if the standby
+// fails meanwhile.
+func (sb *standby) watch(cancel context.CancelCauseFunc) uint64 {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if sb.reading == nil {
+		sb.reading = map[uint64]context.CancelCauseFunc{}
+	}
+	sb.readID++
+	sb.reading[sb.readID] = cancel
+	return sb.readID
+}
+
+// unwatch is told the read answered (or failed by itself).
+func (sb *standby) unwatch(id uint64) {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	delete(sb.reading, id)
 }
 
 // routing spreads a source's reads over its standbys.
@@ -348,6 +377,10 @@ func (sb *standby) failed(err error) {
 	// a standby that restarts may come back having replayed less than it
 	// showed before: its position is read again before it serves
 	sb.replayed.Store(0)
+	for id, cancel := range sb.reading {
+		cancel(errStandbyGone)
+		delete(sb.reading, id)
+	}
 }
 
 // standbyFailure reports whether a read's error is the standby's rather
@@ -368,10 +401,16 @@ func standbyFailure(err error) bool {
 	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) || isClosedConn(err)
 }
 
-// readFailed is told a read on sb failed with err: when the standby is at
-// fault it leaves the rotation and the read runs again on the primary.
-func (r *routing) readFailed(sb *standby, err error) bool {
-	if sb == nil || !standbyFailure(err) {
+// readFailed is told a read on sb failed with err, under ctx, on the
+// standby under rctx: when the standby is at fault, or left the rotation
+// while the read waited on it, the read runs again on the primary (and a
+// failing standby leaves the rotation).
+func (r *routing) readFailed(sb *standby, err error, ctx, rctx context.Context) bool {
+	if ctx.Err() == nil && errors.Is(context.Cause(rctx), errStandbyGone) {
+		r.toPrimary.failed.Add(1)
+		return true
+	}
+	if !standbyFailure(err) {
 		return false
 	}
 	sb.failed(err)
