@@ -95,12 +95,17 @@ func TestMetricsOnTheOperationsListener(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	// a source behind an agent that is not connected: the agents' series
+	// a source behind an agent that is not connected: the agents' series;
+	// and one whose standby does not answer: the standbys'
 	far := startGateway(t, app.Settings{MetricsListen: "127.0.0.1:0", State: filepath.Join(t.TempDir(), "state.db"),
-		Sources: map[string]config.Source{"far": {DSN: db.DSN, Via: "plant-x", Auth: config.Auth{Anonymous: true}}}})
+		Sources: map[string]config.Source{"far": {DSN: db.DSN, Via: "plant-x", Auth: config.Auth{Anonymous: true}},
+			"read": {DSN: db.DSN, Replicas: []string{"postgres://127.0.0.1:1/nowhere"}, Auth: config.Auth{Anonymous: true}}}})
 	farBody := string(do(t, "GET", "http://"+far.MetricsAddr()+"/metrics", nil).Body)
 	if !strings.Contains(farBody, `odatagw_agent_tunnels{agent="plant-x"} 0`) {
 		t.Error("/metrics does not say that the agent plant-x has no tunnel")
+	}
+	if !strings.Contains(farBody, `odatagw_standby_state{source="read",standby="127.0.0.1:1/nowhere",state="down"} 1`) {
+		t.Error("/metrics does not say that the standby of read is down")
 	}
 	// the dashboard and the alert rules under deploy/ read only series a
 	// gateway serves
