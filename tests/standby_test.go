@@ -277,6 +277,61 @@ func TestStandbyReadYourWritesUnderLoad(t *testing.T) {
 	}
 }
 
+// readLoad is readers GETting URLs under root until stopped, bounded in
+// count: it counts the reads, the failed ones (with the first failure)
+// and the slowest.
+type readLoad struct {
+	reads, failed, slowest atomic.Int64
+	firstFailure           atomic.Value
+	stop                   chan struct{}
+	wg                     sync.WaitGroup
+}
+
+func startReadLoad(readers int, url func(reader, i int) string) *readLoad {
+	l := &readLoad{stop: make(chan struct{})}
+	client := &http.Client{Timeout: 30 * time.Second}
+	for w := 0; w < readers; w++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := 0; i < 200_000; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				start := time.Now()
+				res, err := client.Get(url(w, i))
+				l.reads.Add(1)
+				if err != nil {
+					l.fail(err.Error())
+					continue
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					l.fail(fmt.Sprintf("%d %s", res.StatusCode, b))
+				}
+				if d := int64(time.Since(start)); d > l.slowest.Load() {
+					l.slowest.Store(d)
+				}
+			}
+		}()
+	}
+	return l
+}
+
+func (l *readLoad) fail(why string) {
+	l.failed.Add(1)
+	l.firstFailure.CompareAndSwap(nil, why)
+}
+
+// end stops the readers and waits for them.
+func (l *readLoad) end() {
+	close(l.stop)
+	l.wg.Wait()
+}
+
 // TestStandbyStoppedMidLoad: the standby stops while reads run; no read
 // fails, they go to the primary, and the standby takes reads again once
 // it is back.
@@ -286,43 +341,13 @@ func TestStandbyStoppedMidLoad(t *testing.T) {
 	standby := testdb.NewStandby(t, testdb.PostgresURL(t))
 	g := startGateway(t, app.Settings{Defaults: uncached(), Sources: erpSource(config.Source{DSN: db.DSN, Replicas: []string{standby.URL(db.Name)}})})
 	standbyServing(t, g.Gateway)
-	client := &http.Client{Timeout: 30 * time.Second}
-	var reads, failed atomic.Int64
-	var firstFailure atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	paths := []string{"Customers?$top=25&$orderby=Name", "Customers(3)", "Customers/$count", "Orders?$filter=CustomerId eq 2&$count=true"}
-	for w := 0; w < 6; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 200_000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				res, err := client.Get(g.root("erp") + encodeQuery(paths[(w+i)%len(paths)]))
-				reads.Add(1)
-				if err != nil {
-					failed.Add(1)
-					firstFailure.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				b, _ := io.ReadAll(res.Body)
-				res.Body.Close()
-				if res.StatusCode != 200 {
-					failed.Add(1)
-					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%d %s", res.StatusCode, b))
-				}
-			}
-		}()
-	}
+	load := startReadLoad(6, func(w, i int) string { return g.root("erp") + encodeQuery(paths[(w+i)%len(paths)]) })
 	time.Sleep(2 * time.Second)
-	before := reads.Load()
+	before := load.reads.Load()
 	standby.Stop()
 	time.Sleep(3 * time.Second)
-	during := reads.Load() - before
+	during := load.reads.Load() - before
 	down := standbyReport(t, g.Gateway)
 	standby.Start()
 	eventually(t, 45*time.Second, "the standby back in rotation", func() bool {
@@ -330,11 +355,10 @@ func TestStandbyStoppedMidLoad(t *testing.T) {
 	})
 	back := standbyReport(t, g.Gateway).Standbys[0].Reads
 	eventually(t, 10*time.Second, "reads on the standby again", func() bool { return standbyReport(t, g.Gateway).Standbys[0].Reads > back+50 })
-	close(stop)
-	wg.Wait()
-	t.Logf("%d reads, %d in the 3 s the standby was down (state then %s, to the primary: %v)", reads.Load(), during, down.Standbys[0].State, down.PrimaryReads)
-	if failed.Load() > 0 {
-		t.Fatalf("%d of %d reads failed; first: %v", failed.Load(), reads.Load(), firstFailure.Load())
+	load.end()
+	t.Logf("%d reads, %d in the 3 s the standby was down (state then %s, to the primary: %v)", load.reads.Load(), during, down.Standbys[0].State, down.PrimaryReads)
+	if load.failed.Load() > 0 {
+		t.Fatalf("%d of %d reads failed; first: %v", load.failed.Load(), load.reads.Load(), load.firstFailure.Load())
 	}
 	if down.Standbys[0].State != sources.StandbyDown || during < 50 {
 		t.Errorf("while stopped: %+v, %d reads", down, during)
@@ -698,39 +722,7 @@ func TestStandbyUnreachableMidLoad(t *testing.T) {
 	through := fmt.Sprintf("postgres://postgres@%s/%s", px.ln.Addr(), db.Name)
 	g := startGateway(t, app.Settings{Defaults: uncached(), Sources: erpSource(config.Source{DSN: db.DSN, Replicas: []string{through}})})
 	standbyServing(t, g.Gateway)
-	client := &http.Client{Timeout: 30 * time.Second}
-	var reads, failed atomic.Int64
-	var slowest atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 100_000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				start := time.Now()
-				res, err := client.Get(fmt.Sprintf("%sCustomers(%d)", g.root("erp"), 1+(w+i)%50))
-				reads.Add(1)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode != 200 {
-					failed.Add(1)
-				}
-				if d := int64(time.Since(start)); d > slowest.Load() {
-					slowest.Store(d)
-				}
-			}
-		}()
-	}
+	load := startReadLoad(4, func(w, i int) string { return fmt.Sprintf("%sCustomers(%d)", g.root("erp"), 1+(w+i)%50) })
 	time.Sleep(time.Second)
 	px.stalled.Store(true)
 	cut := time.Now()
@@ -739,16 +731,16 @@ func TestStandbyUnreachableMidLoad(t *testing.T) {
 	})
 	outAfter := time.Since(cut)
 	time.Sleep(2 * time.Second)
-	close(stop)
-	wg.Wait()
+	load.end()
 	rep := standbyReport(t, g.Gateway)
+	slowest := time.Duration(load.slowest.Load())
 	t.Logf("out of rotation %v after the network went silent; %d reads, the slowest %v; to the primary: %v",
-		outAfter.Round(time.Millisecond), reads.Load(), time.Duration(slowest.Load()).Round(time.Millisecond), rep.PrimaryReads)
-	if failed.Load() > 0 {
-		t.Fatalf("%d of %d reads failed", failed.Load(), reads.Load())
+		outAfter.Round(time.Millisecond), load.reads.Load(), slowest.Round(time.Millisecond), rep.PrimaryReads)
+	if load.failed.Load() > 0 {
+		t.Fatalf("%d of %d reads failed; first: %v", load.failed.Load(), load.reads.Load(), load.firstFailure.Load())
 	}
-	if outAfter > 2*time.Second || time.Duration(slowest.Load()) > 3*time.Second {
-		t.Errorf("out of rotation after %v, the slowest read %v", outAfter, time.Duration(slowest.Load()))
+	if outAfter > 2*time.Second || slowest > 3*time.Second {
+		t.Errorf("out of rotation after %v, the slowest read %v", outAfter, slowest)
 	}
 	// the network back: what was held is cut (the cancel requests the
 	// gateway sent meanwhile would otherwise keep its pools' closing
