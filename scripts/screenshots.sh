@@ -25,6 +25,7 @@ admin-ops-salesforce admin-source-salesforce
 admin-ops-sets admin-source-settings
 admin-ops-shapes admin-source-insight
 admin-ops-summaries admin-source-summaries
+admin-ops-standbys admin-source-standbys
 admin-ops-report-scan admin-source-report-scan
 admin-ops-agents admin-agents
 admin-ops-users admin-users

@@ -212,6 +212,7 @@ func TestAdminPageOperations(t *testing.T) {
 	step("the standby down, the reads on the primary", chromedp.Poll[chromedp.Void](
 		`((window.standbyPolls = (window.standbyPolls || 0) + 1) % 10 === 0 && showDetail("erp"), `+
 			`document.querySelector("#standbys tbody td:nth-child(2)") !== null && document.querySelector("#standbys tbody td:nth-child(2)").textContent === "down")`))
+	shot("admin-ops-standbys.png")
 	if r := ag.api(t, "GET", "/api/sources/erp", nil); !strings.Contains(string(r.Body), `"replicas":["postgres://127.0.0.1:1/nowhere"],"max_replica_lag":"2s"`) {
 		t.Errorf("the read replicas as saved: %s", r.Body)
 	}
