@@ -420,6 +420,11 @@ func TestStandbyThroughTheAdminAPIAndCheck(t *testing.T) {
 	db := testdb.NewPostgres(t, testdb.Fixture("fixture.sql"))
 	standby := testdb.NewStandby(t, testdb.PostgresURL(t))
 	ag := startAdminGateway(t, t.TempDir()+"/state.db", "operator key", nil)
+	// the source's password (trust ignores it) goes to the standby too,
+	// and shows nowhere
+	password := "pw-" + randomHex(8)
+	recordSecret(t, password)
+	primary := strings.Replace(db.DSN, "postgres@", "postgres:"+password+"@", 1)
 	withPassword := strings.Replace(standby.URL(db.Name), "postgres@", "postgres:elsewhere@", 1)
 	r := ag.api(t, "POST", "/api/sources", map[string]any{"auth": anon, "name": "erp", "dsn": db.DSN, "replicas": []string{withPassword}})
 	var refusal struct {
@@ -429,7 +434,7 @@ func TestStandbyThroughTheAdminAPIAndCheck(t *testing.T) {
 	if r.Status != 422 || refusal.Error.Target != "replicas" || !strings.Contains(refusal.Error.Message, "leave the password out") || strings.Contains(string(r.Body), "elsewhere") {
 		t.Fatalf("a standby with its own password: %d %s", r.Status, r.Body)
 	}
-	if r := ag.api(t, "POST", "/api/sources", map[string]any{"auth": anon, "name": "erp", "dsn": db.DSN, "replicas": []string{standby.URL(db.Name)}}); r.Status != 201 {
+	if r := ag.api(t, "POST", "/api/sources", map[string]any{"auth": anon, "name": "erp", "dsn": primary, "replicas": []string{standby.URL(db.Name)}}); r.Status != 201 {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
 	var st struct {
@@ -444,7 +449,11 @@ func TestStandbyThroughTheAdminAPIAndCheck(t *testing.T) {
 	if r := do(t, "GET", ag.odata+"/odata/erp/Customers(2)", nil); r.Status != 200 {
 		t.Fatalf("read: %d %s", r.Status, r.Body)
 	}
-	json.Unmarshal(ag.api(t, "GET", "/api/sources/erp", nil).Body, &st)
+	status := ag.api(t, "GET", "/api/sources/erp", nil).Body
+	json.Unmarshal(status, &st)
+	if strings.Contains(string(status), password) {
+		t.Errorf("the status shows the password: %s", status)
+	}
 	if st.Standbys.Standbys[0].Reads != 1 || len(st.Replicas) != 1 {
 		t.Errorf("after one read: %+v %+v", st, *st.Standbys)
 	}

@@ -56,6 +56,7 @@ const (
 type standby struct {
 	address  string // host:port/database, for the page and the metrics
 	pool     *pgxpool.Pool
+	dsn      string        // with the password it took from the primary: kept out of every error shown
 	replayed atomic.Uint64 // the WAL position replayed, as last read
 	reads    atomic.Int64
 
@@ -148,10 +149,11 @@ func openStandbys(ctx context.Context, opts sources.Options, primary *pgxpool.Po
 	pc := primary.Config().ConnConfig
 	r := &routing{name: opts.Name, primary: primary, positions: opts.Positions, maxLag: opts.MaxStandbyLag, log: opts.Logger, done: make(chan struct{})}
 	for _, raw := range opts.Standbys {
-		cfg, err := pgxpool.ParseConfig(inheritCredentials(raw, pc.User, pc.Password))
+		full := inheritCredentials(raw, pc.User, pc.Password)
+		cfg, err := pgxpool.ParseConfig(full)
 		if err != nil {
 			r.close()
-			return nil, fmt.Errorf("postgres: standby %s: %s", dsn.Redact(raw), dsn.Scrub(err.Error(), raw))
+			return nil, fmt.Errorf("postgres: standby %s: %s", dsn.Redact(raw), dsn.Scrub(err.Error(), full))
 		}
 		cfg.MaxConns = int32(opts.MaxConnections)
 		for k, v := range pc.RuntimeParams {
@@ -167,9 +169,10 @@ func openStandbys(ctx context.Context, opts sources.Options, primary *pgxpool.Po
 		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {
 			r.close()
-			return nil, fmt.Errorf("postgres: standby %s: %s", dsn.Redact(raw), dsn.Scrub(err.Error(), raw))
+			return nil, fmt.Errorf("postgres: standby %s: %s", dsn.Redact(raw), dsn.Scrub(err.Error(), full))
 		}
-		r.standbys = append(r.standbys, &standby{address: address(cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database), pool: pool, state: sources.StandbyStarting})
+		r.standbys = append(r.standbys, &standby{address: address(cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database),
+			pool: pool, dsn: full, state: sources.StandbyStarting})
 	}
 	// a read right after a start must not be older than the start: the
 	// primary's position now is the first fence
@@ -372,7 +375,7 @@ func (sb *standby) failed(err error) {
 	defer sb.mu.Unlock()
 	sb.backoff = min(max(sb.backoff*2, minBackoff), maxBackoff)
 	sb.retry = time.Now().Add(sb.backoff)
-	sb.err = err.Error()
+	sb.err = dsn.Scrub(err.Error(), sb.dsn)
 	sb.state = sources.StandbyDown
 	// a standby that restarts may come back having replayed less than it
 	// showed before: its position is read again before it serves
@@ -415,7 +418,7 @@ func (r *routing) readFailed(sb *standby, err error, ctx, rctx context.Context) 
 	}
 	sb.failed(err)
 	r.log.Warn("a standby failed a read; it is out of rotation until it answers again, and the read ran on the primary",
-		"source", r.name, "standby", sb.address, "error", err)
+		"source", r.name, "standby", sb.address, "error", dsn.Scrub(err.Error(), sb.dsn))
 	r.toPrimary.failed.Add(1)
 	return true
 }
@@ -504,7 +507,7 @@ func (r *routing) probe(ctx context.Context, sb *standby) {
 		was := sb.stateNow()
 		sb.failed(err)
 		if was != sources.StandbyDown {
-			r.log.Warn("a standby does not answer; its reads go elsewhere until it does", "source", r.name, "standby", sb.address, "error", err)
+			r.log.Warn("a standby does not answer; its reads go elsewhere until it does", "source", r.name, "standby", sb.address, "error", dsn.Scrub(err.Error(), sb.dsn))
 		}
 		return
 	}
@@ -615,7 +618,7 @@ func (s *Source) CheckStandbys(ctx context.Context) []sources.StandbyCheck {
 			COALESCE((extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, 0)`).Scan(&inRecovery, &replayed, &ageMS)
 		switch {
 		case err != nil:
-			c.Error = dsn.Scrub(err.Error(), s.opts.DSN)
+			c.Error = dsn.Scrub(err.Error(), sb.dsn)
 		case !inRecovery:
 			c.Error = "it is not a standby (not in recovery): a primary of its own takes no part in the primary's writes"
 		default:
@@ -627,7 +630,7 @@ func (s *Source) CheckStandbys(ctx context.Context) []sources.StandbyCheck {
 			}
 			if perr == nil {
 				if tables, err := introspect(ctx, sb.pool, schemas); err != nil {
-					c.Error = dsn.Scrub(err.Error(), s.opts.DSN)
+					c.Error = dsn.Scrub(err.Error(), sb.dsn)
 				} else {
 					c.Differences = schemaDifferences(primary, tables)
 				}
