@@ -190,50 +190,34 @@ func openStandbys(ctx context.Context, opts sources.Options, primary *pgxpool.Po
 // inheritCredentials gives a standby DSN the primary's user and password
 // where it names none: a streaming standby has the primary's roles.
 func inheritCredentials(raw, user, password string) string {
-	if strings.Contains(raw, "://") {
-		u, err := url.Parse(raw)
-		if err != nil {
-			return raw
-		}
-		name, pw := user, password
-		if u.User != nil {
-			if u.User.Username() != "" {
-				name = u.User.Username()
-			}
-			if p, ok := u.User.Password(); ok {
-				pw = p
-			}
-		}
-		if u.Query().Get("user") != "" {
-			name = u.Query().Get("user")
-		}
-		if pw != "" {
-			u.User = url.UserPassword(name, pw)
-		} else {
-			u.User = url.User(name)
-		}
-		return u.String()
+	withUser := withUser(raw, user)
+	if _, own := dsn.Split(raw); own != "" {
+		return withUser
 	}
-	out := raw
-	if !keywordSet(raw, "user") {
-		out += " user='" + quoteKeyword(user) + "'"
-	}
-	if password != "" && !keywordSet(raw, "password") {
-		out += " password='" + quoteKeyword(password) + "'"
-	}
-	return out
+	return dsn.Join(withUser, password)
 }
 
-func keywordSet(dsn, key string) bool {
-	for _, f := range strings.Fields(dsn) {
-		if strings.HasPrefix(f, key+"=") {
-			return true
+// withUser names user in a DSN that names none (in its user part, its
+// user parameter, or user=).
+func withUser(raw, user string) string {
+	if !strings.Contains(raw, "://") {
+		for _, f := range strings.Fields(raw) {
+			if strings.HasPrefix(f, "user=") {
+				return raw
+			}
 		}
+		return raw + " user='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(user) + "'"
 	}
-	return false
+	u, err := url.Parse(raw)
+	if err != nil || u.User != nil && u.User.Username() != "" {
+		return raw
+	}
+	if q := u.Query().Get("user"); q != "" {
+		user = q
+	}
+	u.User = url.User(user)
+	return u.String()
 }
-
-func quoteKeyword(v string) string { return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) }
 
 // address names a standby without its credentials.
 func address(host string, port uint16, database string) string {
