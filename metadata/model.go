@@ -136,6 +136,10 @@ type Reference struct {
 	TargetSchema  string
 	TargetTable   string
 	TargetColumns []string
+	// TargetSet names the target's set where the model says which
+	// (a service over several sources, whose members may each have a
+	// table so called); "": the set that serves TargetTable.
+	TargetSet string
 }
 
 // SetOfTable returns the set that serves a table, if one does (a

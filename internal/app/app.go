@@ -206,7 +206,7 @@ func Open(ctx context.Context, s Settings) (*Gateway, error) {
 	}
 	g.traffic, g.audit = traffic, audit
 	g.plane = control.New(watchCtx, control.Config{Data: g, Bus: g.busIface(), Store: g.store,
-		Defaults: s.Defaults, Sources: s.Sources, PublicURL: s.PublicURL, Logger: s.Logger})
+		Defaults: s.Defaults, Sources: s.Sources, Services: s.Defaults.Services, PublicURL: s.PublicURL, Logger: s.Logger})
 	if err := srv.RegisterMetrics(control.AgentCollector(g.plane)); err != nil {
 		g.Close()
 		return nil, err
@@ -487,7 +487,14 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 		}
 	}
 	for _, n := range g.Server.SourceNames() {
+		if c, ok := g.settings.Sources[n]; ok && !c.Exposed() {
+			g.settings.Logger.Info("serving through its services only (expose: false)", "source", n)
+			continue
+		}
 		g.settings.Logger.Info("serving", "source", n, "service_root", base+"/odata/"+n+"/")
+	}
+	for _, n := range g.Server.ServiceNames() {
+		g.settings.Logger.Info("serving", "service", n, "sources", g.settings.Defaults.Services[n].MemberNames(), "service_root", base+"/odata/"+n+"/")
 	}
 	if ready != nil {
 		ready <- ln.Addr().String()

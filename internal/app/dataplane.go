@@ -1,7 +1,13 @@
 package app
 
 import (
+	"fmt"
+
+	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/cache"
+	"github.com/odatagw/odatagw/internal/auth"
+	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/metadata/compose"
 	"github.com/odatagw/odatagw/internal/control"
 	"github.com/odatagw/odatagw/internal/tunnel"
 	"github.com/odatagw/odatagw/odata/activity"
@@ -63,3 +69,49 @@ func (g *Gateway) Traffic(name string) []activity.Series { return g.traffic.Seri
 func (g *Gateway) Audit(source, user, event string, limit int) []activity.AuditRecord {
 	return g.audit.Recent(source, user, event, limit)
 }
+
+// ServeService puts a service over served sources in service under name,
+// with a guard of its own policy. Per-user row-level security holds
+// through a service only where the service and every member agree on
+// it: a member that acts as each caller must get one.
+func (g *Gateway) ServeService(name string, cfg config.Service) error {
+	for _, m := range cfg.MemberNames() {
+		src, ok := g.Server.Source(m)
+		if !ok {
+			return fmt.Errorf("service %s: source %s is not served", name, m)
+		}
+		a, aware := sources.As[sources.CallerAware](src)
+		acts := aware && a.ActsAsCaller()
+		switch {
+		case acts && !cfg.Auth.PerUser:
+			return &registry.FieldError{Field: "auth", Message: fmt.Sprintf("service %s: source %s runs each request as its caller's role (per_user): give the service per_user too, so that its callers are who the database sees", name, m)}
+		case !acts && cfg.Auth.PerUser:
+			return &registry.FieldError{Field: "auth", Message: fmt.Sprintf("service %s is per_user, but source %s does not run requests as their callers: give it auth.per_user (PostgreSQL), or take per_user off the service", name, m)}
+		}
+	}
+	guard, err := auth.NewGuard(name, cfg.Auth, g.authShared)
+	if err != nil {
+		return &registry.FieldError{Field: "auth", Message: err.Error()}
+	}
+	prefixes := map[string]string{}
+	for m, member := range cfg.Sources {
+		prefixes[m] = member.Prefix
+	}
+	def := server.ServiceDef{Members: prefixes, ReadOnly: cfg.ReadOnly,
+		Settings: compose.Settings{Service: name, Names: cfg.Names, Relations: cfg.Relations}}
+	if err := g.Server.AddService(name, def, guard); err != nil {
+		guard.Close()
+		return err
+	}
+	if !cfg.Auth.Any() {
+		g.settings.Logger.Warn("the service accepts no credentials, so every request gets 401: configure its auth", "service", name)
+	}
+	return nil
+}
+
+// UnserveService stops serving a service; its sources stay.
+func (g *Gateway) UnserveService(name string) bool { return g.Server.RemoveService(name) }
+
+// Hide serves a source only through its services (expose: false), or at
+// its own root too.
+func (g *Gateway) Hide(name string, hidden bool) { g.Server.Hide(name, hidden) }

@@ -42,6 +42,9 @@ type File struct {
 	Redis       string            `yaml:"redis"`
 	RedisPrefix string            `yaml:"redis_prefix"`
 	Sources     map[string]Source `yaml:"sources"`
+	// Services serve several sources under one service root: one
+	// Salesforce Connect connection for all of them.
+	Services map[string]Service `yaml:"services"`
 }
 
 // Limits bound what one request may ask and how fast a client may ask;
@@ -153,7 +156,13 @@ type Source struct {
 	Via string `yaml:"via" json:"via,omitempty"`
 	// Auth says who may call the source; with none, nobody may.
 	Auth Auth `yaml:"auth" json:"auth"`
+	// Expose false serves the source only through the services it is a
+	// member of: its own service root answers 404 (default true).
+	Expose *bool `yaml:"expose" json:"expose,omitempty"`
 }
+
+// Exposed says whether the source is served at its own root.
+func (s Source) Exposed() bool { return s.Expose == nil || *s.Expose }
 
 // Defaults and bounds of a source's settings.
 const (
@@ -340,6 +349,14 @@ func Load(path string) (*File, error) {
 		}
 		if s.DSN == "" {
 			return nil, fmt.Errorf("%s: source %s has no dsn", path, name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.Services)) {
+		if err := f.Services[name].Check(name); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if _, dup := f.Sources[name]; dup {
+			return nil, fmt.Errorf("%s: %s names both a source and a service; a service root has one name", path, name)
 		}
 	}
 	return &f, nil

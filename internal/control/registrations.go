@@ -89,6 +89,12 @@ type DataPlane interface {
 	Watch(ctx context.Context, name string, o Opened, listening *atomic.Bool)
 	// Reload reads a served source's schema again and tells the replicas.
 	Reload(ctx context.Context, name string) (sources.Changes, error)
+	// ServeService serves a service over served sources (its model
+	// composed now: a clash is an error); UnserveService stops it. Hide
+	// serves a source only through its services (expose: false).
+	ServeService(name string, cfg config.Service) error
+	UnserveService(name string) bool
+	Hide(name string, hidden bool)
 	// Dial is how a source reaches its database (its agent's tunnel), or
 	// nil for the driver's own.
 	Dial(cfg config.Source) func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -124,6 +130,7 @@ type Config struct {
 	Store     *registry.Store
 	Defaults  config.File              // every source's defaults
 	Sources   map[string]config.Source // the flags' and the file's sources
+	Services  map[string]config.Service
 	PublicURL string
 	Logger    *slog.Logger
 }
@@ -135,6 +142,7 @@ type Plane struct {
 	store     *registry.Store
 	defaults  config.File
 	sources   map[string]config.Source
+	services  map[string]config.Service
 	publicURL string
 	log       *slog.Logger
 
@@ -146,7 +154,7 @@ type Plane struct {
 // New makes the control plane; ctx bounds the watchers of the sources it
 // installs.
 func New(ctx context.Context, cfg Config) *Plane {
-	p := &Plane{data: cfg.Data, bus: cfg.Bus, store: cfg.Store, defaults: cfg.Defaults, sources: cfg.Sources,
+	p := &Plane{data: cfg.Data, bus: cfg.Bus, store: cfg.Store, defaults: cfg.Defaults, sources: cfg.Sources, services: cfg.Services,
 		publicURL: cfg.PublicURL, log: cfg.Logger, regs: registrations{byName: map[string]*managed{}}, wake: make(chan struct{}, 1), ctx: ctx}
 	if p.bus != nil {
 		// another replica changed the store: look at it now
@@ -219,6 +227,7 @@ func (p *Plane) Install(name string, o Opened, reg registry.Source) (drained <-c
 	}
 	wctx, stop := context.WithCancel(p.ctx)
 	done := p.data.ServeSource(name, o)
+	p.data.Hide(name, !p.configFor(reg).Exposed())
 	listening := new(atomic.Bool)
 	p.data.Watch(wctx, name, o, listening)
 	p.regs.byName[name] = &managed{reg: reg, seen: reg.Version, stop: stop, serving: true, listening: listening}
@@ -268,6 +277,9 @@ func (p *Plane) failed(reg registry.Source, err error) {
 // back what the start registered.
 func (p *Plane) Start(ctx context.Context) error {
 	if err := p.start(ctx); err != nil {
+		return err
+	}
+	if err := p.startServices(); err != nil {
 		return err
 	}
 	if p.Serving() > 0 {

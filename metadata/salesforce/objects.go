@@ -153,12 +153,22 @@ func decide(svc *metadata.Service, ch Choices) decisions {
 				continue // the configuration's Indirect Lookup wins
 			}
 			parent, ok := svc.SetOfTable(ref.TargetSchema, ref.TargetTable)
+			if ref.TargetSet != "" {
+				parent, ok = svc.EntitySet(ref.TargetSet)
+				target = ref.TargetSet
+			}
 			if !ok {
 				add(es, Info, obj, fmt.Sprintf("foreign key to %s stays a plain field: %s is not served", target, target),
 					"serve "+target+" to make "+p.Name+" an External Lookup to it")
 				continue
 			}
 			if len(parent.Type.Key) != 1 || parent.Type.Key[0].Column != ref.TargetColumns[0] {
+				if ref.TargetSet != "" && strings.HasPrefix(ref.Name, "relation ") {
+					add(es, Warning, obj, fmt.Sprintf("the relation to %s.%s stays a plain field: an External Lookup matches the parent's External ID, which is its key (%s)",
+						target, ref.TargetColumns[0], keyColumns(parent)),
+						fmt.Sprintf("make %s the key of %s (keys: {%s: [%s]} on its source) so that its External ID holds it", ref.TargetColumns[0], target, parent.Table, ref.TargetColumns[0]))
+					continue
+				}
 				add(es, Info, obj, fmt.Sprintf("foreign key to %s.%s stays a plain field: an External Lookup matches the parent's key (%s), and %s is not it",
 					target, ref.TargetColumns[0], keyColumns(parent), ref.TargetColumns[0]), "")
 				continue

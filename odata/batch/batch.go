@@ -45,8 +45,11 @@ type Runner interface {
 	Run(ctx context.Context, p Part, target string, tx sources.Writer) Result
 	// Refuse is the answer of a part to err, written as any error is.
 	Refuse(id string, err error) Result
-	// Atomically runs fn in one transaction, its writes all or none.
-	Atomically(ctx context.Context, fn func(tx sources.Writer) error) error
+	// Atomically runs fn in one transaction, its writes all or none;
+	// targets are the paths the change set writes to, as far as they
+	// resolve before it runs (a service over several databases keeps a
+	// change set within one of them, and refuses it before writing).
+	Atomically(ctx context.Context, targets []string, fn func(tx sources.Writer) error) error
 }
 
 // Batch is a batch read from its body, in its format.
@@ -160,9 +163,15 @@ func runChangeSet(ctx context.Context, serviceRoot string, r Runner, group []Par
 			return nil, odata.BadRequest(odata.CodeBadRequest, "a change set may hold only changes; %s %s is a read", p.Method, p.URL)
 		}
 	}
+	var targets []string
+	for _, p := range group {
+		if t, err := resolve(serviceRoot, p.URL, byID); err == nil {
+			targets = append(targets, t)
+		}
+	}
 	var out []Result
 	failedAt, ran := -1, false
-	err := r.Atomically(ctx, func(tx sources.Writer) error {
+	err := r.Atomically(ctx, targets, func(tx sources.Writer) error {
 		out, failedAt, ran = out[:0], -1, true
 		local := map[string]*Result{}
 		for k, v := range byID {

@@ -85,16 +85,31 @@ func (b batchRunner) Refuse(id string, err error) batch.Result {
 // Atomically runs a change set in one transaction of the source, on one
 // connection slot; the answer cache hears of the sets it wrote once it
 // ends.
-func (b batchRunner) Atomically(ctx context.Context, fn func(tx sources.Writer) error) error {
+func (b batchRunner) Atomically(ctx context.Context, targets []string, fn func(tx sources.Writer) error) error {
 	r := b.r
-	tr, ok := sources.As[sources.Transactor](r.src)
+	src, slots := r.src, r.slots
+	if r.service != nil {
+		// a service's change set runs on the one member it writes to
+		member, err := r.changeSetMember(targets)
+		if err != nil {
+			return err
+		}
+		e, ok := r.srv.acquire(member)
+		if !ok {
+			return &odata.Error{Status: http.StatusServiceUnavailable, Code: odata.CodeUnavailable,
+				Message: "the database of source " + member + " is not being served right now; try again in a moment"}
+		}
+		defer e.release()
+		src, slots = e.src, e.slots
+	}
+	tr, ok := sources.As[sources.Transactor](src)
 	if !ok {
 		return odata.NotImplemented("change sets on this data source")
 	}
-	if err := r.slots.acquire(ctx, 1); err != nil {
+	if err := slots.acquire(ctx, 1); err != nil {
 		return err
 	}
-	defer r.slots.release(1)
+	defer slots.release(1)
 	touched := map[string]bool{}
 	defer func() {
 		if r.answers != nil {
@@ -152,7 +167,13 @@ func (b batchRunner) Run(ctx context.Context, p batch.Part, target string, tx so
 	}
 	rec := &recorder{header: http.Header{}}
 	part := &request{w: rec, req: req, srv: r.srv, name: r.name, src: r.src, answers: r.answers, slots: r.slots, svc: r.svc,
-		root: r.root, guard: r.guard, principal: r.principal, client: r.client, inBatch: true, tx: tx, timing: serverTiming{start: time.Now()}}
+		root: r.root, guard: r.guard, principal: r.principal, client: r.client, inBatch: true, tx: tx, timing: serverTiming{start: time.Now()},
+		service: r.service, composed: r.composed}
+	defer func() {
+		if part.member != nil {
+			part.member.release()
+		}
+	}()
 	func() {
 		defer func() {
 			if v := recover(); v != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/odatagw/odatagw/internal/auth"
 	"github.com/odatagw/odatagw/internal/tracing"
 	"github.com/odatagw/odatagw/metadata"
+	"github.com/odatagw/odatagw/metadata/compose"
 	"github.com/odatagw/odatagw/odata"
 	"github.com/odatagw/odatagw/odata/csdl"
 	"github.com/odatagw/odatagw/odata/format"
@@ -73,6 +74,13 @@ type request struct {
 	// if it is in one
 	inBatch bool
 	tx      sources.Writer
+
+	// a request to a service (service.go): its model as composed, and
+	// the member entry the request's set runs on once bound
+	service    *service
+	composed   *compose.Service
+	member     *entry
+	memberName string
 }
 
 // responseWriter is what a request answers through: the connection's
@@ -138,7 +146,15 @@ func (s *Server) serveOData(c *gin.Context) {
 	if !r.negotiateVersion() {
 		return
 	}
+	if svc, isService := s.service(r.name); isService {
+		s.serveService(c, r, svc, span, start)
+		return
+	}
 	e, ok := s.acquire(r.name)
+	if ok && s.isHidden(r.name) {
+		e.release()
+		ok = false
+	}
 	if msg, waiting := s.unavailableMessage(r.name); !ok && waiting {
 		r.fail(&odata.Error{Status: http.StatusServiceUnavailable, Code: odata.CodeUnavailable, Message: msg})
 		return
@@ -149,26 +165,65 @@ func (s *Server) serveOData(c *gin.Context) {
 		return
 	}
 	defer e.release()
-	defer func() { // only a source that exists, and a set its model has, become labels
-		if span.IsRecording() {
-			span.SetAttributes(attribute.String("odata.source", r.name), attribute.String("odata.entity_set", r.set),
-				attribute.Int("http.response.status_code", r.w.Status()))
-			if r.w.Status() >= 500 {
-				span.SetStatus(codes.Error, http.StatusText(r.w.Status()))
-			}
-		}
-		took := time.Since(start)
-		r.attribute()
-		s.metrics.observe(r.name, r.set, req.Method, r.w.Status(), took, r.rowsSent)
-		r.recordShape(took)
-		s.traffic.Record(r.name, r.set, r.w.Status(), took, cache.StatusOf(req.Context()).String(), r.rowsSent)
-	}()
+	defer r.finish(span, start)
 	r.src, r.answers, r.slots, r.guard = e.src, e.answers, e.slots, e.guard
 	r.svc = e.src.Metadata()
 	if e.standbys {
 		r.places = &sources.ReadPlaces{}
 		r.req = r.req.WithContext(sources.WithReadPlaces(r.req.Context(), r.places))
 	}
+	r.admit()
+}
+
+// serveService serves a request to a service: the service's model and
+// guard, its answers kept in the members' caches; the member is bound
+// once the request's set is known.
+func (s *Server) serveService(c *gin.Context, r *request, svc *service, span trace.Span, start time.Time) {
+	composed, err := s.composeService(svc)
+	if err != nil {
+		r.fail(&odata.Error{Status: http.StatusServiceUnavailable, Code: odata.CodeUnavailable, Cause: err,
+			Message: "service " + r.name + " cannot be served right now: one of its sources is not; try again in a moment"})
+		return
+	}
+	r.service, r.composed, r.svc, r.guard = svc, composed, composed.Model, svc.guard
+	r.answers = newServiceAnswers(s, r.name, composed)
+	defer func() {
+		if r.member != nil {
+			r.member.release()
+		}
+	}()
+	defer r.finish(span, start)
+	r.admit()
+}
+
+// finish records what a request did, once answered: its span, metrics,
+// shape and traffic (a service's under its name and its member's too).
+func (r *request) finish(span trace.Span, start time.Time) {
+	s := r.srv
+	if span.IsRecording() { // only a source that exists, and a set its model has, become labels
+		span.SetAttributes(attribute.String("odata.source", r.name), attribute.String("odata.entity_set", r.set),
+			attribute.Int("http.response.status_code", r.w.Status()))
+		if r.w.Status() >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(r.w.Status()))
+		}
+	}
+	took := time.Since(start)
+	r.attribute()
+	s.metrics.observe(r.name, r.set, r.req.Method, r.w.Status(), took, r.rowsSent)
+	r.recordShape(took)
+	status := cache.StatusOf(r.req.Context()).String()
+	s.traffic.Record(r.name, r.set, r.w.Status(), took, status, r.rowsSent)
+	if r.memberName != "" {
+		// the member's traffic is all its database answers, through any root
+		if o, ok := r.composed.Origin(r.set); ok {
+			s.traffic.Record(r.memberName, o.Set.Name, r.w.Status(), took, status, r.rowsSent)
+		}
+	}
+}
+
+// admit checks the caller, then serves the request.
+func (r *request) admit() {
+	s := r.srv
 	if r.guard == nil {
 		r.fail(&odata.Error{Status: http.StatusUnauthorized, Code: odata.CodeUnauthorized, Message: "this source accepts no credentials"})
 		return
@@ -183,6 +238,12 @@ func (s *Server) serveOData(c *gin.Context) {
 	}
 	r.root = s.baseURL(r.req) + "/odata/" + r.name + "/"
 	r.run()
+}
+
+func (s *Server) isHidden(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.hidden[name]
 }
 
 // versionHeaders are the OData-Version header's values, made once (a
@@ -287,6 +348,9 @@ func (r *request) serve() error {
 		r.set = p.Query.Set.Name
 	}
 	if err := r.mayRead(p); err != nil {
+		return err
+	}
+	if err := r.bindMember(p.Query.Set); err != nil {
 		return err
 	}
 	r.plan = p

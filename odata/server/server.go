@@ -95,6 +95,11 @@ type Server struct {
 	unavailable map[string]string
 	// shapes are each source's shape table (odata/shapes)
 	shapes map[string]*shapes.Recorder
+	// services serve several sources' sets under one root (service.go)
+	services map[string]*service
+	// hidden are sources served only through services: their own root
+	// answers 404 (expose: false)
+	hidden map[string]bool
 }
 
 // entry is a registered source with its query slots and the requests
@@ -283,6 +288,21 @@ func (s *Server) ClearUnavailable(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.unavailable, name)
+}
+
+// Hide serves a source only through the services it is a member of, or
+// at its own root again (hidden false).
+func (s *Server) Hide(name string, hidden bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hidden == nil {
+		s.hidden = map[string]bool{}
+	}
+	if hidden {
+		s.hidden[name] = true
+	} else {
+		delete(s.hidden, name)
+	}
 }
 
 func (s *Server) unavailableMessage(name string) (string, bool) {

@@ -110,6 +110,9 @@ func (r *request) serveWrite(method string, req *uri.Request) error {
 		return err
 	}
 	r.written = &written{set: set.Name, method: method, key: keyText(target.Key)}
+	if err := r.bindMember(set); err != nil {
+		return err
+	}
 	writer, ok := sources.As[sources.Writer](r.src)
 	// inside a change set, the batch's open transaction does the writing
 	tx, inTx := r.tx, r.tx != nil
