@@ -24,7 +24,7 @@ type salesforceCmd struct {
 
 // packageSource names the source and how to build its package.
 type packageSource struct {
-	Source        string `arg:"" placeholder:"SOURCE|DSN" help:"A source of the configuration file (or demo, the embedded demo), or a DSN: postgres://..., mysql://... (or mariadb://...) or sqlite:PATH."`
+	Source        string `arg:"" placeholder:"SOURCE|SERVICE|DSN" help:"A source or a service of the configuration file (or demo, the embedded demo), or a DSN: postgres://..., mysql://... (or mariadb://...) or sqlite:PATH. A service's package is one data source for all its sources' objects."`
 	Config        string `env:"ODATAGW_CONFIG" type:"existingfile" placeholder:"FILE" help:"The gateway's configuration file, whose sources and public_url are used."`
 	Name          string `placeholder:"NAME" help:"The source's name at the gateway, for a DSN (default: the database's name): its service root is /odata/NAME/."`
 	PublicURL     string `env:"ODATAGW_PUBLIC_URL" placeholder:"URL" help:"The URL Salesforce reaches the gateway at, e.g. https://odata.example.com (default: the configuration's public_url)."`
@@ -119,6 +119,9 @@ func (p packageSource) bundle(ctx context.Context, stderr io.Writer) (*salesforc
 	}
 	name, settings := p.Source, config.Source{}
 	_, kindErr := sources.KindOf(p.Source)
+	if svc, ok := file.Services[p.Source]; ok && kindErr != nil {
+		return p.serviceBundle(ctx, file, svc, stderr)
+	}
 	if kindErr == nil {
 		settings.DSN = p.Source
 		name = p.Name
@@ -145,20 +148,13 @@ func (p packageSource) bundle(ctx context.Context, stderr io.Writer) (*salesforc
 	if err := settings.Check(); err != nil {
 		return nil, "", err
 	}
-	base := p.PublicURL
-	if base == "" {
-		base = file.PublicURL
+	root, err := p.root(file, name)
+	if err != nil {
+		return nil, "", err
 	}
-	if base == "" {
-		return nil, "", errors.New("give --public-url (or ODATAGW_PUBLIC_URL, or public_url in the configuration): the URL Salesforce reaches the gateway at")
-	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, "", fmt.Errorf("--public-url %q is not an http(s) URL", base)
-	}
-	root := strings.TrimRight(base, "/") + "/odata/" + url.PathEscape(name) + "/"
 	form := salesforce.Form{ODataVersion: p.OData, LegacyCredential: p.LegacyCredent}
 	var b *salesforce.Bundle
-	err := control.Inspect(ctx, name, settings, file, func(_ context.Context, s sources.Source) error {
+	err = control.Inspect(ctx, name, settings, file, func(_ context.Context, s sources.Source) error {
 		var err error
 		b, err = control.SalesforceBundle(name, root, settings, s.Metadata(), form)
 		return err
@@ -283,4 +279,55 @@ func writeDirAtomic(dir string, files []salesforce.File) error {
 	}
 	_ = os.Remove(dir) // an empty directory gives way
 	return os.Rename(tmp, dir)
+}
+
+// root is the service root Salesforce is given for name.
+func (p packageSource) root(file config.File, name string) (string, error) {
+	base := p.PublicURL
+	if base == "" {
+		base = file.PublicURL
+	}
+	if base == "" {
+		return "", errors.New("give --public-url (or ODATAGW_PUBLIC_URL, or public_url in the configuration): the URL Salesforce reaches the gateway at")
+	}
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("--public-url %q is not an http(s) URL", base)
+	}
+	return strings.TrimRight(base, "/") + "/odata/" + url.PathEscape(name) + "/", nil
+}
+
+// serviceBundle opens each source of a service alone, composes the
+// service as a gateway would, and builds its one package.
+func (p packageSource) serviceBundle(ctx context.Context, file config.File, svc config.Service, stderr io.Writer) (*salesforce.Bundle, string, error) {
+	name := p.Source
+	a, notes := p.credential(name, svc.Auth, false)
+	for _, n := range notes {
+		fmt.Fprintln(stderr, "odatagw:", strings.Replace(n, "source "+name, "service "+name, 1))
+	}
+	svc.Auth = a
+	root, err := p.root(file, name)
+	if err != nil {
+		return nil, "", err
+	}
+	_, c, err := control.CheckService(ctx, name, svc, file)
+	if err != nil {
+		return nil, "", scrubMembers(err, file, svc)
+	}
+	members := map[string]config.Source{}
+	for _, m := range svc.MemberNames() {
+		members[m] = file.Sources[m]
+	}
+	b, err := control.ServiceBundle(name, root, svc, members, c, salesforce.Form{ODataVersion: p.OData, LegacyCredential: p.LegacyCredent})
+	return b, name, err
+}
+
+// scrubMembers takes the members' passwords out of an error.
+func scrubMembers(err error, file config.File, svc config.Service) error {
+	msg := err.Error()
+	for _, m := range svc.MemberNames() {
+		if d := file.Sources[m].DSN; d != "" {
+			msg = dsn.Scrub(msg, d)
+		}
+	}
+	return errors.New(msg)
 }

@@ -144,7 +144,8 @@ type sourceReloadCmd struct {
 
 type checkCmd struct {
 	sourceOptions
-	DSN            string   `arg:"" help:"The database to check: postgres://..., mysql://... (or mariadb://...) or sqlite:PATH."`
+	DSN            string   `arg:"" help:"The database to check: postgres://..., mysql://... (or mariadb://...) or sqlite:PATH; or, with --config, a service of the configuration file: every source of it, and the service as Salesforce would see it."`
+	Config         string   `env:"ODATAGW_CONFIG" type:"existingfile" placeholder:"FILE" help:"The gateway's configuration file, for a service named instead of a DSN."`
 	Key            []string `placeholder:"TABLE=COL[,COL]" help:"Key columns for a view or keyless table; repeatable."`
 	JSON           bool     `help:"Print the report as JSON."`
 	Indexes        bool     `help:"Print only the CREATE INDEX CONCURRENTLY statements for the indexes Salesforce's traffic needs and the database lacks, ready to run (PostgreSQL: trigram, prefix, foreign-key and key indexes; MySQL: foreign keys)."`
@@ -322,6 +323,9 @@ func (c *checkCmd) run(stdin io.Reader, stdout io.Writer) error {
 	if c.FromTraffic != "" {
 		return c.fromTraffic(stdout)
 	}
+	if _, err := sources.KindOf(c.DSN); err != nil && c.Config != "" {
+		return c.checkService(stdout)
+	}
 	src := registry.Source{Name: "check", Source: config.Source{DSN: c.DSN}}
 	if err := c.apply(&src, stdin); err != nil {
 		return err
@@ -461,5 +465,46 @@ func (c *checkCmd) reportScans(ctx context.Context, cl *admin.Client, stdout io.
 		}
 	}
 	_, err = io.WriteString(stdout, b.String())
+	return err
+}
+
+// checkService reports on a service of the configuration file: each of
+// its sources, then the service as one data source (its names, its
+// lookups within and across its sources).
+func (c *checkCmd) checkService(stdout io.Writer) error {
+	file, err := config.Load(c.Config)
+	if err != nil {
+		return err
+	}
+	svc, ok := file.Services[c.DSN]
+	if !ok {
+		return fmt.Errorf("%s has no service named %q (and %q is no DSN)", c.Config, c.DSN, c.DSN)
+	}
+	ctx, cancel := ctxTimeout()
+	defer cancel()
+	rep, _, err := control.CheckService(ctx, c.DSN, svc, *file)
+	if err != nil {
+		return scrubMembers(err, *file, svc)
+	}
+	if c.JSON {
+		err = printJSON(stdout, rep)
+	} else {
+		for _, m := range svc.MemberNames() {
+			fmt.Fprintf(stdout, "== source %s ==\n", m)
+			if err = rep.Members[m].WriteText(stdout); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout)
+		}
+		fmt.Fprintf(stdout, "== service %s: one data source for %s ==\n", c.DSN, strings.Join(svc.MemberNames(), ", "))
+		err = rep.Service.WriteText(stdout)
+	}
+	errs, warns := rep.Service.Errors, rep.Service.Warnings
+	for _, r := range rep.Members {
+		errs, warns = errs+r.Errors, warns+r.Warnings
+	}
+	if err == nil && (errs > 0 || c.Strict && warns > 0) {
+		err = checkFailed{errs, warns}
+	}
 	return err
 }

@@ -14,7 +14,7 @@ import (
 // Traffic is the last hour of a served source's traffic, for the admin
 // page's charts.
 func (p *Plane) Traffic(_ context.Context, name string) ([]activity.Series, error) {
-	if _, ok := p.data.Served(name); !ok {
+	if _, ok := p.data.Served(name); !ok && !p.isService(name) {
 		return nil, registry.ErrNotFound
 	}
 	return p.data.Traffic(name), nil
@@ -28,6 +28,9 @@ func (p *Plane) Audit(_ context.Context, source, user, event string, limit int) 
 // SalesforcePackage is the Metadata API package that sets Salesforce up
 // for a served source (salesforce.Package): no secret in it.
 func (p *Plane) SalesforcePackage(ctx context.Context, name string, form salesforce.Form) (*salesforce.Bundle, error) {
+	if p.isService(name) {
+		return p.servicePackage(name, form)
+	}
 	st, err := p.Get(ctx, name)
 	if err != nil {
 		return nil, err
@@ -63,9 +66,14 @@ func (p *Plane) SalesforceDiff(ctx context.Context, name string, retrieved []byt
 // model, whether a gateway serves it or `odatagw salesforce package`
 // opened it alone.
 func SalesforceBundle(name, serviceURL string, settings config.Source, svc *metadata.Service, form salesforce.Form) (*salesforce.Bundle, error) {
-	o := salesforce.Options{Form: form, Choices: choicesOf(settings),
-		Connection: salesforce.Connection{Source: name, ServiceURL: serviceURL, Writable: !settings.ReadOnly, CSRF: settings.Auth.CSRF}}
-	switch a := settings.Auth; {
+	return bundle(name, serviceURL, settings.Auth, !settings.ReadOnly, choicesOf(settings), svc, form)
+}
+
+// bundle is the package for a service root, a source's or a service's.
+func bundle(name, serviceURL string, a config.Auth, writable bool, ch salesforce.Choices, svc *metadata.Service, form salesforce.Form) (*salesforce.Bundle, error) {
+	o := salesforce.Options{Form: form, Choices: ch,
+		Connection: salesforce.Connection{Source: name, ServiceURL: serviceURL, Writable: writable, CSRF: a.CSRF}}
+	switch {
 	case a.Basic:
 		o.Auth = "basic"
 	case a.Bearer != nil:

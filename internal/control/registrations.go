@@ -26,6 +26,7 @@ import (
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/replicas"
 	"github.com/odatagw/odatagw/internal/tunnel"
+	"github.com/odatagw/odatagw/metadata/compose"
 	"github.com/odatagw/odatagw/odata/activity"
 	"github.com/odatagw/odatagw/odata/shapes"
 	"github.com/odatagw/odatagw/sources"
@@ -94,6 +95,7 @@ type DataPlane interface {
 	// serves a source only through its services (expose: false).
 	ServeService(name string, cfg config.Service) error
 	UnserveService(name string) bool
+	ServiceModel(name string) (*compose.Service, error)
 	Hide(name string, hidden bool)
 	// Dial is how a source reaches its database (its agent's tunnel), or
 	// nil for the driver's own.

@@ -1,9 +1,16 @@
 package control
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/odatagw/odatagw/admin/registry"
+	"github.com/odatagw/odatagw/internal/config"
+	"github.com/odatagw/odatagw/metadata/compose"
+	"github.com/odatagw/odatagw/metadata/salesforce"
+	"github.com/odatagw/odatagw/sources"
 )
 
 // startServices serves the configuration's services, once their sources
@@ -33,3 +40,108 @@ func (p *Plane) startServices() error {
 
 // Services are the services the gateway serves, by name.
 func (p *Plane) Services() []string { return slices.Sorted(maps.Keys(p.services)) }
+
+func (p *Plane) isService(name string) bool {
+	_, ok := p.services[name]
+	return ok
+}
+
+// servicePackage is the package of a served service: one External Data
+// Source, one credential and one permission set for every member's
+// objects, with the lookups inside each member and across them.
+func (p *Plane) servicePackage(name string, form salesforce.Form) (*salesforce.Bundle, error) {
+	c, err := p.data.ServiceModel(name)
+	if err != nil {
+		return nil, err
+	}
+	members := map[string]config.Source{}
+	for _, m := range p.services[name].MemberNames() {
+		if reg, ok := p.registration(m); ok {
+			members[m] = p.configFor(reg)
+		}
+	}
+	b, err := ServiceBundle(name, p.serviceRoot(name), p.services[name], members, c, form)
+	if err != nil {
+		return nil, &registry.FieldError{Field: "salesforce", Message: err.Error()}
+	}
+	return b, nil
+}
+
+// registration is the registration serving under name.
+func (p *Plane) registration(name string) (registry.Source, bool) {
+	p.regs.mu.Lock()
+	defer p.regs.mu.Unlock()
+	m, ok := p.regs.byName[name]
+	if !ok {
+		return registry.Source{}, false
+	}
+	return m.reg, true
+}
+
+// ServiceBundle is the package of a service from its settings, its
+// members' settings and its composed model, whether a gateway serves it
+// or `odatagw salesforce package` opened its members alone. The members'
+// choices (name fields, Indirect Lookups) carry over under the service's
+// names; the service is writable where a member is and the service does
+// not say read_only.
+func ServiceBundle(name, serviceURL string, svc config.Service, members map[string]config.Source, c *compose.Service, form salesforce.Form) (*salesforce.Bundle, error) {
+	ch := salesforce.Choices{NameFields: map[string]string{}, Lookups: map[string]string{}}
+	writable := false
+	for _, m := range slices.Sorted(maps.Keys(members)) {
+		s := members[m]
+		writable = writable || !s.ReadOnly
+		for set, prop := range s.NameFields {
+			if n, ok := c.NameOf(m, set); ok {
+				ch.NameFields[n] = prop
+			}
+		}
+		maps.Copy(ch.Lookups, s.Lookups)
+	}
+	return bundle(name, serviceURL, svc.Auth, writable && !svc.ReadOnly, ch, c.Model, form)
+}
+
+// ServiceReport is what `odatagw check` says of a service: each member's
+// own report, and the service's, over its composed model (its names, its
+// lookups within and across members).
+type ServiceReport struct {
+	Service salesforce.Report            `json:"service"`
+	Members map[string]salesforce.Report `json:"members"`
+}
+
+// CheckService opens each member of a service alone, with a small pool,
+// composes the service as a gateway would, and reports on every member
+// and on the whole. A member that cannot open, a clash of names or a
+// relation that cannot be one is the error. The error may quote a DSN's
+// password: scrub it before showing it.
+func CheckService(ctx context.Context, name string, svc config.Service, file config.File) (ServiceReport, *compose.Service, error) {
+	out := ServiceReport{Members: map[string]salesforce.Report{}}
+	var members []compose.Member
+	for _, m := range svc.MemberNames() {
+		settings, ok := file.Sources[m]
+		if !ok {
+			return out, nil, fmt.Errorf("service %s: the configuration has no source %s", name, m)
+		}
+		err := Inspect(ctx, m, settings, file, func(ctx context.Context, s sources.Source) error {
+			out.Members[m] = reportOf(ctx, s, choicesOf(settings))
+			members = append(members, compose.Member{Name: m, Prefix: svc.Sources[m].Prefix, Model: s.Metadata()})
+			return nil
+		})
+		if err != nil {
+			return out, nil, fmt.Errorf("source %s: %w", m, err)
+		}
+	}
+	c, err := compose.New(members, compose.Settings{Service: name, Names: svc.Names, Relations: svc.Relations})
+	if err != nil {
+		return out, nil, err
+	}
+	ch := salesforce.Choices{NameFields: map[string]string{}}
+	for _, m := range svc.MemberNames() {
+		for set, prop := range file.Sources[m].NameFields {
+			if n, ok := c.NameOf(m, set); ok {
+				ch.NameFields[n] = prop
+			}
+		}
+	}
+	out.Service = salesforce.BuildService(c.Model, ch)
+	return out, c, nil
+}

@@ -121,9 +121,13 @@ func (p *Plane) Shape(ctx context.Context, name, id, explain string) (admin.Shap
 	if !ok {
 		return admin.ShapeDetail{}, admin.ErrNoShape
 	}
-	src, _ := p.data.Served(name)
-	suggest(src.Metadata(), &d.Entry)
 	out := admin.ShapeDetail{Detail: d, Advice: []metadata.IndexAdvice{}}
+	src, served := p.data.Served(name)
+	if !served {
+		// a service's shape: its member's own table holds the advice
+		return out, nil
+	}
+	suggest(src.Metadata(), &d.Entry)
 	ex, can := sources.As[sources.Explainer](src)
 	es, isSet := src.Metadata().EntitySet(d.Shape.Set)
 	if isSet && can && !d.Shape.Refused {
@@ -336,6 +340,9 @@ func (p *Plane) Callouts(ctx context.Context, name string) (admin.CalloutReport,
 	limit := config.DefaultCalloutsPerHour
 	if st, err := p.Get(ctx, name); err == nil && st.CalloutsPerHour > 0 {
 		limit = st.CalloutsPerHour
+	}
+	if svc, ok := p.services[name]; ok && svc.CalloutsPerHour > 0 {
+		limit = svc.CalloutsPerHour
 	}
 	c := rec.Callouts()
 	r := admin.CalloutReport{Callouts: c, Limit: limit, Percent: 100 * float64(c.ThisHour) / float64(limit),

@@ -189,10 +189,25 @@ func SalesforceType(p *metadata.Property) string {
 // Build makes the report for a model, what building it decided and the
 // admin's choices for the Salesforce side.
 func Build(svc *metadata.Service, rep metadata.Decisions, ch Choices) Report {
+	return build(svc, rep, ch, true)
+}
+
+// BuildService makes the report of a service over several sources: its
+// tables under the service's names with their lookups, within and across
+// sources, and what keeps one from being a lookup. What each source's
+// report says of its own tables and columns is not said again.
+func BuildService(svc *metadata.Service, ch Choices) Report {
+	return build(svc, metadata.Decisions{}, ch, false)
+}
+
+func build(svc *metadata.Service, rep metadata.Decisions, ch Choices, tableProblems bool) Report {
 	r := Report{Indexes: []metadata.IndexAdvice{}}
 	d := decide(svc, ch)
 	for _, es := range svc.Sets {
 		t := table(es)
+		if !tableProblems {
+			t.Problems = nil
+		}
 		t.Problems = append(t.Problems, d.problems[es]...)
 		if p := d.nameFields[es]; p != nil {
 			t.NameField = p.Name
