@@ -117,4 +117,6 @@ func (g *Gateway) UnserveService(name string) bool { return g.Server.RemoveServi
 func (g *Gateway) Hide(name string, hidden bool) { g.Server.Hide(name, hidden) }
 
 // ServiceModel is a served service's model as composed now.
-func (g *Gateway) ServiceModel(name string) (*compose.Service, error) { return g.Server.ServiceModel(name) }
+func (g *Gateway) ServiceModel(name string) (*compose.Service, error) {
+	return g.Server.ServiceModel(name)
+}
