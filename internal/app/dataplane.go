@@ -1,8 +1,6 @@
 package app
 
 import (
-	"fmt"
-
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/cache"
 	"github.com/odatagw/odatagw/internal/auth"
@@ -71,24 +69,8 @@ func (g *Gateway) Audit(source, user, event string, limit int) []activity.AuditR
 }
 
 // ServeService puts a service over served sources in service under name,
-// with a guard of its own policy. Per-user row-level security holds
-// through a service only where the service and every member agree on
-// it: a member that acts as each caller must get one.
+// with a guard of its own policy.
 func (g *Gateway) ServeService(name string, cfg config.Service) error {
-	for _, m := range cfg.MemberNames() {
-		src, ok := g.Server.Source(m)
-		if !ok {
-			return fmt.Errorf("service %s: source %s is not served", name, m)
-		}
-		a, aware := sources.As[sources.CallerAware](src)
-		acts := aware && a.ActsAsCaller()
-		switch {
-		case acts && !cfg.Auth.PerUser:
-			return &registry.FieldError{Field: "auth", Message: fmt.Sprintf("service %s: source %s runs each request as its caller's role (per_user): give the service per_user too, so that its callers are who the database sees", name, m)}
-		case !acts && cfg.Auth.PerUser:
-			return &registry.FieldError{Field: "auth", Message: fmt.Sprintf("service %s is per_user, but source %s does not run requests as their callers: give it auth.per_user (PostgreSQL), or take per_user off the service", name, m)}
-		}
-	}
 	guard, err := auth.NewGuard(name, cfg.Auth, g.authShared)
 	if err != nil {
 		return &registry.FieldError{Field: "auth", Message: err.Error()}

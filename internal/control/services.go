@@ -26,8 +26,18 @@ func (p *Plane) startServices() error {
 			return fmt.Errorf("service %s: a source has that name too; a service root has one name", name)
 		}
 		for _, m := range cfg.MemberNames() {
-			if _, ok := p.data.Served(m); !ok {
+			reg, registered := p.registration(m)
+			if _, ok := p.data.Served(m); !ok || !registered {
 				return fmt.Errorf("service %s: source %s is not served here: register it (the configuration's sources, or the admin API) before the service", name, m)
+			}
+			// per-user row-level security holds through a service only
+			// where the service and every member agree on it: a member
+			// that acts as each caller must get one
+			switch perUser := p.configFor(reg).Auth.PerUser; {
+			case perUser && !cfg.Auth.PerUser:
+				return &registry.FieldError{Field: "auth", Message: fmt.Sprintf("service %s: source %s runs each request as its caller's role (per_user): give the service per_user too, so that its callers are who the database sees", name, m)}
+			case !perUser && cfg.Auth.PerUser:
+				return &registry.FieldError{Field: "auth", Message: fmt.Sprintf("service %s is per_user, but source %s does not run requests as their callers: give it auth.per_user (PostgreSQL), or take per_user off the service", name, m)}
 			}
 		}
 		if err := p.data.ServeService(name, cfg); err != nil {

@@ -222,9 +222,12 @@ func (s *Service) relate(sets []*metadata.EntitySet, byMember map[string]*metada
 		if !unique(target, tp) {
 			return fail(from, "%s is not unique in %s.%s (neither its key nor a unique key of one column): a related record must be one", to, member, tSetName)
 		}
-		es.References = append(es.References, metadata.Reference{Name: "relation " + from, Columns: []string{p.Column},
+		// first: a declared relation wins over a foreign key on the
+		// same column, as a configured lookup does
+		rel := metadata.Reference{Name: "relation " + from, Columns: []string{p.Column},
 			Properties: []*metadata.Property{p}, TargetSchema: target.Schema, TargetTable: target.Table,
-			TargetColumns: []string{tp.Column}, TargetSet: s.named[member+"."+tSetName]})
+			TargetColumns: []string{tp.Column}, TargetSet: s.named[member+"."+tSetName]}
+		es.References = append([]metadata.Reference{rel}, es.References...)
 	}
 	return nil
 }
