@@ -102,6 +102,38 @@ type Manager interface {
 	// SalesforceDiff compares that package with a metadata directory
 	// retrieved from the org, sent as a zip.
 	SalesforceDiff(ctx context.Context, name string, retrieved []byte, form salesforce.Form) (salesforce.Diff, error)
+	// Services lists the services over several sources; the package,
+	// diff, shapes, callouts and traffic above take a service's name too.
+	Services(ctx context.Context) []ServiceStatus
+}
+
+// ServiceStatus is a service over several sources as the admin sees it:
+// its root, its sources and where each of its sets comes from.
+type ServiceStatus struct {
+	Name       string            `json:"name"`
+	ServiceURL string            `json:"service_url"`
+	Sources    []ServiceMember   `json:"sources"`
+	Sets       []ServiceSet      `json:"entity_sets"`
+	Relations  map[string]string `json:"relations"`
+	// Error says why the service cannot be composed now (a source not
+	// served); its last model keeps serving.
+	Error string `json:"error,omitempty"`
+}
+
+// ServiceMember is one source of a service.
+type ServiceMember struct {
+	Name    string `json:"name"`
+	Prefix  string `json:"prefix,omitempty"`
+	Served  bool   `json:"served"`
+	Exposed bool   `json:"exposed"` // also served at its own root
+}
+
+// ServiceSet is one of a service's sets: its name in the service, and
+// the source and set it is.
+type ServiceSet struct {
+	Name      string `json:"name"`
+	Source    string `json:"source"`
+	SourceSet string `json:"source_set"`
 }
 
 // Config configures the admin listener.
@@ -148,6 +180,12 @@ func Handler(cfg Config) http.Handler {
 	api.POST("/sources/:name/track", a.handle(a.track))
 	api.GET("/sources/:name/traffic", a.handle(a.traffic))
 	api.GET("/sources/:name/salesforce-metadata", a.handle(a.salesforcePackage))
+	api.GET("/services", a.handle(a.services))
+	api.GET("/services/:name/salesforce-metadata", a.handle(a.salesforcePackage))
+	api.POST("/services/:name/salesforce-diff", a.handle(a.salesforceDiff))
+	api.GET("/services/:name/shapes", a.handle(a.shapes))
+	api.GET("/services/:name/callouts", a.handle(a.callouts))
+	api.GET("/services/:name/traffic", a.handle(a.traffic))
 	api.POST("/sources/:name/salesforce-diff", a.handle(a.salesforceDiff))
 	api.GET("/audit", a.handle(a.audit))
 	api.GET("/users", a.handle(a.users))
@@ -299,6 +337,11 @@ func ifMatch(c *gin.Context) (int64, error) {
 
 func (a *api) list(c *gin.Context) error {
 	c.JSON(http.StatusOK, gin.H{"sources": a.m.List(c.Request.Context())})
+	return nil
+}
+
+func (a *api) services(c *gin.Context) error {
+	c.JSON(http.StatusOK, gin.H{"services": a.m.Services(c.Request.Context())})
 	return nil
 }
 

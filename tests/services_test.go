@@ -483,6 +483,49 @@ func TestServicePerUserRowLevelSecurity(t *testing.T) {
 		t.Errorf("anna through the service: %d %.300s", r.Status, r.Body)
 	}
 
+	// the admin API: the service, its package, its shapes and traffic
+	r := ag.api(t, "GET", "/api/services", nil)
+	var list struct {
+		Services []struct {
+			Name    string `json:"name"`
+			Sources []struct {
+				Name, Prefix string
+				Served       bool
+			} `json:"sources"`
+			Sets []struct {
+				Name      string `json:"name"`
+				Source    string `json:"source"`
+				SourceSet string `json:"source_set"`
+			} `json:"entity_sets"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal(r.Body, &list); err != nil || r.Status != 200 || len(list.Services) != 1 {
+		t.Fatalf("GET /api/services: %d %s", r.Status, r.Body)
+	}
+	got := list.Services[0]
+	if got.Name != "all" || len(got.Sources) != 1 || got.Sources[0].Prefix != "erp_" || !got.Sources[0].Served ||
+		!slices.ContainsFunc(got.Sets, func(s struct {
+			Name      string `json:"name"`
+			Source    string `json:"source"`
+			SourceSet string `json:"source_set"`
+		}) bool {
+			return s.Name == "erp_Customers" && s.Source == "erp" && s.SourceSet == "Customers"
+		}) {
+		t.Errorf("the service as the admin API tells it: %s", r.Body)
+	}
+	if r := ag.api(t, "GET", "/api/services/all/salesforce-metadata", nil); r.Status != 200 || r.Header.Get("Content-Type") != "application/zip" {
+		t.Errorf("the service's package: %d %.200s", r.Status, r.Body)
+	}
+	if r := ag.api(t, "GET", "/api/services/all/shapes", nil); r.Status != 200 || !strings.Contains(string(r.Body), "erp_Customers") {
+		t.Errorf("the service's shapes: %d %.300s", r.Status, r.Body)
+	}
+	if r := ag.api(t, "GET", "/api/services/all/traffic", nil); r.Status != 200 || !strings.Contains(string(r.Body), "erp_Customers") {
+		t.Errorf("the service's traffic: %d %.300s", r.Status, r.Body)
+	}
+	if r := ag.api(t, "GET", "/api/sources/erp/traffic", nil); r.Status != 200 || !strings.Contains(string(r.Body), "Customers") {
+		t.Errorf("the member's traffic: %d %.300s", r.Status, r.Body)
+	}
+
 	services["all"] = config.Service{Sources: services["all"].Sources, Auth: config.Auth{Basic: true}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

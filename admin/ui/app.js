@@ -157,6 +157,37 @@ async function refresh() {
   }
 }
 
+// refreshServices lists the services over several sources, each with
+// its sources (a source's prefix, and whether it is served) and the
+// download of its one Salesforce package.
+async function refreshServices() {
+  const r = await call("GET", "/api/services");
+  if (!r.ok) return;
+  const list = r.data.services || [];
+  $("services-part").hidden = list.length === 0;
+  const body = $("services").querySelector("tbody");
+  body.replaceChildren();
+  for (const s of list) {
+    const tr = el("tr");
+    tr.dataset.service = s.name;
+    tr.append(el("td", s.name));
+    const members = s.sources.map((m) => m.name + (m.prefix ? " (" + m.prefix + ")" : "") + (m.served ? "" : " — not served")).join(", ");
+    const td = el("td", members);
+    if (s.error) td.title = s.error;
+    tr.append(td);
+    tr.append(el("td", s.entity_sets.length));
+    tr.append(el("td", s.service_url, "mono"));
+    const act = el("td");
+    const b = el("button", "Salesforce package");
+    b.type = "button";
+    b.setAttribute("aria-label", "Download the Salesforce package of " + s.name);
+    b.addEventListener("click", () => downloadPackage(s.name, "/api/services/"));
+    act.append(b);
+    tr.append(act);
+    body.append(tr);
+  }
+}
+
 // ---- detail ----
 
 // showDetail reads a source into the detail view (views.js shows it), and

@@ -216,8 +216,13 @@ function developerName(name) {
 
 async function downloadMetadata() {
   if (!current) return;
-  const name = current.status.name;
-  const res = await fetch("/api/sources/" + encodeURIComponent(name) + "/salesforce-metadata?" + sfQuery(), { headers: authHeaders("GET"), credentials: "same-origin" });
+  await downloadPackage(current.status.name, "/api/sources/");
+}
+
+// downloadPackage saves the Salesforce package of a source or, under
+// /api/services/, of a service over several sources.
+async function downloadPackage(name, under) {
+  const res = await fetch(under + encodeURIComponent(name) + "/salesforce-metadata?" + sfQuery(), { headers: authHeaders("GET"), credentials: "same-origin" });
   if (!res.ok) { notice("The metadata could not be made: " + await errorOf(res)); return; }
   const url = URL.createObjectURL(await res.blob());
   const a = el("a");

@@ -59,7 +59,7 @@ async function showRoute() {
     document.title = current.status.name + " · odatagw admin";
   } else {
     if (r.view === "overview") loadOverview();
-    if (r.view === "sources") refresh();
+    if (r.view === "sources") { refresh(); refreshServices(); }
     heading = $(r.view + "-title");
     document.title = TITLES[r.view] + " · odatagw admin";
   }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/odatagw/odatagw/admin"
 	"github.com/odatagw/odatagw/admin/registry"
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/metadata/compose"
@@ -48,8 +49,8 @@ func (p *Plane) startServices() error {
 	return nil
 }
 
-// Services are the services the gateway serves, by name.
-func (p *Plane) Services() []string { return slices.Sorted(maps.Keys(p.services)) }
+// ServiceNames are the services the gateway serves, by name.
+func (p *Plane) ServiceNames() []string { return slices.Sorted(maps.Keys(p.services)) }
 
 func (p *Plane) isService(name string) bool {
 	_, ok := p.services[name]
@@ -154,4 +155,37 @@ func CheckService(ctx context.Context, name string, svc config.Service, file con
 	}
 	out.Service = salesforce.BuildService(c.Model, ch)
 	return out, c, nil
+}
+
+// Services reports every service: its sources and where its sets come
+// from, as composed now.
+func (p *Plane) Services(_ context.Context) []admin.ServiceStatus {
+	out := []admin.ServiceStatus{}
+	for _, name := range p.ServiceNames() {
+		cfg := p.services[name]
+		st := admin.ServiceStatus{Name: name, ServiceURL: p.serviceRoot(name), Relations: cfg.Relations,
+			Sources: []admin.ServiceMember{}, Sets: []admin.ServiceSet{}}
+		if st.Relations == nil {
+			st.Relations = map[string]string{}
+		}
+		for _, m := range cfg.MemberNames() {
+			_, served := p.data.Served(m)
+			exposed := true
+			if reg, ok := p.registration(m); ok {
+				exposed = p.configFor(reg).Exposed()
+			}
+			st.Sources = append(st.Sources, admin.ServiceMember{Name: m, Prefix: cfg.Sources[m].Prefix, Served: served, Exposed: exposed})
+		}
+		c, err := p.data.ServiceModel(name)
+		if err != nil {
+			st.Error = err.Error()
+		} else {
+			for _, es := range c.Model.Sets {
+				o, _ := c.Origin(es.Name)
+				st.Sets = append(st.Sets, admin.ServiceSet{Name: es.Name, Source: o.Member, SourceSet: o.Set.Name})
+			}
+		}
+		out = append(out, st)
+	}
+	return out
 }

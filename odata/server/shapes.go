@@ -60,7 +60,7 @@ func (r *request) database(set, kind string, status cache.Status, took time.Dura
 // counts. The statement's text is made only when the table has none for
 // the shape, or the shape is sampled.
 func (r *request) recordShape(took time.Duration) {
-	if r.src == nil || r.srv.cfg.NoShapes {
+	if (r.src == nil && r.service == nil) || r.srv.cfg.NoShapes {
 		return
 	}
 	if r.shape == nil {
@@ -121,7 +121,8 @@ func (s *Server) recorder(name string) *shapes.Recorder {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, served := s.sources[name]; !served {
+	_, served := s.sources[name]
+	if _, service := s.services[name]; !served && !service {
 		return nil
 	}
 	if s.shapes == nil {
@@ -135,7 +136,8 @@ func (s *Server) recorder(name string) *shapes.Recorder {
 
 // Shapes is a source's shape table, for the admin API.
 func (s *Server) Shapes(name string) (*shapes.Recorder, bool) {
-	if _, ok := s.Source(name); !ok {
+	_, service := s.service(name)
+	if _, ok := s.Source(name); !ok && !service {
 		return nil, false
 	}
 	return s.recorder(name), true
