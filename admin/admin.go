@@ -184,6 +184,7 @@ func Handler(cfg Config) http.Handler {
 	api.GET("/services/:name/salesforce-metadata", a.handle(a.salesforcePackage))
 	api.POST("/services/:name/salesforce-diff", a.handle(a.salesforceDiff))
 	api.GET("/services/:name/shapes", a.handle(a.shapes))
+	api.GET("/services/:name/shapes/:shape", a.handle(a.shape))
 	api.GET("/services/:name/callouts", a.handle(a.callouts))
 	api.GET("/services/:name/traffic", a.handle(a.traffic))
 	api.POST("/sources/:name/salesforce-diff", a.handle(a.salesforceDiff))

@@ -181,6 +181,9 @@ func TestServiceWritesSeenThroughEveryRoot(t *testing.T) {
 	redisURL := testdb.RedisURL(t)
 	prefix := testdb.RedisPrefix(t, redisURL)
 	pg := newFixtureDB(t)
+	if _, errOut, code := runCLI(t, "track", pg.DSN, "Customers", "--apply"); code != 0 {
+		t.Fatalf("track: %s", errOut)
+	}
 	my := testdb.NewMySQL(t, testdb.MySQLFixture("fixture.sql"))
 	hour := time.Hour
 	var gws [2]*gateway
@@ -212,6 +215,13 @@ func TestServiceWritesSeenThroughEveryRoot(t *testing.T) {
 	myQuery(t, my.DSN, `SELECT City FROM Customers WHERE CustomerId = 1`, &myCity)
 	readAll(pgPlaces, "1", pgCity) // every place keeps its answer now
 	readAll(myPlaces, "1", myCity)
+	// Salesforce's change tracking through the service: its delta link
+	// leads back to the service, and tells of a write made elsewhere
+	first := do(t, "GET", gws[0].root("all")+"Customers?$select=CustomerId,City&$top=0", nil, "Prefer", "odata.track-changes", "OData-MaxVersion", "4.01")
+	deltaLink, _ := first.JSON(t)["@odata.deltaLink"].(string)
+	if first.Status != 200 || !strings.HasPrefix(deltaLink, gws[0].root("all")+"Customers?") {
+		t.Fatalf("the first tracked read through the service: %d %s", first.Status, first.Body)
+	}
 	for round, w := range []struct {
 		root, set string
 		places    []place
@@ -227,6 +237,10 @@ func TestServiceWritesSeenThroughEveryRoot(t *testing.T) {
 		}
 		readAll(w.places, "1", city)
 	}
+	eventually(t, 10*time.Second, "the delta link through the service tells of the writes", func() bool {
+		d := readDelta(t, deltaLink)
+		return d.final && fmt.Sprint(d.changed["1"]["City"]) == "Written-1" && strings.HasPrefix(d.next, gws[0].root("all")+"Customers?")
+	})
 	// a new record through the service is read through the member's root
 	r := do(t, "POST", gws[0].root("all")+"my_Suppliers", []byte(`{"SupplierID":9901,"CompanyName":"Through the service"}`), "Content-Type", "application/json")
 	if r.Status != 201 || !strings.Contains(r.Header.Get("Location"), gws[0].root("all")+"my_Suppliers(9901)") {
@@ -516,8 +530,26 @@ func TestServicePerUserRowLevelSecurity(t *testing.T) {
 	if r := ag.api(t, "GET", "/api/services/all/salesforce-metadata", nil); r.Status != 200 || r.Header.Get("Content-Type") != "application/zip" {
 		t.Errorf("the service's package: %d %.200s", r.Status, r.Body)
 	}
-	if r := ag.api(t, "GET", "/api/services/all/shapes", nil); r.Status != 200 || !strings.Contains(string(r.Body), "erp_Customers") {
-		t.Errorf("the service's shapes: %d %.300s", r.Status, r.Body)
+	sh := ag.api(t, "GET", "/api/services/all/shapes", nil)
+	var shapeList struct {
+		Shapes []struct {
+			ID    string `json:"id"`
+			Shape struct {
+				Set string `json:"set"`
+			} `json:"shape"`
+		} `json:"shapes"`
+	}
+	if err := json.Unmarshal(sh.Body, &shapeList); err != nil || sh.Status != 200 || !strings.Contains(string(sh.Body), "erp_Customers") {
+		t.Fatalf("the service's shapes: %d %.300s", sh.Status, sh.Body)
+	}
+	for _, e := range shapeList.Shapes {
+		if e.Shape.Set != "erp_Customers" {
+			continue
+		}
+		// the detail reaches the member's database for its statement's plan
+		if r := ag.api(t, "GET", "/api/services/all/shapes/"+e.ID+"?explain=plan", nil); r.Status != 200 || !strings.Contains(string(r.Body), `"explanation"`) {
+			t.Errorf("a service's shape detail with its plan: %d %.400s", r.Status, r.Body)
+		}
 	}
 	if r := ag.api(t, "GET", "/api/services/all/traffic", nil); r.Status != 200 || !strings.Contains(string(r.Body), "erp_Customers") {
 		t.Errorf("the service's traffic: %d %.300s", r.Status, r.Body)

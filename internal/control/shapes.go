@@ -122,14 +122,13 @@ func (p *Plane) Shape(ctx context.Context, name, id, explain string) (admin.Shap
 		return admin.ShapeDetail{}, admin.ErrNoShape
 	}
 	out := admin.ShapeDetail{Detail: d, Advice: []metadata.IndexAdvice{}}
-	src, served := p.data.Served(name)
-	if !served {
-		// a service's shape: its member's own table holds the advice
+	src, model, ok := p.shapeSource(name, d.Shape.Set)
+	if !ok {
 		return out, nil
 	}
-	suggest(src.Metadata(), &d.Entry)
+	suggest(model, &d.Entry)
 	ex, can := sources.As[sources.Explainer](src)
-	es, isSet := src.Metadata().EntitySet(d.Shape.Set)
+	es, isSet := model.EntitySet(d.Shape.Set)
 	if isSet && can && !d.Shape.Refused {
 		advice, err := indexFor(ctx, ex, d.Shape, es)
 		if err != nil {
@@ -163,6 +162,26 @@ func (p *Plane) Shape(ctx context.Context, name, id, explain string) (admin.Shap
 		*st.into = &e
 	}
 	return out, nil
+}
+
+// shapeSource is the source whose database runs a shape's statements,
+// and the model that names its set: a source's own, or for a service's
+// shape the member that serves the set, with the service's model (its
+// sets are the member's tables under the service's names).
+func (p *Plane) shapeSource(name, set string) (sources.Source, *metadata.Service, bool) {
+	if src, ok := p.data.Served(name); ok {
+		return src, src.Metadata(), true
+	}
+	c, err := p.data.ServiceModel(name)
+	if err != nil {
+		return nil, nil, false
+	}
+	o, ok := c.Origin(set)
+	if !ok {
+		return nil, nil, false
+	}
+	src, ok := p.data.Served(o.Member)
+	return src, c.Model, ok
 }
 
 // countAdvice says how a shape's count is made and, where it reads every
