@@ -104,7 +104,12 @@ type Manager interface {
 	SalesforceDiff(ctx context.Context, name string, retrieved []byte, form salesforce.Form) (salesforce.Diff, error)
 	// Services lists the services over several sources; the package,
 	// diff, shapes, callouts and traffic above take a service's name too.
+	// CreateService, UpdateService and DeleteService register one through
+	// the API: composed and served before it is saved.
 	Services(ctx context.Context) []ServiceStatus
+	CreateService(ctx context.Context, svc registry.Service) (ServiceStatus, error)
+	UpdateService(ctx context.Context, svc registry.Service, ifVersion int64) (ServiceStatus, error)
+	DeleteService(ctx context.Context, name string, ifVersion int64) error
 }
 
 // ServiceStatus is a service over several sources as the admin sees it:
@@ -114,7 +119,16 @@ type ServiceStatus struct {
 	ServiceURL string            `json:"service_url"`
 	Sources    []ServiceMember   `json:"sources"`
 	Sets       []ServiceSet      `json:"entity_sets"`
+	Names      map[string]string `json:"names"`
 	Relations  map[string]string `json:"relations"`
+	Auth       auth.Policy       `json:"auth"`
+	ReadOnly   bool              `json:"read_only"`
+	// CalloutsPerHour is the org's hourly callout limit (0: the default).
+	CalloutsPerHour int `json:"callouts_per_hour,omitempty"`
+	// Version is the registration's (its ETag); Configured: the
+	// configuration file declares it, and the API cannot change it.
+	Version    int64 `json:"version"`
+	Configured bool  `json:"configured"`
 	// Error says why the service cannot be composed now (a source not
 	// served); its last model keeps serving.
 	Error string `json:"error,omitempty"`
@@ -181,6 +195,10 @@ func Handler(cfg Config) http.Handler {
 	api.GET("/sources/:name/traffic", a.handle(a.traffic))
 	api.GET("/sources/:name/salesforce-metadata", a.handle(a.salesforcePackage))
 	api.GET("/services", a.handle(a.services))
+	api.POST("/services", a.handle(a.createService))
+	api.GET("/services/:name", a.handle(a.getService))
+	api.PUT("/services/:name", a.handle(a.updateService))
+	api.DELETE("/services/:name", a.handle(a.deleteService))
 	api.GET("/services/:name/salesforce-metadata", a.handle(a.salesforcePackage))
 	api.POST("/services/:name/salesforce-diff", a.handle(a.salesforceDiff))
 	api.GET("/services/:name/shapes", a.handle(a.shapes))
@@ -310,6 +328,12 @@ func (a *api) failWith(c *gin.Context, err error) {
 		fail(c, errNotFound, "", "no agent named "+c.Param("agent"))
 	case errors.Is(err, registry.ErrAgentExists):
 		fail(c, errExists, "name", "an agent of that name exists")
+	case errors.Is(err, registry.ErrNoService):
+		fail(c, errNotFound, "", "no service named "+strconv.Quote(c.Param("name")))
+	case errors.Is(err, registry.ErrServiceExists):
+		fail(c, errExists, "name", "a service or source of that name exists")
+	case errors.Is(err, registry.ErrInUse):
+		fail(c, errInUse, "", err.Error())
 	case errors.Is(err, registry.ErrNoSecretKey):
 		fail(c, errNoSecretKey, "password", err.Error())
 	default:
@@ -338,11 +362,6 @@ func ifMatch(c *gin.Context) (int64, error) {
 
 func (a *api) list(c *gin.Context) error {
 	c.JSON(http.StatusOK, gin.H{"sources": a.m.List(c.Request.Context())})
-	return nil
-}
-
-func (a *api) services(c *gin.Context) error {
-	c.JSON(http.StatusOK, gin.H{"services": a.m.Services(c.Request.Context())})
 	return nil
 }
 

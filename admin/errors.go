@@ -35,6 +35,7 @@ var (
 	errFromConfig    = apiError{http.StatusConflict, "FromConfiguration"} // the configuration file owns it
 	errChanged       = apiError{http.StatusPreconditionFailed, "Changed"} // If-Match no longer matches
 	errNeedsSample   = apiError{http.StatusConflict, "NeedsSample"}       // a plan asked for before the shape's values were sampled
+	errInUse         = apiError{http.StatusConflict, "InUse"}             // a source a service serves
 )
 
 // refusal is a request the admin API refuses, as its handlers return it.

@@ -584,3 +584,82 @@ func myQuery(t *testing.T, dsn, query string, dst any) {
 		t.Fatal(err)
 	}
 }
+
+// TestServiceThroughTheAdminAPI: an admin registers a service through
+// the API; it serves at once here and, through the shared store, on the
+// other replica; a clash is refused naming both sets and saving nothing;
+// a source a service serves cannot be removed, nor changed so that the
+// service would clash; the service is changed under its ETag and removed.
+func TestServiceThroughTheAdminAPI(t *testing.T) {
+	needPostgres(t)
+	needMySQL(t)
+	state := testdb.NewPostgres(t)
+	pg := newFixtureDB(t)
+	liteDSN := liteMember(t)
+	a := startAdminGateway(t, state.DSN, "k", nil)
+	b := startAdminGateway(t, state.DSN, "k", nil)
+	for name, dsn := range map[string]string{"pg": pg.DSN, "my": myDB.DSN, "lite": liteDSN} {
+		if r := a.api(t, "POST", "/api/sources", map[string]any{"name": name, "dsn": dsn, "auth": anon}); r.Status != 201 {
+			t.Fatalf("source %s: %d %s", name, r.Status, r.Body)
+		}
+	}
+	eventually(t, 10*time.Second, "B serves the three sources", func() bool {
+		return do(t, "GET", b.odata+"/odata/lite/invoices", nil).Status == 200 && do(t, "GET", b.odata+"/odata/my/Customers?$top=1", nil).Status == 200
+	})
+
+	r := a.api(t, "POST", "/api/services", map[string]any{"name": "all", "sources": map[string]any{"pg": map[string]any{}, "my": map[string]any{}}, "auth": anon})
+	if r.Status != 422 || !strings.Contains(string(r.Body), `"field":"names"`) || !strings.Contains(string(r.Body), "my.Customers and pg.Customers") {
+		t.Fatalf("a clashing service: %d %s", r.Status, r.Body)
+	}
+	if r := a.api(t, "GET", "/api/services", nil); !strings.Contains(string(r.Body), `"services":[]`) {
+		t.Fatalf("the refused service was kept: %s", r.Body)
+	}
+	r = a.api(t, "POST", "/api/services", map[string]any{"name": "all", "auth": anon,
+		"sources": map[string]any{"pg": map[string]any{}, "my": map[string]any{"prefix": "my_"}, "lite": map[string]any{"prefix": "lite_"}}})
+	if r.Status != 201 {
+		t.Fatalf("create the service: %d %s", r.Status, r.Body)
+	}
+	etag := r.Header.Get("ETag")
+	for _, g := range []*adminGateway{a, b} {
+		eventually(t, 10*time.Second, "the service serves on "+g.odata, func() bool {
+			return do(t, "GET", g.odata+"/odata/all/my_Customers?$top=1", nil).Status == 200 &&
+				do(t, "GET", g.odata+"/odata/all/lite_invoices", nil).Status == 200
+		})
+	}
+	if r := a.api(t, "DELETE", "/api/sources/lite", nil); r.Status != 409 || !strings.Contains(string(r.Body), "all serves its sets") {
+		t.Errorf("removing a source a service serves: %d %s", r.Status, r.Body)
+	}
+	// a change to a source that would make the service clash is refused
+	if r := a.api(t, "PUT", "/api/sources/lite", map[string]any{"dsn": liteDSN, "auth": anon, "names": map[string]any{"invoices": "invoices_x"}}); r.Status != 200 {
+		t.Fatalf("a harmless change of a member: %d %s", r.Status, r.Body)
+	}
+	r = a.api(t, "PUT", "/api/services/all", map[string]any{"auth": anon,
+		"sources":   map[string]any{"pg": map[string]any{}, "my": map[string]any{"prefix": "my_"}, "lite": map[string]any{}},
+		"relations": map[string]any{"invoices_x.order_id": "pg.Orders.OrderId"}}, "If-Match", etag)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"invoices_x.order_id":"pg.Orders.OrderId"`) {
+		t.Fatalf("change the service: %d %s", r.Status, r.Body)
+	}
+	if r := a.api(t, "PUT", "/api/sources/lite", map[string]any{"dsn": liteDSN, "auth": anon, "names": map[string]any{"invoices": "Orders"}}); r.Status != 422 ||
+		!strings.Contains(string(r.Body), "would break a service") {
+		t.Errorf("a member's change that makes the service clash: %d %s", r.Status, r.Body)
+	}
+	if r := a.api(t, "PUT", "/api/services/all", map[string]any{"auth": anon, "sources": map[string]any{"pg": map[string]any{}}}, "If-Match", etag); r.Status != 412 {
+		t.Errorf("a change under an old ETag: %d %s", r.Status, r.Body)
+	}
+	for _, g := range []*adminGateway{a, b} {
+		eventually(t, 10*time.Second, "the changed service serves on "+g.odata, func() bool {
+			return do(t, "GET", g.odata+"/odata/all/invoices_x?$filter=order_id%20eq%2010248", nil).Status == 200
+		})
+	}
+	if r := a.api(t, "DELETE", "/api/services/all", nil); r.Status != 204 {
+		t.Fatalf("remove the service: %d %s", r.Status, r.Body)
+	}
+	for _, g := range []*adminGateway{a, b} {
+		eventually(t, 10*time.Second, "the service is gone on "+g.odata, func() bool {
+			return do(t, "GET", g.odata+"/odata/all/", nil).Status == 404
+		})
+	}
+	if r := a.api(t, "DELETE", "/api/sources/lite", nil); r.Status != 204 {
+		t.Errorf("removing the source once no service serves it: %d %s", r.Status, r.Body)
+	}
+}

@@ -97,7 +97,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err = s.db.ExecContext(ctx, schema); err == nil {
 			if _, err = s.db.ExecContext(ctx, usersSchema); err == nil {
 				if _, err = s.db.ExecContext(ctx, agentsSchema); err == nil {
-					return nil
+					if _, err = s.db.ExecContext(ctx, servicesSchema); err == nil {
+						return nil
+					}
 				}
 			}
 		}

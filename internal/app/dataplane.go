@@ -7,6 +7,7 @@ import (
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/control"
 	"github.com/odatagw/odatagw/internal/tunnel"
+	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/metadata/compose"
 	"github.com/odatagw/odatagw/odata/activity"
 	"github.com/odatagw/odatagw/odata/server"
@@ -101,4 +102,10 @@ func (g *Gateway) Hide(name string, hidden bool) { g.Server.Hide(name, hidden) }
 // ServiceModel is a served service's model as composed now.
 func (g *Gateway) ServiceModel(name string) (*compose.Service, error) {
 	return g.Server.ServiceModel(name)
+}
+
+// TryServiceWith composes a service as it would be with a member's new
+// model, changing nothing.
+func (g *Gateway) TryServiceWith(service, member string, model *metadata.Service) error {
+	return g.Server.TryServiceWith(service, member, model)
 }

@@ -235,6 +235,14 @@ func (p *Plane) openAndSave(ctx context.Context, src registry.Source, save func(
 		}
 		return registry.Source{}, &registry.FieldError{Field: field, Message: err.Error()}
 	}
+	// a source a service serves must keep the service whole: a set it
+	// adds may take a name another source's set has there
+	for _, svc := range p.servicesOf(src.Name) {
+		if err := p.data.TryServiceWith(svc, src.Name, s.Src.Metadata()); err != nil {
+			s.Close()
+			return registry.Source{}, &registry.FieldError{Field: "names", Message: "the change would break a service it serves: " + err.Error()}
+		}
+	}
 	saved, err := save(src)
 	if err != nil {
 		s.Close()
@@ -283,6 +291,9 @@ func (p *Plane) Delete(ctx context.Context, name string, ifVersion int64) error 
 	}
 	if err := p.needStore(); err != nil {
 		return err
+	}
+	if svcs := p.servicesOf(name); len(svcs) > 0 {
+		return fmt.Errorf("%w: %s serves its sets (%s); take the source out of the service first", registry.ErrInUse, strings.Join(svcs, ", "), name)
 	}
 	cur, err := p.store.Get(ctx, name)
 	if err != nil && !errors.Is(err, registry.ErrNotFound) {

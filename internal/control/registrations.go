@@ -26,6 +26,7 @@ import (
 	"github.com/odatagw/odatagw/internal/config"
 	"github.com/odatagw/odatagw/internal/replicas"
 	"github.com/odatagw/odatagw/internal/tunnel"
+	"github.com/odatagw/odatagw/metadata"
 	"github.com/odatagw/odatagw/metadata/compose"
 	"github.com/odatagw/odatagw/odata/activity"
 	"github.com/odatagw/odatagw/odata/shapes"
@@ -96,6 +97,9 @@ type DataPlane interface {
 	ServeService(name string, cfg config.Service) error
 	UnserveService(name string) bool
 	ServiceModel(name string) (*compose.Service, error)
+	// TryServiceWith composes a service as it would be with a member's
+	// new model, changing nothing: the error says what would clash.
+	TryServiceWith(service, member string, model *metadata.Service) error
 	Hide(name string, hidden bool)
 	// Dial is how a source reaches its database (its agent's tunnel), or
 	// nil for the driver's own.
@@ -149,8 +153,11 @@ type Plane struct {
 	log       *slog.Logger
 
 	regs registrations
-	wake chan struct{} // wakes the reconcile loop
-	ctx  context.Context
+	// the services served or tried: the configuration's and the store's
+	svcMu sync.Mutex
+	svcs  map[string]*servedService
+	wake  chan struct{} // wakes the reconcile loop
+	ctx   context.Context
 }
 
 // New makes the control plane; ctx bounds the watchers of the sources it
@@ -281,7 +288,7 @@ func (p *Plane) Start(ctx context.Context) error {
 	if err := p.start(ctx); err != nil {
 		return err
 	}
-	if err := p.startServices(); err != nil {
+	if err := p.startServices(ctx); err != nil {
 		return err
 	}
 	if p.Serving() > 0 {
@@ -518,6 +525,7 @@ func (p *Plane) syncStore(ctx context.Context) {
 		}
 		p.apply(ctx, reg)
 	}
+	p.syncServices(ctx)
 }
 
 // apply opens a registration and swaps it in, unless a newer one was

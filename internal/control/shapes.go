@@ -360,8 +360,8 @@ func (p *Plane) Callouts(ctx context.Context, name string) (admin.CalloutReport,
 	if st, err := p.Get(ctx, name); err == nil && st.CalloutsPerHour > 0 {
 		limit = st.CalloutsPerHour
 	}
-	if svc, ok := p.services[name]; ok && svc.CalloutsPerHour > 0 {
-		limit = svc.CalloutsPerHour
+	if svc, ok := p.serviceConfig(name); ok && svc.cfg.CalloutsPerHour > 0 {
+		limit = svc.cfg.CalloutsPerHour
 	}
 	c := rec.Callouts()
 	r := admin.CalloutReport{Callouts: c, Limit: limit, Percent: 100 * float64(c.ThisHour) / float64(limit),

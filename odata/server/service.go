@@ -103,6 +103,32 @@ func (s *Server) ServiceModel(name string) (*compose.Service, error) {
 	return s.composeService(svc)
 }
 
+// TryServiceWith composes a service as it would be were member's model
+// the one given (a changed source, before it is swapped in): the error
+// says what would clash. Nothing changes.
+func (s *Server) TryServiceWith(name, member string, model *metadata.Service) error {
+	svc, ok := s.service(name)
+	if !ok {
+		return fmt.Errorf("no service is named %s", name)
+	}
+	var members []compose.Member
+	for _, m := range sortedKeys(svc.def.Members) {
+		mm := model
+		if m != member {
+			e, ok := s.entry(m)
+			if !ok {
+				continue
+			}
+			mm = e.src.Metadata()
+		}
+		members = append(members, compose.Member{Name: m, Prefix: svc.def.Members[m], Model: mm})
+	}
+	st := svc.def.Settings
+	st.Service = name
+	_, err := compose.New(members, st)
+	return err
+}
+
 func (s *Server) service(name string) (*service, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
