@@ -183,9 +183,92 @@ async function refreshServices() {
     b.setAttribute("aria-label", "Download the Salesforce package of " + s.name);
     b.addEventListener("click", () => downloadPackage(s.name, "/api/services/"));
     act.append(b);
+    if (!s.configured) {
+      const rm = el("button", "Remove", "danger");
+      rm.type = "button";
+      rm.setAttribute("aria-label", "Remove the service " + s.name);
+      rm.addEventListener("click", () => removeService(s));
+      act.append(rm);
+    }
     tr.append(act);
     body.append(tr);
   }
+  await serviceMembersForm();
+}
+
+// serviceMembersForm lists the served sources in the service form, each
+// with a checkbox and the prefix its sets would take.
+async function serviceMembersForm() {
+  const r = await call("GET", "/api/sources");
+  if (!r.ok) return;
+  const box = $("s-members");
+  const chosen = {};
+  box.querySelectorAll("input[data-member]").forEach((i) => { chosen[i.dataset.member] = [i.checked, $("s-prefix-" + i.dataset.member).value]; });
+  box.replaceChildren();
+  for (const src of r.data.sources || []) {
+    const row = el("div", null, "check");
+    const cb = el("input");
+    cb.type = "checkbox";
+    cb.id = "s-member-" + src.name;
+    cb.dataset.member = src.name;
+    const label = el("label", src.name);
+    label.htmlFor = cb.id;
+    const prefix = el("input", null, "short");
+    prefix.id = "s-prefix-" + src.name;
+    prefix.placeholder = "prefix_";
+    prefix.autocomplete = "off";
+    prefix.setAttribute("aria-label", "Prefix of the sets of " + src.name);
+    if (chosen[src.name]) [cb.checked, prefix.value] = chosen[src.name];
+    row.append(cb, label, prefix);
+    box.append(row);
+  }
+}
+
+// pairs reads "a = b" lines into an object, "" when none.
+function pairs(text) {
+  const out = {};
+  for (const line of text.split("\n")) {
+    const [k, v] = line.split("=").map((x) => (x || "").trim());
+    if (k && v) out[k] = v;
+  }
+  return out;
+}
+
+async function addService(ev) {
+  ev.preventDefault();
+  const form = $("service-add");
+  clearErrors(form);
+  const s = { name: $("s-name").value.trim(), sources: {}, names: pairs($("s-names").value), relations: pairs($("s-relations").value),
+    auth: { basic: $("s-basic").checked, anonymous: $("s-anonymous").checked } };
+  form.querySelectorAll("input[data-member]:checked").forEach((i) => {
+    const prefix = $("s-prefix-" + i.dataset.member).value.trim();
+    s.sources[i.dataset.member] = prefix ? { prefix: prefix } : {};
+  });
+  if (!s.name) { showFieldError(form, "name", "Give the service a name.").focus(); return; }
+  const b = form.querySelector('button[type="submit"]');
+  b.disabled = true;
+  notice("Composing the service…");
+  const r = await call("POST", "/api/services", s);
+  b.disabled = false;
+  if (!r.ok) {
+    notice("");
+    const e = r.data && r.data.error;
+    if (e && (e.target === "auth" || e.field === "auth")) { const box = $("s-auth-error"); box.textContent = e.message; box.hidden = false; return; }
+    showError(form, "s-error", r.data);
+    return;
+  }
+  form.reset();
+  $("service-add-part").open = false;
+  notice(r.data.name + " added: point one External Data Source at " + r.data.service_url);
+  await refreshServices();
+}
+
+async function removeService(s) {
+  if (!confirm("Remove the service " + s.name + "? Its sources stay; Salesforce's objects of this service stop answering.")) return;
+  const r = await call("DELETE", "/api/services/" + encodeURIComponent(s.name), undefined, { "If-Match": '"' + s.version + '"' });
+  if (!r.ok) { notice("The service could not be removed: " + ((r.data && r.data.error && r.data.error.message) || r.status)); return; }
+  notice(s.name + " removed.");
+  await refreshServices();
 }
 
 // ---- detail ----
@@ -483,6 +566,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("signin").addEventListener("submit", signIn);
   $("signout").addEventListener("click", () => signOut("Signed out."));
   $("add").addEventListener("submit", add);
+  $("service-add").addEventListener("submit", addService);
   $("test").addEventListener("click", test);
   $("reload").addEventListener("click", reload);
   $("remove").addEventListener("click", remove);
