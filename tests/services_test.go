@@ -454,6 +454,31 @@ services:
 			t.Errorf("%d files under %s, want one", n, kind)
 		}
 	}
+	// moving from a source's own data source to the service's: the org
+	// holds pg's package; the diff says each of its objects moves, under
+	// its API name, and what the service adds
+	org := filepath.Join(t.TempDir(), "org")
+	for _, src := range []string{"pg"} {
+		dir := filepath.Join(t.TempDir(), src)
+		if stdout, stderr, code := runCLI(t, "salesforce", "package", src, "--config", cfg, "--public-url", "https://odata.example.com", "--out", dir); code != 0 {
+			t.Fatalf("package %s: exit %d: %s%s", src, code, stdout, stderr)
+		}
+		copyInto(t, dir, org)
+	}
+	stdout, stderr, code = runCLI(t, "salesforce", "diff", "all", org, "--config", cfg, "--public-url", "https://odata.example.com")
+	if code != 1 {
+		t.Fatalf("diff of the service against the sources' packages: exit %d: %s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"+ all: External Data Source", "~ Customers__x: External Data Source pg -> External Data Source all",
+		"~ Orders__x: External Data Source pg -> External Data Source all", "+ my_Customers__x", "+ lite_invoices__x"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("the diff lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "- Customers__x") || strings.Contains(stdout, "+ Customers__x") {
+		t.Errorf("the diff drops or makes an object that moves:\n%s", stdout)
+	}
+
 	stdout, stderr, code = runCLI(t, "check", "all", "--config", cfg)
 	if code != 0 && code != 1 {
 		t.Fatalf("check: exit %d: %s%s", code, stdout, stderr)
@@ -661,5 +686,29 @@ func TestServiceThroughTheAdminAPI(t *testing.T) {
 	}
 	if r := a.api(t, "DELETE", "/api/sources/lite", nil); r.Status != 204 {
 		t.Errorf("removing the source once no service serves it: %d %s", r.Status, r.Body)
+	}
+}
+
+// copyInto copies the files of one directory tree into another, merging
+// them (two packages into one org's retrieved metadata).
+func copyInto(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(to, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

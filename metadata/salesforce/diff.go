@@ -223,6 +223,12 @@ func (b *Bundle) Compare(org *Org) Diff {
 			}
 			continue
 		}
+		if have.ExternalDataSource != "" && have.ExternalDataSource != b.Name {
+			// moving from a source's own data source to a service's: the
+			// object keeps its API name, fields, lookups and layouts
+			add(Change{Kind: "change", Object: name, Was: "External Data Source " + have.ExternalDataSource, Becomes: "External Data Source " + b.Name,
+				Message: "deploying moves the object to this data source; its API name, fields and the records' lookups stay"})
+		}
 		haveFields := map[string]customField{}
 		for _, f := range have.Fields {
 			haveFields[f.FullName] = f
