@@ -103,3 +103,35 @@ func (d *discardWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// BenchmarkServeThroughService measures what a service over several
+// sources adds to a request: the same record page (cache off) and the
+// same cached list view, through the member's own root and through the
+// service (whose model is composed once, and whose set runs on its
+// member's connections and cache).
+//
+//	ODATAGW_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
+//	  go test ./internal/app -run '^$' -bench ServeThroughService -benchmem
+func BenchmarkServeThroughService(b *testing.B) {
+	db := testdb.NewPostgres(b, testdb.Fixture("fixture.sql"))
+	lite := "sqlite:" + b.TempDir() + "/billing.db"
+	services := map[string]config.Service{"all": {Sources: map[string]config.Member{"erp": {}, "billing": {Prefix: "billing_"}},
+		Auth: config.Auth{Anonymous: true}}}
+	settings := func(ttl config.Duration) Settings {
+		return Settings{Defaults: config.File{Services: services}, Sources: map[string]config.Source{
+			"erp":     {DSN: db.DSN, CacheTTL: &ttl, Auth: config.Auth{Anonymous: true}},
+			"billing": {DSN: lite, CacheTTL: &ttl, Auth: config.Auth{Anonymous: true}}}}
+	}
+	list := "Customers?$select=CustomerId,Name&$count=true&$top=26"
+	for _, c := range []struct {
+		name, path string
+		ttl        config.Duration
+	}{
+		{"record page, member root", "/odata/erp/Customers(1)", 0},
+		{"record page, service", "/odata/all/Customers(1)", 0},
+		{"cached list view, member root", "/odata/erp/" + list, config.Duration(time.Hour)},
+		{"cached list view, service", "/odata/all/" + list, config.Duration(time.Hour)},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchmarkServe(b, settings(c.ttl), c.path) })
+	}
+}

@@ -32,10 +32,15 @@ type Origin struct {
 
 // Service is a service's model with where each of its sets comes from.
 type Service struct {
-	Model  *metadata.Service
-	origin map[string]Origin
-	named  map[string]string // "member.set" -> the service's name for it
+	Model   *metadata.Service
+	origin  map[string]Origin
+	named   map[memberSet]string // the service's name for a member's set
+	members []string
 }
+
+// memberSet names a member's set (a key that costs no allocation to
+// look up, as NameOf does on every cached answer's way out).
+type memberSet struct{ member, set string }
 
 // Origin is where the service's set named set comes from.
 func (s *Service) Origin(set string) (Origin, bool) {
@@ -45,23 +50,13 @@ func (s *Service) Origin(set string) (Origin, bool) {
 
 // NameOf is the service's name for a member's set.
 func (s *Service) NameOf(member, set string) (string, bool) {
-	n, ok := s.named[member+"."+set]
+	n, ok := s.named[memberSet{member, set}]
 	return n, ok
 }
 
-// Members lists the members in the order the sets were taken from them.
-func (s *Service) Members() []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, es := range s.Model.Sets {
-		if m := s.origin[es.Name].Member; !seen[m] {
-			seen[m] = true
-			out = append(out, m)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+// Members lists the members, sorted. The slice is the service's own: it
+// is only read.
+func (s *Service) Members() []string { return s.members }
 
 // Settings are what a service's configuration says about its names and
 // relations, as compose reads them.
@@ -99,7 +94,7 @@ func otherName(member, set string) string {
 // would take, a name given to a set no member has, and a relation that
 // cannot be one are errors naming what to change.
 func New(members []Member, st Settings) (*Service, error) {
-	s := &Service{origin: map[string]Origin{}, named: map[string]string{}}
+	s := &Service{origin: map[string]Origin{}, named: map[memberSet]string{}}
 	used := map[string]bool{}
 	for k := range st.Names {
 		used[k] = false
@@ -109,6 +104,7 @@ func New(members []Member, st Settings) (*Service, error) {
 	var pairs []pair
 	byMember := map[string]*metadata.Service{}
 	for _, m := range members {
+		s.members = append(s.members, m.Name)
 		byMember[m.Name] = m.Model
 		for _, es := range m.Model.Sets {
 			qualified := m.Name + "." + es.Name
@@ -120,7 +116,7 @@ func New(members []Member, st Settings) (*Service, error) {
 				return nil, &ClashError{Service: st.Service, Name: name, First: first, Second: qualified}
 			}
 			taken[name] = qualified
-			s.named[qualified] = name
+			s.named[memberSet{m.Name, es.Name}] = name
 			s.origin[name] = Origin{Member: m.Name, Set: es}
 			pairs = append(pairs, pair{es, renamed(es, name)})
 		}
@@ -138,13 +134,13 @@ func New(members []Member, st Settings) (*Service, error) {
 		for j := range p.copy.References {
 			ref := &p.copy.References[j]
 			if target, ok := byMember[member].SetOfTable(ref.TargetSchema, ref.TargetTable); ok {
-				ref.TargetSet = s.named[member+"."+target.Name]
+				ref.TargetSet = s.named[memberSet{member, target.Name}]
 			}
 		}
 		if sum := p.copy.Summary; sum != nil {
 			reads := make([]string, len(sum.Reads))
 			for k, r := range sum.Reads {
-				reads[k] = s.named[member+"."+r]
+				reads[k] = s.named[memberSet{member, r}]
 			}
 			sum.Reads = reads
 		}
@@ -153,6 +149,7 @@ func New(members []Member, st Settings) (*Service, error) {
 	if err := s.relate(sets, byMember, st); err != nil {
 		return nil, err
 	}
+	slices.Sort(s.members)
 	model, err := metadata.NewService(sets)
 	if err != nil {
 		return nil, fmt.Errorf("service %s: %w", st.Service, err)
@@ -226,7 +223,7 @@ func (s *Service) relate(sets []*metadata.EntitySet, byMember map[string]*metada
 		// same column, as a configured lookup does
 		rel := metadata.Reference{Name: "relation " + from, Columns: []string{p.Column},
 			Properties: []*metadata.Property{p}, TargetSchema: target.Schema, TargetTable: target.Table,
-			TargetColumns: []string{tp.Column}, TargetSet: s.named[member+"."+tSetName]}
+			TargetColumns: []string{tp.Column}, TargetSet: s.named[memberSet{member, tSetName}]}
 		es.References = append([]metadata.Reference{rel}, es.References...)
 	}
 	return nil

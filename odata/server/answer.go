@@ -237,7 +237,12 @@ func (r *request) recall() *cache.Answer {
 	if c == nil || r.tx != nil || (r.req.Method != http.MethodGet && r.req.Method != http.MethodHead) || r.req.Header.Get(headerMethodTunnel) != "" {
 		return nil
 	}
-	r.fingerprint = r.fingerprintOf(r.fpBuf[:0])
+	fp := r.fpBuf[:0]
+	if r.svcAnswers != nil {
+		// a service's answers are filed apart from its members' own
+		fp = append(fp, r.svcAnswers.tag...)
+	}
+	r.fingerprint = r.fingerprintOf(fp)
 	a, set, ok := c.Recall(r.req.Context(), r.fingerprint, r)
 	if !ok {
 		return nil

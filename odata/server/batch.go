@@ -168,7 +168,7 @@ func (b batchRunner) Run(ctx context.Context, p batch.Part, target string, tx so
 	rec := &recorder{header: http.Header{}}
 	part := &request{w: rec, req: req, srv: r.srv, name: r.name, src: r.src, answers: r.answers, slots: r.slots, svc: r.svc,
 		root: r.root, guard: r.guard, principal: r.principal, client: r.client, inBatch: true, tx: tx, timing: serverTiming{start: time.Now()},
-		service: r.service, composed: r.composed}
+		service: r.service, composed: r.composed, svcAnswers: r.svcAnswers}
 	defer func() {
 		if part.member != nil {
 			part.member.release()

@@ -79,6 +79,7 @@ type request struct {
 	// the member entry the request's set runs on once bound
 	service    *service
 	composed   *compose.Service
+	svcAnswers *serviceAnswers // its answers, whose tag starts its fingerprints
 	member     *entry
 	memberName string
 }
@@ -179,14 +180,13 @@ func (s *Server) serveOData(c *gin.Context) {
 // guard, its answers kept in the members' caches; the member is bound
 // once the request's set is known.
 func (s *Server) serveService(c *gin.Context, r *request, svc *service, span trace.Span, start time.Time) {
-	composed, err := s.composeService(svc)
+	composed, answers, err := s.composeService(svc)
 	if err != nil {
 		r.fail(&odata.Error{Status: http.StatusServiceUnavailable, Code: odata.CodeUnavailable, Cause: err,
 			Message: "service " + r.name + " cannot be served right now: one of its sources is not; try again in a moment"})
 		return
 	}
-	r.service, r.composed, r.svc, r.guard = svc, composed, composed.Model, svc.guard
-	r.answers = newServiceAnswers(s, r.name, composed)
+	r.service, r.composed, r.svc, r.guard, r.answers, r.svcAnswers = svc, composed, composed.Model, svc.guard, answers, answers
 	defer func() {
 		if r.member != nil {
 			r.member.release()

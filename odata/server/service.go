@@ -34,12 +34,14 @@ type ServiceDef struct {
 // connections, slots and answer cache), looked up when the request
 // starts, so a member swapped in or out is followed at once.
 type service struct {
-	name  string
-	def   ServiceDef
-	guard *auth.Guard
+	name    string
+	def     ServiceDef
+	members []string // def.Members' names, sorted
+	guard   *auth.Guard
 
 	mu       sync.Mutex
 	composed *compose.Service
+	answers  *serviceAnswers   // the answer cache of the model composed
 	versions map[string]string // the members' model versions composed from
 }
 
@@ -49,8 +51,8 @@ type service struct {
 // served then). A service it replaces stops at once; its requests run on
 // the members, which stay.
 func (s *Server) AddService(name string, def ServiceDef, guard *auth.Guard) error {
-	svc := &service{name: name, def: def, guard: guard}
-	if _, err := s.composeService(svc); err != nil {
+	svc := &service{name: name, def: def, members: sortedKeys(def.Members), guard: guard}
+	if _, _, err := s.composeService(svc); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -100,7 +102,8 @@ func (s *Server) ServiceModel(name string) (*compose.Service, error) {
 	if !ok {
 		return nil, fmt.Errorf("no service is named %s", name)
 	}
-	return s.composeService(svc)
+	c, _, err := s.composeService(svc)
+	return c, err
 }
 
 // TryServiceWith composes a service as it would be were member's model
@@ -140,11 +143,14 @@ func (s *Server) service(name string) (*service, bool) {
 // composed again when one of them changed (a reload), else the one
 // composed before. While a member is not served, the model it was
 // composed with stays, and its sets answer 503 (bindMember).
-func (s *Server) composeService(svc *service) (*compose.Service, error) {
+func (s *Server) composeService(svc *service) (*compose.Service, *serviceAnswers, error) {
+	if c, a, ok := s.composedNow(svc); ok {
+		return c, a, nil // every request asks: this way allocates nothing
+	}
 	members := make([]compose.Member, 0, len(svc.def.Members))
 	versions := make(map[string]string, len(svc.def.Members))
 	missing := ""
-	for _, name := range sortedKeys(svc.def.Members) {
+	for _, name := range svc.members {
 		e, ok := s.entry(name)
 		if !ok {
 			missing = name
@@ -157,10 +163,10 @@ func (s *Server) composeService(svc *service) (*compose.Service, error) {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	if svc.composed != nil && (missing != "" || sameVersions(svc.versions, versions)) {
-		return svc.composed, nil
+		return svc.composed, svc.answers, nil
 	}
 	if missing != "" {
-		return nil, fmt.Errorf("service %s: source %s is not served here; a service's sources must be", svc.name, missing)
+		return nil, nil, fmt.Errorf("service %s: source %s is not served here; a service's sources must be", svc.name, missing)
 	}
 	st := svc.def.Settings
 	st.Service = svc.name
@@ -171,17 +177,35 @@ func (s *Server) composeService(svc *service) (*compose.Service, error) {
 			// serving, and the log says why
 			s.log.Error("a member's new model cannot join the service; the service keeps the model it had", "service", svc.name, "error", err)
 			svc.versions = versions
-			return svc.composed, nil
+			return svc.composed, svc.answers, nil
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	if svc.def.ReadOnly {
 		for _, es := range c.Model.Sets {
 			es.ReadOnly = true
 		}
 	}
-	svc.composed, svc.versions = c, versions
-	return c, nil
+	svc.composed, svc.answers, svc.versions = c, newServiceAnswers(s, svc.name, c), versions
+	return c, svc.answers, nil
+}
+
+// composedNow is the model composed before, while every member still
+// serves the model it was composed from.
+func (s *Server) composedNow(svc *service) (*compose.Service, *serviceAnswers, bool) {
+	svc.mu.Lock()
+	c, a, versions := svc.composed, svc.answers, svc.versions
+	svc.mu.Unlock()
+	if c == nil {
+		return nil, nil, false
+	}
+	for _, name := range svc.members {
+		e, ok := s.entry(name)
+		if !ok || e.src.Metadata().Version() != versions[name] {
+			return nil, nil, false
+		}
+	}
+	return c, a, true
 }
 
 func sameVersions(a, b map[string]string) bool {
@@ -337,20 +361,21 @@ func (a *serviceAnswers) Count(ctx context.Context, set, text string, count func
 
 func (a *serviceAnswers) Remember(fingerprint, set, text string) {
 	if c, ms := a.member(set); c != nil {
-		c.Remember(a.tag+fingerprint, ms, a.tag+text)
+		c.Remember(fingerprint, ms, a.tag+text)
 	}
 }
 
 // Recall looks for the fingerprint in each member's cache: a service has
 // a few members, and a fingerprint is one map lookup in each.
+// The fingerprint starts with the service's tag already (the request
+// writes it there first: a hit allocates no fingerprint).
 func (a *serviceAnswers) Recall(ctx context.Context, fingerprint []byte, may cache.Reader) (*cache.Answer, string, bool) {
-	fp := append([]byte(a.tag), fingerprint...)
 	for _, m := range a.c.Members() {
 		e, ok := a.srv.entry(m)
 		if !ok || e.answers == nil {
 			continue
 		}
-		ans, ms, ok := e.answers.Recall(ctx, fp, memberReader{may, a.c, m})
+		ans, ms, ok := e.answers.Recall(ctx, fingerprint, &memberReader{may, a.c, m})
 		if ok {
 			set, _ := a.c.NameOf(m, ms)
 			return ans, set, true
@@ -378,7 +403,7 @@ type memberReader struct {
 	member string
 }
 
-func (m memberReader) MayReadSet(set string) bool {
+func (m *memberReader) MayReadSet(set string) bool {
 	name, ok := m.c.NameOf(m.member, set)
 	return ok && m.may.MayReadSet(name)
 }
