@@ -122,19 +122,5 @@ func (s *Store) UpdateService(ctx context.Context, svc Service, ifVersion int64)
 
 // DeleteService removes a service; ifVersion as for UpdateService.
 func (s *Store) DeleteService(ctx context.Context, name string, ifVersion int64) error {
-	q, args := `DELETE FROM odatagw_services WHERE name = $1`, []any{name}
-	if ifVersion != 0 {
-		q, args = q+` AND version = $2`, append(args, ifVersion)
-	}
-	res, err := s.db.ExecContext(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := s.Service(ctx, name); errors.Is(err, ErrNoService) {
-			return ErrNoService
-		}
-		return ErrChanged
-	}
-	return nil
+	return s.deleteRow(ctx, "odatagw_services", name, ifVersion, ErrNoService)
 }

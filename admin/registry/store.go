@@ -274,7 +274,15 @@ func (s *Store) Update(ctx context.Context, src Source, ifVersion int64) (Source
 
 // Delete removes a registration; ifVersion as for Update.
 func (s *Store) Delete(ctx context.Context, name string, ifVersion int64) error {
-	q, args := `DELETE FROM odatagw_sources WHERE name = $1`, []any{name}
+	return s.deleteRow(ctx, "odatagw_sources", name, ifVersion, ErrNotFound)
+}
+
+// deleteRow removes name's row of a table of the store (one of its own
+// names, never a caller's), at version ifVersion when it is not 0:
+// notFound when there is no such row, ErrChanged when it has another
+// version.
+func (s *Store) deleteRow(ctx context.Context, table, name string, ifVersion int64, notFound error) error {
+	q, args := `DELETE FROM `+table+` WHERE name = $1`, []any{name}
 	if ifVersion != 0 {
 		q, args = q+` AND version = $2`, append(args, ifVersion)
 	}
@@ -283,8 +291,9 @@ func (s *Store) Delete(ctx context.Context, name string, ifVersion int64) error 
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := s.Get(ctx, name); errors.Is(err, ErrNotFound) {
-			return ErrNotFound
+		var one int
+		if err := s.db.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE name = $1`, name).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return notFound
 		}
 		return ErrChanged
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -51,7 +51,7 @@ type service struct {
 // served then). A service it replaces stops at once; its requests run on
 // the members, which stay.
 func (s *Server) AddService(name string, def ServiceDef, guard *auth.Guard) error {
-	svc := &service{name: name, def: def, members: sortedKeys(def.Members), guard: guard}
+	svc := &service{name: name, def: def, members: slices.Sorted(maps.Keys(def.Members)), guard: guard}
 	if _, _, err := s.composeService(svc); err != nil {
 		return err
 	}
@@ -85,12 +85,7 @@ func (s *Server) RemoveService(name string) bool {
 func (s *Server) ServiceNames() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	names := make([]string, 0, len(s.services))
-	for n := range s.services {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(s.services))
 }
 
 // ServiceModel is a service's model as composed now, with where each of
@@ -115,7 +110,7 @@ func (s *Server) TryServiceWith(name, member string, model *metadata.Service) er
 		return fmt.Errorf("no service is named %s", name)
 	}
 	var members []compose.Member
-	for _, m := range sortedKeys(svc.def.Members) {
+	for _, m := range svc.members {
 		mm := model
 		if m != member {
 			e, ok := s.entry(m)
@@ -162,7 +157,7 @@ func (s *Server) composeService(svc *service) (*compose.Service, *serviceAnswers
 	}
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
-	if svc.composed != nil && (missing != "" || sameVersions(svc.versions, versions)) {
+	if svc.composed != nil && (missing != "" || maps.Equal(svc.versions, versions)) {
 		return svc.composed, svc.answers, nil
 	}
 	if missing != "" {
@@ -208,26 +203,6 @@ func (s *Server) composedNow(svc *service) (*compose.Service, *serviceAnswers, b
 	return c, a, true
 }
 
-func sameVersions(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
 
 // bindMember makes the request run on the member that serves set: its
 // source, its query slots, its standbys. A member not served answers 503
