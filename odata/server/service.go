@@ -3,9 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -202,7 +202,6 @@ func (s *Server) composedNow(svc *service) (*compose.Service, *serviceAnswers, b
 	}
 	return c, a, true
 }
-
 
 // bindMember makes the request run on the member that serves set: its
 // source, its query slots, its standbys. A member not served answers 503
