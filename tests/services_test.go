@@ -102,7 +102,7 @@ func TestServiceAnswersAsItsMembers(t *testing.T) {
 	lite := srcs["lite"]
 	lite.Expose = &hidden
 	srcs["lite"] = lite
-	g := startGateway(t, app.Settings{Defaults: config.File{Services: erpService(config.Auth{Anonymous: true})}, Sources: srcs})
+	g := startGateway(t, app.Settings{Defaults: config.File{Services: erpService(config.Auth{Anonymous: true})}, Sources: srcs, MetricsListen: "127.0.0.1:0"})
 	svc := g.root("all")
 
 	members := []struct{ name, prefix, dialect string }{{"pg", "", "postgres"}, {"my", "my_", "mysql"}}
@@ -160,6 +160,17 @@ func TestServiceAnswersAsItsMembers(t *testing.T) {
 		validateXSD(t, md.Body)
 	}
 	validateCSDLJSON(t, do(t, "GET", svc+"$metadata?$format=json", nil, "OData-MaxVersion", "4.01").Body)
+
+	// the service's requests and callouts in the metrics, under its name
+	scrape := string(do(t, "GET", "http://"+g.MetricsAddr()+"/metrics", nil).Body)
+	for _, want := range []string{`odatagw_callouts_this_hour{source="all"}`, `odatagw_callouts_hourly_limit{source="all"} 20000`} {
+		if !strings.Contains(scrape, want) {
+			t.Errorf("the metrics lack %s", want)
+		}
+	}
+	if !strings.Contains(scrape, `source="all"`) || !strings.Contains(scrape, `set="my_Customers"`) {
+		t.Error("the metrics do not name the service and its sets")
+	}
 
 	// expose: false: the SQLite member answers through the service only
 	if r := do(t, "GET", g.root("lite")+"invoices", nil); r.Status != 404 {

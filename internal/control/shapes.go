@@ -408,7 +408,8 @@ func (c *calloutCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *calloutCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, name := range c.p.data.SourceNames() {
+	// a service's callouts are its data source's, as a source's are
+	for _, name := range append(c.p.data.SourceNames(), c.p.ServiceNames()...) {
 		rec, ok := c.p.data.Shapes(name)
 		if !ok {
 			continue
@@ -419,6 +420,9 @@ func (c *calloutCollector) Collect(ch chan<- prometheus.Metric) {
 			limit = m.reg.CalloutsPerHour
 		}
 		c.p.regs.mu.Unlock()
+		if svc, ok := c.p.serviceConfig(name); ok && svc.cfg.CalloutsPerHour > 0 {
+			limit = svc.cfg.CalloutsPerHour
+		}
 		co := rec.Callouts()
 		ch <- prometheus.MustNewConstMetric(c.hour, prometheus.GaugeValue, float64(co.ThisHour), name)
 		ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(limit), name)
