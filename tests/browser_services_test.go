@@ -63,6 +63,10 @@ func TestAdminPageServices(t *testing.T) {
 		t.Errorf("the relation was not saved: %s", r.Body)
 	}
 	br.shot("admin-services.png")
+	// the overview tells of the service, whole while its sources serve
+	br.view("overview")
+	step("the overview names the service", chromedp.Poll[chromedp.Void](`document.getElementById("overview-list").textContent.includes("1 service over several sources: all (archive, billing, erp).")`))
+	br.view("sources")
 	step("removing the service", chromedp.Click(css(`#services tr[data-service="all"] button.danger`)),
 		chromedp.Poll[chromedp.Void](`document.querySelector('#services tr[data-service="all"]') === null`))
 	if r := do(t, "GET", ag.odata+"/odata/all/", nil); r.Status != 404 {

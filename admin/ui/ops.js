@@ -18,7 +18,7 @@ async function opsEnter() {
 // ---- overview: is everything well? ----
 
 async function loadOverview() {
-  const [s, a] = await Promise.all([call("GET", "/api/sources"), call("GET", "/api/agents")]);
+  const [s, a, sv] = await Promise.all([call("GET", "/api/sources"), call("GET", "/api/agents"), call("GET", "/api/services")]);
   const list = $("overview-list");
   const items = [];
   // each line may link to the view where it is looked into
@@ -33,6 +33,14 @@ async function loadOverview() {
     say(gone.length ? "No standby in rotation for " + gone.map((x) => x.name).join(", ") + ": their reads go to the primary."
       : "Standbys take the reads of " + withStandbys.map((x) => x.name).join(", ") + ".", gone.length > 0,
     sourceAddress((gone[0] || withStandbys[0]).name), "Open " + (gone[0] || withStandbys[0]).name);
+  }
+  // services over several sources: whole while each of their sources serves
+  const svcs = (sv.ok && sv.data.services) || [];
+  if (svcs.length) {
+    const broken = svcs.filter((x) => x.error || x.sources.some((m) => !m.served));
+    say(count(svcs.length, "service") + " over several sources" + (broken.length
+      ? "; not whole: " + broken.map((x) => x.name + " (" + (x.error || "source " + x.sources.filter((m) => !m.served).map((m) => m.name).join(", ") + " not served") + ")").join(", ")
+      : ": " + svcs.map((x) => x.name + " (" + x.sources.map((m) => m.name).join(", ") + ")").join("; ") + "."), broken.length > 0, "#sources", "The services");
   }
   if (a.ok) {
     const agents = a.data.agents || [];
@@ -61,6 +69,11 @@ async function loadOverview() {
     }
     if (co.ok && (!worst || co.data.projected_percent > worst.p)) worst = { src: src.name, p: co.data.projected_percent, n: co.data.this_hour, limit: co.data.limit };
   }
+  // a service's callouts count against its org's limit as a source's do
+  for (const svc of svcs) {
+    const co = await call("GET", "/api/services/" + encodeURIComponent(svc.name) + "/callouts");
+    if (co.ok && (!worst || co.data.projected_percent > worst.p)) worst = { src: svc.name, p: co.data.projected_percent, n: co.data.this_hour, limit: co.data.limit, service: true };
+  }
   const statuses = Object.keys(refused).sort().map((st) => refused[st] + " × " + st).join(", ");
   const where = failing || refusing;
   say(count(errors, "error") + " (5xx, timeouts) and " + count(refusals, "refusal") + (statuses ? " (" + statuses + ")" : " (4xx)") + " in the last hour.",
@@ -74,8 +87,8 @@ async function loadOverview() {
       (big.length ? "; " + count(big.length, "scan") + " past what Salesforce shows or loads" : "") + ": a summary set would answer from the database.",
       big.length > 0, sourceAddress(scans[0].src, "insight"), "The report scans");
   }
-  if (worst) say("Salesforce callouts: " + worst.n.toLocaleString() + " of " + worst.limit.toLocaleString() + " this hour on " + worst.src + ", " + worst.p.toFixed(0) + "% at this pace.", worst.p > 80,
-    sourceAddress(worst.src, "insight"), "The budget of " + worst.src);
+  if (worst) say("Salesforce callouts: " + worst.n.toLocaleString() + " of " + worst.limit.toLocaleString() + " this hour on " + (worst.service ? "the service " : "") + worst.src + ", " + worst.p.toFixed(0) + "% at this pace.", worst.p > 80,
+    worst.service ? "#sources" : sourceAddress(worst.src, "insight"), worst.service ? "The services" : "The budget of " + worst.src);
   list.replaceChildren(...items.map((i) => {
     const li = el("li", (i.bad ? "Needs a look: " : "") + i.text + " ", i.bad ? "bad" : "");
     if (i.href) {
