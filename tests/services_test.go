@@ -665,6 +665,30 @@ func TestServiceThroughTheAdminAPI(t *testing.T) {
 	if r := a.api(t, "DELETE", "/api/sources/lite", nil); r.Status != 409 || !strings.Contains(string(r.Body), "all serves its sets") {
 		t.Errorf("removing a source a service serves: %d %s", r.Status, r.Body)
 	}
+	if r := a.api(t, "POST", "/api/sources", map[string]any{"name": "all", "dsn": liteDSN, "auth": anon}); r.Status != 409 {
+		t.Errorf("a source named as a service: %d %s", r.Status, r.Body)
+	}
+	// a source's schema reloaded: the service follows at its next request;
+	// a reload whose new set would take a name the service gives another
+	// source's set leaves the service on the model it had
+	execSQL(t, pg.DSN, `ALTER TABLE "Customers" ADD COLUMN "Tier" text`, `CREATE TABLE "my_Customers" (id integer PRIMARY KEY)`)
+	if r := a.api(t, "POST", "/api/sources/pg/reload", nil); r.Status != 200 {
+		t.Fatalf("reload: %d %s", r.Status, r.Body)
+	}
+	md := string(do(t, "GET", a.odata+"/odata/all/$metadata", nil).Body)
+	if strings.Contains(md, `Property Name="Tier"`) || !strings.Contains(md, `EntitySet Name="my_Customers"`) {
+		t.Errorf("a clashing reload changed the service's model")
+	}
+	if r := do(t, "GET", a.odata+"/odata/all/my_Customers?$top=1&$select=CustomerId", nil); r.Status != 200 || !strings.Contains(string(r.Body), "CustomerId") {
+		t.Errorf("the set the reload would have taken: %d %s", r.Status, r.Body)
+	}
+	execSQL(t, pg.DSN, `DROP TABLE "my_Customers"`)
+	if r := a.api(t, "POST", "/api/sources/pg/reload", nil); r.Status != 200 {
+		t.Fatalf("reload: %d %s", r.Status, r.Body)
+	}
+	if md := string(do(t, "GET", a.odata+"/odata/all/$metadata", nil).Body); !strings.Contains(md, `Property Name="Tier"`) {
+		t.Errorf("the service's model did not follow its source's reload")
+	}
 	// a change to a source that would make the service clash is refused
 	if r := a.api(t, "PUT", "/api/sources/lite", map[string]any{"dsn": liteDSN, "auth": anon, "names": map[string]any{"invoices": "invoices_x"}}); r.Status != 200 {
 		t.Fatalf("a harmless change of a member: %d %s", r.Status, r.Body)

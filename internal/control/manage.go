@@ -212,8 +212,8 @@ func (p *Plane) Create(ctx context.Context, src registry.Source) (registry.Sourc
 	if _, err := p.store.Get(ctx, src.Name); err == nil {
 		return registry.Source{}, registry.ErrExists
 	}
-	if _, served := p.data.Served(src.Name); served {
-		return registry.Source{}, registry.ErrExists
+	if _, served := p.data.Served(src.Name); served || p.isService(src.Name) {
+		return registry.Source{}, registry.ErrExists // a service root has one name
 	}
 	return p.openAndSave(ctx, src, func(src registry.Source) (registry.Source, error) { return p.store.Create(ctx, src) })
 }
