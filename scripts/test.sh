@@ -67,6 +67,11 @@ if [ -n "${ODATAGW_TEST_POSTGRES_URL:-}" ] && [ -x "$pg_bin/pg_basebackup" ]; th
 else
   say "Standby suite: OFF (it needs the PostgreSQL suites and PostgreSQL's programs on this machine: set ODATAGW_TEST_PG_BIN to their directory)"
 fi
+if [ -n "${ODATAGW_TEST_POSTGRES_URL:-}" ] && [ -n "${ODATAGW_TEST_MYSQL_URL:-}" ]; then
+  say "Services suite (one service root over PostgreSQL, MariaDB and SQLite): ON"
+else
+  say "Services suite: OFF (it needs the PostgreSQL and MySQL/MariaDB suites; its replicas test the Redis one too)"
+fi
 say "SQLite demo, parser, planner and SQL suites: ON (need nothing)"
 say ""
 
