@@ -594,7 +594,7 @@ func TestServicePerUserRowLevelSecurity(t *testing.T) {
 		t.Errorf("the member's traffic: %d %.300s", r.Status, r.Body)
 	}
 
-	services["all"] = config.Service{Sources: services["all"].Sources, Auth: config.Auth{Basic: true}}
+	services = map[string]config.Service{"all": {Sources: services["all"].Sources, Auth: config.Auth{Basic: true}}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	gw, err := app.Open(ctx, app.Settings{Logger: quietLogger(), Sources: srcs, Defaults: config.File{Services: services},

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"sort"
@@ -163,7 +164,7 @@ type Plane struct {
 // New makes the control plane; ctx bounds the watchers of the sources it
 // installs.
 func New(ctx context.Context, cfg Config) *Plane {
-	p := &Plane{data: cfg.Data, bus: cfg.Bus, store: cfg.Store, defaults: cfg.Defaults, sources: cfg.Sources, services: cfg.Services,
+	p := &Plane{data: cfg.Data, bus: cfg.Bus, store: cfg.Store, defaults: cfg.Defaults, sources: cfg.Sources, services: maps.Clone(cfg.Services),
 		publicURL: cfg.PublicURL, log: cfg.Logger, regs: registrations{byName: map[string]*managed{}}, wake: make(chan struct{}, 1), ctx: ctx}
 	if p.bus != nil {
 		// another replica changed the store: look at it now
