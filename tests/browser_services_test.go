@@ -63,6 +63,19 @@ func TestAdminPageServices(t *testing.T) {
 		t.Errorf("the relation was not saved: %s", r.Body)
 	}
 	br.shot("admin-services.png")
+	// the service's own view: where each set comes from, and its requests
+	step("the service's view", chromedp.Click(css(`#services tr[data-service="all"] button[aria-label="Details of the service all"]`)),
+		chromedp.WaitVisible(id("service-detail")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("service-shapes").textContent.includes("old_invoices")`))
+	br.checkShown(`#app-view > [data-view]`, `nav.views a`, "#service/all")
+	if sets := text("#service-sets"); !strings.Contains(sets, "old_invoices\tarchive\tinvoices") && !strings.Contains(sets, "old_invoicesarchiveinvoices") {
+		t.Errorf("the service's sets: %q", sets)
+	}
+	if rel := text("#service-relations"); !strings.Contains(rel, "invoices.order_id → erp.Orders.OrderId") {
+		t.Errorf("the service's relations: %q", rel)
+	}
+	br.shot("admin-service.png")
+	step("back to the sources", chromedp.Click(id("close-service")), chromedp.WaitVisible(css(`#services tr[data-service="all"]`)))
 	// the overview tells of the service, whole while its sources serve
 	br.view("overview")
 	step("the overview names the service", chromedp.Poll[chromedp.Void](`document.getElementById("overview-list").textContent.includes("1 service over several sources: all (archive, billing, erp).")`))

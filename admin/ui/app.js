@@ -182,7 +182,11 @@ async function refreshServices() {
     b.type = "button";
     b.setAttribute("aria-label", "Download the Salesforce package of " + s.name);
     b.addEventListener("click", () => downloadPackage(s.name, "/api/services/"));
-    act.append(b);
+    const d = el("button", "Details");
+    d.type = "button";
+    d.setAttribute("aria-label", "Details of the service " + s.name);
+    d.addEventListener("click", () => go("#service/" + encodeURIComponent(s.name)));
+    act.append(d, b);
     if (!s.configured) {
       const rm = el("button", "Remove", "danger");
       rm.type = "button";
@@ -261,6 +265,51 @@ async function addService(ev) {
   $("service-add-part").open = false;
   notice(r.data.name + " added: point one External Data Source at " + r.data.service_url);
   await refreshServices();
+}
+
+// showService reads a service into its view: its sets and where each
+// comes from, its relations, and the requests made through it. It
+// reports false when there is no such service.
+async function showService(name) {
+  const path = "/api/services/" + encodeURIComponent(name);
+  const r = await call("GET", path);
+  if (!r.ok) { notice("There is no service named " + name + "."); return false; }
+  const s = r.data;
+  $("service-title").textContent = s.name;
+  $("service-summary").textContent = "Service URL " + s.service_url + ", over " +
+    s.sources.map((m) => m.name + (m.prefix ? " (its sets as " + m.prefix + "…)" : "") + (m.served ? "" : ", not served") + (m.exposed ? "" : ", reached only here")).join("; ") +
+    "." + (s.error ? " " + s.error : "");
+  const sets = $("service-sets").querySelector("tbody");
+  sets.replaceChildren();
+  for (const es of s.entity_sets) {
+    const tr = el("tr");
+    const th = el("th", es.name);
+    th.scope = "row";
+    tr.append(th, el("td", es.source), el("td", es.source_set));
+    sets.append(tr);
+  }
+  const rel = Object.keys(s.relations).sort().map((k) => k + " → " + s.relations[k]);
+  $("service-relations").textContent = rel.length ? "Relations across its sources: " + rel.join("; ") + "." : "No relation across its sources.";
+  const [sh, co] = await Promise.all([call("GET", path + "/shapes"), call("GET", path + "/callouts")]);
+  if (co.ok) {
+    const d = co.data;
+    $("service-callouts").textContent = "Salesforce callouts this hour: " + d.this_hour.toLocaleString() + " of " + d.limit.toLocaleString() +
+      " (" + d.percent.toFixed(1) + "%); last 24 hours: " + d.last_24h.toLocaleString() + ".";
+  }
+  const body = $("service-shapes").querySelector("tbody");
+  body.replaceChildren();
+  for (const e of (sh.ok && sh.data.shapes) || []) {
+    const tr = el("tr");
+    const th = el("th", e.name);
+    th.scope = "row";
+    const st = e.last_24h;
+    tr.append(th, el("td", e.shape.set), el("td", st.calls.toLocaleString()), el("td", st.errors.toLocaleString()),
+      el("td", st.p95_ms.toFixed(1) + " ms"), el("td", st.db_p95_ms.toFixed(1) + " ms"),
+      el("td", st.calls ? Math.round(100 * st.cache_hits / st.calls) + "%" : "–"));
+    body.append(tr);
+  }
+  $("service-package").onclick = () => downloadPackage(s.name, "/api/services/");
+  return true;
 }
 
 async function removeService(s) {
@@ -567,6 +616,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("signout").addEventListener("click", () => signOut("Signed out."));
   $("add").addEventListener("submit", add);
   $("service-add").addEventListener("submit", addService);
+  $("close-service").addEventListener("click", () => go("#sources"));
   $("test").addEventListener("click", test);
   $("reload").addEventListener("click", reload);
   $("remove").addEventListener("click", remove);

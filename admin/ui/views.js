@@ -1,6 +1,7 @@
 // The page's views, one shown at a time, each at its own address: #overview,
-// #sources, #agents, #users, #audit, #add, and a source's #source/NAME with
-// its tabs (#source/NAME/sets, /settings, /insight). An address can be
+// #sources, #agents, #users, #audit, #add, a source's #source/NAME with
+// its tabs (#source/NAME/sets, /settings, /insight), and a service's
+// #service/NAME. An address can be
 // bookmarked, shared, reloaded and reached with the browser's Back button;
 // moving to a view moves the keyboard focus to its heading. It uses
 // app.js's helpers and its current source.
@@ -14,6 +15,8 @@ const TITLES = { overview: "Overview", sources: "Data sources", agents: "Agents"
 function routeOf(hash) {
   const m = hash.match(/^#source\/([^/]+)(?:\/([a-z]+))?$/);
   if (m) return { view: "source", source: decodeURIComponent(m[1]), tab: TABS.includes(m[2]) ? m[2] : "salesforce" };
+  const sv = hash.match(/^#service\/([^/]+)$/);
+  if (sv) return { view: "service", service: decodeURIComponent(sv[1]) };
   const v = hash.replace(/^#/, "");
   return { view: VIEWS.includes(v) ? v : "overview" };
 }
@@ -46,9 +49,13 @@ async function showRoute() {
       return showRoute();
     }
   }
+  if (r.view === "service" && !(await showService(r.service))) {
+    history.replaceState(null, "", "#sources");
+    return showRoute();
+  }
   if (r.view !== "source" && current) closeDetail();
   for (const v of document.querySelectorAll("#app-view > [data-view]")) v.hidden = v.dataset.view !== r.view;
-  const nav = r.view === "source" ? "sources" : r.view;
+  const nav = r.view === "source" || r.view === "service" ? "sources" : r.view;
   for (const a of document.querySelectorAll("nav.views a")) {
     if (a.dataset.view === nav) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -57,6 +64,9 @@ async function showRoute() {
   if (r.view === "source") {
     heading = showTab(r.tab);
     document.title = current.status.name + " · odatagw admin";
+  } else if (r.view === "service") {
+    heading = $("service-title");
+    document.title = r.service + " · odatagw admin";
   } else {
     if (r.view === "overview") loadOverview();
     if (r.view === "sources") { refresh(); refreshServices(); }
