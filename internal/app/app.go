@@ -487,14 +487,16 @@ func (g *Gateway) Serve(ctx context.Context, ready chan<- string) error {
 		}
 	}
 	for _, n := range g.Server.SourceNames() {
-		if c, ok := g.settings.Sources[n]; ok && !c.Exposed() {
+		if g.Server.Hidden(n) {
 			g.settings.Logger.Info("serving through its services only (expose: false)", "source", n)
 			continue
 		}
 		g.settings.Logger.Info("serving", "source", n, "service_root", base+"/odata/"+n+"/")
 	}
 	for _, n := range g.Server.ServiceNames() {
-		g.settings.Logger.Info("serving", "service", n, "sources", g.settings.Defaults.Services[n].MemberNames(), "service_root", base+"/odata/"+n+"/")
+		if c, err := g.Server.ServiceModel(n); err == nil {
+			g.settings.Logger.Info("serving", "service", n, "sources", c.Members(), "service_root", base+"/odata/"+n+"/")
+		}
 	}
 	if ready != nil {
 		ready <- ln.Addr().String()

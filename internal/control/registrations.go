@@ -165,7 +165,7 @@ type Plane struct {
 // installs.
 func New(ctx context.Context, cfg Config) *Plane {
 	p := &Plane{data: cfg.Data, bus: cfg.Bus, store: cfg.Store, defaults: cfg.Defaults, sources: cfg.Sources, services: maps.Clone(cfg.Services),
-		publicURL: cfg.PublicURL, log: cfg.Logger, regs: registrations{byName: map[string]*managed{}}, wake: make(chan struct{}, 1), ctx: ctx}
+		publicURL: cfg.PublicURL, log: cfg.Logger, regs: registrations{byName: map[string]*managed{}}, svcs: map[string]*servedService{}, wake: make(chan struct{}, 1), ctx: ctx}
 	if p.bus != nil {
 		// another replica changed the store: look at it now
 		p.bus.Subscribe(func(m replicas.Message) {

@@ -147,15 +147,12 @@ func (s *Server) serveOData(c *gin.Context) {
 	if !r.negotiateVersion() {
 		return
 	}
-	if svc, isService := s.service(r.name); isService {
+	svc, e := s.root(r.name)
+	if svc != nil {
 		s.serveService(c, r, svc, span, start)
 		return
 	}
-	e, ok := s.acquire(r.name)
-	if ok && s.isHidden(r.name) {
-		e.release()
-		ok = false
-	}
+	ok := e != nil
 	if msg, waiting := s.unavailableMessage(r.name); !ok && waiting {
 		r.fail(&odata.Error{Status: http.StatusServiceUnavailable, Code: odata.CodeUnavailable, Message: msg})
 		return
@@ -240,12 +237,6 @@ func (r *request) admit() {
 	r.run()
 }
 
-func (s *Server) isHidden(name string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.hidden[name]
-}
-
 // versionHeaders are the OData-Version header's values, made once (a
 // header's slice is only read).
 var versionHeaders = map[odata.Version][]string{odata.V40: {string(odata.V40)}, odata.V401: {string(odata.V401)}}
@@ -286,15 +277,22 @@ func (r *request) attribute() {
 	if r.set != "" || r.svc == nil {
 		return
 	}
-	seg := r.escapedSubPath()
-	if i := strings.IndexAny(seg, "/(?"); i >= 0 {
-		seg = seg[:i]
-	}
-	if name, err := url.PathUnescape(seg); err == nil {
+	if name, ok := firstSegment(r.escapedSubPath()); ok {
 		if es, ok := r.svc.EntitySet(name); ok {
 			r.set = es.Name
 		}
 	}
+}
+
+// firstSegment is the first segment of a still-encoded path below a
+// service root, decoded, without its key or options: the entity set a
+// request names, if it names one.
+func firstSegment(p string) (string, bool) {
+	if i := strings.IndexAny(p, "/(?"); i >= 0 {
+		p = p[:i]
+	}
+	name, err := url.PathUnescape(p)
+	return name, err == nil
 }
 
 // escapedSubPath returns the still-encoded path below the service root.

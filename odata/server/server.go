@@ -271,6 +271,24 @@ func (s *Server) acquire(name string) (*entry, bool) {
 
 func (e *entry) release() { e.inflight.Done() }
 
+// root is what a service root's name names, in one look: a service, or a
+// source served at its own root, counted as running on it as acquire
+// counts it (the caller releases it); neither for a name unknown or a
+// source served only through its services.
+func (s *Server) root(name string) (*service, *entry) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if svc, ok := s.services[name]; ok {
+		return svc, nil
+	}
+	e, ok := s.sources[name]
+	if !ok || s.hidden[name] {
+		return nil, nil
+	}
+	e.inflight.Add(1)
+	return nil, e
+}
+
 // SetUnavailable makes requests to a source that is not served answer 503
 // with msg, instead of 404: it exists, and waits for something (its
 // agent) to come back.
@@ -303,6 +321,13 @@ func (s *Server) Hide(name string, hidden bool) {
 	} else {
 		delete(s.hidden, name)
 	}
+}
+
+// Hidden says whether a source is served only through its services.
+func (s *Server) Hidden(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.hidden[name]
 }
 
 func (s *Server) unavailableMessage(name string) (string, bool) {

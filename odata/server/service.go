@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -240,11 +239,8 @@ func (r *request) memberOfPath(target string) (member, set string) {
 	if i := strings.Index(p, prefix); i >= 0 {
 		p = p[i+len(prefix):]
 	}
-	if i := strings.IndexAny(p, "/("); i >= 0 {
-		p = p[:i]
-	}
-	name, err := url.PathUnescape(p)
-	if err != nil {
+	name, ok := firstSegment(p)
+	if !ok {
 		return "", ""
 	}
 	o, ok := r.composed.Origin(name)
@@ -285,14 +281,13 @@ func (r *request) changeSetMember(targets []string) (string, error) {
 // (their bodies name the service's sets), under the service's name and
 // model version.
 type serviceAnswers struct {
-	srv  *Server
-	name string
-	c    *compose.Service
-	tag  string // what the service's texts and fingerprints start with
+	srv *Server
+	c   *compose.Service
+	tag string // what the service's texts and fingerprints start with
 }
 
 func newServiceAnswers(s *Server, name string, c *compose.Service) *serviceAnswers {
-	return &serviceAnswers{srv: s, name: name, c: c, tag: "service " + name + " " + c.Model.Version() + "\x00"}
+	return &serviceAnswers{srv: s, c: c, tag: "service " + name + " " + c.Model.Version() + "\x00"}
 }
 
 var _ AnswerCache = (*serviceAnswers)(nil)
