@@ -16,7 +16,7 @@ import (
 	"github.com/odatagw/odatagw/sources"
 )
 
-// served is a service the gateway serves, or tried to: its settings,
+// servedService is a service the gateway serves, or tried to: its settings,
 // the store's version of them (0: the configuration's), and why the
 // latest did not serve, if it did not.
 type servedService struct {
@@ -51,23 +51,27 @@ func (p *Plane) serveService(name string, cfg config.Service, version int64) err
 	if err == nil {
 		err = p.data.ServeService(name, cfg)
 	}
-	p.svcMu.Lock()
-	defer p.svcMu.Unlock()
-	if p.svcs == nil {
-		p.svcs = map[string]*servedService{}
-	}
-	cur := p.svcs[name]
 	if err != nil {
-		if cur == nil {
-			p.svcs[name] = &servedService{cfg: cfg, version: version, err: err}
-		} else {
+		p.svcMu.Lock()
+		defer p.svcMu.Unlock()
+		if cur := p.svcs[name]; cur != nil {
 			cur.err, cur.version = err, version // the settings that serve, if any, stay
+		} else {
+			p.svcs[name] = &servedService{cfg: cfg, version: version, err: err}
 		}
 		return err
 	}
-	p.svcs[name] = &servedService{cfg: cfg, version: version, serving: true}
+	p.serving(name, cfg, version)
 	p.log.Info("service composed", "service", name, "sources", cfg.MemberNames())
 	return nil
+}
+
+// serving records that a service serves these settings, of the store's
+// version (0: the configuration's).
+func (p *Plane) serving(name string, cfg config.Service, version int64) {
+	p.svcMu.Lock()
+	defer p.svcMu.Unlock()
+	p.svcs[name] = &servedService{cfg: cfg, version: version, serving: true}
 }
 
 // checkService holds a service to what the gateway can serve before its
@@ -205,12 +209,7 @@ func (p *Plane) CreateService(ctx context.Context, svc registry.Service) (admin.
 		p.data.UnserveService(svc.Name)
 		return admin.ServiceStatus{}, err
 	}
-	p.svcMu.Lock()
-	if p.svcs == nil {
-		p.svcs = map[string]*servedService{}
-	}
-	p.svcs[svc.Name] = &servedService{cfg: saved.Service, version: saved.Version, serving: true}
-	p.svcMu.Unlock()
+	p.serving(svc.Name, saved.Service, saved.Version)
 	p.tellReplicas()
 	return p.serviceStatus(svc.Name), nil
 }
@@ -242,9 +241,7 @@ func (p *Plane) UpdateService(ctx context.Context, svc registry.Service, ifVersi
 		p.data.ServeService(svc.Name, cur.Service) // the settings that were saved serve again
 		return admin.ServiceStatus{}, err
 	}
-	p.svcMu.Lock()
-	p.svcs[svc.Name] = &servedService{cfg: saved.Service, version: saved.Version, serving: true}
-	p.svcMu.Unlock()
+	p.serving(svc.Name, saved.Service, saved.Version)
 	p.tellReplicas()
 	return p.serviceStatus(svc.Name), nil
 }
@@ -321,19 +318,28 @@ func (p *Plane) registration(name string) (registry.Source, bool) {
 // names; the service is writable where a member is and the service does
 // not say read_only.
 func ServiceBundle(name, serviceURL string, svc config.Service, members map[string]config.Source, c *compose.Service, form salesforce.Form) (*salesforce.Bundle, error) {
-	ch := salesforce.Choices{NameFields: map[string]string{}, Lookups: map[string]string{}}
 	writable := false
-	for _, m := range slices.Sorted(maps.Keys(members)) {
-		s := members[m]
+	for _, s := range members {
 		writable = writable || !s.ReadOnly
-		for set, prop := range s.NameFields {
+	}
+	return bundle(name, serviceURL, svc.Auth, writable && !svc.ReadOnly, serviceChoices(c, members), c.Model, form)
+}
+
+// serviceChoices are the Salesforce side's choices of a service: its
+// sources' name fields under the service's names for their sets, and
+// their Indirect Lookups (named by table and column, which a service
+// does not rename). The package and `odatagw check` read the same.
+func serviceChoices(c *compose.Service, members map[string]config.Source) salesforce.Choices {
+	ch := salesforce.Choices{NameFields: map[string]string{}, Lookups: map[string]string{}}
+	for _, m := range slices.Sorted(maps.Keys(members)) {
+		for set, prop := range members[m].NameFields {
 			if n, ok := c.NameOf(m, set); ok {
 				ch.NameFields[n] = prop
 			}
 		}
-		maps.Copy(ch.Lookups, s.Lookups)
+		maps.Copy(ch.Lookups, members[m].Lookups)
 	}
-	return bundle(name, serviceURL, svc.Auth, writable && !svc.ReadOnly, ch, c.Model, form)
+	return ch
 }
 
 // ServiceReport is what `odatagw check` says of a service: each member's
@@ -370,15 +376,11 @@ func CheckService(ctx context.Context, name string, svc config.Service, file con
 	if err != nil {
 		return out, nil, err
 	}
-	ch := salesforce.Choices{NameFields: map[string]string{}}
+	settings := map[string]config.Source{}
 	for _, m := range svc.MemberNames() {
-		for set, prop := range file.Sources[m].NameFields {
-			if n, ok := c.NameOf(m, set); ok {
-				ch.NameFields[n] = prop
-			}
-		}
+		settings[m] = file.Sources[m]
 	}
-	out.Service = salesforce.BuildService(c.Model, ch)
+	out.Service = salesforce.BuildService(c.Model, serviceChoices(c, settings))
 	return out, c, nil
 }
 
